@@ -1,0 +1,308 @@
+//! The vmods Shellac provides (`std`, `directors`) and the builtin functions, as tables of
+//! signatures: names, parameter types and defaults, return types and where they may be called.
+//!
+//! The checker binds call arguments against these rows; the engine dispatches on [`Func`],
+//! [`DirectorKind`] and [`ObjMethod`]. Any other vmod is rejected at `import`.
+
+use crate::symbols::{Mask, ALL, HOUSEKEEPING};
+use crate::types::Type;
+
+/// The vmods that may be imported.
+pub const KNOWN_VMODS: &[&str] = &["std", "directors"];
+
+/// A function of a vmod or of the language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Func {
+    Regsub,
+    Regsuball,
+    StdHealthy,
+    StdLog,
+    StdSyslog,
+    StdTolower,
+    StdToupper,
+    StdInteger,
+    StdDuration,
+    StdReal,
+    StdTime,
+    StdBytes,
+    StdIp,
+    StdStrstr,
+    StdQuerysort,
+    StdCollect,
+    StdRandom,
+    StdRound,
+    StdBan,
+    StdBanError,
+    StdCacheReqBody,
+    StdPort,
+    StdTimestamp,
+    StdFnmatch,
+    StdLate100Continue,
+    StdSetIpTos,
+    DirectorsLookup,
+}
+
+/// A default value of an optional parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Default {
+    /// Required.
+    Required,
+    /// Optional with no default: the function sees "not given".
+    Absent,
+    /// A boolean default.
+    Bool(bool),
+    /// A real default.
+    Real(f64),
+    /// A string default.
+    Str(&'static str),
+}
+
+/// A parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    /// Its name (for named arguments).
+    pub name: &'static str,
+    /// Its type.
+    pub ty: Type,
+    /// Whether and how it may be left out.
+    pub default: Default,
+}
+
+/// A function's row.
+#[derive(Debug)]
+pub struct FuncDef {
+    /// The full name (`std.integer`).
+    pub name: &'static str,
+    /// The function.
+    pub func: Func,
+    /// What it returns.
+    pub ret: Type,
+    /// Its parameters in order.
+    pub params: &'static [Param],
+    /// Where it may be called.
+    pub mask: Mask,
+    /// Names of parameters of which exactly one must be given (std conversion functions).
+    pub one_of: &'static [&'static str],
+}
+
+/// A director type of vmod directors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DirectorKind {
+    /// `directors.round_robin()`
+    RoundRobin,
+    /// `directors.fallback(sticky = false)`
+    Fallback,
+    /// `directors.random()`
+    Random,
+    /// `directors.hash()`
+    Hash,
+}
+
+/// A method of a director object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjMethod {
+    /// `.add_backend(BACKEND[, REAL])`
+    AddBackend,
+    /// `.remove_backend(BACKEND)`
+    RemoveBackend,
+    /// `.backend([STRING])`
+    Backend,
+}
+
+/// A director type's row: constructor parameters and methods.
+#[derive(Debug)]
+pub struct DirectorDef {
+    /// The constructor name (`directors.round_robin`).
+    pub name: &'static str,
+    /// The kind.
+    pub kind: DirectorKind,
+    /// The type name used in messages and by `backend.list` (`round-robin`).
+    pub type_name: &'static str,
+    /// Constructor parameters.
+    pub ctor: &'static [Param],
+    /// Methods: name, method, return type, parameters.
+    pub methods: &'static [(&'static str, ObjMethod, Type, &'static [Param])],
+}
+
+const fn p(name: &'static str, ty: Type) -> Param {
+    Param { name, ty, default: Default::Required }
+}
+
+const fn opt(name: &'static str, ty: Type) -> Param {
+    Param { name, ty, default: Default::Absent }
+}
+
+const fn dflt(name: &'static str, ty: Type, default: Default) -> Param {
+    Param { name, ty, default }
+}
+
+const fn f(name: &'static str, func: Func, ret: Type, params: &'static [Param]) -> FuncDef {
+    FuncDef { name, func, ret, params, mask: ALL, one_of: &[] }
+}
+
+const fn conv(name: &'static str, func: Func, ret: Type, params: &'static [Param], one_of: &'static [&'static str]) -> FuncDef {
+    FuncDef { name, func, ret, params, mask: ALL, one_of }
+}
+
+use Type as T;
+
+/// Every function. Builtins have no dot; vmod functions are named `vmod.function`.
+pub const FUNCTIONS: &[FuncDef] = &[
+    f("regsub", Func::Regsub, T::String, &[p("str", T::String), p("regex", T::Regex), p("sub", T::String)]),
+    f("regsuball", Func::Regsuball, T::String, &[p("str", T::String), p("regex", T::Regex), p("sub", T::String)]),
+    f("std.healthy", Func::StdHealthy, T::Bool, &[p("be", T::Backend)]),
+    f("std.log", Func::StdLog, T::Void, &[p("s", T::String)]),
+    f("std.syslog", Func::StdSyslog, T::Void, &[p("priority", T::Int), p("s", T::String)]),
+    f("std.tolower", Func::StdTolower, T::String, &[p("s", T::String)]),
+    f("std.toupper", Func::StdToupper, T::String, &[p("s", T::String)]),
+    conv(
+        "std.integer",
+        Func::StdInteger,
+        T::Int,
+        &[
+            opt("s", T::String),
+            opt("fallback", T::Int),
+            opt("bool", T::Bool),
+            opt("bytes", T::Bytes),
+            opt("duration", T::Duration),
+            opt("real", T::Real),
+            opt("time", T::Time),
+        ],
+        &["s", "bool", "bytes", "duration", "real", "time"],
+    ),
+    conv(
+        "std.duration",
+        Func::StdDuration,
+        T::Duration,
+        &[opt("s", T::String), opt("fallback", T::Duration), opt("real", T::Real), opt("integer", T::Int)],
+        &["s", "real", "integer"],
+    ),
+    conv(
+        "std.real",
+        Func::StdReal,
+        T::Real,
+        &[
+            opt("s", T::String),
+            opt("fallback", T::Real),
+            opt("integer", T::Int),
+            opt("bool", T::Bool),
+            opt("bytes", T::Bytes),
+            opt("duration", T::Duration),
+            opt("time", T::Time),
+        ],
+        &["s", "integer", "bool", "bytes", "duration", "time"],
+    ),
+    conv(
+        "std.time",
+        Func::StdTime,
+        T::Time,
+        &[opt("s", T::String), opt("fallback", T::Time), opt("real", T::Real), opt("integer", T::Int)],
+        &["s", "real", "integer"],
+    ),
+    conv(
+        "std.bytes",
+        Func::StdBytes,
+        T::Bytes,
+        &[opt("s", T::String), opt("fallback", T::Bytes), opt("real", T::Real), opt("integer", T::Int)],
+        &["s", "real", "integer"],
+    ),
+    f(
+        "std.ip",
+        Func::StdIp,
+        T::Ip,
+        &[p("s", T::String), opt("fallback", T::Ip), dflt("resolve", T::Bool, Default::Bool(true)), dflt("p", T::String, Default::Str("80"))],
+    ),
+    f("std.strstr", Func::StdStrstr, T::String, &[p("s1", T::String), p("s2", T::String)]),
+    f("std.querysort", Func::StdQuerysort, T::String, &[p("url", T::String)]),
+    f("std.collect", Func::StdCollect, T::Void, &[p("hdr", T::Header), dflt("sep", T::String, Default::Str(", "))]),
+    f("std.random", Func::StdRandom, T::Real, &[p("lo", T::Real), p("hi", T::Real)]),
+    f("std.round", Func::StdRound, T::Real, &[p("r", T::Real)]),
+    f("std.ban", Func::StdBan, T::Bool, &[p("spec", T::String)]),
+    f("std.ban_error", Func::StdBanError, T::String, &[]),
+    f("std.cache_req_body", Func::StdCacheReqBody, T::Bool, &[p("size", T::Bytes)]),
+    f("std.port", Func::StdPort, T::Int, &[p("ip", T::Ip)]),
+    f("std.timestamp", Func::StdTimestamp, T::Void, &[p("s", T::String)]),
+    f(
+        "std.fnmatch",
+        Func::StdFnmatch,
+        T::Bool,
+        &[
+            p("pattern", T::String),
+            p("subject", T::String),
+            dflt("pathname", T::Bool, Default::Bool(true)),
+            dflt("noescape", T::Bool, Default::Bool(false)),
+            dflt("period", T::Bool, Default::Bool(false)),
+        ],
+    ),
+    f("std.late_100_continue", Func::StdLate100Continue, T::Void, &[p("late", T::Bool)]),
+    f("std.set_ip_tos", Func::StdSetIpTos, T::Void, &[p("tos", T::Int)]),
+    FuncDef { name: "directors.lookup", func: Func::DirectorsLookup, ret: T::Backend, params: &[p("name", T::String)], mask: HOUSEKEEPING, one_of: &[] },
+];
+
+const BACKEND_ARG: &[Param] = &[p("backend", T::Backend)];
+const WEIGHTED: &[Param] = &[p("backend", T::Backend), p("weight", T::Real)];
+const HASH_WEIGHTED: &[Param] = &[p("backend", T::Backend), dflt("weight", T::Real, Default::Real(1.0))];
+
+/// Every director type of vmod directors.
+pub const DIRECTORS: &[DirectorDef] = &[
+    DirectorDef {
+        name: "directors.round_robin",
+        kind: DirectorKind::RoundRobin,
+        type_name: "round-robin",
+        ctor: &[],
+        methods: &[
+            ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
+            ("backend", ObjMethod::Backend, T::Backend, &[]),
+        ],
+    },
+    DirectorDef {
+        name: "directors.fallback",
+        kind: DirectorKind::Fallback,
+        type_name: "fallback",
+        ctor: &[dflt("sticky", T::Bool, Default::Bool(false))],
+        methods: &[
+            ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
+            ("backend", ObjMethod::Backend, T::Backend, &[]),
+        ],
+    },
+    DirectorDef {
+        name: "directors.random",
+        kind: DirectorKind::Random,
+        type_name: "random",
+        ctor: &[],
+        methods: &[
+            ("add_backend", ObjMethod::AddBackend, T::Void, WEIGHTED),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
+            ("backend", ObjMethod::Backend, T::Backend, &[]),
+        ],
+    },
+    DirectorDef {
+        name: "directors.hash",
+        kind: DirectorKind::Hash,
+        type_name: "hash",
+        ctor: &[],
+        methods: &[
+            ("add_backend", ObjMethod::AddBackend, T::Void, HASH_WEIGHTED),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
+            ("backend", ObjMethod::Backend, T::Backend, &[p("key", T::String)]),
+        ],
+    },
+];
+
+/// The row of a function by full name.
+pub fn function(name: &str) -> Option<&'static FuncDef> {
+    FUNCTIONS.iter().find(|d| d.name == name)
+}
+
+/// The row of a director type by constructor name.
+pub fn director(name: &str) -> Option<&'static DirectorDef> {
+    DIRECTORS.iter().find(|d| d.name == name)
+}
+
+/// The row of a director kind.
+pub fn director_def(kind: DirectorKind) -> &'static DirectorDef {
+    DIRECTORS.iter().find(|d| d.kind == kind).unwrap_or(&DIRECTORS[0])
+}
