@@ -98,7 +98,9 @@ pub(crate) struct Checker<'a, 'd> {
 
 /// Builtin subroutines that are not methods (7.1 splits the builtin into helpers users may call).
 pub(crate) fn is_builtin_helper(name: &str, builtin: &[Decl]) -> bool {
-    builtin.iter().any(|d| matches!(d, Decl::Sub(s) if s.name.name == name))
+    builtin
+        .iter()
+        .any(|d| matches!(d, Decl::Sub(s) if s.name.name == name))
 }
 
 /// Checks a program: the user's declarations, then the builtin's.
@@ -136,7 +138,9 @@ pub(crate) fn check(
     let all: Vec<&Decl> = user.iter().chain(builtin.iter()).collect();
     c.declare(&all, builtin);
     if c.backends.is_empty() && c.objects.is_empty() {
-        c.diags.push(Diagnostic::error_global("No backends or directors found in VCL (declare a backend, or 'backend default none;')"));
+        c.diags.push(Diagnostic::error_global(
+            "No backends or directors found in VCL (declare a backend, or 'backend default none;')",
+        ));
     }
     c.check_decls(&all);
     c.check_subs();
@@ -172,7 +176,10 @@ impl<'a> Checker<'a, '_> {
                     }
                     None => self.error(
                         imp.vmod.span,
-                        format!("Unknown vmod '{vmod}': Shellac provides {}", crate::vmods::KNOWN_VMODS.join(" and ")),
+                        format!(
+                            "Unknown vmod '{vmod}': Shellac provides {}",
+                            crate::vmods::KNOWN_VMODS.join(" and ")
+                        ),
                     ),
                 }
             }
@@ -187,7 +194,10 @@ impl<'a> Checker<'a, '_> {
                 }
                 Decl::Acl(a) => {
                     let id = AclId(self.acls.len() as u32);
-                    self.acls.push(ir::Acl { name: a.name.name.clone(), entries: vec![] });
+                    self.acls.push(ir::Acl {
+                        name: a.name.name.clone(),
+                        entries: vec![],
+                    });
                     self.acl_spans.push(a.name.span);
                     self.acl_used.push(false);
                     self.define(&a.name, Symbol::Acl(id), "ACL");
@@ -196,15 +206,19 @@ impl<'a> Checker<'a, '_> {
                     if let Some(prev) = self.probe_names.get(&p.name.name) {
                         let prev_span = self.probes[prev.0 as usize].span;
                         self.diags.push(
-                            Diagnostic::error(p.name.span, format!("Probe '{}' redefined", p.name.name))
-                                .with_note("first defined here", Some(prev_span)),
+                            Diagnostic::error(
+                                p.name.span,
+                                format!("Probe '{}' redefined", p.name.name),
+                            )
+                            .with_note("first defined here", Some(prev_span)),
                         );
                         continue;
                     }
                     self.check_name(&p.name, "probe");
                     let id = ProbeId(self.probes.len() as u32);
                     self.probe_names.insert(p.name.name.clone(), id);
-                    self.probes.push(decls::default_probe(&p.name.name, p.name.span));
+                    self.probes
+                        .push(decls::default_probe(&p.name.name, p.name.span));
                     self.probe_used.push(p.name.name == "default");
                 }
                 Decl::Director(dir) => {
@@ -269,7 +283,11 @@ impl<'a> Checker<'a, '_> {
             );
             return;
         }
-        if name.starts_with("vcl_") && method.is_none() && !is_builtin && !is_builtin_helper(name, builtin) {
+        if name.starts_with("vcl_")
+            && method.is_none()
+            && !is_builtin
+            && !is_builtin_helper(name, builtin)
+        {
             let valid: Vec<_> = symbols::METHODS.iter().map(|m| m.name).collect();
             self.diags.push(
                 Diagnostic::error(s.name.span, format!("Unknown builtin subroutine '{name}' (names starting with 'vcl_' are reserved)"))
@@ -303,8 +321,11 @@ impl<'a> Checker<'a, '_> {
             };
             let (what, prev_span) = (what, *prev_span);
             self.diags.push(
-                Diagnostic::error(name.span, format!("'{}' is already defined as {what}", name.name))
-                    .with_note("first defined here", Some(prev_span)),
+                Diagnostic::error(
+                    name.span,
+                    format!("'{}' is already defined as {what}", name.name),
+                )
+                .with_note("first defined here", Some(prev_span)),
             );
             return;
         }
@@ -314,9 +335,19 @@ impl<'a> Checker<'a, '_> {
     fn check_name(&mut self, name: &Ident, kind: &str) {
         let n = &name.name;
         if n.contains('.') {
-            self.error(name.span, format!("A {kind} name cannot contain '.': '{n}'"));
-        } else if symbols::RESERVED_ROOTS.contains(&n.as_str()) || self.imports.contains_key(n) || n == "regsub" || n == "regsuball" {
-            self.error(name.span, format!("'{n}' is a reserved name and cannot name a {kind}"));
+            self.error(
+                name.span,
+                format!("A {kind} name cannot contain '.': '{n}'"),
+            );
+        } else if symbols::RESERVED_ROOTS.contains(&n.as_str())
+            || self.imports.contains_key(n)
+            || n == "regsub"
+            || n == "regsuball"
+        {
+            self.error(
+                name.span,
+                format!("'{n}' is a reserved name and cannot name a {kind}"),
+            );
         }
     }
 
@@ -368,9 +399,10 @@ impl<'a> Checker<'a, '_> {
                 continue;
             }
             if self.opts.err_unref {
-                self.diags.push(
-                    Diagnostic::error(span, msg).with_note("declare only what is used, or set the parameter vcc_err_unref=off", None),
-                );
+                self.diags.push(Diagnostic::error(span, msg).with_note(
+                    "declare only what is used, or set the parameter vcc_err_unref=off",
+                    None,
+                ));
             } else {
                 self.diags.push(Diagnostic::warning(span, msg));
             }
@@ -379,7 +411,13 @@ impl<'a> Checker<'a, '_> {
 
     /// The backend named `default`, else the first declared one.
     pub(crate) fn default_backend(&self) -> BackendRef {
-        let pos = self.backends.iter().position(|b| b.name == "default").or(if self.backends.is_empty() { None } else { Some(0) });
+        let pos = self.backends.iter().position(|b| b.name == "default").or(
+            if self.backends.is_empty() {
+                None
+            } else {
+                Some(0)
+            },
+        );
         match pos {
             Some(i) => BackendRef::Backend(BackendId(i as u32)),
             None => BackendRef::None,
@@ -401,7 +439,12 @@ impl<'a> Checker<'a, '_> {
             if let Some(m) = info.method {
                 methods[m as usize] = SubId(i as u32);
             }
-            subs.push(ir::Sub { name: info.name, method: info.method, body, user_defined: info.user_defined });
+            subs.push(ir::Sub {
+                name: info.name,
+                method: info.method,
+                body,
+                user_defined: info.user_defined,
+            });
         }
         Program {
             version: self.version,

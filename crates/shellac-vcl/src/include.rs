@@ -40,12 +40,32 @@ pub fn expand(
     loader: &dyn Loader,
     diags: &mut Vec<Diagnostic>,
 ) -> Expanded {
-    let mut ex = Expander { sources, vcl_path, loader, diags, stack: Vec::new(), version: Version::V40 };
+    let mut ex = Expander {
+        sources,
+        vcl_path,
+        loader,
+        diags,
+        stack: Vec::new(),
+        version: Version::V40,
+    };
     let mut tokens = Vec::new();
     ex.file(top, true, &mut tokens);
-    let end = tokens.last().map_or(Span { file: crate::source::FileId(0), start: 0, end: 0 }, |t| t.span);
-    tokens.push(Token { tok: Tok::Eof, span: end });
-    Expanded { tokens, version: ex.version }
+    let end = tokens.last().map_or(
+        Span {
+            file: crate::source::FileId(0),
+            start: 0,
+            end: 0,
+        },
+        |t| t.span,
+    );
+    tokens.push(Token {
+        tok: Tok::Eof,
+        span: end,
+    });
+    Expanded {
+        tokens,
+        version: ex.version,
+    }
 }
 
 impl Version {
@@ -119,7 +139,10 @@ impl Expander<'_> {
             other => {
                 self.diags.push(Diagnostic::error(
                     tokens[1].span,
-                    format!("Expected the VCL version as N.N (4.0 or 4.1), found {}", other.describe()),
+                    format!(
+                        "Expected the VCL version as N.N (4.0 or 4.1), found {}",
+                        other.describe()
+                    ),
                 ));
                 return skip_to_semi(tokens, 1);
             }
@@ -130,14 +153,21 @@ impl Expander<'_> {
             } else if v > self.version {
                 self.diags.push(Diagnostic::error(
                     span,
-                    format!("VCL version {} in an included file is higher than the top-level file's {}", v.as_str(), self.version.as_str()),
+                    format!(
+                        "VCL version {} in an included file is higher than the top-level file's {}",
+                        v.as_str(),
+                        self.version.as_str()
+                    ),
                 ));
             }
         }
         if tokens[2].tok != Tok::Semi {
             self.diags.push(Diagnostic::error(
                 tokens[2].span,
-                format!("Expected ';' after the VCL version, found {}", tokens[2].tok.describe()),
+                format!(
+                    "Expected ';' after the VCL version, found {}",
+                    tokens[2].tok.describe()
+                ),
             ));
             return 2;
         }
@@ -154,14 +184,20 @@ impl Expander<'_> {
                 glob = true;
                 j += 2;
             } else {
-                self.diags.push(Diagnostic::error(tokens[j + 1].span, "Unknown include flag (only '+glob' exists)"));
+                self.diags.push(Diagnostic::error(
+                    tokens[j + 1].span,
+                    "Unknown include flag (only '+glob' exists)",
+                ));
                 return skip_to_semi(tokens, j);
             }
         }
         let Tok::Str(name) = &tokens[j].tok else {
             self.diags.push(Diagnostic::error(
                 tokens[j].span,
-                format!("Expected a file name string after 'include', found {}", tokens[j].tok.describe()),
+                format!(
+                    "Expected a file name string after 'include', found {}",
+                    tokens[j].tok.describe()
+                ),
             ));
             return skip_to_semi(tokens, j);
         };
@@ -172,12 +208,18 @@ impl Expander<'_> {
         } else {
             self.diags.push(Diagnostic::error(
                 tokens[j].span,
-                format!("Expected ';' after the include, found {}", tokens[j].tok.describe()),
+                format!(
+                    "Expected ';' after the include, found {}",
+                    tokens[j].tok.describe()
+                ),
             ));
         }
         let inc_span = kw.to(name_span);
         if self.stack.len() >= MAX_DEPTH {
-            self.diags.push(Diagnostic::error(inc_span, format!("Includes nested deeper than {MAX_DEPTH} levels")));
+            self.diags.push(Diagnostic::error(
+                inc_span,
+                format!("Includes nested deeper than {MAX_DEPTH} levels"),
+            ));
             return j;
         }
         let candidates = self.candidates(name, from);
@@ -201,13 +243,19 @@ impl Expander<'_> {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        self.diags.push(Diagnostic::error(name_span, format!("Cannot expand \"{name}\": {}", load_error_text(&e))));
+                        self.diags.push(Diagnostic::error(
+                            name_span,
+                            format!("Cannot expand \"{name}\": {}", load_error_text(&e)),
+                        ));
                         return j;
                     }
                 }
             }
             if !found {
-                self.diags.push(Diagnostic::error(name_span, format!("include +glob \"{name}\" matches no file")));
+                self.diags.push(Diagnostic::error(
+                    name_span,
+                    format!("include +glob \"{name}\" matches no file"),
+                ));
             }
             return j;
         }
@@ -219,14 +267,20 @@ impl Expander<'_> {
                 }
                 Err(LoadError::NotFound) => {}
                 Err(e) => {
-                    self.diags.push(Diagnostic::error(name_span, format!("Cannot read file '{path}': {}", load_error_text(&e))));
+                    self.diags.push(Diagnostic::error(
+                        name_span,
+                        format!("Cannot read file '{path}': {}", load_error_text(&e)),
+                    ));
                     return j;
                 }
             }
         }
         let mut d = Diagnostic::error(name_span, format!("Cannot read file '{name}': not found"));
         if !name.starts_with('/') && !name.starts_with("./") && !name.starts_with("../") {
-            d = d.with_note(format!("searched vcl_path: {}", self.vcl_path.join(":")), None);
+            d = d.with_note(
+                format!("searched vcl_path: {}", self.vcl_path.join(":")),
+                None,
+            );
         }
         self.diags.push(d);
         j
@@ -235,13 +289,26 @@ impl Expander<'_> {
     fn load_one(&mut self, path: &str, inc_span: Span, name_span: Span, out: &mut Vec<Token>) {
         match self.loader.load(path) {
             Ok(bytes) => self.push_file(path, &bytes, inc_span, name_span, out),
-            Err(e) => self.diags.push(Diagnostic::error(name_span, format!("Cannot read file '{path}': {}", load_error_text(&e)))),
+            Err(e) => self.diags.push(Diagnostic::error(
+                name_span,
+                format!("Cannot read file '{path}': {}", load_error_text(&e)),
+            )),
         }
     }
 
-    fn push_file(&mut self, path: &str, bytes: &[u8], inc_span: Span, name_span: Span, out: &mut Vec<Token>) {
+    fn push_file(
+        &mut self,
+        path: &str,
+        bytes: &[u8],
+        inc_span: Span,
+        name_span: Span,
+        out: &mut Vec<Token>,
+    ) {
         if self.stack.iter().any(|p| p == path) {
-            self.diags.push(Diagnostic::error(name_span, format!("Recursive include of '{path}'")));
+            self.diags.push(Diagnostic::error(
+                name_span,
+                format!("Recursive include of '{path}'"),
+            ));
             return;
         }
         self.file(SourceFile::new(path, bytes, Some(inc_span)), false, out);
@@ -257,10 +324,17 @@ impl Expander<'_> {
             if from.starts_with('<') {
                 return None;
             }
-            let dir = from.rsplit_once('/').map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
+            let dir = from
+                .rsplit_once('/')
+                .map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
             return Some(vec![normalize_path(&format!("{dir}/{name}"))]);
         }
-        Some(self.vcl_path.iter().map(|dir| normalize_path(&format!("{dir}/{name}"))).collect())
+        Some(
+            self.vcl_path
+                .iter()
+                .map(|dir| normalize_path(&format!("{dir}/{name}")))
+                .collect(),
+        )
     }
 }
 
@@ -289,8 +363,18 @@ mod tests {
     fn run(top: &str, loader: &MemLoader) -> (Vec<Tok>, Vec<Diagnostic>, Version) {
         let mut map = SourceMap::default();
         let mut d = Vec::new();
-        let ex = expand(&mut map, SourceFile::new("/etc/varnish/main.vcl", top.as_bytes(), None), &["/etc/varnish".into(), "/usr/share/varnish/vcl".into()], loader, &mut d);
-        (ex.tokens.into_iter().map(|t| t.tok).collect(), d, ex.version)
+        let ex = expand(
+            &mut map,
+            SourceFile::new("/etc/varnish/main.vcl", top.as_bytes(), None),
+            &["/etc/varnish".into(), "/usr/share/varnish/vcl".into()],
+            loader,
+            &mut d,
+        );
+        (
+            ex.tokens.into_iter().map(|t| t.tok).collect(),
+            d,
+            ex.version,
+        )
     }
 
     #[test]
@@ -298,10 +382,22 @@ mod tests {
         let mut l = MemLoader::new();
         l.insert("/usr/share/varnish/vcl/a.vcl", "vcl 4.0; a");
         l.insert("/etc/varnish/sub/b.vcl", "b");
-        let (t, d, v) = run("vcl 4.1; x include \"a.vcl\"; include \"./sub/b.vcl\"; y", &l);
+        let (t, d, v) = run(
+            "vcl 4.1; x include \"a.vcl\"; include \"./sub/b.vcl\"; y",
+            &l,
+        );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(v, Version::V41);
-        let names: Vec<_> = t.iter().filter_map(|t| if let Tok::Ident(s) = t { Some(s.as_str()) } else { None }).collect();
+        let names: Vec<_> = t
+            .iter()
+            .filter_map(|t| {
+                if let Tok::Ident(s) = t {
+                    Some(s.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(names, ["x", "a", "b", "y"]);
     }
 
@@ -322,7 +418,10 @@ mod tests {
         l.insert("/etc/varnish/conf.d/a.vcl", "a");
         let (t, d, _) = run("vcl 4.1; include +glob \"./conf.d/*.vcl\";", &l);
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(t, vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]);
+        assert_eq!(
+            t,
+            vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]
+        );
     }
 
     #[test]

@@ -59,7 +59,10 @@ pub struct Output {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()], err_unref: true }
+        Options {
+            vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()],
+            err_unref: true,
+        }
     }
 }
 
@@ -72,10 +75,22 @@ impl Output {
 
 /// Compiles VCL source. `name` is the file's name as shown in messages and as the base of `./`
 /// includes; `loader` reads included files; `resolver`, when given, resolves backend and ACL hosts.
-pub fn compile(name: &str, source: &[u8], options: &Options, loader: &dyn Loader, resolver: Option<&dyn Resolver>) -> Output {
+pub fn compile(
+    name: &str,
+    source: &[u8],
+    options: &Options,
+    loader: &dyn Loader,
+    resolver: Option<&dyn Resolver>,
+) -> Output {
     let mut sources = SourceMap::default();
     let mut diags = Vec::new();
-    let expanded = include::expand(&mut sources, SourceFile::new(name, source, None), &options.vcl_path, loader, &mut diags);
+    let expanded = include::expand(
+        &mut sources,
+        SourceFile::new(name, source, None),
+        &options.vcl_path,
+        loader,
+        &mut diags,
+    );
     let decls = parser::parse(expanded.tokens, &mut diags);
     let builtin_file = sources.add(SourceFile::new(BUILTIN_NAME, BUILTIN_VCL.as_bytes(), None));
     let mut builtin_diags = Vec::new();
@@ -85,8 +100,24 @@ pub fn compile(name: &str, source: &[u8], options: &Options, loader: &dyn Loader
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let opts = check::CheckOptions { err_unref: options.err_unref, resolver };
-        check::check(&decls, &builtin, builtin_file, expanded.version, opts, &mut diags)
+        let opts = check::CheckOptions {
+            err_unref: options.err_unref,
+            resolver,
+        };
+        check::check(
+            &decls,
+            &builtin,
+            builtin_file,
+            expanded.version,
+            opts,
+            &mut diags,
+        )
     };
-    Output { sources, program, diagnostics: Diagnostics(diags) }
+    // Show diagnostics in source order (whole-program ones first), whatever pass found them.
+    diags.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
+    Output {
+        sources,
+        program,
+        diagnostics: Diagnostics(diags),
+    }
 }

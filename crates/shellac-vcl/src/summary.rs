@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::ir::{Endpoint, Program, ProbeRequest, Stmt};
+use crate::ir::{Endpoint, ProbeRequest, Program, Stmt};
 use crate::symbols::Method;
 use crate::vmods::{director_def, ObjMethod};
 
@@ -23,7 +23,9 @@ pub fn summary(p: &Program) -> String {
         let addr = match &b.endpoint {
             None => "none".to_string(),
             Some(Endpoint::Path(path)) => path.clone(),
-            Some(Endpoint::Host { host, port, .. }) if host.contains(':') => format!("[{host}]:{port}"),
+            Some(Endpoint::Host { host, port, .. }) if host.contains(':') => {
+                format!("[{host}]:{port}")
+            }
             Some(Endpoint::Host { host, port, .. }) => format!("{host}:{port}"),
         };
         let _ = write!(out, "  backend  {} {addr}", b.name);
@@ -49,8 +51,18 @@ pub fn summary(p: &Program) -> String {
             .iter()
             .filter(|s| matches!(s, Stmt::Eval(e) if matches!(&e.kind, crate::ir::ExprKind::Method(id, ObjMethod::AddBackend, _) if id.0 as usize == i)))
             .count();
-        let origin = if o.from_vcl3 { " (Varnish 3 director)" } else { "" };
-        let _ = writeln!(out, "  director {} {} {}{origin}", o.name, director_def(o.kind).type_name, count(members, "member"));
+        let origin = if o.from_vcl3 {
+            " (Varnish 3 director)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  director {} {} {}{origin}",
+            o.name,
+            director_def(o.kind).type_name,
+            count(members, "member")
+        );
     }
     for s in subs {
         let _ = writeln!(out, "  sub      {}", s.name);

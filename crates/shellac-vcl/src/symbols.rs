@@ -332,8 +332,17 @@ use Method as M;
 /// No method.
 pub const NONE: Mask = Mask(0);
 /// The client-side methods.
-pub const CLIENT: Mask =
-    m(&[M::Recv, M::Pipe, M::Pass, M::Hash, M::Purge, M::Hit, M::Miss, M::Deliver, M::Synth]);
+pub const CLIENT: Mask = m(&[
+    M::Recv,
+    M::Pipe,
+    M::Pass,
+    M::Hash,
+    M::Purge,
+    M::Hit,
+    M::Miss,
+    M::Deliver,
+    M::Synth,
+]);
 /// The backend-side methods.
 pub const BACKEND: Mask = m(&[M::BackendFetch, M::BackendResponse, M::BackendError]);
 /// `vcl_init` and `vcl_fini`.
@@ -353,50 +362,199 @@ use ActionKind as A;
 
 /// Every builtin subroutine with its legal actions (spec §1.7), in state-machine order.
 pub const METHODS: &[MethodDef] = &[
-    MethodDef { method: M::Recv, name: "vcl_recv", actions: &[A::Hash, A::Pass, A::Pipe, A::Purge, A::Synth, A::Restart, A::Vcl, A::Fail] },
-    MethodDef { method: M::Pipe, name: "vcl_pipe", actions: &[A::Pipe, A::Synth, A::Fail] },
-    MethodDef { method: M::Pass, name: "vcl_pass", actions: &[A::Fetch, A::Synth, A::Restart, A::Fail] },
-    MethodDef { method: M::Hash, name: "vcl_hash", actions: &[A::Lookup, A::Fail] },
-    MethodDef { method: M::Purge, name: "vcl_purge", actions: &[A::Synth, A::Restart, A::Fail] },
-    MethodDef { method: M::Hit, name: "vcl_hit", actions: &[A::Deliver, A::Pass, A::Synth, A::Restart, A::Fail, A::Miss] },
-    MethodDef { method: M::Miss, name: "vcl_miss", actions: &[A::Fetch, A::Pass, A::Synth, A::Restart, A::Fail] },
-    MethodDef { method: M::Deliver, name: "vcl_deliver", actions: &[A::Deliver, A::Synth, A::Restart, A::Fail] },
-    MethodDef { method: M::Synth, name: "vcl_synth", actions: &[A::Deliver, A::Restart, A::Fail] },
-    MethodDef { method: M::BackendFetch, name: "vcl_backend_fetch", actions: &[A::Fetch, A::Error, A::Abandon, A::Fail] },
+    MethodDef {
+        method: M::Recv,
+        name: "vcl_recv",
+        actions: &[
+            A::Hash,
+            A::Pass,
+            A::Pipe,
+            A::Purge,
+            A::Synth,
+            A::Restart,
+            A::Vcl,
+            A::Fail,
+        ],
+    },
+    MethodDef {
+        method: M::Pipe,
+        name: "vcl_pipe",
+        actions: &[A::Pipe, A::Synth, A::Fail],
+    },
+    MethodDef {
+        method: M::Pass,
+        name: "vcl_pass",
+        actions: &[A::Fetch, A::Synth, A::Restart, A::Fail],
+    },
+    MethodDef {
+        method: M::Hash,
+        name: "vcl_hash",
+        actions: &[A::Lookup, A::Fail],
+    },
+    MethodDef {
+        method: M::Purge,
+        name: "vcl_purge",
+        actions: &[A::Synth, A::Restart, A::Fail],
+    },
+    MethodDef {
+        method: M::Hit,
+        name: "vcl_hit",
+        actions: &[A::Deliver, A::Pass, A::Synth, A::Restart, A::Fail, A::Miss],
+    },
+    MethodDef {
+        method: M::Miss,
+        name: "vcl_miss",
+        actions: &[A::Fetch, A::Pass, A::Synth, A::Restart, A::Fail],
+    },
+    MethodDef {
+        method: M::Deliver,
+        name: "vcl_deliver",
+        actions: &[A::Deliver, A::Synth, A::Restart, A::Fail],
+    },
+    MethodDef {
+        method: M::Synth,
+        name: "vcl_synth",
+        actions: &[A::Deliver, A::Restart, A::Fail],
+    },
+    MethodDef {
+        method: M::BackendFetch,
+        name: "vcl_backend_fetch",
+        actions: &[A::Fetch, A::Error, A::Abandon, A::Fail],
+    },
     MethodDef {
         method: M::BackendResponse,
         name: "vcl_backend_response",
         actions: &[A::Deliver, A::Retry, A::Pass, A::Error, A::Abandon, A::Fail],
     },
-    MethodDef { method: M::BackendError, name: "vcl_backend_error", actions: &[A::Deliver, A::Retry, A::Abandon, A::Fail] },
-    MethodDef { method: M::Init, name: "vcl_init", actions: &[A::Ok, A::Fail] },
-    MethodDef { method: M::Fini, name: "vcl_fini", actions: &[A::Ok] },
+    MethodDef {
+        method: M::BackendError,
+        name: "vcl_backend_error",
+        actions: &[A::Deliver, A::Retry, A::Abandon, A::Fail],
+    },
+    MethodDef {
+        method: M::Init,
+        name: "vcl_init",
+        actions: &[A::Ok, A::Fail],
+    },
+    MethodDef {
+        method: M::Fini,
+        name: "vcl_fini",
+        actions: &[A::Ok],
+    },
 ];
 
 /// Every return action with its arguments.
 pub const ACTIONS: &[ActionDef] = &[
-    ActionDef { kind: A::Hash, name: "hash", args: &[], required: 0 },
-    ActionDef { kind: A::Pass, name: "pass", args: &[Type::Duration], required: 1 },
-    ActionDef { kind: A::Pipe, name: "pipe", args: &[], required: 0 },
-    ActionDef { kind: A::Purge, name: "purge", args: &[], required: 0 },
-    ActionDef { kind: A::Synth, name: "synth", args: &[Type::Int, Type::String], required: 1 },
-    ActionDef { kind: A::Restart, name: "restart", args: &[], required: 0 },
-    ActionDef { kind: A::Vcl, name: "vcl", args: &[Type::String], required: 1 },
-    ActionDef { kind: A::Fail, name: "fail", args: &[], required: 0 },
-    ActionDef { kind: A::Fetch, name: "fetch", args: &[], required: 0 },
-    ActionDef { kind: A::Lookup, name: "lookup", args: &[], required: 0 },
-    ActionDef { kind: A::Deliver, name: "deliver", args: &[], required: 0 },
-    ActionDef { kind: A::Miss, name: "miss", args: &[], required: 0 },
-    ActionDef { kind: A::Error, name: "error", args: &[Type::Int, Type::String], required: 0 },
-    ActionDef { kind: A::Abandon, name: "abandon", args: &[], required: 0 },
-    ActionDef { kind: A::Retry, name: "retry", args: &[], required: 0 },
-    ActionDef { kind: A::Ok, name: "ok", args: &[], required: 0 },
+    ActionDef {
+        kind: A::Hash,
+        name: "hash",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Pass,
+        name: "pass",
+        args: &[Type::Duration],
+        required: 1,
+    },
+    ActionDef {
+        kind: A::Pipe,
+        name: "pipe",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Purge,
+        name: "purge",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Synth,
+        name: "synth",
+        args: &[Type::Int, Type::String],
+        required: 1,
+    },
+    ActionDef {
+        kind: A::Restart,
+        name: "restart",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Vcl,
+        name: "vcl",
+        args: &[Type::String],
+        required: 1,
+    },
+    ActionDef {
+        kind: A::Fail,
+        name: "fail",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Fetch,
+        name: "fetch",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Lookup,
+        name: "lookup",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Deliver,
+        name: "deliver",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Miss,
+        name: "miss",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Error,
+        name: "error",
+        args: &[Type::Int, Type::String],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Abandon,
+        name: "abandon",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Retry,
+        name: "retry",
+        args: &[],
+        required: 0,
+    },
+    ActionDef {
+        kind: A::Ok,
+        name: "ok",
+        args: &[],
+        required: 0,
+    },
 ];
 
 // === the variable table ===
 
 const fn v(name: &'static str, var: Var, ty: Type, read: Mask, write: Mask, unset: Mask) -> VarDef {
-    VarDef { name, var, ty, read, write, unset, availability: Availability::Always }
+    VarDef {
+        name,
+        var,
+        ty,
+        read,
+        write,
+        unset,
+        availability: Availability::Always,
+    }
 }
 
 const fn since41(mut d: VarDef) -> VarDef {
@@ -420,72 +578,394 @@ use Var as V;
 /// Every variable (spec §1.8). Header families end in `.http.`.
 pub const VARIABLES: &[VarDef] = &[
     v("client.ip", V::ClientIp, T::Ip, TASK, NONE, NONE),
-    v("client.identity", V::ClientIdentity, T::String, TASK, CLIENT, NONE),
+    v(
+        "client.identity",
+        V::ClientIdentity,
+        T::String,
+        TASK,
+        CLIENT,
+        NONE,
+    ),
     v("server.ip", V::ServerIp, T::Ip, TASK, NONE, NONE),
-    v("server.hostname", V::ServerHostname, T::String, ALL, NONE, NONE),
-    v("server.identity", V::ServerIdentity, T::String, ALL, NONE, NONE),
+    v(
+        "server.hostname",
+        V::ServerHostname,
+        T::String,
+        ALL,
+        NONE,
+        NONE,
+    ),
+    v(
+        "server.identity",
+        V::ServerIdentity,
+        T::String,
+        ALL,
+        NONE,
+        NONE,
+    ),
     v("remote.ip", V::RemoteIp, T::Ip, TASK, NONE, NONE),
     v("local.ip", V::LocalIp, T::Ip, TASK, NONE, NONE),
-    since41(v("local.endpoint", V::LocalEndpoint, T::String, TASK, NONE, NONE)),
-    since41(v("local.socket", V::LocalSocket, T::String, TASK, NONE, NONE)),
+    since41(v(
+        "local.endpoint",
+        V::LocalEndpoint,
+        T::String,
+        TASK,
+        NONE,
+        NONE,
+    )),
+    since41(v(
+        "local.socket",
+        V::LocalSocket,
+        T::String,
+        TASK,
+        NONE,
+        NONE,
+    )),
     v("now", V::Now, T::Time, ALL, NONE, NONE),
     since41(v("sess.xid", V::SessXid, T::String, TASK, NONE, NONE)),
     v("req.url", V::ReqUrl, T::String, CLIENT, CLIENT, NONE),
     v("req.method", V::ReqMethod, T::String, CLIENT, CLIENT, NONE),
     writable40(v("req.proto", V::ReqProto, T::String, CLIENT, CLIENT, NONE)),
     v("req.http.", V::ReqHttp, T::Header, CLIENT, CLIENT, CLIENT),
-    v("req.backend_hint", V::ReqBackendHint, T::Backend, CLIENT, CLIENT, NONE),
+    v(
+        "req.backend_hint",
+        V::ReqBackendHint,
+        T::Backend,
+        CLIENT,
+        CLIENT,
+        NONE,
+    ),
     v("req.restarts", V::ReqRestarts, T::Int, CLIENT, NONE, NONE),
     v("req.esi_level", V::ReqEsiLevel, T::Int, CLIENT, NONE, NONE),
     v("req.xid", V::ReqXid, T::String, CLIENT, NONE, NONE),
     v("req.can_gzip", V::ReqCanGzip, T::Bool, CLIENT, NONE, NONE),
-    v("req.is_hitmiss", V::ReqIsHitmiss, T::Bool, CLIENT, NONE, NONE),
-    v("req.is_hitpass", V::ReqIsHitpass, T::Bool, CLIENT, NONE, NONE),
+    v(
+        "req.is_hitmiss",
+        V::ReqIsHitmiss,
+        T::Bool,
+        CLIENT,
+        NONE,
+        NONE,
+    ),
+    v(
+        "req.is_hitpass",
+        V::ReqIsHitpass,
+        T::Bool,
+        CLIENT,
+        NONE,
+        NONE,
+    ),
     v("req.time", V::ReqTime, T::Time, CLIENT, NONE, NONE),
-    v("req.transport", V::ReqTransport, T::String, CLIENT, NONE, NONE),
+    v(
+        "req.transport",
+        V::ReqTransport,
+        T::String,
+        CLIENT,
+        NONE,
+        NONE,
+    ),
     v("req.ttl", V::ReqTtl, T::Duration, CLIENT, CLIENT, CLIENT),
-    v("req.grace", V::ReqGrace, T::Duration, CLIENT, CLIENT, CLIENT),
-    v("req.hash_always_miss", V::ReqHashAlwaysMiss, T::Bool, CLIENT, m(&[M::Recv]), NONE),
-    v("req.hash_ignore_busy", V::ReqHashIgnoreBusy, T::Bool, CLIENT, m(&[M::Recv]), NONE),
-    v("req.hash_ignore_vary", V::ReqHashIgnoreVary, T::Bool, CLIENT, CLIENT, NONE),
-    v("req.hash", V::ReqHash, T::Blob, m(&[M::Hit, M::Miss, M::Pass, M::Purge, M::Deliver]), NONE, NONE),
+    v(
+        "req.grace",
+        V::ReqGrace,
+        T::Duration,
+        CLIENT,
+        CLIENT,
+        CLIENT,
+    ),
+    v(
+        "req.hash_always_miss",
+        V::ReqHashAlwaysMiss,
+        T::Bool,
+        CLIENT,
+        m(&[M::Recv]),
+        NONE,
+    ),
+    v(
+        "req.hash_ignore_busy",
+        V::ReqHashIgnoreBusy,
+        T::Bool,
+        CLIENT,
+        m(&[M::Recv]),
+        NONE,
+    ),
+    v(
+        "req.hash_ignore_vary",
+        V::ReqHashIgnoreVary,
+        T::Bool,
+        CLIENT,
+        CLIENT,
+        NONE,
+    ),
+    v(
+        "req.hash",
+        V::ReqHash,
+        T::Blob,
+        m(&[M::Hit, M::Miss, M::Pass, M::Purge, M::Deliver]),
+        NONE,
+        NONE,
+    ),
     only40(v("req.esi", V::ReqEsi, T::Bool, CLIENT, CLIENT, NONE)),
-    v("bereq.url", V::BereqUrl, T::String, PIPE_BACKEND, PIPE_BACKEND, NONE),
-    v("bereq.method", V::BereqMethod, T::String, PIPE_BACKEND, PIPE_BACKEND, NONE),
-    writable40(v("bereq.proto", V::BereqProto, T::String, PIPE_BACKEND, PIPE_BACKEND, NONE)),
-    v("bereq.http.", V::BereqHttp, T::Header, PIPE_BACKEND, PIPE_BACKEND, PIPE_BACKEND),
-    v("bereq.backend", V::BereqBackend, T::Backend, PIPE_BACKEND, PIPE_BACKEND, NONE),
-    v("bereq.connect_timeout", V::BereqConnectTimeout, T::Duration, PIPE_BACKEND, PIPE_BACKEND, NONE),
-    v("bereq.first_byte_timeout", V::BereqFirstByteTimeout, T::Duration, BACKEND, BACKEND, NONE),
-    v("bereq.between_bytes_timeout", V::BereqBetweenBytesTimeout, T::Duration, BACKEND, BACKEND, NONE),
-    v("bereq.retries", V::BereqRetries, T::Int, BACKEND, NONE, NONE),
-    v("bereq.uncacheable", V::BereqUncacheable, T::Bool, BACKEND, NONE, NONE),
-    v("bereq.is_bgfetch", V::BereqIsBgfetch, T::Bool, BACKEND, NONE, NONE),
+    v(
+        "bereq.url",
+        V::BereqUrl,
+        T::String,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        NONE,
+    ),
+    v(
+        "bereq.method",
+        V::BereqMethod,
+        T::String,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        NONE,
+    ),
+    writable40(v(
+        "bereq.proto",
+        V::BereqProto,
+        T::String,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        NONE,
+    )),
+    v(
+        "bereq.http.",
+        V::BereqHttp,
+        T::Header,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+    ),
+    v(
+        "bereq.backend",
+        V::BereqBackend,
+        T::Backend,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        NONE,
+    ),
+    v(
+        "bereq.connect_timeout",
+        V::BereqConnectTimeout,
+        T::Duration,
+        PIPE_BACKEND,
+        PIPE_BACKEND,
+        NONE,
+    ),
+    v(
+        "bereq.first_byte_timeout",
+        V::BereqFirstByteTimeout,
+        T::Duration,
+        BACKEND,
+        BACKEND,
+        NONE,
+    ),
+    v(
+        "bereq.between_bytes_timeout",
+        V::BereqBetweenBytesTimeout,
+        T::Duration,
+        BACKEND,
+        BACKEND,
+        NONE,
+    ),
+    v(
+        "bereq.retries",
+        V::BereqRetries,
+        T::Int,
+        BACKEND,
+        NONE,
+        NONE,
+    ),
+    v(
+        "bereq.uncacheable",
+        V::BereqUncacheable,
+        T::Bool,
+        BACKEND,
+        NONE,
+        NONE,
+    ),
+    v(
+        "bereq.is_bgfetch",
+        V::BereqIsBgfetch,
+        T::Bool,
+        BACKEND,
+        NONE,
+        NONE,
+    ),
     v("bereq.xid", V::BereqXid, T::String, BACKEND, NONE, NONE),
-    v("bereq.is_hitmiss", V::BereqIsHitmiss, T::Bool, BACKEND, NONE, NONE),
-    v("bereq.is_hitpass", V::BereqIsHitpass, T::Bool, BACKEND, NONE, NONE),
-    v("bereq.body", V::BereqBody, T::Body, NONE, NONE, m(&[M::BackendFetch])),
+    v(
+        "bereq.is_hitmiss",
+        V::BereqIsHitmiss,
+        T::Bool,
+        BACKEND,
+        NONE,
+        NONE,
+    ),
+    v(
+        "bereq.is_hitpass",
+        V::BereqIsHitpass,
+        T::Bool,
+        BACKEND,
+        NONE,
+        NONE,
+    ),
+    v(
+        "bereq.body",
+        V::BereqBody,
+        T::Body,
+        NONE,
+        NONE,
+        m(&[M::BackendFetch]),
+    ),
     v("bereq.time", V::BereqTime, T::Time, BACKEND, NONE, NONE),
-    v("beresp.status", V::BerespStatus, T::Int, BERESP, BERESP, NONE),
-    v("beresp.reason", V::BerespReason, T::String, BERESP, BERESP, NONE),
-    writable40(v("beresp.proto", V::BerespProto, T::String, BERESP, BERESP, NONE)),
-    v("beresp.http.", V::BerespHttp, T::Header, BERESP, BERESP, BERESP),
-    v("beresp.ttl", V::BerespTtl, T::Duration, BERESP, BERESP, NONE),
-    v("beresp.grace", V::BerespGrace, T::Duration, BERESP, BERESP, NONE),
-    v("beresp.keep", V::BerespKeep, T::Duration, BERESP, BERESP, NONE),
-    v("beresp.uncacheable", V::BerespUncacheable, T::Bool, BERESP, BERESP, NONE),
-    v("beresp.do_stream", V::BerespDoStream, T::Bool, BERESP, BERESP, NONE),
-    v("beresp.do_gzip", V::BerespDoGzip, T::Bool, BERESP, BERESP, NONE),
-    v("beresp.do_gunzip", V::BerespDoGunzip, T::Bool, BERESP, BERESP, NONE),
-    v("beresp.do_esi", V::BerespDoEsi, T::Bool, BERESP, BERESP, NONE),
+    v(
+        "beresp.status",
+        V::BerespStatus,
+        T::Int,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.reason",
+        V::BerespReason,
+        T::String,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    writable40(v(
+        "beresp.proto",
+        V::BerespProto,
+        T::String,
+        BERESP,
+        BERESP,
+        NONE,
+    )),
+    v(
+        "beresp.http.",
+        V::BerespHttp,
+        T::Header,
+        BERESP,
+        BERESP,
+        BERESP,
+    ),
+    v(
+        "beresp.ttl",
+        V::BerespTtl,
+        T::Duration,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.grace",
+        V::BerespGrace,
+        T::Duration,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.keep",
+        V::BerespKeep,
+        T::Duration,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.uncacheable",
+        V::BerespUncacheable,
+        T::Bool,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.do_stream",
+        V::BerespDoStream,
+        T::Bool,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.do_gzip",
+        V::BerespDoGzip,
+        T::Bool,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.do_gunzip",
+        V::BerespDoGunzip,
+        T::Bool,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
+    v(
+        "beresp.do_esi",
+        V::BerespDoEsi,
+        T::Bool,
+        BERESP,
+        BERESP,
+        NONE,
+    ),
     v("beresp.age", V::BerespAge, T::Duration, BERESP, NONE, NONE),
-    v("beresp.backend", V::BerespBackend, T::Backend, BERESP, NONE, NONE),
-    v("beresp.backend.name", V::BerespBackendName, T::String, BERESP, NONE, NONE),
-    only40(v("beresp.backend.ip", V::BerespBackendIp, T::Ip, BERESP, NONE, NONE)),
-    v("beresp.was_304", V::BerespWas304, T::Bool, BERESP, NONE, NONE),
+    v(
+        "beresp.backend",
+        V::BerespBackend,
+        T::Backend,
+        BERESP,
+        NONE,
+        NONE,
+    ),
+    v(
+        "beresp.backend.name",
+        V::BerespBackendName,
+        T::String,
+        BERESP,
+        NONE,
+        NONE,
+    ),
+    only40(v(
+        "beresp.backend.ip",
+        V::BerespBackendIp,
+        T::Ip,
+        BERESP,
+        NONE,
+        NONE,
+    )),
+    v(
+        "beresp.was_304",
+        V::BerespWas304,
+        T::Bool,
+        BERESP,
+        NONE,
+        NONE,
+    ),
     v("beresp.time", V::BerespTime, T::Time, BERESP, NONE, NONE),
-    v("beresp.body", V::BerespBody, T::Body, NONE, m(&[M::BackendError]), NONE),
-    only40(v("beresp.storage_hint", V::BerespStorageHint, T::String, BERESP, BERESP, NONE)),
+    v(
+        "beresp.body",
+        V::BerespBody,
+        T::Body,
+        NONE,
+        m(&[M::BackendError]),
+        NONE,
+    ),
+    only40(v(
+        "beresp.storage_hint",
+        V::BerespStorageHint,
+        T::String,
+        BERESP,
+        BERESP,
+        NONE,
+    )),
     v("obj.ttl", V::ObjTtl, T::Duration, OBJ, NONE, NONE),
     v("obj.grace", V::ObjGrace, T::Duration, OBJ, NONE, NONE),
     v("obj.keep", V::ObjKeep, T::Duration, OBJ, NONE, NONE),
@@ -494,22 +974,59 @@ pub const VARIABLES: &[VarDef] = &[
     v("obj.time", V::ObjTime, T::Time, OBJ, NONE, NONE),
     v("obj.can_esi", V::ObjCanEsi, T::Bool, OBJ, NONE, NONE),
     v("obj.status", V::ObjStatus, T::Int, m(&[M::Hit]), NONE, NONE),
-    v("obj.reason", V::ObjReason, T::String, m(&[M::Hit]), NONE, NONE),
-    v("obj.proto", V::ObjProto, T::String, m(&[M::Hit]), NONE, NONE),
+    v(
+        "obj.reason",
+        V::ObjReason,
+        T::String,
+        m(&[M::Hit]),
+        NONE,
+        NONE,
+    ),
+    v(
+        "obj.proto",
+        V::ObjProto,
+        T::String,
+        m(&[M::Hit]),
+        NONE,
+        NONE,
+    ),
     v("obj.http.", V::ObjHttp, T::Header, m(&[M::Hit]), NONE, NONE),
-    v("obj.uncacheable", V::ObjUncacheable, T::Bool, m(&[M::Deliver]), NONE, NONE),
+    v(
+        "obj.uncacheable",
+        V::ObjUncacheable,
+        T::Bool,
+        m(&[M::Deliver]),
+        NONE,
+        NONE,
+    ),
     v("resp.status", V::RespStatus, T::Int, RESP, RESP, NONE),
     v("resp.reason", V::RespReason, T::String, RESP, RESP, NONE),
     writable40(v("resp.proto", V::RespProto, T::String, RESP, RESP, NONE)),
     v("resp.http.", V::RespHttp, T::Header, RESP, RESP, RESP),
-    v("resp.body", V::RespBody, T::Body, NONE, m(&[M::Synth]), NONE),
-    v("resp.is_streaming", V::RespIsStreaming, T::Bool, RESP, NONE, NONE),
+    v(
+        "resp.body",
+        V::RespBody,
+        T::Body,
+        NONE,
+        m(&[M::Synth]),
+        NONE,
+    ),
+    v(
+        "resp.is_streaming",
+        V::RespIsStreaming,
+        T::Bool,
+        RESP,
+        NONE,
+        NONE,
+    ),
     v("resp.time", V::RespTime, T::Time, RESP, NONE, NONE),
 ];
 
 /// Name roots that belong to variables and may not name backends, ACLs, subs or objects.
-pub const RESERVED_ROOTS: &[&str] =
-    &["client", "server", "remote", "local", "now", "sess", "req", "bereq", "beresp", "obj", "resp", "storage", "true", "false"];
+pub const RESERVED_ROOTS: &[&str] = &[
+    "client", "server", "remote", "local", "now", "sess", "req", "bereq", "beresp", "obj", "resp",
+    "storage", "true", "false",
+];
 
 // === lookups ===
 
@@ -530,7 +1047,10 @@ pub fn action_by_name(name: &str) -> Option<&'static ActionDef> {
 
 /// The row of an action.
 pub fn action_def(kind: ActionKind) -> &'static ActionDef {
-    ACTIONS.iter().find(|d| d.kind == kind).unwrap_or(&ACTIONS[0])
+    ACTIONS
+        .iter()
+        .find(|d| d.kind == kind)
+        .unwrap_or(&ACTIONS[0])
 }
 
 /// The methods in which an action is legal.
@@ -562,7 +1082,10 @@ pub fn lookup_var(name: &str) -> Option<(&'static VarDef, Option<&str>)> {
 
 /// The row of a variable.
 pub fn var_def(var: Var) -> &'static VarDef {
-    VARIABLES.iter().find(|d| d.var == var).unwrap_or(&VARIABLES[0])
+    VARIABLES
+        .iter()
+        .find(|d| d.var == var)
+        .unwrap_or(&VARIABLES[0])
 }
 
 // === impl Mask ===
@@ -585,7 +1108,10 @@ impl Mask {
 
     /// The methods in the set, in table order.
     pub fn methods(self) -> impl Iterator<Item = Method> {
-        METHODS.iter().map(|d| d.method).filter(move |m| self.contains(*m))
+        METHODS
+            .iter()
+            .map(|d| d.method)
+            .filter(move |m| self.contains(*m))
     }
 
     /// The names of the methods in the set, joined with ", ".
@@ -646,7 +1172,10 @@ mod tests {
         assert_eq!(d.var, Var::ReqHttp);
         assert_eq!(h, Some("X-Forwarded-For"));
         assert!(lookup_var("req.http.").is_none());
-        assert_eq!(lookup_var("beresp.backend.name").unwrap().0.var, Var::BerespBackendName);
+        assert_eq!(
+            lookup_var("beresp.backend.name").unwrap().0.var,
+            Var::BerespBackendName
+        );
     }
 
     #[test]

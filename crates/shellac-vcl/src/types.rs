@@ -88,12 +88,24 @@ impl Type {
 
     /// Whether values of this type have a truth value in `if` (spec §1.5 "Truthiness").
     pub fn is_boolable(self) -> bool {
-        matches!(self, Type::Bool | Type::String | Type::Header | Type::Int | Type::Real | Type::Duration | Type::Backend)
+        matches!(
+            self,
+            Type::Bool
+                | Type::String
+                | Type::Header
+                | Type::Int
+                | Type::Real
+                | Type::Duration
+                | Type::Backend
+        )
     }
 
     /// Whether `<`, `>`, `<=`, `>=` and arithmetic apply.
     pub fn is_numeric(self) -> bool {
-        matches!(self, Type::Int | Type::Real | Type::Duration | Type::Time | Type::Bytes)
+        matches!(
+            self,
+            Type::Int | Type::Real | Type::Duration | Type::Time | Type::Bytes
+        )
     }
 }
 

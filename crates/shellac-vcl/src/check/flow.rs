@@ -56,14 +56,22 @@ impl Checker<'_, '_> {
         for (i, s) in self.subs.iter().enumerate() {
             for u in &s.uses {
                 let bad = Mask(reach[i].0 & !u.mask.0);
-                let Some(m) = bad.methods().next() else { continue };
+                let Some(m) = bad.methods().next() else {
+                    continue;
+                };
                 let mut d = Diagnostic::error(u.span, format!("{} in {}", u.what, m.name()))
                     .with_note(format!("allowed in: {}", u.mask.names()), None);
                 // Walk back the call chain from this sub to the method.
                 let mut at = i;
                 let mut guard = 0;
                 while let Some((caller, span)) = via.get(&(at, m)) {
-                    d = d.with_note(format!("'{}' is called from '{}' here", self.subs[at].name, self.subs[*caller].name), Some(*span));
+                    d = d.with_note(
+                        format!(
+                            "'{}' is called from '{}' here",
+                            self.subs[at].name, self.subs[*caller].name
+                        ),
+                        Some(*span),
+                    );
                     at = *caller;
                     guard += 1;
                     if guard > n {
@@ -105,7 +113,10 @@ impl Checker<'_, '_> {
                         }
                         Color::Gray => found.push(Diagnostic::error(
                             span,
-                            format!("Recursive call of '{}' from '{}' (subroutines cannot recurse)", self.subs[next].name, self.subs[node].name),
+                            format!(
+                                "Recursive call of '{}' from '{}' (subroutines cannot recurse)",
+                                self.subs[next].name, self.subs[node].name
+                            ),
                         )),
                         Color::Black => {}
                     }

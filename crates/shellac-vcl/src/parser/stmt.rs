@@ -26,7 +26,9 @@ impl Parser<'_> {
                 }
                 Tok::Eof => {
                     let span = self.peek().span;
-                    return Err(self.error(span, "Expected '}' to close the block, found end of file"));
+                    return Err(
+                        self.error(span, "Expected '}' to close the block, found end of file")
+                    );
                 }
                 _ => {}
             }
@@ -139,7 +141,10 @@ impl Parser<'_> {
                 return Err(self.error(t.span, format!("Expected a statement or '}}', found {}", other.describe())));
             }
         };
-        Ok(Some(Stmt { kind, span: start.to(self.prev_span()) }))
+        Ok(Some(Stmt {
+            kind,
+            span: start.to(self.prev_span()),
+        }))
     }
 
     /// A variable name, with an optional quoted header part: `req.http."x.y"`.
@@ -166,12 +171,23 @@ impl Parser<'_> {
             Tok::StarAssign => AssignOp::Mul,
             Tok::SlashAssign => AssignOp::Div,
             other => {
-                return Err(self.error(t.span, format!("Expected an assignment operator (=, +=, -=, *=, /=), found {}", other.describe())))
+                return Err(self.error(
+                    t.span,
+                    format!(
+                        "Expected an assignment operator (=, +=, -=, *=, /=), found {}",
+                        other.describe()
+                    ),
+                ))
             }
         };
         let value = self.expr()?;
         self.expect(&Tok::Semi, "after the value")?;
-        Ok(StmtKind::Set { target, op, op_span: t.span, value })
+        Ok(StmtKind::Set {
+            target,
+            op,
+            op_span: t.span,
+            value,
+        })
     }
 
     fn if_stmt(&mut self) -> PResult<StmtKind> {
