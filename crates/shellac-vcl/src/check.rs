@@ -189,8 +189,9 @@ impl<'a> Checker<'a, '_> {
                 Decl::Backend(b) => {
                     let id = BackendId(self.backends.len() as u32);
                     self.backends.push(placeholder_backend(&b.name));
-                    self.backend_used.push(false);
-                    self.define(&b.name, Symbol::Backend(id), "backend");
+                    // A redefinition is reported once, not again as unused.
+                    let fresh = self.define(&b.name, Symbol::Backend(id), "backend");
+                    self.backend_used.push(!fresh);
                 }
                 Decl::Acl(a) => {
                     let id = AclId(self.acls.len() as u32);
@@ -199,8 +200,8 @@ impl<'a> Checker<'a, '_> {
                         entries: vec![],
                     });
                     self.acl_spans.push(a.name.span);
-                    self.acl_used.push(false);
-                    self.define(&a.name, Symbol::Acl(id), "ACL");
+                    let fresh = self.define(&a.name, Symbol::Acl(id), "ACL");
+                    self.acl_used.push(!fresh);
                 }
                 Decl::Probe(p) => {
                     if let Some(prev) = self.probe_names.get(&p.name.name) {
@@ -224,7 +225,7 @@ impl<'a> Checker<'a, '_> {
                 Decl::Director(dir) => {
                     let id = ObjId(self.objects.len() as u32);
                     self.objects.push(None);
-                    self.define(&dir.name, Symbol::Object(id), "director");
+                    let _ = self.define(&dir.name, Symbol::Object(id), "director");
                 }
                 Decl::Sub(s) => self.declare_sub(s, builtin),
                 Decl::Import(_) => {}
@@ -248,7 +249,7 @@ impl<'a> Checker<'a, '_> {
                 StmtKind::New { name, .. } => {
                     let id = ObjId(self.objects.len() as u32);
                     self.objects.push(None);
-                    self.define(name, Symbol::Object(id), "object");
+                    let _ = self.define(name, Symbol::Object(id), "object");
                 }
                 StmtKind::If { arms, otherwise } => {
                     for (_, b) in arms {
@@ -295,6 +296,11 @@ impl<'a> Checker<'a, '_> {
             );
             return;
         }
+        if self.names.contains_key(name) {
+            // Clashes with another kind of symbol: report it and leave the sub out.
+            self.define(&s.name, Symbol::Sub(SubId(u32::MAX)), "subroutine");
+            return;
+        }
         let id = SubId(self.subs.len() as u32);
         self.subs.push(SubInfo {
             name: name.clone(),
@@ -306,11 +312,11 @@ impl<'a> Checker<'a, '_> {
             calls: Vec::new(),
             body: Vec::new(),
         });
-        self.define(&s.name, Symbol::Sub(id), "subroutine");
+        let _ = self.define(&s.name, Symbol::Sub(id), "subroutine");
     }
 
-    /// Enters a name into the namespace, reporting clashes.
-    fn define(&mut self, name: &Ident, sym: Symbol, kind: &str) {
+    /// Enters a name into the namespace, reporting clashes; returns whether it was new.
+    fn define(&mut self, name: &Ident, sym: Symbol, kind: &str) -> bool {
         self.check_name(name, kind);
         if let Some((prev, prev_span)) = self.names.get(&name.name) {
             let what = match prev {
@@ -327,9 +333,10 @@ impl<'a> Checker<'a, '_> {
                 )
                 .with_note("first defined here", Some(prev_span)),
             );
-            return;
+            return false;
         }
         self.names.insert(name.name.clone(), (sym, name.span));
+        true
     }
 
     fn check_name(&mut self, name: &Ident, kind: &str) {

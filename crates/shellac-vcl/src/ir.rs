@@ -322,6 +322,8 @@ pub enum ExprKind {
     Bytes(u64),
     /// A BOOL literal.
     Bool(bool),
+    /// An IP literal (a constant string where an IP is wanted, as in `std.ip(x, "0.0.0.0")`).
+    Ip(std::net::IpAddr),
     /// A variable read.
     Var(VarRef),
     /// A backend, director or none.

@@ -91,7 +91,13 @@ pub fn compile(
         loader,
         &mut diags,
     );
-    let decls = parser::parse(expanded.tokens, &mut diags);
+    // Parsing broken tokens would only echo the lexical errors; report those alone.
+    let lexical_errors = diags.iter().any(Diagnostic::is_error);
+    let decls = if lexical_errors {
+        Vec::new()
+    } else {
+        parser::parse(expanded.tokens, &mut diags)
+    };
     let builtin_file = sources.add(SourceFile::new(BUILTIN_NAME, BUILTIN_VCL.as_bytes(), None));
     let mut builtin_diags = Vec::new();
     let builtin_tokens = lexer::lex(builtin_file, BUILTIN_VCL, &mut builtin_diags);

@@ -45,6 +45,14 @@ pub fn summary(p: &Program) -> String {
             pr.name, pr.interval, pr.timeout, pr.window, pr.threshold, pr.initial, pr.expected_response
         );
     }
+    for a in &p.acls {
+        let _ = writeln!(
+            out,
+            "  acl      {} {}",
+            a.name,
+            count(a.entries.len(), "entry").replace("entrys", "entries")
+        );
+    }
     let init = &p.method(Method::Init).body;
     for (i, o) in p.objects.iter().enumerate() {
         let members = init

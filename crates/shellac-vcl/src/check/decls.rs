@@ -336,7 +336,7 @@ impl Checker<'_, '_> {
                         let port = match (inline_port, &port) {
                             (Some(_), Some((_, pf))) => {
                                 self.error(pf.name.span, "'.host' already names a port; drop '.port' or the port in '.host'");
-                                None
+                                return be;
                             }
                             (Some(p), None) => Some(p),
                             (None, Some((p, pf))) => {

@@ -98,7 +98,16 @@ impl Checker<'_, '_> {
                 K::Int(i) => lit(K::Real(i as f64), Type::Real, span),
                 _ => lit(K::IntToReal(Box::new(v)), Type::Real, span),
             }),
-            (Type::Backend, Type::Backend) => Some(v),
+            (Type::String, Type::Ip) if matches!(v.kind, K::Str(_)) => {
+                let K::Str(text) = &v.kind else { return None };
+                match text.parse::<std::net::IpAddr>() {
+                    Ok(ip) => Some(lit(K::Ip(ip), Type::Ip, span)),
+                    Err(_) => {
+                        self.error(span, format!("\"{text}\" is not an IP address"));
+                        None
+                    }
+                }
+            }
             (t, Type::Regex) if t.is_string_like() => {
                 self.error(span, format!("Expression has type {t}, expected REGEX (a regex must be a string literal)"));
                 None

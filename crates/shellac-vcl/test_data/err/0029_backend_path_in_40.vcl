@@ -1,0 +1,2 @@
+vcl 4.0;
+backend default { .path = "/run/x.sock"; }

@@ -1,0 +1,4 @@
+vcl 4.1;
+backend default { .host = "127.0.0.1"; }
+sub vcl_recv { return (lookup); }
+sub vcl_deliver { return (nosuch); }

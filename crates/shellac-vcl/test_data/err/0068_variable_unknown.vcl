@@ -1,0 +1,3 @@
+vcl 4.1;
+backend default { .host = "127.0.0.1"; }
+sub vcl_recv { set req.http.x = req.nosuch; set req.htp.y = "1"; set bereq.http = "x"; }

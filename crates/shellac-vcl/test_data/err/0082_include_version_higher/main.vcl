@@ -1,0 +1,3 @@
+vcl 4.0;
+backend default { .host = "127.0.0.1"; }
+include "new.vcl";

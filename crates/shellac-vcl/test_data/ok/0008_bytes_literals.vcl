@@ -1,0 +1,8 @@
+vcl 4.1;
+import std;
+backend default { .host = "127.0.0.1"; }
+sub vcl_recv {
+	if (std.cache_req_body(64KB)) {
+		set req.http.x = 1MB;
+	}
+}

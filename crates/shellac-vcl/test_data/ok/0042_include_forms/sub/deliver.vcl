@@ -1,0 +1,1 @@
+sub vcl_deliver { set resp.http.x = "1"; }

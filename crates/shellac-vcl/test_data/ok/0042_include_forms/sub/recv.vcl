@@ -1,0 +1,2 @@
+include "./deliver.vcl";
+sub vcl_recv { return (pass); }

@@ -1,0 +1,6 @@
+vcl 4.1;
+backend default { .host = "127.0.0.1"; }
+sub vcl_recv {
+	include "recv-body.vcl";
+	return (hash);
+}

@@ -1,0 +1,1 @@
+sub vcl_recv { set req.http.a = "1"; }
