@@ -341,10 +341,18 @@ impl<'a> Checker<'a, '_> {
 
     fn check_name(&mut self, name: &Ident, kind: &str) {
         let n = &name.name;
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+            "an"
+        } else {
+            "a"
+        };
         if n.contains('.') {
             self.error(
                 name.span,
-                format!("A {kind} name cannot contain '.': '{n}'"),
+                format!(
+                    "{} {kind} name cannot contain '.': '{n}'",
+                    if article == "an" { "An" } else { "A" }
+                ),
             );
         } else if symbols::RESERVED_ROOTS.contains(&n.as_str())
             || self.imports.contains_key(n)
@@ -353,7 +361,7 @@ impl<'a> Checker<'a, '_> {
         {
             self.error(
                 name.span,
-                format!("'{n}' is a reserved name and cannot name a {kind}"),
+                format!("'{n}' is a reserved name and cannot name {article} {kind}"),
             );
         }
     }

@@ -252,6 +252,16 @@ mod tests {
     }
 
     #[test]
+    fn r_fuzz_unclosed_sub_before_sub_terminates() {
+        // Found by the fuzzer: recovery stopped before `sub` without consuming it and the
+        // block loop retried forever, filling memory with diagnostics.
+        let (decls, d) = parse_str("sub a { x sub b { } sub c { set; }");
+        assert!(!d.is_empty());
+        assert!(d.len() < 10, "{d:?}");
+        assert_eq!(decls.len(), 3);
+    }
+
+    #[test]
     fn deep_nesting_is_bounded() {
         let src = format!(
             "sub a {{ set x = {}1{}; }}",

@@ -39,6 +39,9 @@ enum Engine {
     Backtrack(Box<fancy_regex::Regex>),
 }
 
+/// Byte ranges of a match's groups (group 0 is the whole match).
+type Groups = Vec<Option<(usize, usize)>>;
+
 /// A match could not be completed (the backtrack limit was hit).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("regex matching failed: {0}")]
@@ -139,11 +142,7 @@ impl VclRegex {
     }
 
     /// Group ranges of the first match at or after `pos`.
-    fn captures_at(
-        &self,
-        subject: &[u8],
-        pos: usize,
-    ) -> Result<Option<Vec<Option<(usize, usize)>>>, MatchError> {
+    fn captures_at(&self, subject: &[u8], pos: usize) -> Result<Option<Groups>, MatchError> {
         let fancy = match &self.engine {
             Engine::Fast {
                 dollar: Some(d), ..

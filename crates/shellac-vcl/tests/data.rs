@@ -4,6 +4,8 @@
 //! `# options: vcc_err_unref=off`. Run with `UPDATE_EXPECT=1` to rewrite the `.out` files after
 //! reading the change.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failure is the report.
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 

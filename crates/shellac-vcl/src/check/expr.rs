@@ -67,10 +67,10 @@ impl Checker<'_, '_> {
     /// Types an expression used as a condition: any type with a truth value.
     pub(crate) fn cond(&mut self, e: &ast::Expr) -> Option<Expr> {
         let v = self.expr(e)?;
-        self.to_bool(v)
+        self.truth(v)
     }
 
-    fn to_bool(&mut self, v: Expr) -> Option<Expr> {
+    fn truth(&mut self, v: Expr) -> Option<Expr> {
         match v.ty {
             Type::Bool => Some(v),
             t if t.is_boolable() => {

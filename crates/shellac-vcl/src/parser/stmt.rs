@@ -35,33 +35,40 @@ impl Parser<'_> {
             match self.stmt() {
                 Ok(Some(s)) => stmts.push(s),
                 Ok(None) => {}
-                Err(Reported) => self.recover_stmt(),
+                Err(Reported) => {
+                    if self.recover_stmt() {
+                        // A `sub` keyword: this block lacks its '}'; let the next
+                        // declaration parse (an error is already reported).
+                        return Ok(stmts);
+                    }
+                }
             }
         }
     }
 
     /// Skips past the next `;` at this nesting level, or stops before a `}` that closes it.
-    fn recover_stmt(&mut self) {
+    /// Returns true when it stopped before a `sub` keyword (the block was never closed).
+    fn recover_stmt(&mut self) -> bool {
         let mut depth = 0usize;
         loop {
             match self.peek().tok {
-                Tok::Eof => return,
+                Tok::Eof => return false,
                 Tok::Semi if depth == 0 => {
                     self.bump();
-                    return;
+                    return false;
                 }
                 Tok::LBrace => depth += 1,
                 Tok::RBrace => {
                     if depth == 0 {
-                        return;
+                        return false;
                     }
                     depth -= 1;
                     if depth == 0 {
                         self.bump();
-                        return;
+                        return false;
                     }
                 }
-                Tok::Ident(ref k) if depth == 0 && k == "sub" => return,
+                Tok::Ident(ref k) if depth == 0 && k == "sub" => return true,
                 _ => {}
             }
             self.bump();
