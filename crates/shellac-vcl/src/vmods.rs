@@ -122,7 +122,7 @@ pub struct DirectorDef {
     /// Constructor parameters.
     pub ctor: &'static [Param],
     /// Methods: name, method, return type, parameters.
-    pub methods: &'static [(&'static str, ObjMethod, Type, &'static [Param])],
+    pub methods: &'static [MethodRow],
 }
 
 const fn p(name: &'static str, ty: Type) -> Param {
@@ -383,6 +383,21 @@ const HASH_WEIGHTED: &[Param] = &[
     dflt("weight", T::Real, Default::Real(1.0)),
 ];
 
+/// A director method's row: name, method, return type, parameters.
+type MethodRow = (&'static str, ObjMethod, Type, &'static [Param]);
+
+/// The methods of round_robin and fallback, whose members carry no weight.
+const UNWEIGHTED_METHODS: &[MethodRow] = &[
+    ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
+    (
+        "remove_backend",
+        ObjMethod::RemoveBackend,
+        T::Void,
+        BACKEND_ARG,
+    ),
+    ("backend", ObjMethod::Backend, T::Backend, &[]),
+];
+
 /// Every director type of vmod directors.
 pub const DIRECTORS: &[DirectorDef] = &[
     DirectorDef {
@@ -390,32 +405,14 @@ pub const DIRECTORS: &[DirectorDef] = &[
         kind: DirectorKind::RoundRobin,
         type_name: "round-robin",
         ctor: &[],
-        methods: &[
-            ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
-            (
-                "remove_backend",
-                ObjMethod::RemoveBackend,
-                T::Void,
-                BACKEND_ARG,
-            ),
-            ("backend", ObjMethod::Backend, T::Backend, &[]),
-        ],
+        methods: UNWEIGHTED_METHODS,
     },
     DirectorDef {
         name: "directors.fallback",
         kind: DirectorKind::Fallback,
         type_name: "fallback",
         ctor: &[dflt("sticky", T::Bool, Default::Bool(false))],
-        methods: &[
-            ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
-            (
-                "remove_backend",
-                ObjMethod::RemoveBackend,
-                T::Void,
-                BACKEND_ARG,
-            ),
-            ("backend", ObjMethod::Backend, T::Backend, &[]),
-        ],
+        methods: UNWEIGHTED_METHODS,
     },
     DirectorDef {
         name: "directors.random",
