@@ -90,8 +90,8 @@ pub(crate) struct Checker<'a, 'd> {
     pub(crate) regex_index: HashMap<String, RegexId>,
     /// Statements that create Varnish 3 directors, run first in `vcl_init`.
     pub(crate) vcl3_init: Vec<ir::Stmt>,
-    /// The Varnish 3 policy name of lowered directors (`client` and `hash` pick by key).
-    pub(crate) director_policy: HashMap<ObjId, String>,
+    /// The key expression of lowered Varnish 3 `client` and `hash` directors.
+    pub(crate) vcl3_keys: HashMap<ObjId, ir::Expr>,
     /// The sub being checked.
     pub(crate) current: SubId,
 }
@@ -132,7 +132,7 @@ pub(crate) fn check(
         regexes: Vec::new(),
         regex_index: HashMap::new(),
         vcl3_init: Vec::new(),
-        director_policy: HashMap::new(),
+        vcl3_keys: HashMap::new(),
         current: SubId(0),
     };
     let all: Vec<&Decl> = user.iter().chain(builtin.iter()).collect();
@@ -298,7 +298,8 @@ impl<'a> Checker<'a, '_> {
         }
         if self.names.contains_key(name) {
             // Clashes with another kind of symbol: report it and leave the sub out.
-            self.define(&s.name, Symbol::Sub(SubId(u32::MAX)), "subroutine");
+            self.check_name(&s.name, "subroutine");
+            self.report_clash(&s.name);
             return;
         }
         let id = SubId(self.subs.len() as u32);
@@ -318,24 +319,31 @@ impl<'a> Checker<'a, '_> {
     /// Enters a name into the namespace, reporting clashes; returns whether it was new.
     fn define(&mut self, name: &Ident, sym: Symbol, kind: &str) -> bool {
         self.check_name(name, kind);
-        if let Some((prev, prev_span)) = self.names.get(&name.name) {
-            let what = match prev {
-                Symbol::Backend(_) => "a backend",
-                Symbol::Acl(_) => "an ACL",
-                Symbol::Sub(_) => "a subroutine",
-                Symbol::Object(_) => "an object",
-            };
-            let (what, prev_span) = (what, *prev_span);
-            self.diags.push(
-                Diagnostic::error(
-                    name.span,
-                    format!("'{}' is already defined as {what}", name.name),
-                )
-                .with_note("first defined here", Some(prev_span)),
-            );
+        if self.report_clash(name) {
             return false;
         }
         self.names.insert(name.name.clone(), (sym, name.span));
+        true
+    }
+
+    /// Reports that a name is already taken, with the earlier definition; returns whether it was.
+    fn report_clash(&mut self, name: &Ident) -> bool {
+        let Some((prev, prev_span)) = self.names.get(&name.name).copied() else {
+            return false;
+        };
+        let what = match prev {
+            Symbol::Backend(_) => "a backend",
+            Symbol::Acl(_) => "an ACL",
+            Symbol::Sub(_) => "a subroutine",
+            Symbol::Object(_) => "an object",
+        };
+        self.diags.push(
+            Diagnostic::error(
+                name.span,
+                format!("'{}' is already defined as {what}", name.name),
+            )
+            .with_note("first defined here", Some(prev_span)),
+        );
         true
     }
 
@@ -443,13 +451,14 @@ impl<'a> Checker<'a, '_> {
         let default_backend = self.default_backend();
         let mut subs = Vec::with_capacity(self.subs.len());
         let mut methods = vec![SubId(0); symbols::METHODS.len()];
-        let vcl3_init = std::mem::take(&mut self.vcl3_init);
+        let mut vcl3_init = Some(std::mem::take(&mut self.vcl3_init));
         for (i, info) in self.subs.into_iter().enumerate() {
             let mut body = info.body;
-            if info.method == Some(Method::Init) && !vcl3_init.is_empty() {
-                let mut all = vcl3_init.clone();
-                all.append(&mut body);
-                body = all;
+            if info.method == Some(Method::Init) {
+                if let Some(mut all) = vcl3_init.take() {
+                    all.append(&mut body);
+                    body = all;
+                }
             }
             if let Some(m) = info.method {
                 methods[m as usize] = SubId(i as u32);

@@ -93,9 +93,9 @@ impl Expander<'_> {
     /// Lexes one file and appends its expanded tokens (without its Eof) to `out`.
     fn file(&mut self, file: SourceFile, is_top: bool, out: &mut Vec<Token>) {
         let name = file.name.clone();
-        let id = self.sources.add(file);
-        let text = self.sources.file(id).text.clone();
-        let tokens = lex(id, &text, self.diags);
+        let id = crate::source::FileId(self.sources.files().len() as u32);
+        let tokens = lex(id, &file.text, self.diags);
+        self.sources.add(file);
         let mut i = self.version_header(&tokens, is_top);
         self.stack.push(name.clone());
         while i < tokens.len() {

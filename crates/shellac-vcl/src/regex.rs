@@ -302,12 +302,7 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
                         backtrack = true;
                     } else if rest.starts_with('|') {
                         return Err("branch reset groups '(?|…)' are not supported".into());
-                    } else if rest.starts_with('R')
-                        || rest.starts_with('&')
-                        || rest.starts_with("P>")
-                        || rest.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
-                            && !rest.starts_with("-")
-                    {
+                    } else if is_recursion(&rest) {
                         return Err(
                             "recursive patterns ('(?R)', '(?1)', '(?&name)') are not supported"
                                 .into(),
@@ -461,6 +456,18 @@ fn class(s: &[char], mut i: usize, out: &mut String) -> Result<usize, String> {
         }
     }
     Err("missing terminating ] for character class".into())
+}
+
+/// Whether the text after `(?` calls a group: `(?R)`, `(?1)`, `(?+1)`, `(?-1)`, `(?&name)`,
+/// `(?P>name)`. (`(?-i)` is a flag change, not a call.)
+fn is_recursion(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    match chars.next() {
+        Some('R' | '&' | '0'..='9') => true,
+        Some('P') => chars.next() == Some('>'),
+        Some('+' | '-') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    }
 }
 
 fn is_counted_repetition(body: &str) -> bool {

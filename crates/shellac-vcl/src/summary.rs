@@ -50,7 +50,7 @@ pub fn summary(p: &Program) -> String {
             out,
             "  acl      {} {}",
             a.name,
-            count(a.entries.len(), "entry").replace("entrys", "entries")
+            count_of(a.entries.len(), "entry", "entries")
         );
     }
     let init = &p.method(Method::Init).body;
@@ -79,5 +79,9 @@ pub fn summary(p: &Program) -> String {
 }
 
 fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    count_of(n, what, &format!("{what}s"))
+}
+
+fn count_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -175,28 +175,17 @@ const fn conv(
 
 use Type as T;
 
+/// `regsub(str, regex, sub)` and `regsuball(…)`.
+const REGSUB_PARAMS: &[Param] = &[
+    p("str", T::String),
+    p("regex", T::Regex),
+    p("sub", T::String),
+];
+
 /// Every function. Builtins have no dot; vmod functions are named `vmod.function`.
 pub const FUNCTIONS: &[FuncDef] = &[
-    f(
-        "regsub",
-        Func::Regsub,
-        T::String,
-        &[
-            p("str", T::String),
-            p("regex", T::Regex),
-            p("sub", T::String),
-        ],
-    ),
-    f(
-        "regsuball",
-        Func::Regsuball,
-        T::String,
-        &[
-            p("str", T::String),
-            p("regex", T::Regex),
-            p("sub", T::String),
-        ],
-    ),
+    f("regsub", Func::Regsub, T::String, REGSUB_PARAMS),
+    f("regsuball", Func::Regsuball, T::String, REGSUB_PARAMS),
     f(
         "std.healthy",
         Func::StdHealthy,

@@ -242,18 +242,14 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        for (key, slot, dflt) in [("timeout", 0, 2.0), ("interval", 1, 5.0)] {
-            if let Some(t) = f.get(key) {
-                if let Some(v) = self.duration_field(t) {
-                    let v = if v == 0.0 { dflt } else { v };
-                    if slot == 0 {
-                        probe.timeout = v;
-                    } else {
-                        probe.interval = v;
-                    }
-                }
-            }
-        }
+        // 0 means the default.
+        let mut duration = |key: &str, dflt: f64| {
+            f.get(key)
+                .and_then(|t| self.duration_field(t))
+                .map(|v| if v == 0.0 { dflt } else { v })
+        };
+        probe.timeout = duration("timeout", 2.0).unwrap_or(probe.timeout);
+        probe.interval = duration("interval", 5.0).unwrap_or(probe.interval);
         let window = f
             .get("window")
             .and_then(|w| self.uint_field(w).map(|v| (v, w)));
@@ -502,7 +498,29 @@ impl Checker<'_, '_> {
                 return;
             }
         };
-        self.director_policy.insert(id, d.policy.name.clone());
+        // client directors pick by client identity, hash directors by URL and Host.
+        let var = |v: Var, h: Option<&str>| {
+            lit(
+                ExprKind::Var(ir::VarRef {
+                    var: v,
+                    header: h.map(Into::into),
+                }),
+                Type::String,
+                d.name.span,
+            )
+        };
+        let key = match d.policy.name.as_str() {
+            "client" => Some(vec![var(Var::ClientIdentity, None)]),
+            "hash" => Some(vec![
+                var(Var::ReqUrl, None),
+                var(Var::ReqHttp, Some("host")),
+            ]),
+            _ => None,
+        };
+        if let Some(parts) = key {
+            self.vcl3_keys
+                .insert(id, lit(ExprKind::Concat(parts), Type::String, d.name.span));
+        }
         for f in &d.fields {
             match f.name.name.as_str() {
                 "retries" if weighted => self.diags.push(Diagnostic::warning(
@@ -603,49 +621,21 @@ impl Checker<'_, '_> {
         }
     }
 
-    /// The backend a Varnish 3 director stands for when named in an expression.
-    pub(crate) fn vcl3_director_backend(&self, id: ObjId, policy_key: Span) -> ir::Expr {
-        let obj = self.objects[id.0 as usize].as_ref();
-        let is_hash = obj.is_some_and(|o| o.kind == DirectorKind::Hash);
-        if !is_hash {
-            return lit(
+    /// The backend a Varnish 3 director stands for when named in an expression: the director
+    /// itself, or for `client`/`hash` its `.backend(key)`.
+    pub(crate) fn vcl3_director_backend(&self, id: ObjId, span: Span) -> ir::Expr {
+        match self.vcl3_keys.get(&id) {
+            Some(key) => lit(
+                ExprKind::Method(id, ObjMethod::Backend, vec![Some(key.clone())]),
+                Type::Backend,
+                span,
+            ),
+            None => lit(
                 ExprKind::Backend(BackendRef::Director(id)),
                 Type::Backend,
-                policy_key,
-            );
-        }
-        // client and hash directors pick by client identity, resp. by URL and Host.
-        let var = |v: Var, h: Option<&str>| {
-            lit(
-                ExprKind::Var(ir::VarRef {
-                    var: v,
-                    header: h.map(Into::into),
-                }),
-                Type::String,
-                policy_key,
-            )
-        };
-        let key = lit(
-            ExprKind::Concat(vec![var(Var::ClientIdentity, None)]),
-            Type::String,
-            policy_key,
-        );
-        let key = match self.director_policy.get(&id) {
-            Some(p) if p == "hash" => lit(
-                ExprKind::Concat(vec![
-                    var(Var::ReqUrl, None),
-                    var(Var::ReqHttp, Some("host")),
-                ]),
-                Type::String,
-                policy_key,
+                span,
             ),
-            _ => key,
-        };
-        lit(
-            ExprKind::Method(id, ObjMethod::Backend, vec![Some(key)]),
-            Type::Backend,
-            policy_key,
-        )
+        }
     }
 }
 

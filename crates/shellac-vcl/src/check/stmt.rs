@@ -1,12 +1,11 @@
 //! Pass 3a: subroutine bodies. Statements are typed; every use whose legality depends on the
 //! method (variables, return actions, `new`, `hash_data`, `synthetic`) is recorded for pass 4.
 
-use super::decls::lit;
 use super::expr::Access;
 use super::Checker;
 use crate::ast::{self, AssignOp, StmtKind};
 use crate::diagnostic::Diagnostic;
-use crate::ir::{self, Action, ExprKind as K};
+use crate::ir::{self, Action};
 use crate::symbols::{self, ActionKind, Method, BACKEND, CLIENT};
 use crate::types::Type;
 use crate::vmods;
@@ -30,8 +29,17 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Checks statements; a nested `{ … }` has no scope in VCL, so its statements are spliced
+    /// into the enclosing list.
     fn block(&mut self, stmts: &[ast::Stmt]) -> Vec<ir::Stmt> {
-        stmts.iter().filter_map(|s| self.stmt(s)).collect()
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            match &s.kind {
+                StmtKind::Block(inner) => out.extend(self.block(inner)),
+                _ => out.extend(self.stmt(s)),
+            }
+        }
+        out
     }
 
     fn stmt(&mut self, s: &ast::Stmt) -> Option<ir::Stmt> {
@@ -72,14 +80,8 @@ impl Checker<'_, '_> {
                     otherwise,
                 })
             }
-            StmtKind::Block(b) => {
-                // A nested block is flattened into an always-true if, keeping statement order.
-                let body = self.block(b);
-                Some(ir::Stmt::If {
-                    arms: vec![(lit(K::Bool(true), Type::Bool, s.span), body)],
-                    otherwise: vec![],
-                })
-            }
+            // Handled by `block`, which splices nested blocks into their parent.
+            StmtKind::Block(_) => None,
             StmtKind::Return(action) => self.return_stmt(action.as_ref(), s.span),
             StmtKind::Call(name) => self.call_stmt(name),
             StmtKind::New { name, ctor } => self.new_stmt(name, ctor, s.span),
