@@ -98,9 +98,7 @@ pub(crate) struct Checker<'a, 'd> {
 
 /// Builtin subroutines that are not methods (7.1 splits the builtin into helpers users may call).
 pub(crate) fn is_builtin_helper(name: &str, builtin: &[Decl]) -> bool {
-    builtin
-        .iter()
-        .any(|d| matches!(d, Decl::Sub(s) if s.name.name == name))
+    builtin.iter().any(|d| matches!(d, Decl::Sub(s) if s.name.name == name))
 }
 
 /// Checks a program: the user's declarations, then the builtin's.
@@ -176,10 +174,7 @@ impl<'a> Checker<'a, '_> {
                     }
                     None => self.error(
                         imp.vmod.span,
-                        format!(
-                            "Unknown vmod '{vmod}': Shellac provides {}",
-                            crate::vmods::KNOWN_VMODS.join(" and ")
-                        ),
+                        format!("Unknown vmod '{vmod}': Shellac provides {}", crate::vmods::KNOWN_VMODS.join(" and ")),
                     ),
                 }
             }
@@ -195,10 +190,7 @@ impl<'a> Checker<'a, '_> {
                 }
                 Decl::Acl(a) => {
                     let id = AclId(self.acls.len() as u32);
-                    self.acls.push(ir::Acl {
-                        name: a.name.name.clone(),
-                        entries: vec![],
-                    });
+                    self.acls.push(ir::Acl { name: a.name.name.clone(), entries: vec![] });
                     self.acl_spans.push(a.name.span);
                     let fresh = self.define(&a.name, Symbol::Acl(id), "ACL");
                     self.acl_used.push(!fresh);
@@ -207,19 +199,15 @@ impl<'a> Checker<'a, '_> {
                     if let Some(prev) = self.probe_names.get(&p.name.name) {
                         let prev_span = self.probes[prev.0 as usize].span;
                         self.diags.push(
-                            Diagnostic::error(
-                                p.name.span,
-                                format!("Probe '{}' redefined", p.name.name),
-                            )
-                            .with_note("first defined here", Some(prev_span)),
+                            Diagnostic::error(p.name.span, format!("Probe '{}' redefined", p.name.name))
+                                .with_note("first defined here", Some(prev_span)),
                         );
                         continue;
                     }
                     self.check_name(&p.name, "probe");
                     let id = ProbeId(self.probes.len() as u32);
                     self.probe_names.insert(p.name.name.clone(), id);
-                    self.probes
-                        .push(decls::default_probe(&p.name.name, p.name.span));
+                    self.probes.push(decls::default_probe(&p.name.name, p.name.span));
                     self.probe_used.push(p.name.name == "default");
                 }
                 Decl::Director(dir) => {
@@ -232,12 +220,8 @@ impl<'a> Checker<'a, '_> {
             }
         }
         // Objects created by `new` in vcl_init.
-        let init: Vec<&'a SubDecl> = self
-            .subs
-            .iter()
-            .filter(|s| s.method == Some(Method::Init))
-            .flat_map(|s| s.defs.iter().copied())
-            .collect();
+        let init: Vec<&'a SubDecl> =
+            self.subs.iter().filter(|s| s.method == Some(Method::Init)).flat_map(|s| s.defs.iter().copied()).collect();
         for def in init {
             self.declare_objects(&def.body);
         }
@@ -284,15 +268,14 @@ impl<'a> Checker<'a, '_> {
             );
             return;
         }
-        if name.starts_with("vcl_")
-            && method.is_none()
-            && !is_builtin
-            && !is_builtin_helper(name, builtin)
-        {
+        if name.starts_with("vcl_") && method.is_none() && !is_builtin && !is_builtin_helper(name, builtin) {
             let valid: Vec<_> = symbols::METHODS.iter().map(|m| m.name).collect();
             self.diags.push(
-                Diagnostic::error(s.name.span, format!("Unknown builtin subroutine '{name}' (names starting with 'vcl_' are reserved)"))
-                    .with_note(format!("valid names: {}", valid.join(", ")), None),
+                Diagnostic::error(
+                    s.name.span,
+                    format!("Unknown builtin subroutine '{name}' (names starting with 'vcl_' are reserved)"),
+                )
+                .with_note(format!("valid names: {}", valid.join(", ")), None),
             );
             return;
         }
@@ -338,39 +321,26 @@ impl<'a> Checker<'a, '_> {
             Symbol::Object(_) => "an object",
         };
         self.diags.push(
-            Diagnostic::error(
-                name.span,
-                format!("'{}' is already defined as {what}", name.name),
-            )
-            .with_note("first defined here", Some(prev_span)),
+            Diagnostic::error(name.span, format!("'{}' is already defined as {what}", name.name))
+                .with_note("first defined here", Some(prev_span)),
         );
         true
     }
 
     fn check_name(&mut self, name: &Ident, kind: &str) {
         let n = &name.name;
-        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
-            "an"
-        } else {
-            "a"
-        };
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
         if n.contains('.') {
             self.error(
                 name.span,
-                format!(
-                    "{} {kind} name cannot contain '.': '{n}'",
-                    if article == "an" { "An" } else { "A" }
-                ),
+                format!("{} {kind} name cannot contain '.': '{n}'", if article == "an" { "An" } else { "A" }),
             );
         } else if symbols::RESERVED_ROOTS.contains(&n.as_str())
             || self.imports.contains_key(n)
             || n == "regsub"
             || n == "regsuball"
         {
-            self.error(
-                name.span,
-                format!("'{n}' is a reserved name and cannot name {article} {kind}"),
-            );
+            self.error(name.span, format!("'{n}' is a reserved name and cannot name {article} {kind}"));
         }
     }
 
@@ -422,10 +392,10 @@ impl<'a> Checker<'a, '_> {
                 continue;
             }
             if self.opts.err_unref {
-                self.diags.push(Diagnostic::error(span, msg).with_note(
-                    "declare only what is used, or set the parameter vcc_err_unref=off",
-                    None,
-                ));
+                self.diags.push(
+                    Diagnostic::error(span, msg)
+                        .with_note("declare only what is used, or set the parameter vcc_err_unref=off", None),
+                );
             } else {
                 self.diags.push(Diagnostic::warning(span, msg));
             }
@@ -434,13 +404,11 @@ impl<'a> Checker<'a, '_> {
 
     /// The backend named `default`, else the first declared one.
     pub(crate) fn default_backend(&self) -> BackendRef {
-        let pos = self.backends.iter().position(|b| b.name == "default").or(
-            if self.backends.is_empty() {
-                None
-            } else {
-                Some(0)
-            },
-        );
+        let pos = self.backends.iter().position(|b| b.name == "default").or(if self.backends.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
         match pos {
             Some(i) => BackendRef::Backend(BackendId(i as u32)),
             None => BackendRef::None,
@@ -463,12 +431,7 @@ impl<'a> Checker<'a, '_> {
             if let Some(m) = info.method {
                 methods[m as usize] = SubId(i as u32);
             }
-            subs.push(ir::Sub {
-                name: info.name,
-                method: info.method,
-                body,
-                user_defined: info.user_defined,
-            });
+            subs.push(ir::Sub { name: info.name, method: info.method, body, user_defined: info.user_defined });
         }
         Program {
             version: self.version,

@@ -40,32 +40,17 @@ pub struct Diagnostics(pub Vec<Diagnostic>);
 impl Diagnostic {
     /// An error at a span.
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            message: message.into(),
-            span: Some(span),
-            notes: vec![],
-        }
+        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), notes: vec![] }
     }
 
     /// An error not tied to a place.
     pub fn error_global(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            message: message.into(),
-            span: None,
-            notes: vec![],
-        }
+        Diagnostic { severity: Severity::Error, message: message.into(), span: None, notes: vec![] }
     }
 
     /// A warning at a span.
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            message: message.into(),
-            span: Some(span),
-            notes: vec![],
-        }
+        Diagnostic { severity: Severity::Warning, message: message.into(), span: Some(span), notes: vec![] }
     }
 
     /// Adds a note pointing at another place.
@@ -94,13 +79,7 @@ impl Diagnostic {
     }
 }
 
-fn render_one(
-    out: &mut String,
-    sources: &SourceMap,
-    label: &str,
-    message: &str,
-    span: Option<Span>,
-) {
+fn render_one(out: &mut String, sources: &SourceMap, label: &str, message: &str, span: Option<Span>) {
     let Some(span) = span else {
         let _ = writeln!(out, "{label}: {message}");
         return;
@@ -150,11 +129,7 @@ impl Diagnostics {
         }
         let errors = self.0.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
-            let _ = writeln!(
-                out,
-                "\nVCL compilation failed: {errors} error{}",
-                if errors == 1 { "" } else { "s" }
-            );
+            let _ = writeln!(out, "\nVCL compilation failed: {errors} error{}", if errors == 1 { "" } else { "s" });
         }
         out
     }
@@ -168,27 +143,9 @@ mod tests {
     #[test]
     fn renders_location_line_and_marker() {
         let mut map = SourceMap::default();
-        let id = map.add(SourceFile::new(
-            "t.vcl",
-            b"vcl 4.1;\n\tbackend b { }\n",
-            None,
-        ));
-        let d = Diagnostic::error(
-            Span {
-                file: id,
-                start: 18,
-                end: 19,
-            },
-            "bad thing",
-        )
-        .with_note(
-            "see here",
-            Some(Span {
-                file: FileId(0),
-                start: 0,
-                end: 3,
-            }),
-        );
+        let id = map.add(SourceFile::new("t.vcl", b"vcl 4.1;\n\tbackend b { }\n", None));
+        let d = Diagnostic::error(Span { file: id, start: 18, end: 19 }, "bad thing")
+            .with_note("see here", Some(Span { file: FileId(0), start: 0, end: 3 }));
         let text = d.render(&map);
         assert_eq!(
             text,

@@ -40,32 +40,12 @@ pub fn expand(
     loader: &dyn Loader,
     diags: &mut Vec<Diagnostic>,
 ) -> Expanded {
-    let mut ex = Expander {
-        sources,
-        vcl_path,
-        loader,
-        diags,
-        stack: Vec::new(),
-        version: Version::V40,
-    };
+    let mut ex = Expander { sources, vcl_path, loader, diags, stack: Vec::new(), version: Version::V40 };
     let mut tokens = Vec::new();
     ex.file(top, true, &mut tokens);
-    let end = tokens.last().map_or(
-        Span {
-            file: crate::source::FileId(0),
-            start: 0,
-            end: 0,
-        },
-        |t| t.span,
-    );
-    tokens.push(Token {
-        tok: Tok::Eof,
-        span: end,
-    });
-    Expanded {
-        tokens,
-        version: ex.version,
-    }
+    let end = tokens.last().map_or(Span { file: crate::source::FileId(0), start: 0, end: 0 }, |t| t.span);
+    tokens.push(Token { tok: Tok::Eof, span: end });
+    Expanded { tokens, version: ex.version }
 }
 
 impl Version {
@@ -139,10 +119,7 @@ impl Expander<'_> {
             other => {
                 self.diags.push(Diagnostic::error(
                     tokens[1].span,
-                    format!(
-                        "Expected the VCL version as N.N (4.0 or 4.1), found {}",
-                        other.describe()
-                    ),
+                    format!("Expected the VCL version as N.N (4.0 or 4.1), found {}", other.describe()),
                 ));
                 return skip_to_semi(tokens, 1);
             }
@@ -164,10 +141,7 @@ impl Expander<'_> {
         if tokens[2].tok != Tok::Semi {
             self.diags.push(Diagnostic::error(
                 tokens[2].span,
-                format!(
-                    "Expected ';' after the VCL version, found {}",
-                    tokens[2].tok.describe()
-                ),
+                format!("Expected ';' after the VCL version, found {}", tokens[2].tok.describe()),
             ));
             return 2;
         }
@@ -184,20 +158,14 @@ impl Expander<'_> {
                 glob = true;
                 j += 2;
             } else {
-                self.diags.push(Diagnostic::error(
-                    tokens[j + 1].span,
-                    "Unknown include flag (only '+glob' exists)",
-                ));
+                self.diags.push(Diagnostic::error(tokens[j + 1].span, "Unknown include flag (only '+glob' exists)"));
                 return skip_to_semi(tokens, j);
             }
         }
         let Tok::Str(name) = &tokens[j].tok else {
             self.diags.push(Diagnostic::error(
                 tokens[j].span,
-                format!(
-                    "Expected a file name string after 'include', found {}",
-                    tokens[j].tok.describe()
-                ),
+                format!("Expected a file name string after 'include', found {}", tokens[j].tok.describe()),
             ));
             return skip_to_semi(tokens, j);
         };
@@ -208,18 +176,12 @@ impl Expander<'_> {
         } else {
             self.diags.push(Diagnostic::error(
                 tokens[j].span,
-                format!(
-                    "Expected ';' after the include, found {}",
-                    tokens[j].tok.describe()
-                ),
+                format!("Expected ';' after the include, found {}", tokens[j].tok.describe()),
             ));
         }
         let inc_span = kw.to(name_span);
         if self.stack.len() >= MAX_DEPTH {
-            self.diags.push(Diagnostic::error(
-                inc_span,
-                format!("Includes nested deeper than {MAX_DEPTH} levels"),
-            ));
+            self.diags.push(Diagnostic::error(inc_span, format!("Includes nested deeper than {MAX_DEPTH} levels")));
             return j;
         }
         let candidates = self.candidates(name, from);
@@ -252,10 +214,7 @@ impl Expander<'_> {
                 }
             }
             if !found {
-                self.diags.push(Diagnostic::error(
-                    name_span,
-                    format!("include +glob \"{name}\" matches no file"),
-                ));
+                self.diags.push(Diagnostic::error(name_span, format!("include +glob \"{name}\" matches no file")));
             }
             return j;
         }
@@ -277,10 +236,7 @@ impl Expander<'_> {
         }
         let mut d = Diagnostic::error(name_span, format!("Cannot read file '{name}': not found"));
         if !name.starts_with('/') && !name.starts_with("./") && !name.starts_with("../") {
-            d = d.with_note(
-                format!("searched vcl_path: {}", self.vcl_path.join(":")),
-                None,
-            );
+            d = d.with_note(format!("searched vcl_path: {}", self.vcl_path.join(":")), None);
         }
         self.diags.push(d);
         j
@@ -289,26 +245,15 @@ impl Expander<'_> {
     fn load_one(&mut self, path: &str, inc_span: Span, name_span: Span, out: &mut Vec<Token>) {
         match self.loader.load(path) {
             Ok(bytes) => self.push_file(path, &bytes, inc_span, name_span, out),
-            Err(e) => self.diags.push(Diagnostic::error(
-                name_span,
-                format!("Cannot read file '{path}': {}", load_error_text(&e)),
-            )),
+            Err(e) => self
+                .diags
+                .push(Diagnostic::error(name_span, format!("Cannot read file '{path}': {}", load_error_text(&e)))),
         }
     }
 
-    fn push_file(
-        &mut self,
-        path: &str,
-        bytes: &[u8],
-        inc_span: Span,
-        name_span: Span,
-        out: &mut Vec<Token>,
-    ) {
+    fn push_file(&mut self, path: &str, bytes: &[u8], inc_span: Span, name_span: Span, out: &mut Vec<Token>) {
         if self.stack.iter().any(|p| p == path) {
-            self.diags.push(Diagnostic::error(
-                name_span,
-                format!("Recursive include of '{path}'"),
-            ));
+            self.diags.push(Diagnostic::error(name_span, format!("Recursive include of '{path}'")));
             return;
         }
         self.file(SourceFile::new(path, bytes, Some(inc_span)), false, out);
@@ -324,17 +269,10 @@ impl Expander<'_> {
             if from.starts_with('<') {
                 return None;
             }
-            let dir = from
-                .rsplit_once('/')
-                .map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
+            let dir = from.rsplit_once('/').map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
             return Some(vec![normalize_path(&format!("{dir}/{name}"))]);
         }
-        Some(
-            self.vcl_path
-                .iter()
-                .map(|dir| normalize_path(&format!("{dir}/{name}")))
-                .collect(),
-        )
+        Some(self.vcl_path.iter().map(|dir| normalize_path(&format!("{dir}/{name}"))).collect())
     }
 }
 
@@ -370,11 +308,7 @@ mod tests {
             loader,
             &mut d,
         );
-        (
-            ex.tokens.into_iter().map(|t| t.tok).collect(),
-            d,
-            ex.version,
-        )
+        (ex.tokens.into_iter().map(|t| t.tok).collect(), d, ex.version)
     }
 
     #[test]
@@ -382,22 +316,11 @@ mod tests {
         let mut l = MemLoader::new();
         l.insert("/usr/share/varnish/vcl/a.vcl", "vcl 4.0; a");
         l.insert("/etc/varnish/sub/b.vcl", "b");
-        let (t, d, v) = run(
-            "vcl 4.1; x include \"a.vcl\"; include \"./sub/b.vcl\"; y",
-            &l,
-        );
+        let (t, d, v) = run("vcl 4.1; x include \"a.vcl\"; include \"./sub/b.vcl\"; y", &l);
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(v, Version::V41);
-        let names: Vec<_> = t
-            .iter()
-            .filter_map(|t| {
-                if let Tok::Ident(s) = t {
-                    Some(s.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let names: Vec<_> =
+            t.iter().filter_map(|t| if let Tok::Ident(s) = t { Some(s.as_str()) } else { None }).collect();
         assert_eq!(names, ["x", "a", "b", "y"]);
     }
 
@@ -418,10 +341,7 @@ mod tests {
         l.insert("/etc/varnish/conf.d/a.vcl", "a");
         let (t, d, _) = run("vcl 4.1; include +glob \"./conf.d/*.vcl\";", &l);
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(
-            t,
-            vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]
-        );
+        assert_eq!(t, vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]);
     }
 
     #[test]

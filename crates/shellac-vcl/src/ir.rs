@@ -390,10 +390,7 @@ impl Program {
 
     /// A backend by name.
     pub fn backend_by_name(&self, name: &str) -> Option<BackendId> {
-        self.backends
-            .iter()
-            .position(|b| b.name == name)
-            .map(|i| BackendId(i as u32))
+        self.backends.iter().position(|b| b.name == name).map(|i| BackendId(i as u32))
     }
 
     /// A subroutine by name.

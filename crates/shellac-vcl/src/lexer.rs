@@ -11,13 +11,7 @@ use crate::token::{Tok, Token};
 
 /// Splits a file into tokens. The last token is always [`Tok::Eof`].
 pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
-    let mut lx = Lexer {
-        file,
-        src: text.as_bytes(),
-        pos: 0,
-        tokens: Vec::new(),
-        diags,
-    };
+    let mut lx = Lexer { file, src: text.as_bytes(), pos: 0, tokens: Vec::new(), diags };
     lx.run();
     lx.tokens
 }
@@ -44,11 +38,7 @@ struct Lexer<'a, 'd> {
 
 impl Lexer<'_, '_> {
     fn span(&self, start: usize, end: usize) -> Span {
-        Span {
-            file: self.file,
-            start: start as u32,
-            end: end as u32,
-        }
+        Span { file: self.file, start: start as u32, end: end as u32 }
     }
 
     fn push(&mut self, tok: Tok, start: usize) {
@@ -74,9 +64,7 @@ impl Lexer<'_, '_> {
                 b'/' if self.peek(1) == b'/' => self.skip_line(),
                 b'/' if self.peek(1) == b'*' => self.block_comment(),
                 b'{' if self.peek(1) == b'"' => self.long_string(start, b"\"}", 2),
-                b'"' if self.peek(1) == b'"' && self.peek(2) == b'"' => {
-                    self.long_string(start, b"\"\"\"", 3)
-                }
+                b'"' if self.peek(1) == b'"' && self.peek(2) == b'"' => self.long_string(start, b"\"\"\"", 3),
                 b'"' => self.string(start),
                 b'0'..=b'9' => self.number(start),
                 c if is_ident_start(c) => self.ident(start),
@@ -84,10 +72,7 @@ impl Lexer<'_, '_> {
             }
         }
         let end = self.src.len();
-        self.tokens.push(Token {
-            tok: Tok::Eof,
-            span: self.span(end, end),
-        });
+        self.tokens.push(Token { tok: Tok::Eof, span: self.span(end, end) });
     }
 
     fn skip_line(&mut self) {
@@ -106,16 +91,12 @@ impl Lexer<'_, '_> {
             }
             if self.src[self.pos] == b'/' && self.peek(1) == b'*' {
                 let span = self.span(self.pos, self.pos + 2);
-                self.diags.push(Diagnostic::error(
-                    span,
-                    "/* inside a comment (comments do not nest)",
-                ));
+                self.diags.push(Diagnostic::error(span, "/* inside a comment (comments do not nest)"));
             }
             self.pos += 1;
         }
         let span = self.span(start, start + 2);
-        self.diags
-            .push(Diagnostic::error(span, "Unterminated /* ... */ comment"));
+        self.diags.push(Diagnostic::error(span, "Unterminated /* ... */ comment"));
     }
 
     fn string(&mut self, start: usize) {
@@ -133,11 +114,10 @@ impl Lexer<'_, '_> {
             }
         }
         let span = self.span(start, self.pos);
-        self.diags
-            .push(Diagnostic::error(span, "Unterminated string").with_note(
-            "strings in \"…\" end on their line; use {\"…\"} or \"\"\"…\"\"\" for several lines",
-            None,
-        ));
+        self.diags.push(
+            Diagnostic::error(span, "Unterminated string")
+                .with_note("strings in \"…\" end on their line; use {\"…\"} or \"\"\"…\"\"\" for several lines", None),
+        );
         let value = self.text(start + 1, self.pos);
         self.push(Tok::Str(value), start);
     }
@@ -155,8 +135,7 @@ impl Lexer<'_, '_> {
             self.pos += 1;
         }
         let span = self.span(start, start + open_len);
-        self.diags
-            .push(Diagnostic::error(span, "Unterminated long string"));
+        self.diags.push(Diagnostic::error(span, "Unterminated long string"));
         let value = self.text(body, self.pos);
         self.push(Tok::Str(value), start);
     }
@@ -247,10 +226,7 @@ impl Lexer<'_, '_> {
                 let span = self.span(self.pos, end);
                 self.diags.push(Diagnostic::error(
                     span,
-                    format!(
-                        "Syntax error: unexpected character '{}'",
-                        shown.escape_debug()
-                    ),
+                    format!("Syntax error: unexpected character '{}'", shown.escape_debug()),
                 ));
                 self.pos = end;
                 return;
@@ -299,15 +275,7 @@ mod tests {
     #[test]
     fn strings_have_no_escapes() {
         let (t, _) = toks(r#""\1" {"a"b"} """x"y""""#);
-        assert_eq!(
-            t,
-            vec![
-                Tok::Str("\\1".into()),
-                Tok::Str("a\"b".into()),
-                Tok::Str("x\"y".into()),
-                Tok::Eof
-            ]
-        );
+        assert_eq!(t, vec![Tok::Str("\\1".into()), Tok::Str("a\"b".into()), Tok::Str("x\"y".into()), Tok::Eof]);
     }
 
     #[test]

@@ -59,10 +59,7 @@ pub struct Output {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()],
-            err_unref: true,
-        }
+        Options { vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()], err_unref: true }
     }
 }
 
@@ -84,20 +81,11 @@ pub fn compile(
 ) -> Output {
     let mut sources = SourceMap::default();
     let mut diags = Vec::new();
-    let expanded = include::expand(
-        &mut sources,
-        SourceFile::new(name, source, None),
-        &options.vcl_path,
-        loader,
-        &mut diags,
-    );
+    let expanded =
+        include::expand(&mut sources, SourceFile::new(name, source, None), &options.vcl_path, loader, &mut diags);
     // Parsing broken tokens would only echo the lexical errors; report those alone.
     let lexical_errors = diags.iter().any(Diagnostic::is_error);
-    let decls = if lexical_errors {
-        Vec::new()
-    } else {
-        parser::parse(expanded.tokens, &mut diags)
-    };
+    let decls = if lexical_errors { Vec::new() } else { parser::parse(expanded.tokens, &mut diags) };
     let builtin_file = sources.add(SourceFile::new(BUILTIN_NAME, BUILTIN_VCL.as_bytes(), None));
     let mut builtin_diags = Vec::new();
     let builtin_tokens = lexer::lex(builtin_file, BUILTIN_VCL, &mut builtin_diags);
@@ -106,24 +94,10 @@ pub fn compile(
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let opts = check::CheckOptions {
-            err_unref: options.err_unref,
-            resolver,
-        };
-        check::check(
-            &decls,
-            &builtin,
-            builtin_file,
-            expanded.version,
-            opts,
-            &mut diags,
-        )
+        let opts = check::CheckOptions { err_unref: options.err_unref, resolver };
+        check::check(&decls, &builtin, builtin_file, expanded.version, opts, &mut diags)
     };
     // Show diagnostics in source order (whole-program ones first), whatever pass found them.
     diags.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
-    Output {
-        sources,
-        program,
-        diagnostics: Diagnostics(diags),
-    }
+    Output { sources, program, diagnostics: Diagnostics(diags) }
 }

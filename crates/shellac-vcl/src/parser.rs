@@ -19,12 +19,7 @@ const MAX_NESTING: usize = 128;
 
 /// Parses an expanded token stream into declarations.
 pub fn parse(tokens: Vec<Token>, diags: &mut Vec<Diagnostic>) -> Vec<Decl> {
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        diags,
-        depth: 0,
-    };
+    let mut p = Parser { tokens, pos: 0, diags, depth: 0 };
     p.top_level()
 }
 
@@ -59,10 +54,7 @@ impl Parser<'_> {
                     "sub" => self.sub().map(Decl::Sub),
                     "import" => self.import().map(Decl::Import),
                     "director" => self.director().map(Decl::Director),
-                    "vcl" => Err(self.error(
-                        t.span,
-                        "'vcl X.Y;' must be the first declaration of its file",
-                    )),
+                    "vcl" => Err(self.error(t.span, "'vcl X.Y;' must be the first declaration of its file")),
                     _ => Err(self.top_level_error(&t)),
                 },
                 _ => Err(self.top_level_error(&t)),
@@ -155,14 +147,7 @@ impl Parser<'_> {
             Ok(self.bump().span)
         } else {
             let t = self.peek().clone();
-            Err(self.error(
-                t.span,
-                format!(
-                    "Expected '{}' {context}, found {}",
-                    tok.punct(),
-                    t.tok.describe()
-                ),
-            ))
+            Err(self.error(t.span, format!("Expected '{}' {context}, found {}", tok.punct(), t.tok.describe())))
         }
     }
 
@@ -173,10 +158,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(Ident { name, span: t.span })
             }
-            other => Err(self.error(
-                t.span,
-                format!("Expected {what}, found {}", other.describe()),
-            )),
+            other => Err(self.error(t.span, format!("Expected {what}, found {}", other.describe()))),
         }
     }
 
@@ -223,9 +205,7 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(decls.len(), 2);
         let Decl::Sub(s) = &decls[1] else { panic!() };
-        let StmtKind::If { arms, otherwise } = &s.body[0].kind else {
-            panic!()
-        };
+        let StmtKind::If { arms, otherwise } = &s.body[0].kind else { panic!() };
         assert_eq!(arms.len(), 2);
         assert!(otherwise.is_some());
     }
@@ -235,12 +215,8 @@ mod tests {
         let (decls, d) = parse_str("sub f { set x = 1 + 2 * 3 == 7 && !a || b; }");
         assert!(d.is_empty(), "{d:?}");
         let Decl::Sub(s) = &decls[0] else { panic!() };
-        let StmtKind::Set { value, .. } = &s.body[0].kind else {
-            panic!()
-        };
-        let ExprKind::Binary(op, ..) = &value.kind else {
-            panic!()
-        };
+        let StmtKind::Set { value, .. } = &s.body[0].kind else { panic!() };
+        let ExprKind::Binary(op, ..) = &value.kind else { panic!() };
         assert_eq!(*op, crate::ast::BinOp::Or);
     }
 
@@ -263,11 +239,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_bounded() {
-        let src = format!(
-            "sub a {{ set x = {}1{}; }}",
-            "(".repeat(10_000),
-            ")".repeat(10_000)
-        );
+        let src = format!("sub a {{ set x = {}1{}; }}", "(".repeat(10_000), ")".repeat(10_000));
         let (_, d) = parse_str(&src);
         assert!(d.iter().any(|d| d.message.starts_with("Nested more than")));
     }

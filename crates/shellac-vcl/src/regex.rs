@@ -31,10 +31,7 @@ pub struct VclRegex {
 #[derive(Clone)]
 enum Engine {
     /// The linear engine, plus the `$`-before-final-newline program when the pattern has `$`.
-    Fast {
-        re: regex::bytes::Regex,
-        dollar: Option<Box<fancy_regex::Regex>>,
-    },
+    Fast { re: regex::bytes::Regex, dollar: Option<Box<fancy_regex::Regex>> },
     /// The backtracking engine.
     Backtrack(Box<fancy_regex::Regex>),
 }
@@ -79,10 +76,7 @@ impl VclRegex {
             };
             Engine::Fast { re, dollar }
         };
-        Ok(VclRegex {
-            pattern: pattern.to_string(),
-            engine,
-        })
+        Ok(VclRegex { pattern: pattern.to_string(), engine })
     }
 
     /// The pattern as written in the VCL.
@@ -98,10 +92,7 @@ impl VclRegex {
     /// Unanchored match, as `~`.
     pub fn is_match(&self, subject: &[u8]) -> Result<bool, MatchError> {
         match &self.engine {
-            Engine::Fast {
-                re,
-                dollar: Some(d),
-            } if subject.ends_with(b"\n") => fancy_is_match(d, subject),
+            Engine::Fast { re, dollar: Some(d) } if subject.ends_with(b"\n") => fancy_is_match(d, subject),
             Engine::Fast { re, .. } => Ok(re.is_match(subject)),
             Engine::Backtrack(f) => fancy_is_match(f, subject),
         }
@@ -144,9 +135,7 @@ impl VclRegex {
     /// Group ranges of the first match at or after `pos`.
     fn captures_at(&self, subject: &[u8], pos: usize) -> Result<Option<Groups>, MatchError> {
         let fancy = match &self.engine {
-            Engine::Fast {
-                dollar: Some(d), ..
-            } if subject.ends_with(b"\n") => d,
+            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => d,
             Engine::Fast { re, .. } => {
                 return Ok(re
                     .captures_at(subject, pos)
@@ -157,17 +146,13 @@ impl VclRegex {
         let text = String::from_utf8_lossy(subject);
         if text.len() != subject.len() {
             // Offsets would not line up with the bytes; match the text as the engine sees it.
-            return Err(MatchError(
-                "subject is not valid UTF-8 for a backtracking pattern".into(),
-            ));
+            return Err(MatchError("subject is not valid UTF-8 for a backtracking pattern".into()));
         }
         let Some(pos) = (pos..=text.len()).find(|p| text.is_char_boundary(*p)) else {
             return Ok(None);
         };
         match fancy.captures_from_pos(text.as_ref(), pos) {
-            Ok(Some(c)) => Ok(Some(
-                c.iter().map(|m| m.map(|m| (m.start(), m.end()))).collect(),
-            )),
+            Ok(Some(c)) => Ok(Some(c.iter().map(|m| m.map(|m| (m.start(), m.end()))).collect())),
             Ok(None) => Ok(None),
             Err(e) => Err(MatchError(e.to_string())),
         }
@@ -195,8 +180,7 @@ fn build_fancy(pattern: &str) -> Result<fancy_regex::Regex, String> {
 
 fn fancy_is_match(re: &fancy_regex::Regex, subject: &[u8]) -> Result<bool, MatchError> {
     let text = String::from_utf8_lossy(subject);
-    re.is_match(text.as_ref())
-        .map_err(|e| MatchError(e.to_string()))
+    re.is_match(text.as_ref()).map_err(|e| MatchError(e.to_string()))
 }
 
 fn clean_error(e: &str) -> String {
@@ -261,7 +245,9 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
                         out.push_str("(?=\\n?\\z)");
                     }
                     'K' | 'G' | 'Q' | 'E' | 'C' | 'X' | 'R' | 'N' | 'p' | 'P' | 'c' | 'o' => {
-                        return Err(format!("the PCRE escape '\\{n}' is not supported: no engine here matches it the PCRE way"));
+                        return Err(format!(
+                            "the PCRE escape '\\{n}' is not supported: no engine here matches it the PCRE way"
+                        ));
                     }
                     'h' => out.push_str("[\\t \\xA0]"),
                     'H' => out.push_str("[^\\t \\xA0]"),
@@ -285,10 +271,7 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
                     let rest: String = s[i + 2..].iter().take(3).collect();
                     if rest.starts_with('#') {
                         // A comment group: drop it.
-                        let end = s[i..]
-                            .iter()
-                            .position(|c| *c == ')')
-                            .ok_or("unterminated (?# comment")?;
+                        let end = s[i..].iter().position(|c| *c == ')').ok_or("unterminated (?# comment")?;
                         i += end + 1;
                         continue;
                     }
@@ -303,18 +286,12 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
                     } else if rest.starts_with('|') {
                         return Err("branch reset groups '(?|…)' are not supported".into());
                     } else if is_recursion(&rest) {
-                        return Err(
-                            "recursive patterns ('(?R)', '(?1)', '(?&name)') are not supported"
-                                .into(),
-                        );
+                        return Err("recursive patterns ('(?R)', '(?1)', '(?&name)') are not supported".into());
                     } else if rest.starts_with('C') {
                         return Err("PCRE callouts '(?C…)' are not supported".into());
                     } else if rest.starts_with('\'') {
                         // (?'name'…) is (?P<name>…).
-                        let end = s[i + 3..]
-                            .iter()
-                            .position(|c| *c == '\'')
-                            .ok_or("unterminated group name")?;
+                        let end = s[i + 3..].iter().position(|c| *c == '\'').ok_or("unterminated group name")?;
                         let name: String = s[i + 3..i + 3 + end].iter().collect();
                         out.push_str(&format!("(?P<{name}>"));
                         i += 3 + end + 1;
@@ -332,9 +309,7 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
             }
             '{' => {
                 let end = s[i..].iter().position(|c| *c == '}').map(|e| i + e);
-                let body: String = end
-                    .map(|e| s[i + 1..e].iter().collect())
-                    .unwrap_or_default();
+                let body: String = end.map(|e| s[i + 1..e].iter().collect()).unwrap_or_default();
                 if end.is_some() && is_counted_repetition(&body) {
                     out.push('{');
                     out.push_str(&body);
@@ -370,27 +345,11 @@ pub fn translate(pattern: &str) -> Result<Translation, String> {
     }
     if backtrack {
         let pattern = ascii_classes(&out);
-        let pattern = if has_dollar && !multiline {
-            pcre_dollar(&pattern)
-        } else {
-            pattern
-        };
-        return Ok(Translation {
-            pattern,
-            backtrack,
-            dollar: None,
-        });
+        let pattern = if has_dollar && !multiline { pcre_dollar(&pattern) } else { pattern };
+        return Ok(Translation { pattern, backtrack, dollar: None });
     }
-    let dollar = if has_dollar && !multiline {
-        Some(ascii_classes(&pcre_dollar(&out)))
-    } else {
-        None
-    };
-    Ok(Translation {
-        pattern: out,
-        backtrack,
-        dollar,
-    })
+    let dollar = if has_dollar && !multiline { Some(ascii_classes(&pcre_dollar(&out))) } else { None };
+    Ok(Translation { pattern: out, backtrack, dollar })
 }
 
 /// Copies a character class starting at `s[i] == '['`; returns the index after it. Inside a PCRE
@@ -421,9 +380,7 @@ fn class(s: &[char], mut i: usize, out: &mut String) -> Result<usize, String> {
                     'v' => out.push_str("\\n\\x0B\\x0C\\r\\x85"),
                     'e' => out.push_str("\\x1B"),
                     'p' | 'P' | 'Q' | 'E' | 'X' | 'R' | 'H' | 'V' | 'N' => {
-                        return Err(format!(
-                            "the PCRE escape '\\{n}' inside a class is not supported"
-                        ));
+                        return Err(format!("the PCRE escape '\\{n}' inside a class is not supported"));
                     }
                     _ => {
                         out.push('\\');
@@ -433,10 +390,7 @@ fn class(s: &[char], mut i: usize, out: &mut String) -> Result<usize, String> {
                 i += 2;
             }
             '[' if s.get(i + 1) == Some(&':') => {
-                let end = s[i..]
-                    .windows(2)
-                    .position(|w| w == [':', ']'])
-                    .ok_or("unterminated POSIX class")?;
+                let end = s[i..].windows(2).position(|w| w == [':', ']']).ok_or("unterminated POSIX class")?;
                 out.extend(&s[i..i + end + 2]);
                 i += end + 2;
             }
@@ -475,9 +429,7 @@ fn is_counted_repetition(body: &str) -> bool {
         Some((a, b)) => (a, Some(b)),
         None => (body, None),
     };
-    !a.is_empty()
-        && a.bytes().all(|c| c.is_ascii_digit())
-        && b.is_none_or(|b| b.bytes().all(|c| c.is_ascii_digit()))
+    !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.is_none_or(|b| b.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Rewrites unescaped `$` outside classes as PCRE's "end, or before a final newline".
@@ -538,9 +490,7 @@ fn ascii_classes(p: &str) -> String {
             };
             match set {
                 Some((set, false)) if in_class => out.push_str(set),
-                Some((set, neg)) if !in_class => {
-                    out.push_str(&format!("[{}{set}]", if neg { "^" } else { "" }))
-                }
+                Some((set, neg)) if !in_class => out.push_str(&format!("[{}{set}]", if neg { "^" } else { "" })),
                 _ => {
                     out.push('\\');
                     out.push(n);
@@ -567,13 +517,7 @@ mod tests {
     }
 
     fn sub(p: &str, s: &str, r: &str, all: bool) -> String {
-        String::from_utf8(
-            VclRegex::new(p)
-                .unwrap()
-                .substitute(s.as_bytes(), r.as_bytes(), all)
-                .unwrap(),
-        )
-        .unwrap()
+        String::from_utf8(VclRegex::new(p).unwrap().substitute(s.as_bytes(), r.as_bytes(), all).unwrap()).unwrap()
     }
 
     #[test]
@@ -631,12 +575,7 @@ mod tests {
         assert_eq!(sub("o", "foo", "0", true), "f00");
         assert_eq!(sub("z", "foo", "0", true), "foo");
         assert_eq!(
-            sub(
-                "^.*;? ?PHPSESSID=([a-zA-Z0-9]+)( ?|;| ;).*$",
-                "a=1; PHPSESSID=abc123; b=2",
-                "\\1",
-                true
-            ),
+            sub("^.*;? ?PHPSESSID=([a-zA-Z0-9]+)( ?|;| ;).*$", "a=1; PHPSESSID=abc123; b=2", "\\1", true),
             "abc123"
         );
     }

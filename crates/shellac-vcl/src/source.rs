@@ -74,11 +74,7 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     /// The length in bytes.
@@ -104,12 +100,7 @@ impl SourceFile {
                 line_starts.push(i as u32 + 1);
             }
         }
-        SourceFile {
-            name: name.into(),
-            text,
-            included_from,
-            line_starts,
-        }
+        SourceFile { name: name.into(), text, included_from, line_starts }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -127,10 +118,7 @@ impl SourceFile {
     /// The text of a 1-based line, without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
         let start = self.line_starts[line - 1] as usize;
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(self.text.len(), |e| *e as usize);
+        let end = self.line_starts.get(line).map_or(self.text.len(), |e| *e as usize);
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
@@ -187,20 +175,12 @@ impl MemLoader {
 
 impl Loader for MemLoader {
     fn load(&self, path: &str) -> Result<Vec<u8>, LoadError> {
-        self.files
-            .get(&normalize_path(path))
-            .cloned()
-            .ok_or(LoadError::NotFound)
+        self.files.get(&normalize_path(path)).cloned().ok_or(LoadError::NotFound)
     }
 
     fn glob(&self, pattern: &str) -> Result<Vec<String>, LoadError> {
         let pattern = normalize_path(pattern);
-        Ok(self
-            .files
-            .keys()
-            .filter(|k| fnmatch(&pattern, k))
-            .cloned()
-            .collect())
+        Ok(self.files.keys().filter(|k| fnmatch(&pattern, k)).cloned().collect())
     }
 }
 
@@ -337,10 +317,7 @@ mod tests {
     #[test]
     fn paths_are_normalized() {
         assert_eq!(normalize_path("./a/../b.vcl"), "b.vcl");
-        assert_eq!(
-            normalize_path("/etc//varnish/./x.vcl"),
-            "/etc/varnish/x.vcl"
-        );
+        assert_eq!(normalize_path("/etc//varnish/./x.vcl"), "/etc/varnish/x.vcl");
         assert_eq!(normalize_path("../x"), "../x");
     }
 }

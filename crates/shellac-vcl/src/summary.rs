@@ -46,12 +46,7 @@ pub fn summary(p: &Program) -> String {
         );
     }
     for a in &p.acls {
-        let _ = writeln!(
-            out,
-            "  acl      {} {}",
-            a.name,
-            count_of(a.entries.len(), "entry", "entries")
-        );
+        let _ = writeln!(out, "  acl      {} {}", a.name, count_of(a.entries.len(), "entry", "entries"));
     }
     let init = &p.method(Method::Init).body;
     for (i, o) in p.objects.iter().enumerate() {
@@ -59,11 +54,7 @@ pub fn summary(p: &Program) -> String {
             .iter()
             .filter(|s| matches!(s, Stmt::Eval(e) if matches!(&e.kind, crate::ir::ExprKind::Method(id, ObjMethod::AddBackend, _) if id.0 as usize == i)))
             .count();
-        let origin = if o.from_vcl3 {
-            " (Varnish 3 director)"
-        } else {
-            ""
-        };
+        let origin = if o.from_vcl3 { " (Varnish 3 director)" } else { "" };
         let _ = writeln!(
             out,
             "  director {} {} {}{origin}",

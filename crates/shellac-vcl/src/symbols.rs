@@ -126,17 +126,7 @@ use Method as M;
 /// No method.
 pub const NONE: Mask = Mask(0);
 /// The client-side methods.
-pub const CLIENT: Mask = m(&[
-    M::Recv,
-    M::Pipe,
-    M::Pass,
-    M::Hash,
-    M::Purge,
-    M::Hit,
-    M::Miss,
-    M::Deliver,
-    M::Synth,
-]);
+pub const CLIENT: Mask = m(&[M::Recv, M::Pipe, M::Pass, M::Hash, M::Purge, M::Hit, M::Miss, M::Deliver, M::Synth]);
 /// The backend-side methods.
 pub const BACKEND: Mask = m(&[M::BackendFetch, M::BackendResponse, M::BackendError]);
 /// `vcl_init` and `vcl_fini`.
@@ -159,57 +149,20 @@ pub const METHODS: &[MethodDef] = &[
     MethodDef {
         method: M::Recv,
         name: "vcl_recv",
-        actions: &[
-            A::Hash,
-            A::Pass,
-            A::Pipe,
-            A::Purge,
-            A::Synth,
-            A::Restart,
-            A::Vcl,
-            A::Fail,
-        ],
+        actions: &[A::Hash, A::Pass, A::Pipe, A::Purge, A::Synth, A::Restart, A::Vcl, A::Fail],
     },
-    MethodDef {
-        method: M::Pipe,
-        name: "vcl_pipe",
-        actions: &[A::Pipe, A::Synth, A::Fail],
-    },
-    MethodDef {
-        method: M::Pass,
-        name: "vcl_pass",
-        actions: &[A::Fetch, A::Synth, A::Restart, A::Fail],
-    },
-    MethodDef {
-        method: M::Hash,
-        name: "vcl_hash",
-        actions: &[A::Lookup, A::Fail],
-    },
-    MethodDef {
-        method: M::Purge,
-        name: "vcl_purge",
-        actions: &[A::Synth, A::Restart, A::Fail],
-    },
+    MethodDef { method: M::Pipe, name: "vcl_pipe", actions: &[A::Pipe, A::Synth, A::Fail] },
+    MethodDef { method: M::Pass, name: "vcl_pass", actions: &[A::Fetch, A::Synth, A::Restart, A::Fail] },
+    MethodDef { method: M::Hash, name: "vcl_hash", actions: &[A::Lookup, A::Fail] },
+    MethodDef { method: M::Purge, name: "vcl_purge", actions: &[A::Synth, A::Restart, A::Fail] },
     MethodDef {
         method: M::Hit,
         name: "vcl_hit",
         actions: &[A::Deliver, A::Pass, A::Synth, A::Restart, A::Fail, A::Miss],
     },
-    MethodDef {
-        method: M::Miss,
-        name: "vcl_miss",
-        actions: &[A::Fetch, A::Pass, A::Synth, A::Restart, A::Fail],
-    },
-    MethodDef {
-        method: M::Deliver,
-        name: "vcl_deliver",
-        actions: &[A::Deliver, A::Synth, A::Restart, A::Fail],
-    },
-    MethodDef {
-        method: M::Synth,
-        name: "vcl_synth",
-        actions: &[A::Deliver, A::Restart, A::Fail],
-    },
+    MethodDef { method: M::Miss, name: "vcl_miss", actions: &[A::Fetch, A::Pass, A::Synth, A::Restart, A::Fail] },
+    MethodDef { method: M::Deliver, name: "vcl_deliver", actions: &[A::Deliver, A::Synth, A::Restart, A::Fail] },
+    MethodDef { method: M::Synth, name: "vcl_synth", actions: &[A::Deliver, A::Restart, A::Fail] },
     MethodDef {
         method: M::BackendFetch,
         name: "vcl_backend_fetch",
@@ -225,122 +178,34 @@ pub const METHODS: &[MethodDef] = &[
         name: "vcl_backend_error",
         actions: &[A::Deliver, A::Retry, A::Abandon, A::Fail],
     },
-    MethodDef {
-        method: M::Init,
-        name: "vcl_init",
-        actions: &[A::Ok, A::Fail],
-    },
-    MethodDef {
-        method: M::Fini,
-        name: "vcl_fini",
-        actions: &[A::Ok],
-    },
+    MethodDef { method: M::Init, name: "vcl_init", actions: &[A::Ok, A::Fail] },
+    MethodDef { method: M::Fini, name: "vcl_fini", actions: &[A::Ok] },
 ];
 
 /// Every return action with its arguments.
 pub const ACTIONS: &[ActionDef] = &[
-    ActionDef {
-        kind: A::Hash,
-        name: "hash",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Pass,
-        name: "pass",
-        args: &[Type::Duration],
-        required: 1,
-    },
-    ActionDef {
-        kind: A::Pipe,
-        name: "pipe",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Purge,
-        name: "purge",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Synth,
-        name: "synth",
-        args: &[Type::Int, Type::String],
-        required: 1,
-    },
-    ActionDef {
-        kind: A::Restart,
-        name: "restart",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Vcl,
-        name: "vcl",
-        args: &[Type::String],
-        required: 1,
-    },
-    ActionDef {
-        kind: A::Fail,
-        name: "fail",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Fetch,
-        name: "fetch",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Lookup,
-        name: "lookup",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Deliver,
-        name: "deliver",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Miss,
-        name: "miss",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Error,
-        name: "error",
-        args: &[Type::Int, Type::String],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Abandon,
-        name: "abandon",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Retry,
-        name: "retry",
-        args: &[],
-        required: 0,
-    },
-    ActionDef {
-        kind: A::Ok,
-        name: "ok",
-        args: &[],
-        required: 0,
-    },
+    ActionDef { kind: A::Hash, name: "hash", args: &[], required: 0 },
+    ActionDef { kind: A::Pass, name: "pass", args: &[Type::Duration], required: 1 },
+    ActionDef { kind: A::Pipe, name: "pipe", args: &[], required: 0 },
+    ActionDef { kind: A::Purge, name: "purge", args: &[], required: 0 },
+    ActionDef { kind: A::Synth, name: "synth", args: &[Type::Int, Type::String], required: 1 },
+    ActionDef { kind: A::Restart, name: "restart", args: &[], required: 0 },
+    ActionDef { kind: A::Vcl, name: "vcl", args: &[Type::String], required: 1 },
+    ActionDef { kind: A::Fail, name: "fail", args: &[], required: 0 },
+    ActionDef { kind: A::Fetch, name: "fetch", args: &[], required: 0 },
+    ActionDef { kind: A::Lookup, name: "lookup", args: &[], required: 0 },
+    ActionDef { kind: A::Deliver, name: "deliver", args: &[], required: 0 },
+    ActionDef { kind: A::Miss, name: "miss", args: &[], required: 0 },
+    ActionDef { kind: A::Error, name: "error", args: &[Type::Int, Type::String], required: 0 },
+    ActionDef { kind: A::Abandon, name: "abandon", args: &[], required: 0 },
+    ActionDef { kind: A::Retry, name: "retry", args: &[], required: 0 },
+    ActionDef { kind: A::Ok, name: "ok", args: &[], required: 0 },
 ];
 
 /// Name roots that belong to variables and may not name backends, ACLs, subs or objects.
 pub const RESERVED_ROOTS: &[&str] = &[
-    "client", "server", "remote", "local", "now", "sess", "req", "bereq", "beresp", "obj", "resp",
-    "storage", "true", "false",
+    "client", "server", "remote", "local", "now", "sess", "req", "bereq", "beresp", "obj", "resp", "storage", "true",
+    "false",
 ];
 
 // === lookups ===
@@ -362,10 +227,7 @@ pub fn action_by_name(name: &str) -> Option<&'static ActionDef> {
 
 /// The row of an action.
 pub fn action_def(kind: ActionKind) -> &'static ActionDef {
-    ACTIONS
-        .iter()
-        .find(|d| d.kind == kind)
-        .unwrap_or(&ACTIONS[0])
+    ACTIONS.iter().find(|d| d.kind == kind).unwrap_or(&ACTIONS[0])
 }
 
 /// The methods in which an action is legal.
@@ -399,10 +261,7 @@ impl Mask {
 
     /// The methods in the set, in table order.
     pub fn methods(self) -> impl Iterator<Item = Method> {
-        METHODS
-            .iter()
-            .map(|d| d.method)
-            .filter(move |m| self.contains(*m))
+        METHODS.iter().map(|d| d.method).filter(move |m| self.contains(*m))
     }
 
     /// The names of the methods in the set, joined with ", ".
@@ -442,10 +301,7 @@ mod tests {
         assert_eq!(d.var, Var::ReqHttp);
         assert_eq!(h, Some("X-Forwarded-For"));
         assert!(lookup_var("req.http.").is_none());
-        assert_eq!(
-            lookup_var("beresp.backend.name").unwrap().0.var,
-            Var::BerespBackendName
-        );
+        assert_eq!(lookup_var("beresp.backend.name").unwrap().0.var, Var::BerespBackendName);
     }
 
     #[test]

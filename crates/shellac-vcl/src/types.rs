@@ -90,22 +90,13 @@ impl Type {
     pub fn is_boolable(self) -> bool {
         matches!(
             self,
-            Type::Bool
-                | Type::String
-                | Type::Header
-                | Type::Int
-                | Type::Real
-                | Type::Duration
-                | Type::Backend
+            Type::Bool | Type::String | Type::Header | Type::Int | Type::Real | Type::Duration | Type::Backend
         )
     }
 
     /// Whether `<`, `>`, `<=`, `>=` and arithmetic apply.
     pub fn is_numeric(self) -> bool {
-        matches!(
-            self,
-            Type::Int | Type::Real | Type::Duration | Type::Time | Type::Bytes
-        )
+        matches!(self, Type::Int | Type::Real | Type::Duration | Type::Time | Type::Bytes)
     }
 }
 

@@ -126,19 +126,11 @@ pub struct DirectorDef {
 }
 
 const fn p(name: &'static str, ty: Type) -> Param {
-    Param {
-        name,
-        ty,
-        default: Default::Required,
-    }
+    Param { name, ty, default: Default::Required }
 }
 
 const fn opt(name: &'static str, ty: Type) -> Param {
-    Param {
-        name,
-        ty,
-        default: Default::Absent,
-    }
+    Param { name, ty, default: Default::Absent }
 }
 
 const fn dflt(name: &'static str, ty: Type, default: Default) -> Param {
@@ -146,14 +138,7 @@ const fn dflt(name: &'static str, ty: Type, default: Default) -> Param {
 }
 
 const fn f(name: &'static str, func: Func, ret: Type, params: &'static [Param]) -> FuncDef {
-    FuncDef {
-        name,
-        func,
-        ret,
-        params,
-        mask: ALL,
-        one_of: &[],
-    }
+    FuncDef { name, func, ret, params, mask: ALL, one_of: &[] }
 }
 
 const fn conv(
@@ -163,54 +148,23 @@ const fn conv(
     params: &'static [Param],
     one_of: &'static [&'static str],
 ) -> FuncDef {
-    FuncDef {
-        name,
-        func,
-        ret,
-        params,
-        mask: ALL,
-        one_of,
-    }
+    FuncDef { name, func, ret, params, mask: ALL, one_of }
 }
 
 use Type as T;
 
 /// `regsub(str, regex, sub)` and `regsuball(…)`.
-const REGSUB_PARAMS: &[Param] = &[
-    p("str", T::String),
-    p("regex", T::Regex),
-    p("sub", T::String),
-];
+const REGSUB_PARAMS: &[Param] = &[p("str", T::String), p("regex", T::Regex), p("sub", T::String)];
 
 /// Every function. Builtins have no dot; vmod functions are named `vmod.function`.
 pub const FUNCTIONS: &[FuncDef] = &[
     f("regsub", Func::Regsub, T::String, REGSUB_PARAMS),
     f("regsuball", Func::Regsuball, T::String, REGSUB_PARAMS),
-    f(
-        "std.healthy",
-        Func::StdHealthy,
-        T::Bool,
-        &[p("be", T::Backend)],
-    ),
+    f("std.healthy", Func::StdHealthy, T::Bool, &[p("be", T::Backend)]),
     f("std.log", Func::StdLog, T::Void, &[p("s", T::String)]),
-    f(
-        "std.syslog",
-        Func::StdSyslog,
-        T::Void,
-        &[p("priority", T::Int), p("s", T::String)],
-    ),
-    f(
-        "std.tolower",
-        Func::StdTolower,
-        T::String,
-        &[p("s", T::String)],
-    ),
-    f(
-        "std.toupper",
-        Func::StdToupper,
-        T::String,
-        &[p("s", T::String)],
-    ),
+    f("std.syslog", Func::StdSyslog, T::Void, &[p("priority", T::Int), p("s", T::String)]),
+    f("std.tolower", Func::StdTolower, T::String, &[p("s", T::String)]),
+    f("std.toupper", Func::StdToupper, T::String, &[p("s", T::String)]),
     conv(
         "std.integer",
         Func::StdInteger,
@@ -230,12 +184,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
         "std.duration",
         Func::StdDuration,
         T::Duration,
-        &[
-            opt("s", T::String),
-            opt("fallback", T::Duration),
-            opt("real", T::Real),
-            opt("integer", T::Int),
-        ],
+        &[opt("s", T::String), opt("fallback", T::Duration), opt("real", T::Real), opt("integer", T::Int)],
         &["s", "real", "integer"],
     ),
     conv(
@@ -257,24 +206,14 @@ pub const FUNCTIONS: &[FuncDef] = &[
         "std.time",
         Func::StdTime,
         T::Time,
-        &[
-            opt("s", T::String),
-            opt("fallback", T::Time),
-            opt("real", T::Real),
-            opt("integer", T::Int),
-        ],
+        &[opt("s", T::String), opt("fallback", T::Time), opt("real", T::Real), opt("integer", T::Int)],
         &["s", "real", "integer"],
     ),
     conv(
         "std.bytes",
         Func::StdBytes,
         T::Bytes,
-        &[
-            opt("s", T::String),
-            opt("fallback", T::Bytes),
-            opt("real", T::Real),
-            opt("integer", T::Int),
-        ],
+        &[opt("s", T::String), opt("fallback", T::Bytes), opt("real", T::Real), opt("integer", T::Int)],
         &["s", "real", "integer"],
     ),
     f(
@@ -288,49 +227,16 @@ pub const FUNCTIONS: &[FuncDef] = &[
             dflt("p", T::String, Default::Str("80")),
         ],
     ),
-    f(
-        "std.strstr",
-        Func::StdStrstr,
-        T::String,
-        &[p("s1", T::String), p("s2", T::String)],
-    ),
-    f(
-        "std.querysort",
-        Func::StdQuerysort,
-        T::String,
-        &[p("url", T::String)],
-    ),
-    f(
-        "std.collect",
-        Func::StdCollect,
-        T::Void,
-        &[
-            p("hdr", T::Header),
-            dflt("sep", T::String, Default::Str(", ")),
-        ],
-    ),
-    f(
-        "std.random",
-        Func::StdRandom,
-        T::Real,
-        &[p("lo", T::Real), p("hi", T::Real)],
-    ),
+    f("std.strstr", Func::StdStrstr, T::String, &[p("s1", T::String), p("s2", T::String)]),
+    f("std.querysort", Func::StdQuerysort, T::String, &[p("url", T::String)]),
+    f("std.collect", Func::StdCollect, T::Void, &[p("hdr", T::Header), dflt("sep", T::String, Default::Str(", "))]),
+    f("std.random", Func::StdRandom, T::Real, &[p("lo", T::Real), p("hi", T::Real)]),
     f("std.round", Func::StdRound, T::Real, &[p("r", T::Real)]),
     f("std.ban", Func::StdBan, T::Bool, &[p("spec", T::String)]),
     f("std.ban_error", Func::StdBanError, T::String, &[]),
-    f(
-        "std.cache_req_body",
-        Func::StdCacheReqBody,
-        T::Bool,
-        &[p("size", T::Bytes)],
-    ),
+    f("std.cache_req_body", Func::StdCacheReqBody, T::Bool, &[p("size", T::Bytes)]),
     f("std.port", Func::StdPort, T::Int, &[p("ip", T::Ip)]),
-    f(
-        "std.timestamp",
-        Func::StdTimestamp,
-        T::Void,
-        &[p("s", T::String)],
-    ),
+    f("std.timestamp", Func::StdTimestamp, T::Void, &[p("s", T::String)]),
     f(
         "std.fnmatch",
         Func::StdFnmatch,
@@ -343,18 +249,8 @@ pub const FUNCTIONS: &[FuncDef] = &[
             dflt("period", T::Bool, Default::Bool(false)),
         ],
     ),
-    f(
-        "std.late_100_continue",
-        Func::StdLate100Continue,
-        T::Void,
-        &[p("late", T::Bool)],
-    ),
-    f(
-        "std.set_ip_tos",
-        Func::StdSetIpTos,
-        T::Void,
-        &[p("tos", T::Int)],
-    ),
+    f("std.late_100_continue", Func::StdLate100Continue, T::Void, &[p("late", T::Bool)]),
+    f("std.set_ip_tos", Func::StdSetIpTos, T::Void, &[p("tos", T::Int)]),
     FuncDef {
         name: "directors.lookup",
         func: Func::DirectorsLookup,
@@ -367,10 +263,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
 
 const BACKEND_ARG: &[Param] = &[p("backend", T::Backend)];
 const WEIGHTED: &[Param] = &[p("backend", T::Backend), p("weight", T::Real)];
-const HASH_WEIGHTED: &[Param] = &[
-    p("backend", T::Backend),
-    dflt("weight", T::Real, Default::Real(1.0)),
-];
+const HASH_WEIGHTED: &[Param] = &[p("backend", T::Backend), dflt("weight", T::Real, Default::Real(1.0))];
 
 /// A director method's row: name, method, return type, parameters.
 type MethodRow = (&'static str, ObjMethod, Type, &'static [Param]);
@@ -378,12 +271,7 @@ type MethodRow = (&'static str, ObjMethod, Type, &'static [Param]);
 /// The methods of round_robin and fallback, whose members carry no weight.
 const UNWEIGHTED_METHODS: &[MethodRow] = &[
     ("add_backend", ObjMethod::AddBackend, T::Void, BACKEND_ARG),
-    (
-        "remove_backend",
-        ObjMethod::RemoveBackend,
-        T::Void,
-        BACKEND_ARG,
-    ),
+    ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
     ("backend", ObjMethod::Backend, T::Backend, &[]),
 ];
 
@@ -410,12 +298,7 @@ pub const DIRECTORS: &[DirectorDef] = &[
         ctor: &[],
         methods: &[
             ("add_backend", ObjMethod::AddBackend, T::Void, WEIGHTED),
-            (
-                "remove_backend",
-                ObjMethod::RemoveBackend,
-                T::Void,
-                BACKEND_ARG,
-            ),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
             ("backend", ObjMethod::Backend, T::Backend, &[]),
         ],
     },
@@ -426,18 +309,8 @@ pub const DIRECTORS: &[DirectorDef] = &[
         ctor: &[],
         methods: &[
             ("add_backend", ObjMethod::AddBackend, T::Void, HASH_WEIGHTED),
-            (
-                "remove_backend",
-                ObjMethod::RemoveBackend,
-                T::Void,
-                BACKEND_ARG,
-            ),
-            (
-                "backend",
-                ObjMethod::Backend,
-                T::Backend,
-                &[p("key", T::String)],
-            ),
+            ("remove_backend", ObjMethod::RemoveBackend, T::Void, BACKEND_ARG),
+            ("backend", ObjMethod::Backend, T::Backend, &[p("key", T::String)]),
         ],
     },
 ];
@@ -454,8 +327,5 @@ pub fn director(name: &str) -> Option<&'static DirectorDef> {
 
 /// The row of a director kind.
 pub fn director_def(kind: DirectorKind) -> &'static DirectorDef {
-    DIRECTORS
-        .iter()
-        .find(|d| d.kind == kind)
-        .unwrap_or(&DIRECTORS[0])
+    DIRECTORS.iter().find(|d| d.kind == kind).unwrap_or(&DIRECTORS[0])
 }

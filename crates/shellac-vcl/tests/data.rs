@@ -32,11 +32,7 @@ impl Resolver for TableResolver {
                 SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
             ]),
             "multi.example.net" => Ok(vec![v4(1), v4(2)]),
-            h if h.ends_with(".example.com") => {
-                Ok(vec![v4((h.bytes().map(u32::from).sum::<u32>() % 250)
-                    as u8
-                    + 1)])
-            }
+            h if h.ends_with(".example.com") => Ok(vec![v4((h.bytes().map(u32::from).sum::<u32>() % 250) as u8 + 1)]),
             _ => Err("Name or service not known".into()),
         }
     }
@@ -50,13 +46,8 @@ struct Case {
 }
 
 fn cases(kind: &str) -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test_data")
-        .join(kind);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(kind);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     let mut out = Vec::new();
     for path in entries {
@@ -74,12 +65,7 @@ fn cases(kind: &str) -> Vec<Case> {
         } else {
             continue;
         };
-        out.push(Case {
-            expect: dir.join(format!("{stem}.out")),
-            name: format!("{kind}/{stem}"),
-            main,
-            loader,
-        });
+        out.push(Case { expect: dir.join(format!("{stem}.out")), name: format!("{kind}/{stem}"), main, loader });
     }
     out
 }
@@ -100,15 +86,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn run(case: &Case) -> (bool, String) {
     use shellac_vcl::Loader;
     let source = case.loader.load(&case.main).unwrap();
-    let first = String::from_utf8_lossy(&source)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let mut opts = Options {
-        vcl_path: vec![".".into()],
-        err_unref: true,
-    };
+    let first = String::from_utf8_lossy(&source).lines().next().unwrap_or("").to_string();
+    let mut opts = Options { vcl_path: vec![".".into()], err_unref: true };
     let mut resolve = true;
     if let Some(o) = first.strip_prefix("# options:") {
         for o in o.split_whitespace() {
@@ -120,13 +99,7 @@ fn run(case: &Case) -> (bool, String) {
         }
     }
     let resolver = TableResolver;
-    let out = compile(
-        &case.main,
-        &source,
-        &opts,
-        &case.loader,
-        resolve.then_some(&resolver as &dyn Resolver),
-    );
+    let out = compile(&case.main, &source, &opts, &case.loader, resolve.then_some(&resolver as &dyn Resolver));
     let mut text = String::new();
     if let Some(p) = &out.program {
         text.push_str(&summary(p));
@@ -161,19 +134,10 @@ fn check_all(kind: &str, should_compile: bool) -> usize {
         }
         let expected = std::fs::read_to_string(&case.expect).unwrap_or_default();
         if expected != text {
-            failures.push(format!(
-                "{}: output differs\n--- expected\n{expected}--- actual\n{text}",
-                case.name
-            ));
+            failures.push(format!("{}: output differs\n--- expected\n{expected}--- actual\n{text}", case.name));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
     cases.len()
 }
 

@@ -28,9 +28,7 @@ pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let source = backend_vcl(b)?;
         return check_source("<-b argument>", source.as_bytes(), &opts, !args.no_resolve);
     }
-    let Some(file) = args.vcl_file.last() else {
-        bail!("-C needs -f FILE or -b HOST[:PORT]")
-    };
+    let Some(file) = args.vcl_file.last() else { bail!("-C needs -f FILE or -b HOST[:PORT]") };
     check_file(file, &opts, !args.no_resolve)
 }
 
@@ -42,9 +40,7 @@ pub(crate) fn backend_vcl(arg: &str) -> anyhow::Result<String> {
     if arg == "none" {
         return Ok("vcl 4.1;\nbackend default none;\n".into());
     }
-    Ok(format!(
-        "vcl 4.1;\nbackend default {{\n    .host = \"{arg}\";\n}}\n"
-    ))
+    Ok(format!("vcl 4.1;\nbackend default {{\n    .host = \"{arg}\";\n}}\n"))
 }
 
 fn check_file(file: &str, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
@@ -65,26 +61,12 @@ fn find_vcl(file: &str, opts: &Options) -> anyhow::Result<String> {
             return Ok(candidate);
         }
     }
-    bail!(
-        "cannot find VCL file {file} (searched the current directory and vcl_path {})",
-        opts.vcl_path.join(":")
-    )
+    bail!("cannot find VCL file {file} (searched the current directory and vcl_path {})", opts.vcl_path.join(":"))
 }
 
-fn check_source(
-    name: &str,
-    source: &[u8],
-    opts: &Options,
-    resolve: bool,
-) -> anyhow::Result<ExitCode> {
+fn check_source(name: &str, source: &[u8], opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
     let resolver = SystemResolver;
-    let out = compile(
-        name,
-        source,
-        opts,
-        &FsLoader,
-        resolve.then_some(&resolver as &dyn Resolver),
-    );
+    let out = compile(name, source, opts, &FsLoader, resolve.then_some(&resolver as &dyn Resolver));
     let diagnostics = out.render();
     if !diagnostics.is_empty() {
         eprint!("{diagnostics}");

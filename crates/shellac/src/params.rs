@@ -42,20 +42,12 @@ const KNOWN: &[&str] = &[
 pub(crate) fn compiler_options(params: &[String]) -> anyhow::Result<Options> {
     let mut opts = Options::default();
     for p in params {
-        let (name, value) = p
-            .split_once('=')
-            .with_context(|| format!("-p {p}: expected NAME=VALUE"))?;
+        let (name, value) = p.split_once('=').with_context(|| format!("-p {p}: expected NAME=VALUE"))?;
         if !KNOWN.contains(&name) {
             bail!("-p {p}: unknown parameter \"{name}\"");
         }
         match name {
-            "vcl_path" => {
-                opts.vcl_path = value
-                    .split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }
+            "vcl_path" => opts.vcl_path = value.split(':').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             "vcc_err_unref" => {
                 opts.err_unref = match value {
                     "on" | "true" | "yes" => true,

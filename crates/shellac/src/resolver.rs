@@ -14,14 +14,9 @@ impl Resolver for SystemResolver {
             "http" | "www" => 80,
             "https" => 443,
             "http-alt" => 8080,
-            p => p
-                .parse()
-                .map_err(|_| format!("unknown port or service '{p}'"))?,
+            p => p.parse().map_err(|_| format!("unknown port or service '{p}'"))?,
         };
-        let mut addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())?
-            .collect();
+        let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(|e| e.to_string())?.collect();
         addrs.dedup();
         Ok(addrs)
     }

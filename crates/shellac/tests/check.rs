@@ -7,11 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn shellac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shellac"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run shellac")
+    Command::new(env!("CARGO_BIN_EXE_shellac")).args(args).current_dir(repo()).output().expect("run shellac")
 }
 
 fn repo() -> PathBuf {
@@ -36,49 +32,19 @@ fn every_seed_example_checks_clean_without_resolution() {
     for entry in std::fs::read_dir(repo().join("examples/seed-004")).unwrap() {
         let path = entry.unwrap().path();
         let out = shellac(&["check", "--no-resolve", "-f", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            path.display(),
-            text(&out.stderr)
-        );
-        assert!(
-            out.stderr.is_empty(),
-            "{}: unexpected diagnostics {}",
-            path.display(),
-            text(&out.stderr)
-        );
-        assert!(
-            text(&out.stdout).starts_with("VCL 4.0: "),
-            "{}",
-            text(&out.stdout)
-        );
+        assert!(out.status.success(), "{}: {}", path.display(), text(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}: unexpected diagnostics {}", path.display(), text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("VCL 4.0: "), "{}", text(&out.stdout));
         n += 1;
     }
     assert_eq!(n, 12);
     // Seed 000 as its script generates it: literal addresses, so it resolves here too.
-    let out = shellac(&[
-        "check",
-        "-p",
-        "vcl_path=examples/seed-000",
-        "-f",
-        "examples/seed-000/default.vcl",
-    ]);
+    let out = shellac(&["check", "-p", "vcl_path=examples/seed-000", "-f", "examples/seed-000/default.vcl"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(
-        stdout.starts_with("VCL 4.0: 3 backends, 3 probes, 1 director, 1 subroutine\n"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("director project round-robin 3 members (Varnish 3 director)"),
-        "{stdout}"
-    );
-    assert!(
-        text(&out.stderr).contains("warning: VCL version declaration missing"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(stdout.starts_with("VCL 4.0: 3 backends, 3 probes, 1 director, 1 subroutine\n"), "{stdout}");
+    assert!(stdout.contains("director project round-robin 3 members (Varnish 3 director)"), "{stdout}");
+    assert!(text(&out.stderr).contains("warning: VCL version declaration missing"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -86,15 +52,12 @@ fn names_that_do_not_resolve_fail_at_their_line_unless_told_not_to_resolve() {
     let out = shellac(&["check", "-f", "examples/seed-004/01-content-aware.vcl"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("01-content-aware.vcl:3:9: error: Backend host \"web001.example.com\" could not be resolved"), "{stderr}");
     assert!(
-        stderr.contains("01-content-aware.vcl:6:9: error: Backend host \"web002.example.com\""),
+        stderr.contains("01-content-aware.vcl:3:9: error: Backend host \"web001.example.com\" could not be resolved"),
         "{stderr}"
     );
-    assert!(
-        stderr.ends_with("VCL compilation failed: 2 errors\n"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("01-content-aware.vcl:6:9: error: Backend host \"web002.example.com\""), "{stderr}");
+    assert!(stderr.ends_with("VCL compilation failed: 2 errors\n"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
 
@@ -111,19 +74,16 @@ fn localhost_resolves_through_the_system_resolver() {
 
 #[test]
 fn serve_dash_c_checks_like_varnishd() {
-    let out = shellac(&[
-        "serve",
-        "-C",
-        "--no-resolve",
-        "-f",
-        "examples/seed-004/03-directors.vcl",
-    ]);
+    let out = shellac(&["serve", "-C", "--no-resolve", "-f", "examples/seed-004/03-directors.vcl"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("director loadbalancing round-robin 2 members"));
 
     let out = shellac(&["serve", "-C", "-b", "127.0.0.1:8080"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "VCL 4.1: 1 backend, 0 probes, 0 directors, 0 subroutines\n  backend  default 127.0.0.1:8080\n");
+    assert_eq!(
+        text(&out.stdout),
+        "VCL 4.1: 1 backend, 0 probes, 0 directors, 0 subroutines\n  backend  default 127.0.0.1:8080\n"
+    );
 
     let out = shellac(&["serve", "-C", "-b", "none"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -131,11 +91,7 @@ fn serve_dash_c_checks_like_varnishd() {
 
     let out = shellac(&["serve", "-a", "127.0.0.1:0", "-b", "127.0.0.1:8080"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("serving traffic is not built yet"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("serving traffic is not built yet"), "{}", text(&out.stderr));
 
     let out = shellac(&["serve", "-C"]);
     assert_eq!(out.status.code(), Some(1));
@@ -146,15 +102,15 @@ fn serve_dash_c_checks_like_varnishd() {
 fn parameters_change_what_is_an_error() {
     let dir = scratch("params");
     let file = dir.join("unused.vcl");
-    std::fs::write(&file, "vcl 4.1;\nbackend default { .host = \"127.0.0.1\"; }\nbackend spare { .host = \"127.0.0.1\"; }\n").unwrap();
+    std::fs::write(
+        &file,
+        "vcl 4.1;\nbackend default { .host = \"127.0.0.1\"; }\nbackend spare { .host = \"127.0.0.1\"; }\n",
+    )
+    .unwrap();
     let f = file.to_str().unwrap();
     let out = shellac(&["check", "-f", f]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("unused.vcl:3:9: error: Unused backend 'spare'"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("unused.vcl:3:9: error: Unused backend 'spare'"), "{}", text(&out.stderr));
 
     let out = shellac(&["check", "-p", "vcc_err_unref=off", "-f", f]);
     assert!(out.status.success());
@@ -162,11 +118,7 @@ fn parameters_change_what_is_an_error() {
 
     let out = shellac(&["check", "-p", "nosuch=1", "-f", f]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("unknown parameter \"nosuch\""),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("unknown parameter \"nosuch\""), "{}", text(&out.stderr));
 
     let out = shellac(&["check", "-p", "vcc_err_unref=maybe", "-f", f]);
     assert_eq!(out.status.code(), Some(1));
@@ -177,21 +129,9 @@ fn parameters_change_what_is_an_error() {
 fn includes_are_read_from_disk_along_vcl_path_relative_and_by_glob() {
     let dir = scratch("include");
     std::fs::create_dir_all(dir.join("lib/conf.d")).unwrap();
-    std::fs::write(
-        dir.join("lib/backends.vcl"),
-        "backend default { .host = \"127.0.0.1\"; }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lib/conf.d/10-a.vcl"),
-        "sub vcl_recv { set req.http.a = \"1\"; }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lib/conf.d/20-b.vcl"),
-        "sub vcl_recv { set req.http.b = \"2\"; }\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("lib/backends.vcl"), "backend default { .host = \"127.0.0.1\"; }\n").unwrap();
+    std::fs::write(dir.join("lib/conf.d/10-a.vcl"), "sub vcl_recv { set req.http.a = \"1\"; }\n").unwrap();
+    std::fs::write(dir.join("lib/conf.d/20-b.vcl"), "sub vcl_recv { set req.http.b = \"2\"; }\n").unwrap();
     std::fs::write(
         dir.join("lib/main.vcl"),
         "vcl 4.1;\ninclude \"backends.vcl\";\ninclude +glob \"./conf.d/*.vcl\";\n",
@@ -201,24 +141,14 @@ fn includes_are_read_from_disk_along_vcl_path_relative_and_by_glob() {
     // A relative -f name that is not in the current directory is found along vcl_path.
     let out = shellac(&["check", "-p", &path, "-f", "main.vcl"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("1 backend"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("1 backend"), "{}", text(&out.stdout));
 
-    std::fs::write(
-        dir.join("lib/main.vcl"),
-        "vcl 4.1;\ninclude \"backends.vcl\";\ninclude \"missing.vcl\";\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("lib/main.vcl"), "vcl 4.1;\ninclude \"backends.vcl\";\ninclude \"missing.vcl\";\n")
+        .unwrap();
     let out = shellac(&["check", "-p", &path, "-f", "main.vcl"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("main.vcl:3:9: error: Cannot read file 'missing.vcl': not found"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("main.vcl:3:9: error: Cannot read file 'missing.vcl': not found"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -226,9 +156,5 @@ fn includes_are_read_from_disk_along_vcl_path_relative_and_by_glob() {
 fn missing_file_is_a_clear_error() {
     let out = shellac(&["check", "-f", "no/such/file.vcl"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("cannot find VCL file no/such/file.vcl"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("cannot find VCL file no/such/file.vcl"), "{}", text(&out.stderr));
 }

@@ -26,16 +26,8 @@ const BACKEND_FIELDS: &[&str] = &[
     "probe",
     "proxy_header",
 ];
-const PROBE_FIELDS: &[&str] = &[
-    "url",
-    "request",
-    "expected_response",
-    "timeout",
-    "interval",
-    "window",
-    "threshold",
-    "initial",
-];
+const PROBE_FIELDS: &[&str] =
+    &["url", "request", "expected_response", "timeout", "interval", "window", "threshold", "initial"];
 
 /// A probe with every default (spec §1.4).
 pub(crate) fn default_probe(name: &str, span: Span) -> ir::Probe {
@@ -87,9 +79,7 @@ impl Checker<'_, '_> {
                     acl_index += 1;
                 }
                 Decl::Director(dir) => {
-                    if self.names.get(&dir.name.name).map(|(s, _)| *s)
-                        == Some(Symbol::Object(ObjId(object_index)))
-                    {
+                    if self.names.get(&dir.name.name).map(|(s, _)| *s) == Some(Symbol::Object(ObjId(object_index))) {
                         self.director(dir, ObjId(object_index));
                     }
                     object_index += 1;
@@ -100,12 +90,7 @@ impl Checker<'_, '_> {
     }
 
     /// Reports duplicated and unknown fields; returns the fields by name.
-    fn fields<'f>(
-        &mut self,
-        fields: &'f [Field],
-        known: &[&str],
-        what: &str,
-    ) -> HashMap<&'f str, &'f Field> {
+    fn fields<'f>(&mut self, fields: &'f [Field], known: &[&str], what: &str) -> HashMap<&'f str, &'f Field> {
         let mut seen: HashMap<&str, &Field> = HashMap::new();
         for f in fields {
             let name = f.name.name.as_str();
@@ -115,10 +100,7 @@ impl Checker<'_, '_> {
                 } else {
                     format!(" (known: .{})", known.join(", ."))
                 };
-                self.error(
-                    f.name.span,
-                    format!("Unknown field '.{name}' in {what}{hint}"),
-                );
+                self.error(f.name.span, format!("Unknown field '.{name}' in {what}{hint}"));
                 continue;
             }
             if let Some(prev) = seen.get(name) {
@@ -138,26 +120,17 @@ impl Checker<'_, '_> {
         match &f.value {
             FieldValue::Strings(parts) if parts.len() == 1 => Some(parts[0].0.clone()),
             FieldValue::Strings(parts) => {
-                self.error(
-                    parts[1].1,
-                    format!("'.{}' takes a single string", f.name.name),
-                );
+                self.error(parts[1].1, format!("'.{}' takes a single string", f.name.name));
                 None
             }
             FieldValue::Number(n) => {
-                let hint = if f.name.name == "port" {
-                    format!(": write .port = \"{}\";", n.text)
-                } else {
-                    String::new()
-                };
+                let hint =
+                    if f.name.name == "port" { format!(": write .port = \"{}\";", n.text) } else { String::new() };
                 self.error(n.span, format!("'.{}' must be a string{hint}", f.name.name));
                 None
             }
             other => {
-                self.error(
-                    value_span(other, f.span),
-                    format!("'.{}' must be a string", f.name.name),
-                );
+                self.error(value_span(other, f.span), format!("'.{}' must be a string", f.name.name));
                 None
             }
         }
@@ -170,17 +143,17 @@ impl Checker<'_, '_> {
                 Ok(Num::Duration(_)) => self.error(n.span, format!("'.{}' cannot be negative", f.name.name)),
                 Ok(Num::Int(_) | Num::Real(_)) => self.error(
                     n.span,
-                    format!("'.{}' needs a duration with a unit, e.g. '{}s' (units: ms, s, m, h, d, w, y)", f.name.name, n.text),
+                    format!(
+                        "'.{}' needs a duration with a unit, e.g. '{}s' (units: ms, s, m, h, d, w, y)",
+                        f.name.name, n.text
+                    ),
                 ),
                 Ok(Num::Bytes(_)) => self.error(n.span, format!("'.{}' needs a duration, not a size", f.name.name)),
                 Err(d) => self.diags.push(d),
             }
             return None;
         }
-        self.error(
-            value_span(&f.value, f.span),
-            format!("'.{}' needs a duration, e.g. 5s", f.name.name),
-        );
+        self.error(value_span(&f.value, f.span), format!("'.{}' needs a duration, e.g. 5s", f.name.name));
         None
     }
 
@@ -188,21 +161,13 @@ impl Checker<'_, '_> {
         if let FieldValue::Number(n) = &f.value {
             match number(n) {
                 Ok(Num::Int(i)) if i >= 0 => return Some(i as u64),
-                Ok(Num::Int(_)) => {
-                    self.error(n.span, format!("'.{}' cannot be negative", f.name.name))
-                }
-                Ok(_) => self.error(
-                    n.span,
-                    format!("'.{}' needs a whole number without unit", f.name.name),
-                ),
+                Ok(Num::Int(_)) => self.error(n.span, format!("'.{}' cannot be negative", f.name.name)),
+                Ok(_) => self.error(n.span, format!("'.{}' needs a whole number without unit", f.name.name)),
                 Err(d) => self.diags.push(d),
             }
             return None;
         }
-        self.error(
-            value_span(&f.value, f.span),
-            format!("'.{}' needs a whole number", f.name.name),
-        );
+        self.error(value_span(&f.value, f.span), format!("'.{}' needs a whole number", f.name.name));
         None
     }
 
@@ -214,10 +179,7 @@ impl Checker<'_, '_> {
         let mut probe = default_probe(name, span);
         let f = self.fields(fields, PROBE_FIELDS, "a probe");
         if let (Some(_), Some(r)) = (f.get("url"), f.get("request")) {
-            self.error(
-                r.name.span,
-                "Probe request redefinition: '.url' and '.request' cannot both be given",
-            );
+            self.error(r.name.span, "Probe request redefinition: '.url' and '.request' cannot both be given");
         } else if let Some(u) = f.get("url") {
             if let Some(url) = self.string_field(u) {
                 probe.request = ProbeRequest::Url(url);
@@ -227,10 +189,7 @@ impl Checker<'_, '_> {
                 FieldValue::Strings(parts) => {
                     probe.request = ProbeRequest::Lines(parts.iter().map(|p| p.0.clone()).collect())
                 }
-                other => self.error(
-                    value_span(other, r.span),
-                    "'.request' takes one or more strings, one per line",
-                ),
+                other => self.error(value_span(other, r.span), "'.request' takes one or more strings, one per line"),
             }
         }
         if let Some(e) = f.get("expected_response") {
@@ -238,33 +197,27 @@ impl Checker<'_, '_> {
                 if (100..=999).contains(&v) {
                     probe.expected_response = v as u16;
                 } else {
-                    self.error(value_span(&e.value, e.span), "Must specify .expected_response with exactly three digits (100 <= x <= 999)");
+                    self.error(
+                        value_span(&e.value, e.span),
+                        "Must specify .expected_response with exactly three digits (100 <= x <= 999)",
+                    );
                 }
             }
         }
         // 0 means the default.
         let mut duration = |key: &str, dflt: f64| {
-            f.get(key)
-                .and_then(|t| self.duration_field(t))
-                .map(|v| if v == 0.0 { dflt } else { v })
+            f.get(key).and_then(|t| self.duration_field(t)).map(|v| if v == 0.0 { dflt } else { v })
         };
         probe.timeout = duration("timeout", 2.0).unwrap_or(probe.timeout);
         probe.interval = duration("interval", 5.0).unwrap_or(probe.interval);
-        let window = f
-            .get("window")
-            .and_then(|w| self.uint_field(w).map(|v| (v, w)));
-        let threshold = f
-            .get("threshold")
-            .and_then(|t| self.uint_field(t).map(|v| (v, t)));
+        let window = f.get("window").and_then(|w| self.uint_field(w).map(|v| (v, w)));
+        let threshold = f.get("threshold").and_then(|t| self.uint_field(t).map(|v| (v, t)));
         let mut ok = true;
         for (v, field) in [window, threshold].into_iter().flatten() {
             if v > 64 {
                 self.error(
                     value_span(&field.value, field.span),
-                    format!(
-                        "Must specify .{} with a value less than or equal to 64",
-                        field.name.name
-                    ),
+                    format!("Must specify .{} with a value less than or equal to 64", field.name.name),
                 );
                 ok = false;
             }
@@ -306,24 +259,16 @@ impl Checker<'_, '_> {
         let mut be = super::placeholder_backend(&b.name);
         let Some(fields) = &b.fields else { return be };
         let f = self.fields(fields, BACKEND_FIELDS, "a backend");
-        let host = f
-            .get("host")
-            .and_then(|h| self.string_field(h).map(|s| (s, h)));
-        let port = f
-            .get("port")
-            .and_then(|p| self.string_field(p).map(|s| (s, p)));
-        let path = f
-            .get("path")
-            .and_then(|p| self.string_field(p).map(|s| (s, p)));
+        let host = f.get("host").and_then(|h| self.string_field(h).map(|s| (s, h)));
+        let port = f.get("port").and_then(|p| self.string_field(p).map(|s| (s, p)));
+        let path = f.get("path").and_then(|p| self.string_field(p).map(|s| (s, p)));
         match (&host, &path) {
-            (Some(_), Some((_, pf))) => self.error(
-                pf.name.span,
-                "Address redefinition: a backend has either '.host' or '.path'",
-            ),
-            (None, None) if !f.contains_key("host") && !f.contains_key("path") => self.error(
-                b.name.span,
-                format!("Backend '{}' needs '.host' or '.path'", b.name.name),
-            ),
+            (Some(_), Some((_, pf))) => {
+                self.error(pf.name.span, "Address redefinition: a backend has either '.host' or '.path'")
+            }
+            (None, None) if !f.contains_key("host") && !f.contains_key("path") => {
+                self.error(b.name.span, format!("Backend '{}' needs '.host' or '.path'", b.name.name))
+            }
             (Some((h, hf)), None) => {
                 let vspan = value_span(&hf.value, hf.span);
                 match split_host(h) {
@@ -331,18 +276,16 @@ impl Checker<'_, '_> {
                     Ok((hostname, inline_port)) => {
                         let port = match (inline_port, &port) {
                             (Some(_), Some((_, pf))) => {
-                                self.error(pf.name.span, "'.host' already names a port; drop '.port' or the port in '.host'");
+                                self.error(
+                                    pf.name.span,
+                                    "'.host' already names a port; drop '.port' or the port in '.host'",
+                                );
                                 return be;
                             }
                             (Some(p), None) => Some(p),
                             (None, Some((p, pf))) => {
-                                if p.is_empty()
-                                    || !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-                                {
-                                    self.error(
-                                        value_span(&pf.value, pf.span),
-                                        format!("Invalid port '{p}'"),
-                                    );
+                                if p.is_empty() || !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                                    self.error(value_span(&pf.value, pf.span), format!("Invalid port '{p}'"));
                                 }
                                 Some(p.clone())
                             }
@@ -362,10 +305,7 @@ impl Checker<'_, '_> {
                 if self.version < Version::V41 {
                     self.error(pf.name.span, "'.path' backends need 'vcl 4.1;'");
                 } else if !p.starts_with('/') {
-                    self.error(
-                        value_span(&pf.value, pf.span),
-                        "'.path' must be an absolute path",
-                    );
+                    self.error(value_span(&pf.value, pf.span), "'.path' must be an absolute path");
                 }
                 be.endpoint = Some(Endpoint::Path(p.clone()));
             }
@@ -376,15 +316,9 @@ impl Checker<'_, '_> {
                 be.host_header = Some(v);
             }
         }
-        be.connect_timeout = f
-            .get("connect_timeout")
-            .and_then(|t| self.duration_field(t));
-        be.first_byte_timeout = f
-            .get("first_byte_timeout")
-            .and_then(|t| self.duration_field(t));
-        be.between_bytes_timeout = f
-            .get("between_bytes_timeout")
-            .and_then(|t| self.duration_field(t));
+        be.connect_timeout = f.get("connect_timeout").and_then(|t| self.duration_field(t));
+        be.first_byte_timeout = f.get("first_byte_timeout").and_then(|t| self.duration_field(t));
+        be.between_bytes_timeout = f.get("between_bytes_timeout").and_then(|t| self.duration_field(t));
         if let Some(m) = f.get("max_connections") {
             match self.uint_field(m) {
                 Some(v) if v <= u32::MAX as u64 => be.max_connections = v as u32,
@@ -395,10 +329,7 @@ impl Checker<'_, '_> {
         if let Some(p) = f.get("proxy_header") {
             match self.uint_field(p) {
                 Some(v @ (1 | 2)) => be.proxy_header = Some(v as u8),
-                Some(_) => self.error(
-                    value_span(&p.value, p.span),
-                    "'.proxy_header' must be 1 or 2",
-                ),
+                Some(_) => self.error(value_span(&p.value, p.span), "'.proxy_header' must be 1 or 2"),
                 None => {}
             }
         }
@@ -412,10 +343,7 @@ impl Checker<'_, '_> {
                     Some(ProbeId(self.probes.len() as u32 - 1))
                 }
                 other => {
-                    self.error(
-                        value_span(other, p.span),
-                        "'.probe' takes a probe name or a '{ … }' probe",
-                    );
+                    self.error(value_span(other, p.span), "'.probe' takes a probe name or a '{ … }' probe");
                     None
                 }
             },
@@ -443,10 +371,7 @@ impl Checker<'_, '_> {
             if let Some((mask, span)) = e.mask {
                 let max = if e.addr.contains(':') { 128 } else { 32 };
                 if mask > max {
-                    self.error(
-                        span,
-                        format!("Mask /{mask} is too long for '{}' (at most {max})", e.addr),
-                    );
+                    self.error(span, format!("Mask /{mask} is too long for '{}' (at most {max})", e.addr));
                 }
             }
             if e.addr.is_empty() {
@@ -464,14 +389,7 @@ impl Checker<'_, '_> {
         for f in &a.flags {
             if !matches!(
                 f.name.as_str(),
-                "+log"
-                    | "-log"
-                    | "+pedantic"
-                    | "-pedantic"
-                    | "+table"
-                    | "-table"
-                    | "+fold"
-                    | "-fold"
+                "+log" | "-log" | "+pedantic" | "-pedantic" | "+table" | "-table" | "+fold" | "-fold"
             ) {
                 self.error(f.span, format!("Unknown ACL flag '{}'", f.name));
             }
@@ -490,47 +408,38 @@ impl Checker<'_, '_> {
             "client" | "hash" => (DirectorKind::Hash, true),
             "fallback" => (DirectorKind::Fallback, false),
             "dns" => {
-                self.error(d.policy.span, "The Varnish 3 'dns' director is not supported; declare the backends and use a director");
+                self.error(
+                    d.policy.span,
+                    "The Varnish 3 'dns' director is not supported; declare the backends and use a director",
+                );
                 return;
             }
             other => {
-                self.error(d.policy.span, format!("Unknown director type '{other}' (round-robin, random, client, hash, fallback)"));
+                self.error(
+                    d.policy.span,
+                    format!("Unknown director type '{other}' (round-robin, random, client, hash, fallback)"),
+                );
                 return;
             }
         };
         // client directors pick by client identity, hash directors by URL and Host.
         let var = |v: Var, h: Option<&str>| {
-            lit(
-                ExprKind::Var(ir::VarRef {
-                    var: v,
-                    header: h.map(Into::into),
-                }),
-                Type::String,
-                d.name.span,
-            )
+            lit(ExprKind::Var(ir::VarRef { var: v, header: h.map(Into::into) }), Type::String, d.name.span)
         };
         let key = match d.policy.name.as_str() {
             "client" => Some(vec![var(Var::ClientIdentity, None)]),
-            "hash" => Some(vec![
-                var(Var::ReqUrl, None),
-                var(Var::ReqHttp, Some("host")),
-            ]),
+            "hash" => Some(vec![var(Var::ReqUrl, None), var(Var::ReqHttp, Some("host"))]),
             _ => None,
         };
         if let Some(parts) = key {
-            self.vcl3_keys
-                .insert(id, lit(ExprKind::Concat(parts), Type::String, d.name.span));
+            self.vcl3_keys.insert(id, lit(ExprKind::Concat(parts), Type::String, d.name.span));
         }
         for f in &d.fields {
             match f.name.name.as_str() {
-                "retries" if weighted => self.diags.push(Diagnostic::warning(
-                    f.name.span,
-                    "'.retries' of Varnish 3 directors is ignored",
-                )),
-                other => self.error(
-                    f.name.span,
-                    format!("Unknown field '.{other}' in a {} director", d.policy.name),
-                ),
+                "retries" if weighted => {
+                    self.diags.push(Diagnostic::warning(f.name.span, "'.retries' of Varnish 3 directors is ignored"))
+                }
+                other => self.error(f.name.span, format!("Unknown field '.{other}' in a {} director", d.policy.name)),
             }
         }
         let span = d.name.span;
@@ -539,30 +448,14 @@ impl Checker<'_, '_> {
         } else {
             vec![]
         };
-        self.objects[id.0 as usize] = Some(ir::Object {
-            name: d.name.name.clone(),
-            kind,
-            args,
-            span,
-            from_vcl3: true,
-        });
+        self.objects[id.0 as usize] = Some(ir::Object { name: d.name.name.clone(), kind, args, span, from_vcl3: true });
         self.vcl3_init.push(ir::Stmt::New(id, span));
         if d.members.is_empty() {
-            self.diags.push(Diagnostic::warning(
-                span,
-                format!("Director '{}' has no members", d.name.name),
-            ));
+            self.diags.push(Diagnostic::warning(span, format!("Director '{}' has no members", d.name.name)));
         }
         for (fields, mspan) in &d.members {
-            let f = self.fields(
-                fields,
-                if weighted {
-                    &["backend", "weight"]
-                } else {
-                    &["backend"]
-                },
-                "a director member",
-            );
+            let f =
+                self.fields(fields, if weighted { &["backend", "weight"] } else { &["backend"] }, "a director member");
             let Some(bf) = f.get("backend") else {
                 self.error(*mspan, "Director member needs '.backend'");
                 continue;
@@ -579,15 +472,14 @@ impl Checker<'_, '_> {
                     }
                 },
                 other => {
-                    self.error(value_span(other, bf.span), "Inline backends in directors are not supported; declare the backend and name it here");
+                    self.error(
+                        value_span(other, bf.span),
+                        "Inline backends in directors are not supported; declare the backend and name it here",
+                    );
                     continue;
                 }
             };
-            let mut args = vec![Some(lit(
-                ExprKind::Backend(backend),
-                Type::Backend,
-                bf.span,
-            ))];
+            let mut args = vec![Some(lit(ExprKind::Backend(backend), Type::Backend, bf.span))];
             if weighted {
                 let w = match f.get("weight") {
                     Some(wf) => match &wf.value {
@@ -612,11 +504,7 @@ impl Checker<'_, '_> {
                 };
                 args.push(Some(lit(ExprKind::Real(w), Type::Real, *mspan)));
             }
-            let call = lit(
-                ExprKind::Method(id, ObjMethod::AddBackend, args),
-                Type::Void,
-                *mspan,
-            );
+            let call = lit(ExprKind::Method(id, ObjMethod::AddBackend, args), Type::Void, *mspan);
             self.vcl3_init.push(ir::Stmt::Eval(call));
         }
     }
@@ -625,16 +513,8 @@ impl Checker<'_, '_> {
     /// itself, or for `client`/`hash` its `.backend(key)`.
     pub(crate) fn vcl3_director_backend(&self, id: ObjId, span: Span) -> ir::Expr {
         match self.vcl3_keys.get(&id) {
-            Some(key) => lit(
-                ExprKind::Method(id, ObjMethod::Backend, vec![Some(key.clone())]),
-                Type::Backend,
-                span,
-            ),
-            None => lit(
-                ExprKind::Backend(BackendRef::Director(id)),
-                Type::Backend,
-                span,
-            ),
+            Some(key) => lit(ExprKind::Method(id, ObjMethod::Backend, vec![Some(key.clone())]), Type::Backend, span),
+            None => lit(ExprKind::Backend(BackendRef::Director(id)), Type::Backend, span),
         }
     }
 }
@@ -665,9 +545,7 @@ fn split_host(h: &str) -> Result<(String, Option<String>), String> {
         return match after.strip_prefix(':') {
             Some(p) if !p.is_empty() => Ok((addr.to_string(), Some(p.to_string()))),
             None if after.is_empty() => Ok((addr.to_string(), None)),
-            _ => Err(format!(
-                "Cannot read '.host' \"{h}\" (expected [address]:port)"
-            )),
+            _ => Err(format!("Cannot read '.host' \"{h}\" (expected [address]:port)")),
         };
     }
     match h.matches(':').count() {

@@ -52,10 +52,7 @@ impl Checker<'_, '_> {
                         Some(lit(K::Neg(Box::new(v)), ty, e.span))
                     }
                     _ => {
-                        self.error(
-                            e.span,
-                            format!("Unary '-' is not possible on type {}", v.ty),
-                        );
+                        self.error(e.span, format!("Unary '-' is not possible on type {}", v.ty));
                         None
                     }
                 }
@@ -115,13 +112,9 @@ impl Checker<'_, '_> {
             (t, w) => {
                 let hint = match (t, w) {
                     (Type::String | Type::Header, Type::Int) => " (convert with std.integer())",
-                    (Type::String | Type::Header, Type::Duration) => {
-                        " (convert with std.duration())"
-                    }
+                    (Type::String | Type::Header, Type::Duration) => " (convert with std.duration())",
                     (Type::String | Type::Header, Type::Real) => " (convert with std.real())",
-                    (Type::Int | Type::Real, Type::Duration) => {
-                        " (a duration needs a unit, e.g. 10s)"
-                    }
+                    (Type::Int | Type::Real, Type::Duration) => " (a duration needs a unit, e.g. 10s)",
                     _ => "",
                 };
                 self.error(span, format!("Expression has type {t}, expected {w}{hint}"));
@@ -142,73 +135,44 @@ impl Checker<'_, '_> {
             return match sym {
                 Symbol::Backend(b) => {
                     self.backend_used[b.0 as usize] = true;
-                    Some(lit(
-                        K::Backend(BackendRef::Backend(b)),
-                        Type::Backend,
-                        id.span,
-                    ))
+                    Some(lit(K::Backend(BackendRef::Backend(b)), Type::Backend, id.span))
                 }
                 Symbol::Object(o) => match &self.objects[o.0 as usize] {
                     Some(obj) if obj.from_vcl3 => Some(self.vcl3_director_backend(o, id.span)),
                     Some(obj) => {
                         let ty = vmods::director_def(obj.kind).name;
                         self.diags.push(
-                            Diagnostic::error(
-                                id.span,
-                                format!("Expression has type {ty}, expected BACKEND"),
-                            )
-                            .with_note(format!("use '{name}.backend()'"), None),
+                            Diagnostic::error(id.span, format!("Expression has type {ty}, expected BACKEND"))
+                                .with_note(format!("use '{name}.backend()'"), None),
                         );
                         None
                     }
                     None => {
-                        self.error(
-                            id.span,
-                            format!("Object '{name}' is used before 'new' creates it"),
-                        );
+                        self.error(id.span, format!("Object '{name}' is used before 'new' creates it"));
                         None
                     }
                 },
                 Symbol::Acl(_) => {
-                    self.error(
-                        id.span,
-                        format!("ACL '{name}' can only be used on the right of '~' or '!~'"),
-                    );
+                    self.error(id.span, format!("ACL '{name}' can only be used on the right of '~' or '!~'"));
                     None
                 }
                 Symbol::Sub(_) => {
-                    self.error(
-                        id.span,
-                        format!("'{name}' is a subroutine; use 'call {name};'"),
-                    );
+                    self.error(id.span, format!("'{name}' is a subroutine; use 'call {name};'"));
                     None
                 }
             };
         }
         let (def, header) = self.var(id, Access::Read)?;
         let ty = def.ty;
-        Some(lit(
-            K::Var(VarRef {
-                var: def.var,
-                header: header.map(Arc::from),
-            }),
-            ty,
-            id.span,
-        ))
+        Some(lit(K::Var(VarRef { var: def.var, header: header.map(Arc::from) }), ty, id.span))
     }
 
     /// Resolves a variable and records the access.
-    pub(crate) fn var(
-        &mut self,
-        id: &ast::Ident,
-        access: Access,
-    ) -> Option<(&'static VarDef, Option<String>)> {
+    pub(crate) fn var(&mut self, id: &ast::Ident, access: Access) -> Option<(&'static VarDef, Option<String>)> {
         let mut name = id.name.as_str();
         if name == "req.backend" {
-            self.diags.push(Diagnostic::warning(
-                id.span,
-                "'req.backend' is Varnish 3 syntax; read as 'req.backend_hint'",
-            ));
+            self.diags
+                .push(Diagnostic::warning(id.span, "'req.backend' is Varnish 3 syntax; read as 'req.backend_hint'"));
             name = "req.backend_hint";
         }
         let Some((def, header)) = symbols::lookup_var(name) else {
@@ -216,25 +180,11 @@ impl Checker<'_, '_> {
             return None;
         };
         if !def.availability.exists_in(self.version) {
-            let need = if self.version == crate::include::Version::V40 {
-                "4.1"
-            } else {
-                "4.0"
-            };
-            self.error(
-                id.span,
-                format!(
-                    "'{}' is only available in 'vcl {need};'",
-                    def.name.trim_end_matches('.')
-                ),
-            );
+            let need = if self.version == crate::include::Version::V40 { "4.1" } else { "4.0" };
+            self.error(id.span, format!("'{}' is only available in 'vcl {need};'", def.name.trim_end_matches('.')));
             return None;
         }
-        let shown = if def.ty == Type::Header {
-            id.name.clone()
-        } else {
-            def.name.to_string()
-        };
+        let shown = if def.ty == Type::Header { id.name.clone() } else { def.name.to_string() };
         let (mask, what) = match access {
             Access::Read => (def.read, format!("'{shown}' cannot be read")),
             Access::Write => (def.write, format!("'{shown}' cannot be set")),
@@ -250,13 +200,7 @@ impl Checker<'_, '_> {
             return None;
         }
         if access == Access::Write && !def.availability.writable_in(self.version) {
-            self.error(
-                id.span,
-                format!(
-                    "Variable '{shown}' is read only in 'vcl {};'",
-                    self.version.as_str()
-                ),
-            );
+            self.error(id.span, format!("Variable '{shown}' is read only in 'vcl {};'", self.version.as_str()));
             return None;
         }
         self.record(mask, id.span, what);
@@ -269,11 +213,7 @@ impl Checker<'_, '_> {
         if let Some(pos) = name.find('-') {
             if symbols::lookup_var(&name[..pos]).is_some() {
                 d = d.with_note(
-                    format!(
-                        "'-' is part of names in VCL; write '{} - {}' to subtract",
-                        &name[..pos],
-                        &name[pos + 1..]
-                    ),
+                    format!("'-' is part of names in VCL; write '{} - {}' to subtract", &name[..pos], &name[pos + 1..]),
                     None,
                 );
             }
@@ -297,11 +237,7 @@ impl Checker<'_, '_> {
             BinOp::And | BinOp::Or => {
                 let (a, b) = (self.cond(l), self.cond(r));
                 let (a, b) = (Box::new(a?), Box::new(b?));
-                let kind = if op == BinOp::And {
-                    K::And(a, b)
-                } else {
-                    K::Or(a, b)
-                };
+                let kind = if op == BinOp::And { K::And(a, b) } else { K::Or(a, b) };
                 Some(lit(kind, Type::Bool, span))
             }
             BinOp::Match | BinOp::NotMatch => self.matches(op == BinOp::NotMatch, l, r, span),
@@ -333,9 +269,7 @@ impl Checker<'_, '_> {
             (ArithOp::Rem, ..) => None,
             (_, Int, Int) => Some((Int, Int, Int)),
             (_, Int | Real, Int | Real) => Some((Real, Real, Real)),
-            (ArithOp::Add | ArithOp::Sub, Duration, Duration) => {
-                Some((Duration, Duration, Duration))
-            }
+            (ArithOp::Add | ArithOp::Sub, Duration, Duration) => Some((Duration, Duration, Duration)),
             (ArithOp::Add | ArithOp::Sub, Time, Duration) => Some((Time, Time, Duration)),
             (ArithOp::Sub, Time, Time) => Some((Duration, Time, Time)),
             (ArithOp::Add | ArithOp::Sub, Bytes, Bytes) => Some((Bytes, Bytes, Bytes)),
@@ -344,15 +278,7 @@ impl Checker<'_, '_> {
             _ => None,
         };
         let Some((ty, ta, tb)) = result else {
-            self.error(
-                span,
-                format!(
-                    "Operator '{}' is not possible on {} and {}",
-                    op.as_str(),
-                    a.ty,
-                    b.ty
-                ),
-            );
+            self.error(span, format!("Operator '{}' is not possible on {} and {}", op.as_str(), a.ty, b.ty));
             return None;
         };
         let (a, b) = (self.coerce(a, ta)?, self.coerce(b, tb)?);
@@ -363,13 +289,7 @@ impl Checker<'_, '_> {
         let mut parts = Vec::new();
         for part in [a, b] {
             if !part.ty.is_stringifiable() {
-                self.error(
-                    part.span,
-                    format!(
-                        "Expression of type {} cannot be concatenated to a string",
-                        part.ty
-                    ),
-                );
+                self.error(part.span, format!("Expression of type {} cannot be concatenated to a string", part.ty));
                 return None;
             }
             match part.kind {
@@ -392,36 +312,18 @@ impl Checker<'_, '_> {
         let equality = matches!(cop, CmpOp::Eq | CmpOp::Ne);
         let (a, b) = if a.ty.is_string_like() || b.ty.is_string_like() {
             if !equality {
-                self.error(
-                    span,
-                    format!(
-                        "Operator '{}' is not possible on strings (only == and !=)",
-                        op.as_str()
-                    ),
-                );
+                self.error(span, format!("Operator '{}' is not possible on strings (only == and !=)", op.as_str()));
                 return None;
             }
             (self.coerce(a, Type::String)?, self.coerce(b, Type::String)?)
-        } else if matches!(
-            (a.ty, b.ty),
-            (Type::Int, Type::Real) | (Type::Real, Type::Int)
-        ) {
+        } else if matches!((a.ty, b.ty), (Type::Int, Type::Real) | (Type::Real, Type::Int)) {
             (self.coerce(a, Type::Real)?, self.coerce(b, Type::Real)?)
         } else if a.ty == b.ty
-            && (a.ty.is_numeric()
-                || (equality && matches!(a.ty, Type::Bool | Type::Backend | Type::Ip)))
+            && (a.ty.is_numeric() || (equality && matches!(a.ty, Type::Bool | Type::Backend | Type::Ip)))
         {
             (a, b)
         } else {
-            self.error(
-                span,
-                format!(
-                    "Comparison of different types: {} '{}' {}",
-                    a.ty,
-                    op.as_str(),
-                    b.ty
-                ),
-            );
+            self.error(span, format!("Comparison of different types: {} '{}' {}", a.ty, op.as_str(), b.ty));
             return None;
         };
         Some(lit(K::Cmp(cop, Box::new(a), Box::new(b)), Type::Bool, span))
@@ -436,41 +338,19 @@ impl Checker<'_, '_> {
                 if subject.ty != Type::Ip {
                     self.error(
                         subject.span,
-                        format!(
-                            "Only IP addresses can be matched against an ACL, not {}",
-                            subject.ty
-                        ),
+                        format!("Only IP addresses can be matched against an ACL, not {}", subject.ty),
                     );
                     return None;
                 }
-                Some(lit(
-                    K::AclMatch {
-                        ip: Box::new(subject),
-                        acl,
-                        negated,
-                    },
-                    Type::Bool,
-                    span,
-                ))
+                Some(lit(K::AclMatch { ip: Box::new(subject), acl, negated }, Type::Bool, span))
             }
             MatchTarget::Regex(regex) => {
                 if subject.ty == Type::Ip {
-                    self.error(
-                        r.span,
-                        "An IP address can only be matched against an ACL name",
-                    );
+                    self.error(r.span, "An IP address can only be matched against an ACL name");
                     return None;
                 }
                 let subject = self.coerce(subject, Type::String)?;
-                Some(lit(
-                    K::Match {
-                        subject: Box::new(subject),
-                        regex,
-                        negated,
-                    },
-                    Type::Bool,
-                    span,
-                ))
+                Some(lit(K::Match { subject: Box::new(subject), regex, negated }, Type::Bool, span))
             }
         }
     }
@@ -508,10 +388,7 @@ impl Checker<'_, '_> {
             return Some(s);
         }
         let ty = self.expr(r).map(|e| e.ty)?;
-        self.error(
-            r.span,
-            format!("Expression has type {ty}, expected REGEX (a regex must be a string literal)"),
-        );
+        self.error(r.span, format!("Expression has type {ty}, expected REGEX (a regex must be a string literal)"));
         None
     }
 
@@ -540,18 +417,21 @@ impl Checker<'_, '_> {
             };
             let full = format!("{vmod}.{func}");
             if vmod == "directors" && vmods::director(&full).is_some() {
-                self.error(callee.span, format!("'{name}()' creates an object; use it as 'new NAME = {name}();' in vcl_init"));
+                self.error(
+                    callee.span,
+                    format!("'{name}()' creates an object; use it as 'new NAME = {name}();' in vcl_init"),
+                );
                 return None;
             }
             if full == "directors.shard" || full == "directors.shard_param" {
-                self.error(callee.span, "The shard director is not supported by Shellac (use hash, random, round_robin or fallback)");
+                self.error(
+                    callee.span,
+                    "The shard director is not supported by Shellac (use hash, random, round_robin or fallback)",
+                );
                 return None;
             }
             let Some(def) = vmods::function(&full) else {
-                self.error(
-                    callee.span,
-                    format!("Unknown function '{name}' in vmod {vmod}"),
-                );
+                self.error(callee.span, format!("Unknown function '{name}' in vmod {vmod}"));
                 return None;
             };
             return self.func_call(def, callee, args, span);
@@ -573,11 +453,7 @@ impl Checker<'_, '_> {
         span: Span,
     ) -> Option<Expr> {
         if def.mask != symbols::ALL {
-            self.record(
-                def.mask,
-                callee.span,
-                format!("'{}()' cannot be called", def.name),
-            );
+            self.record(def.mask, callee.span, format!("'{}()' cannot be called", def.name));
         }
         let bound = self.bind(def.name, def.params, args, span)?;
         if !def.one_of.is_empty() {
@@ -589,14 +465,7 @@ impl Checker<'_, '_> {
                 .map(|(p, _)| p.name)
                 .collect();
             if given.len() != 1 {
-                self.error(
-                    span,
-                    format!(
-                        "{}() takes exactly one of {}",
-                        def.name,
-                        def.one_of.join(", ")
-                    ),
-                );
+                self.error(span, format!("{}() takes exactly one of {}", def.name, def.one_of.join(", ")));
                 return None;
             }
         }
@@ -623,19 +492,8 @@ impl Checker<'_, '_> {
         };
         let def = vmods::director_def(kind);
         let Some((_, m, ret, params)) = def.methods.iter().find(|(n, ..)| *n == method) else {
-            let known: Vec<_> = def
-                .methods
-                .iter()
-                .map(|(n, ..)| format!(".{n}()"))
-                .collect();
-            self.error(
-                callee.span,
-                format!(
-                    "{} has no method '.{method}()' (it has {})",
-                    def.name,
-                    known.join(", ")
-                ),
-            );
+            let known: Vec<_> = def.methods.iter().map(|(n, ..)| format!(".{n}()")).collect();
+            self.error(callee.span, format!("{} has no method '.{method}()' (it has {})", def.name, known.join(", ")));
             return None;
         };
         let bound = self.bind(&callee.name, params, args, span)?;
@@ -643,13 +501,7 @@ impl Checker<'_, '_> {
     }
 
     /// Binds positional and named arguments to parameters, filling defaults.
-    pub(crate) fn bind(
-        &mut self,
-        what: &str,
-        params: &[Param],
-        args: &[Arg],
-        span: Span,
-    ) -> Option<Vec<Option<Expr>>> {
+    pub(crate) fn bind(&mut self, what: &str, params: &[Param], args: &[Arg], span: Span) -> Option<Vec<Option<Expr>>> {
         let mut slots: Vec<Option<&ast::Expr>> = vec![None; params.len()];
         let mut ok = true;
         let mut positional = 0;
@@ -669,20 +521,11 @@ impl Checker<'_, '_> {
                 }
             };
             if idx >= params.len() {
-                self.error(
-                    a.value.span,
-                    format!(
-                        "Too many arguments for {what}() (it takes {})",
-                        params.len()
-                    ),
-                );
+                self.error(a.value.span, format!("Too many arguments for {what}() (it takes {})", params.len()));
                 return None;
             }
             if slots[idx].is_some() {
-                self.error(
-                    a.value.span,
-                    format!("Argument '{}' of {what}() given twice", params[idx].name),
-                );
+                self.error(a.value.span, format!("Argument '{}' of {what}() given twice", params[idx].name));
                 ok = false;
             }
             slots[idx] = Some(&a.value);
@@ -693,10 +536,7 @@ impl Checker<'_, '_> {
                 Some(e) => self.arg(p, e),
                 None => match p.default {
                     Default::Required => {
-                        self.error(
-                            span,
-                            format!("Missing argument '{}' ({}) of {what}()", p.name, p.ty),
-                        );
+                        self.error(span, format!("Missing argument '{}' ({}) of {what}()", p.name, p.ty));
                         ok = false;
                         None
                     }
@@ -725,13 +565,7 @@ impl Checker<'_, '_> {
             Type::Header => {
                 let v = self.expr(e)?;
                 if v.ty != Type::Header {
-                    self.error(
-                        e.span,
-                        format!(
-                            "Expression has type {}, expected HEADER (e.g. req.http.Cookie)",
-                            v.ty
-                        ),
-                    );
+                    self.error(e.span, format!("Expression has type {}, expected HEADER (e.g. req.http.Cookie)", v.ty));
                     return None;
                 }
                 Some(v)

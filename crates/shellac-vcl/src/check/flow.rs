@@ -66,10 +66,7 @@ impl Checker<'_, '_> {
                 let mut guard = 0;
                 while let Some((caller, span)) = via.get(&(at, m)) {
                     d = d.with_note(
-                        format!(
-                            "'{}' is called from '{}' here",
-                            self.subs[at].name, self.subs[*caller].name
-                        ),
+                        format!("'{}' is called from '{}' here", self.subs[at].name, self.subs[*caller].name),
                         Some(*span),
                     );
                     at = *caller;

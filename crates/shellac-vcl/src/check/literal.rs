@@ -19,43 +19,27 @@ pub(crate) fn number(lit: &NumberLit) -> Result<Num, Diagnostic> {
     let value = if lit.is_real {
         let (int, frac) = lit.text.split_once('.').unwrap_or((&lit.text, ""));
         if int.len() > 13 {
-            return Err(Diagnostic::error(
-                lit.span,
-                "Too many digits for a real (at most 13 before the point)",
-            ));
+            return Err(Diagnostic::error(lit.span, "Too many digits for a real (at most 13 before the point)"));
         }
         if frac.len() > 3 {
-            return Err(Diagnostic::error(
-                lit.span,
-                "Too many decimal places (at most 3 after the point)",
-            ));
+            return Err(Diagnostic::error(lit.span, "Too many decimal places (at most 3 after the point)"));
         }
         lit.text.parse::<f64>().unwrap_or(0.0) * sign
     } else {
         if lit.text.len() > 15 {
-            return Err(Diagnostic::error(
-                lit.span,
-                "Too many digits for an integer (at most 15)",
-            ));
+            return Err(Diagnostic::error(lit.span, "Too many digits for an integer (at most 15)"));
         }
         lit.text.parse::<f64>().unwrap_or(0.0) * sign
     };
     let Some(unit) = &lit.unit else {
-        return Ok(if lit.is_real {
-            Num::Real(value)
-        } else {
-            Num::Int(value as i64)
-        });
+        return Ok(if lit.is_real { Num::Real(value) } else { Num::Int(value as i64) });
     };
     if let Some(secs) = duration_unit(&unit.name) {
         return Ok(Num::Duration(value * secs));
     }
     if let Some(mult) = bytes_unit(&unit.name) {
         if value < 0.0 {
-            return Err(Diagnostic::error(
-                lit.span,
-                "A byte count cannot be negative",
-            ));
+            return Err(Diagnostic::error(lit.span, "A byte count cannot be negative"));
         }
         return Ok(Num::Bytes((value * mult) as u64));
     }

@@ -17,46 +17,35 @@ impl Checker<'_, '_> {
         };
         let mut found = Vec::new();
         for b in &mut self.backends {
-            let Some(Endpoint::Host {
-                host,
-                port,
-                span,
-                resolved,
-            }) = &mut b.endpoint
-            else {
+            let Some(Endpoint::Host { host, port, span, resolved }) = &mut b.endpoint else {
                 continue;
             };
             match resolver.resolve(host, port) {
-                Ok(addrs) if addrs.is_empty() => found.push(Diagnostic::error(
-                    *span,
-                    format!("Backend host \"{host}\" resolves to no address"),
-                )),
+                Ok(addrs) if addrs.is_empty() => {
+                    found.push(Diagnostic::error(*span, format!("Backend host \"{host}\" resolves to no address")))
+                }
                 Ok(addrs) => {
                     let v4 = addrs.iter().filter(|a| a.is_ipv4()).count();
                     let v6 = addrs.len() - v4;
                     if v4 > 1 || v6 > 1 {
                         let list: Vec<_> = addrs.iter().map(SocketAddr::to_string).collect();
                         found.push(
-                            Diagnostic::error(
-                                *span,
-                                format!("Backend host \"{host}\" resolves to too many addresses"),
-                            )
-                            .with_note(
-                                format!(
-                                    "found {}; only one IPv4 and one IPv6 address are allowed",
-                                    list.join(", ")
+                            Diagnostic::error(*span, format!("Backend host \"{host}\" resolves to too many addresses"))
+                                .with_note(
+                                    format!(
+                                        "found {}; only one IPv4 and one IPv6 address are allowed",
+                                        list.join(", ")
+                                    ),
+                                    None,
                                 ),
-                                None,
-                            ),
                         );
                     } else {
                         *resolved = addrs;
                     }
                 }
-                Err(e) => found.push(Diagnostic::error(
-                    *span,
-                    format!("Backend host \"{host}\" could not be resolved: {e}"),
-                )),
+                Err(e) => {
+                    found.push(Diagnostic::error(*span, format!("Backend host \"{host}\" could not be resolved: {e}")))
+                }
             }
         }
         for acl in &mut self.acls {
@@ -72,19 +61,11 @@ impl Checker<'_, '_> {
                         e.resolved = ips;
                     }
                     Ok(_) | Err(_) if e.optional => {}
-                    Ok(_) => found.push(Diagnostic::error(
-                        e.span,
-                        format!("ACL entry \"{}\" resolves to no address", e.addr),
-                    )),
+                    Ok(_) => found
+                        .push(Diagnostic::error(e.span, format!("ACL entry \"{}\" resolves to no address", e.addr))),
                     Err(err) => found.push(
-                        Diagnostic::error(
-                            e.span,
-                            format!("ACL entry \"{}\" could not be resolved: {err}", e.addr),
-                        )
-                        .with_note(
-                            "put the entry in parentheses to skip it when it does not resolve",
-                            None,
-                        ),
+                        Diagnostic::error(e.span, format!("ACL entry \"{}\" could not be resolved: {err}", e.addr))
+                            .with_note("put the entry in parentheses to skip it when it does not resolve", None),
                     ),
                 }
             }

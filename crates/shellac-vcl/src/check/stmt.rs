@@ -44,21 +44,10 @@ impl Checker<'_, '_> {
 
     fn stmt(&mut self, s: &ast::Stmt) -> Option<ir::Stmt> {
         match &s.kind {
-            StmtKind::Set {
-                target,
-                op,
-                op_span,
-                value,
-            } => self.set(target, *op, *op_span, value, s.span),
+            StmtKind::Set { target, op, op_span, value } => self.set(target, *op, *op_span, value, s.span),
             StmtKind::Unset(target) => {
                 let (def, header) = self.var(target, Access::Unset)?;
-                Some(ir::Stmt::Unset {
-                    var: ir::VarRef {
-                        var: def.var,
-                        header: header.map(Into::into),
-                    },
-                    span: s.span,
-                })
+                Some(ir::Stmt::Unset { var: ir::VarRef { var: def.var, header: header.map(Into::into) }, span: s.span })
             }
             StmtKind::If { arms, otherwise } => {
                 let mut out = Vec::new();
@@ -71,14 +60,8 @@ impl Checker<'_, '_> {
                         None => ok = false,
                     }
                 }
-                let otherwise = otherwise
-                    .as_ref()
-                    .map(|b| self.block(b))
-                    .unwrap_or_default();
-                ok.then_some(ir::Stmt::If {
-                    arms: out,
-                    otherwise,
-                })
+                let otherwise = otherwise.as_ref().map(|b| self.block(b)).unwrap_or_default();
+                ok.then_some(ir::Stmt::If { arms: out, otherwise })
             }
             // Handled by `block`, which splices nested blocks into their parent.
             StmtKind::Block(_) => None,
@@ -87,9 +70,7 @@ impl Checker<'_, '_> {
             StmtKind::New { name, ctor } => self.new_stmt(name, ctor, s.span),
             StmtKind::Synthetic(e) => {
                 self.record(
-                    symbols::Mask(0)
-                        .with(Method::Synth)
-                        .with(Method::BackendError),
+                    symbols::Mask(0).with(Method::Synth).with(Method::BackendError),
                     s.span,
                     "'synthetic()' cannot be used".into(),
                 );
@@ -97,29 +78,18 @@ impl Checker<'_, '_> {
                 Some(ir::Stmt::Synthetic(self.coerce(v, Type::String)?))
             }
             StmtKind::HashData(e) => {
-                self.record(
-                    symbols::Mask(0).with(Method::Hash),
-                    s.span,
-                    "'hash_data()' cannot be used".into(),
-                );
+                self.record(symbols::Mask(0).with(Method::Hash), s.span, "'hash_data()' cannot be used".into());
                 let v = self.expr(e)?;
                 Some(ir::Stmt::HashData(self.coerce(v, Type::String)?))
             }
             StmtKind::Ban(e) => {
-                self.record(
-                    symbols::Mask(CLIENT.0 | BACKEND.0),
-                    s.span,
-                    "'ban()' cannot be used".into(),
-                );
+                self.record(symbols::Mask(CLIENT.0 | BACKEND.0), s.span, "'ban()' cannot be used".into());
                 let v = self.expr(e)?;
                 Some(ir::Stmt::Ban(self.coerce(v, Type::String)?))
             }
             StmtKind::Eval(e) => {
                 let ast::ExprKind::Call { callee, args } = &e.kind else {
-                    self.error(
-                        e.span,
-                        "Only a function or method call can stand as a statement",
-                    );
+                    self.error(e.span, "Only a function or method call can stand as a statement");
                     return None;
                 };
                 Some(ir::Stmt::Eval(self.call(callee, args, e.span)?))
@@ -139,28 +109,18 @@ impl Checker<'_, '_> {
         let v = self.expr(value);
         let (def, header) = resolved?;
         let v = v?;
-        let var = ir::VarRef {
-            var: def.var,
-            header: header.map(Into::into),
-        };
+        let var = ir::VarRef { var: def.var, header: header.map(Into::into) };
         let ty = def.ty;
         let value = match (op, ty) {
-            (AssignOp::Set, Type::Header | Type::String | Type::Body) => {
-                self.coerce(v, Type::String)?
-            }
+            (AssignOp::Set, Type::Header | Type::String | Type::Body) => self.coerce(v, Type::String)?,
             (AssignOp::Set, _) => self.coerce(v, ty)?,
-            (AssignOp::Add, Type::Header | Type::String | Type::Body) => {
-                self.coerce(v, Type::String)?
+            (AssignOp::Add, Type::Header | Type::String | Type::Body) => self.coerce(v, Type::String)?,
+            (AssignOp::Add | AssignOp::Sub, Type::Int | Type::Real | Type::Duration | Type::Bytes) => {
+                self.coerce(v, ty)?
             }
-            (
-                AssignOp::Add | AssignOp::Sub,
-                Type::Int | Type::Real | Type::Duration | Type::Bytes,
-            ) => self.coerce(v, ty)?,
             (AssignOp::Add | AssignOp::Sub, Type::Time) => self.coerce(v, Type::Duration)?,
             (AssignOp::Mul | AssignOp::Div, Type::Int) => self.coerce(v, Type::Int)?,
-            (AssignOp::Mul | AssignOp::Div, Type::Real | Type::Duration) => {
-                self.coerce(v, Type::Real)?
-            }
+            (AssignOp::Mul | AssignOp::Div, Type::Real | Type::Duration) => self.coerce(v, Type::Real)?,
             _ => {
                 let sym = match op {
                     AssignOp::Set => "=",
@@ -169,33 +129,18 @@ impl Checker<'_, '_> {
                     AssignOp::Mul => "*=",
                     AssignOp::Div => "/=",
                 };
-                self.error(
-                    op_span,
-                    format!("Operator '{sym}' is not possible on type {ty}"),
-                );
+                self.error(op_span, format!("Operator '{sym}' is not possible on type {ty}"));
                 return None;
             }
         };
-        Some(ir::Stmt::Set {
-            var,
-            op,
-            value,
-            span,
-        })
+        Some(ir::Stmt::Set { var, op, value, span })
     }
 
-    fn return_stmt(
-        &mut self,
-        action: Option<&ast::ReturnAction>,
-        span: crate::source::Span,
-    ) -> Option<ir::Stmt> {
+    fn return_stmt(&mut self, action: Option<&ast::ReturnAction>, span: crate::source::Span) -> Option<ir::Stmt> {
         let cur = self.current.0 as usize;
         let Some(action) = action else {
             if self.subs[cur].method.is_some() {
-                self.error(
-                    span,
-                    "'return;' without an action is only allowed in a custom subroutine",
-                );
+                self.error(span, "'return;' without an action is only allowed in a custom subroutine");
                 return None;
             }
             return Some(ir::Stmt::Return(Action::Leave, span));
@@ -210,8 +155,7 @@ impl Checker<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(", ")
             });
-            let mut d =
-                Diagnostic::error(name.span, format!("Unknown return action '{}'", name.name));
+            let mut d = Diagnostic::error(name.span, format!("Unknown return action '{}'", name.name));
             if let (Some(list), Some(m)) = (here, self.subs[cur].method) {
                 d = d.with_note(format!("{} may return: {list}", m.name()), None);
             }
@@ -222,22 +166,11 @@ impl Checker<'_, '_> {
         if def.kind == ActionKind::Pass && !action.args.is_empty() {
             mask = symbols::Mask(0).with(Method::BackendResponse);
         }
-        let shown = if action.args.is_empty() {
-            name.name.clone()
-        } else {
-            format!("{}(…)", name.name)
-        };
-        self.record(
-            mask,
-            name.span,
-            format!("'return ({shown})' is not allowed"),
-        );
+        let shown = if action.args.is_empty() { name.name.clone() } else { format!("{}(…)", name.name) };
+        self.record(mask, name.span, format!("'return ({shown})' is not allowed"));
         if def.kind == ActionKind::Vcl {
             return match action.args.as_slice() {
-                [ast::Expr {
-                    kind: ast::ExprKind::Path(label),
-                    ..
-                }] if !label.name.contains('.') => {
+                [ast::Expr { kind: ast::ExprKind::Path(label), .. }] if !label.name.contains('.') => {
                     Some(ir::Stmt::Return(Action::Vcl(label.name.clone()), span))
                 }
                 _ => {
@@ -250,10 +183,7 @@ impl Checker<'_, '_> {
         if needs_args && action.args.is_empty() {
             self.error(
                 name.span,
-                format!(
-                    "'{}' needs arguments: return ({}(STATUS[, \"reason\"]))",
-                    name.name, name.name
-                ),
+                format!("'{}' needs arguments: return ({}(STATUS[, \"reason\"]))", name.name, name.name),
             );
             return None;
         }
@@ -281,10 +211,7 @@ impl Checker<'_, '_> {
         match self.names.get(&name.name).map(|(s, _)| *s) {
             Some(super::Symbol::Sub(id)) => {
                 if let Some(m) = self.subs[id.0 as usize].method {
-                    self.error(
-                        name.span,
-                        format!("'{}' is a builtin method and cannot be called", m.name()),
-                    );
+                    self.error(name.span, format!("'{}' is a builtin method and cannot be called", m.name()));
                     return None;
                 }
                 let cur = self.current.0 as usize;
@@ -298,37 +225,25 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn new_stmt(
-        &mut self,
-        name: &ast::Ident,
-        ctor: &ast::Expr,
-        span: crate::source::Span,
-    ) -> Option<ir::Stmt> {
+    fn new_stmt(&mut self, name: &ast::Ident, ctor: &ast::Expr, span: crate::source::Span) -> Option<ir::Stmt> {
         let cur = self.current.0 as usize;
         if self.subs[cur].method != Some(Method::Init) {
             self.error(span, "'new' is only allowed in vcl_init");
             return None;
         }
-        let Some((super::Symbol::Object(id), decl_span)) = self.names.get(&name.name).copied()
-        else {
+        let Some((super::Symbol::Object(id), decl_span)) = self.names.get(&name.name).copied() else {
             return None;
         };
         if decl_span != name.span {
             return None;
         }
         let ast::ExprKind::Call { callee, args } = &ctor.kind else {
-            self.error(
-                ctor.span,
-                "Expected a constructor call such as 'directors.round_robin()'",
-            );
+            self.error(ctor.span, "Expected a constructor call such as 'directors.round_robin()'");
             return None;
         };
         let (alias, func) = callee.name.split_once('.').unwrap_or(("", &callee.name));
         let Some(vmod) = self.imports.get(alias).copied() else {
-            let mut d = Diagnostic::error(
-                callee.span,
-                format!("Unknown object constructor '{}'", callee.name),
-            );
+            let mut d = Diagnostic::error(callee.span, format!("Unknown object constructor '{}'", callee.name));
             if alias == "directors" {
                 d = d.with_note("add 'import directors;'", None);
             }
@@ -346,13 +261,8 @@ impl Checker<'_, '_> {
             return None;
         };
         let args = self.bind(&callee.name, def.ctor, args, ctor.span)?;
-        self.objects[id.0 as usize] = Some(ir::Object {
-            name: name.name.clone(),
-            kind: def.kind,
-            args,
-            span: name.span,
-            from_vcl3: false,
-        });
+        self.objects[id.0 as usize] =
+            Some(ir::Object { name: name.name.clone(), kind: def.kind, args, span: name.span, from_vcl3: false });
         Some(ir::Stmt::New(id, span))
     }
 }

@@ -2,8 +2,7 @@
 
 use super::{PResult, Parser};
 use crate::ast::{
-    AclDecl, AclEntry, BackendDecl, DirectorDecl, Field, FieldValue, ImportDecl, NumberLit,
-    ProbeDecl, SubDecl,
+    AclDecl, AclEntry, BackendDecl, DirectorDecl, Field, FieldValue, ImportDecl, NumberLit, ProbeDecl, SubDecl,
 };
 use crate::token::Tok;
 
@@ -20,10 +19,7 @@ impl Parser<'_> {
         }
         self.expect(&Tok::LBrace, "to open the backend")?;
         let fields = self.fields()?;
-        Ok(BackendDecl {
-            name,
-            fields: Some(fields),
-        })
+        Ok(BackendDecl { name, fields: Some(fields) })
     }
 
     pub(super) fn probe(&mut self) -> PResult<ProbeDecl> {
@@ -55,11 +51,7 @@ impl Parser<'_> {
             if !matches!(value, FieldValue::Block(..)) || self.at(&Tok::Semi) {
                 self.expect(&Tok::Semi, "after the field value")?;
             }
-            fields.push(Field {
-                name,
-                value,
-                span: start.to(self.prev_span()),
-            });
+            fields.push(Field { name, value, span: start.to(self.prev_span()) });
         }
     }
 
@@ -84,10 +76,7 @@ impl Parser<'_> {
                 self.bump();
                 Ok(FieldValue::Ident(crate::ast::Ident { name, span: t.span }))
             }
-            other => Err(self.error(
-                t.span,
-                format!("Expected a value, found {}", other.describe()),
-            )),
+            other => Err(self.error(t.span, format!("Expected a value, found {}", other.describe()))),
         }
     }
 
@@ -99,24 +88,13 @@ impl Parser<'_> {
         let (text, is_real) = match t.tok {
             Tok::Int(s) => (s, false),
             Tok::Real(s) => (s, true),
-            other => {
-                return Err(self.error(
-                    t.span,
-                    format!("Expected a number, found {}", other.describe()),
-                ))
-            }
+            other => return Err(self.error(t.span, format!("Expected a number, found {}", other.describe()))),
         };
         let unit = match &self.peek().tok {
             Tok::Ident(_) => Some(self.ident("a unit")?),
             _ => None,
         };
-        Ok(NumberLit {
-            negative,
-            text,
-            is_real,
-            unit,
-            span: start.to(self.prev_span()),
-        })
+        Ok(NumberLit { negative, text, is_real, unit, span: start.to(self.prev_span()) })
     }
 
     pub(super) fn acl(&mut self) -> PResult<AclDecl> {
@@ -138,13 +116,9 @@ impl Parser<'_> {
             let optional = self.eat(&Tok::LParen);
             let t = self.bump();
             let Tok::Str(addr) = t.tok else {
-                return Err(self.error(
-                    t.span,
-                    format!(
-                        "Expected an address string in the ACL, found {}",
-                        t.tok.describe()
-                    ),
-                ));
+                return Err(
+                    self.error(t.span, format!("Expected an address string in the ACL, found {}", t.tok.describe()))
+                );
             };
             let addr_span = t.span;
             if optional {
@@ -159,31 +133,16 @@ impl Parser<'_> {
                         Err(_) => return Err(self.error(m.span, "ACL mask is too large")),
                     },
                     other => {
-                        return Err(self.error(
-                            m.span,
-                            format!(
-                                "Expected a mask length after '/', found {}",
-                                other.describe()
-                            ),
-                        ))
+                        return Err(
+                            self.error(m.span, format!("Expected a mask length after '/', found {}", other.describe()))
+                        )
                     }
                 }
             }
             self.expect(&Tok::Semi, "after the ACL entry")?;
-            entries.push(AclEntry {
-                negated,
-                optional,
-                addr,
-                mask,
-                span: start.to(self.prev_span()),
-                addr_span,
-            });
+            entries.push(AclEntry { negated, optional, addr, mask, span: start.to(self.prev_span()), addr_span });
         }
-        Ok(AclDecl {
-            name,
-            flags,
-            entries,
-        })
+        Ok(AclDecl { name, flags, entries })
     }
 
     pub(super) fn sub(&mut self) -> PResult<crate::ast::SubDecl> {
@@ -191,11 +150,7 @@ impl Parser<'_> {
         let name = self.ident("a subroutine name")?;
         self.expect(&Tok::LBrace, "to open the subroutine body")?;
         let body = self.block_body()?;
-        Ok(SubDecl {
-            name,
-            body,
-            span: start.to(self.prev_span()),
-        })
+        Ok(SubDecl { name, body, span: start.to(self.prev_span()) })
     }
 
     pub(super) fn import(&mut self) -> PResult<ImportDecl> {
@@ -210,13 +165,9 @@ impl Parser<'_> {
             self.bump();
             let t = self.bump();
             if !matches!(t.tok, Tok::Str(_)) {
-                return Err(self.error(
-                    t.span,
-                    format!(
-                        "Expected a path string after 'from', found {}",
-                        t.tok.describe()
-                    ),
-                ));
+                return Err(
+                    self.error(t.span, format!("Expected a path string after 'from', found {}", t.tok.describe()))
+                );
             }
         }
         self.expect(&Tok::Semi, "after the import")?;
@@ -249,28 +200,16 @@ impl Parser<'_> {
                     self.expect(&Tok::Assign, "after the field name")?;
                     let value = self.field_value()?;
                     self.expect(&Tok::Semi, "after the field value")?;
-                    fields.push(Field {
-                        name: fname,
-                        value,
-                        span: t.span.to(self.prev_span()),
-                    });
+                    fields.push(Field { name: fname, value, span: t.span.to(self.prev_span()) });
                 }
                 other => {
                     return Err(self.error(
                         t.span,
-                        format!(
-                            "Expected '{{ .backend = …; }}', a field or '}}', found {}",
-                            other.describe()
-                        ),
+                        format!("Expected '{{ .backend = …; }}', a field or '}}', found {}", other.describe()),
                     ))
                 }
             }
         }
-        Ok(DirectorDecl {
-            name,
-            policy,
-            fields,
-            members,
-        })
+        Ok(DirectorDecl { name, policy, fields, members })
     }
 }

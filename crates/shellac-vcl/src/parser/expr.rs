@@ -42,10 +42,7 @@ impl Parser<'_> {
             self.leave();
             let e = e?;
             let span = start.to(e.span);
-            return Ok(Expr {
-                kind: ExprKind::Not(Box::new(e)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Not(Box::new(e)), span });
         }
         self.cmp_expr()
     }
@@ -105,10 +102,7 @@ impl Parser<'_> {
             self.leave();
             let e = e?;
             let span = start.to(e.span);
-            return Ok(Expr {
-                kind: ExprKind::Neg(Box::new(e)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Neg(Box::new(e)), span });
         }
         self.primary()
     }
@@ -124,18 +118,12 @@ impl Parser<'_> {
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Expr {
-                    kind: ExprKind::Str(s),
-                    span: t.span,
-                })
+                Ok(Expr { kind: ExprKind::Str(s), span: t.span })
             }
             Tok::Int(_) | Tok::Real(_) => {
                 let n = self.number_lit()?;
                 let span = n.span;
-                Ok(Expr {
-                    kind: ExprKind::Number(n),
-                    span,
-                })
+                Ok(Expr { kind: ExprKind::Number(n), span })
             }
             Tok::Ident(name) => {
                 self.bump();
@@ -145,29 +133,17 @@ impl Parser<'_> {
                         id.name = format!("{}.{h}", id.name);
                         self.bump();
                         id.span = id.span.to(self.bump().span);
-                        return Ok(Expr {
-                            span: id.span,
-                            kind: ExprKind::Path(id),
-                        });
+                        return Ok(Expr { span: id.span, kind: ExprKind::Path(id) });
                     }
                 }
                 if self.eat(&Tok::LParen) {
                     let args = self.args()?;
                     let span = id.span.to(self.prev_span());
-                    return Ok(Expr {
-                        kind: ExprKind::Call { callee: id, args },
-                        span,
-                    });
+                    return Ok(Expr { kind: ExprKind::Call { callee: id, args }, span });
                 }
-                Ok(Expr {
-                    span: id.span,
-                    kind: ExprKind::Path(id),
-                })
+                Ok(Expr { span: id.span, kind: ExprKind::Path(id) })
             }
-            other => Err(self.error(
-                t.span,
-                format!("Expected an expression, found {}", other.describe()),
-            )),
+            other => Err(self.error(t.span, format!("Expected an expression, found {}", other.describe()))),
         }
     }
 
@@ -196,8 +172,5 @@ impl Parser<'_> {
 
 fn binary(op: BinOp, l: Expr, r: Expr) -> Expr {
     let span = l.span.to(r.span);
-    Expr {
-        kind: ExprKind::Binary(op, Box::new(l), Box::new(r)),
-        span,
-    }
+    Expr { kind: ExprKind::Binary(op, Box::new(l), Box::new(r)), span }
 }

@@ -26,9 +26,7 @@ impl Parser<'_> {
                 }
                 Tok::Eof => {
                     let span = self.peek().span;
-                    return Err(
-                        self.error(span, "Expected '}' to close the block, found end of file")
-                    );
+                    return Err(self.error(span, "Expected '}' to close the block, found end of file"));
                 }
                 _ => {}
             }
@@ -148,10 +146,7 @@ impl Parser<'_> {
                 return Err(self.error(t.span, format!("Expected a statement or '}}', found {}", other.describe())));
             }
         };
-        Ok(Some(Stmt {
-            kind,
-            span: start.to(self.prev_span()),
-        }))
+        Ok(Some(Stmt { kind, span: start.to(self.prev_span()) }))
     }
 
     /// A variable name, with an optional quoted header part: `req.http."x.y"`.
@@ -180,21 +175,13 @@ impl Parser<'_> {
             other => {
                 return Err(self.error(
                     t.span,
-                    format!(
-                        "Expected an assignment operator (=, +=, -=, *=, /=), found {}",
-                        other.describe()
-                    ),
+                    format!("Expected an assignment operator (=, +=, -=, *=, /=), found {}", other.describe()),
                 ))
             }
         };
         let value = self.expr()?;
         self.expect(&Tok::Semi, "after the value")?;
-        Ok(StmtKind::Set {
-            target,
-            op,
-            op_span: t.span,
-            value,
-        })
+        Ok(StmtKind::Set { target, op, op_span: t.span, value })
     }
 
     fn if_stmt(&mut self) -> PResult<StmtKind> {
