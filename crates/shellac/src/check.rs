@@ -1,35 +1,69 @@
 //! `shellac check` and `shellac serve -C`: compile the VCL, print what it declares or why it
-//! fails, and exit 0 or 1, as `varnishd -C` does.
+//! fails, and exit 0 or 1, as `varnishd -C` does. `serve` compiles through [`compile_vcl`] too.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use shellac_vcl::summary::summary;
-use shellac_vcl::{compile, Options, Resolver};
+use shellac_vcl::{compile, Options, Program, Resolver};
 
 use crate::cli::{CheckArgs, ServeArgs};
 use crate::fs_loader::FsLoader;
-use crate::params::compiler_options;
+use crate::params::{compiler_options, parse_params};
 use crate::resolver::SystemResolver;
+
+/// Where the VCL comes from.
+pub(crate) enum VclSource {
+    /// `-f FILE`
+    File(String),
+    /// `-b HOST[:PORT]`
+    Backend(String),
+}
 
 /// `shellac check -f FILE`.
 pub(crate) fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let opts = compiler_options(&args.params)?;
-    check_file(&args.vcl_file, &opts, !args.no_resolve)
+    let opts = compiler_options(&parse_params(&args.params)?);
+    print_check(&VclSource::File(args.vcl_file.clone()), &opts, !args.no_resolve)
 }
 
-/// `shellac serve …`: only `-C` exists so far.
-pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let opts = compiler_options(&args.params)?;
-    if !args.check_only {
-        bail!("serving traffic is not built yet (it arrives with the data path); use -C to check the VCL");
+/// `shellac serve -C …`.
+pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let opts = compiler_options(&parse_params(&args.params)?);
+    let source = match (&args.backend, args.vcl_file.last()) {
+        (Some(b), _) => VclSource::Backend(b.clone()),
+        (None, Some(f)) => VclSource::File(f.clone()),
+        (None, None) => bail!("-C needs -f FILE or -b HOST[:PORT]"),
+    };
+    print_check(&source, &opts, !args.no_resolve)
+}
+
+fn print_check(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
+    match compile_vcl(source, opts, resolve)? {
+        Some(p) => {
+            print!("{}", summary(&p));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::FAILURE),
     }
-    if let Some(b) = &args.backend {
-        let source = backend_vcl(b)?;
-        return check_source("<-b argument>", source.as_bytes(), &opts, !args.no_resolve);
+}
+
+/// Compiles the VCL; prints diagnostics (warnings too) to stderr; `None` when it has errors.
+pub(crate) fn compile_vcl(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<Option<Program>> {
+    let (name, text) = match source {
+        VclSource::Backend(b) => ("<-b argument>".to_string(), backend_vcl(b)?.into_bytes()),
+        VclSource::File(f) => {
+            let path = find_vcl(f, opts)?;
+            let text = std::fs::read(&path).with_context(|| format!("cannot read {path}"))?;
+            (path, text)
+        }
+    };
+    let resolver = SystemResolver;
+    let out = compile(&name, &text, opts, &FsLoader, resolve.then_some(&resolver as &dyn Resolver));
+    let diagnostics = out.render();
+    if !diagnostics.is_empty() {
+        eprint!("{diagnostics}");
     }
-    let Some(file) = args.vcl_file.last() else { bail!("-C needs -f FILE or -b HOST[:PORT]") };
-    check_file(file, &opts, !args.no_resolve)
+    Ok(out.program)
 }
 
 /// The VCL that `-b host[:port]` stands for (spec §6.1).
@@ -41,12 +75,6 @@ pub(crate) fn backend_vcl(arg: &str) -> anyhow::Result<String> {
         return Ok("vcl 4.1;\nbackend default none;\n".into());
     }
     Ok(format!("vcl 4.1;\nbackend default {{\n    .host = \"{arg}\";\n}}\n"))
-}
-
-fn check_file(file: &str, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
-    let path = find_vcl(file, opts)?;
-    let source = std::fs::read(&path).with_context(|| format!("cannot read {path}"))?;
-    check_source(&path, &source, opts, resolve)
 }
 
 /// A relative `-f` name is tried in the current directory, then along vcl_path (varnishd only
@@ -62,20 +90,4 @@ fn find_vcl(file: &str, opts: &Options) -> anyhow::Result<String> {
         }
     }
     bail!("cannot find VCL file {file} (searched the current directory and vcl_path {})", opts.vcl_path.join(":"))
-}
-
-fn check_source(name: &str, source: &[u8], opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
-    let resolver = SystemResolver;
-    let out = compile(name, source, opts, &FsLoader, resolve.then_some(&resolver as &dyn Resolver));
-    let diagnostics = out.render();
-    if !diagnostics.is_empty() {
-        eprint!("{diagnostics}");
-    }
-    match &out.program {
-        Some(p) => {
-            print!("{}", summary(p));
-            Ok(ExitCode::SUCCESS)
-        }
-        None => Ok(ExitCode::FAILURE),
-    }
 }

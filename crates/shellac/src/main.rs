@@ -8,6 +8,7 @@ mod cli;
 mod fs_loader;
 mod params;
 mod resolver;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -17,7 +18,11 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Check(args) => check::run_check(&args),
-        cli::Command::Serve(args) => check::run_serve(&args),
+        cli::Command::Serve(args) if args.check_only => check::run_serve_check(&args),
+        cli::Command::Serve(args) => {
+            init_logging();
+            serve::run(&args)
+        }
     };
     match result {
         Ok(code) => code,
@@ -26,4 +31,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr; `RUST_LOG` (e.g. `info,backend_health=warn`) filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

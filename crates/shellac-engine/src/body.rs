@@ -1,0 +1,187 @@
+//! The one message body type of the data path, for responses to clients and requests to
+//! backends: empty, a buffer (synthetic pages, buffered fetches), or a stream read from the other
+//! side with a between-bytes timeout and a size limit. When a backend response stream ends
+//! cleanly, its connection goes back to the pool; when it stalls or breaks, the stream errors, so
+//! hyper aborts the client connection and the client sees a truncated body (spec §4.2).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+use crate::backend::pool::Lease;
+
+/// A message body.
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Full(Option<Bytes>),
+    Stream(Box<Stream>),
+}
+
+struct Stream {
+    inner: Incoming,
+    between_bytes: Option<Duration>,
+    timer: Option<Pin<Box<Sleep>>>,
+    limit: u64,
+    seen: u64,
+    lease: Option<Lease>,
+}
+
+/// Why a streamed body ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Nothing arrived within between_bytes_timeout.
+    #[error("between bytes timeout")]
+    Timeout,
+    /// More than the allowed size.
+    #[error("body larger than {0} bytes")]
+    TooLarge(u64),
+    /// The other side broke off.
+    #[error("{0}")]
+    Io(#[from] hyper::Error),
+}
+
+// === impl Body ===
+
+impl Body {
+    /// No body.
+    pub fn empty() -> Body {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A complete body.
+    pub fn full(bytes: impl Into<Bytes>) -> Body {
+        let b: Bytes = bytes.into();
+        if b.is_empty() {
+            return Body::empty();
+        }
+        Body { kind: Kind::Full(Some(b)) }
+    }
+
+    /// A body streamed from `inner`; `limit` 0 means unlimited; `lease` goes back to its pool
+    /// when the stream ends cleanly.
+    pub fn stream(inner: Incoming, between_bytes: Option<Duration>, limit: u64, lease: Option<Lease>) -> Body {
+        Body { kind: Kind::Stream(Box::new(Stream { inner, between_bytes, timer: None, limit, seen: 0, lease })) }
+    }
+
+    /// Whether a fetch may send this body again (retries, the silent retry on a reused
+    /// connection).
+    pub fn try_clone(&self) -> Option<Body> {
+        match &self.kind {
+            Kind::Empty => Some(Body::empty()),
+            Kind::Full(b) => Some(Body { kind: Kind::Full(b.clone()) }),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// Reads the whole body (`do_stream = false`), keeping the timeouts.
+    pub async fn collect(mut self) -> Result<Bytes, BodyError> {
+        let mut out = bytes::BytesMut::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut self).poll_frame_inner(cx)).await {
+            if let Ok(data) = frame?.into_data() {
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(out.freeze())
+    }
+
+    fn poll_frame_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(s) => s.poll(cx),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.get_mut().poll_frame_inner(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(b) => b.is_none(),
+            Kind::Stream(s) => s.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(s) => s.inner.size_hint(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Full(b) => write!(f, "Body::Full({})", b.as_ref().map_or(0, Bytes::len)),
+            Kind::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+// === impl Stream ===
+
+impl Stream {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.seen += data.len() as u64;
+                    if self.limit > 0 && self.seen > self.limit {
+                        self.lease = None;
+                        return Poll::Ready(Some(Err(BodyError::TooLarge(self.limit))));
+                    }
+                }
+                self.timer = None;
+                if self.inner.is_end_stream() {
+                    self.finish();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.lease = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                self.finish();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let Some(d) = self.between_bytes else { return Poll::Pending };
+                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + d)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        self.lease = None;
+                        Poll::Ready(Some(Err(BodyError::Timeout)))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.recycle();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Directors (spec §3): one trait, one file per policy. A director holds an ordered member list
+//! of backends or other directors, each with a weight; `resolve` picks one member (which may
+//! itself be a director: the fetch keeps resolving until it reaches a backend), and health is
+//! "at least one member healthy".
+
+pub mod fallback;
+pub mod hash;
+pub mod random;
+pub mod round_robin;
+
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use shellac_vcl::vmods::DirectorKind;
+
+use crate::backend::BackendHandle;
+
+/// A director.
+pub trait Director: Send + Sync + 'static {
+    /// Its VCL name.
+    fn name(&self) -> &str;
+    /// Its type as `backend.list -j` prints it (`round-robin`, `fallback`, `random`, `hash`).
+    fn type_name(&self) -> &'static str;
+    /// Picks a member, or `None` when no member can take the request.
+    fn resolve(&self) -> Option<BackendHandle>;
+    /// Whether it can take requests; `depth` guards against cycles.
+    fn is_healthy(&self, depth: usize) -> bool;
+    /// The members.
+    fn members(&self) -> &Members;
+    /// `.backend(key)` of the hash director: the member for a key, chosen now.
+    fn backend_for_key(&self, _key: &[u8]) -> Option<BackendHandle> {
+        None
+    }
+    /// For `backend.list -p`: the index of the member currently in use (sticky fallback).
+    fn current(&self) -> Option<usize> {
+        None
+    }
+    /// Called after `remove_backend` took out the member at `index`.
+    fn on_removed(&self, _index: usize) {}
+}
+
+/// A director's member list.
+#[derive(Default)]
+pub struct Members {
+    list: RwLock<Vec<Member>>,
+}
+
+/// One member.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// The backend or director.
+    pub handle: BackendHandle,
+    /// Its weight (1 where the policy has none).
+    pub weight: f64,
+}
+
+/// Creates a director of a kind.
+pub fn new_director(kind: DirectorKind, name: &str, sticky: bool) -> Arc<dyn Director> {
+    match kind {
+        DirectorKind::RoundRobin => Arc::new(round_robin::RoundRobin::new(name)),
+        DirectorKind::Fallback => Arc::new(fallback::Fallback::new(name, sticky)),
+        DirectorKind::Random => Arc::new(random::Random::new(name)),
+        DirectorKind::Hash => Arc::new(hash::Hash::new(name)),
+    }
+}
+
+// === impl Members ===
+
+impl Members {
+    /// `add_backend`: appends (duplicates allowed).
+    pub fn add(&self, handle: BackendHandle, weight: f64) {
+        self.list.write().push(Member { handle, weight });
+    }
+
+    /// `remove_backend`: removes the first occurrence; returns its index.
+    pub fn remove(&self, handle: &BackendHandle) -> Option<usize> {
+        let mut list = self.list.write();
+        let i = list.iter().position(|m| m.handle.same(handle))?;
+        list.remove(i);
+        Some(i)
+    }
+
+    /// A copy of the list.
+    pub fn snapshot(&self) -> Vec<Member> {
+        self.list.read().clone()
+    }
+
+    /// Runs `f` on the list under the read lock.
+    pub fn with<R>(&self, f: impl FnOnce(&[Member]) -> R) -> R {
+        f(&self.list.read())
+    }
+
+    /// Whether any member is healthy.
+    pub fn any_healthy(&self, depth: usize) -> bool {
+        self.list.read().iter().any(|m| m.handle.healthy_at(depth))
+    }
+}
+
+/// Picks among healthy members by cumulative weight: the first whose running total exceeds
+/// `r × total` (random and hash directors, spec §3.4–3.5). `r` is in [0, 1).
+pub(crate) fn pick_weighted(members: &[Member], r: f64, depth: usize) -> Option<BackendHandle> {
+    let healthy: Vec<&Member> = members.iter().filter(|m| m.handle.healthy_at(depth)).collect();
+    let total: f64 = healthy.iter().map(|m| m.weight).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let target = r * total;
+    let mut acc = 0.0;
+    for m in &healthy {
+        acc += m.weight;
+        if target < acc {
+            return Some(m.handle.clone());
+        }
+    }
+    healthy.last().map(|m| m.handle.clone())
+}
+
+impl fmt::Debug for dyn Director {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.type_name(), self.name())
+    }
+}

@@ -1,0 +1,240 @@
+//! Linking calls of builtin, std and directors functions and of director methods (spec §1.9,
+//! §3). Conversions that can fail without a fallback are VCL failures (503), as in Varnish.
+
+use std::net::SocketAddr;
+
+use shellac_vcl::ir::{Expr, ExprKind, ObjId};
+use shellac_vcl::vmods::{Func, ObjMethod};
+
+use super::expr::{link_args, var_parts};
+use super::parse;
+use super::{ExprFn, Linker};
+use crate::backend::BackendHandle;
+use crate::error::{LoadError, VclFail};
+use crate::value::Value;
+use crate::vrt::{vars, Ctx};
+
+type Args = Vec<Option<ExprFn>>;
+
+/// Links a function call.
+pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Result<ExprFn, LoadError> {
+    let args = link_args(l, raw)?;
+    Ok(match func {
+        Func::Regsub | Func::Regsuball => {
+            let all = func == Func::Regsuball;
+            let Some(Some(Expr { kind: ExprKind::RegexRef(id), .. })) = raw.get(1) else {
+                return Err(LoadError::Unsupported("regsub without a regex".into()));
+            };
+            let re = l.program.regexes[id.0 as usize].clone();
+            Box::new(move |ctx| {
+                let subject = arg(ctx, &args, 0)?;
+                let sub = arg(ctx, &args, 2)?;
+                let out = re
+                    .substitute(subject.str().as_bytes(), sub.str().as_bytes(), all)
+                    .map_err(|e| VclFail(format!("regsub failed: {e}")))?;
+                Ok(Value::Str(String::from_utf8_lossy(&out).into_owned()))
+            })
+        }
+        Func::StdHealthy => Box::new(move |ctx| {
+            Ok(Value::Bool(match arg(ctx, &args, 0)? {
+                Value::Backend(b) => b.is_healthy(),
+                _ => false,
+            }))
+        }),
+        Func::StdLog | Func::StdSyslog | Func::StdTimestamp => Box::new(move |ctx| {
+            let last = args.len() - 1;
+            let s = arg(ctx, &args, last)?;
+            tracing::info!(target: "vcl_log", xid = xid(ctx), "{}", s.str());
+            Ok(Value::Null)
+        }),
+        Func::StdTolower => Box::new(move |ctx| Ok(Value::Str(arg(ctx, &args, 0)?.str().to_ascii_lowercase()))),
+        Func::StdToupper => Box::new(move |ctx| Ok(Value::Str(arg(ctx, &args, 0)?.str().to_ascii_uppercase()))),
+        Func::StdInteger => conversion(args, "std.integer", |v| match v {
+            Value::Str(s) => parse::integer(&s).map(Value::Int),
+            Value::Bool(b) => Some(Value::Int(i64::from(b))),
+            Value::Bytes(b) => i64::try_from(b).ok().map(Value::Int),
+            Value::Duration(d) | Value::Real(d) | Value::Time(d) => {
+                (d.is_finite() && d.abs() < 9.2e18).then(|| Value::Int(d.trunc() as i64))
+            }
+            _ => None,
+        }),
+        Func::StdDuration => conversion(args, "std.duration", |v| match v {
+            Value::Str(s) => parse::duration(&s).map(Value::Duration),
+            Value::Real(r) => Some(Value::Duration(r)),
+            Value::Int(n) => Some(Value::Duration(n as f64)),
+            _ => None,
+        }),
+        Func::StdReal => conversion(args, "std.real", |v| match v {
+            Value::Str(s) => parse::real(&s).map(Value::Real),
+            Value::Null => None,
+            other => Some(Value::Real(other.num())),
+        }),
+        Func::StdTime => conversion(args, "std.time", |v| match v {
+            Value::Str(s) => parse::time(&s).map(Value::Time),
+            Value::Real(r) => Some(Value::Time(r)),
+            Value::Int(n) => Some(Value::Time(n as f64)),
+            _ => None,
+        }),
+        Func::StdBytes => conversion(args, "std.bytes", |v| match v {
+            Value::Str(s) => parse::bytes(&s).map(Value::Bytes),
+            Value::Real(r) if r >= 0.0 => Some(Value::Bytes(r as u64)),
+            Value::Int(n) => u64::try_from(n).ok().map(Value::Bytes),
+            _ => None,
+        }),
+        Func::StdIp => Box::new(move |ctx| {
+            let s = arg(ctx, &args, 0)?;
+            let port: u16 = arg(ctx, &args, 3)?.str().parse().unwrap_or(80);
+            match parse::ip(s.str()) {
+                Some(ip) => Ok(Value::Ip(Some(SocketAddr::new(ip, port)))),
+                None => match args.get(1).and_then(Option::as_ref) {
+                    Some(f) => f(ctx),
+                    None => {
+                        Err(VclFail(format!("std.ip: {:?} is not an IP address and there is no fallback", s.str())))
+                    }
+                },
+            }
+        }),
+        Func::StdStrstr => Box::new(move |ctx| {
+            let (s1, s2) = (arg(ctx, &args, 0)?, arg(ctx, &args, 1)?);
+            Ok(match s1.str().find(s2.str()) {
+                Some(i) if s1.as_opt_str().is_some() && s2.as_opt_str().is_some() => {
+                    Value::Str(s1.str()[i..].to_string())
+                }
+                _ => Value::Null,
+            })
+        }),
+        Func::StdQuerysort => Box::new(move |ctx| Ok(Value::Str(parse::querysort(arg(ctx, &args, 0)?.str())))),
+        Func::StdCollect => {
+            let Some(Some(Expr { kind: ExprKind::Var(v), .. })) = raw.first() else {
+                return Err(LoadError::Unsupported("std.collect needs a header".into()));
+            };
+            let (var, hdr) = var_parts(v)?;
+            Box::new(move |ctx| {
+                let sep = arg(ctx, &args, 1)?;
+                vars::collect(ctx, var, hdr.as_ref(), sep.str())?;
+                Ok(Value::Null)
+            })
+        }
+        Func::StdRandom => Box::new(move |ctx| {
+            let (lo, hi) = (arg(ctx, &args, 0)?.num(), arg(ctx, &args, 1)?.num());
+            Ok(Value::Real(lo + fastrand::f64() * (hi - lo)))
+        }),
+        Func::StdRound => Box::new(move |ctx| Ok(Value::Real(arg(ctx, &args, 0)?.num().round()))),
+        // There is no object store yet, so there is nothing to ban; the ban is accepted.
+        Func::StdBan => Box::new(|_| Ok(Value::Bool(true))),
+        Func::StdBanError => Box::new(|_| Ok(Value::Str(String::new()))),
+        Func::StdCacheReqBody => Box::new(move |ctx| {
+            let size = arg(ctx, &args, 0)?.int();
+            if let Some(req) = ctx.req.as_deref_mut() {
+                req.cache_body = Some(u64::try_from(size).unwrap_or(0));
+            }
+            Ok(Value::Bool(true))
+        }),
+        Func::StdPort => Box::new(move |ctx| {
+            Ok(Value::Int(match arg(ctx, &args, 0)? {
+                Value::Ip(Some(a)) => i64::from(a.port()),
+                _ => 0,
+            }))
+        }),
+        Func::StdFnmatch => Box::new(move |ctx| {
+            let (p, s) = (arg(ctx, &args, 0)?, arg(ctx, &args, 1)?);
+            Ok(Value::Bool(shellac_vcl::source::fnmatch(p.str(), s.str())))
+        }),
+        Func::StdLate100Continue | Func::StdSetIpTos => Box::new(|_| Ok(Value::Null)),
+        Func::DirectorsLookup => {
+            // Only allowed in vcl_init/vcl_fini: the names are fixed, so look them up now when
+            // the argument is a literal, else at run time among this VCL's objects.
+            let backends: Vec<_> = l.backends.to_vec();
+            let directors: Vec<_> = l.directors.to_vec();
+            Box::new(move |ctx| {
+                let name = arg(ctx, &args, 0)?;
+                let name = name.str();
+                if let Some(b) = backends.iter().find(|b| b.name == name) {
+                    return Ok(Value::Backend(BackendHandle::Backend(b.clone())));
+                }
+                if let Some(d) = directors.iter().find(|d| d.name() == name) {
+                    return Ok(Value::Backend(BackendHandle::Director(d.clone())));
+                }
+                Ok(Value::Backend(BackendHandle::None))
+            })
+        }
+    })
+}
+
+/// Links a director method call.
+pub(crate) fn link_method(
+    l: &Linker<'_>,
+    obj: ObjId,
+    method: ObjMethod,
+    raw: &[Option<Expr>],
+) -> Result<ExprFn, LoadError> {
+    let args = link_args(l, raw)?;
+    let d = l.directors[obj.0 as usize].clone();
+    Ok(match method {
+        ObjMethod::AddBackend => Box::new(move |ctx| {
+            let Value::Backend(b) = arg(ctx, &args, 0)? else {
+                return Err(VclFail("add_backend: not a backend".into()));
+            };
+            if b.is_none() {
+                return Err(VclFail(format!("{}.add_backend(): none is not a backend", d.name())));
+            }
+            let weight = match args.get(1).and_then(Option::as_ref) {
+                Some(f) => f(ctx)?.num(),
+                None => 1.0,
+            };
+            d.members().add(b, weight);
+            Ok(Value::Null)
+        }),
+        ObjMethod::RemoveBackend => Box::new(move |ctx| {
+            if let Value::Backend(b) = arg(ctx, &args, 0)? {
+                if let Some(i) = d.members().remove(&b) {
+                    d.on_removed(i);
+                }
+            }
+            Ok(Value::Null)
+        }),
+        ObjMethod::Backend => Box::new(move |ctx| {
+            if args.first().is_some_and(Option::is_some) {
+                let key = arg(ctx, &args, 0)?;
+                return Ok(Value::Backend(d.backend_for_key(key.str().as_bytes()).unwrap_or_default()));
+            }
+            Ok(Value::Backend(BackendHandle::Director(d.clone())))
+        }),
+    })
+}
+
+/// A `std.*` conversion: exactly one input argument (the front end checked that), then the
+/// fallback; a failed conversion without fallback is a VCL failure.
+fn conversion(args: Args, name: &'static str, convert: fn(Value) -> Option<Value>) -> ExprFn {
+    Box::new(move |ctx| {
+        let mut input = Value::Null;
+        for (i, a) in args.iter().enumerate() {
+            if i == 1 {
+                continue;
+            }
+            if let Some(f) = a {
+                input = f(ctx)?;
+                break;
+            }
+        }
+        let shown = input.to_text();
+        match convert(input) {
+            Some(v) => Ok(v),
+            None => match args.get(1).and_then(Option::as_ref) {
+                Some(f) => f(ctx),
+                None => Err(VclFail(format!("{name}: cannot convert {shown:?} and there is no fallback"))),
+            },
+        }
+    })
+}
+
+fn arg(ctx: &mut Ctx<'_>, args: &Args, i: usize) -> Result<Value, VclFail> {
+    match args.get(i).and_then(Option::as_ref) {
+        Some(f) => f(ctx),
+        None => Ok(Value::Null),
+    }
+}
+
+fn xid(ctx: &Ctx<'_>) -> u64 {
+    ctx.req.as_ref().map(|r| r.xid).or(ctx.bereq.as_ref().map(|b| b.xid)).unwrap_or(0)
+}

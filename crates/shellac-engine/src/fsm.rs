@@ -1,0 +1,286 @@
+//! The client request state machine (spec §1.7), one function per step as in Varnish's
+//! `cache_req_fsm.c`: recv → hash → lookup → hit/miss/pass/pipe/purge/synth → fetch → deliver,
+//! with restart and fail. The object store is not there yet: lookup always misses and nothing
+//! is stored, so `Lookup` is the one step the store will fill in.
+//!
+//! ```text
+//! Recv ─┬─ hash ──► Hash ─► Lookup ─► Miss ─┬─ fetch ─► Fetch(miss) ─► Deliver ─► done
+//!       ├─ pass ──► Hash ─► Pass ───────────┼─ fetch ─► Fetch(pass) ─┘    │
+//!       ├─ pipe ──► Hash ─► Pipe ─► tunnel  │                             ├─ synth ─► Synth ─► done
+//!       ├─ purge ─► Hash ─► Purge ─► Synth  └─ synth/restart/fail         └─ restart ─► Recv
+//!       ├─ synth ─► Hash ─► Synth
+//!       ├─ restart ─► Restart ─► Recv (or Synth 503 beyond max_restarts)
+//!       └─ fail ─► Synth 503 "VCL failed"
+//! ```
+
+mod deliver;
+mod pipe;
+mod synth;
+
+use std::sync::Arc;
+
+use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Request, Response, Version};
+use hyper::body::Incoming;
+use sha2::Digest;
+use shellac_vcl::symbols::{ActionKind, Method};
+
+use crate::body::Body;
+use crate::exec::Handling;
+use crate::fetch::{self, Mode, Outcome};
+use crate::hdr;
+use crate::server::Server;
+use crate::value::now;
+use crate::vcl::{Parts, Vcl};
+use crate::vrt::{Req, Sess};
+
+/// A step of the state machine.
+#[derive(Debug)]
+enum Step {
+    Recv,
+    Lookup,
+    Miss,
+    Pass,
+    Pipe,
+    Purge,
+    Fetch(Mode),
+    Synth(u32, String),
+    Restart,
+    Fail,
+}
+
+/// One client request in flight.
+pub(crate) struct Task {
+    pub(crate) server: Arc<Server>,
+    pub(crate) vcl: Arc<Vcl>,
+    pub(crate) sess: Arc<Sess>,
+    pub(crate) req: Req,
+    pub(crate) body: Option<Body>,
+    pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
+    pub(crate) http10: bool,
+}
+
+/// Handles one request to the end.
+pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Response<Body> {
+    let Some(vcl) = server.active() else {
+        return plain(503, "Service Unavailable: no VCL loaded\n");
+    };
+    let params = server.params();
+    let (mut parts, incoming) = request.into_parts();
+    if let Some(name) = hdr::protected_in_connection(&parts.headers) {
+        tracing::debug!("400: Connection names protected header {name}");
+        return plain(400, "Bad Request\n");
+    }
+    if params.req_body_max > 0 {
+        let len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if len.is_some_and(|l| l > params.req_body_max) {
+            return plain(413, "Payload Too Large\n");
+        }
+    }
+    let http10 = parts.version == Version::HTTP_10;
+    let proto = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
+    let mut headers = std::mem::take(&mut parts.headers);
+    prepare_headers(&mut headers, &sess);
+    let mut req = Req::new(parts.method.as_str().to_string(), url, proto.into(), headers, server.next_xid(), now());
+    req.backend_hint = vcl.default_backend.clone();
+    let body = Body::stream(incoming, None, params.req_body_max, None);
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade, http10 };
+    task.run().await
+}
+
+// === impl Task ===
+
+impl Task {
+    async fn run(&mut self) -> Response<Body> {
+        let mut step = Step::Recv;
+        loop {
+            step = match step {
+                Step::Recv => self.recv(),
+                Step::Lookup => Step::Miss,
+                Step::Miss => self.client_step(Method::Miss, |a| match a {
+                    ActionKind::Fetch => Some(Step::Fetch(Mode::Miss)),
+                    ActionKind::Pass => Some(Step::Pass),
+                    _ => None,
+                }),
+                Step::Pass => self.client_step(Method::Pass, |a| match a {
+                    ActionKind::Fetch => Some(Step::Fetch(Mode::Pass)),
+                    _ => None,
+                }),
+                Step::Purge => self.client_step(Method::Purge, |_| None),
+                Step::Pipe => return self.pipe().await,
+                Step::Fetch(mode) => {
+                    let body = self.request_body().await;
+                    match fetch::fetch(&self.server, &self.vcl, &self.sess, &self.req, body, mode).await {
+                        Outcome::Deliver(fetched) => match self.deliver(fetched) {
+                            Ok(resp) => return resp,
+                            Err(next) => next,
+                        },
+                        Outcome::Failed => Step::Synth(503, "Service Unavailable".into()),
+                    }
+                }
+                Step::Synth(status, reason) => match self.synth(status, reason) {
+                    Ok(resp) => return resp,
+                    Err(next) => next,
+                },
+                Step::Restart => {
+                    self.req.restarts += 1;
+                    if u64::from(self.req.restarts) > self.server.params().max_restarts {
+                        Step::Synth(503, "Service Unavailable".into())
+                    } else {
+                        Step::Recv
+                    }
+                }
+                Step::Fail => Step::Synth(503, "VCL failed".into()),
+            }
+        }
+    }
+
+    /// `vcl_recv`, then `vcl_hash` whatever recv returned.
+    fn recv(&mut self) -> Step {
+        let h = match self.vcl.run(Method::Recv, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+            Ok(h) => h,
+            Err(e) => return self.failed(Method::Recv, &e.0),
+        };
+        let next = match h.action {
+            ActionKind::Hash => Step::Lookup,
+            ActionKind::Pass => Step::Pass,
+            ActionKind::Pipe => Step::Pipe,
+            ActionKind::Purge => Step::Purge,
+            ActionKind::Synth => synth_step(&h),
+            ActionKind::Restart => return Step::Restart,
+            ActionKind::Vcl => {
+                // Labels arrive with the management port; an unknown label is a VCL failure.
+                return self.failed(Method::Recv, &format!("no VCL labelled {:?}", h.label.unwrap_or_default()));
+            }
+            _ => return Step::Fail,
+        };
+        if matches!(next, Step::Lookup) && self.server.params().http_gzip_support {
+            normalize_accept_encoding(&mut self.req.headers);
+        }
+        match self.vcl.run(Method::Hash, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+            Ok(h) if h.action == ActionKind::Lookup => {
+                let digest = std::mem::take(&mut self.req.hasher).finalize();
+                self.req.hash = Some(digest.to_vec().into());
+                next
+            }
+            Ok(_) => Step::Fail,
+            Err(e) => self.failed(Method::Hash, &e.0),
+        }
+    }
+
+    /// Runs a client method whose actions besides synth/restart/fail are mapped by `map`.
+    fn client_step(&mut self, method: Method, map: impl Fn(ActionKind) -> Option<Step>) -> Step {
+        match self.vcl.run(method, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+            Ok(h) => match map(h.action) {
+                Some(step) => step,
+                None => match h.action {
+                    ActionKind::Synth => synth_step(&h),
+                    ActionKind::Restart => Step::Restart,
+                    _ => Step::Fail,
+                },
+            },
+            Err(e) => self.failed(method, &e.0),
+        }
+    }
+
+    fn failed(&self, method: Method, why: &str) -> Step {
+        tracing::info!(xid = self.req.xid, "VCL failed in {}: {why}", shellac_vcl::symbols::method_def(method).name);
+        Step::Fail
+    }
+
+    /// The request body for a fetch: buffered when `std.cache_req_body` asked for it (so that
+    /// retries can resend it), else streamed once.
+    async fn request_body(&mut self) -> Body {
+        let Some(body) = self.body.take() else { return Body::empty() };
+        if self.req.cache_body.is_none() {
+            return body;
+        }
+        match body.collect().await {
+            Ok(bytes) => {
+                let b = Body::full(bytes);
+                self.body = b.try_clone();
+                b
+            }
+            Err(e) => {
+                tracing::info!(xid = self.req.xid, "request body: {e}");
+                Body::empty()
+            }
+        }
+    }
+}
+
+fn synth_step(h: &Handling) -> Step {
+    let status = h.args.first().map_or(503, |v| u32::try_from(v.int()).unwrap_or(503));
+    let reason = h.args.get(1).map(|v| v.to_text()).unwrap_or_default();
+    Step::Synth(status, reason)
+}
+
+/// Before `vcl_recv`: `X-Forwarded-For` merged with the client address appended, multiple
+/// `Cache-Control` lines merged (spec §4.1).
+fn prepare_headers(headers: &mut HeaderMap, sess: &Sess) {
+    let ip = sess.client.ip().to_string();
+    let xff: Vec<&[u8]> = headers.get_all(&hdr::X_FORWARDED_FOR).iter().map(HeaderValue::as_bytes).collect();
+    let value = if xff.is_empty() {
+        ip.into_bytes()
+    } else {
+        let mut v = xff.join(&b", "[..]);
+        v.extend_from_slice(b", ");
+        v.extend_from_slice(ip.as_bytes());
+        v
+    };
+    if let Ok(v) = HeaderValue::from_bytes(&value) {
+        headers.insert(hdr::X_FORWARDED_FOR, v);
+    }
+    let cc: Vec<&[u8]> = headers.get_all(CACHE_CONTROL).iter().map(HeaderValue::as_bytes).collect();
+    if cc.len() > 1 {
+        if let Ok(v) = HeaderValue::from_bytes(&cc.join(&b", "[..])) {
+            headers.insert(CACHE_CONTROL, v);
+        }
+    }
+}
+
+/// `Accept-Encoding` becomes `gzip` when the client takes gzip, else goes.
+fn normalize_accept_encoding(headers: &mut HeaderMap) {
+    let Some(ae) = headers.get(ACCEPT_ENCODING) else { return };
+    let takes_gzip = ae.to_str().unwrap_or("").split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f64>().is_ok_and(|q| q == 0.0))
+        });
+        coding.eq_ignore_ascii_case("gzip") && !q_zero
+    });
+    if takes_gzip {
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    } else {
+        headers.remove(ACCEPT_ENCODING);
+    }
+}
+
+/// A response that bypasses VCL (no VCL loaded, protocol errors).
+pub(crate) fn plain(status: u16, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Body::full(text));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_is_normalised() {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("br, GZIP;q=0.5"));
+        normalize_accept_encoding(&mut h);
+        assert_eq!(h[ACCEPT_ENCODING], "gzip");
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, br"));
+        normalize_accept_encoding(&mut h);
+        assert!(!h.contains_key(ACCEPT_ENCODING));
+    }
+}

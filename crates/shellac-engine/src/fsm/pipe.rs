@@ -1,0 +1,136 @@
+//! The pipe step: `vcl_pipe`, then the request goes to the backend on a connection of its own
+//! and the two sides are joined. A `101 Switching Protocols` answer (WebSocket) turns both
+//! connections into a byte tunnel; any other answer is streamed back and the client connection
+//! closes after it, which is what a pipe amounts to for HTTP/1 clients. Only the connect timeout
+//! and `pipe_timeout` (idle) apply.
+
+use http::header::{CONNECTION, HOST};
+use http::{HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use shellac_vcl::symbols::{ActionKind, Method};
+
+use super::{synth_step, Step, Task};
+use crate::backend::pool::ConnectPolicy;
+use crate::body::Body;
+use crate::fetch::secs;
+use crate::hdr;
+use crate::value::now;
+use crate::vcl::Parts;
+use crate::vrt::Bereq;
+
+impl Task {
+    pub(super) async fn pipe(&mut self) -> Response<Body> {
+        let mut headers = self.req.headers.clone();
+        hdr::filter(&mut headers, hdr::BEREQ_PASS_DROP);
+        let xid = self.server.next_xid();
+        headers.insert(hdr::X_VARNISH, hdr::num(xid));
+        let mut bereq = Bereq {
+            method: self.req.method.clone(),
+            url: self.req.url.clone(),
+            proto: "HTTP/1.1".into(),
+            headers,
+            backend: self.req.backend_hint.clone(),
+            connect_timeout: None,
+            first_byte_timeout: None,
+            between_bytes_timeout: None,
+            retries: 0,
+            xid,
+            uncacheable: true,
+            is_hitpass: false,
+            is_hitmiss: false,
+            body_unset: false,
+            time: now(),
+        };
+        let handling = self.vcl.run(
+            Method::Pipe,
+            &self.sess,
+            Parts { req: Some(&mut self.req), bereq: Some(&mut bereq), ..Parts::default() },
+        );
+        let next = match handling {
+            Ok(h) if h.action == ActionKind::Pipe => match self.tunnel(bereq).await {
+                Ok(resp) => return resp,
+                Err(e) => {
+                    tracing::info!(xid, "pipe: {e}");
+                    Step::Synth(503, "Backend fetch failed".into())
+                }
+            },
+            Ok(h) if h.action == ActionKind::Synth => synth_step(&h),
+            Ok(_) => Step::Fail,
+            Err(e) => self.failed(Method::Pipe, &e.0),
+        };
+        // Back into the state machine for the synth page.
+        let mut step = next;
+        loop {
+            step = match step {
+                Step::Synth(s, r) => match self.synth(s, r) {
+                    Ok(resp) => return resp,
+                    Err(n) => n,
+                },
+                Step::Fail => Step::Synth(503, "VCL failed".into()),
+                // A restart from vcl_synth after a pipe: the request cannot be replayed.
+                _ => Step::Synth(503, "Service Unavailable".into()),
+            }
+        }
+    }
+
+    async fn tunnel(&mut self, mut bereq: Bereq) -> Result<Response<Body>, crate::error::FetchError> {
+        use crate::error::FetchError;
+        let params = self.server.params();
+        let backend = bereq.backend.resolve()?;
+        if !backend.is_healthy() {
+            return Err(FetchError::Unhealthy(backend.name.clone()));
+        }
+        let pool = backend.pool.clone().ok_or_else(|| FetchError::NoAddress(backend.name.clone()))?;
+        let connect =
+            bereq.connect_timeout.filter(|t| *t > 0.0).or(backend.timeouts.connect).unwrap_or(params.connect_timeout);
+        let policy = ConnectPolicy {
+            timeout: secs(connect),
+            idle_timeout: secs(params.backend_idle_timeout),
+            remote_holddown: secs(params.backend_remote_error_holddown),
+            local_holddown: secs(params.backend_local_error_holddown),
+        };
+        let mut sender = pool.connect(&backend.name, &policy).await?;
+        if !bereq.headers.contains_key(HOST) {
+            if let Some(h) = &backend.host_header {
+                bereq.headers.insert(HOST, h.clone());
+            }
+        }
+        if !bereq.headers.contains_key(CONNECTION) {
+            bereq.headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        let mut request = Request::new(self.body.take().unwrap_or_else(Body::empty));
+        *request.method_mut() =
+            HttpMethod::from_bytes(bereq.method.as_bytes()).map_err(|_| FetchError::Read("invalid method".into()))?;
+        *request.uri_mut() = bereq.url.parse().map_err(|_| FetchError::Read("invalid URL".into()))?;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = bereq.headers;
+        let idle = secs(params.pipe_timeout);
+        let response = tokio::time::timeout(idle, sender.send_request(request))
+            .await
+            .map_err(|_| FetchError::FirstByteTimeout)?
+            .map_err(|e| FetchError::Read(e.to_string()))?;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_upgrade) = self.upgrade.take() {
+                let (parts, _) = response.into_parts();
+                let backend_response = Response::from_parts(parts.clone(), ());
+                tokio::spawn(async move {
+                    let (Ok(client), Ok(upstream)) = (client_upgrade.await, hyper::upgrade::on(backend_response).await)
+                    else {
+                        return;
+                    };
+                    let mut client = TokioIo::new(client);
+                    let mut upstream = TokioIo::new(upstream);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = parts.status;
+                *r.headers_mut() = parts.headers;
+                return Ok(r);
+            }
+        }
+        let (mut parts, incoming) = response.into_parts();
+        parts.headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        let body = Body::stream(incoming, Some(idle), 0, None);
+        Ok(Response::from_parts(parts, body))
+    }
+}

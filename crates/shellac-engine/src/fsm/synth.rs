@@ -1,0 +1,50 @@
+//! The synth step: a response made by VCL (`vcl_synth`), for `return (synth(…))`, failures and
+//! every error the core turns into a status. A failure inside `vcl_synth` itself gives a bare
+//! 500 and closes the connection, as in Varnish.
+
+use http::header::{CONNECTION, DATE, SERVER};
+use http::{HeaderValue, Response};
+use shellac_vcl::symbols::{ActionKind, Method};
+
+use super::{plain, Step, Task};
+use crate::body::Body;
+use crate::hdr;
+use crate::value::{http_date, now};
+use crate::vcl::Parts;
+use crate::vrt::vars::reason_for;
+use crate::vrt::Resp;
+
+impl Task {
+    /// Builds a synthetic response, or says which step comes instead (restart).
+    pub(super) fn synth(&mut self, status: u32, reason: String) -> Result<Response<Body>, Step> {
+        // Whatever body the client sent will not be read now.
+        self.body = None;
+        let status = if (100..=65535).contains(&status) && status % 1000 >= 100 { status } else { 503 };
+        let reason =
+            if reason.is_empty() { reason_for(status).unwrap_or("Unknown HTTP Status").to_string() } else { reason };
+        let t = now();
+        let mut resp = Resp { status, reason, proto: "HTTP/1.1".into(), time: t, ..Resp::default() };
+        if let Ok(d) = HeaderValue::from_str(&http_date(t)) {
+            resp.headers.insert(DATE, d);
+        }
+        resp.headers.insert(SERVER, hdr::SERVER);
+        resp.headers.insert(hdr::X_VARNISH, hdr::num(self.req.xid));
+        match self.vcl.run(
+            Method::Synth,
+            &self.sess,
+            Parts { req: Some(&mut self.req), resp: Some(&mut resp), ..Parts::default() },
+        ) {
+            Ok(h) if h.action == ActionKind::Deliver => {
+                let body = Body::full(std::mem::take(&mut resp.body));
+                Ok(self.response(resp, body))
+            }
+            Ok(h) if h.action == ActionKind::Restart => Err(Step::Restart),
+            Ok(_) | Err(_) => {
+                tracing::info!(xid = self.req.xid, "VCL failed in vcl_synth");
+                let mut r = plain(500, "Internal Server Error\n");
+                r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                Ok(r)
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Header tables of the data path (spec §4.1, §4.7): what a backend request drops in pass and
+//! miss mode, what a delivered response drops, the headers a client's `Connection:` may not
+//! name, and the headers Shellac adds.
+
+use http::header::{HeaderName, CONNECTION};
+use http::{HeaderMap, HeaderValue};
+
+/// Dropped from a pass-mode backend request.
+pub const BEREQ_PASS_DROP: &[&str] =
+    &["accept-ranges", "connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// Dropped from a miss-mode (cacheable) backend request.
+pub const BEREQ_MISS_DROP: &[&str] = &[
+    "accept-ranges",
+    "cache-control",
+    "connection",
+    "content-range",
+    "http2-settings",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "range",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Dropped from a backend response before delivery.
+pub const BERESP_DROP: &[&str] =
+    &["age", "connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// Dropped from a backend response as it arrives (`Age` is kept for `beresp.age` and dropped at
+/// delivery).
+pub const BERESP_DROP_KEEP_AGE: &[&str] =
+    &["connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// Headers a pass would forward that a client's `Connection:` may not name (400).
+const PROTECTED: &[&str] = &[
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "authorization",
+    "cache-control",
+    "content-length",
+    "content-type",
+    "cookie",
+    "expect",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "max-forwards",
+    "range",
+    "referer",
+    "user-agent",
+    "x-forwarded-for",
+];
+
+/// `Via` as Varnish 7.1 adds it.
+pub const VIA: HeaderValue = HeaderValue::from_static("1.1 varnish (Varnish/7.1)");
+/// `Server` of synthetic responses.
+pub const SERVER: HeaderValue = HeaderValue::from_static("Varnish");
+/// `X-Varnish`
+pub const X_VARNISH: HeaderName = HeaderName::from_static("x-varnish");
+/// `X-Forwarded-For`
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Removes the listed headers and any header named in `Connection:`.
+pub fn filter(headers: &mut HeaderMap, drop: &[&str]) {
+    let named: Vec<String> = connection_tokens(headers).collect();
+    for n in named {
+        headers.remove(n.as_str());
+    }
+    for n in drop {
+        headers.remove(*n);
+    }
+}
+
+/// The header names listed in `Connection:` (lower case).
+pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+}
+
+/// A protected header named in the client's `Connection:`, if any.
+pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
+    connection_tokens(headers).find(|t| PROTECTED.contains(&t.as_str()))
+}
+
+/// Whether `Connection:` contains `close`.
+pub fn wants_close(headers: &HeaderMap) -> bool {
+    connection_tokens(headers).any(|t| t == "close")
+}
+
+/// A number as a header value.
+pub fn num(n: u64) -> HeaderValue {
+    HeaderValue::from(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("host", HeaderValue::from_static("a"));
+        filter(&mut h, BEREQ_PASS_DROP);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("host"));
+        h.insert("connection", HeaderValue::from_static("close, Cookie"));
+        assert_eq!(protected_in_connection(&h).as_deref(), Some("cookie"));
+        assert!(wants_close(&h));
+    }
+}

@@ -1,0 +1,21 @@
+//! Shellac's data path: the listener, the request state machine, the runtime side of VCL
+//! (linking the checked program into closures and running it), backends with their connection
+//! pools and probes, and directors.
+//!
+//! It knows nothing of VCL syntax (it receives checked [`shellac_vcl::Program`]s), of the
+//! management port, or of etcd: those drive it through [`server::Server`] and [`vcl::Vcl`].
+
+pub mod backend;
+pub mod body;
+pub mod director;
+pub mod error;
+pub mod exec;
+pub mod fetch;
+pub mod fsm;
+pub mod hdr;
+pub mod listener;
+pub mod params;
+pub mod server;
+pub mod value;
+pub mod vcl;
+pub mod vrt;

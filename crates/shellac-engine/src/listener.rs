@@ -1,0 +1,139 @@
+//! Accepting clients: one task per connection running hyper's HTTP/1.1 server with Varnish's
+//! limits (`http_req_size` → 431, `http_max_hdr` → 431, `timeout_idle` for idle keep-alive
+//! connections and slow request heads), and a graceful stop: on shutdown no new connections are
+//! accepted, idle ones close, and requests in flight get `shutdown_timeout` to finish.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+
+use crate::fetch::secs;
+use crate::fsm;
+use crate::server::Server;
+use crate::vrt::Sess;
+
+/// A bound listen address (`-a`).
+pub struct Listen {
+    /// Its name (`a0`, `a1`, … or as given).
+    pub name: String,
+    /// The address as given on the command line.
+    pub endpoint: String,
+    /// The socket.
+    pub socket: TcpListener,
+}
+
+/// Counts open client connections so that shutdown can wait for them.
+#[derive(Default)]
+struct Open {
+    count: AtomicUsize,
+    zero: Notify,
+}
+
+/// Serves clients on the listen sockets until `shutdown` resolves, then drains: returns when
+/// every connection is closed or `shutdown_timeout` has passed.
+pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Future<Output = ()>) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let open = Arc::new(Open::default());
+    let mut acceptors = Vec::new();
+    for l in listens {
+        let (server, open, stop) = (server.clone(), open.clone(), stop_rx.clone());
+        acceptors.push(tokio::spawn(accept_loop(server, l, open, stop)));
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for a in &acceptors {
+        a.abort();
+    }
+    let deadline = secs(server.params().shutdown_timeout);
+    let drained = async {
+        while open.count.load(Ordering::Acquire) > 0 {
+            let notified = open.zero.notified();
+            if open.count.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            notified.await;
+        }
+    };
+    if tokio::time::timeout(deadline, drained).await.is_err() {
+        tracing::warn!(
+            "shutdown: {} connections still open after {deadline:?}; closing them",
+            open.count.load(Ordering::Acquire)
+        );
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: watch::Receiver<bool>) {
+    let endpoint: Arc<str> = l.endpoint.into();
+    let name: Arc<str> = l.name.into();
+    loop {
+        let (stream, peer) = match l.socket.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!("accept on {endpoint}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().unwrap_or(peer);
+        let sess = Arc::new(Sess {
+            client: peer,
+            local,
+            xid: server.next_xid(),
+            endpoint: endpoint.clone(),
+            socket: name.clone(),
+            hostname: server.hostname.clone(),
+            identity: server.identity.clone(),
+        });
+        open.count.fetch_add(1, Ordering::AcqRel);
+        let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
+        tokio::spawn(async move {
+            serve_connection(server, sess, stream, stop).await;
+            if open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+                open.zero.notify_waiters();
+            }
+        });
+    }
+}
+
+async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let params = server.params();
+    let svc = {
+        let (server, sess) = (server.clone(), sess.clone());
+        service_fn(move |req| {
+            let (server, sess) = (server.clone(), sess.clone());
+            async move { Ok::<_, Infallible>(fsm::handle(server, sess, req).await) }
+        })
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(secs(params.timeout_idle))
+        .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
+        .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64));
+    let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => log_end(&sess.client, r),
+        _ = async { let _ = stop.wait_for(|s| *s).await.map(|_| ()); } => {
+            conn.as_mut().graceful_shutdown();
+            log_end(&sess.client, conn.await);
+        }
+    }
+}
+
+fn log_end(peer: &SocketAddr, r: Result<(), hyper::Error>) {
+    if let Err(e) = r {
+        tracing::debug!("client {peer}: {e}");
+    }
+}

@@ -1,0 +1,66 @@
+//! The state every request shares: the active VCL (one atomic pointer; a request pins the VCL
+//! it starts with), the parameters, the pool and probe registry, and the transaction id counter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+
+use crate::backend::registry::Registry;
+use crate::params::Params;
+use crate::vcl::{hostname, Vcl};
+
+/// Shared server state.
+pub struct Server {
+    active: ArcSwapOption<Vcl>,
+    params: ArcSwap<Params>,
+    /// Connection pools and probers, shared by all loaded VCLs.
+    pub registry: Registry,
+    xids: AtomicU64,
+    /// `server.hostname`
+    pub hostname: Arc<str>,
+    /// `server.identity`
+    pub identity: Arc<str>,
+}
+
+// === impl Server ===
+
+impl Server {
+    /// A server with no VCL yet.
+    pub fn new(params: Params) -> Arc<Server> {
+        let host: Arc<str> = hostname().into();
+        Arc::new(Server {
+            active: ArcSwapOption::empty(),
+            params: ArcSwap::from_pointee(params),
+            registry: Registry::default(),
+            xids: AtomicU64::new(1),
+            hostname: host.clone(),
+            identity: host,
+        })
+    }
+
+    /// The VCL new requests use.
+    pub fn active(&self) -> Option<Arc<Vcl>> {
+        self.active.load_full()
+    }
+
+    /// Makes a VCL the active one; requests in flight finish on theirs.
+    pub fn use_vcl(&self, vcl: Arc<Vcl>) {
+        self.active.store(Some(vcl));
+    }
+
+    /// The current parameters.
+    pub fn params(&self) -> Arc<Params> {
+        self.params.load_full()
+    }
+
+    /// Replaces the parameters.
+    pub fn set_params(&self, params: Params) {
+        self.params.store(Arc::new(params));
+    }
+
+    /// A new transaction id (sessions, requests and backend requests share the sequence).
+    pub fn next_xid(&self) -> u64 {
+        self.xids.fetch_add(1, Ordering::Relaxed)
+    }
+}

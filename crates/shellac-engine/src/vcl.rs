@@ -1,0 +1,268 @@
+//! A loaded VCL: the linked program with its live backends, directors and ACLs. Loading resolves
+//! backend addresses, attaches pools and probers from the [`Registry`], creates director
+//! objects, links every subroutine and runs `vcl_init`; anything that fails stops the load and
+//! nothing half-built is ever served.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use shellac_vcl::ir::{Endpoint, ExprKind, Probe, ProbeRequest, Program};
+use shellac_vcl::symbols::{method_def, ActionKind, Method};
+
+use crate::backend::probe::ProbeSpec;
+use crate::backend::registry::Registry;
+use crate::backend::{Backend, BackendHandle, Timeouts};
+use crate::director::{new_director, Director};
+use crate::error::{LoadError, VclFail};
+use crate::exec::{self, Flow, Handling, LinkedAcl, LinkedSub, Linker};
+use crate::params::Params;
+use crate::vrt::{Bereq, Beresp, Ctx, Req, Resp, Sess};
+
+/// A loaded, linked VCL.
+pub struct Vcl {
+    /// Its name (`boot` for the `-f` file).
+    pub name: String,
+    /// The checked program it was built from.
+    pub program: Arc<Program>,
+    /// Backends in declaration order.
+    pub backends: Vec<Arc<Backend>>,
+    /// Director objects in creation order.
+    pub directors: Vec<Arc<dyn Director>>,
+    /// The initial `req.backend_hint`.
+    pub default_backend: BackendHandle,
+    pub(crate) subs: Vec<LinkedSub>,
+}
+
+/// The parts of a task a method may touch.
+#[derive(Default)]
+pub struct Parts<'a> {
+    /// `req`
+    pub req: Option<&'a mut Req>,
+    /// `resp`
+    pub resp: Option<&'a mut Resp>,
+    /// `bereq`
+    pub bereq: Option<&'a mut Bereq>,
+    /// `beresp`
+    pub beresp: Option<&'a mut Beresp>,
+}
+
+// === impl Vcl ===
+
+impl Vcl {
+    /// Loads a checked program. Host names the front end did not resolve are resolved here
+    /// (blocking: call from a blocking context).
+    pub fn load(
+        name: &str,
+        program: Arc<Program>,
+        registry: &Registry,
+        params: &Params,
+    ) -> Result<Arc<Vcl>, LoadError> {
+        let backends = program
+            .backends
+            .iter()
+            .map(|b| new_backend(b, &program, registry, params))
+            .collect::<Result<Vec<_>, _>>()?;
+        let directors = program
+            .objects
+            .iter()
+            .map(|o| {
+                let sticky = match o.args.first() {
+                    Some(Some(e)) => match e.kind {
+                        ExprKind::Bool(b) => b,
+                        _ => {
+                            return Err(LoadError::Unsupported(format!(
+                                "{}: constructor arguments must be constants",
+                                o.name
+                            )))
+                        }
+                    },
+                    _ => false,
+                };
+                Ok(new_director(o.kind, &o.name, sticky))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let acls: Arc<[LinkedAcl]> = program.acls.iter().map(LinkedAcl::new).collect::<Result<Vec<_>, _>>()?.into();
+        let linker = Linker { program: &program, backends: &backends, directors: &directors, acls };
+        let subs = exec::link(&linker)?;
+        let default_backend = linker.backend_ref(program.default_backend);
+        let vcl = Arc::new(Vcl {
+            name: name.to_string(),
+            program: program.clone(),
+            backends,
+            directors,
+            default_backend,
+            subs,
+        });
+        let sess = Sess::housekeeping();
+        match vcl.run(Method::Init, &sess, Parts::default()) {
+            Ok(h) if h.action == ActionKind::Ok => Ok(vcl),
+            Ok(h) => Err(LoadError::Init(format!("vcl_init returned {:?}", h.action))),
+            Err(e) => Err(LoadError::Init(e.0)),
+        }
+    }
+
+    /// Runs a method; falling off the end means the method's default action.
+    pub fn run(&self, method: Method, sess: &Sess, parts: Parts<'_>) -> Result<Handling, VclFail> {
+        let mut ctx = Ctx {
+            vcl: self,
+            sess,
+            method,
+            now: crate::value::now(),
+            req: parts.req,
+            resp: parts.resp,
+            bereq: parts.bereq,
+            beresp: parts.beresp,
+        };
+        let id = self.program.methods[method as usize];
+        match exec::run_sub(&mut ctx, id)? {
+            Flow::Return(h) if h.action == ActionKind::Fail => Err(VclFail("return (fail)".into())),
+            Flow::Return(h) => Ok(h),
+            Flow::Next | Flow::Leave => Ok(Handling::new(method_def(method).actions[0])),
+        }
+    }
+
+    /// A backend or director by name.
+    pub fn find(&self, name: &str) -> BackendHandle {
+        if let Some(b) = self.backends.iter().find(|b| b.name == name) {
+            return BackendHandle::Backend(b.clone());
+        }
+        if let Some(d) = self.directors.iter().find(|d| d.name() == name) {
+            return BackendHandle::Director(d.clone());
+        }
+        BackendHandle::None
+    }
+}
+
+fn new_backend(
+    b: &shellac_vcl::ir::Backend,
+    program: &Program,
+    registry: &Registry,
+    params: &Params,
+) -> Result<Arc<Backend>, LoadError> {
+    let timeouts = Timeouts {
+        connect: b.connect_timeout,
+        first_byte: b.first_byte_timeout,
+        between_bytes: b.between_bytes_timeout,
+    };
+    let host_header = match &b.host_header {
+        Some(h) => Some(HeaderValue::from_str(h).map_err(|_| {
+            LoadError::Unsupported(format!("backend {}: .host_header {h:?} is not a valid header value", b.name))
+        })?),
+        None => None,
+    };
+    let addr = match &b.endpoint {
+        None => None,
+        Some(Endpoint::Path(p)) => {
+            return Err(LoadError::Unsupported(format!(
+                "backend {}: Unix socket backends (.path = {p:?}) are not supported yet",
+                b.name
+            )))
+        }
+        Some(Endpoint::Host { host, port, resolved, .. }) => {
+            Some(pick_addr(&b.name, host, port, resolved, params.prefer_ipv6)?)
+        }
+    };
+    let pool = addr.map(|a| registry.pool(a));
+    let probe = match (b.probe, addr) {
+        (Some(id), Some(addr)) => {
+            let spec = probe_spec(&program.probes[id.0 as usize], host_header.as_ref());
+            Some(registry.prober(&b.name, addr, spec))
+        }
+        _ => None,
+    };
+    Ok(Arc::new(Backend::new(b.name.clone(), addr, pool, host_header, timeouts, b.max_connections, probe)))
+}
+
+/// The address to connect to: the front end's resolution if it did one, else resolve now; IPv4
+/// first unless `prefer_ipv6`.
+fn pick_addr(
+    name: &str,
+    host: &str,
+    port: &str,
+    resolved: &[SocketAddr],
+    prefer_ipv6: bool,
+) -> Result<SocketAddr, LoadError> {
+    let err = |reason: String| LoadError::Resolve {
+        backend: name.to_string(),
+        host: host.to_string(),
+        port: port.to_string(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = if resolved.is_empty() {
+        let port_num: u16 = match port.parse() {
+            Ok(p) => p,
+            Err(_) => match port {
+                "http" => 80,
+                "https" => 443,
+                _ => return Err(err(format!("unknown port {port:?}"))),
+            },
+        };
+        (host, port_num).to_socket_addrs().map_err(|e| err(e.to_string()))?.collect()
+    } else {
+        resolved.to_vec()
+    };
+    let first = |v6: bool| addrs.iter().find(|a| a.is_ipv6() == v6).copied();
+    let pick = if prefer_ipv6 { first(true).or_else(|| first(false)) } else { first(false).or_else(|| first(true)) };
+    pick.ok_or_else(|| err("no address".into()))
+}
+
+/// The request bytes and timing of a probe (spec §2.3).
+pub fn probe_spec(p: &Probe, host_header: Option<&HeaderValue>) -> ProbeSpec {
+    let request = match &p.request {
+        ProbeRequest::Url(url) => {
+            let mut r = format!("GET {url} HTTP/1.1\r\n").into_bytes();
+            if let Some(h) = host_header {
+                r.extend_from_slice(b"Host: ");
+                r.extend_from_slice(h.as_bytes());
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"Connection: close\r\n\r\n");
+            r
+        }
+        ProbeRequest::Lines(lines) => {
+            let mut r = Vec::new();
+            for l in lines {
+                r.extend_from_slice(l.as_bytes());
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"\r\n");
+            r
+        }
+    };
+    ProbeSpec {
+        request,
+        timeout: Duration::from_secs_f64(p.timeout.max(0.001)),
+        interval: Duration::from_secs_f64(p.interval.max(0.001)),
+        window: p.window,
+        threshold: p.threshold,
+        initial: p.initial,
+        expected: p.expected_response,
+    }
+}
+
+impl Sess {
+    /// The session `vcl_init` and `vcl_fini` run with.
+    pub fn housekeeping() -> Sess {
+        let zero = SocketAddr::from(([0, 0, 0, 0], 0));
+        Sess {
+            client: zero,
+            local: zero,
+            xid: 0,
+            endpoint: "".into(),
+            socket: "".into(),
+            hostname: hostname().into(),
+            identity: hostname().into(),
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,217 @@
+//! The runtime side of VCL: the request, backend request, backend response and client response
+//! that subroutines read and write, and the context one subroutine runs with. Variable access
+//! lives in [`vars`].
+
+pub mod vars;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+use shellac_vcl::symbols::Method;
+
+use crate::backend::BackendHandle;
+use crate::vcl::Vcl;
+
+/// A client connection, as VCL sees it.
+#[derive(Debug)]
+pub struct Sess {
+    /// `client.ip` / `remote.ip`
+    pub client: SocketAddr,
+    /// `server.ip` / `local.ip`
+    pub local: SocketAddr,
+    /// `sess.xid`
+    pub xid: u64,
+    /// `local.endpoint`: the listen address as given.
+    pub endpoint: Arc<str>,
+    /// `local.socket`: the listen address name (`a0`…).
+    pub socket: Arc<str>,
+    /// `server.hostname`
+    pub hostname: Arc<str>,
+    /// `server.identity`
+    pub identity: Arc<str>,
+}
+
+/// The client request (`req.*`).
+#[derive(Debug)]
+pub struct Req {
+    /// `req.method`
+    pub method: String,
+    /// `req.url`
+    pub url: String,
+    /// `req.proto`
+    pub proto: String,
+    /// `req.http.*`
+    pub headers: HeaderMap,
+    /// `req.backend_hint`
+    pub backend_hint: BackendHandle,
+    /// `req.restarts`
+    pub restarts: u32,
+    /// `req.xid`
+    pub xid: u64,
+    /// `req.time`
+    pub time: f64,
+    /// `req.ttl`
+    pub ttl: Option<f64>,
+    /// `req.grace`
+    pub grace: Option<f64>,
+    /// `req.hash_always_miss`
+    pub hash_always_miss: bool,
+    /// `req.hash_ignore_busy`
+    pub hash_ignore_busy: bool,
+    /// `req.hash_ignore_vary`
+    pub hash_ignore_vary: bool,
+    /// `req.esi`
+    pub esi: bool,
+    /// `client.identity` when set.
+    pub client_identity: Option<String>,
+    /// Collects `hash_data` in `vcl_hash`.
+    pub hasher: Sha256,
+    /// `req.hash`, once `vcl_hash` ran.
+    pub hash: Option<Arc<[u8]>>,
+    /// `std.cache_req_body(size)` was called: buffer up to this many bytes of the body.
+    pub cache_body: Option<u64>,
+}
+
+/// A response being built for the client (`resp.*`).
+#[derive(Debug, Default)]
+pub struct Resp {
+    /// `resp.status` (VWXYZ form allowed; the wire gets the last three digits).
+    pub status: u32,
+    /// `resp.reason`
+    pub reason: String,
+    /// `resp.proto`
+    pub proto: String,
+    /// `resp.http.*`
+    pub headers: HeaderMap,
+    /// `resp.body` of a synthetic response.
+    pub body: Vec<u8>,
+    /// `resp.time`
+    pub time: f64,
+}
+
+/// The backend request (`bereq.*`).
+#[derive(Debug)]
+pub struct Bereq {
+    /// `bereq.method`
+    pub method: String,
+    /// `bereq.url`
+    pub url: String,
+    /// `bereq.proto`
+    pub proto: String,
+    /// `bereq.http.*`
+    pub headers: HeaderMap,
+    /// `bereq.backend`
+    pub backend: BackendHandle,
+    /// `bereq.connect_timeout`
+    pub connect_timeout: Option<f64>,
+    /// `bereq.first_byte_timeout`
+    pub first_byte_timeout: Option<f64>,
+    /// `bereq.between_bytes_timeout`
+    pub between_bytes_timeout: Option<f64>,
+    /// `bereq.retries`
+    pub retries: u32,
+    /// `bereq.xid`
+    pub xid: u64,
+    /// `bereq.uncacheable`
+    pub uncacheable: bool,
+    /// `bereq.is_hitpass`
+    pub is_hitpass: bool,
+    /// `bereq.is_hitmiss`
+    pub is_hitmiss: bool,
+    /// `unset bereq.body` was run.
+    pub body_unset: bool,
+    /// `bereq.time`
+    pub time: f64,
+}
+
+/// The backend response (`beresp.*`).
+#[derive(Debug, Default)]
+pub struct Beresp {
+    /// `beresp.status`
+    pub status: u32,
+    /// `beresp.reason`
+    pub reason: String,
+    /// `beresp.proto`
+    pub proto: String,
+    /// `beresp.http.*`
+    pub headers: HeaderMap,
+    /// `beresp.ttl`
+    pub ttl: f64,
+    /// `beresp.grace`
+    pub grace: f64,
+    /// `beresp.keep`
+    pub keep: f64,
+    /// `beresp.uncacheable`
+    pub uncacheable: bool,
+    /// `beresp.do_stream`
+    pub do_stream: bool,
+    /// `beresp.do_gzip`
+    pub do_gzip: bool,
+    /// `beresp.do_gunzip`
+    pub do_gunzip: bool,
+    /// `beresp.do_esi`
+    pub do_esi: bool,
+    /// `beresp.age`
+    pub age: f64,
+    /// `beresp.backend`
+    pub backend: BackendHandle,
+    /// `beresp.was_304`
+    pub was_304: bool,
+    /// `beresp.time`
+    pub time: f64,
+    /// `beresp.body` of a synthetic (error) response.
+    pub body: Vec<u8>,
+    /// `beresp.storage_hint`
+    pub storage_hint: Option<String>,
+}
+
+/// Everything one subroutine invocation can see. Parts not available in the method are `None`
+/// (the front end already refused VCL that would use them).
+pub struct Ctx<'a> {
+    /// The VCL running.
+    pub vcl: &'a Vcl,
+    /// The client connection.
+    pub sess: &'a Sess,
+    /// The method running.
+    pub method: Method,
+    /// `now`, fixed for the invocation.
+    pub now: f64,
+    /// `req`
+    pub req: Option<&'a mut Req>,
+    /// `resp`
+    pub resp: Option<&'a mut Resp>,
+    /// `bereq`
+    pub bereq: Option<&'a mut Bereq>,
+    /// `beresp`
+    pub beresp: Option<&'a mut Beresp>,
+}
+
+// === impl Req ===
+
+impl Req {
+    /// A request as it arrives.
+    pub fn new(method: String, url: String, proto: String, headers: HeaderMap, xid: u64, time: f64) -> Req {
+        Req {
+            method,
+            url,
+            proto,
+            headers,
+            backend_hint: BackendHandle::None,
+            restarts: 0,
+            xid,
+            time,
+            ttl: None,
+            grace: None,
+            hash_always_miss: false,
+            hash_ignore_busy: false,
+            hash_ignore_vary: false,
+            esi: true,
+            client_identity: None,
+            hasher: Sha256::new(),
+            hash: None,
+            cache_body: None,
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Reading, setting and unsetting VCL variables (spec §1.8). The front end has checked where
+//! each variable may be used, so a part that is missing here is an internal error reported as a
+//! VCL failure, never a panic.
+
+use http::header::{HeaderName, ACCEPT_ENCODING};
+use http::{HeaderMap, HeaderValue};
+use shellac_vcl::symbols::Var;
+
+use super::{Bereq, Beresp, Ctx, Req, Resp};
+use crate::backend::BackendHandle;
+use crate::error::VclFail;
+use crate::value::Value;
+
+/// Reads a variable.
+pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Value, VclFail> {
+    use Var as V;
+    Ok(match var {
+        V::ClientIp | V::RemoteIp => Value::Ip(Some(ctx.sess.client)),
+        V::ClientIdentity => {
+            let id = ctx.req.as_ref().and_then(|r| r.client_identity.clone());
+            Value::Str(id.unwrap_or_else(|| ctx.sess.client.ip().to_string()))
+        }
+        V::ServerIp | V::LocalIp => Value::Ip(Some(ctx.sess.local)),
+        V::ServerHostname => Value::Str(ctx.sess.hostname.to_string()),
+        V::ServerIdentity => Value::Str(ctx.sess.identity.to_string()),
+        V::LocalEndpoint => Value::Str(ctx.sess.endpoint.to_string()),
+        V::LocalSocket => Value::Str(ctx.sess.socket.to_string()),
+        V::Now => Value::Time(ctx.now),
+        V::SessXid => Value::Str(ctx.sess.xid.to_string()),
+        V::ReqUrl => Value::Str(req(ctx)?.url.clone()),
+        V::ReqMethod => Value::Str(req(ctx)?.method.clone()),
+        V::ReqProto => Value::Str(req(ctx)?.proto.clone()),
+        V::ReqHttp => header(&req(ctx)?.headers, hdr),
+        V::ReqBackendHint => Value::Backend(req(ctx)?.backend_hint.clone()),
+        V::ReqRestarts => Value::Int(i64::from(req(ctx)?.restarts)),
+        V::ReqEsiLevel => Value::Int(0),
+        V::ReqXid => Value::Str(req(ctx)?.xid.to_string()),
+        V::ReqCanGzip => {
+            let ae = req(ctx)?.headers.get(ACCEPT_ENCODING).map(|v| v.as_bytes().to_ascii_lowercase());
+            Value::Bool(ae.is_some_and(|v| v.windows(4).any(|w| w == b"gzip")))
+        }
+        V::ReqIsHitmiss | V::ReqIsHitpass => Value::Bool(false),
+        V::ReqTime => Value::Time(req(ctx)?.time),
+        V::ReqTransport => Value::Str("HTTP/1".into()),
+        V::ReqTtl => Value::Duration(req(ctx)?.ttl.unwrap_or(-1.0)),
+        V::ReqGrace => Value::Duration(req(ctx)?.grace.unwrap_or(-1.0)),
+        V::ReqHashAlwaysMiss => Value::Bool(req(ctx)?.hash_always_miss),
+        V::ReqHashIgnoreBusy => Value::Bool(req(ctx)?.hash_ignore_busy),
+        V::ReqHashIgnoreVary => Value::Bool(req(ctx)?.hash_ignore_vary),
+        V::ReqHash => req(ctx)?.hash.clone().map_or(Value::Null, Value::Blob),
+        V::ReqEsi => Value::Bool(req(ctx)?.esi),
+        V::BereqUrl => Value::Str(bereq(ctx)?.url.clone()),
+        V::BereqMethod => Value::Str(bereq(ctx)?.method.clone()),
+        V::BereqProto => Value::Str(bereq(ctx)?.proto.clone()),
+        V::BereqHttp => header(&bereq(ctx)?.headers, hdr),
+        V::BereqBackend => Value::Backend(bereq(ctx)?.backend.clone()),
+        V::BereqConnectTimeout => Value::Duration(bereq(ctx)?.connect_timeout.unwrap_or(0.0)),
+        V::BereqFirstByteTimeout => Value::Duration(bereq(ctx)?.first_byte_timeout.unwrap_or(0.0)),
+        V::BereqBetweenBytesTimeout => Value::Duration(bereq(ctx)?.between_bytes_timeout.unwrap_or(0.0)),
+        V::BereqRetries => Value::Int(i64::from(bereq(ctx)?.retries)),
+        V::BereqUncacheable => Value::Bool(bereq(ctx)?.uncacheable),
+        V::BereqIsBgfetch => Value::Bool(false),
+        V::BereqXid => Value::Str(bereq(ctx)?.xid.to_string()),
+        V::BereqIsHitmiss => Value::Bool(bereq(ctx)?.is_hitmiss),
+        V::BereqIsHitpass => Value::Bool(bereq(ctx)?.is_hitpass),
+        V::BereqBody => Value::Null,
+        V::BereqTime => Value::Time(bereq(ctx)?.time),
+        V::BerespStatus => Value::Int(i64::from(beresp(ctx)?.status)),
+        V::BerespReason => Value::Str(beresp(ctx)?.reason.clone()),
+        V::BerespProto => Value::Str(beresp(ctx)?.proto.clone()),
+        V::BerespHttp => header(&beresp(ctx)?.headers, hdr),
+        V::BerespTtl => Value::Duration(beresp(ctx)?.ttl),
+        V::BerespGrace => Value::Duration(beresp(ctx)?.grace),
+        V::BerespKeep => Value::Duration(beresp(ctx)?.keep),
+        V::BerespUncacheable => Value::Bool(beresp(ctx)?.uncacheable),
+        V::BerespDoStream => Value::Bool(beresp(ctx)?.do_stream),
+        V::BerespDoGzip => Value::Bool(beresp(ctx)?.do_gzip),
+        V::BerespDoGunzip => Value::Bool(beresp(ctx)?.do_gunzip),
+        V::BerespDoEsi => Value::Bool(beresp(ctx)?.do_esi),
+        V::BerespAge => Value::Duration(beresp(ctx)?.age),
+        V::BerespBackend => Value::Backend(beresp(ctx)?.backend.clone()),
+        V::BerespBackendName => Value::Str(beresp(ctx)?.backend.name().to_string()),
+        V::BerespBackendIp => match &beresp(ctx)?.backend {
+            BackendHandle::Backend(b) => Value::Ip(b.addr),
+            _ => Value::Ip(None),
+        },
+        V::BerespWas304 => Value::Bool(beresp(ctx)?.was_304),
+        V::BerespTime => Value::Time(beresp(ctx)?.time),
+        V::BerespBody => Value::Null,
+        V::BerespStorageHint => beresp(ctx)?.storage_hint.clone().map_or(Value::Null, Value::Str),
+        // No object store yet: nothing is ever a hit, so objects read as fresh, unhit and
+        // uncacheable.
+        V::ObjTtl | V::ObjGrace | V::ObjKeep | V::ObjAge => Value::Duration(0.0),
+        V::ObjHits => Value::Int(0),
+        V::ObjTime => Value::Time(ctx.now),
+        V::ObjCanEsi => Value::Bool(false),
+        V::ObjStatus => Value::Int(0),
+        V::ObjReason | V::ObjProto => Value::Str(String::new()),
+        V::ObjHttp => Value::Null,
+        V::ObjUncacheable => Value::Bool(true),
+        V::RespStatus => Value::Int(i64::from(resp(ctx)?.status)),
+        V::RespReason => Value::Str(resp(ctx)?.reason.clone()),
+        V::RespProto => Value::Str(resp(ctx)?.proto.clone()),
+        V::RespHttp => header(&resp(ctx)?.headers, hdr),
+        V::RespBody => Value::Null,
+        V::RespIsStreaming => Value::Bool(false),
+        V::RespTime => Value::Time(resp(ctx)?.time),
+    })
+}
+
+/// Sets a variable to a value of its type (`=`); STRING and BODY values are text.
+pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> Result<(), VclFail> {
+    use Var as V;
+    match var {
+        V::ClientIdentity => req(ctx)?.client_identity = Some(v.to_text()),
+        V::ReqUrl => req(ctx)?.url = v.to_text(),
+        V::ReqMethod => req(ctx)?.method = v.to_text(),
+        V::ReqProto => req(ctx)?.proto = v.to_text(),
+        V::ReqHttp => set_header(&mut req(ctx)?.headers, hdr, &v)?,
+        V::ReqBackendHint => req(ctx)?.backend_hint = backend(v),
+        V::ReqTtl => req(ctx)?.ttl = Some(v.num()),
+        V::ReqGrace => req(ctx)?.grace = Some(v.num()),
+        V::ReqHashAlwaysMiss => req(ctx)?.hash_always_miss = v.truth(),
+        V::ReqHashIgnoreBusy => req(ctx)?.hash_ignore_busy = v.truth(),
+        V::ReqHashIgnoreVary => req(ctx)?.hash_ignore_vary = v.truth(),
+        V::ReqEsi => req(ctx)?.esi = v.truth(),
+        V::BereqUrl => bereq(ctx)?.url = v.to_text(),
+        V::BereqMethod => bereq(ctx)?.method = v.to_text(),
+        V::BereqProto => bereq(ctx)?.proto = v.to_text(),
+        V::BereqHttp => set_header(&mut bereq(ctx)?.headers, hdr, &v)?,
+        V::BereqBackend => bereq(ctx)?.backend = backend(v),
+        V::BereqConnectTimeout => bereq(ctx)?.connect_timeout = Some(v.num()),
+        V::BereqFirstByteTimeout => bereq(ctx)?.first_byte_timeout = Some(v.num()),
+        V::BereqBetweenBytesTimeout => bereq(ctx)?.between_bytes_timeout = Some(v.num()),
+        V::BerespStatus => {
+            let b = beresp(ctx)?;
+            b.status = status(&v)?;
+            if let Some(r) = reason_for(b.status) {
+                b.reason = r.to_string();
+            }
+        }
+        V::BerespReason => beresp(ctx)?.reason = v.to_text(),
+        V::BerespProto => beresp(ctx)?.proto = v.to_text(),
+        V::BerespHttp => set_header(&mut beresp(ctx)?.headers, hdr, &v)?,
+        V::BerespTtl => beresp(ctx)?.ttl = v.num(),
+        V::BerespGrace => beresp(ctx)?.grace = v.num(),
+        V::BerespKeep => beresp(ctx)?.keep = v.num(),
+        V::BerespUncacheable => {
+            // Once uncacheable, always uncacheable (Varnish ignores `false` after `true`).
+            let b = beresp(ctx)?;
+            b.uncacheable |= v.truth();
+        }
+        V::BerespDoStream => beresp(ctx)?.do_stream = v.truth(),
+        V::BerespDoGzip => beresp(ctx)?.do_gzip = v.truth(),
+        V::BerespDoGunzip => beresp(ctx)?.do_gunzip = v.truth(),
+        V::BerespDoEsi => beresp(ctx)?.do_esi = v.truth(),
+        V::BerespBody => beresp(ctx)?.body = v.to_text().into_bytes(),
+        V::BerespStorageHint => beresp(ctx)?.storage_hint = Some(v.to_text()),
+        V::RespStatus => {
+            let r = resp(ctx)?;
+            r.status = status(&v)?;
+            if let Some(reason) = reason_for(r.status) {
+                r.reason = reason.to_string();
+            }
+        }
+        V::RespReason => resp(ctx)?.reason = v.to_text(),
+        V::RespProto => resp(ctx)?.proto = v.to_text(),
+        V::RespHttp => set_header(&mut resp(ctx)?.headers, hdr, &v)?,
+        V::RespBody => resp(ctx)?.body = v.to_text().into_bytes(),
+        other => return Err(VclFail(format!("variable {other:?} is read only"))),
+    }
+    Ok(())
+}
+
+/// Appends text to a BODY variable (`synthetic()`, `set resp.body += …`).
+pub fn append_body(ctx: &mut Ctx<'_>, var: Var, text: &str) -> Result<(), VclFail> {
+    match var {
+        Var::RespBody => resp(ctx)?.body.extend_from_slice(text.as_bytes()),
+        Var::BerespBody => beresp(ctx)?.body.extend_from_slice(text.as_bytes()),
+        other => return Err(VclFail(format!("variable {other:?} is not a body"))),
+    }
+    Ok(())
+}
+
+/// Unsets a header (all lines of that name) or `bereq.body`.
+pub fn unset(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<(), VclFail> {
+    let headers = match var {
+        Var::ReqHttp => &mut req(ctx)?.headers,
+        Var::BereqHttp => &mut bereq(ctx)?.headers,
+        Var::BerespHttp => &mut beresp(ctx)?.headers,
+        Var::RespHttp => &mut resp(ctx)?.headers,
+        Var::BereqBody => {
+            let b = bereq(ctx)?;
+            b.body_unset = true;
+            b.headers.remove(http::header::CONTENT_LENGTH);
+            return Ok(());
+        }
+        Var::ReqTtl => {
+            req(ctx)?.ttl = None;
+            return Ok(());
+        }
+        Var::ReqGrace => {
+            req(ctx)?.grace = None;
+            return Ok(());
+        }
+        other => return Err(VclFail(format!("variable {other:?} cannot be unset"))),
+    };
+    if let Some(name) = hdr {
+        headers.remove(name);
+    }
+    Ok(())
+}
+
+/// `std.collect`: merges all lines of a header into the first, joined by `sep`.
+pub fn collect(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, sep: &str) -> Result<(), VclFail> {
+    let headers = match var {
+        Var::ReqHttp => &mut req(ctx)?.headers,
+        Var::BereqHttp => &mut bereq(ctx)?.headers,
+        Var::BerespHttp => &mut beresp(ctx)?.headers,
+        Var::RespHttp => &mut resp(ctx)?.headers,
+        _ => return Ok(()),
+    };
+    let Some(name) = hdr else { return Ok(()) };
+    let joined: Vec<Vec<u8>> = headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
+    if joined.len() > 1 {
+        let merged = joined.join(sep.as_bytes());
+        let value = HeaderValue::from_bytes(&merged).map_err(|_| VclFail(format!("cannot collect {name}")))?;
+        headers.insert(name.clone(), value);
+    }
+    Ok(())
+}
+
+/// The standard reason phrase of a status (last three digits), if any.
+pub fn reason_for(status: u32) -> Option<&'static str> {
+    http::StatusCode::from_u16((status % 1000) as u16).ok().and_then(|s| s.canonical_reason())
+}
+
+fn status(v: &Value) -> Result<u32, VclFail> {
+    let n = v.int();
+    if !(100..=65535).contains(&n) || n % 1000 < 100 {
+        return Err(VclFail(format!("illegal status {n}")));
+    }
+    Ok(n as u32)
+}
+
+fn backend(v: Value) -> BackendHandle {
+    match v {
+        Value::Backend(b) => b,
+        _ => BackendHandle::None,
+    }
+}
+
+fn header(headers: &HeaderMap, hdr: Option<&HeaderName>) -> Value {
+    match hdr.and_then(|h| headers.get(h)) {
+        Some(v) => Value::Str(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        None => Value::Null,
+    }
+}
+
+fn set_header(headers: &mut HeaderMap, hdr: Option<&HeaderName>, v: &Value) -> Result<(), VclFail> {
+    let Some(name) = hdr else { return Ok(()) };
+    let text = v.to_text();
+    let value =
+        HeaderValue::from_str(&text).map_err(|_| VclFail(format!("invalid value for header {name}: {text:?}")))?;
+    headers.insert(name.clone(), value);
+    Ok(())
+}
+
+fn req<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Req, VclFail> {
+    ctx.req.as_deref_mut().ok_or_else(|| missing("req"))
+}
+
+fn bereq<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Bereq, VclFail> {
+    ctx.bereq.as_deref_mut().ok_or_else(|| missing("bereq"))
+}
+
+fn beresp<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Beresp, VclFail> {
+    ctx.beresp.as_deref_mut().ok_or_else(|| missing("beresp"))
+}
+
+fn resp<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Resp, VclFail> {
+    ctx.resp.as_deref_mut().ok_or_else(|| missing("resp"))
+}
+
+fn missing(what: &str) -> VclFail {
+    VclFail(format!("{what} is not available here"))
+}

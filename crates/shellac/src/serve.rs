@@ -1,0 +1,124 @@
+//! `shellac serve`: compile the VCL, load it, bind the `-a` addresses and serve until SIGTERM or
+//! SIGINT, then drain. Any failure before serving (bad VCL, a host that does not resolve, an
+//! address that cannot be bound) exits 1 with the reason, before a single request is accepted.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use shellac_engine::listener::{self, Listen};
+use shellac_engine::server::Server;
+use shellac_engine::vcl::Vcl;
+use tokio::net::TcpListener;
+
+use crate::check::{compile_vcl, VclSource};
+use crate::cli::ServeArgs;
+use crate::params::{compiler_options, parse_params};
+
+/// Runs the server.
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let params = parse_params(&args.params)?;
+    let opts = compiler_options(&params);
+    let source = match (&args.backend, args.vcl_file.last()) {
+        (Some(b), _) => VclSource::Backend(b.clone()),
+        (None, Some(f)) => VclSource::File(f.clone()),
+        (None, None) => bail!("serve needs -f FILE or -b HOST[:PORT]"),
+    };
+    let Some(program) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
+    if let Some(dir) = &args.workdir {
+        std::fs::create_dir_all(dir).with_context(|| format!("-n {dir}: cannot create the working directory"))?;
+    }
+    let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
+    let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
+
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let server = Server::new(params.clone());
+        let program = Arc::new(program);
+        let registry_server = server.clone();
+        let vcl = tokio::task::spawn_blocking(move || Vcl::load("boot", program, &registry_server.registry, &params))
+            .await
+            .context("loading the VCL")?
+            .context("cannot load the VCL")?;
+        server.use_vcl(vcl);
+        let mut listens = Vec::new();
+        for (name, endpoint, addr) in specs {
+            let socket =
+                TcpListener::bind(addr).await.with_context(|| format!("-a {endpoint}: cannot listen on {addr}"))?;
+            let bound = socket.local_addr().unwrap_or(addr);
+            tracing::info!("listening on {name}={bound}");
+            println!("Listening on {name}={bound}");
+            listens.push(Listen { name, endpoint, socket });
+        }
+        listener::serve(server, listens, shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `[name=][host][:port][,PROXY|HTTP]`; an empty host means every IPv4 address, port 80 by
+/// default.
+fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, SocketAddr)> {
+    let (name, rest) = match arg.split_once('=') {
+        Some((n, r)) if !n.contains(':') => (n.to_string(), r),
+        _ => (format!("a{index}"), arg),
+    };
+    let (addr, proto) = rest.split_once(',').unwrap_or((rest, "HTTP"));
+    if !proto.eq_ignore_ascii_case("HTTP") {
+        bail!("-a {arg}: only HTTP listeners are supported (PROXY protocol is not)");
+    }
+    if addr.starts_with('/') {
+        bail!("-a {arg}: Unix socket listeners are not supported yet");
+    }
+    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
+        let (h, p) = rest.split_once(']').with_context(|| format!("-a {arg}: missing ']'"))?;
+        (h.to_string(), p.strip_prefix(':').unwrap_or("80").to_string())
+    } else {
+        match addr.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.to_string()),
+            None => (addr.to_string(), "80".to_string()),
+        }
+    };
+    let port: u16 =
+        if port.is_empty() { 80 } else { port.parse().with_context(|| format!("-a {arg}: bad port {port:?}"))? };
+    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    use std::net::ToSocketAddrs;
+    let sa = (host.as_str(), port)
+        .to_socket_addrs()
+        .with_context(|| format!("-a {arg}: cannot resolve {host}"))?
+        .next()
+        .with_context(|| format!("-a {arg}: {host} has no address"))?;
+    Ok((name, addr.to_string(), sa))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_parse_like_varnishd() {
+        let (n, _, a) = parse_listen("127.0.0.1:8080", 0).unwrap();
+        assert_eq!((n.as_str(), a.to_string().as_str()), ("a0", "127.0.0.1:8080"));
+        let (n, _, a) = parse_listen("web=:0", 1).unwrap();
+        assert_eq!((n.as_str(), a.to_string().as_str()), ("web", "0.0.0.0:0"));
+        let (_, _, a) = parse_listen("[::1]:81", 0).unwrap();
+        assert_eq!(a.to_string(), "[::1]:81");
+        assert!(parse_listen("1.2.3.4:80,PROXY", 0).is_err());
+        assert!(parse_listen("1.2.3.4:http", 0).is_err());
+    }
+}
