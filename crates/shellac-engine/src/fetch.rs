@@ -44,7 +44,7 @@ pub struct Fetched {
 /// What the fetch came to.
 pub enum Outcome {
     /// A response (from the backend or `vcl_backend_error`).
-    Deliver(Fetched),
+    Deliver(Box<Fetched>),
     /// The fetch failed (`abandon`, `fail`, too many retries from `vcl_backend_error`).
     Failed,
 }
@@ -106,7 +106,7 @@ pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Bod
                                     }
                                 }
                             };
-                            return Outcome::Deliver(Fetched { beresp, body, xid: bereq.xid });
+                            return Outcome::Deliver(Box::new(Fetched { beresp, body, xid: bereq.xid }));
                         }
                         Ok(h) if h.action == ActionKind::Retry => {
                             if u64::from(bereq.retries) >= params.max_retries {
@@ -141,7 +141,7 @@ pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Bod
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                return Outcome::Deliver(Fetched { beresp, body, xid: bereq.xid });
+                return Outcome::Deliver(Box::new(Fetched { beresp, body, xid: bereq.xid }));
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(bereq.retries) >= params.max_retries {

@@ -57,7 +57,6 @@ pub(crate) struct Task {
     pub(crate) req: Req,
     pub(crate) body: Option<Body>,
     pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
-    pub(crate) http10: bool,
 }
 
 /// Handles one request to the end.
@@ -77,8 +76,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
             return plain(413, "Payload Too Large\n");
         }
     }
-    let http10 = parts.version == Version::HTTP_10;
-    let proto = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let proto = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
     let mut headers = std::mem::take(&mut parts.headers);
     prepare_headers(&mut headers, &sess);
@@ -86,7 +84,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
     req.backend_hint = vcl.default_backend.clone();
     let body = Body::stream(incoming, None, params.req_body_max, None);
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade, http10 };
+    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade };
     task.run().await
 }
 
@@ -113,7 +111,7 @@ impl Task {
                 Step::Fetch(mode) => {
                     let body = self.request_body().await;
                     match fetch::fetch(&self.server, &self.vcl, &self.sess, &self.req, body, mode).await {
-                        Outcome::Deliver(fetched) => match self.deliver(fetched) {
+                        Outcome::Deliver(fetched) => match self.deliver(*fetched) {
                             Ok(resp) => return resp,
                             Err(next) => next,
                         },

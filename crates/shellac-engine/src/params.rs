@@ -216,7 +216,10 @@ impl Params {
                     "send_timeout" => &mut self.send_timeout,
                     "shutdown_timeout" => &mut self.shutdown_timeout,
                     "timeout_idle" => &mut self.timeout_idle,
-                    _ => return Ok(self.keep(def, value)),
+                    _ => {
+                        self.keep(def, value);
+                        return Ok(());
+                    }
                 };
                 *slot = secs;
             }
@@ -232,7 +235,10 @@ impl Params {
                     "max_restarts" => &mut self.max_restarts,
                     "max_retries" => &mut self.max_retries,
                     "req_body_max" => &mut self.req_body_max,
-                    _ => return Ok(self.keep(def, value)),
+                    _ => {
+                        self.keep(def, value);
+                        return Ok(());
+                    }
                 };
                 *slot = n;
             }
@@ -291,7 +297,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     (n.is_finite() && n >= 0.0).then_some(n * mult)
 }
 
-/// Parses `8192`, `8k`, `32K`, `1m`, `1g`, with an optional trailing `b`.
+/// Parses `8192`, `8k`, `32K`, `1m`, `1g`, `1t`, `1p`, with an optional trailing `b`.
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let lower = s.to_ascii_lowercase();
     let t = lower.strip_suffix('b').unwrap_or(&lower);
@@ -299,10 +305,12 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
         'k' => (&t[..t.len() - 1], 1u64 << 10),
         'm' => (&t[..t.len() - 1], 1 << 20),
         'g' => (&t[..t.len() - 1], 1 << 30),
+        't' => (&t[..t.len() - 1], 1 << 40),
+        'p' => (&t[..t.len() - 1], 1 << 50),
         _ => (t, 1),
     };
-    let n: f64 = num.parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| (n * mult as f64) as u64)
+    let n: f64 = num.trim_end().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ impl<'a> Checker<'a, '_> {
 
     /// Pass 5a: unused backends, probes, ACLs and subroutines.
     fn check_unused(&mut self, reach: &[Mask]) {
-        let default = self.default_backend();
+        let default = self.declared_default_backend();
         let mut found: Vec<(Span, String)> = Vec::new();
         for (i, b) in self.backends.iter().enumerate() {
             if !self.backend_used[i] && BackendRef::Backend(BackendId(i as u32)) != default {
@@ -402,8 +402,23 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// The backend named `default`, else the first declared one.
+    /// The initial `req.backend_hint`: the backend named `default`; else, as a Varnish 3
+    /// compatibility rule, the first Varnish 3 `director` block (seed 000 declares its
+    /// round-robin director and never assigns `req.backend`, meaning it to balance); else the
+    /// first declared backend.
     pub(crate) fn default_backend(&self) -> BackendRef {
+        if !self.backends.iter().any(|b| b.name == "default") {
+            let vcl3 = self.objects.iter().position(|o| o.as_ref().is_some_and(|o| o.from_vcl3));
+            if let Some(i) = vcl3 {
+                return BackendRef::Director(ObjId(i as u32));
+            }
+        }
+        self.declared_default_backend()
+    }
+
+    /// The backend named `default`, else the first declared one: what Varnish counts as used
+    /// even when nothing names it.
+    fn declared_default_backend(&self) -> BackendRef {
         let pos = self.backends.iter().position(|b| b.name == "default").or(if self.backends.is_empty() {
             None
         } else {

@@ -89,10 +89,6 @@ fn serve_dash_c_checks_like_varnishd() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("backend  default none"));
 
-    let out = shellac(&["serve", "-a", "127.0.0.1:0", "-b", "127.0.0.1:8080"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("serving traffic is not built yet"), "{}", text(&out.stderr));
-
     let out = shellac(&["serve", "-C"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("-C needs -f FILE or -b HOST[:PORT]"));

@@ -57,18 +57,7 @@ pub(super) fn duration(s: &str) -> Option<f64> {
 
 /// `std.bytes`: a number with an optional `k m g t p` multiplier and optional `b`.
 pub(super) fn bytes(s: &str) -> Option<u64> {
-    let t = s.trim_matches([' ', '\t']).to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        't' => (&t[..t.len() - 1], 1 << 40),
-        'p' => (&t[..t.len() - 1], 1 << 50),
-        _ => (t, 1),
-    };
-    let n: f64 = num.trim_end().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| (n * mult as f64) as u64)
+    crate::params::parse_bytes(s.trim_matches([' ', '\t']))
 }
 
 /// `std.time`: an HTTP date or seconds since the epoch.

@@ -2,7 +2,7 @@
 //! and the response goes to the client with its body still streaming from the backend.
 
 use http::header::{AGE, VIA};
-use http::{HeaderValue, Response};
+use http::Response;
 use shellac_vcl::symbols::{ActionKind, Method};
 
 use super::{synth_step, Step, Task};
@@ -56,11 +56,6 @@ impl Task {
             }
         }
         *r.headers_mut() = resp.headers;
-        if self.http10 && !r.headers().contains_key(http::header::CONNECTION) {
-            // HTTP/1.0 clients get the connection closed unless they asked for keep-alive;
-            // hyper decides, we only make sure an explicit close from VCL is honoured.
-            let _ = HeaderValue::from_static("close");
-        }
         r
     }
 }

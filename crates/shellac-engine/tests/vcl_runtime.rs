@@ -1,0 +1,205 @@
+//! VCL at run time: variables, functions, synth pages, failures, restarts and retries.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// The builtin synth page, as `varnishd -x builtin` prints it.
+fn guru(status: u16, reason: &str, xid: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <title>{status} {reason}</title>\n  </head>\n  <body>\n    <h1>Error {status} {reason}</h1>\n    <p>{reason}</p>\n    <h3>Guru Meditation:</h3>\n    <p>XID: {xid}</p>\n    <hr>\n    <p>Varnish cache server</p>\n  </body>\n</html>\n"
+    )
+}
+
+#[tokio::test]
+async fn synth_pages_are_the_builtin_ones_byte_for_byte() {
+    let o = Origin::start("b").await;
+    let p = proxy(&vcl_for(&[&o], "sub vcl_recv { if (req.url == \"/teapot\") { return (synth(418)); } }\n")).await;
+    let r = p.get("/teapot").await;
+    assert_eq!(r.status, 418);
+    assert_eq!(r.reason, "I'm a teapot");
+    let xid = r.header("x-varnish").expect("xid").to_string();
+    assert_eq!(r.text(), guru(418, "I'm a teapot", &xid));
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert_eq!(r.header("server"), Some("Varnish"));
+    assert!(r.header("date").is_some());
+    assert!(r.header("via").is_none() && r.header("age").is_none());
+    // varnishd's 503 "Backend fetch failed" page is 282 bytes with its usual 5-digit xids.
+    assert_eq!(guru(503, "Backend fetch failed", "32770").len(), 282);
+    o.refuse();
+    let r = p.get("/").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.reason, "Backend fetch failed");
+    let bxid = r.text().split("XID: ").nth(1).and_then(|s| s.split('<').next()).unwrap_or("").to_string();
+    assert_ne!(bxid, xid, "the page of a backend error carries the backend request's xid");
+    assert_eq!(r.text(), guru(503, "Backend fetch failed", &bxid));
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(r.header("via").is_some() && r.header("age").is_some(), "backend errors are delivered");
+}
+
+#[tokio::test]
+async fn strings_headers_and_regexes_behave_like_varnish() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        r#"
+import std;
+sub vcl_recv {
+    set req.http.X-Concat = "a" + 1 + 2 + req.http.unset-header + "|" + 1.5 + "|" + (2s + 500ms);
+    set req.http.X-Sub = regsub(req.url, "^/(\w+)/(\d+)$", "\2-\1\&");
+    set req.http.X-All = regsuball("a.b.c", "\.", "/");
+    set req.http.X-Lower = std.tolower("MiXeD");
+    if (req.http.HOST == "Case.Test") { set req.http.X-Case = "header names ignore case"; }
+    if (req.http.missing) { set req.http.X-Missing = "set"; } else { set req.http.X-Missing = "unset"; }
+    if (req.http.missing != "x") { set req.http.X-Ne = "unset differs"; }
+    set req.http.X-Int = std.integer("  42 ", 0) * 2;
+    set req.http.X-Dur = std.duration("1.5m", 0s);
+    set req.http.X-Ip = client.ip;
+    set req.http.X-Append = "x";
+    set req.http.X-Append += "y";
+    return (pass);
+}
+sub vcl_deliver {
+    set resp.http.X-Restarts = req.restarts;
+    unset resp.http.X-Origin;
+}
+"#,
+    );
+    let p = proxy(&vcl).await;
+    let r = p.request("GET /item/42 HTTP/1.1\r\nHost: Case.Test\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-origin").is_none(), "unset in vcl_deliver");
+    assert_eq!(r.header("x-restarts"), Some("0"));
+    let req = &o.requests()[0];
+    let h = |n: &str| {
+        req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    assert_eq!(h("x-concat"), "a12|1.500|2.500");
+    assert_eq!(h("x-sub"), "42-item&");
+    assert_eq!(h("x-all"), "a/b/c");
+    assert_eq!(h("x-lower"), "mixed");
+    assert_eq!(h("x-case"), "header names ignore case");
+    assert_eq!(h("x-missing"), "unset");
+    assert_eq!(h("x-ne"), "unset differs");
+    assert_eq!(h("x-int"), "84");
+    assert_eq!(h("x-dur"), "90.000");
+    assert_eq!(h("x-ip"), "127.0.0.1");
+    assert_eq!(h("x-append"), "xy");
+    // The user's vcl_recv returned before the builtin's, so the Host is not lower-cased.
+    assert_eq!(h("host"), "Case.Test");
+}
+
+#[tokio::test]
+async fn a_failed_conversion_is_a_vcl_failure_and_503() {
+    let o = Origin::start("b").await;
+    let p =
+        proxy(&vcl_for(&[&o], "import std;\nsub vcl_recv { set req.http.n = std.integer(req.http.n) + 1; }\n")).await;
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nn: 1.5\r\n\r\n").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.reason, "VCL failed");
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nn: 7\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(o.hits(), 1);
+}
+
+#[tokio::test]
+async fn acls_match_client_addresses() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        "acl loopback { \"127.0.0.0\"/8; ! \"127.0.0.2\"; }\nacl other { \"10.0.0.0\"/8; }\n\
+         sub vcl_recv { if (client.ip ~ other) { return (synth(403)); } if (client.ip !~ loopback) { return (synth(401)); } }\n",
+    );
+    let p = proxy(&vcl).await;
+    assert_eq!(p.get("/").await.status, 200);
+}
+
+#[tokio::test]
+async fn restarts_run_recv_again_up_to_max_restarts() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        "import std;\nsub vcl_recv { set req.http.X-Seen = req.restarts; }\n\
+         sub vcl_deliver { if (req.restarts < std.integer(req.http.want, 0)) { return (restart); } set resp.http.X-Restarts = req.restarts; }\n",
+    );
+    let p = proxy(&vcl).await;
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nwant: 2\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-restarts"), Some("2"));
+    assert_eq!(o.hits(), 3);
+    // Beyond max_restarts (4): 503.
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nwant: 9\r\n\r\n").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(o.hits(), 3 + 5);
+}
+
+#[tokio::test]
+async fn retries_go_to_the_next_round_robin_member_and_stop_at_max_retries() {
+    let a = Origin::start("a").await;
+    let b = Origin::start("b").await;
+    a.set_status(500);
+    let vcl = vcl_for(
+        &[&a, &b],
+        "import directors;\nsub vcl_init { new rr = directors.round_robin(); rr.add_backend(a); rr.add_backend(b); }\n\
+         sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n\
+         sub vcl_backend_response { if (beresp.status >= 500) { return (retry); } set beresp.http.X-Retries = bereq.retries; }\n",
+    );
+    let p = proxy(&vcl).await;
+    let r = p.get("/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "b");
+    assert_eq!(r.header("x-retries"), Some("1"));
+    // Both failing: 1 + max_retries (4) attempts, then vcl_backend_error's 503.
+    b.set_status(500);
+    let before = a.hits() + b.hits();
+    let r = p.get("/").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.reason, "Backend fetch failed");
+    assert_eq!(a.hits() + b.hits() - before, 5);
+}
+
+#[tokio::test]
+async fn retry_from_backend_error_beyond_the_limit_fails_the_fetch() {
+    let a = Origin::start("a").await;
+    a.refuse();
+    let vcl = vcl_for(&[&a], "sub vcl_backend_error { return (retry); }\n");
+    let p = proxy(&vcl).await;
+    let r = p.get("/").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.reason, "Service Unavailable");
+    assert!(r.header("via").is_none(), "a failed fetch ends in vcl_synth");
+}
+
+#[tokio::test]
+async fn error_and_abandon_from_backend_subs() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_fetch { if (bereq.url == \"/err\") { return (error(599, \"Custom\")); } if (bereq.url == \"/abandon\") { return (abandon); } }\n",
+    );
+    let p = proxy(&vcl).await;
+    let r = p.get("/err").await;
+    assert_eq!((r.status, r.reason.as_str()), (599, "Custom"));
+    let r = p.get("/abandon").await;
+    assert_eq!((r.status, r.reason.as_str()), (503, "Service Unavailable"));
+    assert_eq!(o.hits(), 0);
+}
+
+#[tokio::test]
+async fn vcl_synth_can_be_customised_and_vwxyz_statuses_use_three_digits() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_recv { if (req.url == \"/r\") { return (synth(1301, \"Moved\")); } }\n\
+         sub vcl_synth { if (resp.status == 1301) { set resp.http.Location = \"/new\"; set resp.status = 301; synthetic(\"gone\"); return (deliver); } }\n",
+    );
+    let p = proxy(&vcl).await;
+    let r = p.get("/r").await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/new"));
+    assert_eq!(r.text(), "gone");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}

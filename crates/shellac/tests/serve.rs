@@ -1,0 +1,130 @@
+//! `shellac serve` as a process: a bad load exits 1 before listening; a good one serves, and
+//! SIGTERM drains and exits 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn shellac(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shellac"));
+    c.args(args).env("RUST_LOG", "warn");
+    c
+}
+
+/// A one-thread origin that answers every request with "origin".
+fn origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    port
+}
+
+fn serve(mut s: TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+        buf.drain(..end);
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\norigin").is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs to completion, killing the process if it outlives 20 s (a load that should fail but
+/// serves instead must not hang the suite).
+fn run_bounded(mut cmd: Command) -> std::process::Output {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = tx.send(());
+    out
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_failed_load_exits_1_with_the_diagnostic() {
+    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-b", "no-such-host.invalid:80"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing listened");
+
+    let dir = std::env::temp_dir().join(format!("shellac-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("bad.vcl");
+    std::fs::write(
+        &f,
+        "vcl 4.1;\nbackend default { .host = \"127.0.0.1\"; }\nsub vcl_recv { set req.http.x = req.nothing; }\n",
+    )
+    .expect("write");
+    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-f", f.to_str().expect("path")]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.vcl:3:"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn serves_then_drains_on_sigterm() {
+    let port = origin();
+    let backend = format!("127.0.0.1:{port}");
+    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-b", &backend, "-F", "-p", "timeout_idle=2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let addr = line.trim().rsplit('=').next().expect("address").to_string();
+    assert!(line.starts_with("Listening on a0=127.0.0.1:"), "{line}");
+
+    let mut c = TcpStream::connect(&addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(resp.ends_with("origin"), "{resp}");
+
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let mut waited = 0;
+    let status = loop {
+        if let Some(s) = running.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(waited < 100, "did not exit within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    };
+    assert!(status.success(), "{status:?}");
+}
