@@ -28,6 +28,7 @@ enum Kind {
 }
 
 struct Stream {
+    first: Option<Bytes>,
     inner: Incoming,
     between_bytes: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -70,7 +71,25 @@ impl Body {
     /// A body streamed from `inner`; `limit` 0 means unlimited; `lease` goes back to its pool
     /// when the stream ends cleanly.
     pub fn stream(inner: Incoming, between_bytes: Option<Duration>, limit: u64, lease: Option<Lease>) -> Body {
-        Body { kind: Kind::Stream(Box::new(Stream { inner, between_bytes, timer: None, limit, seen: 0, lease })) }
+        Body {
+            kind: Kind::Stream(Box::new(Stream {
+                first: None,
+                inner,
+                between_bytes,
+                timer: None,
+                limit,
+                seen: 0,
+                lease,
+            })),
+        }
+    }
+
+    /// A backend body of which `first` was already read.
+    pub fn stream_after(first: Bytes, inner: Incoming, between_bytes: Option<Duration>, lease: Option<Lease>) -> Body {
+        let first = (!first.is_empty()).then_some(first);
+        Body {
+            kind: Kind::Stream(Box::new(Stream { first, inner, between_bytes, timer: None, limit: 0, seen: 0, lease })),
+        }
     }
 
     /// Whether a fetch may send this body again (retries, the silent retry on a reused
@@ -115,7 +134,7 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(b) => b.is_none(),
-            Kind::Stream(s) => s.inner.is_end_stream(),
+            Kind::Stream(s) => s.first.is_none() && s.inner.is_end_stream(),
         }
     }
 
@@ -123,7 +142,16 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Stream(s) => s.inner.size_hint(),
+            Kind::Stream(s) => {
+                let extra = s.first.as_ref().map_or(0, |b| b.len() as u64);
+                let inner = s.inner.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + extra);
+                if let Some(u) = inner.upper() {
+                    hint.set_upper(u + extra);
+                }
+                hint
+            }
         }
     }
 }
@@ -142,6 +170,9 @@ impl std::fmt::Debug for Body {
 
 impl Stream {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

@@ -76,13 +76,19 @@ pub const X_VARNISH: HeaderName = HeaderName::from_static("x-varnish");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Removes the listed headers and any header named in `Connection:`.
-pub fn filter(headers: &mut HeaderMap, drop: &[&str]) {
-    let named: Vec<String> = connection_tokens(headers).collect();
-    for n in named {
-        headers.remove(n.as_str());
+pub fn filter(headers: &mut HeaderMap, drop: &[&'static str]) {
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<String> = connection_tokens(headers).collect();
+        for n in named {
+            headers.remove(n.as_str());
+        }
     }
     for n in drop {
-        headers.remove(*n);
+        // Most requests carry none of these: a lookup is cheaper than a removal.
+        let name = HeaderName::from_static(n);
+        if headers.contains_key(&name) {
+            headers.remove(name);
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::ext::ReasonPhrase;
 
 use super::{initial_ttl, secs};
-use crate::backend::pool::ConnectPolicy;
+use crate::backend::pool::{ConnectPolicy, Lease};
 use crate::backend::BackendHandle;
 use crate::body::Body;
 use crate::error::FetchError;
@@ -106,16 +106,38 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     };
     beresp.ttl = initial_ttl(&beresp, 120.0);
     let lease = pool.lease(checkout.sender, reusable, Some(busy));
-    let body = body_of(incoming, between_bytes, lease);
+    let body = body_of(incoming, between_bytes, lease).await;
     Ok(Sent { beresp, body })
 }
 
-fn body_of(incoming: Incoming, between_bytes: std::time::Duration, lease: crate::backend::pool::Lease) -> Body {
+/// The response body. Whatever the backend already sent with the head is taken now (one turn
+/// of the scheduler, never a wait), so that a small response goes to the client in one write
+/// with its head and its connection returns to the pool at once; the rest streams.
+async fn body_of(mut incoming: Incoming, between_bytes: std::time::Duration, lease: Lease) -> Body {
     use http_body::Body as _;
     if incoming.is_end_stream() {
         lease.recycle();
         return Body::empty();
     }
+    let first = {
+        let mut frame = std::pin::pin!(std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)));
+        tokio::select! {
+            biased;
+            f = &mut frame => f,
+            () = tokio::task::yield_now() => None,
+        }
+    };
     let bb = (!between_bytes.is_zero()).then_some(between_bytes);
-    Body::stream(incoming, bb, 0, Some(lease))
+    match first {
+        Some(Ok(frame)) => {
+            let data = frame.into_data().unwrap_or_default();
+            if incoming.is_end_stream() {
+                lease.recycle();
+                return Body::full(data);
+            }
+            Body::stream_after(data, incoming, bb, Some(lease))
+        }
+        // A broken body: let the stream report it where the client sees it.
+        Some(Err(_)) | None => Body::stream(incoming, bb, 0, Some(lease)),
+    }
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Round-robin pass-through over three local nginx origins, through Shellac, HAProxy 2.6 and
+# Varnish 7.1 (Debian packages), plus Shellac with a probe per backend every second.
+# wrk runs pinned to CPU 0; the proxy and the origins share CPU 1, one thread each.
+# Prints one line per proxy and round, then medians and ratios against HAProxy and Varnish.
+#
+#   bench/proxy.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
+#
+# Loopback ports 18080-18083 and 18101-18103 must be free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+SECS=${2:-10}
+CONNS=${3:-50}
+
+need() { command -v "$1" >/dev/null 2>&1 || NEED="$NEED $2"; }
+NEED=""
+need nginx nginx-light; need haproxy haproxy; need wrk wrk; need varnishd varnish
+if [ -n "$NEED" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $NEED >/dev/null
+    # The packages start their services on port 80; the benchmark runs its own.
+    for s in nginx haproxy varnish; do $SUDO service $s stop >/dev/null 2>&1 || true; done
+fi
+cargo build --release -q -p shellac
+for port in 18080 18081 18082 18083 18101 18102 18103; do
+    if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use"; exit 1; fi
+done
+
+W=$(mktemp -d /tmp/shellac-bench.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"; }
+trap cleanup EXIT
+
+cat > "$W/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $W/nginx.pid;
+error_log $W/nginx.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:18101; location / { return 200 "origin 1\n"; } location = /probe { return 200 "ok\n"; } }
+    server { listen 127.0.0.1:18102; location / { return 200 "origin 2\n"; } location = /probe { return 200 "ok\n"; } }
+    server { listen 127.0.0.1:18103; location / { return 200 "origin 3\n"; } location = /probe { return 200 "ok\n"; } }
+}
+NGINX
+
+vcl() { # $1 = extra backend attributes
+    printf 'vcl 4.1;\nimport directors;\n'
+    for i in 1 2 3; do printf 'backend o%s { .host = "127.0.0.1"; .port = "1810%s"; %s }\n' $i $i "$1"; done
+    printf 'sub vcl_init { new rr = directors.round_robin(); rr.add_backend(o1); rr.add_backend(o2); rr.add_backend(o3); }\n'
+    printf 'sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n'
+}
+vcl "" > "$W/pass.vcl"
+vcl '.probe = { .url = "/probe"; .interval = 1s; .initial = 3; }' > "$W/probed.vcl"
+chmod 644 "$W"/*.vcl
+
+cat > "$W/haproxy.cfg" <<HAP
+global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 3500ms
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:18081
+    default_backend origins
+backend origins
+    balance roundrobin
+    http-reuse always
+    server o1 127.0.0.1:18101
+    server o2 127.0.0.1:18102
+    server o3 127.0.0.1:18103
+HAP
+
+taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/release/shellac serve -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); SHELLAC=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/release/shellac serve -a 127.0.0.1:18083 -f "$W/probed.vcl" >/dev/null & PIDS+=($!); PROBED=$!
+taskset -c 1 haproxy -f "$W/haproxy.cfg" -db & PIDS+=($!); HAPROXY=$!
+taskset -c 1 varnishd -F -j none -n "$W/varnish" -a 127.0.0.1:18082 -f "$W/pass.vcl" -s malloc,64m \
+    -p thread_pools=1 -p thread_pool_min=50 -T none >/dev/null 2>&1 & PIDS+=($!); VARNISH=$!
+sleep 3
+
+# CPU ticks of a process and its children.
+ticks() { local t=0; for p in $1 $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
+anon_kib() { local t=0; for p in $1 $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '/RssAnon/ {print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $t; }
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else if (v ~ /s$/) print v*1000; else print v }'; }
+
+HZ=$(getconf CLK_TCK)
+declare -A PORT=([shellac]=18080 [haproxy]=18081 [varnish]=18082 [shellac+probes]=18083)
+declare -A PID=([shellac]=$SHELLAC [haproxy]=$HAPROXY [varnish]=$VARNISH [shellac+probes]=$PROBED)
+for n in shellac haproxy varnish shellac+probes; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$n]}/")
+    [ "$code" = 200 ] || { echo "$n does not answer 200 (got $code)"; exit 1; }
+done
+
+RES="$W/results"
+: > "$RES"
+printf '%-15s %5s %12s %10s %12s %10s\n' proxy round req/s p99_ms cpu_us/req anon_MiB
+for r in $(seq 1 "$ROUNDS"); do
+    for n in shellac haproxy varnish shellac+probes; do
+        taskset -c 0 wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$n]}/" >/dev/null
+        t0=$(ticks "${PID[$n]}")
+        (sleep $((SECS / 2)); anon_kib "${PID[$n]}" > "$W/anon") & SAMPLER=$!
+        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:${PORT[$n]}/")
+        wait $SAMPLER
+        t1=$(ticks "${PID[$n]}")
+        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+        errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+        [ -z "$errs" ] || echo "  $n round $r: $errs"
+        cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
+        anon=$(awk -v k="$(cat "$W/anon")" 'BEGIN { printf "%.1f", k / 1024 }')
+        printf '%-15s %5s %12s %10s %12s %10s\n' "$n" "$r" "$rps" "$p99" "$cpu" "$anon"
+        echo "$n $r $rps $p99 $cpu $anon" >> "$RES"
+    done
+done
+
+median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
+echo
+echo "medians over $ROUNDS rounds ($SECS s each, $CONNS connections):"
+printf '%-15s %12s %10s %12s %10s\n' proxy req/s p99_ms cpu_us/req anon_MiB
+for n in shellac haproxy varnish shellac+probes; do
+    printf '%-15s' "$n"
+    for col in 3 4 5 6; do printf ' %12s' "$(awk -v n="$n" -v c=$col '$1 == n {print $c}' "$RES" | median)"; done
+    echo
+done
+echo
+echo "per-round ratios (shellac / peer):"
+printf '%5s %16s %16s %18s %18s %20s\n' round rps_vs_haproxy rps_vs_varnish p99_vs_haproxy cpu_vs_haproxy probes_cost_pct
+for r in $(seq 1 "$ROUNDS"); do
+    awk -v r="$r" '$2 == r { rps[$1] = $3; p99[$1] = $4; cpu[$1] = $5 }
+        END { printf "%5s %16.2f %16.2f %18.2f %18.2f %20.1f\n", r, rps["shellac"] / rps["haproxy"], rps["shellac"] / rps["varnish"],
+              p99["shellac"] / p99["haproxy"], cpu["shellac"] / cpu["haproxy"], (1 - rps["shellac+probes"] / rps["shellac"]) * 100 }' "$RES"
+done
