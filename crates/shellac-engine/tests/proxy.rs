@@ -202,3 +202,17 @@ async fn shutdown_lets_requests_in_flight_finish() {
     // No longer accepting.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn unknown_methods_are_piped_with_connection_close() {
+    let o = Origin::start("piped").await;
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let mut c = Client::connect(p.addr).await;
+    let r = c.send("FROB /x HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "piped");
+    assert!(c.is_closed(Duration::from_secs(3)).await, "a piped connection ends with the exchange");
+    let req = &o.requests()[0];
+    assert_eq!(req.line, "FROB /x HTTP/1.1");
+    assert!(req.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close"));
+}
