@@ -138,3 +138,31 @@ async fn a_backend_none_is_503() {
     let r = p.get("/").await;
     assert_eq!((r.status, r.reason.as_str()), (503, "Backend fetch failed"));
 }
+
+#[tokio::test]
+async fn connect_timeout_gives_503_after_the_timeout() {
+    // A listener that never accepts, its queue filled: further SYNs go unanswered, so a
+    // connect hangs as it would to a black-holed address (loopback only).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(100), tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    let vcl = format!(
+        "vcl 4.1;\nbackend hole {{ .host = \"127.0.0.1\"; .port = \"{}\"; .connect_timeout = 300ms; }}\n",
+        addr.port()
+    );
+    let p = proxy(&vcl).await;
+    let t = Instant::now();
+    let r = p.get("/").await;
+    let took = t.elapsed();
+    assert_eq!((r.status, r.reason.as_str()), (503, "Backend fetch failed"));
+    assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(2), "{took:?}");
+    drop(listener);
+}

@@ -32,8 +32,15 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
     let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
 
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    // One worker (TOKIO_WORKER_THREADS=1, as the benchmark pins it to one CPU) runs on the
+    // single-threaded scheduler; otherwise one worker per CPU.
+    let single = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
+    let runtime = if single {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    }
+    .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let server = Server::new(params.clone());
         let program = Arc::new(program);
