@@ -173,6 +173,10 @@ impl Stream {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
+        // The connection is driven by this stream: let it read before asking for a frame.
+        if let Some(lease) = self.lease.as_mut() {
+            lease.poll_io(cx);
+        }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

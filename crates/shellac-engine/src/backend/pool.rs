@@ -1,15 +1,21 @@
 //! Connections to one backend address, shared by every VCL and fetch that uses the address:
 //! keep-alive reuse, idle expiry (`backend_idle_timeout`), the connect-error hold-down (spec
-//! §4.6) and the connect timeout. A connection is only handed out again when hyper still sees
-//! it open and ready, so one the backend closed while idle is never reused; the fetch retries
-//! once on a fresh connection if a reused one fails before any response byte (spec §4.4).
+//! §4.6) and the connect timeout. A connection's I/O is driven by the request that uses it (no
+//! task of its own: no hand-offs between tasks per request); at checkout it is polled once, so
+//! one the backend closed while idle is seen closed and never reused; the fetch retries once on
+//! a fresh connection if a reused one fails before any response byte (spec §4.4).
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use hyper::client::conn::http1::{self, SendRequest};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
@@ -27,15 +33,22 @@ pub struct Pool {
 }
 
 struct Idle {
-    sender: SendRequest<Body>,
+    conn: Conn,
     since: Instant,
 }
 
-/// A connection in use by one fetch. Dropping it closes the connection (its response was not
-/// read to the end); [`Lease::recycle`] returns it to the pool.
+/// One HTTP/1.1 connection: the request handle and the I/O driver, polled by whoever uses it.
+pub struct Conn {
+    sender: SendRequest<Body>,
+    driver: Pin<Box<Connection<TokioIo<TcpStream>, Body>>>,
+    ended: bool,
+}
+
+/// A connection in use by one fetch's response body. Dropping it closes the connection (the
+/// response was not read to the end); [`Lease::recycle`] returns it to the pool.
 pub struct Lease {
     pool: Arc<Pool>,
-    sender: Option<SendRequest<Body>>,
+    conn: Option<Conn>,
     reusable: bool,
     _busy: Option<BusyGuard>,
 }
@@ -43,7 +56,7 @@ pub struct Lease {
 /// A connection handed out by [`Pool::checkout`].
 pub struct Checkout {
     /// The connection.
-    pub sender: SendRequest<Body>,
+    pub conn: Conn,
     /// Whether it served an earlier request.
     pub reused: bool,
 }
@@ -86,21 +99,37 @@ impl Pool {
     pub async fn checkout(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         loop {
             let popped = self.idle.lock().pop();
-            let Some(idle) = popped else { break };
-            if idle.since.elapsed() > policy.idle_timeout || idle.sender.is_closed() {
+            let Some(mut idle) = popped else { break };
+            if idle.since.elapsed() > policy.idle_timeout || !idle.conn.is_usable() {
                 continue;
             }
-            let mut sender = idle.sender;
-            // Ready at once if the previous exchange completed; an error means it was closed.
-            if sender.ready().await.is_ok() {
-                return Ok(Checkout { sender, reused: true });
-            }
+            return Ok(Checkout { conn: idle.conn, reused: true });
         }
-        self.connect(backend, policy).await.map(|sender| Checkout { sender, reused: false })
+        self.checkout_fresh(backend, policy).await
     }
 
-    /// A new connection, respecting the hold-down and the connect timeout.
+    /// A new connection, never an idle one.
+    pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
+        let stream = self.open(backend, policy).await?;
+        let (sender, driver) =
+            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
+        Ok(Checkout { conn: Conn { sender, driver: Box::pin(driver), ended: false }, reused: false })
+    }
+
+    /// A new connection with its own task and upgrade support, for pipe.
     pub async fn connect(&self, backend: &str, policy: &ConnectPolicy) -> Result<SendRequest<Body>, FetchError> {
+        let stream = self.open(backend, policy).await?;
+        let (sender, conn) =
+            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
+        tokio::spawn(async move {
+            // Errors here surface to the request through the sender; nothing to do.
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+
+    /// A TCP connection, respecting the hold-down and the connect timeout.
+    async fn open(&self, backend: &str, policy: &ConnectPolicy) -> Result<TcpStream, FetchError> {
         if let Some(until) = *self.holddown_until.lock() {
             if Instant::now() < until {
                 return Err(FetchError::Holddown(backend.to_string()));
@@ -121,24 +150,18 @@ impl Pool {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) =
-            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
-        tokio::spawn(async move {
-            // Errors here surface to the request through the sender; nothing to do.
-            let _ = conn.with_upgrades().await;
-        });
-        Ok(sender)
+        Ok(stream)
     }
 
-    /// Wraps a connection for one fetch.
-    pub fn lease(self: &Arc<Self>, sender: SendRequest<Body>, reusable: bool, busy: Option<BusyGuard>) -> Lease {
-        Lease { pool: self.clone(), sender: Some(sender), reusable, _busy: busy }
+    /// Wraps a connection for one fetch's response body.
+    pub fn lease(self: &Arc<Self>, conn: Conn, reusable: bool, busy: Option<BusyGuard>) -> Lease {
+        Lease { pool: self.clone(), conn: Some(conn), reusable, _busy: busy }
     }
 
-    fn put(&self, sender: SendRequest<Body>) {
+    fn put(&self, conn: Conn) {
         let mut idle = self.idle.lock();
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { sender, since: Instant::now() });
+            idle.push(Idle { conn, since: Instant::now() });
         }
     }
 
@@ -163,15 +186,72 @@ fn connect_error(backend: &str, e: &io::Error) -> FetchError {
     FetchError::Connect { backend: backend.to_string(), errno, reason }
 }
 
+// === impl Conn ===
+
+impl Conn {
+    /// Sends a request and waits for the response head, driving the connection meanwhile.
+    pub async fn send(&mut self, req: Request<Body>) -> Result<Response<Incoming>, String> {
+        let Conn { sender, driver, ended } = self;
+        std::future::poll_fn(|cx| {
+            if !*ended && driver.as_mut().poll(cx).is_ready() {
+                *ended = true;
+            }
+            if *ended {
+                return Poll::Ready(Err("connection closed".to_string()));
+            }
+            sender.poll_ready(cx).map_err(|e| e.to_string())
+        })
+        .await?;
+        let mut response = std::pin::pin!(sender.send_request(req));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = response.as_mut().poll(cx) {
+                return Poll::Ready(r.map_err(|e| e.to_string()));
+            }
+            if !*ended && driver.as_mut().poll(cx).is_ready() {
+                *ended = true;
+                // The driver finished: the response future resolves now, one way or the other.
+                return response.as_mut().poll(cx).map(|r| r.map_err(|e| e.to_string()));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drives the connection's I/O (reading a response body needs it).
+    pub fn poll_io(&mut self, cx: &mut Context<'_>) {
+        if !self.ended && self.driver.as_mut().poll(cx).is_ready() {
+            self.ended = true;
+        }
+    }
+
+    /// Whether the connection is open and idle: polled once, so that a close by the backend
+    /// while it sat in the pool is noticed.
+    fn is_usable(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        self.poll_io(&mut cx);
+        !self.ended && !self.sender.is_closed() && matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+    }
+}
+
 // === impl Lease ===
 
 impl Lease {
     /// The response was read to the end: keep the connection if both sides allow it.
     pub fn recycle(mut self) {
-        if let Some(sender) = self.sender.take() {
-            if self.reusable && !sender.is_closed() {
-                self.pool.put(sender);
+        if let Some(mut conn) = self.conn.take() {
+            // Let the driver see the end of the exchange.
+            let mut cx = Context::from_waker(Waker::noop());
+            conn.poll_io(&mut cx);
+            if self.reusable && !conn.ended && !conn.sender.is_closed() {
+                self.pool.put(conn);
             }
+        }
+    }
+
+    /// Drives the connection while its response body is read.
+    pub fn poll_io(&mut self, cx: &mut Context<'_>) {
+        if let Some(c) = self.conn.as_mut() {
+            c.poll_io(cx);
         }
     }
 

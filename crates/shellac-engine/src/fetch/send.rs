@@ -66,17 +66,16 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let mut checkout = pool.checkout(&backend.name, &policy).await?;
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        let attempt = tokio::time::timeout(first_byte, checkout.sender.send_request(build(b))).await;
+        let attempt = tokio::time::timeout(first_byte, checkout.conn.send(build(b))).await;
         match attempt {
             Ok(Ok(resp)) => break resp,
             Ok(Err(_)) | Err(_) if checkout.reused && spare.is_some() => {
                 // The backend may have closed the idle connection as we used it: once more on a
                 // fresh one.
                 body = spare.take();
-                let sender = pool.connect(&backend.name, &policy).await?;
-                checkout = crate::backend::pool::Checkout { sender, reused: false };
+                checkout = pool.checkout_fresh(&backend.name, &policy).await?;
             }
-            Ok(Err(e)) => return Err(FetchError::Read(e.to_string())),
+            Ok(Err(e)) => return Err(FetchError::Read(e)),
             Err(_) => return Err(FetchError::FirstByteTimeout),
         }
     };
@@ -105,26 +104,33 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         ..Beresp::default()
     };
     beresp.ttl = initial_ttl(&beresp, 120.0);
-    let lease = pool.lease(checkout.sender, reusable, Some(busy));
-    let body = body_of(incoming, between_bytes, lease).await;
+    let lease = pool.lease(checkout.conn, reusable, Some(busy));
+    let body = body_of(incoming, between_bytes, lease);
     Ok(Sent { beresp, body })
 }
 
-/// The response body. Whatever the backend already sent with the head is taken now (one turn
-/// of the scheduler, never a wait), so that a small response goes to the client in one write
-/// with its head and its connection returns to the pool at once; the rest streams.
-async fn body_of(mut incoming: Incoming, between_bytes: std::time::Duration, lease: Lease) -> Body {
+/// The response body. Whatever the backend already sent with the head is taken now (never a
+/// wait), so that a small response goes to the client in one write with its head and its
+/// connection returns to the pool at once; the rest streams.
+fn body_of(mut incoming: Incoming, between_bytes: std::time::Duration, mut lease: Lease) -> Body {
     use http_body::Body as _;
     if incoming.is_end_stream() {
         lease.recycle();
         return Body::empty();
     }
     let first = {
-        let mut frame = std::pin::pin!(std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)));
-        tokio::select! {
-            biased;
-            f = &mut frame => f,
-            () = tokio::task::yield_now() => None,
+        use std::task::{Context, Poll, Waker};
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut poll = || std::pin::Pin::new(&mut incoming).poll_frame(&mut cx);
+        match poll() {
+            Poll::Ready(f) => f,
+            Poll::Pending => {
+                lease.poll_io(&mut Context::from_waker(Waker::noop()));
+                match std::pin::Pin::new(&mut incoming).poll_frame(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(f) => f,
+                    Poll::Pending => None,
+                }
+            }
         }
     };
     let bb = (!between_bytes.is_zero()).then_some(between_bytes);
