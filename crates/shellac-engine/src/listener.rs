@@ -120,7 +120,8 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
         .keep_alive(true)
         .header_read_timeout(secs(params.timeout_idle))
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
-        .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64));
+        .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64))
+        .writev(false);
     let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
     tokio::pin!(conn);
     tokio::select! {

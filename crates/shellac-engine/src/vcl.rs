@@ -109,7 +109,7 @@ impl Vcl {
             vcl: self,
             sess,
             method,
-            now: crate::value::now(),
+            now: None,
             req: parts.req,
             resp: parts.resp,
             bereq: parts.bereq,

@@ -176,8 +176,8 @@ pub struct Ctx<'a> {
     pub sess: &'a Sess,
     /// The method running.
     pub method: Method,
-    /// `now`, fixed for the invocation.
-    pub now: f64,
+    /// `now`, read from the clock on first use and fixed for the rest of the invocation.
+    pub now: Option<f64>,
     /// `req`
     pub req: Option<&'a mut Req>,
     /// `resp`
@@ -186,6 +186,15 @@ pub struct Ctx<'a> {
     pub bereq: Option<&'a mut Bereq>,
     /// `beresp`
     pub beresp: Option<&'a mut Beresp>,
+}
+
+// === impl Ctx ===
+
+impl Ctx<'_> {
+    /// `now`: the same value for the whole invocation.
+    pub fn now(&mut self) -> f64 {
+        *self.now.get_or_insert_with(crate::value::now)
+    }
 }
 
 // === impl Req ===

@@ -111,8 +111,11 @@ impl Pool {
     /// A new connection, never an idle one.
     pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         let stream = self.open(backend, policy).await?;
-        let (sender, driver) =
-            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
+        let (sender, driver) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| FetchError::Read(e.to_string()))?;
         Ok(Checkout { conn: Conn { sender, driver: Box::pin(driver), ended: false }, reused: false })
     }
 

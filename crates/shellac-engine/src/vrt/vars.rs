@@ -25,7 +25,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ServerIdentity => Value::Str(ctx.sess.identity.to_string()),
         V::LocalEndpoint => Value::Str(ctx.sess.endpoint.to_string()),
         V::LocalSocket => Value::Str(ctx.sess.socket.to_string()),
-        V::Now => Value::Time(ctx.now),
+        V::Now => Value::Time(ctx.now()),
         V::SessXid => Value::Str(ctx.sess.xid.to_string()),
         V::ReqUrl => Value::Str(req(ctx)?.url.clone()),
         V::ReqMethod => Value::Str(req(ctx)?.method.clone()),
@@ -92,7 +92,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         // uncacheable.
         V::ObjTtl | V::ObjGrace | V::ObjKeep | V::ObjAge => Value::Duration(0.0),
         V::ObjHits => Value::Int(0),
-        V::ObjTime => Value::Time(ctx.now),
+        V::ObjTime => Value::Time(ctx.now()),
         V::ObjCanEsi => Value::Bool(false),
         V::ObjStatus => Value::Int(0),
         V::ObjReason | V::ObjProto => Value::Str(String::new()),
