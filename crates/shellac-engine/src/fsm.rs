@@ -70,6 +70,10 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
         tracing::debug!("400: Connection names protected header {name}");
         return plain(400, "Bad Request\n");
     }
+    let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
+    if longest as u64 > params.http_req_hdr_len {
+        return plain(431, "Request Header Fields Too Large\n");
+    }
     if params.req_body_max > 0 {
         let len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if len.is_some_and(|l| l > params.req_body_max) {

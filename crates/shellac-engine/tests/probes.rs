@@ -113,3 +113,24 @@ async fn probe_history_survives_a_reload_for_the_same_backend_and_probe() {
     let other = load(&p.server, "third", &vcl_for(&[], &o.backend_vcl(&probe.replace("50ms", "60ms"))));
     assert!(!other.backends[0].is_healthy(), "initial 0: sick until probed");
 }
+
+#[tokio::test]
+async fn the_interval_counts_from_the_end_of_the_previous_probe() {
+    // Each probe takes its full 300 ms timeout (the origin holds the connection open), the
+    // interval is 200 ms: one probe per 500 ms, not one per 200 ms, and never two at once.
+    let o = Origin::start("p").await;
+    o.set(|b| {
+        b.raw = Some("HTTP/1.1 200 OK\r\n\r\n".into());
+        b.hold_open = Some(Duration::from_secs(5));
+    });
+    let mut s = spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 300);
+    s.interval = Duration::from_millis(200);
+    let p = Arc::new(Prober::new("t".into(), o.addr, s));
+    p.start();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let n = p.state().count;
+    assert!((3..=4).contains(&n), "{n} probes in 1.6 s");
+    // One connection per probe, plus the one in progress, if any.
+    let conns = o.connections() as u64;
+    assert!(conns == n || conns == n + 1, "{conns} connections for {n} probes");
+}

@@ -154,11 +154,13 @@ async fn http10_clients_are_served_and_closed() {
 #[tokio::test]
 async fn malformed_and_oversized_requests_get_400_and_431() {
     let o = Origin::start("b").await;
-    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.http_req_size = 8192).await;
+    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.http_req_size = 32768).await;
     assert_eq!(p.request("GARBAGE\r\n\r\n").await.status, 400);
     assert_eq!(p.request("GET / HTTP/1.1\r\nHost a\r\n\r\n").await.status, 400);
-    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "x".repeat(20_000));
+    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "x".repeat(40_000));
     assert_eq!(p.request(&big).await.status, 431);
+    let long_line = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n", "y".repeat(8200));
+    assert_eq!(p.request(&long_line).await.status, 431, "one line over http_req_hdr_len");
     let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
     assert_eq!(p.request(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")).await.status, 431);
     assert_eq!(o.hits(), 0);

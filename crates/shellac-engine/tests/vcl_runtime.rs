@@ -203,3 +203,13 @@ async fn vcl_synth_can_be_customised_and_vwxyz_statuses_use_three_digits() {
     assert_eq!(r.text(), "gone");
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+#[tokio::test]
+async fn purge_goes_through_vcl_purge_to_synth() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(&[&o], "sub vcl_recv { if (req.method == \"PURGE\") { return (purge); } }\n");
+    let p = proxy(&vcl).await;
+    let r = p.request("PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!((r.status, r.reason.as_str()), (200, "Purged"));
+    assert_eq!(o.hits(), 0);
+}
