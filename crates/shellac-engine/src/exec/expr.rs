@@ -49,6 +49,31 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
             let f = link_expr(l, inner)?;
             Box::new(move |ctx| Ok(Value::Str(f(ctx)?.to_text())))
         }
+        ExprKind::ToBool(inner) if header_var(inner).is_some() => {
+            // `if (req.http.x)`: presence, without copying the value.
+            let (var, hdr) = var_parts(header_var(inner).unwrap_or_else(|| unreachable!()))?;
+            Box::new(move |ctx| match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some()) {
+                Some(r) => r.map(Value::Bool),
+                None => Ok(Value::Bool(vars::get(ctx, var, hdr.as_ref())?.truth())),
+            })
+        }
+        ExprKind::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
+            if text_var(a).is_some() && matches!(b.kind, ExprKind::Str(_)) =>
+        {
+            // `req.method == "GET"`: compare in place.
+            let (var, hdr) = var_parts(text_var(a).unwrap_or_else(|| unreachable!()))?;
+            let ExprKind::Str(lit) = &b.kind else { unreachable!() };
+            let (lit, eq) = (lit.clone(), *op == CmpOp::Eq);
+            let operand = a.ty;
+            Box::new(move |ctx| match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some_and(|v| v == lit.as_bytes())) {
+                Some(r) => r.map(|same| Value::Bool(same == eq)),
+                None => {
+                    let v = vars::get(ctx, var, hdr.as_ref())?;
+                    let op = if eq { CmpOp::Eq } else { CmpOp::Ne };
+                    Ok(Value::Bool(compare(op, operand, &v, &Value::Str(lit.to_string()))))
+                }
+            })
+        }
         ExprKind::ToBool(inner) => {
             let f = link_expr(l, inner)?;
             Box::new(move |ctx| Ok(Value::Bool(f(ctx)?.truth())))
@@ -90,6 +115,19 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
             let operand = a.ty;
             let (fa, fb) = (link_expr(l, a)?, link_expr(l, b)?);
             Box::new(move |ctx| Ok(Value::Bool(compare(op, operand, &fa(ctx)?, &fb(ctx)?))))
+        }
+        ExprKind::Match { subject, regex, negated } if text_var(subject).is_some() => {
+            let (var, hdr) = var_parts(text_var(subject).unwrap_or_else(|| unreachable!()))?;
+            let re = l.program.regexes[regex.0 as usize].clone();
+            let negated = *negated;
+            Box::new(move |ctx| {
+                let hit = match vars::peek(ctx, var, hdr.as_ref(), |v| re.is_match(v.unwrap_or(b""))) {
+                    Some(r) => r?,
+                    None => re.is_match(vars::get(ctx, var, hdr.as_ref())?.str().as_bytes()),
+                };
+                let hit = hit.map_err(|e| VclFail(format!("regex match failed: {e}")))?;
+                Ok(Value::Bool(hit != negated))
+            })
         }
         ExprKind::Match { subject, regex, negated } => {
             let f = link_expr(l, subject)?;
@@ -134,6 +172,22 @@ pub(crate) fn var_parts(v: &VarRef) -> Result<(shellac_vcl::symbols::Var, Option
         None => None,
     };
     Ok((v.var, hdr))
+}
+
+/// The variable an expression reads, when it is a header.
+fn header_var(e: &Expr) -> Option<&VarRef> {
+    match &e.kind {
+        ExprKind::Var(v) if v.header.is_some() => Some(v),
+        _ => None,
+    }
+}
+
+/// The variable an expression reads, when it is text (STRING or a header).
+pub(crate) fn text_var(e: &Expr) -> Option<&VarRef> {
+    match &e.kind {
+        ExprKind::Var(v) if matches!(e.ty, Type::String | Type::Header) => Some(v),
+        _ => None,
+    }
 }
 
 fn constant(v: Value) -> ExprFn {

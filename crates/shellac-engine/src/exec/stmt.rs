@@ -111,6 +111,22 @@ fn link_stmt(l: &Linker<'_>, s: &Stmt) -> Result<StmtFn, LoadError> {
                 Ok(Flow::Next)
             })
         }
+        Stmt::HashData(e) if super::expr::text_var(e).is_some() => {
+            let (var, hdr) = var_parts(super::expr::text_var(e).unwrap_or_else(|| unreachable!()))?;
+            Box::new(move |ctx| {
+                if let Some(r) = vars::hash_req_var(ctx, var, hdr.as_ref()) {
+                    r?;
+                    return Ok(Flow::Next);
+                }
+                let bytes = vars::get(ctx, var, hdr.as_ref())?.as_opt_str().map(|s| s.as_bytes().to_vec());
+                let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
+                if let Some(b) = bytes {
+                    req.hasher.update(&b);
+                }
+                req.hasher.update(b"#");
+                Ok(Flow::Next)
+            })
+        }
         Stmt::HashData(e) => {
             let f = link_expr(l, e)?;
             Box::new(move |ctx| {

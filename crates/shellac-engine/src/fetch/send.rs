@@ -43,21 +43,22 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let between_bytes =
         secs(pick(bereq.between_bytes_timeout, backend.timeouts.between_bytes, params.between_bytes_timeout));
 
-    let mut headers = bereq.headers.clone();
-    if !headers.contains_key(HOST) {
-        if let Some(h) = &backend.host_header {
-            headers.insert(HOST, h.clone());
-        }
-    }
     let method = HttpMethod::from_bytes(bereq.method.as_bytes())
         .map_err(|_| FetchError::Read(format!("invalid method {:?}", bereq.method)))?;
     let uri: Uri = bereq.url.parse().map_err(|_| FetchError::Read(format!("invalid URL {:?}", bereq.url)))?;
+    // One copy of the headers per attempt, with Host added after selection (spec §4.1).
     let build = |body: Body| {
         let mut r = Request::new(body);
         *r.method_mut() = method.clone();
         *r.uri_mut() = uri.clone();
         *r.version_mut() = Version::HTTP_11;
-        *r.headers_mut() = headers.clone();
+        let headers = r.headers_mut();
+        *headers = bereq.headers.clone();
+        if !headers.contains_key(HOST) {
+            if let Some(h) = &backend.host_header {
+                headers.insert(HOST, h.clone());
+            }
+        }
         r
     };
 

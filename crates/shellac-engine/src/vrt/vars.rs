@@ -108,6 +108,53 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
     })
 }
 
+/// Lends a text variable's bytes without copying them (`None` for an unset header), for the
+/// comparisons, matches and hashing that only look. `None` when the variable is not text kept
+/// as such; the caller then reads it with [`get`].
+pub fn peek<R>(
+    ctx: &mut Ctx<'_>,
+    var: Var,
+    hdr: Option<&HeaderName>,
+    f: impl FnOnce(Option<&[u8]>) -> R,
+) -> Option<Result<R, VclFail>> {
+    use Var as V;
+    fn header<'h>(h: &'h HeaderMap, hdr: Option<&HeaderName>) -> Option<&'h [u8]> {
+        hdr.and_then(|n| h.get(n)).map(HeaderValue::as_bytes)
+    }
+    Some(match var {
+        V::ReqUrl => req(ctx).map(|r| f(Some(r.url.as_bytes()))),
+        V::ReqMethod => req(ctx).map(|r| f(Some(r.method.as_bytes()))),
+        V::ReqProto => req(ctx).map(|r| f(Some(r.proto.as_bytes()))),
+        V::ReqHttp => req(ctx).map(|r| f(header(&r.headers, hdr))),
+        V::BereqUrl => bereq(ctx).map(|r| f(Some(r.url.as_bytes()))),
+        V::BereqMethod => bereq(ctx).map(|r| f(Some(r.method.as_bytes()))),
+        V::BereqProto => bereq(ctx).map(|r| f(Some(r.proto.as_bytes()))),
+        V::BereqHttp => bereq(ctx).map(|r| f(header(&r.headers, hdr))),
+        V::BerespHttp => beresp(ctx).map(|r| f(header(&r.headers, hdr))),
+        V::RespHttp => resp(ctx).map(|r| f(header(&r.headers, hdr))),
+        _ => return None,
+    })
+}
+
+/// `hash_data(req.url)`, `hash_data(req.http.host)`: feeds a request variable to the hash
+/// without copying it; `None` for other variables.
+pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Option<Result<(), VclFail>> {
+    use sha2::Digest;
+    if !matches!(var, Var::ReqUrl | Var::ReqHttp) {
+        return None;
+    }
+    Some(req(ctx).map(|r| {
+        let bytes = match var {
+            Var::ReqUrl => Some(r.url.as_bytes()),
+            _ => hdr.and_then(|n| r.headers.get(n)).map(HeaderValue::as_bytes),
+        };
+        if let Some(b) = bytes {
+            r.hasher.update(b);
+        }
+        r.hasher.update(b"#");
+    }))
+}
+
 /// Sets a variable to a value of its type (`=`); STRING and BODY values are text.
 pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> Result<(), VclFail> {
     use Var as V;
