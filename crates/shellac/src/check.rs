@@ -8,9 +8,8 @@ use shellac_vcl::summary::summary;
 use shellac_vcl::{compile, Options, Program, Resolver};
 
 use crate::cli::{CheckArgs, ServeArgs};
-use crate::fs_loader::FsLoader;
 use crate::params::{compiler_options, parse_params};
-use crate::resolver::SystemResolver;
+use shellac_control::fs::{FsLoader, SystemResolver};
 
 /// Where the VCL comes from.
 pub(crate) enum VclSource {
@@ -39,7 +38,7 @@ pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn print_check(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
     match compile_vcl(source, opts, resolve)? {
-        Some(p) => {
+        Some((p, _)) => {
             print!("{}", summary(&p));
             Ok(ExitCode::SUCCESS)
         }
@@ -47,8 +46,15 @@ fn print_check(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Res
     }
 }
 
+/// The files of a compilation as (name, text), for `vcl.show`.
+pub(crate) type Sources = Vec<(String, String)>;
+
 /// Compiles the VCL; prints diagnostics (warnings too) to stderr; `None` when it has errors.
-pub(crate) fn compile_vcl(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<Option<Program>> {
+pub(crate) fn compile_vcl(
+    source: &VclSource,
+    opts: &Options,
+    resolve: bool,
+) -> anyhow::Result<Option<(Program, Sources)>> {
     let (name, text) = match source {
         VclSource::Backend(b) => ("<-b argument>".to_string(), backend_vcl(b)?.into_bytes()),
         VclSource::File(f) => {
@@ -63,7 +69,8 @@ pub(crate) fn compile_vcl(source: &VclSource, opts: &Options, resolve: bool) -> 
     if !diagnostics.is_empty() {
         eprint!("{diagnostics}");
     }
-    Ok(out.program)
+    let sources = out.sources.files().iter().map(|f| (f.name.clone(), f.text.clone())).collect();
+    Ok(out.program.map(|p| (p, sources)))
 }
 
 /// The VCL that `-b host[:port]` stands for (spec §6.1).

@@ -17,6 +17,22 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Check a VCL file: print what it declares, or its errors, and exit 0 or 1.
     Check(CheckArgs),
+    /// Send a command to a running Shellac's management port, as varnishadm does.
+    Adm(AdmArgs),
+}
+
+/// `shellac adm`: varnishadm's flags.
+#[derive(Debug, Args)]
+pub(crate) struct AdmArgs {
+    /// Management address `host:port`.
+    #[arg(short = 'T', value_name = "ADDRESS")]
+    pub(crate) admin: String,
+    /// Secret file.
+    #[arg(short = 'S', value_name = "FILE")]
+    pub(crate) secret: Option<String>,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, required = true)]
+    pub(crate) command: Vec<String>,
 }
 
 /// `shellac serve`: varnishd's flags.

@@ -3,11 +3,10 @@
 //! This binary parses the command line (varnishd's flags for `serve`), wires the crates together
 //! and turns errors into exit codes. It is the only place `anyhow` is used.
 
+mod adm;
 mod check;
 mod cli;
-mod fs_loader;
 mod params;
-mod resolver;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,6 +22,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Check(args) => check::run_check(&args),
+        cli::Command::Adm(args) => adm::run(&args),
         cli::Command::Serve(args) if args.check_only => check::run_serve_check(&args),
         cli::Command::Serve(args) => {
             init_logging();

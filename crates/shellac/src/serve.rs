@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use shellac_control::manager::Manager;
 use shellac_engine::listener::{self, Listen};
 use shellac_engine::server::Server;
 use shellac_engine::vcl::Vcl;
@@ -25,7 +26,15 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         (None, Some(f)) => VclSource::File(f.clone()),
         (None, None) => bail!("serve needs -f FILE or -b HOST[:PORT]"),
     };
-    let Some(program) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
+    let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
+    let secret = match args.secret.as_deref() {
+        None | Some("none") => None,
+        Some(f) => Some(Arc::new(std::fs::read(f).with_context(|| format!("-S {f}: cannot read the secret file"))?)),
+    };
+    let admin = match args.admin.as_deref() {
+        None | Some("none") => None,
+        Some(a) => Some(a.to_string()),
+    };
     if let Some(dir) = &args.workdir {
         std::fs::create_dir_all(dir).with_context(|| format!("-n {dir}: cannot create the working directory"))?;
     }
@@ -49,7 +58,17 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("loading the VCL")?
             .context("cannot load the VCL")?;
-        server.use_vcl(vcl);
+        let manager = Arc::new(Manager::new(server.clone(), !args.no_resolve));
+        manager.adopt(vcl, sources);
+        if let Some(addr) = admin {
+            let socket = TcpListener::bind(&addr).await.with_context(|| format!("-T {addr}: cannot listen"))?;
+            let bound = socket.local_addr().map_or(addr.clone(), |a| a.to_string());
+            if secret.is_none() {
+                tracing::warn!("management port {bound} has no secret (-S): anyone who can connect can manage");
+            }
+            println!("Management port on {bound}");
+            tokio::spawn(shellac_control::server::serve(socket, manager.clone(), secret.clone()));
+        }
         let mut listens = Vec::new();
         for (name, endpoint, addr) in specs {
             let socket =

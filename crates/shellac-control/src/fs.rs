@@ -1,10 +1,14 @@
-//! The file-system [`Loader`] through which the VCL front end reads included files.
+//! The file system and the system resolver as the VCL front end sees them: [`FsLoader`] reads
+//! VCL files and includes from disk, [`SystemResolver`] resolves `.host` names with getaddrinfo,
+//! as varnishd does when it compiles VCL.
 
 use shellac_vcl::source::fnmatch;
-use shellac_vcl::{LoadError, Loader};
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use shellac_vcl::{LoadError, Loader, Resolver};
 
 /// Reads files from disk; globs match in the last path component.
-pub(crate) struct FsLoader;
+pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&self, path: &str) -> Result<Vec<u8>, LoadError> {
@@ -32,5 +36,22 @@ impl Loader for FsLoader {
             .collect();
         out.sort();
         Ok(out)
+    }
+}
+
+/// Resolves with getaddrinfo(3).
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn resolve(&self, host: &str, port: &str) -> Result<Vec<SocketAddr>, String> {
+        let port: u16 = match port {
+            "http" | "www" => 80,
+            "https" => 443,
+            "http-alt" => 8080,
+            p => p.parse().map_err(|_| format!("unknown port or service '{p}'"))?,
+        };
+        let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(|e| e.to_string())?.collect();
+        addrs.dedup();
+        Ok(addrs)
     }
 }

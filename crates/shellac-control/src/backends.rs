@@ -1,0 +1,202 @@
+//! `backend.list [-j] [-p] [pattern]` and `backend.set_health pattern state` (spec §2.7–2.8):
+//! the five columns, the pattern rules (`*`/empty: the active VCL; no dot: `active.<pattern>`;
+//! with a dot: every loaded VCL), the `-p` probe history and director member tables.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use shellac_engine::backend::probe::Flag;
+use shellac_engine::backend::{Admin, Backend, BackendHandle};
+use shellac_engine::director::Director;
+use shellac_vcl::source::fnmatch;
+
+use crate::manager::{Failure, Loaded, Manager};
+use crate::proto::Status;
+
+/// One object a pattern matched.
+enum Object<'a> {
+    Backend(&'a Backend),
+    Director(&'a dyn Director),
+}
+
+/// `backend.list`
+pub fn list(m: &Manager, args: &[String]) -> Result<String, Failure> {
+    let (flags, patterns): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with('-'));
+    let mut probes = false;
+    for f in flags {
+        for c in f.chars().skip(1) {
+            match c {
+                'p' => probes = true,
+                'j' => return Err((Status::Unimplemented, "backend.list -j is not implemented yet".into())),
+                other => return Err((Status::Param, format!("Invalid flag {other}"))),
+            }
+        }
+    }
+    if patterns.len() > 1 {
+        return Err((Status::TooMany, "Too many parameters".into()));
+    }
+    let pattern = patterns.first().map_or("", |s| s.as_str());
+    let mut t = String::from("Backend name\tAdmin\tProbe\tHealth\tLast change\n");
+    each_match(m, pattern, |name, obj, loaded| {
+        row(&mut t, name, &obj, loaded);
+        if probes {
+            details(&mut t, &obj);
+        }
+    });
+    Ok(crate::vte::format(&t))
+}
+
+/// `backend.set_health`
+pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
+    let admin = match args[1].to_ascii_lowercase().as_str() {
+        "auto" => Admin::Auto,
+        "healthy" => Admin::Healthy,
+        "sick" => Admin::Sick,
+        _ => return Err((Status::Param, format!("Invalid state {}", args[1]))),
+    };
+    let mut n = 0;
+    let mut directors = 0;
+    each_match(m, &args[0], |_, obj, _| match obj {
+        Object::Backend(b) => {
+            b.set_admin(admin);
+            n += 1;
+        }
+        Object::Director(_) => directors += 1,
+    });
+    if n == 0 && directors == 0 {
+        return Err((Status::Param, "No Backends matches".into()));
+    }
+    if n == 0 {
+        return Err((Status::Unimplemented, "backend.set_health on directors is not implemented yet".into()));
+    }
+    Ok(String::new())
+}
+
+fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &Loaded)) {
+    let active = m.active_name().unwrap_or_default();
+    let full = if pattern.is_empty() || pattern == "*" {
+        format!("{active}.*")
+    } else if pattern.contains('.') {
+        pattern.to_string()
+    } else {
+        format!("{active}.{pattern}")
+    };
+    m.with_vcls(|vcls| {
+        for l in vcls {
+            if !pattern.contains('.') && l.name != active {
+                continue;
+            }
+            for b in &l.vcl.backends {
+                let name = format!("{}.{}", l.name, b.name);
+                if fnmatch(&full, &name) {
+                    f(&name, Object::Backend(b), l);
+                }
+            }
+            for d in &l.vcl.directors {
+                let name = format!("{}.{}", l.name, d.name());
+                if fnmatch(&full, &name) {
+                    f(&name, Object::Director(d.as_ref()), l);
+                }
+            }
+        }
+    });
+}
+
+fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
+    let (admin, probe, health, changed) = match obj {
+        Object::Backend(b) => {
+            let admin = match b.admin() {
+                Admin::Healthy => "healthy",
+                Admin::Sick => "sick",
+                Admin::Auto if b.probe.is_some() => "probe",
+                Admin::Auto => "healthy",
+            };
+            let (probe, health) = match &b.probe {
+                Some(p) => {
+                    let st = p.state();
+                    (format!("{}/{}", st.good, p.spec().window), if p.is_healthy() { "healthy" } else { "sick" })
+                }
+                None => ("0/0".to_string(), "healthy"),
+            };
+            (admin, probe, health, b.last_change())
+        }
+        Object::Director(d) => {
+            let members = d.members().snapshot();
+            let healthy = members.iter().filter(|m| m.handle.is_healthy()).count();
+            let is_hash = d.type_name() == "hash";
+            let probe = if is_hash { "0/0".to_string() } else { format!("{healthy}/{}", members.len()) };
+            let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
+            (if is_hash { "healthy" } else { "probe" }, probe, health, loaded.loaded)
+        }
+    };
+    let _ = writeln!(t, "{name}\t{admin}\t{probe}\t{health}\t{}", date(changed));
+}
+
+fn details(t: &mut String, obj: &Object<'_>) {
+    match obj {
+        Object::Backend(b) => {
+            let Some(p) = &b.probe else { return };
+            let st = p.state();
+            let _ = writeln!(
+                t,
+                " Current states  good: {:2} threshold: {:2} window: {:2}",
+                st.good,
+                p.threshold(),
+                p.spec().window
+            );
+            let _ = writeln!(t, "  Average response time of good probes: {:.6}", st.avg);
+            t.push_str("  Oldest ================================================== Newest\n");
+            const ROWS: [(Flag, &str); 8] = [
+                (Flag::Ipv4, "Good IPv4"),
+                (Flag::Ipv6, "Good IPv6"),
+                (Flag::Unix, "Good UNIX"),
+                (Flag::XmitError, "Error Xmit"),
+                (Flag::Xmit, "Good Xmit"),
+                (Flag::RecvError, "Error Recv"),
+                (Flag::Recv, "Good Recv"),
+                (Flag::Happy, "Happy"),
+            ];
+            for (flag, label) in ROWS {
+                let bits = st.bits[flag as usize];
+                if bits == 0 && flag != Flag::Happy {
+                    continue;
+                }
+                let letter = b"46UxXrRH"[flag as usize] as char;
+                let line: String = (0..64).rev().map(|i| if bits >> i & 1 == 1 { letter } else { '-' }).collect();
+                let _ = writeln!(t, "  {line} {label}");
+            }
+            t.push('\n');
+        }
+        Object::Director(d) => {
+            let kind = d.type_name();
+            if kind == "hash" {
+                return;
+            }
+            let members = d.members().snapshot();
+            let head = if kind == "fallback" { "Current" } else { "Weight" };
+            let _ = write!(t, "\n\n\tBackend\t{head}\tHealth\n");
+            let total: f64 = members.iter().filter(|m| m.handle.is_healthy()).map(|m| m.weight).sum();
+            let current = d.current();
+            for (i, m) in members.iter().enumerate() {
+                let healthy = m.handle.is_healthy();
+                let w = match kind {
+                    "random" if healthy && total > 0.0 => format!("{:6.2}%", 100.0 * m.weight / total),
+                    "random" => format!("{:6.2}%", 0.0),
+                    "fallback" if current == Some(i) => "*".to_string(),
+                    "fallback" => String::new(),
+                    _ => "-".to_string(),
+                };
+                let _ = writeln!(t, "\t{}\t{w}\t{}", handle_name(&m.handle), if healthy { "healthy" } else { "sick" });
+            }
+            t.push('\n');
+        }
+    }
+}
+
+fn handle_name(h: &BackendHandle) -> String {
+    h.name().to_string()
+}
+
+fn date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}

@@ -1,0 +1,93 @@
+//! THE command table of the management port (as Varnish's `cli_cmds.h`): name, synopsis, help,
+//! argument counts, and whether it works before authentication. The server checks argument
+//! counts from here and `help` prints from here.
+
+/// One command's row.
+#[derive(Debug)]
+pub struct CommandDef {
+    /// Its name.
+    pub name: &'static str,
+    /// Its synopsis as `help` shows it.
+    pub syntax: &'static str,
+    /// What it does.
+    pub help: &'static str,
+    /// Fewest arguments.
+    pub min: usize,
+    /// Most arguments (`usize::MAX`: no limit).
+    pub max: usize,
+    /// Usable before authentication.
+    pub pre_auth: bool,
+}
+
+const fn c(
+    name: &'static str,
+    syntax: &'static str,
+    help: &'static str,
+    min: usize,
+    max: usize,
+    pre_auth: bool,
+) -> CommandDef {
+    CommandDef { name, syntax, help, min, max, pre_auth }
+}
+
+const ANY: usize = usize::MAX;
+
+/// Every command, in `help` order.
+pub const COMMANDS: &[CommandDef] = &[
+    c("auth", "auth <response>", "Authenticate.", 1, 1, true),
+    c("backend.list", "backend.list [-j] [-p] [<backend_pattern>]", "List backends.", 0, 3, false),
+    c(
+        "backend.set_health",
+        "backend.set_health <backend_pattern> [auto|healthy|sick]",
+        "Set health status of backend(s).",
+        2,
+        2,
+        false,
+    ),
+    c("banner", "banner", "Print welcome banner.", 0, 0, false),
+    c("help", "help [-j] [<command>]", "Show command/protocol help.", 0, 2, true),
+    c("param.set", "param.set [-j] <param> <value>", "Set parameter value.", 2, 3, false),
+    c("param.show", "param.show [-l|-j] [<param>|changed]", "Show parameters and their values.", 0, 2, false),
+    c("ping", "ping [-j] [<timestamp>]", "Keep connection alive.", 0, 2, true),
+    c("quit", "quit", "Close connection.", 0, 0, true),
+    c("status", "status [-j]", "Check status of Varnish cache process.", 0, 1, false),
+    c(
+        "vcl.discard",
+        "vcl.discard <configname|label>...",
+        "Unload the named configurations (when possible).",
+        1,
+        ANY,
+        false,
+    ),
+    c(
+        "vcl.inline",
+        "vcl.inline <configname> <quoted_VCLstring> [auto|cold|warm]",
+        "Compile and load the VCL data under the name provided.",
+        2,
+        3,
+        false,
+    ),
+    c("vcl.list", "vcl.list [-j]", "List all loaded configuration.", 0, 1, false),
+    c(
+        "vcl.load",
+        "vcl.load <configname> <filename> [auto|cold|warm]",
+        "Compile and load the VCL file under the name provided.",
+        2,
+        3,
+        false,
+    ),
+    c(
+        "vcl.show",
+        "vcl.show [-v] [<configname>]",
+        "Display the source code for the specified configuration.",
+        0,
+        2,
+        false,
+    ),
+    c("vcl.use", "vcl.use <configname|label>", "Switch to the named configuration immediately.", 1, 1, false),
+];
+
+/// A command by name.
+pub fn command(name: &str) -> Option<&'static CommandDef> {
+    COMMANDS.iter().find(|d| d.name == name)
+}

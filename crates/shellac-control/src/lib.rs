@@ -1,0 +1,13 @@
+//! Shellac's management side: Varnish's CLI protocol ([`proto`], shared with the `shellac adm`
+//! client), the command table ([`commands`]), the admin server ([`server`]) and the state the
+//! commands act on ([`manager`]: loaded VCLs, the active one, parameters). It drives the engine
+//! through `shellac_engine::server::Server`; the data path never calls back into it.
+
+pub mod backends;
+pub mod commands;
+pub mod fs;
+pub mod manager;
+pub mod params_cmd;
+pub mod proto;
+pub mod server;
+pub mod vte;

@@ -1,0 +1,193 @@
+//! What the management commands act on: the loaded VCLs (name, running VCL, source files), the
+//! active one, and the parameters. Compiling happens off the data path (`spawn_blocking`); a
+//! switch is one atomic store in the engine's [`Server`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+use shellac_engine::server::Server;
+use shellac_engine::vcl::Vcl;
+use shellac_vcl::{compile, Options, Resolver};
+
+use crate::fs::{FsLoader, SystemResolver};
+use crate::proto::Status;
+
+/// A loaded VCL.
+pub struct Loaded {
+    /// Its name.
+    pub name: String,
+    /// The running VCL.
+    pub vcl: Arc<Vcl>,
+    /// Its files (name, text), top-level first, builtin last.
+    pub sources: Vec<(String, String)>,
+    /// When it was loaded.
+    pub loaded: SystemTime,
+}
+
+/// The management state.
+pub struct Manager {
+    /// The data path.
+    pub server: Arc<Server>,
+    vcls: Mutex<Vec<Loaded>>,
+    resolve: bool,
+}
+
+/// Where a VCL's text comes from.
+pub enum VclText {
+    /// A file name (resolved like `-f`: as given, then along `vcl_path`).
+    File(String),
+    /// Source given on the command line.
+    Inline(String),
+}
+
+/// A failed command: its status and message.
+pub type Failure = (Status, String);
+
+/// A compiled and loaded VCL with its files and its warnings.
+type Compiled = (Arc<Vcl>, Vec<(String, String)>, String);
+
+// === impl Manager ===
+
+impl Manager {
+    /// A manager for a server; `resolve` says whether backend names are resolved at compile time.
+    pub fn new(server: Arc<Server>, resolve: bool) -> Manager {
+        Manager { server, vcls: Mutex::new(Vec::new()), resolve }
+    }
+
+    /// Compiles and loads a VCL under `name` (not yet active).
+    pub async fn load(&self, name: &str, text: VclText) -> Result<String, Failure> {
+        if !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err((Status::Param, format!("Illegal character in VCL name ({name})")));
+        }
+        if self.vcls.lock().iter().any(|l| l.name == name) {
+            return Err((Status::Param, format!("Already a VCL named {name}")));
+        }
+        let params = self.server.params();
+        let opts = Options { vcl_path: params.vcl_path.clone(), err_unref: params.vcc_err_unref };
+        let resolve = self.resolve;
+        let server = self.server.clone();
+        let vcl_name = name.to_string();
+        let job = move || -> Result<Compiled, Failure> {
+            let (file, bytes) = match text {
+                VclText::Inline(src) => ("<vcl.inline>".to_string(), src.into_bytes()),
+                VclText::File(f) => {
+                    let path = find_vcl(&f, &opts).ok_or_else(|| {
+                        (Status::Param, format!("Cannot read file '{f}' (No such file or directory)"))
+                    })?;
+                    let bytes =
+                        std::fs::read(&path).map_err(|e| (Status::Param, format!("Cannot read file '{f}' ({e})")))?;
+                    (path, bytes)
+                }
+            };
+            let resolver = SystemResolver;
+            let out = compile(&file, &bytes, &opts, &FsLoader, resolve.then_some(&resolver as &dyn Resolver));
+            let rendered = out.render();
+            let Some(program) = out.program else {
+                return Err((
+                    Status::Param,
+                    format!("Message from VCC-compiler:\n{rendered}Running VCC-compiler failed, exited with 2\nVCL compilation failed"),
+                ));
+            };
+            let sources = out.sources.files().iter().map(|f| (f.name.clone(), f.text.clone())).collect();
+            let vcl = Vcl::load(&vcl_name, Arc::new(program), &server.registry, &server.params())
+                .map_err(|e| (Status::Param, format!("Loading VCL failed: {e}")))?;
+            Ok((vcl, sources, rendered))
+        };
+        let (vcl, sources, warnings) =
+            tokio::task::spawn_blocking(job).await.map_err(|e| (Status::Cant, format!("VCL load failed: {e}")))??;
+        let mut vcls = self.vcls.lock();
+        if vcls.iter().any(|l| l.name == name) {
+            return Err((Status::Param, format!("Already a VCL named {name}")));
+        }
+        vcls.push(Loaded { name: name.to_string(), vcl, sources, loaded: SystemTime::now() });
+        Ok(warnings)
+    }
+
+    /// Registers a VCL loaded at startup (`-f`, `-b`) and makes it active.
+    pub fn adopt(&self, vcl: Arc<Vcl>, sources: Vec<(String, String)>) {
+        self.server.use_vcl(vcl.clone());
+        self.vcls.lock().push(Loaded { name: vcl.name.clone(), vcl, sources, loaded: SystemTime::now() });
+    }
+
+    /// `vcl.use`
+    pub fn use_vcl(&self, name: &str) -> Result<String, Failure> {
+        let vcls = self.vcls.lock();
+        let l = vcls
+            .iter()
+            .find(|l| l.name == name)
+            .ok_or_else(|| (Status::Param, format!("No VCL named {name} known")))?;
+        self.server.use_vcl(l.vcl.clone());
+        Ok(format!("VCL '{name}' now active"))
+    }
+
+    /// The name of the active VCL.
+    pub fn active_name(&self) -> Option<String> {
+        let active = self.server.active()?;
+        Some(active.name.clone())
+    }
+
+    /// `vcl.discard`
+    pub fn discard(&self, names: &[String]) -> Result<String, Failure> {
+        let active = self.active_name();
+        let mut vcls = self.vcls.lock();
+        for n in names {
+            if !vcls.iter().any(|l| &l.name == n) {
+                return Err((Status::Param, format!("No VCL name matches {n}")));
+            }
+            if active.as_deref() == Some(n.as_str()) {
+                return Err((Status::Cant, format!("Cannot discard active VCL program {n}")));
+            }
+        }
+        vcls.retain(|l| !names.contains(&l.name));
+        Ok(String::new())
+    }
+
+    /// `vcl.list`
+    pub fn list(&self) -> String {
+        let active = self.active_name();
+        let mut t = String::new();
+        for l in self.vcls.lock().iter() {
+            let status = if active.as_deref() == Some(l.name.as_str()) { "active" } else { "available" };
+            // A request holds an Arc while it runs: what is above our own references is busy.
+            let busy = Arc::strong_count(&l.vcl).saturating_sub(if status == "active" { 2 } else { 1 });
+            t.push_str(&format!("{status}\tauto\twarm\t{busy:6}\t{}\n", l.name));
+        }
+        crate::vte::format(&t)
+    }
+
+    /// `vcl.show [-v] [NAME]`
+    pub fn show(&self, name: Option<&str>, verbose: bool) -> Result<String, Failure> {
+        let active = self.active_name();
+        let name = name.map(str::to_string).or(active).ok_or_else(|| (Status::Param, "No active VCL".to_string()))?;
+        let vcls = self.vcls.lock();
+        let l =
+            vcls.iter().find(|l| l.name == name).ok_or_else(|| (Status::Param, format!("No VCL named '{name}'")))?;
+        if !verbose {
+            return Ok(l.sources.first().map(|(_, t)| t.clone()).unwrap_or_default());
+        }
+        let mut out = String::new();
+        for (i, (file, text)) in l.sources.iter().enumerate() {
+            out.push_str(&format!("// VCL.SHOW {i} {} {file}\n{text}", text.len()));
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` over every loaded VCL (for `backend.list` patterns with a dot).
+    pub fn with_vcls<R>(&self, f: impl FnOnce(&[Loaded]) -> R) -> R {
+        f(&self.vcls.lock())
+    }
+}
+
+/// A relative file name is tried as given, then along `vcl_path`.
+pub fn find_vcl(file: &str, opts: &Options) -> Option<String> {
+    if file.starts_with('/') || std::path::Path::new(file).exists() {
+        return Some(file.to_string()).filter(|f| std::path::Path::new(f).exists());
+    }
+    opts.vcl_path
+        .iter()
+        .map(|dir| format!("{}/{file}", dir.trim_end_matches('/')))
+        .find(|c| std::path::Path::new(c).exists())
+}

@@ -1,0 +1,171 @@
+//! The management port: Varnish's CLI over TCP. A connection first authenticates (when a secret
+//! is set: the `107` challenge, `auth <sha256>`); before that only `auth`, `help`, `ping` and
+//! `quit` work, anything else is refused and the connection closed, and a wrong answer is
+//! logged and closes it too. Then one command per line, one framed response per command.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::commands::{command, COMMANDS};
+use crate::manager::{Manager, VclText};
+use crate::proto::{auth_digest, encode, heredoc_marker, tokenize, Status};
+use crate::{backends, params_cmd};
+
+/// The banner sent after authentication and by `banner`.
+pub fn banner() -> String {
+    format!(
+        "-----------------------------\nVarnish Cache CLI 1.0\n-----------------------------\n{},{},-jnone,-sdefault,-hcritbit\nvarnish-7.1.1 revision shellac-{}\n\nType 'help' for command list.\nType 'quit' to close CLI session.\n",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Serves the management port until the listener fails.
+pub async fn serve(listener: TcpListener, manager: Arc<Manager>, secret: Option<Arc<Vec<u8>>>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let (manager, secret) = (manager.clone(), secret.clone());
+        tokio::spawn(async move {
+            if let Err(e) = session(stream, &manager, secret.as_deref().map(Vec::as_slice)).await {
+                tracing::debug!("management connection {peer}: {e}");
+            }
+        });
+    }
+}
+
+async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let challenge = secret.map(|_| new_challenge());
+    let mut authed = challenge.is_none();
+    match &challenge {
+        Some(c) => write.write_all(&encode(Status::Auth, &format!("{c}\n\nAuthentication required.\n"))).await?,
+        None => write.write_all(&encode(Status::Ok, &banner())).await?,
+    }
+    while let Some(line) = lines.next_line().await? {
+        let mut words = match tokenize(&line) {
+            Ok(w) => w,
+            Err(e) => {
+                write.write_all(&encode(Status::Syntax, &e)).await?;
+                continue;
+            }
+        };
+        if let Some((at, end)) = heredoc_marker(&words) {
+            let mut doc = String::new();
+            while let Some(l) = lines.next_line().await? {
+                if l == end {
+                    break;
+                }
+                doc.push_str(&l);
+                doc.push('\n');
+            }
+            words.truncate(at);
+            words.push(doc);
+        }
+        let Some(name) = words.first().cloned() else { continue };
+        let args = &words[1..];
+        let Some(def) = command(&name) else {
+            write.write_all(&encode(Status::Unknown, "Unknown request.\nType 'help' for more info.")).await?;
+            if !authed {
+                return Ok(());
+            }
+            continue;
+        };
+        if !authed && !def.pre_auth {
+            write.write_all(&encode(Status::Auth, "Authentication required.")).await?;
+            return Ok(());
+        }
+        if args.len() < def.min {
+            write.write_all(&encode(Status::TooFew, "Too few parameters")).await?;
+            continue;
+        }
+        if args.len() > def.max {
+            write.write_all(&encode(Status::TooMany, "Too many parameters")).await?;
+            continue;
+        }
+        match name.as_str() {
+            "auth" => {
+                let (Some(c), Some(s)) = (&challenge, secret) else {
+                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                    continue;
+                };
+                if authed {
+                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                } else if args[0] == auth_digest(c, s) {
+                    authed = true;
+                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                } else {
+                    tracing::warn!("management port: wrong authentication answer, closing");
+                    write.write_all(&encode(Status::Close, "")).await?;
+                    return Ok(());
+                }
+            }
+            "quit" => {
+                write.write_all(&encode(Status::Close, "Closing CLI connection")).await?;
+                return Ok(());
+            }
+            _ => {
+                let (status, body) = execute(m, &name, args).await;
+                write.write_all(&encode(status, &body)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs an authenticated command.
+pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, String) {
+    let result = match name {
+        "ping" => Ok(format!("PONG {} 1.0", unix_now())),
+        "status" => Ok("Child in state running".to_string()),
+        "banner" => Ok(banner()),
+        "help" => Ok(help(args)),
+        "vcl.load" | "vcl.inline" => {
+            let text =
+                if name == "vcl.load" { VclText::File(args[1].clone()) } else { VclText::Inline(args[1].clone()) };
+            m.load(&args[0], text).await
+        }
+        "vcl.use" => m.use_vcl(&args[0]),
+        "vcl.list" => Ok(m.list()),
+        "vcl.discard" => m.discard(args),
+        "vcl.show" => {
+            let verbose = args.iter().any(|a| a == "-v");
+            m.show(args.iter().find(|a| *a != "-v").map(String::as_str), verbose)
+        }
+        "backend.list" => backends::list(m, args),
+        "backend.set_health" => backends::set_health(m, args),
+        "param.show" => params_cmd::show(m, args),
+        "param.set" => params_cmd::set(m, args),
+        _ => Err((Status::Unimplemented, format!("{name} is not implemented"))),
+    };
+    match result {
+        Ok(body) => (Status::Ok, body),
+        Err((status, body)) => (status, body),
+    }
+}
+
+fn help(args: &[String]) -> String {
+    match args.iter().find(|a| *a != "-j") {
+        Some(name) => match command(name) {
+            Some(d) => format!("{}\n  {}\n", d.syntax, d.help),
+            None => format!("Unknown command '{name}'\n"),
+        },
+        None => COMMANDS.iter().map(|d| format!("{}\n", d.syntax)).collect(),
+    }
+}
+
+fn new_challenge() -> String {
+    let mut raw = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut raw);
+    }
+    raw.iter().map(|b| char::from(b'a' + b % 26)).collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

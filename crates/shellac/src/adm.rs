@@ -1,0 +1,75 @@
+//! `shellac adm -T ADDR [-S FILE] CMD…`: a management client that behaves as `varnishadm` does
+//! (prints the body; exit 0 on status 200, else the body, `Command failed with error code N` and
+//! exit 1).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use shellac_control::proto::{auth_digest, parse_header};
+
+use crate::cli::AdmArgs;
+
+/// Runs one command.
+pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
+    let stream = TcpStream::connect(&args.admin).with_context(|| format!("cannot connect to {}", args.admin))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let (mut status, mut body) = read_frame(&mut reader)?;
+    if status == 107 {
+        let Some(file) = &args.secret else { bail!("authentication required: give -S FILE") };
+        let secret = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+        let challenge = body.lines().next().unwrap_or("");
+        writeln!(writer, "auth {}", auth_digest(challenge, &secret))?;
+        (status, body) = read_frame(&mut reader)?;
+        if status != 200 {
+            bail!("authentication failed: {body}");
+        }
+    }
+    let line: Vec<String> = args.command.iter().map(|a| quote(a)).collect();
+    writeln!(writer, "{}", line.join(" "))?;
+    let (status, body) = read_frame(&mut reader)?;
+    print!("{body}");
+    if !body.is_empty() && !body.ends_with('\n') {
+        println!();
+    }
+    if status == 200 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("Command failed with error code {status}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn read_frame(r: &mut impl BufRead) -> anyhow::Result<(u16, String)> {
+    let mut head = String::new();
+    r.read_line(&mut head)?;
+    let (status, len) = parse_header(&head).with_context(|| format!("bad response header {head:?}"))?;
+    let mut body = vec![0u8; len + 1];
+    r.read_exact(&mut body)?;
+    body.truncate(len);
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Quotes an argument for the CLI when it needs it.
+fn quote(a: &str) -> String {
+    if !a.is_empty() && !a.chars().any(|c| c.is_ascii_whitespace() || c == '"' || c == '\\') {
+        return a.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in a.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,256 @@
+//! The management port driven by the stock `varnishadm` (Debian package `varnish`, installed by
+//! `./dev`) and by `shellac adm`: authentication, VCL load/use/list/show/discard, backends,
+//! parameters, errors.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+struct Running {
+    child: Child,
+    dir: std::path::PathBuf,
+    proxy: String,
+    admin: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An origin that answers 200 to everything, probes included.
+fn origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..i + 4);
+                        let close = true;
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                        if close {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn start() -> Running {
+    let dir = std::env::temp_dir().join(format!("shellac-adm-{}-{}", std::process::id(), fastrand()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = origin();
+    let vcl = format!(
+        "vcl 4.1;\nimport directors;\nprobe p {{ .url = \"/\"; .interval = 100ms; .initial = 3; }}\n\
+         backend web1 {{ .host = \"127.0.0.1\"; .port = \"{port}\"; .probe = p; }}\n\
+         backend web2 {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n\
+         sub vcl_init {{ new rr = directors.round_robin(); rr.add_backend(web1); rr.add_backend(web2); }}\n\
+         sub vcl_recv {{ if (req.url == \"/2\") {{ set req.backend_hint = web2; }} else {{ set req.backend_hint = rr.backend(); }} }}\n"
+    );
+    std::fs::write(dir.join("main.vcl"), &vcl).expect("vcl");
+    std::fs::write(
+        dir.join("bad.vcl"),
+        "vcl 4.1;\nbackend b { .host = \"127.0.0.1\"; }\nsub vcl_recv { set req.nope = 1; }\n",
+    )
+    .expect("bad vcl");
+    std::fs::write(dir.join("secret"), "s3cret\n").expect("secret");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S"])
+        .arg(dir.join("secret"))
+        .arg("-f")
+        .arg(dir.join("main.vcl"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn shellac");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut proxy, mut admin) = (String::new(), String::new());
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read");
+        if let Some(a) = line.trim().strip_prefix("Listening on a0=") {
+            proxy = a.to_string();
+        }
+        if let Some(a) = line.trim().strip_prefix("Management port on ") {
+            admin = a.to_string();
+        }
+    }
+    assert!(!proxy.is_empty() && !admin.is_empty(), "proxy {proxy:?} admin {admin:?}");
+    Running { child, dir, proxy, admin }
+}
+
+fn fastrand() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+}
+
+fn varnishadm(r: &Running, secret: &str, args: &[&str]) -> Output {
+    let secret_file = r.dir.join(secret);
+    Command::new("varnishadm")
+        .args(["-T", &r.admin, "-S"])
+        .arg(secret_file)
+        .args(args)
+        .output()
+        .expect("run varnishadm (Debian package varnish; ./dev installs it)")
+}
+
+fn ok(r: &Running, args: &[&str]) -> String {
+    let out = varnishadm(r, "secret", args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+fn fails(r: &Running, args: &[&str]) -> String {
+    let out = varnishadm(r, "secret", args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    // varnishadm prints the body on stdout and "Command failed with error code N" on stderr.
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect proxy");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp
+}
+
+#[test]
+fn stock_varnishadm_authenticates_and_runs_commands() {
+    let r = start();
+    assert!(ok(&r, &["ping"]).starts_with("PONG "));
+    assert_eq!(ok(&r, &["status"]).trim(), "Child in state running");
+    std::fs::write(r.dir.join("wrong"), "nope\n").expect("write");
+    assert!(!varnishadm(&r, "wrong", &["ping"]).status.success(), "a wrong secret is refused");
+    let help = ok(&r, &["help"]);
+    assert!(help.contains("backend.set_health <backend_pattern>"), "{help}");
+    let unknown = fails(&r, &["frobnicate"]);
+    assert!(unknown.contains("Unknown request") && unknown.contains("error code 101"), "{unknown}");
+    let few = fails(&r, &["vcl.use"]);
+    assert!(few.contains("Too few parameters") && few.contains("104"), "{few}");
+}
+
+#[test]
+fn vcls_load_switch_show_and_discard() {
+    let r = start();
+    let list = ok(&r, &["vcl.list"]);
+    assert!(list.starts_with("active   auto    warm         0    boot"), "{list:?}");
+    let main = r.dir.join("main.vcl");
+    ok(&r, &["vcl.load", "v2", main.to_str().expect("path")]);
+    let dup = fails(&r, &["vcl.load", "v2", main.to_str().expect("path")]);
+    assert!(dup.contains("Already a VCL named v2"), "{dup}");
+    let bad = fails(&r, &["vcl.load", "v3", r.dir.join("bad.vcl").to_str().expect("path")]);
+    assert!(bad.contains("bad.vcl:3:") && bad.contains("VCL compilation failed") && bad.contains("106"), "{bad}");
+    assert_eq!(ok(&r, &["vcl.use", "v2"]).trim(), "VCL 'v2' now active");
+    let list = ok(&r, &["vcl.list"]);
+    assert!(
+        list.contains("available   auto    warm         0    boot")
+            && list.contains("active      auto    warm         0    v2"),
+        "{list}"
+    );
+    let shown = ok(&r, &["vcl.show", "-v", "v2"]);
+    assert!(
+        shown.starts_with("// VCL.SHOW 0 ") && shown.contains("main.vcl\nvcl 4.1;") && shown.contains("<builtin>"),
+        "{shown}"
+    );
+    let active = fails(&r, &["vcl.discard", "v2"]);
+    assert!(active.contains("Cannot discard active VCL program v2") && active.contains("300"), "{active}");
+    ok(&r, &["vcl.discard", "boot"]);
+    assert!(!ok(&r, &["vcl.list"]).contains("boot"));
+    // Inline VCL: varnishadm sends arguments unquoted (as it does to varnishd), so multi-line
+    // source goes through `shellac adm`, which quotes.
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["adm", "-T", &r.admin, "-S"])
+        .arg(r.dir.join("secret"))
+        .args(["vcl.inline", "v4", &std::fs::read_to_string(&main).expect("read")])
+        .output()
+        .expect("run shellac adm");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(ok(&r, &["vcl.list"]).contains("available   auto    warm         0    v4"));
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+}
+
+#[test]
+fn backends_list_and_health_overrides() {
+    let r = start();
+    std::thread::sleep(Duration::from_millis(300));
+    let list = ok(&r, &["backend.list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].starts_with("Backend name") && lines[0].contains("Admin") && lines[0].ends_with("Last change"),
+        "{list}"
+    );
+    assert!(lines[1].starts_with("boot.web1") && lines[1].contains("probe") && lines[1].contains("healthy"), "{list}");
+    assert!(lines[2].starts_with("boot.web2") && lines[2].contains("0/0"), "{list}");
+    assert!(lines[3].starts_with("boot.rr") && lines[3].contains("2/2"), "{list}");
+    let detail = ok(&r, &["backend.list", "-p", "web1"]);
+    assert!(detail.contains(" Current states  good:") && detail.contains("Happy"), "{detail}");
+    assert!(http_get(&r.proxy, "/2").starts_with("HTTP/1.1 200"));
+    ok(&r, &["backend.set_health", "web2", "sick"]);
+    let list = ok(&r, &["backend.list", "web2"]);
+    assert!(list.lines().nth(1).is_some_and(|l| l.contains("sick")), "{list}");
+    assert!(http_get(&r.proxy, "/2").starts_with("HTTP/1.1 503"), "forced sick: 503");
+    ok(&r, &["backend.set_health", "web2", "auto"]);
+    assert!(http_get(&r.proxy, "/2").starts_with("HTTP/1.1 200"));
+    let bad = fails(&r, &["backend.set_health", "web2", "dead"]);
+    assert!(bad.contains("Invalid state dead"), "{bad}");
+    let none = fails(&r, &["backend.set_health", "nothing", "sick"]);
+    assert!(none.contains("No Backends matches"), "{none}");
+}
+
+#[test]
+fn parameters_show_and_set() {
+    let r = start();
+    let all = ok(&r, &["param.show"]);
+    assert!(all.contains("first_byte_timeout            60 [seconds] (default)"), "{all}");
+    ok(&r, &["param.set", "first_byte_timeout", "2.5"]);
+    let one = ok(&r, &["param.show", "first_byte_timeout"]);
+    assert!(one.contains("Value is: 2.5 [seconds]") && !one.contains("(default)\n        Default"), "{one}");
+    let bad = fails(&r, &["param.set", "first_byte_timeout", "soon"]);
+    assert!(bad.contains("attempting to set param 'first_byte_timeout' to 'soon'"), "{bad}");
+    let unknown = fails(&r, &["param.show", "nope"]);
+    assert!(unknown.contains("Unknown parameter \"nope\"."), "{unknown}");
+}
+
+#[test]
+fn shellac_adm_speaks_the_same_protocol() {
+    let r = start();
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["adm", "-T", &r.admin, "-S"])
+        .arg(r.dir.join("secret"))
+        .args(["backend.list", "*"])
+        .output()
+        .expect("run shellac adm");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("boot.rr"));
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["adm", "-T", &r.admin, "-S"])
+        .arg(r.dir.join("secret"))
+        .args(["vcl.use", "nope"])
+        .output()
+        .expect("run shellac adm");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("No VCL named nope known") && text.contains("Command failed with error code 106"), "{text}");
+}
