@@ -37,6 +37,8 @@ pub async fn serve(listener: TcpListener, manager: Arc<Manager>, secret: Option<
 }
 
 async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::io::Result<()> {
+    // Each response is one write; without this, Nagle holds it for the client's delayed ACK.
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let challenge = secret.map(|_| new_challenge());

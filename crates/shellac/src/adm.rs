@@ -16,6 +16,7 @@ use crate::cli::AdmArgs;
 pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
     let stream = TcpStream::connect(&args.admin).with_context(|| format!("cannot connect to {}", args.admin))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let (mut status, mut body) = read_frame(&mut reader)?;
@@ -23,14 +24,14 @@ pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
         let Some(file) = &args.secret else { bail!("authentication required: give -S FILE") };
         let secret = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
         let challenge = body.lines().next().unwrap_or("");
-        writeln!(writer, "auth {}", auth_digest(challenge, &secret))?;
+        writer.write_all(format!("auth {}\n", auth_digest(challenge, &secret)).as_bytes())?;
         (status, body) = read_frame(&mut reader)?;
         if status != 200 {
             bail!("authentication failed: {body}");
         }
     }
     let line: Vec<String> = args.command.iter().map(|a| quote(a)).collect();
-    writeln!(writer, "{}", line.join(" "))?;
+    writer.write_all(format!("{}\n", line.join(" ")).as_bytes())?;
     let (status, body) = read_frame(&mut reader)?;
     print!("{body}");
     if !body.is_empty() && !body.ends_with('\n') {
