@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use shellac_control::manager::Manager;
+use shellac_control::manager::{Manager, VclText};
 use shellac_engine::listener::{self, Listen};
 use shellac_engine::server::Server;
 use shellac_engine::vcl::Vcl;
@@ -78,6 +78,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             println!("Listening on {name}={bound}");
             listens.push(Listen { name, endpoint, socket });
         }
+        if let VclSource::File(file) = &source {
+            tokio::spawn(reload_on_sighup(manager.clone(), file.clone()));
+        }
         listener::serve(server, listens, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
@@ -117,6 +120,25 @@ fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, Sock
         .next()
         .with_context(|| format!("-a {arg}: {host} has no address"))?;
     Ok((name, addr.to_string(), sa))
+}
+
+/// SIGHUP: compile the `-f` file again and switch to it if it compiles and loads; otherwise
+/// log why and keep serving with the VCL in use.
+async fn reload_on_sighup(manager: Arc<Manager>, file: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    let mut n = 0u32;
+    while hup.recv().await.is_some() {
+        n += 1;
+        let name = format!("reload_{n}");
+        match manager.load(&name, VclText::File(file.clone())).await {
+            Ok(_) => match manager.use_vcl(&name) {
+                Ok(_) => tracing::info!("SIGHUP: {file} reloaded as {name}"),
+                Err((_, e)) => tracing::warn!("SIGHUP: {e}"),
+            },
+            Err((_, e)) => tracing::warn!("SIGHUP: {file} not reloaded, the VCL in use stays:\n{e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

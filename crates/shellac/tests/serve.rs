@@ -128,3 +128,58 @@ fn serves_then_drains_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
+    let port = origin();
+    let dir = std::env::temp_dir().join(format!("shellac-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("main.vcl");
+    let vcl = |tag: &str| {
+        format!(
+            "vcl 4.1;\nbackend default {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n\
+             sub vcl_deliver {{ set resp.http.X-Gen = \"{tag}\"; }}\n"
+        )
+    };
+    std::fs::write(&f, vcl("one")).expect("write");
+    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-f", f.to_str().expect("path")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut running = Running(child);
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    let addr = line.trim().rsplit('=').next().expect("address").to_string();
+    let generation = || {
+        let mut c = TcpStream::connect(&addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        let mut resp = String::new();
+        let _ = c.read_to_string(&mut resp);
+        resp.lines().find_map(|l| l.strip_prefix("x-gen: ").map(str::to_string)).unwrap_or_default()
+    };
+    assert_eq!(generation(), "one");
+    let pid = running.0.id().to_string();
+    let hup = || assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    let wait_for = |want: &str| {
+        (0..100).any(|_| {
+            generation() == want || {
+                std::thread::sleep(Duration::from_millis(50));
+                false
+            }
+        })
+    };
+
+    std::fs::write(&f, vcl("two")).expect("write");
+    hup();
+    assert!(wait_for("two"), "SIGHUP switched to the new file");
+
+    std::fs::write(&f, "vcl 4.1;\nbackend default { .host = \"127.0.0.1\"; }\nsub vcl_recv { set req.nope = 1; }\n")
+        .expect("write");
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(generation(), "two", "a broken file leaves the VCL in use");
+    assert!(running.0.try_wait().expect("wait").is_none(), "still running");
+    let _ = std::fs::remove_dir_all(dir);
+}
