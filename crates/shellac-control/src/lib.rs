@@ -11,3 +11,4 @@ pub mod params_cmd;
 pub mod proto;
 pub mod server;
 pub mod vte;
+pub mod workdir;

@@ -27,17 +27,29 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("serve needs -f FILE or -b HOST[:PORT]"),
     };
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
-    let secret = match args.secret.as_deref() {
-        None | Some("none") => None,
-        Some(f) => Some(Arc::new(std::fs::read(f).with_context(|| format!("-S {f}: cannot read the secret file"))?)),
+    if let Some(dir) = &args.workdir {
+        std::fs::create_dir_all(dir).with_context(|| format!("-n {dir}: cannot create the working directory"))?;
+    }
+    // -S FILE; without -S, a generated DIR/_.secret when there is a working directory (as
+    // varnishd does); -S none, or neither, means no authentication.
+    let secret_path: Option<std::path::PathBuf> = match (args.secret.as_deref(), &args.workdir) {
+        (Some("none"), _) | (None, None) => None,
+        (Some(f), _) => Some(f.into()),
+        (None, Some(dir)) => Some(
+            shellac_control::workdir::generate_secret(std::path::Path::new(dir))
+                .with_context(|| format!("-n {dir}: cannot write _.secret"))?,
+        ),
+    };
+    let secret = match &secret_path {
+        None => None,
+        Some(f) => Some(Arc::new(
+            std::fs::read(f).with_context(|| format!("-S {}: cannot read the secret file", f.display()))?,
+        )),
     };
     let admin = match args.admin.as_deref() {
         None | Some("none") => None,
         Some(a) => Some(a.to_string()),
     };
-    if let Some(dir) = &args.workdir {
-        std::fs::create_dir_all(dir).with_context(|| format!("-n {dir}: cannot create the working directory"))?;
-    }
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
     let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
 
@@ -67,6 +79,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!("management port {bound} has no secret (-S): anyone who can connect can manage");
             }
             println!("Management port on {bound}");
+            if let (Some(dir), Ok(local)) = (&args.workdir, socket.local_addr()) {
+                shellac_control::workdir::publish(std::path::Path::new(dir), local, secret_path.as_deref())
+                    .with_context(|| format!("-n {dir}: cannot publish the management address"))?;
+            }
             tokio::spawn(shellac_control::server::serve(socket, manager.clone(), secret.clone()));
         }
         let mut listens = Vec::new();

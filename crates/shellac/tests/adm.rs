@@ -254,3 +254,42 @@ fn shellac_adm_speaks_the_same_protocol() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("No VCL named nope known") && text.contains("Command failed with error code 106"), "{text}");
 }
+
+#[test]
+fn varnishadm_dash_n_and_debians_varnishreload_find_the_port_through_the_workdir() {
+    let dir = std::env::temp_dir().join(format!("shellac-workdir-{}-{}", std::process::id(), fastrand()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = origin();
+    let vcl = dir.join("main.vcl");
+    std::fs::write(&vcl, format!("vcl 4.1;\nbackend default {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n"))
+        .expect("vcl");
+    let work = dir.join("work");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-n"])
+        .arg(&work)
+        .arg("-f")
+        .arg(&vcl)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read");
+    }
+    let _running = Running { child, dir: dir.clone(), proxy: String::new(), admin: String::new() };
+    // No -S: a generated secret in the working directory, as varnishd does.
+    assert!(work.join("_.secret").exists());
+    let ping = Command::new("varnishadm").arg("-n").arg(&work).arg("ping").output().expect("varnishadm -n");
+    assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stderr));
+    assert!(String::from_utf8_lossy(&ping.stdout).starts_with("PONG "));
+    let reload = Command::new("/usr/share/varnish/varnishreload").arg("-n").arg(&work).output().expect("varnishreload");
+    let said = format!("{}{}", String::from_utf8_lossy(&reload.stdout), String::from_utf8_lossy(&reload.stderr));
+    assert!(reload.status.success(), "{said}");
+    assert!(said.contains("now active"), "{said}");
+    let list = Command::new("varnishadm").arg("-n").arg(&work).arg("vcl.list").output().expect("vcl.list");
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.lines().any(|l| l.starts_with("active") && l.contains("reload_")), "{list}");
+}
