@@ -67,6 +67,7 @@ pub const COMMANDS: &[CommandDef] = &[
         3,
         false,
     ),
+    c("vcl.label", "vcl.label <label> <configname>", "Apply label to configuration.", 2, 2, false),
     c("vcl.list", "vcl.list [-j]", "List all loaded configuration.", 0, 1, false),
     c(
         "vcl.load",

@@ -30,6 +30,10 @@ pub struct Manager {
     /// The data path.
     pub server: Arc<Server>,
     vcls: Mutex<Vec<Loaded>>,
+    /// Labels in creation order: (label, VCL name).
+    labels: Mutex<Vec<(String, String)>>,
+    /// The active name: a VCL or a label.
+    active: Mutex<Option<String>>,
     resolve: bool,
 }
 
@@ -52,7 +56,13 @@ type Compiled = (Arc<Vcl>, Vec<(String, String)>, String);
 impl Manager {
     /// A manager for a server; `resolve` says whether backend names are resolved at compile time.
     pub fn new(server: Arc<Server>, resolve: bool) -> Manager {
-        Manager { server, vcls: Mutex::new(Vec::new()), resolve }
+        Manager {
+            server,
+            vcls: Mutex::new(Vec::new()),
+            labels: Mutex::new(Vec::new()),
+            active: Mutex::new(None),
+            resolve,
+        }
     }
 
     /// Compiles and loads a VCL under `name` (not yet active).
@@ -62,7 +72,7 @@ impl Manager {
         {
             return Err((Status::Param, format!("Illegal character in VCL name ({name})")));
         }
-        if self.vcls.lock().iter().any(|l| l.name == name) {
+        if self.vcls.lock().iter().any(|l| l.name == name) || self.labels.lock().iter().any(|(l, _)| l == name) {
             return Err((Status::Param, format!("Already a VCL named {name}")));
         }
         let params = self.server.params();
@@ -109,18 +119,47 @@ impl Manager {
     /// Registers a VCL loaded at startup (`-f`, `-b`) and makes it active.
     pub fn adopt(&self, vcl: Arc<Vcl>, sources: Vec<(String, String)>) {
         self.server.use_vcl(vcl.clone());
+        *self.active.lock() = Some(vcl.name.clone());
         self.vcls.lock().push(Loaded { name: vcl.name.clone(), vcl, sources, loaded: SystemTime::now() });
     }
 
-    /// `vcl.use`
+    /// `vcl.use NAME|LABEL`
     pub fn use_vcl(&self, name: &str) -> Result<String, Failure> {
-        let vcls = self.vcls.lock();
-        let l = vcls
-            .iter()
-            .find(|l| l.name == name)
-            .ok_or_else(|| (Status::Param, format!("No VCL named {name} known")))?;
-        self.server.use_vcl(l.vcl.clone());
+        let target = self.labels.lock().iter().find(|(l, _)| l == name).map(|(_, t)| t.clone());
+        let vcl_name = target.as_deref().unwrap_or(name);
+        let vcl = self.vcl(vcl_name).ok_or_else(|| (Status::Param, format!("No VCL named {name} known")))?;
+        self.server.use_vcl(vcl);
+        *self.active.lock() = Some(name.to_string());
         Ok(format!("VCL '{name}' now active"))
+    }
+
+    /// `vcl.label LABEL NAME`: creates or moves a label.
+    pub fn label(&self, label: &str, target: &str) -> Result<String, Failure> {
+        if self.vcls.lock().iter().any(|l| l.name == label) {
+            return Err((Status::Param, format!("{label} is a VCL, not a label")));
+        }
+        let vcl = self.vcl(target).ok_or_else(|| (Status::Param, format!("No VCL named {target} known")))?;
+        {
+            let mut labels = self.labels.lock();
+            match labels.iter_mut().find(|(l, _)| l == label) {
+                Some(entry) => entry.1 = target.to_string(),
+                None => labels.push((label.to_string(), target.to_string())),
+            }
+        }
+        if self.active.lock().as_deref() == Some(label) {
+            self.server.use_vcl(vcl);
+        }
+        self.publish_labels();
+        Ok(String::new())
+    }
+
+    fn vcl(&self, name: &str) -> Option<Arc<Vcl>> {
+        self.vcls.lock().iter().find(|l| l.name == name).map(|l| l.vcl.clone())
+    }
+
+    fn publish_labels(&self) {
+        let map = self.labels.lock().iter().filter_map(|(l, t)| self.vcl(t).map(|v| (l.clone(), v))).collect();
+        self.server.set_labels(map);
     }
 
     /// The name of the active VCL.
@@ -131,29 +170,52 @@ impl Manager {
 
     /// `vcl.discard`
     pub fn discard(&self, names: &[String]) -> Result<String, Failure> {
-        let active = self.active_name();
-        let mut vcls = self.vcls.lock();
-        for n in names {
-            if !vcls.iter().any(|l| &l.name == n) {
-                return Err((Status::Param, format!("No VCL name matches {n}")));
-            }
-            if active.as_deref() == Some(n.as_str()) {
-                return Err((Status::Cant, format!("Cannot discard active VCL program {n}")));
+        let active = self.active.lock().clone();
+        {
+            let vcls = self.vcls.lock();
+            let labels = self.labels.lock();
+            for n in names {
+                let is_label = labels.iter().any(|(l, _)| l == n);
+                if !is_label && !vcls.iter().any(|l| &l.name == n) {
+                    return Err((Status::Param, format!("No VCL name matches {n}")));
+                }
+                if active.as_deref() == Some(n.as_str()) {
+                    return Err((Status::Cant, format!("Cannot discard active VCL program {n}")));
+                }
+                let by: Vec<&str> =
+                    labels.iter().filter(|(l, t)| t == n && !names.contains(l)).map(|(l, _)| l.as_str()).collect();
+                if !by.is_empty() {
+                    let list: String = by.iter().map(|l| format!("\t{l}\n")).collect();
+                    return Err((Status::Cant, format!("Cannot discard labeled VCL program {n}:\n{list}")));
+                }
             }
         }
-        vcls.retain(|l| !names.contains(&l.name));
+        self.labels.lock().retain(|(l, _)| !names.contains(l));
+        self.vcls.lock().retain(|l| !names.contains(&l.name));
+        self.publish_labels();
         Ok(String::new())
     }
 
     /// `vcl.list`
     pub fn list(&self) -> String {
-        let active = self.active_name();
+        let active = self.active.lock().clone();
+        let labels = self.labels.lock().clone();
+        let status = |name: &str| if active.as_deref() == Some(name) { "active" } else { "available" };
         let mut t = String::new();
         for l in self.vcls.lock().iter() {
-            let status = if active.as_deref() == Some(l.name.as_str()) { "active" } else { "available" };
-            // A request holds an Arc while it runs: what is above our own references is busy.
-            let busy = Arc::strong_count(&l.vcl).saturating_sub(if status == "active" { 2 } else { 1 });
-            t.push_str(&format!("{status}\tauto\twarm\t{busy:6}\t{}\n", l.name));
+            // A request holds an Arc while it runs: what is above the manager's and the
+            // server's references (active, labels) is busy.
+            let n = labels.iter().filter(|(_, target)| *target == l.name).count();
+            let held = 1 + n + usize::from(self.server.active().is_some_and(|a| Arc::ptr_eq(&a, &l.vcl)));
+            let busy = Arc::strong_count(&l.vcl).saturating_sub(held);
+            t.push_str(&format!("{}\tauto\twarm\t{busy:6}\t{}", status(&l.name), l.name));
+            if n > 0 {
+                t.push_str(&format!("\t<-\t({n} label{})", if n == 1 { "" } else { "s" }));
+            }
+            t.push('\n');
+        }
+        for (label, target) in &labels {
+            t.push_str(&format!("{}\tlabel\twarm\t{:6}\t{label}\t->\t{target}\n", status(label), 0));
         }
         crate::vte::format(&t)
     }

@@ -131,6 +131,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             m.load(&args[0], text).await
         }
         "vcl.use" => m.use_vcl(&args[0]),
+        "vcl.label" => m.label(&args[0], &args[1]),
         "vcl.list" => Ok(m.list()),
         "vcl.discard" => m.discard(args),
         "vcl.show" => {

@@ -57,6 +57,8 @@ pub(crate) struct Task {
     pub(crate) req: Req,
     pub(crate) body: Option<Body>,
     pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// `return (vcl(label))` already moved this request.
+    pub(crate) switched: bool,
 }
 
 /// Handles one request to the end.
@@ -88,7 +90,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
     req.backend_hint = vcl.default_backend.clone();
     let body = Body::stream(incoming, None, params.req_body_max, None);
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade };
+    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade, switched: false };
     task.run().await
 }
 
@@ -153,8 +155,19 @@ impl Task {
             ActionKind::Synth => synth_step(&h),
             ActionKind::Restart => return Step::Restart,
             ActionKind::Vcl => {
-                // Labels arrive with the management port; an unknown label is a VCL failure.
-                return self.failed(Method::Recv, &format!("no VCL labelled {:?}", h.label.unwrap_or_default()));
+                // Only from the first pass through the active VCL, as in Varnish.
+                let label = h.label.unwrap_or_default();
+                return match self.server.label(&label) {
+                    Some(vcl) if self.req.restarts == 0 && !self.switched => {
+                        self.switched = true;
+                        self.req.backend_hint = vcl.default_backend.clone();
+                        self.vcl = vcl;
+                        Step::Recv
+                    }
+                    _ => {
+                        self.failed(Method::Recv, &format!("return (vcl({label})): no such label, or not allowed here"))
+                    }
+                };
             }
             _ => return Step::Fail,
         };

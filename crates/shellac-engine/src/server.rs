@@ -1,6 +1,7 @@
 //! The state every request shares: the active VCL (one atomic pointer; a request pins the VCL
 //! it starts with), the parameters, the pool and probe registry, and the transaction id counter.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::vcl::{hostname, Vcl};
 /// Shared server state.
 pub struct Server {
     active: ArcSwapOption<Vcl>,
+    labels: ArcSwap<HashMap<String, Arc<Vcl>>>,
     params: ArcSwap<Params>,
     /// Connection pools and probers, shared by all loaded VCLs.
     pub registry: Registry,
@@ -31,6 +33,7 @@ impl Server {
         let host: Arc<str> = hostname().into();
         Arc::new(Server {
             active: ArcSwapOption::empty(),
+            labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
             registry: Registry::default(),
             xids: AtomicU64::new(1),
@@ -47,6 +50,16 @@ impl Server {
     /// Makes a VCL the active one; requests in flight finish on theirs.
     pub fn use_vcl(&self, vcl: Arc<Vcl>) {
         self.active.store(Some(vcl));
+    }
+
+    /// The VCL a label points at (`return (vcl(label))`).
+    pub fn label(&self, name: &str) -> Option<Arc<Vcl>> {
+        self.labels.load().get(name).cloned()
+    }
+
+    /// Replaces the label map.
+    pub fn set_labels(&self, labels: HashMap<String, Arc<Vcl>>) {
+        self.labels.store(Arc::new(labels));
     }
 
     /// The current parameters.

@@ -213,3 +213,15 @@ async fn purge_goes_through_vcl_purge_to_synth() {
     assert_eq!((r.status, r.reason.as_str()), (200, "Purged"));
     assert_eq!(o.hits(), 0);
 }
+
+#[tokio::test]
+async fn return_vcl_label_moves_the_request_to_the_labelled_vcl() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let p = proxy(&vcl_for(&[&a], "sub vcl_recv { if (req.url == \"/other\") { return (vcl(other)); } }\n")).await;
+    let other = load(&p.server, "second", &vcl_for(&[&b], ""));
+    // Without the label: a VCL failure.
+    assert_eq!(p.get("/other").await.status, 503);
+    p.server.set_labels([("other".to_string(), other)].into_iter().collect());
+    assert_eq!(who(&p.get("/other").await), "b", "the labelled VCL served it");
+    assert_eq!(who(&p.get("/").await), "a");
+}

@@ -293,3 +293,20 @@ fn varnishadm_dash_n_and_debians_varnishreload_find_the_port_through_the_workdir
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(list.lines().any(|l| l.starts_with("active") && l.contains("reload_")), "{list}");
 }
+
+#[test]
+fn labels_switch_and_protect_vcls() {
+    let r = start();
+    ok(&r, &["vcl.label", "l1", "boot"]);
+    let list = ok(&r, &["vcl.list"]);
+    assert!(list.contains("active      auto     warm         0    boot    <-    (1 label)"), "{list}");
+    assert!(list.contains("available   label    warm         0    l1      ->    boot"), "{list}");
+    assert_eq!(ok(&r, &["vcl.use", "l1"]).trim(), "VCL 'l1' now active");
+    let labeled = fails(&r, &["vcl.discard", "boot"]);
+    assert!(labeled.contains("Cannot discard labeled VCL program boot:\n\tl1"), "{labeled}");
+    let active = fails(&r, &["vcl.discard", "l1"]);
+    assert!(active.contains("Cannot discard active VCL program l1"), "{active}");
+    let nope = fails(&r, &["vcl.label", "l2", "nope"]);
+    assert!(nope.contains("No VCL named nope known"), "{nope}");
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"), "served through the label");
+}
