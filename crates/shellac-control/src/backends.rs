@@ -22,12 +22,12 @@ enum Object<'a> {
 /// `backend.list`
 pub fn list(m: &Manager, args: &[String]) -> Result<String, Failure> {
     let (flags, patterns): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with('-'));
-    let mut probes = false;
+    let (mut probes, mut json) = (false, false);
     for f in flags {
         for c in f.chars().skip(1) {
             match c {
                 'p' => probes = true,
-                'j' => return Err((Status::Unimplemented, "backend.list -j is not implemented yet".into())),
+                'j' => json = true,
                 other => return Err((Status::Param, format!("Invalid flag {other}"))),
             }
         }
@@ -36,6 +36,18 @@ pub fn list(m: &Manager, args: &[String]) -> Result<String, Failure> {
         return Err((Status::TooMany, "Too many parameters".into()));
     }
     let pattern = patterns.first().map_or("", |s| s.as_str());
+    if json {
+        let mut entries = Vec::new();
+        each_match(m, pattern, |name, obj, loaded| entries.push(json_entry(name, &obj, loaded, probes)));
+        let mut out = crate::json::header(3, "backend.list", args);
+        out.push_str("  {\n");
+        out.push_str(&entries.join(",\n"));
+        if !entries.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("  }\n]\n");
+        return Ok(out);
+    }
     let mut t = String::from("Backend name\tAdmin\tProbe\tHealth\tLast change\n");
     each_match(m, pattern, |name, obj, loaded| {
         row(&mut t, name, &obj, loaded);
@@ -191,6 +203,69 @@ fn details(t: &mut String, obj: &Object<'_>) {
             t.push('\n');
         }
     }
+}
+
+fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> String {
+    use crate::json::{epoch, string};
+    let (kind, admin, good, total, health, changed, details) = match obj {
+        Object::Backend(b) => {
+            let admin = match b.admin() {
+                Admin::Healthy => "healthy",
+                Admin::Sick => "sick",
+                Admin::Auto if b.probe.is_some() => "probe",
+                Admin::Auto => "healthy",
+            };
+            let (good, window, health, details) = match &b.probe {
+                Some(p) => {
+                    let st = p.state();
+                    let mut d = String::from("{\n");
+                    for (i, l) in ["4", "6", "U", "x", "X", "r", "R", "H"].iter().enumerate() {
+                        let _ = writeln!(d, "        \"bits_{l}\": {},", st.bits[i]);
+                    }
+                    let _ = write!(
+                        d,
+                        "        \"good\": {},\n        \"threshold\": {},\n        \"window\": {}\n      }}",
+                        st.good,
+                        p.threshold(),
+                        p.spec().window
+                    );
+                    (st.good as usize, p.spec().window as usize, if p.is_healthy() { "healthy" } else { "sick" }, d)
+                }
+                None => (0, 0, "healthy", "{}".to_string()),
+            };
+            ("backend", admin, good, window, health, b.last_change(), details)
+        }
+        Object::Director(d) => {
+            let members = d.members().snapshot();
+            let healthy = members.iter().filter(|m| m.handle.is_healthy()).count();
+            let is_hash = d.type_name() == "hash";
+            let mut det = String::from("{\n        \"backends\": {\n");
+            let items: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "          {}: {{\n            \"health\": \"{}\"\n          }}",
+                        string(m.handle.name()),
+                        if m.handle.is_healthy() { "healthy" } else { "sick" }
+                    )
+                })
+                .collect();
+            det.push_str(&items.join(",\n"));
+            det.push_str("\n        }\n      }");
+            let (good, total) = if is_hash { (0, 0) } else { (healthy, members.len()) };
+            let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
+            (d.type_name(), if is_hash { "healthy" } else { "probe" }, good, total, health, loaded.loaded, det)
+        }
+    };
+    let mut e = format!(
+        "    {}: {{\n      \"type\": \"{kind}\",\n      \"admin_health\": \"{admin}\",\n      \"probe_message\": [{good}, {total}, \"{health}\"],\n",
+        string(name)
+    );
+    if probes {
+        let _ = writeln!(e, "      \"probe_details\": {details},");
+    }
+    let _ = write!(e, "      \"last_change\": {}\n    }}", epoch(changed));
+    e
 }
 
 fn handle_name(h: &BackendHandle) -> String {

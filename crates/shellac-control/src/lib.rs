@@ -6,6 +6,7 @@
 pub mod backends;
 pub mod commands;
 pub mod fs;
+pub mod json;
 pub mod manager;
 pub mod params_cmd;
 pub mod proto;

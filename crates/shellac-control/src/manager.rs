@@ -220,6 +220,37 @@ impl Manager {
         crate::vte::format(&t)
     }
 
+    /// `vcl.list -j`
+    pub fn list_json(&self, args: &[String]) -> String {
+        use crate::json::string;
+        let active = self.active.lock().clone();
+        let status = |name: &str| if active.as_deref() == Some(name) { "active" } else { "available" };
+        let labels = self.labels.lock().clone();
+        let mut items = Vec::new();
+        for l in self.vcls.lock().iter() {
+            let mut e = format!(
+                "  {{\n    \"status\": \"{}\",\n    \"state\": \"auto\",\n    \"temperature\": \"warm\",\n    \"busy\": 0,\n    \"name\": {}",
+                status(&l.name),
+                string(&l.name)
+            );
+            let n = labels.iter().filter(|(_, t)| *t == l.name).count();
+            if n > 0 {
+                e.push_str(&format!(",\n    \"labels\": {n}"));
+            }
+            e.push_str("\n}");
+            items.push(e);
+        }
+        for (label, target) in &labels {
+            items.push(format!(
+                "  {{\n    \"status\": \"{}\",\n    \"state\": \"label\",\n    \"temperature\": \"warm\",\n    \"busy\": 0,\n    \"name\": {},\n    \"label\": {}\n}}",
+                status(label),
+                string(label),
+                string(target)
+            ));
+        }
+        format!("{}{}\n]\n", crate::json::header(2, "vcl.list", args), items.join(",\n"))
+    }
+
     /// `vcl.show [-v] [NAME]`
     pub fn show(&self, name: Option<&str>, verbose: bool) -> Result<String, Failure> {
         let active = self.active_name();

@@ -132,6 +132,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         }
         "vcl.use" => m.use_vcl(&args[0]),
         "vcl.label" => m.label(&args[0], &args[1]),
+        "vcl.list" if args.iter().any(|a| a == "-j") => Ok(m.list_json(args)),
         "vcl.list" => Ok(m.list()),
         "vcl.discard" => m.discard(args),
         "vcl.show" => {

@@ -310,3 +310,23 @@ fn labels_switch_and_protect_vcls() {
     assert!(nope.contains("No VCL named nope known"), "{nope}");
     assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"), "served through the label");
 }
+
+#[test]
+fn json_listings_parse_and_follow_varnishds_layout() {
+    let r = start();
+    std::thread::sleep(Duration::from_millis(300));
+    let j = ok(&r, &["backend.list", "-j"]);
+    assert!(j.starts_with("[ 3, [\"backend.list\", \"-j\"], "), "{j}");
+    assert!(j.contains("    \"boot.web1\": {\n      \"type\": \"backend\",\n      \"admin_health\": \"probe\",\n      \"probe_message\": ["), "{j}");
+    assert!(j.contains("    \"boot.rr\": {\n      \"type\": \"round-robin\""), "{j}");
+    let pj = ok(&r, &["backend.list", "-pj", "web1"]);
+    assert!(pj.contains("\"bits_H\": ") && pj.contains("\"threshold\": 3,"), "{pj}");
+    let v = ok(&r, &["vcl.list", "-j"]);
+    assert!(v.starts_with("[ 2, [\"vcl.list\", \"-j\"], "), "{v}");
+    assert!(v.contains("    \"status\": \"active\",\n    \"state\": \"auto\",\n    \"temperature\": \"warm\",\n    \"busy\": 0,\n    \"name\": \"boot\"\n}"), "{v}");
+    // Every bracket closes (a cheap well-formedness check without a JSON crate).
+    for text in [&j, &pj, &v] {
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+        assert_eq!(text.matches('[').count(), text.matches(']').count());
+    }
+}
