@@ -67,19 +67,15 @@ pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
         _ => return Err((Status::Param, format!("Invalid state {}", args[1]))),
     };
     let mut n = 0;
-    let mut directors = 0;
-    each_match(m, &args[0], |_, obj, _| match obj {
-        Object::Backend(b) => {
-            b.set_admin(admin);
-            n += 1;
+    each_match(m, &args[0], |_, obj, _| {
+        match obj {
+            Object::Backend(b) => b.set_admin(admin),
+            Object::Director(d) => d.members().set_admin(admin),
         }
-        Object::Director(_) => directors += 1,
+        n += 1;
     });
-    if n == 0 && directors == 0 {
-        return Err((Status::Param, "No Backends matches".into()));
-    }
     if n == 0 {
-        return Err((Status::Unimplemented, "backend.set_health on directors is not implemented yet".into()));
+        return Err((Status::Param, "No Backends matches".into()));
     }
     Ok(String::new())
 }
@@ -138,7 +134,7 @@ fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
             let is_hash = d.type_name() == "hash";
             let probe = if is_hash { "0/0".to_string() } else { format!("{healthy}/{}", members.len()) };
             let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
-            (if is_hash { "healthy" } else { "probe" }, probe, health, loaded.loaded)
+            (director_admin(*d, is_hash), probe, health, loaded.loaded)
         }
     };
     let _ = writeln!(t, "{name}\t{admin}\t{probe}\t{health}\t{}", date(changed));
@@ -254,7 +250,7 @@ fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> St
             det.push_str("\n        }\n      }");
             let (good, total) = if is_hash { (0, 0) } else { (healthy, members.len()) };
             let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
-            (d.type_name(), if is_hash { "healthy" } else { "probe" }, good, total, health, loaded.loaded, det)
+            (d.type_name(), director_admin(*d, is_hash), good, total, health, loaded.loaded, det)
         }
     };
     let mut e = format!(
@@ -266,6 +262,17 @@ fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> St
     }
     let _ = write!(e, "      \"last_change\": {}\n    }}", epoch(changed));
     e
+}
+
+/// A director's Admin column: the override if set, else `probe` (`healthy` for hash, which has
+/// no health of its own).
+fn director_admin(d: &dyn Director, is_hash: bool) -> &'static str {
+    match d.members().admin() {
+        Admin::Healthy => "healthy",
+        Admin::Sick => "sick",
+        Admin::Auto if is_hash => "healthy",
+        Admin::Auto => "probe",
+    }
 }
 
 fn handle_name(h: &BackendHandle) -> String {

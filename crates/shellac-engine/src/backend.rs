@@ -205,7 +205,11 @@ impl BackendHandle {
         match self {
             BackendHandle::None => false,
             BackendHandle::Backend(b) => b.is_healthy(),
-            BackendHandle::Director(d) => depth < MAX_DEPTH && d.is_healthy(depth + 1),
+            BackendHandle::Director(d) => match d.members().admin() {
+                Admin::Healthy => true,
+                Admin::Sick => false,
+                Admin::Auto => depth < MAX_DEPTH && d.is_healthy(depth + 1),
+            },
         }
     }
 
@@ -229,6 +233,9 @@ impl BackendHandle {
             match cur {
                 BackendHandle::None => return Err(FetchError::NoBackend),
                 BackendHandle::Backend(b) => return Ok(b),
+                BackendHandle::Director(d) if d.members().admin() == Admin::Sick => {
+                    return Err(FetchError::DirectorEmpty(d.name().to_string()))
+                }
                 BackendHandle::Director(d) => match d.resolve() {
                     Some(next) => cur = next,
                     None => return Err(FetchError::DirectorEmpty(d.name().to_string())),

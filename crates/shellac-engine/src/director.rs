@@ -11,10 +11,12 @@ pub mod round_robin;
 use std::fmt;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use parking_lot::RwLock;
 use shellac_vcl::vmods::DirectorKind;
 
-use crate::backend::BackendHandle;
+use crate::backend::{Admin, BackendHandle};
 
 /// A director.
 pub trait Director: Send + Sync + 'static {
@@ -40,10 +42,11 @@ pub trait Director: Send + Sync + 'static {
     fn on_removed(&self, _index: usize) {}
 }
 
-/// A director's member list.
+/// A director's member list, and its `backend.set_health` override.
 #[derive(Default)]
 pub struct Members {
     list: RwLock<Vec<Member>>,
+    admin: AtomicU8,
 }
 
 /// One member.
@@ -89,6 +92,25 @@ impl Members {
     /// Runs `f` on the list under the read lock.
     pub fn with<R>(&self, f: impl FnOnce(&[Member]) -> R) -> R {
         f(&self.list.read())
+    }
+
+    /// The `backend.set_health` override of the director.
+    pub fn admin(&self) -> Admin {
+        match self.admin.load(Ordering::Relaxed) {
+            1 => Admin::Healthy,
+            2 => Admin::Sick,
+            _ => Admin::Auto,
+        }
+    }
+
+    /// Sets the override.
+    pub fn set_admin(&self, admin: Admin) {
+        let v = match admin {
+            Admin::Auto => 0,
+            Admin::Healthy => 1,
+            Admin::Sick => 2,
+        };
+        self.admin.store(v, Ordering::Relaxed);
     }
 
     /// Whether any member is healthy.

@@ -330,3 +330,15 @@ fn json_listings_parse_and_follow_varnishds_layout() {
         assert_eq!(text.matches('[').count(), text.matches(']').count());
     }
 }
+
+#[test]
+fn set_health_applies_to_directors_too() {
+    let r = start();
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+    ok(&r, &["backend.set_health", "rr", "sick"]);
+    let list = ok(&r, &["backend.list", "rr"]);
+    assert!(list.lines().nth(1).is_some_and(|l| l.starts_with("boot.rr") && l.contains("sick")), "{list}");
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 503"), "a forced-sick director serves nothing");
+    ok(&r, &["backend.set_health", "rr", "auto"]);
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+}
