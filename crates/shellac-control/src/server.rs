@@ -121,7 +121,13 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
 /// Runs an authenticated command.
 pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, String) {
     let result = match name {
+        "ping" if args.iter().any(|a| a == "-j") => {
+            Ok(format!("{} \"PONG\"\n]\n", crate::json::header(2, "ping", args).trim_end()))
+        }
         "ping" => Ok(format!("PONG {} 1.0", unix_now())),
+        "status" if args.iter().any(|a| a == "-j") => {
+            Ok(format!("{} \"running\"\n]\n", crate::json::header(2, "status", args).trim_end()))
+        }
         "status" => Ok("Child in state running".to_string()),
         "banner" => Ok(banner()),
         "help" => Ok(help(args)),

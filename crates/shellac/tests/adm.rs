@@ -140,6 +140,9 @@ fn http_get(addr: &str, path: &str) -> String {
 fn stock_varnishadm_authenticates_and_runs_commands() {
     let r = start();
     assert!(ok(&r, &["ping"]).starts_with("PONG "));
+    let pj = ok(&r, &["ping", "-j"]);
+    assert!(pj.starts_with("[ 2, [\"ping\", \"-j\"], ") && pj.contains(", \"PONG\"\n]"), "{pj}");
+    assert!(ok(&r, &["status", "-j"]).contains(", \"running\"\n]"));
     assert_eq!(ok(&r, &["status"]).trim(), "Child in state running");
     std::fs::write(r.dir.join("wrong"), "nope\n").expect("write");
     assert!(!varnishadm(&r, "wrong", &["ping"]).status.success(), "a wrong secret is refused");
