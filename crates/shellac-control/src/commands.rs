@@ -85,6 +85,14 @@ pub const COMMANDS: &[CommandDef] = &[
         2,
         false,
     ),
+    c(
+        "vcl.state",
+        "vcl.state <configname> [auto|cold|warm]",
+        "Force the state of the named configuration.",
+        2,
+        2,
+        false,
+    ),
     c("vcl.use", "vcl.use <configname|label>", "Switch to the named configuration immediately.", 1, 1, false),
 ];
 

@@ -23,6 +23,12 @@ pub struct Loaded {
     pub sources: Vec<(String, String)>,
     /// When it was loaded.
     pub loaded: SystemTime,
+    /// `vcl.state`: auto (cools after `vcl_cooldown` unused), warm or cold.
+    pub state: &'static str,
+    /// Whether it is warm (its probes run).
+    pub warm: bool,
+    /// Since when nothing uses it (not active, no label on it).
+    pub unused_since: Option<tokio::time::Instant>,
 }
 
 /// The management state.
@@ -50,6 +56,22 @@ pub type Failure = (Status, String);
 
 /// A compiled and loaded VCL with its files and its warnings.
 type Compiled = (Arc<Vcl>, Vec<(String, String)>, String);
+
+// === impl Loaded ===
+
+impl Loaded {
+    fn new(name: String, vcl: Arc<Vcl>, sources: Vec<(String, String)>) -> Loaded {
+        Loaded {
+            name,
+            vcl,
+            sources,
+            loaded: SystemTime::now(),
+            state: "auto",
+            warm: true,
+            unused_since: Some(tokio::time::Instant::now()),
+        }
+    }
+}
 
 // === impl Manager ===
 
@@ -112,7 +134,7 @@ impl Manager {
         if vcls.iter().any(|l| l.name == name) {
             return Err((Status::Param, format!("Already a VCL named {name}")));
         }
-        vcls.push(Loaded { name: name.to_string(), vcl, sources, loaded: SystemTime::now() });
+        vcls.push(Loaded::new(name.to_string(), vcl, sources));
         Ok(warnings)
     }
 
@@ -120,7 +142,9 @@ impl Manager {
     pub fn adopt(&self, vcl: Arc<Vcl>, sources: Vec<(String, String)>) {
         self.server.use_vcl(vcl.clone());
         *self.active.lock() = Some(vcl.name.clone());
-        self.vcls.lock().push(Loaded { name: vcl.name.clone(), vcl, sources, loaded: SystemTime::now() });
+        let name = vcl.name.clone();
+        self.vcls.lock().push(Loaded::new(name, vcl, sources));
+        self.mark_unused();
     }
 
     /// `vcl.use NAME|LABEL`
@@ -128,9 +152,83 @@ impl Manager {
         let target = self.labels.lock().iter().find(|(l, _)| l == name).map(|(_, t)| t.clone());
         let vcl_name = target.as_deref().unwrap_or(name);
         let vcl = self.vcl(vcl_name).ok_or_else(|| (Status::Param, format!("No VCL named {name} known")))?;
+        // A cold VCL warms before it takes traffic.
+        self.set_warm(vcl_name, true);
         self.server.use_vcl(vcl);
         *self.active.lock() = Some(name.to_string());
+        self.mark_unused();
         Ok(format!("VCL '{name}' now active"))
+    }
+
+    /// `vcl.state NAME auto|cold|warm`
+    pub fn set_state(&self, name: &str, state: &str) -> Result<String, Failure> {
+        let state: &'static str = match state {
+            "auto" => "auto",
+            "cold" => "cold",
+            "warm" => "warm",
+            other => return Err((Status::Param, format!("State must be one of auto, cold or warm, not {other}"))),
+        };
+        if !self.vcls.lock().iter().any(|l| l.name == name) {
+            return Err((Status::Param, format!("No VCL named {name} known")));
+        }
+        if state == "cold" && self.in_use().contains(&name.to_string()) {
+            return Err((Status::Cant, format!("Cannot set the active VCL {name} cold")));
+        }
+        if let Some(l) = self.vcls.lock().iter_mut().find(|l| l.name == name) {
+            l.state = state;
+        }
+        match state {
+            "warm" => self.set_warm(name, true),
+            "cold" => self.set_warm(name, false),
+            _ => {}
+        }
+        Ok(String::new())
+    }
+
+    /// Cools `auto` VCLs that nothing has used for `vcl_cooldown` (run periodically).
+    pub fn cool_unused(&self) {
+        let cooldown = std::time::Duration::from_secs_f64(self.server.params().vcl_cooldown.max(0.0));
+        let names: Vec<String> = self
+            .vcls
+            .lock()
+            .iter()
+            .filter(|l| l.warm && l.state == "auto" && l.unused_since.is_some_and(|t| t.elapsed() >= cooldown))
+            .map(|l| l.name.clone())
+            .collect();
+        for n in names {
+            tracing::info!("VCL {n} unused for {cooldown:?}: cold, its probes stop");
+            self.set_warm(&n, false);
+        }
+    }
+
+    fn set_warm(&self, name: &str, warm: bool) {
+        if let Some(l) = self.vcls.lock().iter_mut().find(|l| l.name == name) {
+            if l.warm != warm {
+                l.warm = warm;
+                l.vcl.set_warm(warm);
+            }
+        }
+    }
+
+    /// Names of VCLs in use: the active one (through its label too) and label targets.
+    fn in_use(&self) -> Vec<String> {
+        let mut used: Vec<String> = self.labels.lock().iter().map(|(_, t)| t.clone()).collect();
+        if let Some(a) = self.server.active() {
+            used.push(a.name.clone());
+        }
+        used
+    }
+
+    /// Stamps when each VCL stopped being used.
+    fn mark_unused(&self) {
+        let used = self.in_use();
+        for l in self.vcls.lock().iter_mut() {
+            if used.contains(&l.name) {
+                l.unused_since = None;
+            } else if l.unused_since.is_none() {
+                l.unused_since = Some(tokio::time::Instant::now());
+            }
+        }
     }
 
     /// `vcl.label LABEL NAME`: creates or moves a label.
@@ -146,10 +244,12 @@ impl Manager {
                 None => labels.push((label.to_string(), target.to_string())),
             }
         }
+        self.set_warm(target, true);
         if self.active.lock().as_deref() == Some(label) {
             self.server.use_vcl(vcl);
         }
         self.publish_labels();
+        self.mark_unused();
         Ok(String::new())
     }
 
@@ -208,7 +308,8 @@ impl Manager {
             let n = labels.iter().filter(|(_, target)| *target == l.name).count();
             let held = 1 + n + usize::from(self.server.active().is_some_and(|a| Arc::ptr_eq(&a, &l.vcl)));
             let busy = Arc::strong_count(&l.vcl).saturating_sub(held);
-            t.push_str(&format!("{}\tauto\twarm\t{busy:6}\t{}", status(&l.name), l.name));
+            let temperature = if l.warm { "warm" } else { "cold" };
+            t.push_str(&format!("{}\t{}\t{temperature}\t{busy:6}\t{}", status(&l.name), l.state, l.name));
             if n > 0 {
                 t.push_str(&format!("\t<-\t({n} label{})", if n == 1 { "" } else { "s" }));
             }
@@ -229,8 +330,10 @@ impl Manager {
         let mut items = Vec::new();
         for l in self.vcls.lock().iter() {
             let mut e = format!(
-                "  {{\n    \"status\": \"{}\",\n    \"state\": \"auto\",\n    \"temperature\": \"warm\",\n    \"busy\": 0,\n    \"name\": {}",
+                "  {{\n    \"status\": \"{}\",\n    \"state\": \"{}\",\n    \"temperature\": \"{}\",\n    \"busy\": 0,\n    \"name\": {}",
                 status(&l.name),
+                l.state,
+                if l.warm { "warm" } else { "cold" },
                 string(&l.name)
             );
             let n = labels.iter().filter(|(_, t)| *t == l.name).count();

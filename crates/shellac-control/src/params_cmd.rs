@@ -79,6 +79,7 @@ fn current(p: &shellac_engine::params::Params, name: &str) -> String {
         "pipe_timeout" => secs(p.pipe_timeout),
         "shutdown_timeout" => secs(p.shutdown_timeout),
         "timeout_idle" => secs(p.timeout_idle),
+        "vcl_cooldown" => secs(p.vcl_cooldown),
         "http_gzip_support" => onoff(p.http_gzip_support),
         "prefer_ipv6" => onoff(p.prefer_ipv6),
         "vcc_err_unref" => onoff(p.vcc_err_unref),

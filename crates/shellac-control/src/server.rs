@@ -23,8 +23,15 @@ pub fn banner() -> String {
     )
 }
 
-/// Serves the management port until the listener fails.
+/// Serves the management port until the listener fails; also cools unused VCLs.
 pub async fn serve(listener: TcpListener, manager: Arc<Manager>, secret: Option<Arc<Vec<u8>>>) {
+    let cooler = manager.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            cooler.cool_unused();
+        }
+    });
     loop {
         let Ok((stream, peer)) = listener.accept().await else { continue };
         let (manager, secret) = (manager.clone(), secret.clone());
@@ -138,6 +145,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         }
         "vcl.use" => m.use_vcl(&args[0]),
         "vcl.label" => m.label(&args[0], &args[1]),
+        "vcl.state" => m.set_state(&args[0], &args[1]),
         "vcl.list" if args.iter().any(|a| a == "-j") => Ok(m.list_json(args)),
         "vcl.list" => Ok(m.list()),
         "vcl.discard" => m.discard(args),

@@ -46,6 +46,8 @@ pub struct Backend {
     pub probe: Option<Arc<Prober>>,
     /// When it was created or its admin state last changed.
     last_change: Mutex<SystemTime>,
+    /// Whether its VCL is warm (it then counts as a user of its prober).
+    warm: std::sync::atomic::AtomicBool,
 }
 
 /// Connect, first-byte and between-bytes timeouts in seconds; `None` or 0 means "next level".
@@ -110,6 +112,20 @@ impl Backend {
             admin: AtomicU8::new(0),
             probe,
             last_change: Mutex::new(SystemTime::now()),
+            warm: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Its VCL went warm (`true`) or cold: start or stop counting as a user of the prober.
+    pub fn set_warm(&self, warm: bool) {
+        if self.warm.swap(warm, Ordering::AcqRel) != warm {
+            if let Some(p) = &self.probe {
+                if warm {
+                    p.warm();
+                } else {
+                    p.cool();
+                }
+            }
         }
     }
 
@@ -161,6 +177,12 @@ impl Backend {
     /// Fetches in progress.
     pub fn busy(&self) -> u32 {
         self.busy.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.set_warm(false);
     }
 }
 

@@ -92,7 +92,7 @@ pub const PARAMS: &[ParamDef] = &[
         "Idle keep-alive timeout, and the longest wait for a complete request head.",
     ),
     p("vcc_err_unref", "on", K::Bool, true, "Unused VCL objects are errors."),
-    p("vcl_cooldown", "600", K::Duration, false, "An unused VCL goes cold after this long."),
+    p("vcl_cooldown", "600", K::Duration, true, "An unused VCL goes cold (its probes stop) after this long."),
     p("vcl_path", "/etc/varnish:/usr/share/varnish/vcl", K::Text, true, "Where VCL files and includes are searched."),
 ];
 
@@ -137,6 +137,8 @@ pub struct Params {
     pub timeout_idle: f64,
     /// `vcc_err_unref`
     pub vcc_err_unref: bool,
+    /// `vcl_cooldown`
+    pub vcl_cooldown: f64,
     /// `vcl_path`, split at `:`.
     pub vcl_path: Vec<String>,
     /// Values of parameters Shellac accepts but does not act on, as given.
@@ -185,6 +187,7 @@ impl Default for Params {
             shutdown_timeout: 0.0,
             timeout_idle: 0.0,
             vcc_err_unref: false,
+            vcl_cooldown: 0.0,
             vcl_path: Vec::new(),
             others: Vec::new(),
         };
@@ -216,6 +219,7 @@ impl Params {
                     "send_timeout" => &mut self.send_timeout,
                     "shutdown_timeout" => &mut self.shutdown_timeout,
                     "timeout_idle" => &mut self.timeout_idle,
+                    "vcl_cooldown" => &mut self.vcl_cooldown,
                     _ => {
                         self.keep(def, value);
                         return Ok(());

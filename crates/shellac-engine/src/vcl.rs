@@ -87,6 +87,10 @@ impl Vcl {
         let linker = Linker { program: &program, backends: &backends, directors: &directors, acls };
         let subs = exec::link(&linker)?;
         let default_backend = linker.backend_ref(program.default_backend);
+        // A new VCL is warm: its probes run (spec §2.5).
+        for b in &backends {
+            b.set_warm(true);
+        }
         let vcl = Arc::new(Vcl {
             name: name.to_string(),
             program: program.clone(),
@@ -120,6 +124,14 @@ impl Vcl {
             Flow::Return(h) if h.action == ActionKind::Fail => Err(VclFail("return (fail)".into())),
             Flow::Return(h) => Ok(h),
             Flow::Next | Flow::Leave => Ok(Handling::new(method_def(method).actions[0])),
+        }
+    }
+
+    /// Warms or cools the VCL: a cold VCL's backends stop counting as users of their probers
+    /// (probes shared with a warm VCL go on).
+    pub fn set_warm(&self, warm: bool) {
+        for b in &self.backends {
+            b.set_warm(warm);
         }
     }
 

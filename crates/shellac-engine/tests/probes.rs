@@ -126,6 +126,7 @@ async fn the_interval_counts_from_the_end_of_the_previous_probe() {
     let mut s = spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 300);
     s.interval = Duration::from_millis(200);
     let p = Arc::new(Prober::new("t".into(), o.addr, s));
+    p.warm();
     p.start();
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let n = p.state().count;
@@ -133,4 +134,20 @@ async fn the_interval_counts_from_the_end_of_the_previous_probe() {
     // One connection per probe, plus the one in progress, if any.
     let conns = o.connections() as u64;
     assert!(conns == n || conns == n + 1, "{conns} connections for {n} probes");
+}
+
+#[tokio::test]
+async fn a_cold_vcl_stops_probing_and_a_warm_one_resumes() {
+    let o = Origin::start("p").await;
+    let vcl = vcl_for(&[], &o.backend_vcl(".probe = { .url = \"/\"; .interval = 50ms; }"));
+    let p = proxy(&vcl).await;
+    assert!(eventually(Duration::from_secs(3), || o.hits() >= 2).await, "warm: probing");
+    let active = p.server.active().expect("active");
+    active.set_warm(false);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let before = o.hits();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(o.hits(), before, "cold: no probes");
+    active.set_warm(true);
+    assert!(eventually(Duration::from_secs(3), || o.hits() > before).await, "warm again: probing");
 }

@@ -345,3 +345,23 @@ fn set_health_applies_to_directors_too() {
     ok(&r, &["backend.set_health", "rr", "auto"]);
     assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
 }
+
+#[test]
+fn unused_vcls_go_cold_after_vcl_cooldown_and_vcl_state_forces_it() {
+    let r = start();
+    ok(&r, &["param.set", "vcl_cooldown", "1"]);
+    ok(&r, &["vcl.load", "v2", r.dir.join("main.vcl").to_str().expect("path")]);
+    let active = fails(&r, &["vcl.state", "boot", "cold"]);
+    assert!(active.contains("Cannot set the active VCL boot cold"), "{active}");
+    ok(&r, &["vcl.use", "v2"]);
+    let cold = (0..60).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        ok(&r, &["vcl.list"]).contains("available   auto    cold         0    boot")
+    });
+    assert!(cold, "boot went cold: {}", ok(&r, &["vcl.list"]));
+    ok(&r, &["vcl.state", "boot", "warm"]);
+    assert!(ok(&r, &["vcl.list"]).contains("available   warm    warm         0    boot"));
+    // Back to it: warm, and serving.
+    ok(&r, &["vcl.use", "boot"]);
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+}

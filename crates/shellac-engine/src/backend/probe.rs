@@ -5,7 +5,7 @@
 //! and with it the history (our deliberate difference from Varnish, which starts sick).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -79,6 +79,10 @@ pub struct Prober {
     spec: ProbeSpec,
     state: Mutex<ProbeState>,
     healthy: AtomicBool,
+    /// Backends of warm VCLs using this prober; it probes only while there is one.
+    warm: AtomicUsize,
+    /// Wakes the task when the prober turns warm, so that the first probe is immediate.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 // === impl Prober ===
@@ -86,15 +90,41 @@ pub struct Prober {
 impl Prober {
     /// A prober in its initial state (spec §2.2); call [`Prober::start`] to begin probing.
     pub fn new(name: String, addr: SocketAddr, spec: ProbeSpec) -> Prober {
-        let p = Prober { name, addr, spec, state: Mutex::new(ProbeState::default()), healthy: AtomicBool::new(false) };
+        let p = Prober {
+            name,
+            addr,
+            spec,
+            state: Mutex::new(ProbeState::default()),
+            healthy: AtomicBool::new(false),
+            warm: AtomicUsize::new(0),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
         p.reset();
         p
     }
 
-    /// Starts the probe task: the first probe at once, then `.interval` after each one ends.
+    /// Starts the probe task: the first probe at once (if warm), then `.interval` after each one
+    /// ends.
     pub fn start(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        tokio::spawn(run(weak));
+        tokio::spawn(run(weak, self.wake.clone()));
+    }
+
+    /// A backend of a warm VCL starts using the prober.
+    pub fn warm(&self) {
+        if self.warm.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A backend stops using it (its VCL went cold or away).
+    pub fn cool(&self) {
+        let _ = self.warm.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Whether a warm VCL uses it (and so it probes).
+    pub fn is_warm(&self) -> bool {
+        self.warm.load(Ordering::Acquire) > 0
     }
 
     /// The verdict.
@@ -256,14 +286,27 @@ pub fn newest_slots(bits: &[u64; 8]) -> String {
     bits.iter().zip(LETTERS).map(|(b, &l)| if b & 1 == 1 { l as char } else { '-' }).collect()
 }
 
-async fn run(weak: Weak<Prober>) {
+async fn run(weak: Weak<Prober>, wake: Arc<tokio::sync::Notify>) {
     loop {
-        let interval = {
+        let (interval, warm) = {
             let Some(p) = weak.upgrade() else { return };
-            p.poke().await;
-            p.spec.interval
+            // Only warm VCLs probe; a cold one's prober waits, its history kept.
+            let warm = p.is_warm();
+            if warm {
+                p.poke().await;
+            }
+            (p.spec.interval, warm)
         };
-        tokio::time::sleep(interval).await;
+        if warm {
+            // The interval counts from the end of the probe, whatever happens meanwhile.
+            tokio::time::sleep(interval).await;
+        } else {
+            // Cold: probe at once when a VCL warms it.
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = wake.notified() => {}
+            }
+        }
     }
 }
 
