@@ -182,7 +182,8 @@ fn details(t: &mut String, obj: &Object<'_>) {
             }
             let members = d.members().snapshot();
             let head = if kind == "fallback" { "Current" } else { "Weight" };
-            let _ = write!(t, "\n\n\tBackend\t{head}\tHealth\n");
+            // The row ended its line; one empty line, then the member table.
+            let _ = write!(t, "\n\tBackend\t{head}\tHealth\n");
             let total: f64 = members.iter().filter(|m| m.handle.is_healthy()).map(|m| m.weight).sum();
             let current = d.current();
             for (i, m) in members.iter().enumerate() {

@@ -16,7 +16,7 @@ pub fn show(m: &Manager, args: &[String]) -> Result<String, Failure> {
             let mut out = String::new();
             for d in PARAMS {
                 let v = value(d.name);
-                let default = if v == d.default { " (default)" } else { "" };
+                let default = if is_default(&params, d) { " (default)" } else { "" };
                 out.push_str(&format!("{:<30}{}{}{default}\n", d.name, v, unit(d.kind)));
                 if long {
                     out.push_str(&format!("\n        {}\n\n", d.doc));
@@ -30,7 +30,7 @@ pub fn show(m: &Manager, args: &[String]) -> Result<String, Failure> {
                 .find(|d| d.name == n)
                 .ok_or_else(|| (Status::Param, format!("Unknown parameter \"{n}\".")))?;
             let v = value(d.name);
-            let default = if v == d.default { " (default)" } else { "" };
+            let default = if is_default(&params, d) { " (default)" } else { "" };
             Ok(format!(
                 "{}\n        Value is: {v}{}{default}\n        Default is: {}\n\n        {}\n\n",
                 d.name,
@@ -57,6 +57,13 @@ pub fn set(m: &Manager, args: &[String]) -> Result<String, Failure> {
     Ok(String::new())
 }
 
+/// Whether a parameter still has its default value.
+fn is_default(p: &shellac_engine::params::Params, d: &shellac_engine::params::ParamDef) -> bool {
+    let mut fresh = shellac_engine::params::Params::default();
+    let _ = fresh.set(d.name, d.default);
+    current(p, d.name) == current(&fresh, d.name)
+}
+
 fn unit(kind: ParamKind) -> &'static str {
     match kind {
         ParamKind::Duration => " [seconds]",
@@ -67,7 +74,7 @@ fn unit(kind: ParamKind) -> &'static str {
 
 /// The current value as text.
 fn current(p: &shellac_engine::params::Params, name: &str) -> String {
-    let secs = |v: f64| format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string();
+    let secs = |v: f64| format!("{v:.3}");
     let onoff = |b: bool| if b { "on" } else { "off" }.to_string();
     match name {
         "backend_idle_timeout" => secs(p.backend_idle_timeout),

@@ -1,7 +1,8 @@
 //! The working directory (`-n DIR`) as clients of varnishd read it: `_.pid`, and in `_.vsm_mgt/`
 //! an `_.index` naming the segments that hold the `-T` address and the `-S` secret path, so that
 //! `varnishadm -n DIR` and Debian's `varnishreload` find the management port. Only those
-//! segments are written; statistics and logs are not.
+//! segments are written; statistics and logs are not. [`discover`] reads them back for
+//! `shellac adm -n DIR`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,33 @@ pub fn publish(dir: &Path, admin: std::net::SocketAddr, secret: Option<&Path>) -
     let tmp = mgt.join("_.index.tmp");
     std::fs::File::create(&tmp)?.write_all(index.as_bytes())?;
     std::fs::rename(tmp, mgt.join("_.index"))
+}
+
+/// Reads back what [`publish`] (or varnishd) wrote: the management address and the secret
+/// file, as `varnishadm -n DIR` finds them.
+pub fn discover(dir: &Path) -> std::io::Result<(String, Option<PathBuf>)> {
+    let mgt = dir.join("_.vsm_mgt");
+    let index = std::fs::read_to_string(mgt.join("_.index"))?;
+    let segment = |tag: &str| -> std::io::Result<Option<String>> {
+        for line in index.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() >= 6 && f[0] == "+" && f[4] == "Arg" && f[5] == tag {
+                let offset: usize = f[2].parse().unwrap_or(0);
+                let bytes = std::fs::read(mgt.join(f[1]))?;
+                let text = bytes.get(offset..).unwrap_or(&[]);
+                let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+                return Ok(Some(String::from_utf8_lossy(&text[..end]).into_owned()));
+            }
+        }
+        Ok(None)
+    };
+    let t = segment("-T")?.ok_or_else(|| std::io::Error::other("no -T in the working directory"))?;
+    // "ADDR PORT\n", possibly several lines; the first is enough.
+    let first = t.lines().next().unwrap_or("");
+    let (host, port) =
+        first.rsplit_once(' ').ok_or_else(|| std::io::Error::other(format!("bad -T entry {first:?}")))?;
+    let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    Ok((addr, segment("-S")?.map(PathBuf::from)))
 }
 
 /// Creates `DIR/_.secret` with random contents (mode 0600), as varnishd does without `-S`.

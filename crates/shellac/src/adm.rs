@@ -1,4 +1,4 @@
-//! `shellac adm -T ADDR [-S FILE] CMD…`: a management client that behaves as `varnishadm` does
+//! `shellac adm (-T ADDR [-S FILE] | -n DIR) CMD…`: a management client that behaves as `varnishadm` does
 //! (prints the body; exit 0 on status 200, else the body, `Command failed with error code N` and
 //! exit 1).
 
@@ -14,15 +14,24 @@ use crate::cli::AdmArgs;
 
 /// Runs one command.
 pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
-    let stream = TcpStream::connect(&args.admin).with_context(|| format!("cannot connect to {}", args.admin))?;
+    let (admin, secret_file) = match (&args.admin, &args.workdir) {
+        (Some(a), _) => (a.clone(), args.secret.clone().map(std::path::PathBuf::from)),
+        (None, Some(dir)) => {
+            let (a, s) = shellac_control::workdir::discover(std::path::Path::new(dir))
+                .with_context(|| format!("-n {dir}: no management address found"))?;
+            (a, args.secret.clone().map(std::path::PathBuf::from).or(s))
+        }
+        (None, None) => bail!("give -T ADDRESS or -n DIR"),
+    };
+    let stream = TcpStream::connect(&admin).with_context(|| format!("cannot connect to {admin}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let (mut status, mut body) = read_frame(&mut reader)?;
     if status == 107 {
-        let Some(file) = &args.secret else { bail!("authentication required: give -S FILE") };
-        let secret = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+        let Some(file) = &secret_file else { bail!("authentication required: give -S FILE") };
+        let secret = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let challenge = body.lines().next().unwrap_or("");
         writer.write_all(format!("auth {}\n", auth_digest(challenge, &secret)).as_bytes())?;
         (status, body) = read_frame(&mut reader)?;

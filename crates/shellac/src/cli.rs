@@ -25,8 +25,11 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct AdmArgs {
     /// Management address `host:port`.
-    #[arg(short = 'T', value_name = "ADDRESS")]
-    pub(crate) admin: String,
+    #[arg(short = 'T', value_name = "ADDRESS", required_unless_present = "workdir")]
+    pub(crate) admin: Option<String>,
+    /// Working directory of the running Shellac (or varnishd): find -T and -S there.
+    #[arg(short = 'n', value_name = "DIR", conflicts_with = "admin")]
+    pub(crate) workdir: Option<String>,
     /// Secret file.
     #[arg(short = 'S', value_name = "FILE")]
     pub(crate) secret: Option<String>,

@@ -226,10 +226,11 @@ fn backends_list_and_health_overrides() {
 fn parameters_show_and_set() {
     let r = start();
     let all = ok(&r, &["param.show"]);
-    assert!(all.contains("first_byte_timeout            60 [seconds] (default)"), "{all}");
+    assert!(all.contains("first_byte_timeout            60.000 [seconds] (default)\n"), "{all}");
+    assert!(all.contains("http_req_size                 32k [bytes] (default)\n"), "{all}");
     ok(&r, &["param.set", "first_byte_timeout", "2.5"]);
     let one = ok(&r, &["param.show", "first_byte_timeout"]);
-    assert!(one.contains("Value is: 2.5 [seconds]") && !one.contains("(default)\n        Default"), "{one}");
+    assert!(one.starts_with("first_byte_timeout\n        Value is: 2.500 [seconds]\n"), "{one}");
     let bad = fails(&r, &["param.set", "first_byte_timeout", "soon"]);
     assert!(bad.contains("attempting to set param 'first_byte_timeout' to 'soon'"), "{bad}");
     let unknown = fails(&r, &["param.show", "nope"]);
@@ -288,6 +289,14 @@ fn varnishadm_dash_n_and_debians_varnishreload_find_the_port_through_the_workdir
     let ping = Command::new("varnishadm").arg("-n").arg(&work).arg("ping").output().expect("varnishadm -n");
     assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stderr));
     assert!(String::from_utf8_lossy(&ping.stdout).starts_with("PONG "));
+    let ours = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["adm", "-n"])
+        .arg(&work)
+        .arg("ping")
+        .output()
+        .expect("shellac adm -n");
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    assert!(String::from_utf8_lossy(&ours.stdout).starts_with("PONG "));
     let reload = Command::new("/usr/share/varnish/varnishreload").arg("-n").arg(&work).output().expect("varnishreload");
     let said = format!("{}{}", String::from_utf8_lossy(&reload.stdout), String::from_utf8_lossy(&reload.stderr));
     assert!(reload.status.success(), "{said}");
@@ -364,4 +373,88 @@ fn unused_vcls_go_cold_after_vcl_cooldown_and_vcl_state_forces_it() {
     // Back to it: warm, and serving.
     ok(&r, &["vcl.use", "boot"]);
     assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+}
+
+/// Masks RFC 1123 dates.
+fn undate(s: &str) -> String {
+    s.lines()
+        .map(|l| match l.find(" GMT") {
+            Some(end) if end >= 25 && l.is_char_boundary(end - 25) => {
+                format!("{}DATE{}", &l[..end - 25], &l[end + 4..])
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn listings_are_byte_identical_to_varnishd_for_the_same_vcl() {
+    let dir = std::env::temp_dir().join(format!("shellac-cmp-{}-{}", std::process::id(), fastrand()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let vcl = dir.join("cmp.vcl");
+    std::fs::write(
+        &vcl,
+        "vcl 4.1;\nimport directors;\nbackend web1 { .host = \"127.0.0.1\"; .port = \"9\"; }\nbackend web2 { .host = \"127.0.0.1\"; .port = \"9\"; }\n\
+         sub vcl_init { new rr = directors.round_robin(); rr.add_backend(web1); rr.add_backend(web2);\n\
+         new rd = directors.random(); rd.add_backend(web1, 1.0); rd.add_backend(web2, 3.0);\n\
+         new fb = directors.fallback(); fb.add_backend(web2); fb.add_backend(web1); }\n\
+         sub vcl_recv { set req.backend_hint = rr.backend(); set req.backend_hint = rd.backend(); set req.backend_hint = fb.backend(); }\n",
+    )
+    .expect("vcl");
+    // varnishd runs as its own user unless jailed with none; it needs to read the files.
+    let _ = Command::new("chmod").args(["-R", "a+rX"]).arg(&dir).status();
+    let vwork = dir.join("varnish");
+    let varnishd = Command::new("varnishd")
+        .args(["-j", "none", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-s", "malloc,16m", "-n"])
+        .arg(&vwork)
+        .arg("-f")
+        .arg(&vcl)
+        .status()
+        .expect("start varnishd (Debian package varnish)");
+    assert!(varnishd.success());
+    let _varnishd = Varnishd(std::fs::read_to_string(vwork.join("_.pid")).unwrap_or_default().trim().to_string());
+    let swork = dir.join("shellac");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-n"])
+        .arg(&swork)
+        .arg("-f")
+        .arg(&vcl)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read");
+    }
+    let _running = Running { child, dir: dir.clone(), proxy: String::new(), admin: String::new() };
+    let adm = |work: &std::path::Path, args: &[&str]| {
+        let o = Command::new("varnishadm").arg("-n").arg(work).args(args).output().expect("varnishadm");
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let compare = |args: &[&str]| {
+        let (real, ours) = (adm(&vwork, args), adm(&swork, args));
+        (undate(&real), undate(&ours))
+    };
+    for args in [&["backend.list"][..], &["backend.list", "-p"], &["vcl.list"], &["backend.list", "rr"]] {
+        let (real, ours) = compare(args);
+        assert!(real.contains("boot"), "varnishd answered: {real}");
+        assert_eq!(ours, real, "{args:?}");
+    }
+}
+
+/// Stops a daemonised varnishd (its manager pid, from `_.pid`) when the test ends, even on
+/// failure.
+struct Varnishd(String);
+
+impl Drop for Varnishd {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = Command::new("kill").arg(&self.0).status();
+        }
+    }
 }
