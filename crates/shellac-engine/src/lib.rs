@@ -15,6 +15,7 @@ pub mod fsm;
 pub mod hdr;
 pub mod listener;
 pub mod params;
+pub mod send_timeout;
 pub mod server;
 pub mod value;
 pub mod vcl;

@@ -1,7 +1,8 @@
 //! Accepting clients: one task per connection running hyper's HTTP/1.1 server with Varnish's
 //! limits (`http_req_size` → 431, `http_max_hdr` → 431, `timeout_idle` for idle keep-alive
 //! connections and slow request heads), and a graceful stop: on shutdown no new connections are
-//! accepted, idle ones close, and requests in flight get `shutdown_timeout` to finish.
+//! accepted, idle ones close, and requests in flight get `shutdown_timeout` to finish. A client
+//! that stops reading for `send_timeout` loses its connection.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,6 +18,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::fetch::secs;
 use crate::fsm;
+use crate::send_timeout::SendTimeout;
 use crate::server::Server;
 use crate::vrt::Sess;
 
@@ -122,7 +124,8 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
         .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64))
         .writev(false);
-    let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
+    let io = SendTimeout::new(TokioIo::new(stream), secs(params.send_timeout));
+    let conn = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => log_end(&sess.client, r),

@@ -81,7 +81,13 @@ pub const PARAMS: &[ParamDef] = &[
     p("prefer_ipv6", "off", K::Bool, true, "Connect to a backend's IPv6 address first."),
     p("req_body_max", "0", K::Bytes, true, "Largest client request body (larger: 413); 0 for no limit. Shellac's own."),
     p("rush_exponent", "3", K::Uint, false, "Waiting-list rush factor."),
-    p("send_timeout", "600", K::Duration, false, "Longest time to send a response to a client."),
+    p(
+        "send_timeout",
+        "600",
+        K::Duration,
+        true,
+        "A client that takes no byte of a response for this long is disconnected.",
+    ),
     p("shortlived", "10", K::Duration, false, "Objects with a shorter ttl go to transient storage."),
     p("shutdown_timeout", "10", K::Duration, true, "On SIGTERM, how long in-flight requests may take. Shellac's own."),
     p(

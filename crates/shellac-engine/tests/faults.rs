@@ -166,3 +166,27 @@ async fn connect_timeout_gives_503_after_the_timeout() {
     assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(2), "{took:?}");
     drop(listener);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_send_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let o = Origin::start("big").await;
+    let body = "x".repeat(32 << 20);
+    o.set(|b| b.body = body);
+    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.send_timeout = 0.3).await;
+    let mut s = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.expect("write");
+    // Read nothing while the proxy's buffers fill and its writes stall.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => total += n,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "the connection was closed");
+    assert!(total < 32 << 20, "the body was cut short ({total} bytes)");
+}

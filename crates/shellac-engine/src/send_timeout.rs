@@ -1,0 +1,91 @@
+//! `send_timeout` for client connections: a write that makes no progress for that long fails,
+//! so a client that stops reading cannot hold a connection (and its backend) for ever. It
+//! wraps the connection hyper serves; reads pass through untouched.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use tokio::time::{Instant, Sleep};
+
+/// A connection whose writes time out.
+pub struct SendTimeout<T> {
+    inner: T,
+    limit: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> SendTimeout<T> {
+    /// Wraps `inner`; a zero `limit` disables the timeout.
+    pub fn new(inner: T, limit: Duration) -> SendTimeout<T> {
+        SendTimeout { inner, limit, timer: None }
+    }
+
+    /// Called when a write is pending: fails once the client has not taken a byte for `limit`.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        if self.limit.is_zero() {
+            return Poll::Pending;
+        }
+        let limit = self.limit;
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(std::io::Error::new(std::io::ErrorKind::TimedOut, "send_timeout")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: Read + Unpin> Read for SendTimeout<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: Write + Unpin> Write for SendTimeout<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                this.timer = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.stalled(cx).map(Err),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Ready(r) => {
+                this.timer = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.stalled(cx).map(Err),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                this.timer = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => this.stalled(cx).map(Err),
+        }
+    }
+}
