@@ -14,6 +14,9 @@ use crate::vrt::vars;
 
 /// Links one expression.
 pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
+    if let Some(f) = link_in_place(l, e)? {
+        return Ok(f);
+    }
     let ty = e.ty;
     Ok(match &e.kind {
         ExprKind::Str(s) => {
@@ -48,31 +51,6 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
         ExprKind::ToString(inner) => {
             let f = link_expr(l, inner)?;
             Box::new(move |ctx| Ok(Value::Str(f(ctx)?.to_text())))
-        }
-        ExprKind::ToBool(inner) if header_var(inner).is_some() => {
-            // `if (req.http.x)`: presence, without copying the value.
-            let (var, hdr) = var_parts(header_var(inner).unwrap_or_else(|| unreachable!()))?;
-            Box::new(move |ctx| match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some()) {
-                Some(r) => r.map(Value::Bool),
-                None => Ok(Value::Bool(vars::get(ctx, var, hdr.as_ref())?.truth())),
-            })
-        }
-        ExprKind::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
-            if text_var(a).is_some() && matches!(b.kind, ExprKind::Str(_)) =>
-        {
-            // `req.method == "GET"`: compare in place.
-            let (var, hdr) = var_parts(text_var(a).unwrap_or_else(|| unreachable!()))?;
-            let ExprKind::Str(lit) = &b.kind else { unreachable!() };
-            let (lit, eq) = (lit.clone(), *op == CmpOp::Eq);
-            let operand = a.ty;
-            Box::new(move |ctx| match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some_and(|v| v == lit.as_bytes())) {
-                Some(r) => r.map(|same| Value::Bool(same == eq)),
-                None => {
-                    let v = vars::get(ctx, var, hdr.as_ref())?;
-                    let op = if eq { CmpOp::Eq } else { CmpOp::Ne };
-                    Ok(Value::Bool(compare(op, operand, &v, &Value::Str(lit.to_string()))))
-                }
-            })
         }
         ExprKind::ToBool(inner) => {
             let f = link_expr(l, inner)?;
@@ -116,19 +94,6 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
             let (fa, fb) = (link_expr(l, a)?, link_expr(l, b)?);
             Box::new(move |ctx| Ok(Value::Bool(compare(op, operand, &fa(ctx)?, &fb(ctx)?))))
         }
-        ExprKind::Match { subject, regex, negated } if text_var(subject).is_some() => {
-            let (var, hdr) = var_parts(text_var(subject).unwrap_or_else(|| unreachable!()))?;
-            let re = l.program.regexes[regex.0 as usize].clone();
-            let negated = *negated;
-            Box::new(move |ctx| {
-                let hit = match vars::peek(ctx, var, hdr.as_ref(), |v| re.is_match(v.unwrap_or(b""))) {
-                    Some(r) => r?,
-                    None => re.is_match(vars::get(ctx, var, hdr.as_ref())?.str().as_bytes()),
-                };
-                let hit = hit.map_err(|e| VclFail(format!("regex match failed: {e}")))?;
-                Ok(Value::Bool(hit != negated))
-            })
-        }
         ExprKind::Match { subject, regex, negated } => {
             let f = link_expr(l, subject)?;
             let re = l.program.regexes[regex.0 as usize].clone();
@@ -155,6 +120,51 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
         ExprKind::RegexRef(_) => constant(Value::Null),
         ExprKind::Method(obj, method, args) => funcs::link_method(l, *obj, *method, args)?,
     })
+}
+
+/// The common tests on text variables, linked to look at the value where it lies instead of
+/// copying it: `if (req.http.x)`, `req.method == "GET"`, `req.url ~ "..."`.
+fn link_in_place(l: &Linker<'_>, e: &Expr) -> Result<Option<ExprFn>, LoadError> {
+    match &e.kind {
+        ExprKind::ToBool(inner) => {
+            let Some(v) = header_var(inner) else { return Ok(None) };
+            let (var, hdr) = var_parts(v)?;
+            Ok(Some(Box::new(move |ctx| match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some()) {
+                Some(r) => r.map(Value::Bool),
+                None => Ok(Value::Bool(vars::get(ctx, var, hdr.as_ref())?.truth())),
+            })))
+        }
+        ExprKind::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => {
+            let (Some(v), ExprKind::Str(lit)) = (text_var(a), &b.kind) else { return Ok(None) };
+            let (var, hdr) = var_parts(v)?;
+            let (lit, eq, operand) = (lit.clone(), *op == CmpOp::Eq, a.ty);
+            Ok(Some(Box::new(move |ctx| {
+                match vars::peek(ctx, var, hdr.as_ref(), |v| v.is_some_and(|v| v == lit.as_bytes())) {
+                    Some(r) => r.map(|same| Value::Bool(same == eq)),
+                    None => {
+                        let v = vars::get(ctx, var, hdr.as_ref())?;
+                        let op = if eq { CmpOp::Eq } else { CmpOp::Ne };
+                        Ok(Value::Bool(compare(op, operand, &v, &Value::Str(lit.to_string()))))
+                    }
+                }
+            })))
+        }
+        ExprKind::Match { subject, regex, negated } => {
+            let Some(v) = text_var(subject) else { return Ok(None) };
+            let (var, hdr) = var_parts(v)?;
+            let re = l.program.regexes[regex.0 as usize].clone();
+            let negated = *negated;
+            Ok(Some(Box::new(move |ctx| {
+                let hit = match vars::peek(ctx, var, hdr.as_ref(), |v| re.is_match(v.unwrap_or(b""))) {
+                    Some(r) => r?,
+                    None => re.is_match(vars::get(ctx, var, hdr.as_ref())?.str().as_bytes()),
+                };
+                let hit = hit.map_err(|e| VclFail(format!("regex match failed: {e}")))?;
+                Ok(Value::Bool(hit != negated))
+            })))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Links optional arguments.

@@ -111,36 +111,20 @@ fn link_stmt(l: &Linker<'_>, s: &Stmt) -> Result<StmtFn, LoadError> {
                 Ok(Flow::Next)
             })
         }
-        Stmt::HashData(e) if super::expr::text_var(e).is_some() => {
-            let (var, hdr) = var_parts(super::expr::text_var(e).unwrap_or_else(|| unreachable!()))?;
-            Box::new(move |ctx| {
-                if let Some(r) = vars::hash_req_var(ctx, var, hdr.as_ref()) {
-                    r?;
-                    return Ok(Flow::Next);
-                }
-                let bytes = vars::get(ctx, var, hdr.as_ref())?.as_opt_str().map(|s| s.as_bytes().to_vec());
-                let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
-                if let Some(b) = bytes {
-                    req.hasher.update(&b);
-                }
-                req.hasher.update(b"#");
-                Ok(Flow::Next)
-            })
-        }
-        Stmt::HashData(e) => {
-            let f = link_expr(l, e)?;
-            Box::new(move |ctx| {
-                let v = f(ctx)?;
-                let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
-                if let Some(s) = v.as_opt_str() {
-                    req.hasher.update(s.as_bytes());
-                } else if !matches!(v, Value::Null) {
-                    req.hasher.update(v.to_text().as_bytes());
-                }
-                req.hasher.update(b"#");
-                Ok(Flow::Next)
-            })
-        }
+        Stmt::HashData(e) => match super::expr::text_var(e).filter(|v| matches!(v.var, Var::ReqUrl | Var::ReqHttp)) {
+            // `hash_data(req.url)`, `hash_data(req.http.host)`: hashed where they lie.
+            Some(v) => {
+                let (var, hdr) = var_parts(v)?;
+                Box::new(move |ctx| {
+                    match vars::hash_req_var(ctx, var, hdr.as_ref()) {
+                        Some(r) => r?,
+                        None => return Err(VclFail("hash_data outside vcl_hash".into())),
+                    }
+                    Ok(Flow::Next)
+                })
+            }
+            None => link_hash_data(l, e)?,
+        },
         // There is no object store yet, so a ban has nothing to act on.
         Stmt::Ban(e) => {
             let f = link_expr(l, e)?;
@@ -158,4 +142,20 @@ fn link_stmt(l: &Linker<'_>, s: &Stmt) -> Result<StmtFn, LoadError> {
             })
         }
     })
+}
+
+/// `hash_data(EXPR)` in general: the value's text, then the field separator.
+fn link_hash_data(l: &Linker<'_>, e: &shellac_vcl::ir::Expr) -> Result<StmtFn, LoadError> {
+    let f = link_expr(l, e)?;
+    Ok(Box::new(move |ctx| {
+        let v = f(ctx)?;
+        let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
+        if let Some(s) = v.as_opt_str() {
+            req.hasher.update(s.as_bytes());
+        } else if !matches!(v, Value::Null) {
+            req.hasher.update(v.to_text().as_bytes());
+        }
+        req.hasher.update(b"#");
+        Ok(Flow::Next)
+    }))
 }
