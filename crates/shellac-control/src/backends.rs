@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use shellac_engine::backend::probe::Flag;
-use shellac_engine::backend::{Admin, Backend, BackendHandle};
+use shellac_engine::backend::{Admin, Backend};
 use shellac_engine::director::Director;
 use shellac_vcl::source::fnmatch;
 
@@ -70,7 +70,9 @@ pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
     each_match(m, &args[0], |_, obj, _| {
         match obj {
             Object::Backend(b) => b.set_admin(admin),
-            Object::Director(d) => d.members().set_admin(admin),
+            Object::Director(d) => {
+                d.members().admin.set(admin);
+            }
         }
         n += 1;
     });
@@ -110,8 +112,19 @@ fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &L
     });
 }
 
-fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
-    let (admin, probe, health, changed) = match obj {
+/// What `backend.list` says of one object, in text or JSON.
+struct Facts {
+    kind: &'static str,
+    admin: &'static str,
+    good: usize,
+    total: usize,
+    health: &'static str,
+    changed: SystemTime,
+}
+
+fn facts(obj: &Object<'_>, loaded: &Loaded) -> Facts {
+    let word = |healthy: bool| if healthy { "healthy" } else { "sick" };
+    match obj {
         Object::Backend(b) => {
             let admin = match b.admin() {
                 Admin::Healthy => "healthy",
@@ -119,25 +132,39 @@ fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
                 Admin::Auto if b.probe.is_some() => "probe",
                 Admin::Auto => "healthy",
             };
-            let (probe, health) = match &b.probe {
-                Some(p) => {
-                    let st = p.state();
-                    (format!("{}/{}", st.good, p.spec().window), if p.is_healthy() { "healthy" } else { "sick" })
-                }
-                None => ("0/0".to_string(), "healthy"),
+            let (good, total, health) = match &b.probe {
+                Some(p) => (p.state().good as usize, p.spec().window as usize, word(p.is_healthy())),
+                None => (0, 0, "healthy"),
             };
-            (admin, probe, health, b.last_change())
+            Facts { kind: "backend", admin, good, total, health, changed: b.last_change() }
         }
         Object::Director(d) => {
             let members = d.members().snapshot();
             let healthy = members.iter().filter(|m| m.handle.is_healthy()).count();
+            // The hash director has no health of its own.
             let is_hash = d.type_name() == "hash";
-            let probe = if is_hash { "0/0".to_string() } else { format!("{healthy}/{}", members.len()) };
-            let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
-            (director_admin(*d, is_hash), probe, health, loaded.loaded)
+            let admin = match d.members().admin.get() {
+                Admin::Healthy => "healthy",
+                Admin::Sick => "sick",
+                Admin::Auto if is_hash => "healthy",
+                Admin::Auto => "probe",
+            };
+            let (good, total) = if is_hash { (0, 0) } else { (healthy, members.len()) };
+            Facts {
+                kind: d.type_name(),
+                admin,
+                good,
+                total,
+                health: word(is_hash || healthy > 0),
+                changed: loaded.loaded,
+            }
         }
-    };
-    let _ = writeln!(t, "{name}\t{admin}\t{probe}\t{health}\t{}", date(changed));
+    }
+}
+
+fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
+    let f = facts(obj, loaded);
+    let _ = writeln!(t, "{name}\t{}\t{}/{}\t{}\t{}", f.admin, f.good, f.total, f.health, date(f.changed));
 }
 
 fn details(t: &mut String, obj: &Object<'_>) {
@@ -195,7 +222,7 @@ fn details(t: &mut String, obj: &Object<'_>) {
                     "fallback" => String::new(),
                     _ => "-".to_string(),
                 };
-                let _ = writeln!(t, "\t{}\t{w}\t{}", handle_name(&m.handle), if healthy { "healthy" } else { "sick" });
+                let _ = writeln!(t, "\t{}\t{w}\t{}", m.handle.name(), if healthy { "healthy" } else { "sick" });
             }
             t.push('\n');
         }
@@ -204,40 +231,47 @@ fn details(t: &mut String, obj: &Object<'_>) {
 
 fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> String {
     use crate::json::{epoch, string};
-    let (kind, admin, good, total, health, changed, details) = match obj {
+    let f = facts(obj, loaded);
+    let mut e = format!(
+        "    {}: {{\n      \"type\": \"{}\",\n      \"admin_health\": \"{}\",\n      \"probe_message\": [{}, {}, \"{}\"],\n",
+        string(name),
+        f.kind,
+        f.admin,
+        f.good,
+        f.total,
+        f.health
+    );
+    if probes {
+        let _ = writeln!(e, "      \"probe_details\": {},", json_details(obj));
+    }
+    let _ = write!(e, "      \"last_change\": {}\n    }}", epoch(f.changed));
+    e
+}
+
+/// `probe_details`: the registers of a probed backend, the members of a director.
+fn json_details(obj: &Object<'_>) -> String {
+    use crate::json::string;
+    match obj {
         Object::Backend(b) => {
-            let admin = match b.admin() {
-                Admin::Healthy => "healthy",
-                Admin::Sick => "sick",
-                Admin::Auto if b.probe.is_some() => "probe",
-                Admin::Auto => "healthy",
-            };
-            let (good, window, health, details) = match &b.probe {
-                Some(p) => {
-                    let st = p.state();
-                    let mut d = String::from("{\n");
-                    for (i, l) in ["4", "6", "U", "x", "X", "r", "R", "H"].iter().enumerate() {
-                        let _ = writeln!(d, "        \"bits_{l}\": {},", st.bits[i]);
-                    }
-                    let _ = write!(
-                        d,
-                        "        \"good\": {},\n        \"threshold\": {},\n        \"window\": {}\n      }}",
-                        st.good,
-                        p.threshold(),
-                        p.spec().window
-                    );
-                    (st.good as usize, p.spec().window as usize, if p.is_healthy() { "healthy" } else { "sick" }, d)
-                }
-                None => (0, 0, "healthy", "{}".to_string()),
-            };
-            ("backend", admin, good, window, health, b.last_change(), details)
+            let Some(p) = &b.probe else { return "{}".to_string() };
+            let st = p.state();
+            let mut d = String::from("{\n");
+            for (i, l) in ["4", "6", "U", "x", "X", "r", "R", "H"].iter().enumerate() {
+                let _ = writeln!(d, "        \"bits_{l}\": {},", st.bits[i]);
+            }
+            let _ = write!(
+                d,
+                "        \"good\": {},\n        \"threshold\": {},\n        \"window\": {}\n      }}",
+                st.good,
+                p.threshold(),
+                p.spec().window
+            );
+            d
         }
         Object::Director(d) => {
-            let members = d.members().snapshot();
-            let healthy = members.iter().filter(|m| m.handle.is_healthy()).count();
-            let is_hash = d.type_name() == "hash";
-            let mut det = String::from("{\n        \"backends\": {\n");
-            let items: Vec<String> = members
+            let items: Vec<String> = d
+                .members()
+                .snapshot()
                 .iter()
                 .map(|m| {
                     format!(
@@ -247,37 +281,9 @@ fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> St
                     )
                 })
                 .collect();
-            det.push_str(&items.join(",\n"));
-            det.push_str("\n        }\n      }");
-            let (good, total) = if is_hash { (0, 0) } else { (healthy, members.len()) };
-            let health = if is_hash || healthy > 0 { "healthy" } else { "sick" };
-            (d.type_name(), director_admin(*d, is_hash), good, total, health, loaded.loaded, det)
+            format!("{{\n        \"backends\": {{\n{}\n        }}\n      }}", items.join(",\n"))
         }
-    };
-    let mut e = format!(
-        "    {}: {{\n      \"type\": \"{kind}\",\n      \"admin_health\": \"{admin}\",\n      \"probe_message\": [{good}, {total}, \"{health}\"],\n",
-        string(name)
-    );
-    if probes {
-        let _ = writeln!(e, "      \"probe_details\": {details},");
     }
-    let _ = write!(e, "      \"last_change\": {}\n    }}", epoch(changed));
-    e
-}
-
-/// A director's Admin column: the override if set, else `probe` (`healthy` for hash, which has
-/// no health of its own).
-fn director_admin(d: &dyn Director, is_hash: bool) -> &'static str {
-    match d.members().admin() {
-        Admin::Healthy => "healthy",
-        Admin::Sick => "sick",
-        Admin::Auto if is_hash => "healthy",
-        Admin::Auto => "probe",
-    }
-}
-
-fn handle_name(h: &BackendHandle) -> String {
-    h.name().to_string()
 }
 
 fn date(t: SystemTime) -> String {

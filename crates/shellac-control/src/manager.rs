@@ -377,10 +377,11 @@ impl Manager {
     }
 }
 
-/// A relative file name is tried as given, then along `vcl_path`.
+/// A relative file name is tried as given, then along `vcl_path`; an absolute one is taken as
+/// it is (reading it says what is wrong).
 pub fn find_vcl(file: &str, opts: &Options) -> Option<String> {
     if file.starts_with('/') || std::path::Path::new(file).exists() {
-        return Some(file.to_string()).filter(|f| std::path::Path::new(f).exists());
+        return Some(file.to_string());
     }
     opts.vcl_path
         .iter()

@@ -106,6 +106,26 @@ pub fn tokenize(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Quotes a word for a request line when it needs it, so that [`tokenize`] gives it back.
+pub fn quote(word: &str) -> String {
+    if !word.is_empty() && !word.chars().any(|c| c.is_ascii_whitespace() || c == '"' || c == '\\') {
+        return word.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in word.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// If the last words are `<< WORD` (or `<<WORD`), the here-document terminator.
 pub fn heredoc_marker(words: &[String]) -> Option<(usize, String)> {
     let n = words.len();
@@ -144,6 +164,8 @@ mod tests {
         assert_eq!(tokenize("  ping  ").unwrap(), ["ping"]);
         assert_eq!(tokenize(r#""\101\x42""#).unwrap(), ["AB"]);
         assert!(tokenize(r#"a "b"#).is_err());
+        let src = "vcl 4.1;\nsub x { \"a\\b\" }\t";
+        assert_eq!(tokenize(&format!("vcl.inline v {}", quote(src))).unwrap(), ["vcl.inline", "v", src]);
         let w = tokenize("vcl.inline x << EOF").unwrap();
         assert_eq!(heredoc_marker(&w), Some((2, "EOF".into())));
     }

@@ -41,7 +41,7 @@ pub struct Backend {
     /// Fetches in progress.
     busy: AtomicU32,
     /// The `backend.set_health` override.
-    admin: AtomicU8,
+    admin: AdminCell,
     /// Its probe, if it has one.
     pub probe: Option<Arc<Prober>>,
     /// When it was created or its admin state last changed.
@@ -71,6 +71,10 @@ pub enum Admin {
     /// Forced sick.
     Sick,
 }
+
+/// An [`Admin`] state that can change under readers (backends and directors keep one).
+#[derive(Debug, Default)]
+pub struct AdminCell(AtomicU8);
 
 /// A BACKEND value: nothing, a backend, or a director to be resolved later.
 #[derive(Clone, Default)]
@@ -109,7 +113,7 @@ impl Backend {
             timeouts,
             max_connections,
             busy: AtomicU32::new(0),
-            admin: AtomicU8::new(0),
+            admin: AdminCell::default(),
             probe,
             last_change: Mutex::new(SystemTime::now()),
             warm: std::sync::atomic::AtomicBool::new(false),
@@ -140,21 +144,12 @@ impl Backend {
 
     /// The admin override.
     pub fn admin(&self) -> Admin {
-        match self.admin.load(Ordering::Relaxed) {
-            1 => Admin::Healthy,
-            2 => Admin::Sick,
-            _ => Admin::Auto,
-        }
+        self.admin.get()
     }
 
     /// Sets the admin override; a change stamps "last change".
     pub fn set_admin(&self, admin: Admin) {
-        let v = match admin {
-            Admin::Auto => 0,
-            Admin::Healthy => 1,
-            Admin::Sick => 2,
-        };
-        if self.admin.swap(v, Ordering::Relaxed) != v {
+        if self.admin.set(admin) {
             *self.last_change.lock() = SystemTime::now();
         }
     }
@@ -201,6 +196,29 @@ impl Drop for BusyGuard {
     }
 }
 
+// === impl AdminCell ===
+
+impl AdminCell {
+    /// The current state.
+    pub fn get(&self) -> Admin {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Admin::Healthy,
+            2 => Admin::Sick,
+            _ => Admin::Auto,
+        }
+    }
+
+    /// Sets the state; returns whether it changed.
+    pub fn set(&self, admin: Admin) -> bool {
+        let v = match admin {
+            Admin::Auto => 0,
+            Admin::Healthy => 1,
+            Admin::Sick => 2,
+        };
+        self.0.swap(v, Ordering::Relaxed) != v
+    }
+}
+
 // === impl BackendHandle ===
 
 impl BackendHandle {
@@ -227,7 +245,7 @@ impl BackendHandle {
         match self {
             BackendHandle::None => false,
             BackendHandle::Backend(b) => b.is_healthy(),
-            BackendHandle::Director(d) => match d.members().admin() {
+            BackendHandle::Director(d) => match d.members().admin.get() {
                 Admin::Healthy => true,
                 Admin::Sick => false,
                 Admin::Auto => depth < MAX_DEPTH && d.is_healthy(depth + 1),
@@ -255,7 +273,7 @@ impl BackendHandle {
             match cur {
                 BackendHandle::None => return Err(FetchError::NoBackend),
                 BackendHandle::Backend(b) => return Ok(b),
-                BackendHandle::Director(d) if d.members().admin() == Admin::Sick => {
+                BackendHandle::Director(d) if d.members().admin.get() == Admin::Sick => {
                     return Err(FetchError::DirectorEmpty(d.name().to_string()))
                 }
                 BackendHandle::Director(d) => match d.resolve() {

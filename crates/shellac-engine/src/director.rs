@@ -11,12 +11,10 @@ pub mod round_robin;
 use std::fmt;
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use parking_lot::RwLock;
 use shellac_vcl::vmods::DirectorKind;
 
-use crate::backend::{Admin, BackendHandle};
+use crate::backend::{AdminCell, BackendHandle};
 
 /// A director.
 pub trait Director: Send + Sync + 'static {
@@ -26,8 +24,11 @@ pub trait Director: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     /// Picks a member, or `None` when no member can take the request.
     fn resolve(&self) -> Option<BackendHandle>;
-    /// Whether it can take requests; `depth` guards against cycles.
-    fn is_healthy(&self, depth: usize) -> bool;
+    /// Whether it can take requests (at least one member healthy); `depth` guards against
+    /// cycles.
+    fn is_healthy(&self, depth: usize) -> bool {
+        self.members().any_healthy(depth)
+    }
     /// The members.
     fn members(&self) -> &Members;
     /// `.backend(key)` of the hash director: the member for a key, chosen now.
@@ -46,7 +47,8 @@ pub trait Director: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Members {
     list: RwLock<Vec<Member>>,
-    admin: AtomicU8,
+    /// The `backend.set_health` override of the director.
+    pub admin: AdminCell,
 }
 
 /// One member.
@@ -92,25 +94,6 @@ impl Members {
     /// Runs `f` on the list under the read lock.
     pub fn with<R>(&self, f: impl FnOnce(&[Member]) -> R) -> R {
         f(&self.list.read())
-    }
-
-    /// The `backend.set_health` override of the director.
-    pub fn admin(&self) -> Admin {
-        match self.admin.load(Ordering::Relaxed) {
-            1 => Admin::Healthy,
-            2 => Admin::Sick,
-            _ => Admin::Auto,
-        }
-    }
-
-    /// Sets the override.
-    pub fn set_admin(&self, admin: Admin) {
-        let v = match admin {
-            Admin::Auto => 0,
-            Admin::Healthy => 1,
-            Admin::Sick => 2,
-        };
-        self.admin.store(v, Ordering::Relaxed);
     }
 
     /// Whether any member is healthy.

@@ -106,13 +106,4 @@ impl Handling {
     pub fn new(action: ActionKind) -> Handling {
         Handling { action, args: Vec::new(), label: None }
     }
-
-    /// `synth(status, reason)`.
-    pub fn synth(status: u32, reason: &str) -> Handling {
-        Handling {
-            action: ActionKind::Synth,
-            args: vec![Value::Int(i64::from(status)), Value::Str(reason.to_string())],
-            label: None,
-        }
-    }
 }

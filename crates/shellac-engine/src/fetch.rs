@@ -12,11 +12,11 @@ use http::header::{AGE, CACHE_CONTROL, DATE, SERVER};
 use http::HeaderValue;
 use shellac_vcl::symbols::{ActionKind, Method};
 
-use crate::backend::BackendHandle;
 use crate::body::Body;
 use crate::error::FetchError;
 use crate::exec::Handling;
 use crate::hdr;
+use crate::params::Params;
 use crate::server::Server;
 use crate::value::{http_date, now};
 use crate::vcl::{Parts, Vcl};
@@ -37,8 +37,6 @@ pub struct Fetched {
     pub beresp: Beresp,
     /// The body.
     pub body: Body,
-    /// The backend request id.
-    pub xid: u64,
 }
 
 /// What the fetch came to.
@@ -55,8 +53,15 @@ enum Next {
 }
 
 /// Runs a backend fetch for a client request.
-pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Body, mode: Mode) -> Outcome {
-    let params = server.params();
+pub async fn fetch(
+    server: &Server,
+    params: &Params,
+    vcl: &Vcl,
+    sess: &Sess,
+    req: &Req,
+    body: Body,
+    mode: Mode,
+) -> Outcome {
     let mut bereq = new_bereq(server, req, mode);
     let mut body = Some(body);
     let mut next = Next::Fetch;
@@ -82,7 +87,7 @@ pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Bod
                 }
             };
             let result = match send_body {
-                Some(b) => send::send(&params, &bereq, b).await,
+                Some(b) => send::send(params, &bereq, b).await,
                 None => Err(FetchError::BodyGone),
             };
             match result {
@@ -106,7 +111,7 @@ pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Bod
                                     }
                                 }
                             };
-                            return Outcome::Deliver(Box::new(Fetched { beresp, body, xid: bereq.xid }));
+                            return Outcome::Deliver(Box::new(Fetched { beresp, body }));
                         }
                         Ok(h) if h.action == ActionKind::Retry => {
                             if u64::from(bereq.retries) >= params.max_retries {
@@ -141,7 +146,7 @@ pub async fn fetch(server: &Server, vcl: &Vcl, sess: &Sess, req: &Req, body: Bod
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                return Outcome::Deliver(Box::new(Fetched { beresp, body, xid: bereq.xid }));
+                return Outcome::Deliver(Box::new(Fetched { beresp, body }));
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(bereq.retries) >= params.max_retries {
@@ -189,13 +194,15 @@ fn retry(server: &Server, bereq: &mut Bereq) {
     bereq.headers.insert(hdr::X_VARNISH, hdr::num(bereq.xid));
 }
 
+/// `return (error([status[, reason]]))`: 503 "Backend fetch failed" without arguments, the
+/// status's standard phrase without a reason.
 fn error_args(h: &Handling) -> Next {
-    let status = h.args.first().map_or(503, |v| u32::try_from(v.int()).unwrap_or(503));
+    let Some(status) = h.args.first() else { return Next::Error(503, "Backend fetch failed".into()) };
+    let status = u32::try_from(status.int()).unwrap_or(503);
     let reason = match h.args.get(1) {
         Some(v) => v.to_text(),
         None => crate::vrt::vars::reason_for(status).unwrap_or("Unknown HTTP Status").to_string(),
     };
-    let reason = if h.args.is_empty() { "Backend fetch failed".to_string() } else { reason };
     Next::Error(status, reason)
 }
 
@@ -207,7 +214,6 @@ fn error_beresp(status: u32, reason: String) -> Beresp {
         beresp.headers.insert(DATE, v);
     }
     beresp.headers.insert(SERVER, hdr::SERVER);
-    beresp.backend = BackendHandle::None;
     beresp
 }
 

@@ -29,6 +29,7 @@ use crate::body::Body;
 use crate::exec::Handling;
 use crate::fetch::{self, Mode, Outcome};
 use crate::hdr;
+use crate::params::Params;
 use crate::server::Server;
 use crate::value::now;
 use crate::vcl::{Parts, Vcl};
@@ -52,6 +53,8 @@ enum Step {
 /// One client request in flight.
 pub(crate) struct Task {
     pub(crate) server: Arc<Server>,
+    /// The parameters as the request started (read once per request).
+    pub(crate) params: Arc<Params>,
     pub(crate) vcl: Arc<Vcl>,
     pub(crate) sess: Arc<Sess>,
     pub(crate) req: Req,
@@ -90,7 +93,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
     req.backend_hint = vcl.default_backend.clone();
     let body = Body::stream(incoming, None, params.req_body_max, None);
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let mut task = Task { server, vcl, sess, req, body: Some(body), upgrade, switched: false };
+    let mut task = Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false };
     task.run().await
 }
 
@@ -116,7 +119,7 @@ impl Task {
                 Step::Pipe => return self.pipe().await,
                 Step::Fetch(mode) => {
                     let body = self.request_body().await;
-                    match fetch::fetch(&self.server, &self.vcl, &self.sess, &self.req, body, mode).await {
+                    match fetch::fetch(&self.server, &self.params, &self.vcl, &self.sess, &self.req, body, mode).await {
                         Outcome::Deliver(fetched) => match self.deliver(*fetched) {
                             Ok(resp) => return resp,
                             Err(next) => next,
@@ -130,7 +133,7 @@ impl Task {
                 },
                 Step::Restart => {
                     self.req.restarts += 1;
-                    if u64::from(self.req.restarts) > self.server.params().max_restarts {
+                    if u64::from(self.req.restarts) > self.params.max_restarts {
                         Step::Synth(503, "Service Unavailable".into())
                     } else {
                         Step::Recv
@@ -171,7 +174,7 @@ impl Task {
             }
             _ => return Step::Fail,
         };
-        if matches!(next, Step::Lookup) && self.server.params().http_gzip_support {
+        if matches!(next, Step::Lookup) && self.params.http_gzip_support {
             normalize_accept_encoding(&mut self.req.headers);
         }
         match self.vcl.run(Method::Hash, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {

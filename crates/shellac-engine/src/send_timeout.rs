@@ -23,7 +23,18 @@ impl<T> SendTimeout<T> {
         SendTimeout { inner, limit, timer: None }
     }
 
-    /// Called when a write is pending: fails once the client has not taken a byte for `limit`.
+    /// Passes a write's outcome on: progress resets the clock, a pending write fails once the
+    /// client has taken nothing for `limit`.
+    fn progress<R>(&mut self, cx: &mut Context<'_>, r: Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+        match r {
+            Poll::Ready(r) => {
+                self.timer = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.stalled(cx).map(Err),
+        }
+    }
+
     fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
         if self.limit.is_zero() {
             return Poll::Pending;
@@ -46,24 +57,14 @@ impl<T: Read + Unpin> Read for SendTimeout<T> {
 impl<T: Write + Unpin> Write for SendTimeout<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                this.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => this.stalled(cx).map(Err),
-        }
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.progress(cx, r)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Ready(r) => {
-                this.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => this.stalled(cx).map(Err),
-        }
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        this.progress(cx, r)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -80,12 +81,7 @@ impl<T: Write + Unpin> Write for SendTimeout<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                this.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => this.stalled(cx).map(Err),
-        }
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.progress(cx, r)
     }
 }

@@ -134,17 +134,6 @@ impl Vcl {
             b.set_warm(warm);
         }
     }
-
-    /// A backend or director by name.
-    pub fn find(&self, name: &str) -> BackendHandle {
-        if let Some(b) = self.backends.iter().find(|b| b.name == name) {
-            return BackendHandle::Backend(b.clone());
-        }
-        if let Some(d) = self.directors.iter().find(|d| d.name() == name) {
-            return BackendHandle::Director(d.clone());
-        }
-        BackendHandle::None
-    }
 }
 
 fn new_backend(

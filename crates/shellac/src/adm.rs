@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use shellac_control::proto::{auth_digest, parse_header};
+use shellac_control::proto::{auth_digest, parse_header, quote};
 
 use crate::cli::AdmArgs;
 
@@ -62,24 +62,4 @@ fn read_frame(r: &mut impl BufRead) -> anyhow::Result<(u16, String)> {
     r.read_exact(&mut body)?;
     body.truncate(len);
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// Quotes an argument for the CLI when it needs it.
-fn quote(a: &str) -> String {
-    if !a.is_empty() && !a.chars().any(|c| c.is_ascii_whitespace() || c == '"' || c == '\\') {
-        return a.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in a.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -87,14 +87,7 @@ pub(crate) fn backend_vcl(arg: &str) -> anyhow::Result<String> {
 /// A relative `-f` name is tried in the current directory, then along vcl_path (varnishd only
 /// searches vcl_path, which surprises users running from a checkout).
 fn find_vcl(file: &str, opts: &Options) -> anyhow::Result<String> {
-    if file.starts_with('/') || std::path::Path::new(file).exists() {
-        return Ok(file.to_string());
-    }
-    for dir in &opts.vcl_path {
-        let candidate = format!("{}/{file}", dir.trim_end_matches('/'));
-        if std::path::Path::new(&candidate).exists() {
-            return Ok(candidate);
-        }
-    }
-    bail!("cannot find VCL file {file} (searched the current directory and vcl_path {})", opts.vcl_path.join(":"))
+    shellac_control::manager::find_vcl(file, opts).with_context(|| {
+        format!("cannot find VCL file {file} (searched the current directory and vcl_path {})", opts.vcl_path.join(":"))
+    })
 }

@@ -72,11 +72,15 @@ fn start() -> Running {
     )
     .expect("bad vcl");
     std::fs::write(dir.join("secret"), "s3cret\n").expect("secret");
+    let (secret, main) = (dir.join("secret"), dir.join("main.vcl"));
+    serve_in(dir, &["-S".as_ref(), secret.as_os_str(), "-f".as_ref(), main.as_os_str()])
+}
+
+/// Starts `shellac serve` on free ports with the extra arguments, and waits until it listens.
+fn serve_in(dir: std::path::PathBuf, extra: &[&std::ffi::OsStr]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
-        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S"])
-        .arg(dir.join("secret"))
-        .arg("-f")
-        .arg(dir.join("main.vcl"))
+        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0"])
+        .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -268,22 +272,7 @@ fn varnishadm_dash_n_and_debians_varnishreload_find_the_port_through_the_workdir
     std::fs::write(&vcl, format!("vcl 4.1;\nbackend default {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n"))
         .expect("vcl");
     let work = dir.join("work");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
-        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-n"])
-        .arg(&work)
-        .arg("-f")
-        .arg(&vcl)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read");
-    }
-    let _running = Running { child, dir: dir.clone(), proxy: String::new(), admin: String::new() };
+    let _running = serve_in(dir.clone(), &["-n".as_ref(), work.as_os_str(), "-f".as_ref(), vcl.as_os_str()]);
     // No -S: a generated secret in the working directory, as varnishd does.
     assert!(work.join("_.secret").exists());
     let ping = Command::new("varnishadm").arg("-n").arg(&work).arg("ping").output().expect("varnishadm -n");
@@ -415,22 +404,7 @@ fn listings_are_byte_identical_to_varnishd_for_the_same_vcl() {
     assert!(varnishd.success());
     let _varnishd = Varnishd(std::fs::read_to_string(vwork.join("_.pid")).unwrap_or_default().trim().to_string());
     let swork = dir.join("shellac");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
-        .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-n"])
-        .arg(&swork)
-        .arg("-f")
-        .arg(&vcl)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read");
-    }
-    let _running = Running { child, dir: dir.clone(), proxy: String::new(), admin: String::new() };
+    let _running = serve_in(dir.clone(), &["-n".as_ref(), swork.as_os_str(), "-f".as_ref(), vcl.as_os_str()]);
     let adm = |work: &std::path::Path, args: &[&str]| {
         let o = Command::new("varnishadm").arg("-n").arg(work).args(args).output().expect("varnishadm");
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));

@@ -85,16 +85,6 @@ impl Pool {
         Pool { addr, idle: Mutex::new(Vec::new()), holddown_until: Mutex::new(None) }
     }
 
-    /// The address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Idle connections right now.
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().len()
-    }
-
     /// An idle open connection, else a new one.
     pub async fn checkout(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         loop {
@@ -110,25 +100,32 @@ impl Pool {
 
     /// A new connection, never an idle one.
     pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
-        let stream = self.open(backend, policy).await?;
-        let (sender, driver) = http1::Builder::new()
-            .writev(false)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| FetchError::Read(e.to_string()))?;
+        let (sender, driver) = self.handshake(backend, policy).await?;
         Ok(Checkout { conn: Conn { sender, driver: Box::pin(driver), ended: false }, reused: false })
     }
 
     /// A new connection with its own task and upgrade support, for pipe.
     pub async fn connect(&self, backend: &str, policy: &ConnectPolicy) -> Result<SendRequest<Body>, FetchError> {
-        let stream = self.open(backend, policy).await?;
-        let (sender, conn) =
-            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
+        let (sender, conn) = self.handshake(backend, policy).await?;
         tokio::spawn(async move {
             // Errors here surface to the request through the sender; nothing to do.
             let _ = conn.with_upgrades().await;
         });
         Ok(sender)
+    }
+
+    /// A new HTTP/1.1 client connection: request handle and I/O driver.
+    async fn handshake(
+        &self,
+        backend: &str,
+        policy: &ConnectPolicy,
+    ) -> Result<(SendRequest<Body>, Connection<TokioIo<TcpStream>, Body>), FetchError> {
+        let stream = self.open(backend, policy).await?;
+        http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| FetchError::Read(e.to_string()))
     }
 
     /// A TCP connection, respecting the hold-down and the connect timeout.
@@ -256,10 +253,5 @@ impl Lease {
         if let Some(c) = self.conn.as_mut() {
             c.poll_io(cx);
         }
-    }
-
-    /// Marks the connection as not reusable (`Connection: close`, retry, abandon).
-    pub fn forbid_reuse(&mut self) {
-        self.reusable = false;
     }
 }

@@ -51,10 +51,6 @@ impl Director for Fallback {
         })
     }
 
-    fn is_healthy(&self, depth: usize) -> bool {
-        self.members.any_healthy(depth)
-    }
-
     fn members(&self) -> &Members {
         &self.members
     }

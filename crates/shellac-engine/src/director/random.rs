@@ -30,10 +30,6 @@ impl Director for Random {
         self.members.with(|list| pick_weighted(list, fastrand::f64(), 1))
     }
 
-    fn is_healthy(&self, depth: usize) -> bool {
-        self.members.any_healthy(depth)
-    }
-
     fn members(&self) -> &Members {
         &self.members
     }

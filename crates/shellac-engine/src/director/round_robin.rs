@@ -42,10 +42,6 @@ impl Director for RoundRobin {
         })
     }
 
-    fn is_healthy(&self, depth: usize) -> bool {
-        self.members.any_healthy(depth)
-    }
-
     fn members(&self) -> &Members {
         &self.members
     }

@@ -16,7 +16,7 @@ use crate::vrt::Resp;
 impl Task {
     /// Delivers a fetched response, or says which step comes instead.
     pub(super) fn deliver(&mut self, fetched: Fetched) -> Result<Response<Body>, Step> {
-        let Fetched { beresp, body, .. } = fetched;
+        let Fetched { beresp, body } = fetched;
         let t = now();
         let mut headers = beresp.headers;
         hdr::filter(&mut headers, hdr::BERESP_DROP);

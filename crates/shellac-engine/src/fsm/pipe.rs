@@ -75,7 +75,7 @@ impl Task {
 
     async fn tunnel(&mut self, mut bereq: Bereq) -> Result<Response<Body>, crate::error::FetchError> {
         use crate::error::FetchError;
-        let params = self.server.params();
+        let params = self.params.clone();
         let backend = bereq.backend.resolve()?;
         if !backend.is_healthy() {
             return Err(FetchError::Unhealthy(backend.name.clone()));

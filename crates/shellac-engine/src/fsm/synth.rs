@@ -19,7 +19,7 @@ impl Task {
     pub(super) fn synth(&mut self, status: u32, reason: String) -> Result<Response<Body>, Step> {
         // Whatever body the client sent will not be read now.
         self.body = None;
-        let status = if (100..=65535).contains(&status) && status % 1000 >= 100 { status } else { 503 };
+        let status = if crate::vrt::vars::is_valid_status(i64::from(status)) { status } else { 503 };
         let reason =
             if reason.is_empty() { reason_for(status).unwrap_or("Unknown HTTP Status").to_string() } else { reason };
         let t = now();

@@ -157,13 +157,15 @@ pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Op
 
 /// Sets a variable to a value of its type (`=`); STRING and BODY values are text.
 pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> Result<(), VclFail> {
+    if let Some(headers) = headers_of(ctx, var)? {
+        return set_header(headers, hdr, &v);
+    }
     use Var as V;
     match var {
         V::ClientIdentity => req(ctx)?.client_identity = Some(v.to_text()),
         V::ReqUrl => req(ctx)?.url = v.to_text(),
         V::ReqMethod => req(ctx)?.method = v.to_text(),
         V::ReqProto => req(ctx)?.proto = v.to_text(),
-        V::ReqHttp => set_header(&mut req(ctx)?.headers, hdr, &v)?,
         V::ReqBackendHint => req(ctx)?.backend_hint = backend(v),
         V::ReqTtl => req(ctx)?.ttl = Some(v.num()),
         V::ReqGrace => req(ctx)?.grace = Some(v.num()),
@@ -174,21 +176,16 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::BereqUrl => bereq(ctx)?.url = v.to_text(),
         V::BereqMethod => bereq(ctx)?.method = v.to_text(),
         V::BereqProto => bereq(ctx)?.proto = v.to_text(),
-        V::BereqHttp => set_header(&mut bereq(ctx)?.headers, hdr, &v)?,
         V::BereqBackend => bereq(ctx)?.backend = backend(v),
         V::BereqConnectTimeout => bereq(ctx)?.connect_timeout = Some(v.num()),
         V::BereqFirstByteTimeout => bereq(ctx)?.first_byte_timeout = Some(v.num()),
         V::BereqBetweenBytesTimeout => bereq(ctx)?.between_bytes_timeout = Some(v.num()),
         V::BerespStatus => {
             let b = beresp(ctx)?;
-            b.status = status(&v)?;
-            if let Some(r) = reason_for(b.status) {
-                b.reason = r.to_string();
-            }
+            set_status(&mut b.status, &mut b.reason, &v)?;
         }
         V::BerespReason => beresp(ctx)?.reason = v.to_text(),
         V::BerespProto => beresp(ctx)?.proto = v.to_text(),
-        V::BerespHttp => set_header(&mut beresp(ctx)?.headers, hdr, &v)?,
         V::BerespTtl => beresp(ctx)?.ttl = v.num(),
         V::BerespGrace => beresp(ctx)?.grace = v.num(),
         V::BerespKeep => beresp(ctx)?.keep = v.num(),
@@ -205,14 +202,10 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::BerespStorageHint => beresp(ctx)?.storage_hint = Some(v.to_text()),
         V::RespStatus => {
             let r = resp(ctx)?;
-            r.status = status(&v)?;
-            if let Some(reason) = reason_for(r.status) {
-                r.reason = reason.to_string();
-            }
+            set_status(&mut r.status, &mut r.reason, &v)?;
         }
         V::RespReason => resp(ctx)?.reason = v.to_text(),
         V::RespProto => resp(ctx)?.proto = v.to_text(),
-        V::RespHttp => set_header(&mut resp(ctx)?.headers, hdr, &v)?,
         V::RespBody => resp(ctx)?.body = v.to_text().into_bytes(),
         other => return Err(VclFail(format!("variable {other:?} is read only"))),
     }
@@ -231,42 +224,28 @@ pub fn append_body(ctx: &mut Ctx<'_>, var: Var, text: &str) -> Result<(), VclFai
 
 /// Unsets a header (all lines of that name) or `bereq.body`.
 pub fn unset(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<(), VclFail> {
-    let headers = match var {
-        Var::ReqHttp => &mut req(ctx)?.headers,
-        Var::BereqHttp => &mut bereq(ctx)?.headers,
-        Var::BerespHttp => &mut beresp(ctx)?.headers,
-        Var::RespHttp => &mut resp(ctx)?.headers,
+    if let Some(headers) = headers_of(ctx, var)? {
+        if let Some(name) = hdr {
+            headers.remove(name);
+        }
+        return Ok(());
+    }
+    match var {
         Var::BereqBody => {
             let b = bereq(ctx)?;
             b.body_unset = true;
             b.headers.remove(http::header::CONTENT_LENGTH);
-            return Ok(());
         }
-        Var::ReqTtl => {
-            req(ctx)?.ttl = None;
-            return Ok(());
-        }
-        Var::ReqGrace => {
-            req(ctx)?.grace = None;
-            return Ok(());
-        }
+        Var::ReqTtl => req(ctx)?.ttl = None,
+        Var::ReqGrace => req(ctx)?.grace = None,
         other => return Err(VclFail(format!("variable {other:?} cannot be unset"))),
-    };
-    if let Some(name) = hdr {
-        headers.remove(name);
     }
     Ok(())
 }
 
 /// `std.collect`: merges all lines of a header into the first, joined by `sep`.
 pub fn collect(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, sep: &str) -> Result<(), VclFail> {
-    let headers = match var {
-        Var::ReqHttp => &mut req(ctx)?.headers,
-        Var::BereqHttp => &mut bereq(ctx)?.headers,
-        Var::BerespHttp => &mut beresp(ctx)?.headers,
-        Var::RespHttp => &mut resp(ctx)?.headers,
-        _ => return Ok(()),
-    };
+    let Some(headers) = headers_of(ctx, var)? else { return Ok(()) };
     let Some(name) = hdr else { return Ok(()) };
     let joined: Vec<Vec<u8>> = headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
     if joined.len() > 1 {
@@ -277,17 +256,38 @@ pub fn collect(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, sep: &str)
     Ok(())
 }
 
+/// The header map a header variable (`req.http.*` …) names; `None` for other variables.
+fn headers_of<'c>(ctx: &'c mut Ctx<'_>, var: Var) -> Result<Option<&'c mut HeaderMap>, VclFail> {
+    Ok(Some(match var {
+        Var::ReqHttp => &mut req(ctx)?.headers,
+        Var::BereqHttp => &mut bereq(ctx)?.headers,
+        Var::BerespHttp => &mut beresp(ctx)?.headers,
+        Var::RespHttp => &mut resp(ctx)?.headers,
+        _ => return Ok(None),
+    }))
+}
+
+/// Sets a status; a standard code also rewrites the reason phrase.
+fn set_status(status: &mut u32, reason: &mut String, v: &Value) -> Result<(), VclFail> {
+    let n = v.int();
+    if !is_valid_status(n) {
+        return Err(VclFail(format!("illegal status {n}")));
+    }
+    *status = n as u32;
+    if let Some(r) = reason_for(*status) {
+        *reason = r.to_string();
+    }
+    Ok(())
+}
+
+/// A status VCL may use: 100–65535 with the last three digits at least 100 (the `VWXYZ` form).
+pub fn is_valid_status(n: i64) -> bool {
+    (100..=65535).contains(&n) && n % 1000 >= 100
+}
+
 /// The standard reason phrase of a status (last three digits), if any.
 pub fn reason_for(status: u32) -> Option<&'static str> {
     http::StatusCode::from_u16((status % 1000) as u16).ok().and_then(|s| s.canonical_reason())
-}
-
-fn status(v: &Value) -> Result<u32, VclFail> {
-    let n = v.int();
-    if !(100..=65535).contains(&n) || n % 1000 < 100 {
-        return Err(VclFail(format!("illegal status {n}")));
-    }
-    Ok(n as u32)
 }
 
 fn backend(v: Value) -> BackendHandle {

@@ -56,7 +56,12 @@ pub async fn proxy_with(vcl: &str, f: impl FnOnce(&mut Params)) -> Proxy {
     f(&mut params);
     let server = Server::new(params);
     let v = load(&server, "boot", vcl);
-    server.use_vcl(v);
+    serve(server, v).await
+}
+
+/// Makes `vcl` active on `server` and listens on 127.0.0.1 port 0.
+async fn serve(server: Arc<Server>, vcl: Arc<Vcl>) -> Proxy {
+    server.use_vcl(vcl);
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
@@ -148,19 +153,7 @@ pub async fn proxy_program(program: shellac_vcl::Program) -> Proxy {
     let server = Server::new(Params::default());
     let params = server.params();
     let v = Vcl::load("boot", Arc::new(program), &server.registry, &params).expect("load");
-    server.use_vcl(v);
-    let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = socket.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    let listens = vec![Listen { name: "a0".into(), endpoint: addr.to_string(), socket }];
-    let srv = server.clone();
-    let task = tokio::spawn(async move {
-        listener::serve(srv, listens, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Proxy { addr, server, stop: Some(tx), task: Some(task) }
+    serve(server, v).await
 }
 
 /// An example file of the repository.
