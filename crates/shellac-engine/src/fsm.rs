@@ -91,7 +91,12 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
     prepare_headers(&mut headers, &sess);
     let mut req = Req::new(parts.method.as_str().to_string(), url, proto.into(), headers, server.next_xid(), now());
     req.backend_hint = vcl.default_backend.clone();
-    let body = Body::stream(incoming, None, params.req_body_max, None);
+    // A request without a body gets an empty one, which retries can send again.
+    let body = if http_body::Body::is_end_stream(&incoming) {
+        Body::empty()
+    } else {
+        Body::stream(incoming, None, params.req_body_max, None)
+    };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let mut task = Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false };
     task.run().await

@@ -225,3 +225,22 @@ async fn return_vcl_label_moves_the_request_to_the_labelled_vcl() {
     assert_eq!(who(&p.get("/other").await), "b", "the labelled VCL served it");
     assert_eq!(who(&p.get("/").await), "a");
 }
+
+#[tokio::test]
+async fn requests_without_a_body_can_be_retried_whatever_their_method() {
+    // The builtin drops the body of GETs only; a DELETE without a body must still be
+    // resendable on retry (regression: it was treated as a one-shot stream).
+    let a = Origin::start("a").await;
+    let b = Origin::start("b").await;
+    a.set_status(500);
+    let vcl = vcl_for(
+        &[&a, &b],
+        "import directors;\nsub vcl_init { new rr = directors.round_robin(); rr.add_backend(a); rr.add_backend(b); }\n\
+         sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n\
+         sub vcl_backend_response { if (beresp.status >= 500) { return (retry); } }\n",
+    );
+    let p = proxy(&vcl).await;
+    let r = p.request("DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "b");
+}
