@@ -3,7 +3,9 @@
 //! itself be a director: the fetch keeps resolving until it reaches a backend), and health is
 //! "at least one member healthy".
 
+pub mod dynamic;
 pub mod fallback;
+pub mod groups;
 pub mod hash;
 pub mod random;
 pub mod round_robin;
@@ -35,12 +37,26 @@ pub trait Director: Send + Sync + 'static {
     fn backend_for_key(&self, _key: &[u8]) -> Option<BackendHandle> {
         None
     }
+    /// Whether `.backend(key)` picks by key (hash, groups); others ignore the key.
+    fn uses_key(&self) -> bool {
+        false
+    }
     /// For `backend.list -p`: the index of the member currently in use (sticky fallback).
     fn current(&self) -> Option<usize> {
         None
     }
     /// Called after `remove_backend` took out the member at `index`.
     fn on_removed(&self, _index: usize) {}
+    /// Its VCL went warm or cold: members it creates itself (discovered ones) follow.
+    fn set_warm(&self, _warm: bool) {}
+    /// Directors it creates itself (the groups of `etcd.groups`), for `backend.list`.
+    fn children(&self) -> Vec<Arc<dyn Director>> {
+        Vec::new()
+    }
+    /// Its discovered members, including those that cannot be used, for `backend.list`.
+    fn discovered(&self) -> Vec<dynamic::Discovered> {
+        Vec::new()
+    }
 }
 
 /// A director's member list, and its `backend.set_health` override.
@@ -67,6 +83,9 @@ pub fn new_director(kind: DirectorKind, name: &str, sticky: bool) -> Arc<dyn Dir
         DirectorKind::Fallback => Arc::new(fallback::Fallback::new(name, sticky)),
         DirectorKind::Random => Arc::new(random::Random::new(name)),
         DirectorKind::Hash => Arc::new(hash::Hash::new(name)),
+        // Discovered directors are built by the loader, which has the registry; as a policy
+        // these never reach here.
+        DirectorKind::Etcd | DirectorKind::EtcdGroups => Arc::new(round_robin::RoundRobin::new(name)),
     }
 }
 
@@ -84,6 +103,11 @@ impl Members {
         let i = list.iter().position(|m| m.handle.same(handle))?;
         list.remove(i);
         Some(i)
+    }
+
+    /// Replaces the whole list (dynamic directors, after a membership change).
+    pub fn replace(&self, list: Vec<Member>) {
+        *self.list.write() = list;
     }
 
     /// A copy of the list.

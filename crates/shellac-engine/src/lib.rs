@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod catalog;
 pub mod director;
 pub mod error;
 pub mod exec;

@@ -17,7 +17,7 @@ pub struct Server {
     labels: ArcSwap<HashMap<String, Arc<Vcl>>>,
     params: ArcSwap<Params>,
     /// Connection pools and probers, shared by all loaded VCLs.
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     xids: AtomicU64,
     /// `server.hostname`
     pub hostname: Arc<str>,
@@ -35,7 +35,7 @@ impl Server {
             active: ArcSwapOption::empty(),
             labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
-            registry: Registry::default(),
+            registry: Arc::new(Registry::default()),
             xids: AtomicU64::new(1),
             hostname: host.clone(),
             identity: host,

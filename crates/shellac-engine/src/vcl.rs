@@ -10,10 +10,14 @@ use std::time::Duration;
 use http::HeaderValue;
 use shellac_vcl::ir::{Endpoint, ExprKind, Probe, ProbeRequest, Program};
 use shellac_vcl::symbols::{method_def, ActionKind, Method};
+use shellac_vcl::vmods::DirectorKind;
 
 use crate::backend::probe::ProbeSpec;
 use crate::backend::registry::Registry;
 use crate::backend::{Backend, BackendHandle, Timeouts};
+use crate::catalog::Subscriber;
+use crate::director::dynamic::{Dynamic, Template};
+use crate::director::groups::Groups;
 use crate::director::{new_director, Director};
 use crate::error::{LoadError, VclFail};
 use crate::exec::{self, Flow, Handling, LinkedAcl, LinkedSub, Linker};
@@ -56,7 +60,7 @@ impl Vcl {
     pub fn load(
         name: &str,
         program: Arc<Program>,
-        registry: &Registry,
+        registry: &Arc<Registry>,
         params: &Params,
     ) -> Result<Arc<Vcl>, LoadError> {
         let backends = program
@@ -68,6 +72,9 @@ impl Vcl {
             .objects
             .iter()
             .map(|o| {
+                if matches!(o.kind, DirectorKind::Etcd | DirectorKind::EtcdGroups) {
+                    return discovered_director(o, &program, registry);
+                }
                 let sticky = match o.args.first() {
                     Some(Some(e)) => match e.kind {
                         ExprKind::Bool(b) => b,
@@ -90,6 +97,9 @@ impl Vcl {
         // A new VCL is warm: its probes run (spec §2.5).
         for b in &backends {
             b.set_warm(true);
+        }
+        for d in &directors {
+            d.set_warm(true);
         }
         let vcl = Arc::new(Vcl {
             name: name.to_string(),
@@ -133,7 +143,87 @@ impl Vcl {
         for b in &self.backends {
             b.set_warm(warm);
         }
+        for d in &self.directors {
+            d.set_warm(warm);
+        }
     }
+}
+
+/// Creates an `etcd.director` or `etcd.groups` object and subscribes it to the catalog, so it
+/// starts with the members known now.
+fn discovered_director(
+    o: &shellac_vcl::ir::Object,
+    program: &Program,
+    registry: &Arc<Registry>,
+) -> Result<Arc<dyn Director>, LoadError> {
+    let def = shellac_vcl::vmods::director_def(o.kind);
+    let arg = |name: &str| {
+        def.ctor
+            .iter()
+            .position(|p| p.name == name)
+            .and_then(|i| o.args.get(i))
+            .and_then(|a| a.as_ref())
+            .map(|e| &e.kind)
+    };
+    let text = |name: &str| match arg(name) {
+        Some(ExprKind::Str(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let seconds = |name: &str| match arg(name) {
+        Some(ExprKind::Duration(d)) => Some(*d),
+        _ => None,
+    };
+    let unsupported = |why: String| LoadError::Unsupported(format!("{}: {why}", o.name));
+    let prefix = text("prefix").ok_or_else(|| unsupported("no prefix".into()))?;
+    match registry.catalog.root() {
+        None => return Err(unsupported(format!("{} needs discovery: start shellac with --etcd ENDPOINTS", def.name))),
+        Some(root) if !prefix.starts_with(&root) => {
+            return Err(unsupported(format!(
+                "prefix {prefix:?} is outside the watched prefix {root:?} (--etcd-prefix)"
+            )))
+        }
+        Some(_) => {}
+    }
+    let policy = text("policy").unwrap_or_else(|| "round_robin".into());
+    let policy = shellac_vcl::vmods::POLICIES
+        .iter()
+        .find(|(n, _)| *n == policy)
+        .map(|(_, k)| *k)
+        .ok_or_else(|| unsupported(format!("unknown policy {policy:?}")))?;
+    let host_header = match text("host_header") {
+        Some(h) => Some(
+            HeaderValue::from_str(&h)
+                .map_err(|_| unsupported(format!("host_header {h:?} is not a valid header value")))?,
+        ),
+        None => None,
+    };
+    let template = Template {
+        policy,
+        probe: match arg("probe") {
+            Some(ExprKind::Probe(id)) => Some(program.probes[id.0 as usize].clone()),
+            _ => None,
+        },
+        timeouts: Timeouts {
+            connect: seconds("connect_timeout"),
+            first_byte: seconds("first_byte_timeout"),
+            between_bytes: seconds("between_bytes_timeout"),
+        },
+        max_connections: match arg("max_connections") {
+            Some(ExprKind::Int(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+            _ => 0,
+        },
+        host_header,
+    };
+    Ok(if o.kind == DirectorKind::EtcdGroups {
+        let default = text("default").unwrap_or_else(|| "default".into());
+        let g = Arc::new(Groups::new(&o.name, &prefix, &default, template, registry.clone()));
+        registry.catalog.subscribe(&(g.clone() as Arc<dyn Subscriber>));
+        g
+    } else {
+        let d = Arc::new(Dynamic::new(&o.name, &prefix, template, registry.clone()));
+        registry.catalog.subscribe(&(d.clone() as Arc<dyn Subscriber>));
+        d
+    })
 }
 
 fn new_backend(

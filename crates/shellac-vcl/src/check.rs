@@ -174,7 +174,7 @@ impl<'a> Checker<'a, '_> {
                     }
                     None => self.error(
                         imp.vmod.span,
-                        format!("Unknown vmod '{vmod}': Shellac provides {}", crate::vmods::KNOWN_VMODS.join(" and ")),
+                        format!("Unknown vmod '{vmod}': Shellac provides {}", crate::vmods::KNOWN_VMODS.join(", ")),
                     ),
                 }
             }

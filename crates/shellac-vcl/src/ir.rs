@@ -371,6 +371,8 @@ pub enum ExprKind {
     Call(Func, Vec<Option<Expr>>),
     /// The compiled regex argument of `regsub`/`regsuball`.
     RegexRef(RegexId),
+    /// A probe named as an argument (`etcd.director(probe = p)`).
+    Probe(ProbeId),
     /// A director method call.
     Method(ObjId, ObjMethod, Vec<Option<Expr>>),
 }

@@ -1,4 +1,4 @@
-//! The vmods Shellac provides (`std`, `directors`) and the builtin functions, as tables of
+//! The vmods Shellac provides (`std`, `directors`, `etcd`) and the builtin functions, as tables of
 //! signatures: names, parameter types and defaults, return types and where they may be called.
 //!
 //! The checker binds call arguments against these rows; the engine dispatches on [`Func`],
@@ -8,7 +8,7 @@ use crate::symbols::{Mask, ALL, HOUSEKEEPING};
 use crate::types::Type;
 
 /// The vmods that may be imported.
-pub const KNOWN_VMODS: &[&str] = &["std", "directors"];
+pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd"];
 
 /// A function of a vmod or of the language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,6 +67,9 @@ pub struct Param {
     pub ty: Type,
     /// Whether and how it may be left out.
     pub default: Default,
+    /// For an ENUM parameter, the identifiers it accepts (written bare, as in
+    /// `policy = round_robin`); empty otherwise.
+    pub choices: &'static [&'static str],
 }
 
 /// A function's row.
@@ -97,6 +100,10 @@ pub enum DirectorKind {
     Random,
     /// `directors.hash()`
     Hash,
+    /// `etcd.director(prefix, policy, …)`: members from discovery.
+    Etcd,
+    /// `etcd.groups(prefix, default, policy, …)`: one director per group from discovery.
+    EtcdGroups,
 }
 
 /// A method of a director object.
@@ -126,15 +133,20 @@ pub struct DirectorDef {
 }
 
 const fn p(name: &'static str, ty: Type) -> Param {
-    Param { name, ty, default: Default::Required }
+    Param { name, ty, default: Default::Required, choices: &[] }
 }
 
 const fn opt(name: &'static str, ty: Type) -> Param {
-    Param { name, ty, default: Default::Absent }
+    Param { name, ty, default: Default::Absent, choices: &[] }
 }
 
 const fn dflt(name: &'static str, ty: Type, default: Default) -> Param {
-    Param { name, ty, default }
+    Param { name, ty, default, choices: &[] }
+}
+
+/// An ENUM parameter with a default choice.
+const fn choice(name: &'static str, choices: &'static [&'static str], default: &'static str) -> Param {
+    Param { name, ty: Type::String, default: Default::Str(default), choices }
 }
 
 const fn f(name: &'static str, func: Func, ret: Type, params: &'static [Param]) -> FuncDef {
@@ -315,6 +327,52 @@ pub const DIRECTORS: &[DirectorDef] = &[
     },
 ];
 
+/// The policies of `etcd.director` and `etcd.groups`, as their `policy` parameter spells them.
+pub const POLICIES: &[(&str, DirectorKind)] = &[
+    ("round_robin", DirectorKind::RoundRobin),
+    ("random", DirectorKind::Random),
+    ("hash", DirectorKind::Hash),
+    ("fallback", DirectorKind::Fallback),
+];
+
+/// The policy parameter's choices.
+const POLICY_NAMES: &[&str] = &["round_robin", "random", "hash", "fallback"];
+
+/// Parameters every `etcd` constructor takes after its own: how members are built.
+macro_rules! member_params {
+    ($($own:expr),*) => {
+        &[
+            $($own,)*
+            choice("policy", POLICY_NAMES, "round_robin"),
+            opt("probe", T::Probe),
+            opt("connect_timeout", T::Duration),
+            opt("first_byte_timeout", T::Duration),
+            opt("between_bytes_timeout", T::Duration),
+            opt("max_connections", T::Int),
+            opt("host_header", T::String),
+        ]
+    };
+}
+
+/// The objects of vmod etcd; their members come from discovery, so they have no
+/// `add_backend`/`remove_backend`.
+pub const ETCD_OBJECTS: &[DirectorDef] = &[
+    DirectorDef {
+        name: "etcd.director",
+        kind: DirectorKind::Etcd,
+        type_name: "etcd director",
+        ctor: member_params!(p("prefix", T::String)),
+        methods: &[("backend", ObjMethod::Backend, T::Backend, &[opt("key", T::String)])],
+    },
+    DirectorDef {
+        name: "etcd.groups",
+        kind: DirectorKind::EtcdGroups,
+        type_name: "etcd groups",
+        ctor: member_params!(p("prefix", T::String), dflt("default", T::String, Default::Str("default"))),
+        methods: &[("backend", ObjMethod::Backend, T::Backend, &[opt("group", T::String)])],
+    },
+];
+
 /// The row of a function by full name.
 pub fn function(name: &str) -> Option<&'static FuncDef> {
     FUNCTIONS.iter().find(|d| d.name == name)
@@ -322,10 +380,10 @@ pub fn function(name: &str) -> Option<&'static FuncDef> {
 
 /// The row of a director type by constructor name.
 pub fn director(name: &str) -> Option<&'static DirectorDef> {
-    DIRECTORS.iter().find(|d| d.name == name)
+    DIRECTORS.iter().chain(ETCD_OBJECTS).find(|d| d.name == name)
 }
 
 /// The row of a director kind.
 pub fn director_def(kind: DirectorKind) -> &'static DirectorDef {
-    DIRECTORS.iter().find(|d| d.kind == kind).unwrap_or(&DIRECTORS[0])
+    DIRECTORS.iter().chain(ETCD_OBJECTS).find(|d| d.kind == kind).unwrap_or(&DIRECTORS[0])
 }

@@ -1,5 +1,5 @@
-//! What outlives a loaded VCL: connection pools by address and probers by (address, probe
-//! definition). Both are held weakly here and strongly by the VCLs that use them, so a reload
+//! What outlives a loaded VCL: connection pools by address, probers by (address, probe
+//! definition) and the catalog of discovered backends. Both are held weakly here and strongly by the VCLs that use them, so a reload
 //! that keeps a backend keeps its connections and probe history, and one that drops it lets both
 //! go.
 
@@ -11,10 +11,13 @@ use parking_lot::Mutex;
 
 use super::pool::Pool;
 use super::probe::{ProbeSpec, Prober};
+use crate::catalog::Catalog;
 
-/// Shared pools and probers.
+/// Shared pools, probers and discovered backends.
 #[derive(Default)]
 pub struct Registry {
+    /// What discovery (etcd) found; dynamic directors follow it.
+    pub catalog: Catalog,
     pools: Mutex<HashMap<SocketAddr, Weak<Pool>>>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
 }

@@ -50,6 +50,10 @@ impl Director for Hash {
         &self.members
     }
 
+    fn uses_key(&self) -> bool {
+        true
+    }
+
     fn backend_for_key(&self, key: &[u8]) -> Option<BackendHandle> {
         let r = key_point(key);
         self.members.with(|list| pick_weighted(list, r, 1))

@@ -117,7 +117,7 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
             })
         }
         ExprKind::Call(func, args) => funcs::link_call(l, *func, args)?,
-        ExprKind::RegexRef(_) => constant(Value::Null),
+        ExprKind::RegexRef(_) | ExprKind::Probe(_) => constant(Value::Null),
         ExprKind::Method(obj, method, args) => funcs::link_method(l, *obj, *method, args)?,
     })
 }

@@ -194,7 +194,7 @@ pub(crate) fn link_method(
             Ok(Value::Null)
         }),
         ObjMethod::Backend => Box::new(move |ctx| {
-            if args.first().is_some_and(Option::is_some) {
+            if d.uses_key() && args.first().is_some_and(Option::is_some) {
                 let key = arg(ctx, &args, 0)?;
                 return Ok(Value::Backend(d.backend_for_key(key.str().as_bytes()).unwrap_or_default()));
             }

@@ -56,11 +56,11 @@ pub async fn proxy_with(vcl: &str, f: impl FnOnce(&mut Params)) -> Proxy {
     f(&mut params);
     let server = Server::new(params);
     let v = load(&server, "boot", vcl);
-    serve(server, v).await
+    serve_vcl(server, v).await
 }
 
 /// Makes `vcl` active on `server` and listens on 127.0.0.1 port 0.
-async fn serve(server: Arc<Server>, vcl: Arc<Vcl>) -> Proxy {
+pub async fn serve_vcl(server: Arc<Server>, vcl: Arc<Vcl>) -> Proxy {
     server.use_vcl(vcl);
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
@@ -153,7 +153,7 @@ pub async fn proxy_program(program: shellac_vcl::Program) -> Proxy {
     let server = Server::new(Params::default());
     let params = server.params();
     let v = Vcl::load("boot", Arc::new(program), &server.registry, &params).expect("load");
-    serve(server, v).await
+    serve_vcl(server, v).await
 }
 
 /// An example file of the repository.

@@ -352,7 +352,7 @@ impl Checker<'_, '_> {
         be
     }
 
-    fn probe_ref(&mut self, id: &Ident) -> Option<ProbeId> {
+    pub(crate) fn probe_ref(&mut self, id: &Ident) -> Option<ProbeId> {
         match self.probe_names.get(&id.name) {
             Some(p) => {
                 self.probe_used[p.0 as usize] = true;

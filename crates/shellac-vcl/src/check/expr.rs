@@ -416,7 +416,7 @@ impl Checker<'_, '_> {
                 }
             };
             let full = format!("{vmod}.{func}");
-            if vmod == "directors" && vmods::director(&full).is_some() {
+            if vmods::director(&full).is_some() {
                 self.error(
                     callee.span,
                     format!("'{name}()' creates an object; use it as 'new NAME = {name}();' in vcl_init"),
@@ -556,7 +556,27 @@ impl Checker<'_, '_> {
     }
 
     fn arg(&mut self, p: &Param, e: &ast::Expr) -> Option<Expr> {
+        if !p.choices.is_empty() {
+            // An ENUM: a bare identifier among the choices.
+            return match &e.kind {
+                ast::ExprKind::Path(id) if p.choices.contains(&id.name.as_str()) => {
+                    Some(lit(K::Str(Arc::from(id.name.as_str())), Type::String, e.span))
+                }
+                _ => {
+                    self.error(e.span, format!("'{}' must be one of {}", p.name, p.choices.join(", ")));
+                    None
+                }
+            };
+        }
         match p.ty {
+            Type::Probe => {
+                let ast::ExprKind::Path(id) = &e.kind else {
+                    self.error(e.span, format!("'{}' takes the name of a probe", p.name));
+                    return None;
+                };
+                let probe = self.probe_ref(id)?;
+                Some(lit(K::Probe(probe), Type::Probe, e.span))
+            }
             Type::Regex => {
                 let pattern = self.regex_literal(e)?;
                 let id = self.regex(&pattern, e.span)?;

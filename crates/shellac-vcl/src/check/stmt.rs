@@ -260,9 +260,54 @@ impl Checker<'_, '_> {
             self.error(callee.span, msg);
             return None;
         };
-        let args = self.bind(&callee.name, def.ctor, args, ctor.span)?;
+        let bound = self.bind(&callee.name, def.ctor, args, ctor.span);
+        let ok = match &bound {
+            Some(args) if matches!(def.kind, vmods::DirectorKind::Etcd | vmods::DirectorKind::EtcdGroups) => {
+                self.etcd_args(def, args).is_some()
+            }
+            Some(_) => true,
+            None => false,
+        };
+        // The object exists even when its arguments are wrong, so that its uses are checked
+        // (and not reported as uses before `new`).
+        let args = bound.unwrap_or_default();
         self.objects[id.0 as usize] =
             Some(ir::Object { name: name.name.clone(), kind: def.kind, args, span: name.span, from_vcl3: false });
-        Some(ir::Stmt::New(id, span))
+        ok.then_some(ir::Stmt::New(id, span))
+    }
+
+    /// The arguments of `etcd.director`/`etcd.groups` build every member, so they are constants.
+    fn etcd_args(&mut self, def: &vmods::DirectorDef, args: &[Option<ir::Expr>]) -> Option<()> {
+        let mut ok = true;
+        for (p, a) in def.ctor.iter().zip(args) {
+            let Some(a) = a else { continue };
+            match (&a.kind, p.name) {
+                (ir::ExprKind::Str(s), "prefix") if !s.starts_with('/') || !s.ends_with('/') => {
+                    self.error(a.span, format!("prefix {s:?} must start and end with '/'"));
+                    ok = false;
+                }
+                (ir::ExprKind::Str(s), "default") if s.is_empty() || s.contains('/') => {
+                    self.error(a.span, format!("default group {s:?} must be a non-empty name without '/'"));
+                    ok = false;
+                }
+                (ir::ExprKind::Int(n), _) if *n < 0 => {
+                    self.error(a.span, format!("'{}' cannot be negative", p.name));
+                    ok = false;
+                }
+                (ir::ExprKind::Duration(d), _) if *d < 0.0 => {
+                    self.error(a.span, format!("'{}' cannot be negative", p.name));
+                    ok = false;
+                }
+                (
+                    ir::ExprKind::Str(_) | ir::ExprKind::Int(_) | ir::ExprKind::Duration(_) | ir::ExprKind::Probe(_),
+                    _,
+                ) => {}
+                _ => {
+                    self.error(a.span, format!("'{}' of {}() must be a constant", p.name, def.name));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(())
     }
 }

@@ -1,4 +1,4 @@
 vcl 4.1;
-import etcd;
+import nope;
 import nosuch;
 backend default { .host = "127.0.0.1"; }
