@@ -5,6 +5,7 @@
 
 pub mod backends;
 pub mod commands;
+pub mod discovery;
 pub mod fs;
 pub mod json;
 pub mod manager;
