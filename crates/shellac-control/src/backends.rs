@@ -1,12 +1,18 @@
 //! `backend.list [-j] [-p] [pattern]` and `backend.set_health pattern state` (spec §2.7–2.8):
 //! the five columns, the pattern rules (`*`/empty: the active VCL; no dot: `active.<pattern>`;
 //! with a dot: every loaded VCL), the `-p` probe history and director member tables.
+//!
+//! Discovered members are listed after their director, named `director(host:port)`; a dot
+//! inside the parentheses does not start a VCL name, so `backend.set_health 'web(10.0.0.1:80)'
+//! sick` means the active VCL. A member whose key or value is malformed is listed with the
+//! error, and a draining member with admin state `drain`.
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use shellac_engine::backend::probe::Flag;
 use shellac_engine::backend::{Admin, Backend};
+use shellac_engine::director::dynamic::Discovered;
 use shellac_engine::director::Director;
 use shellac_vcl::source::fnmatch;
 
@@ -17,6 +23,7 @@ use crate::proto::Status;
 enum Object<'a> {
     Backend(&'a Backend),
     Director(&'a dyn Director),
+    Discovered(&'a Discovered),
 }
 
 /// `backend.list`
@@ -73,6 +80,8 @@ pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
             Object::Director(d) => {
                 d.members().admin.set(admin);
             }
+            Object::Discovered(Discovered { backend: Ok(b), .. }) => b.set_admin(admin),
+            Object::Discovered(_) => return,
         }
         n += 1;
     });
@@ -84,16 +93,17 @@ pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
 
 fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &Loaded)) {
     let active = m.active_name().unwrap_or_default();
+    let qualified = has_vcl_part(pattern);
     let full = if pattern.is_empty() || pattern == "*" {
         format!("{active}.*")
-    } else if pattern.contains('.') {
+    } else if qualified {
         pattern.to_string()
     } else {
         format!("{active}.{pattern}")
     };
     m.with_vcls(|vcls| {
         for l in vcls {
-            if !pattern.contains('.') && l.name != active {
+            if !qualified && l.name != active {
                 continue;
             }
             for b in &l.vcl.backends {
@@ -103,13 +113,42 @@ fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &L
                 }
             }
             for d in &l.vcl.directors {
-                let name = format!("{}.{}", l.name, d.name());
-                if fnmatch(&full, &name) {
-                    f(&name, Object::Director(d.as_ref()), l);
-                }
+                each_director(d.as_ref(), &full, l, &mut f);
             }
         }
     });
+}
+
+/// A director, the groups it made, and its discovered members.
+fn each_director(d: &dyn Director, full: &str, l: &Loaded, f: &mut impl FnMut(&str, Object<'_>, &Loaded)) {
+    let name = format!("{}.{}", l.name, d.name());
+    if fnmatch(full, &name) {
+        f(&name, Object::Director(d), l);
+    }
+    for member in d.discovered() {
+        let name = format!("{}.{}", l.name, member.name);
+        if fnmatch(full, &name) {
+            f(&name, Object::Discovered(&member), l);
+        }
+    }
+    for child in d.children() {
+        each_director(child.as_ref(), full, l, f);
+    }
+}
+
+/// Whether a pattern names its VCL: it has a dot outside parentheses and brackets (member
+/// names such as `web(10.0.0.1:80)` carry dots of their own).
+fn has_vcl_part(pattern: &str) -> bool {
+    let mut depth = 0i32;
+    for c in pattern.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            '.' if depth <= 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// What `backend.list` says of one object, in text or JSON.
@@ -125,6 +164,13 @@ struct Facts {
 fn facts(obj: &Object<'_>, loaded: &Loaded) -> Facts {
     let word = |healthy: bool| if healthy { "healthy" } else { "sick" };
     match obj {
+        Object::Discovered(Discovered { backend: Ok(b), drain, .. }) => {
+            let f = facts(&Object::Backend(b), loaded);
+            Facts { admin: if *drain { "drain" } else { f.admin }, ..f }
+        }
+        Object::Discovered(Discovered { backend: Err(_), .. }) => {
+            Facts { kind: "backend", admin: "error", good: 0, total: 0, health: "invalid", changed: loaded.loaded }
+        }
         Object::Backend(b) => {
             let admin = match b.admin() {
                 Admin::Healthy => "healthy",
@@ -137,6 +183,23 @@ fn facts(obj: &Object<'_>, loaded: &Loaded) -> Facts {
                 None => (0, 0, "healthy"),
             };
             Facts { kind: "backend", admin, good, total, health, changed: b.last_change() }
+        }
+        Object::Director(d) if d.type_name() == "groups" => {
+            let groups = d.children();
+            let healthy = groups.iter().filter(|g| g.is_healthy(1)).count();
+            let admin = match d.members().admin.get() {
+                Admin::Healthy => "healthy",
+                Admin::Sick => "sick",
+                Admin::Auto => "probe",
+            };
+            Facts {
+                kind: "groups",
+                admin,
+                good: healthy,
+                total: groups.len(),
+                health: word(healthy > 0),
+                changed: loaded.loaded,
+            }
         }
         Object::Director(d) => {
             let members = d.members().snapshot();
@@ -169,6 +232,10 @@ fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {
 
 fn details(t: &mut String, obj: &Object<'_>) {
     match obj {
+        Object::Discovered(Discovered { backend: Ok(b), .. }) => details(t, &Object::Backend(b)),
+        Object::Discovered(Discovered { backend: Err(e), key, .. }) => {
+            let _ = writeln!(t, "  Key: {key}\n  Error: {e}\n");
+        }
         Object::Backend(b) => {
             let Some(p) = &b.probe else { return };
             let st = p.state();
@@ -204,7 +271,7 @@ fn details(t: &mut String, obj: &Object<'_>) {
         }
         Object::Director(d) => {
             let kind = d.type_name();
-            if kind == "hash" {
+            if kind == "hash" || kind == "groups" {
                 return;
             }
             let members = d.members().snapshot();
@@ -244,6 +311,14 @@ fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> St
     if probes {
         let _ = writeln!(e, "      \"probe_details\": {},", json_details(obj));
     }
+    if let Object::Discovered(d) = obj {
+        let _ = writeln!(e, "      \"key\": {},", string(&d.key));
+        let _ = writeln!(e, "      \"weight\": {},", d.weight);
+        let _ = writeln!(e, "      \"drain\": {},", d.drain);
+        if let Err(why) = &d.backend {
+            let _ = writeln!(e, "      \"error\": {},", string(why));
+        }
+    }
     let _ = write!(e, "      \"last_change\": {}\n    }}", epoch(f.changed));
     e
 }
@@ -252,6 +327,8 @@ fn json_entry(name: &str, obj: &Object<'_>, loaded: &Loaded, probes: bool) -> St
 fn json_details(obj: &Object<'_>) -> String {
     use crate::json::string;
     match obj {
+        Object::Discovered(Discovered { backend: Ok(b), .. }) => json_details(&Object::Backend(b)),
+        Object::Discovered(_) => "{}".to_string(),
         Object::Backend(b) => {
             let Some(p) = &b.probe else { return "{}".to_string() };
             let st = p.state();

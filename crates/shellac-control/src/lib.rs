@@ -11,6 +11,7 @@ pub mod json;
 pub mod manager;
 pub mod params_cmd;
 pub mod proto;
+pub mod registrar;
 pub mod server;
 pub mod vte;
 pub mod workdir;

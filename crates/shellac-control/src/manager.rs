@@ -41,6 +41,8 @@ pub struct Manager {
     /// The active name: a VCL or a label.
     active: Mutex<Option<String>>,
     resolve: bool,
+    /// The etcd watch's status, when discovery is on.
+    discovery: Mutex<Option<Arc<crate::discovery::status::Status>>>,
 }
 
 /// Where a VCL's text comes from.
@@ -84,7 +86,18 @@ impl Manager {
             labels: Mutex::new(Vec::new()),
             active: Mutex::new(None),
             resolve,
+            discovery: Mutex::new(None),
         }
+    }
+
+    /// Shows this discovery status through `discovery.status`.
+    pub fn set_discovery(&self, status: Arc<crate::discovery::status::Status>) {
+        *self.discovery.lock() = Some(status);
+    }
+
+    /// The discovery status, when discovery is on.
+    pub fn discovery(&self) -> Option<Arc<crate::discovery::status::Status>> {
+        self.discovery.lock().clone()
     }
 
     /// Compiles and loads a VCL under `name` (not yet active).

@@ -154,6 +154,13 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             m.show(args.iter().find(|a| *a != "-v").map(String::as_str), verbose)
         }
         "backend.list" => backends::list(m, args),
+        "discovery.status" => match m.discovery() {
+            None => Err((Status::Cant, "Discovery is off (start shellac with --etcd ENDPOINTS)".to_string())),
+            Some(st) if args.iter().any(|a| a == "-j") => {
+                Ok(format!("{}{}\n]\n", crate::json::header(2, "discovery.status", args), st.json()))
+            }
+            Some(st) => Ok(st.text()),
+        },
         "backend.set_health" => backends::set_health(m, args),
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),

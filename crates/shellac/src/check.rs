@@ -17,6 +17,13 @@ pub(crate) enum VclSource {
     File(String),
     /// `-b HOST[:PORT]`
     Backend(String),
+    /// `--etcd` without `-f`/`-b`: seed 000's setup under a prefix, with a default group.
+    Etcd {
+        /// The key root.
+        prefix: String,
+        /// The default group.
+        default_group: String,
+    },
 }
 
 /// `shellac check -f FILE`.
@@ -28,12 +35,20 @@ pub(crate) fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 /// `shellac serve -C …`.
 pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let opts = compiler_options(&parse_params(&args.params)?);
-    let source = match (&args.backend, args.vcl_file.last()) {
-        (Some(b), _) => VclSource::Backend(b.clone()),
-        (None, Some(f)) => VclSource::File(f.clone()),
-        (None, None) => bail!("-C needs -f FILE or -b HOST[:PORT]"),
-    };
-    print_check(&source, &opts, !args.no_resolve)
+    print_check(&source_of(args)?, &opts, !args.no_resolve)
+}
+
+/// Where `serve`'s VCL comes from: `-b`, else `-f`, else the `--etcd` setup.
+pub(crate) fn source_of(args: &ServeArgs) -> anyhow::Result<VclSource> {
+    Ok(match (&args.backend, args.vcl_file.last(), &args.etcd) {
+        (Some(b), _, _) => VclSource::Backend(b.clone()),
+        (None, Some(f), _) => VclSource::File(f.clone()),
+        (None, None, Some(_)) => VclSource::Etcd {
+            prefix: crate::etcd::prefix(&args.etcd_prefix)?,
+            default_group: args.etcd_default_group.clone(),
+        },
+        (None, None, None) => bail!("serve needs -f FILE, -b HOST[:PORT] or --etcd URLS"),
+    })
 }
 
 fn print_check(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
@@ -57,6 +72,9 @@ pub(crate) fn compile_vcl(
 ) -> anyhow::Result<Option<(Program, Sources)>> {
     let (name, text) = match source {
         VclSource::Backend(b) => ("<-b argument>".to_string(), backend_vcl(b)?.into_bytes()),
+        VclSource::Etcd { prefix, default_group } => {
+            ("<--etcd>".to_string(), etcd_vcl(prefix, default_group)?.into_bytes())
+        }
         VclSource::File(f) => {
             let path = find_vcl(f, opts)?;
             let text = std::fs::read(&path).with_context(|| format!("cannot read {path}"))?;
@@ -82,6 +100,44 @@ pub(crate) fn backend_vcl(arg: &str) -> anyhow::Result<String> {
         return Ok("vcl 4.1;\nbackend default none;\n".into());
     }
     Ok(format!("vcl 4.1;\nbackend default {{\n    .host = \"{arg}\";\n}}\n"))
+}
+
+/// The VCL that `--etcd` without `-f` stands for: seed 000's load balancer as it was meant to
+/// work. Every group `<prefix><group>/` is a round-robin director whose members carry the seed's
+/// probe (`GET /probe.txt` with the member's Host, 2 s timeout, every 3 s, 8 good of 10) and
+/// timeouts (connect 5 s, first byte 5 s, between bytes 2 s). A request goes to the group named
+/// like the first label of its Host header, lower-cased, else to the default group; nothing is
+/// cached (the seed passes everything).
+pub(crate) fn etcd_vcl(prefix: &str, default_group: &str) -> anyhow::Result<String> {
+    if prefix.contains('"') || default_group.contains('"') {
+        bail!("--etcd-prefix and --etcd-default-group cannot contain '\"'");
+    }
+    Ok(format!(
+        r#"vcl 4.1;
+import etcd;
+import std;
+
+backend default none;
+
+probe seed {{
+    .url = "/probe.txt";
+    .timeout = 2s;
+    .interval = 3s;
+    .window = 10;
+    .threshold = 8;
+}}
+
+sub vcl_init {{
+    new groups = etcd.groups(prefix = "{prefix}", default = "{default_group}", policy = round_robin,
+        probe = seed, connect_timeout = 5s, first_byte_timeout = 5s, between_bytes_timeout = 2s);
+}}
+
+sub vcl_recv {{
+    set req.backend_hint = groups.backend(std.tolower(regsub(req.http.host, "^([^.:]+).*$", "\1")));
+    return (pass);
+}}
+"#
+    ))
 }
 
 /// A relative `-f` name is tried in the current directory, then along vcl_path (varnishd only

@@ -19,6 +19,51 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Send a command to a running Shellac's management port, as varnishadm does.
     Adm(AdmArgs),
+    /// Register a backend in etcd under a lease, keep it alive, withdraw it when a health check
+    /// fails and on SIGTERM/SIGINT (replaces seed 000's fleet sidekick).
+    Register(RegisterArgs),
+}
+
+/// How to reach etcd (serve and register).
+#[derive(Debug, Args, Clone)]
+pub(crate) struct EtcdArgs {
+    /// User and password for etcd authentication, `USER:PASSWORD`.
+    #[arg(long = "etcd-user", value_name = "USER:PASSWORD")]
+    pub(crate) etcd_user: Option<String>,
+    /// CA certificate (PEM) to verify etcd's TLS certificate.
+    #[arg(long = "etcd-cacert", value_name = "FILE")]
+    pub(crate) etcd_cacert: Option<String>,
+    /// Client certificate (PEM) for etcd's TLS client authentication.
+    #[arg(long = "etcd-cert", value_name = "FILE", requires = "etcd_key")]
+    pub(crate) etcd_cert: Option<String>,
+    /// Client key (PEM) for `--etcd-cert`.
+    #[arg(long = "etcd-key", value_name = "FILE", requires = "etcd_cert")]
+    pub(crate) etcd_key: Option<String>,
+}
+
+/// `shellac register`.
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    /// etcd endpoints, `URL[,URL…]`.
+    #[arg(long, value_name = "URLS")]
+    pub(crate) etcd: String,
+    /// The key, `/varnish/backends/GROUP/HOST:PORT`.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: String,
+    /// The value: empty, or JSON such as `{"weight": 2}`.
+    #[arg(long, value_name = "JSON", default_value = "")]
+    pub(crate) value: String,
+    /// Lease time to live.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub(crate) ttl: String,
+    /// Health check URL (`http://host:port/path`): registered only while it answers 2xx/3xx.
+    #[arg(long, value_name = "URL")]
+    pub(crate) check: Option<String>,
+    /// How often to run the health check.
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub(crate) check_interval: String,
+    #[command(flatten)]
+    pub(crate) etcd_args: EtcdArgs,
 }
 
 /// `shellac adm`: varnishadm's flags.
@@ -74,6 +119,21 @@ pub(crate) struct ServeArgs {
     /// Do not resolve backend and ACL host names when checking (VCL written for another network).
     #[arg(long)]
     pub(crate) no_resolve: bool,
+    /// Discover backends in etcd at these endpoints (`URL[,URL…]`). Without -f or -b, serve seed
+    /// 000's setup: one round-robin director per group, routed by the Host's first label.
+    #[arg(long, value_name = "URLS")]
+    pub(crate) etcd: Option<String>,
+    /// The root of the backend keys `<prefix><group>/<host>:<port>`.
+    #[arg(long, value_name = "PREFIX", default_value = "/varnish/backends/")]
+    pub(crate) etcd_prefix: String,
+    /// Without -f: the group for requests whose Host names no group.
+    #[arg(long, value_name = "GROUP", default_value = "default")]
+    pub(crate) etcd_default_group: String,
+    /// Anti-entropy: list every key again this often.
+    #[arg(long, value_name = "DURATION", default_value = "300s")]
+    pub(crate) etcd_resync: String,
+    #[command(flatten)]
+    pub(crate) etcd_args: EtcdArgs,
 }
 
 /// `shellac check`.
@@ -88,4 +148,14 @@ pub(crate) struct CheckArgs {
     /// Do not resolve backend and ACL host names (VCL written for another network).
     #[arg(long)]
     pub(crate) no_resolve: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

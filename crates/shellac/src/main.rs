@@ -6,7 +6,9 @@
 mod adm;
 mod check;
 mod cli;
+mod etcd;
 mod params;
+mod register;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,6 +25,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Check(args) => check::run_check(&args),
         cli::Command::Adm(args) => adm::run(&args),
+        cli::Command::Register(args) => {
+            init_logging();
+            register::run(&args)
+        }
         cli::Command::Serve(args) if args.check_only => check::run_serve_check(&args),
         cli::Command::Serve(args) => {
             init_logging();

@@ -13,7 +13,7 @@ use shellac_engine::server::Server;
 use shellac_engine::vcl::Vcl;
 use tokio::net::TcpListener;
 
-use crate::check::{compile_vcl, VclSource};
+use crate::check::{compile_vcl, source_of, VclSource};
 use crate::cli::ServeArgs;
 use crate::params::{compiler_options, parse_params};
 
@@ -21,10 +21,14 @@ use crate::params::{compiler_options, parse_params};
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let params = parse_params(&args.params)?;
     let opts = compiler_options(&params);
-    let source = match (&args.backend, args.vcl_file.last()) {
-        (Some(b), _) => VclSource::Backend(b.clone()),
-        (None, Some(f)) => VclSource::File(f.clone()),
-        (None, None) => bail!("serve needs -f FILE or -b HOST[:PORT]"),
+    let source = source_of(args)?;
+    let discovery = match &args.etcd {
+        Some(urls) => Some((
+            crate::etcd::options(urls, &args.etcd_args)?,
+            crate::etcd::prefix(&args.etcd_prefix)?,
+            crate::etcd::duration("--etcd-resync", &args.etcd_resync)?,
+        )),
+        None => None,
     };
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
     if let Some(dir) = &args.workdir {
@@ -64,6 +68,15 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let server = Server::new(params.clone());
+        // Discovery starts first, so the VCL's etcd directors load with what it found (it waits
+        // at most DISCOVERY_WAIT for etcd; without it, they are empty and answer 503 until it
+        // connects).
+        let status = match discovery {
+            Some((opts, prefix, resync)) => {
+                Some(crate::etcd::start(&server, opts, &prefix, resync, params.prefer_ipv6).await)
+            }
+            None => None,
+        };
         let program = Arc::new(program);
         let registry_server = server.clone();
         let vcl = tokio::task::spawn_blocking(move || Vcl::load("boot", program, &registry_server.registry, &params))
@@ -72,6 +85,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .context("cannot load the VCL")?;
         let manager = Arc::new(Manager::new(server.clone(), !args.no_resolve));
         manager.adopt(vcl, sources);
+        if let Some(status) = status {
+            manager.set_discovery(status);
+        }
         if let Some(addr) = admin {
             let socket = TcpListener::bind(&addr).await.with_context(|| format!("-T {addr}: cannot listen"))?;
             let bound = socket.local_addr().map_or(addr.clone(), |a| a.to_string());
@@ -157,7 +173,7 @@ async fn reload_on_sighup(manager: Arc<Manager>, file: String) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         // Without signal handlers, run until killed.
