@@ -91,7 +91,14 @@ fn serve_dash_c_checks_like_varnishd() {
 
     let out = shellac(&["serve", "-C"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("-C needs -f FILE or -b HOST[:PORT]"));
+    assert!(text(&out.stderr).contains("serve needs -f FILE, -b HOST[:PORT] or --etcd URLS"));
+
+    // --etcd without -f: seed 000's setup, checked like any VCL.
+    let out = shellac(&["serve", "-C", "--etcd", "http://127.0.0.1:2379"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.contains("probe    seed url=/probe.txt interval=3s timeout=2s window=10 threshold=8"), "{summary}");
+    assert!(summary.contains("director groups etcd groups"), "{summary}");
 }
 
 #[test]
