@@ -7,7 +7,8 @@
 //!    (all one nginx on `NGINX_PORT`, reached as 127.0.X.Y), measured by wrk in alternating
 //!    rounds; prints medians and the ratio.
 //!
-//! Arguments: SHELLAC_BINARY NGINX_PORT ROUNDS SECONDS CONNECTIONS
+//! Arguments: SHELLAC_BINARY NGINX_PORT ROUNDS SECONDS CONNECTIONS. With `NO_PROBE=1` the
+//! groups have no probe (to see what the seed's probes cost at 1,000 members).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -92,9 +93,17 @@ async fn main() {
     let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut serve = vec!["-c".to_string(), "1".into(), binary, "serve".into(), "-a".into(), addr.to_string()];
+    serve.extend(["--etcd".to_string(), etcd.url.clone()]);
+    if std::env::var_os("NO_PROBE").is_some() {
+        let vcl = std::env::temp_dir().join(format!("etcd-bench-{}.vcl", std::process::id()));
+        let text = "vcl 4.1;\nimport etcd;\nbackend default none;\nsub vcl_init { new groups = etcd.groups(prefix = \"/varnish/backends/\"); }\nsub vcl_recv { set req.backend_hint = groups.backend(regsub(req.http.host, \"^([^.:]+).*$\", \"\\1\")); return (pass); }\n";
+        std::fs::write(&vcl, text).expect("write the VCL");
+        serve.extend(["-f".to_string(), vcl.to_string_lossy().into_owned()]);
+    }
     let _shellac = Killed(
         Command::new("taskset")
-            .args(["-c", "1", &binary, "serve", "-a", &addr.to_string(), "--etcd", &etcd.url])
+            .args(&serve)
             .env("TOKIO_WORKER_THREADS", "1")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
