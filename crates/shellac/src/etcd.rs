@@ -48,23 +48,13 @@ pub(crate) fn prefix(p: &str) -> anyhow::Result<String> {
     Ok(if p.ends_with('/') { p.to_string() } else { format!("{p}/") })
 }
 
-/// A duration flag: a number with a unit (ms, s, m, h).
+/// A duration flag: a number with a unit (ms, s, m, h, d), as `-p` takes them.
 pub(crate) fn duration(flag: &str, v: &str) -> anyhow::Result<Duration> {
-    let v = v.trim();
-    let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
-    let (n, unit) = v.split_at(split);
-    let n: f64 = n.parse().with_context(|| format!("{flag} {v:?}: expected a duration such as 10s"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => bail!("{flag} {v:?}: unknown unit {unit:?} (ms, s, m, h)"),
-    };
-    if !(secs.is_finite() && secs > 0.0) {
-        bail!("{flag} {v:?}: must be more than zero");
+    match shellac_engine::params::parse_duration(v.trim()) {
+        Some(secs) if secs > 0.0 => Ok(Duration::from_secs_f64(secs)),
+        Some(_) => bail!("{flag} {v:?}: must be more than zero"),
+        None => bail!("{flag} {v:?}: expected a duration such as 10s (units ms, s, m, h, d)"),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Points the catalog at `prefix`, starts the watcher, and waits (at most [`DISCOVERY_WAIT`])

@@ -107,26 +107,22 @@ impl Dynamic {
         let now = Instant::now();
         let mut next = BTreeMap::new();
         for e in entries {
-            let old = state.members.remove(&e.key);
+            let old = state.members.remove(&e.key).and_then(|s| s.backend);
             let backend = match (&e.target, old) {
-                (Err(_), old) => {
-                    if let Some(b) = old.and_then(|s| s.backend) {
+                // Same address: the same backend (a weight or drain change).
+                (Ok(addr), Some(b)) if b.addr == Some(*addr) => Some(b),
+                (target, old) => {
+                    if let Some(b) = old {
                         retire(&mut state.retired, &e.key, b, now);
                     }
-                    None
-                }
-                (Ok(addr), Some(Slot { backend: Some(b), .. })) if b.addr == Some(*addr) => Some(b),
-                (Ok(addr), old) => {
-                    if let Some(b) = old.and_then(|s| s.backend) {
-                        retire(&mut state.retired, &e.key, b, now);
-                    }
-                    let revived = state.retired.remove(&e.key).filter(|(b, _)| b.addr == Some(*addr));
-                    let b = match revived {
-                        Some((b, _)) => b,
-                        None => self.new_member(e, *addr),
-                    };
-                    b.set_warm(warm);
-                    Some(b)
+                    target.as_ref().ok().map(|addr| {
+                        let b = match state.retired.remove(&e.key).filter(|(b, _)| b.addr == Some(*addr)) {
+                            Some((b, _)) => b,
+                            None => self.new_member(e, *addr),
+                        };
+                        b.set_warm(warm);
+                        b
+                    })
                 }
             };
             if let Some(b) = &backend {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use super::dynamic::{Discovered, Dynamic, Template};
+use super::dynamic::{Dynamic, Template};
 use super::{Director, Members};
 use crate::backend::registry::Registry;
 use crate::backend::BackendHandle;
@@ -101,10 +101,6 @@ impl Director for Groups {
 
     fn children(&self) -> Vec<Arc<dyn Director>> {
         self.live.load().values().map(|d| d.clone() as Arc<dyn Director>).collect()
-    }
-
-    fn discovered(&self) -> Vec<Discovered> {
-        Vec::new()
     }
 }
 

@@ -193,13 +193,13 @@ pub(crate) fn link_method(
             }
             Ok(Value::Null)
         }),
-        ObjMethod::Backend => Box::new(move |ctx| {
-            if d.uses_key() && args.first().is_some_and(Option::is_some) {
-                let key = arg(ctx, &args, 0)?;
-                return Ok(Value::Backend(d.backend_for_key(key.str().as_bytes()).unwrap_or_default()));
-            }
-            Ok(Value::Backend(BackendHandle::Director(d.clone())))
+        // Whether the key picks the member is known at link time; directors that do not pick
+        // by key stand for themselves.
+        ObjMethod::Backend if d.uses_key() && args.first().is_some_and(Option::is_some) => Box::new(move |ctx| {
+            let key = arg(ctx, &args, 0)?;
+            Ok(Value::Backend(d.backend_for_key(key.str().as_bytes()).unwrap_or_default()))
         }),
+        ObjMethod::Backend => Box::new(move |_| Ok(Value::Backend(BackendHandle::Director(d.clone())))),
     })
 }
 
