@@ -31,11 +31,13 @@ impl Server {
     /// A server with no VCL yet.
     pub fn new(params: Params) -> Arc<Server> {
         let host: Arc<str> = hostname().into();
+        let registry = Arc::new(Registry::default());
+        registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
         Arc::new(Server {
             active: ArcSwapOption::empty(),
             labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
-            registry: Arc::new(Registry::default()),
+            registry,
             xids: AtomicU64::new(1),
             hostname: host.clone(),
             identity: host,
@@ -69,6 +71,7 @@ impl Server {
 
     /// Replaces the parameters.
     pub fn set_params(&self, params: Params) {
+        self.registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
         self.params.store(Arc::new(params));
     }
 

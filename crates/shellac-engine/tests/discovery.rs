@@ -76,6 +76,24 @@ async fn members_come_and_go_without_a_reload() {
 }
 
 #[tokio::test]
+async fn a_deleted_member_closes_its_idle_connections_at_once() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let p = discovery_proxy(&DIRECTOR_VCL.replace("POLICY", "round_robin")).await;
+    put(&p.server, entry("web", &a, 1.0, false));
+    put(&p.server, entry("web", &b, 1.0, false));
+    assert_eq!(tally(&p, 2).await, HashMap::from([("a".into(), 1), ("b".into(), 1)]));
+    assert_eq!((a.open_connections(), b.open_connections()), (1, 1));
+    delete(&p.server, "web", &a);
+    // backend_idle_timeout is 60 s: only the removal can have closed it.
+    assert!(eventually(Duration::from_secs(2), || a.open_connections() == 0).await, "a's idle connection stays open");
+    assert_eq!(b.open_connections(), 1, "the remaining member keeps its connection");
+    // Back with the same address: a new connection.
+    put(&p.server, entry("web", &a, 1.0, false));
+    assert_eq!(tally(&p, 2).await, HashMap::from([("a".into(), 1), ("b".into(), 1)]));
+    assert_eq!(a.connections(), 2);
+}
+
+#[tokio::test]
 async fn drain_and_weight_follow_the_value() {
     let (a, b) = (Origin::start("a").await, Origin::start("b").await);
     let p = discovery_proxy(&DIRECTOR_VCL.replace("POLICY", "random")).await;

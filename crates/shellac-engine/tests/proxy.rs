@@ -218,3 +218,31 @@ async fn unknown_methods_are_piped_with_connection_close() {
     assert_eq!(req.line, "FROB /x HTTP/1.1");
     assert!(req.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close"));
 }
+
+#[tokio::test]
+async fn idle_backend_connections_are_closed_after_backend_idle_timeout() {
+    let o = Origin::start("b").await;
+    let p = proxy_with(&vcl_for(&[&o], ""), |params| params.backend_idle_timeout = 1.0).await;
+    assert_eq!(p.get("/").await.status, 200);
+    assert_eq!(o.open_connections(), 1, "kept open for reuse");
+    // The sweeper runs every second: closed within timeout + one sweep.
+    assert!(eventually(Duration::from_secs(5), || o.open_connections() == 0).await, "still open");
+    assert_eq!(p.get("/").await.status, 200, "a new connection afterwards");
+    assert_eq!(o.connections(), 2);
+}
+
+#[tokio::test]
+async fn an_idle_connection_the_backend_closed_is_closed_on_our_side_too() {
+    let o = Origin::start("b").await;
+    o.set(|b| {
+        b.drop_after = true;
+        b.hold_open = Some(Duration::from_millis(300));
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    assert_eq!(p.get("/").await.status, 200);
+    let pool = p.server.registry.pool(o.addr);
+    assert_eq!(pool.idle_count(), 1, "answered with keep-alive, so pooled");
+    // The origin closes it 300 ms later. It must not sit in CLOSE_WAIT until the next request
+    // (idle timeout 60 s).
+    assert!(eventually(Duration::from_secs(5), || pool.idle_count() == 0).await, "the closed connection stays pooled");
+}

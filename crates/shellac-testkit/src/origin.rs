@@ -30,7 +30,8 @@ pub struct Behavior {
     /// Send exactly these bytes instead of a response, then close (or hold the connection
     /// open for `hold_open`).
     pub raw: Option<String>,
-    /// Keep the connection open this long after answering (probes must then time out).
+    /// Keep the connection open this long after answering (probes must then time out), and
+    /// with `drop_after`, before closing it.
     pub hold_open: Option<Duration>,
     /// Extra response header lines (`Name: value`).
     pub headers: Vec<String>,
@@ -60,6 +61,7 @@ pub struct Origin {
     behavior: Arc<Mutex<Behavior>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     conns: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -92,8 +94,10 @@ impl Origin {
         let behavior = Arc::new(Mutex::new(Behavior::default()));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(AtomicUsize::new(0));
-        let task = tokio::spawn(accept(listener, name.to_string(), behavior.clone(), requests.clone(), conns.clone()));
-        Origin { name: name.to_string(), addr, behavior, requests, conns, task: Mutex::new(Some(task)) }
+        let open = Arc::new(AtomicUsize::new(0));
+        let counters = Counters { accepted: conns.clone(), open: open.clone() };
+        let task = tokio::spawn(accept(listener, name.to_string(), behavior.clone(), requests.clone(), counters));
+        Origin { name: name.to_string(), addr, behavior, requests, conns, open, task: Mutex::new(Some(task)) }
     }
 
     /// `host:port` for a VCL `.host`.
@@ -136,6 +140,11 @@ impl Origin {
         self.conns.load(Ordering::Relaxed)
     }
 
+    /// How many of them are still open (the client has not closed them).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Stops listening: connects are refused from now on.
     pub fn refuse(&self) {
         if let Some(t) = self.task.lock().take() {
@@ -150,20 +159,29 @@ impl Drop for Origin {
     }
 }
 
+/// Connections accepted, and those still open.
+struct Counters {
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
 async fn accept(
     listener: TcpListener,
     name: String,
     behavior: Arc<Mutex<Behavior>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
-    conns: Arc<AtomicUsize>,
+    counters: Counters,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        let n = conns.fetch_add(1, Ordering::Relaxed);
-        let (name, behavior, requests) = (name.clone(), behavior.clone(), requests.clone());
+        let n = counters.accepted.fetch_add(1, Ordering::Relaxed);
+        counters.open.fetch_add(1, Ordering::Relaxed);
+        let (name, behavior, requests, open) =
+            (name.clone(), behavior.clone(), requests.clone(), counters.open.clone());
         tokio::spawn(async move {
             let _ = serve(stream, n, &name, &behavior, &requests).await;
+            open.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
@@ -215,6 +233,9 @@ async fn serve(
             head.push_str(&body);
             stream.write_all(head.as_bytes()).await?;
             if b.drop_after {
+                if let Some(d) = b.hold_open {
+                    tokio::time::sleep(d).await;
+                }
                 return Ok(());
             }
             continue;

@@ -1,6 +1,7 @@
 //! Connections to one backend address, shared by every VCL and fetch that uses the address:
-//! keep-alive reuse, idle expiry (`backend_idle_timeout`), the connect-error hold-down (spec
-//! §4.6) and the connect timeout. A connection's I/O is driven by the request that uses it (no
+//! keep-alive reuse, idle expiry (`backend_idle_timeout`: the registry's sweeper closes idle
+//! connections past it, and those the backend closed, every second), the connect-error
+//! hold-down (spec §4.6) and the connect timeout. A connection's I/O is driven by the request that uses it (no
 //! task of its own: no hand-offs between tasks per request); at checkout it is polled once, so
 //! one the backend closed while idle is seen closed and never reused; the fetch retries once on
 //! a fresh connection if a reused one fails before any response byte (spec §4.4).
@@ -156,6 +157,27 @@ impl Pool {
     /// Wraps a connection for one fetch's response body.
     pub fn lease(self: &Arc<Self>, conn: Conn, reusable: bool, busy: Option<BusyGuard>) -> Lease {
         Lease { pool: self.clone(), conn: Some(conn), reusable, _busy: busy }
+    }
+
+    /// Closes the idle connections that sat longer than `idle_timeout` or that the backend
+    /// closed meanwhile (so that none lingers in CLOSE_WAIT); returns how many it closed.
+    pub fn sweep(&self, idle_timeout: Duration) -> usize {
+        let mut idle = self.idle.lock();
+        let before = idle.len();
+        idle.retain_mut(|i| i.since.elapsed() <= idle_timeout && i.conn.is_usable());
+        before - idle.len()
+    }
+
+    /// Closes every idle connection (nothing will use them soon: the backend left its
+    /// director); connections in use are not affected.
+    pub fn close_idle(&self) {
+        let closed = std::mem::take(&mut *self.idle.lock());
+        drop(closed);
+    }
+
+    /// How many idle connections it holds.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().len()
     }
 
     fn put(&self, conn: Conn) {

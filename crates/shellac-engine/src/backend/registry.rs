@@ -1,11 +1,15 @@
 //! What outlives a loaded VCL: connection pools by address, probers by (address, probe
-//! definition) and the catalog of discovered backends. Both are held weakly here and strongly by the VCLs that use them, so a reload
-//! that keeps a backend keeps its connections and probe history, and one that drops it lets both
-//! go.
+//! definition) and the catalog of discovered backends. Pools and probers are held weakly here
+//! and strongly by the VCLs that use them, so a reload that keeps a backend keeps its
+//! connections and probe history, and one that drops it lets both go. A sweeper task, started
+//! with the first pool, closes idle connections past `backend_idle_timeout` or closed by their
+//! backend, once a second.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -13,16 +17,35 @@ use super::pool::Pool;
 use super::probe::{ProbeSpec, Prober};
 use crate::catalog::Catalog;
 
+type Pools = Mutex<HashMap<SocketAddr, Weak<Pool>>>;
+
+/// How often the sweeper looks at idle connections.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Shared pools, probers and discovered backends.
-#[derive(Default)]
 pub struct Registry {
     /// What discovery (etcd) found; dynamic directors follow it.
     pub catalog: Catalog,
-    pools: Mutex<HashMap<SocketAddr, Weak<Pool>>>,
+    pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
+    /// `backend_idle_timeout` in milliseconds, for the sweeper.
+    idle_timeout_ms: Arc<AtomicU64>,
+    sweeping: AtomicBool,
 }
 
 // === impl Registry ===
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            catalog: Catalog::default(),
+            pools: Arc::default(),
+            probers: Mutex::default(),
+            idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),
+            sweeping: AtomicBool::new(false),
+        }
+    }
+}
 
 impl Registry {
     /// The pool for an address, created on first use.
@@ -34,7 +57,26 @@ impl Registry {
         pools.retain(|_, w| w.strong_count() > 0);
         let p = Arc::new(Pool::new(addr));
         pools.insert(addr, Arc::downgrade(&p));
+        drop(pools);
+        self.start_sweeper();
         p
+    }
+
+    /// Sets the idle timeout the sweeper applies (`backend_idle_timeout`).
+    pub fn set_idle_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.idle_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Starts the sweeper once, inside a tokio runtime (outside one, a later pool starts it).
+    fn start_sweeper(&self) {
+        if self.sweeping.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        if !self.sweeping.swap(true, Ordering::AcqRel) {
+            rt.spawn(sweep(Arc::downgrade(&self.pools), self.idle_timeout_ms.clone()));
+        }
     }
 
     /// The prober for an address and probe, created (and started) on first use. `name` labels
@@ -50,5 +92,23 @@ impl Registry {
         p.start();
         probers.insert(key, Arc::downgrade(&p));
         p
+    }
+}
+
+/// Every [`SWEEP_EVERY`], closes the idle connections of every live pool that are past the idle
+/// timeout or closed by their backend; ends with the registry.
+async fn sweep(pools: Weak<Pools>, idle_timeout_ms: Arc<AtomicU64>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pools) = pools.upgrade() else { return };
+        let live: Vec<Arc<Pool>> = pools.lock().values().filter_map(Weak::upgrade).collect();
+        drop(pools);
+        let timeout = Duration::from_millis(idle_timeout_ms.load(Ordering::Relaxed));
+        let closed: usize = live.iter().map(|p| p.sweep(timeout)).sum();
+        if closed > 0 {
+            tracing::debug!(closed, "idle backend connections closed");
+        }
     }
 }

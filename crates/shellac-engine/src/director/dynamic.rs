@@ -7,8 +7,8 @@
 //!   its key keeps the same address; a weight or drain change does not rebuild it.
 //! - A deleted or drained member leaves the policy's list at once (no new requests); requests
 //!   already using it hold their own reference and finish.
-//! - A deleted member is kept, cold, for [`RETAIN`]: if its key comes back with the same address
-//!   it gets the same backend, history included.
+//! - A deleted member is kept, cold (unprobed, its idle connections closed), for [`RETAIN`]: if
+//!   its key comes back with the same address it gets the same backend, history included.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -176,6 +176,10 @@ impl Dynamic {
 
 fn retire(retired: &mut HashMap<String, (Arc<Backend>, Instant)>, key: &str, b: Arc<Backend>, now: Instant) {
     b.set_warm(false);
+    // It takes no new requests: its idle connections would only hold sockets on both ends.
+    if let Some(pool) = &b.pool {
+        pool.close_idle();
+    }
     if retired.len() >= RETAIN_MAX {
         // Forget the oldest.
         if let Some(k) = retired.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
