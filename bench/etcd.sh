@@ -2,7 +2,8 @@
 # Discovery: etcd put -> first request routed to the new member (100 changes, seed 000's setup
 # with its probe), and req/s with 3 members vs 1,000 members (one nginx on port 18201, reached
 # as 127.0.X.Y; Shellac on CPU 1 with one thread, wrk on CPU 0). etcd is started on free
-# loopback ports by the benchmark itself.
+# loopback ports by the benchmark itself. HAProxy 2.6 (installed if missing) is the peer in the
+# same rounds: the same 3 or 1,000 servers with the same health check.
 #
 #   bench/etcd.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=50]
 set -euo pipefail
@@ -14,11 +15,11 @@ CONNS=${3:-50}
 ./dev deps
 need() { command -v "$1" >/dev/null 2>&1 || NEED="$NEED $2"; }
 NEED=""
-need nginx nginx-light; need wrk wrk
+need nginx nginx-light; need wrk wrk; need haproxy haproxy
 if [ -n "$NEED" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $NEED >/dev/null
-    $SUDO service nginx stop >/dev/null 2>&1 || true
+    for s in nginx haproxy; do $SUDO service $s stop >/dev/null 2>&1 || true; done
 fi
 if ss -ltn | grep -q ":18201 "; then echo "port 18201 is in use"; exit 1; fi
 ulimit -n 65536 || true

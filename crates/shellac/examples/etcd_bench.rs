@@ -5,10 +5,14 @@
 //!    answered by the new origin (its first probe included). Prints p50/p90/p99/max.
 //! 2. Scale: requests per second through the same setup with 3 members and with 1,000 members
 //!    (all one nginx on `NGINX_PORT`, reached as 127.0.X.Y), measured by wrk in alternating
-//!    rounds; prints medians and the ratio.
+//!    rounds; prints medians, the ratio of the medians and the ratio per round. HAProxy (if
+//!    installed) is the peer measured in the same rounds: a round-robin backend with the same 3
+//!    or 1,000 servers and the same health check (`GET /probe.txt` every 3 s), started only for
+//!    its own measurement, while Shellac's group is empty (so neither proxy's probes run during
+//!    the other's measurement).
 //!
-//! Arguments: SHELLAC_BINARY NGINX_PORT ROUNDS SECONDS CONNECTIONS. With `NO_PROBE=1` the
-//! groups have no probe (to see what the seed's probes cost at 1,000 members).
+//! Arguments: SHELLAC_BINARY NGINX_PORT ROUNDS SECONDS CONNECTIONS. With `NO_PROBE=1` neither
+//! proxy probes (to see what the probes cost at 1,000 members).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -29,6 +33,31 @@ impl Drop for Killed {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+/// HAProxy 2.6 balancing over `members` with the seed's health check, one thread, on CPU 1.
+fn haproxy(port: u16, members: &[String], dir: &std::path::Path) -> Option<Killed> {
+    let probe = std::env::var_os("NO_PROBE").is_none();
+    let mut cfg = String::from(
+        "global\n    nbthread 1\n    maxconn 8000\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n    option http-keep-alive\n",
+    );
+    cfg += &format!("frontend fe\n    bind 127.0.0.1:{port}\n    default_backend web\nbackend web\n    balance roundrobin\n    http-reuse always\n");
+    if probe {
+        cfg += "    option httpchk GET /probe.txt\n    default-server check inter 3s rise 1 fall 3\n    timeout check 2s\n";
+    }
+    for (i, m) in members.iter().enumerate() {
+        cfg += &format!("    server s{i} {m}\n");
+    }
+    let path = dir.join(format!("haproxy-{}.cfg", members.len()));
+    std::fs::write(&path, cfg).expect("write haproxy.cfg");
+    let child = Command::new("taskset")
+        .args(["-c", "1", "haproxy", "-db", "-f"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Killed(child))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -79,6 +108,32 @@ async fn set_members(c: &mut Client, addrs: &[String]) {
     for chunk in ops.chunks(100) {
         c.txn(Txn::new().and_then(chunk.to_vec())).await.expect("txn");
     }
+}
+
+/// Returns once `addr` listens and 20 requests in a row are not 5xx (every member answered its
+/// first probe), or after 20 s.
+async fn settle(addr: SocketAddr) {
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    loop {
+        let mut sick = false;
+        for _ in 0..20 {
+            sick |= body(addr).await.starts_with('5');
+        }
+        if !sick || start.elapsed() > Duration::from_secs(20) {
+            return;
+        }
+    }
+}
+
+/// req/s through a proxy once its members are up: settle, 4 s of probes, 2 s of warm-up.
+async fn measure(addr: SocketAddr, secs: u32, conns: u32) -> f64 {
+    settle(addr).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = wrk(addr, 2, conns).await;
+    wrk(addr, secs, conns).await
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -147,33 +202,40 @@ async fn main() {
     let members = |n: usize| -> Vec<String> {
         (0..n).map(|i| format!("127.0.{}.{}:{nginx_port}", i / 250, i % 250 + 1)).collect()
     };
-    let (mut three, mut thousand) = (Vec::new(), Vec::new());
+    let has_haproxy = Command::new("haproxy").arg("-v").output().is_ok_and(|o| o.status.success());
+    let dir = std::env::temp_dir().join(format!("etcd-bench-haproxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hport = free_port();
+    let haddr: SocketAddr = format!("127.0.0.1:{hport}").parse().expect("addr");
+    // [proxy][members: 0 = 3, 1 = 1000] -> req/s per round
+    let mut rps = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
     for round in 0..rounds {
-        for n in [3usize, 1000] {
+        for (m, n) in [3usize, 1000].into_iter().enumerate() {
             set_members(&mut c, &members(n)).await;
-            // Wait until every member has answered its first probe (it is sick until then).
-            let start = Instant::now();
-            loop {
-                let mut seen = std::collections::HashSet::new();
-                for _ in 0..20 {
-                    seen.insert(body(addr).await);
-                }
-                if !seen.iter().any(|b| b.starts_with('5')) || start.elapsed() > Duration::from_secs(20) {
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            let _ = wrk(addr, 2, conns).await;
-            let rps = wrk(addr, secs, conns).await;
-            println!("round {} members {n:4}: {rps:.0} req/s", round + 1);
-            if n == 3 {
-                three.push(rps);
-            } else {
-                thousand.push(rps);
+            let r = measure(addr, secs, conns).await;
+            println!("round {} shellac members {n:4}: {r:.0} req/s", round + 1);
+            rps[0][m].push(r);
+            if has_haproxy {
+                set_members(&mut c, &[]).await;
+                let Some(_h) = haproxy(hport, &members(n), &dir) else { continue };
+                let r = measure(haddr, secs, conns).await;
+                println!("round {} haproxy members {n:4}: {r:.0} req/s", round + 1);
+                rps[1][m].push(r);
             }
         }
     }
-    let (m3, m1000) = (median(&mut three), median(&mut thousand));
-    println!("median req/s: 3 members {m3:.0}, 1000 members {m1000:.0}, ratio {:.3}", m1000 / m3);
+    let _ = std::fs::remove_dir_all(&dir);
+    for (p, name) in ["shellac", "haproxy"].iter().enumerate() {
+        if rps[p][0].is_empty() {
+            continue;
+        }
+        let per_round: Vec<String> = rps[p][0].iter().zip(&rps[p][1]).map(|(a, b)| format!("{:.3}", b / a)).collect();
+        let (m3, m1000) = (median(&mut rps[p][0].clone()), median(&mut rps[p][1].clone()));
+        println!(
+            "{name}: median req/s 3 members {m3:.0}, 1000 members {m1000:.0}, ratio {:.3} (per round: {})",
+            m1000 / m3,
+            per_round.join(", ")
+        );
+    }
     drop(etcd);
 }
