@@ -23,7 +23,7 @@ if [ -n "$NEED" ]; then
 fi
 if ss -ltn | grep -q ":18201 "; then echo "port 18201 is in use"; exit 1; fi
 ulimit -n 65536 || true
-cargo build --release -q -p shellac --example etcd_bench
+cargo build --release -q -p shellac --bins --example etcd_bench
 
 W=$(mktemp -d /tmp/shellac-etcd-bench.XXXXXX)
 chmod 755 "$W"
