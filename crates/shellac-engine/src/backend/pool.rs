@@ -1,10 +1,11 @@
 //! Connections to one backend address, shared by every VCL and fetch that uses the address:
 //! keep-alive reuse, idle expiry (`backend_idle_timeout`: the registry's sweeper closes idle
 //! connections past it, and those the backend closed, every second), the connect-error
-//! hold-down (spec §4.6) and the connect timeout. A connection's I/O is driven by the request that uses it (no
-//! task of its own: no hand-offs between tasks per request); at checkout it is polled once, so
-//! one the backend closed while idle is seen closed and never reused; the fetch retries once on
-//! a fresh connection if a reused one fails before any response byte (spec §4.4).
+//! hold-down (spec §4.6) and the connect timeout. A connection's I/O is driven by the request
+//! that uses it (no task of its own: no hand-offs between tasks per request); at checkout it is
+//! polled once, so one the backend closed while idle is seen closed and never reused; the fetch
+//! retries once on a fresh connection if a reused one fails before any response byte (spec
+//! §4.4).
 
 use std::future::Future;
 use std::io;
@@ -91,10 +92,9 @@ impl Pool {
         loop {
             let popped = self.idle.lock().pop();
             let Some(mut idle) = popped else { break };
-            if idle.since.elapsed() > policy.idle_timeout || !idle.conn.is_usable() {
-                continue;
+            if idle.keep(policy.idle_timeout) {
+                return Ok(Checkout { conn: idle.conn, reused: true });
             }
-            return Ok(Checkout { conn: idle.conn, reused: true });
         }
         self.checkout_fresh(backend, policy).await
     }
@@ -164,15 +164,15 @@ impl Pool {
     pub fn sweep(&self, idle_timeout: Duration) -> usize {
         let mut idle = self.idle.lock();
         let before = idle.len();
-        idle.retain_mut(|i| i.since.elapsed() <= idle_timeout && i.conn.is_usable());
+        idle.retain_mut(|i| i.keep(idle_timeout));
         before - idle.len()
     }
 
     /// Closes every idle connection (nothing will use them soon: the backend left its
     /// director); connections in use are not affected.
     pub fn close_idle(&self) {
-        let closed = std::mem::take(&mut *self.idle.lock());
-        drop(closed);
+        // Taken under the lock, closed after it.
+        drop(std::mem::take(&mut *self.idle.lock()));
     }
 
     /// How many idle connections it holds.
@@ -206,6 +206,15 @@ fn connect_error(backend: &str, e: &io::Error) -> FetchError {
         _ => e.to_string(),
     };
     FetchError::Connect { backend: backend.to_string(), errno, reason }
+}
+
+// === impl Idle ===
+
+impl Idle {
+    /// Whether it may still be used: not idle past `idle_timeout`, not closed by the backend.
+    fn keep(&mut self, idle_timeout: Duration) -> bool {
+        self.since.elapsed() <= idle_timeout && self.conn.is_usable()
+    }
 }
 
 // === impl Conn ===
