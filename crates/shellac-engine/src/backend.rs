@@ -4,8 +4,11 @@
 //!
 //! Connections live in the per-address [`pool::Pool`], shared by every VCL that names the same
 //! address; probe state lives in [`probe::Prober`], shared by every VCL that declares the same
-//! (address, probe) pair, so that history survives a reload.
+//! (address, probe) pair, so that history survives a reload. A fetch speaks HTTP/1.1 on a
+//! [`conn::Conn`] with the [`codec`].
 
+pub mod codec;
+pub mod conn;
 pub mod pool;
 pub mod probe;
 pub mod registry;

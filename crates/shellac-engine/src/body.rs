@@ -1,8 +1,9 @@
 //! The one message body type of the data path, for responses to clients and requests to
 //! backends: empty, a buffer (synthetic pages, buffered fetches), or a stream read from the other
-//! side with a between-bytes timeout and a size limit. When a backend response stream ends
-//! cleanly, its connection goes back to the pool; when it stalls or breaks, the stream errors, so
-//! hyper aborts the client connection and the client sees a truncated body (spec §4.2).
+//! side (a client's request body, or a backend response through its pool [`Lease`]) with a
+//! between-bytes timeout and a size limit. When a backend response stream ends cleanly, its
+//! connection goes back to the pool; when it stalls or breaks, the stream errors, so hyper aborts
+//! the client connection and the client sees a truncated body (spec §4.2).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,12 +30,21 @@ enum Kind {
 
 struct Stream {
     first: Option<Bytes>,
-    inner: Incoming,
+    source: Source,
     between_bytes: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
     limit: u64,
     seen: u64,
-    lease: Option<Lease>,
+}
+
+/// Where a stream reads from.
+enum Source {
+    /// Read by hyper: a client's request body, a piped response.
+    Incoming(Incoming),
+    /// A backend response body on a pooled connection.
+    Backend(Lease),
+    /// Ended by an error.
+    Broken,
 }
 
 /// Why a streamed body ended early.
@@ -46,9 +56,12 @@ pub enum BodyError {
     /// More than the allowed size.
     #[error("body larger than {0} bytes")]
     TooLarge(u64),
-    /// The other side broke off.
+    /// The client broke off.
     #[error("{0}")]
     Io(#[from] hyper::Error),
+    /// The backend broke off or sent a malformed body.
+    #[error("{0}")]
+    Backend(String),
 }
 
 // === impl Body ===
@@ -68,28 +81,20 @@ impl Body {
         Body { kind: Kind::Full(Some(b)) }
     }
 
-    /// A body streamed from `inner`; `limit` 0 means unlimited; `lease` goes back to its pool
-    /// when the stream ends cleanly.
-    pub fn stream(inner: Incoming, between_bytes: Option<Duration>, limit: u64, lease: Option<Lease>) -> Body {
-        Body {
-            kind: Kind::Stream(Box::new(Stream {
-                first: None,
-                inner,
-                between_bytes,
-                timer: None,
-                limit,
-                seen: 0,
-                lease,
-            })),
-        }
+    /// A body hyper reads (a client's request body, a piped response); `limit` 0 means
+    /// unlimited.
+    pub fn incoming(inner: Incoming, between_bytes: Option<Duration>, limit: u64) -> Body {
+        Body::streamed(None, Source::Incoming(inner), between_bytes, limit)
     }
 
-    /// A backend body of which `first` was already read.
-    pub fn stream_after(first: Bytes, inner: Incoming, between_bytes: Option<Duration>, lease: Option<Lease>) -> Body {
-        let first = (!first.is_empty()).then_some(first);
-        Body {
-            kind: Kind::Stream(Box::new(Stream { first, inner, between_bytes, timer: None, limit: 0, seen: 0, lease })),
-        }
+    /// A backend response body, of which `first` was already read; the lease's connection goes
+    /// back to its pool when the body ends cleanly.
+    pub fn backend(first: Option<Bytes>, lease: Lease, between_bytes: Option<Duration>) -> Body {
+        Body::streamed(first.filter(|b| !b.is_empty()), Source::Backend(lease), between_bytes, 0)
+    }
+
+    fn streamed(first: Option<Bytes>, source: Source, between_bytes: Option<Duration>, limit: u64) -> Body {
+        Body { kind: Kind::Stream(Box::new(Stream { first, source, between_bytes, timer: None, limit, seen: 0 })) }
     }
 
     /// Whether a fetch may send this body again (retries, the silent retry on a reused
@@ -134,7 +139,7 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(b) => b.is_none(),
-            Kind::Stream(s) => s.first.is_none() && s.inner.is_end_stream(),
+            Kind::Stream(s) => s.first.is_none() && s.source.is_end_stream(),
         }
     }
 
@@ -144,7 +149,7 @@ impl http_body::Body for Body {
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Stream(s) => {
                 let extra = s.first.as_ref().map_or(0, |b| b.len() as u64);
-                let inner = s.inner.size_hint();
+                let inner = s.source.size_hint();
                 let mut hint = SizeHint::new();
                 hint.set_lower(inner.lower() + extra);
                 if let Some(u) = inner.upper() {
@@ -173,39 +178,37 @@ impl Stream {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
-        // The connection is driven by this stream: let it read before asking for a frame.
-        if let Some(lease) = self.lease.as_mut() {
-            lease.poll_io(cx);
-        }
-        match Pin::new(&mut self.inner).poll_frame(cx) {
+        let polled = match &mut self.source {
+            Source::Incoming(inner) => Pin::new(inner).poll_frame(cx).map_err(BodyError::from),
+            Source::Backend(lease) => {
+                lease.poll_data(cx).map(|d| d.map(|d| d.map(Frame::data).map_err(BodyError::Backend)))
+            }
+            Source::Broken => Poll::Ready(None),
+        };
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.seen += data.len() as u64;
                     if self.limit > 0 && self.seen > self.limit {
-                        self.lease = None;
+                        self.source = Source::Broken;
                         return Poll::Ready(Some(Err(BodyError::TooLarge(self.limit))));
                     }
                 }
                 self.timer = None;
-                if self.inner.is_end_stream() {
-                    self.finish();
-                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                self.lease = None;
-                Poll::Ready(Some(Err(e.into())))
+                self.source = Source::Broken;
+                Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(None) => {
-                self.finish();
-                Poll::Ready(None)
-            }
+            Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
                 let Some(d) = self.between_bytes else { return Poll::Pending };
                 let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + d)));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        self.lease = None;
+                        // Dropping the lease closes the backend connection.
+                        self.source = Source::Broken;
                         Poll::Ready(Some(Err(BodyError::Timeout)))
                     }
                     Poll::Pending => Poll::Pending,
@@ -213,10 +216,27 @@ impl Stream {
             }
         }
     }
+}
 
-    fn finish(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            lease.recycle();
+// === impl Source ===
+
+impl Source {
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Source::Incoming(inner) => inner.is_end_stream(),
+            Source::Backend(lease) => lease.is_done(),
+            Source::Broken => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Source::Incoming(inner) => inner.size_hint(),
+            Source::Backend(lease) => match lease.remaining() {
+                Some(n) => SizeHint::with_exact(n),
+                None => SizeHint::new(),
+            },
+            Source::Broken => SizeHint::with_exact(0),
         }
     }
 }

@@ -95,7 +95,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
     let body = if http_body::Body::is_end_stream(&incoming) {
         Body::empty()
     } else {
-        Body::stream(incoming, None, params.req_body_max, None)
+        Body::incoming(incoming, None, params.req_body_max)
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let mut task = Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false };

@@ -108,11 +108,6 @@ pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
     connection_tokens(headers).find(|t| PROTECTED.contains(&t.as_str()))
 }
 
-/// Whether `Connection:` contains `close`.
-pub fn wants_close(headers: &HeaderMap) -> bool {
-    connection_tokens(headers).any(|t| t == "close")
-}
-
 /// A number as a header value.
 pub fn num(n: u64) -> HeaderValue {
     HeaderValue::from(n)

@@ -30,6 +30,8 @@ pub struct Behavior {
     /// Send exactly these bytes instead of a response, then close (or hold the connection
     /// open for `hold_open`).
     pub raw: Option<String>,
+    /// With `raw`: keep serving the connection after sending it (a keep-alive answer).
+    pub keep_raw: bool,
     /// Keep the connection open this long after answering (probes must then time out), and
     /// with `drop_after`, before closing it.
     pub hold_open: Option<Duration>,
@@ -77,6 +79,7 @@ impl Default for Behavior {
             close: false,
             drop_after: false,
             raw: None,
+            keep_raw: false,
             hold_open: None,
             headers: Vec::new(),
             body: String::new(),
@@ -207,6 +210,9 @@ async fn serve(
         tokio::time::sleep(b.head_delay).await;
         if let Some(raw) = &b.raw {
             stream.write_all(raw.as_bytes()).await?;
+            if b.keep_raw {
+                continue;
+            }
             if let Some(d) = b.hold_open {
                 tokio::time::sleep(d).await;
             }

@@ -1,28 +1,27 @@
 //! Connections to one backend address, shared by every VCL and fetch that uses the address:
 //! keep-alive reuse, idle expiry (`backend_idle_timeout`: the registry's sweeper closes idle
 //! connections past it, and those the backend closed, every second), the connect-error
-//! hold-down (spec §4.6) and the connect timeout. A connection's I/O is driven by the request
-//! that uses it (no task of its own: no hand-offs between tasks per request); at checkout it is
-//! polled once, so one the backend closed while idle is seen closed and never reused; the fetch
-//! retries once on a fresh connection if a reused one fails before any response byte (spec
-//! §4.4).
+//! hold-down (spec §4.6) and the connect timeout. A connection (`conn::Conn`) is driven by the
+//! fetch that uses it; while its response body is read it is a [`Lease`], which returns it to
+//! the pool when the body ended cleanly. At checkout an idle connection is checked for a close
+//! by the backend, so one seen closed is never reused; the fetch retries once on a fresh
+//! connection if a reused one fails before any response byte (spec §4.4).
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, Connection, SendRequest};
+use bytes::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::codec::Decoder;
+use super::conn::Conn;
 use crate::backend::BusyGuard;
 use crate::body::Body;
 use crate::error::FetchError;
@@ -39,18 +38,15 @@ struct Idle {
     since: Instant,
 }
 
-/// One HTTP/1.1 connection: the request handle and the I/O driver, polled by whoever uses it.
-pub struct Conn {
-    sender: SendRequest<Body>,
-    driver: Pin<Box<Connection<TokioIo<TcpStream>, Body>>>,
-    ended: bool,
-}
-
-/// A connection in use by one fetch's response body. Dropping it closes the connection (the
-/// response was not read to the end); [`Lease::recycle`] returns it to the pool.
+/// A connection in use by one fetch's response body, which it decodes. When the body was read
+/// to the end the connection goes back to the pool (if both sides allow it); dropping the lease
+/// before that closes the connection.
 pub struct Lease {
     pool: Arc<Pool>,
     conn: Option<Conn>,
+    decoder: Decoder,
+    /// Why the body broke off, until the reader was told.
+    broken: Option<String>,
     reusable: bool,
     _busy: Option<BusyGuard>,
 }
@@ -101,32 +97,20 @@ impl Pool {
 
     /// A new connection, never an idle one.
     pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
-        let (sender, driver) = self.handshake(backend, policy).await?;
-        Ok(Checkout { conn: Conn { sender, driver: Box::pin(driver), ended: false }, reused: false })
+        let stream = self.open(backend, policy).await?;
+        Ok(Checkout { conn: Conn::new(stream), reused: false })
     }
 
-    /// A new connection with its own task and upgrade support, for pipe.
+    /// A new connection on hyper's client with its own task and upgrade support, for pipe.
     pub async fn connect(&self, backend: &str, policy: &ConnectPolicy) -> Result<SendRequest<Body>, FetchError> {
-        let (sender, conn) = self.handshake(backend, policy).await?;
+        let stream = self.open(backend, policy).await?;
+        let (sender, conn) =
+            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| FetchError::Read(e.to_string()))?;
         tokio::spawn(async move {
             // Errors here surface to the request through the sender; nothing to do.
             let _ = conn.with_upgrades().await;
         });
         Ok(sender)
-    }
-
-    /// A new HTTP/1.1 client connection: request handle and I/O driver.
-    async fn handshake(
-        &self,
-        backend: &str,
-        policy: &ConnectPolicy,
-    ) -> Result<(SendRequest<Body>, Connection<TokioIo<TcpStream>, Body>), FetchError> {
-        let stream = self.open(backend, policy).await?;
-        http1::Builder::new()
-            .writev(false)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| FetchError::Read(e.to_string()))
     }
 
     /// A TCP connection, respecting the hold-down and the connect timeout.
@@ -155,8 +139,8 @@ impl Pool {
     }
 
     /// Wraps a connection for one fetch's response body.
-    pub fn lease(self: &Arc<Self>, conn: Conn, reusable: bool, busy: Option<BusyGuard>) -> Lease {
-        Lease { pool: self.clone(), conn: Some(conn), reusable, _busy: busy }
+    pub fn lease(self: &Arc<Self>, conn: Conn, decoder: Decoder, reusable: bool, busy: Option<BusyGuard>) -> Lease {
+        Lease { pool: self.clone(), conn: Some(conn), decoder, broken: None, reusable, _busy: busy }
     }
 
     /// Closes the idle connections that sat longer than `idle_timeout` or that the backend
@@ -217,72 +201,70 @@ impl Idle {
     }
 }
 
-// === impl Conn ===
-
-impl Conn {
-    /// Sends a request and waits for the response head, driving the connection meanwhile.
-    pub async fn send(&mut self, req: Request<Body>) -> Result<Response<Incoming>, String> {
-        let Conn { sender, driver, ended } = self;
-        std::future::poll_fn(|cx| {
-            if !*ended && driver.as_mut().poll(cx).is_ready() {
-                *ended = true;
-            }
-            if *ended {
-                return Poll::Ready(Err("connection closed".to_string()));
-            }
-            sender.poll_ready(cx).map_err(|e| e.to_string())
-        })
-        .await?;
-        let mut response = std::pin::pin!(sender.send_request(req));
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(r) = response.as_mut().poll(cx) {
-                return Poll::Ready(r.map_err(|e| e.to_string()));
-            }
-            if !*ended && driver.as_mut().poll(cx).is_ready() {
-                *ended = true;
-                // The driver finished: the response future resolves now, one way or the other.
-                return response.as_mut().poll(cx).map(|r| r.map_err(|e| e.to_string()));
-            }
-            Poll::Pending
-        })
-        .await
-    }
-
-    /// Drives the connection's I/O (reading a response body needs it).
-    pub fn poll_io(&mut self, cx: &mut Context<'_>) {
-        if !self.ended && self.driver.as_mut().poll(cx).is_ready() {
-            self.ended = true;
-        }
-    }
-
-    /// Whether the connection is open and idle: polled once, so that a close by the backend
-    /// while it sat in the pool is noticed.
-    fn is_usable(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        self.poll_io(&mut cx);
-        !self.ended && !self.sender.is_closed() && matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
-    }
-}
-
 // === impl Lease ===
 
 impl Lease {
-    /// The response was read to the end: keep the connection if both sides allow it.
-    pub fn recycle(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            // Let the driver see the end of the exchange.
-            let mut cx = Context::from_waker(Waker::noop());
-            conn.poll_io(&mut cx);
-            if self.reusable && !conn.ended && !conn.sender.is_closed() {
-                self.pool.put(conn);
+    /// The next piece of the response body, reading from the connection as needed; `None` at
+    /// the end, after which the connection is back in the pool (or closed).
+    pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        let Some(conn) = self.conn.as_mut() else { return Poll::Ready(self.broken.take().map(Err)) };
+        loop {
+            match self.decoder.decode(conn.buffer()) {
+                Ok(Some(data)) => {
+                    if self.decoder.is_done() {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Ok(None) if self.decoder.is_done() => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Some(Err(self.break_off(e)))),
+            }
+            match std::task::ready!(conn.poll_fill(cx)) {
+                // EOF ends a close-delimited body; anything else was cut short.
+                Ok(0) => {
+                    self.conn = None;
+                    return Poll::Ready(self.decoder.eof().err().map(|e| Err(self.break_off(e))));
+                }
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Some(Err(self.break_off(e.to_string())))),
             }
         }
     }
 
-    /// Drives the connection while its response body is read.
-    pub fn poll_io(&mut self, cx: &mut Context<'_>) {
-        if let Some(c) = self.conn.as_mut() {
-            c.poll_io(cx);
+    /// Whether the body was read to the end (or broke off and said so).
+    pub fn is_done(&self) -> bool {
+        (self.conn.is_none() && self.broken.is_none()) || self.decoder.is_done()
+    }
+
+    /// Closes the connection; the error is returned now and once more to the next poll (a
+    /// first look without a reader must not hide it from the reader).
+    fn break_off(&mut self, e: String) -> String {
+        self.conn = None;
+        self.broken = Some(e.clone());
+        e
+    }
+
+    /// How many body bytes are still to come, when the framing says.
+    pub fn remaining(&self) -> Option<u64> {
+        if self.is_done() {
+            Some(0)
+        } else {
+            self.decoder.remaining()
+        }
+    }
+
+    /// The body is complete: keep the connection if both sides allow it and nothing unexpected
+    /// follows the response.
+    fn finish(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if self.reusable && conn.buffer().is_empty() {
+                conn.spend_readiness();
+                self.pool.put(conn);
+            }
         }
     }
 }

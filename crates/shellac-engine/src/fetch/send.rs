@@ -3,12 +3,14 @@
 //! timeout), send, and wait for the response head within the first-byte timeout. A reused
 //! connection that fails before any response byte is retried once on a fresh one.
 
+use std::task::{Context, Poll, Waker};
+
 use http::header::HOST;
-use http::{Method as HttpMethod, Request, Uri, Version};
-use hyper::body::Incoming;
-use hyper::ext::ReasonPhrase;
+use http::Version;
+use http_body::Body as _;
 
 use super::{initial_ttl, secs};
+use crate::backend::codec::{self, Decoder, Framing};
 use crate::backend::pool::{ConnectPolicy, Lease};
 use crate::backend::BackendHandle;
 use crate::body::Body;
@@ -43,31 +45,25 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let between_bytes =
         secs(pick(bereq.between_bytes_timeout, backend.timeouts.between_bytes, params.between_bytes_timeout));
 
-    let method = HttpMethod::from_bytes(bereq.method.as_bytes())
-        .map_err(|_| FetchError::Read(format!("invalid method {:?}", bereq.method)))?;
-    let uri: Uri = bereq.url.parse().map_err(|_| FetchError::Read(format!("invalid URL {:?}", bereq.url)))?;
-    // One copy of the headers per attempt, with Host added after selection (spec §4.1).
-    let build = |body: Body| {
-        let mut r = Request::new(body);
-        *r.method_mut() = method.clone();
-        *r.uri_mut() = uri.clone();
-        *r.version_mut() = Version::HTTP_11;
-        let headers = r.headers_mut();
-        *headers = bereq.headers.clone();
-        if !headers.contains_key(HOST) {
-            if let Some(h) = &backend.host_header {
-                headers.insert(HOST, h.clone());
-            }
-        }
-        r
-    };
+    if !is_token(&bereq.method) {
+        return Err(FetchError::Read(format!("invalid method {:?}", bereq.method)));
+    }
+    if bereq.url.is_empty() || bereq.url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(FetchError::Read(format!("invalid URL {:?}", bereq.url)));
+    }
+    // The head once for every attempt, with Host added after selection (spec §4.1).
+    let framing = codec::request_framing(body.size_hint().exact(), body.is_end_stream());
+    let host = if bereq.headers.contains_key(HOST) { None } else { backend.host_header.as_ref() };
+    let mut head = Vec::with_capacity(256);
+    codec::encode_head(&mut head, &bereq.method, &bereq.url, &bereq.headers, host, framing);
+    let max_headers = usize::try_from(params.http_max_hdr).unwrap_or(codec::MAX_HEADERS);
 
     let mut spare = body.try_clone();
     let mut body = Some(body);
     let mut checkout = pool.checkout(&backend.name, &policy).await?;
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        let attempt = tokio::time::timeout(first_byte, checkout.conn.send(build(b))).await;
+        let attempt = tokio::time::timeout(first_byte, checkout.conn.exchange(&head, framing, b, max_headers)).await;
         match attempt {
             Ok(Ok(resp)) => break resp,
             Ok(Err(_)) | Err(_) if checkout.reused && spare.is_some() => {
@@ -81,20 +77,16 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         }
     };
 
-    let (parts, incoming) = response.into_parts();
-    let reusable = !hdr::wants_close(&parts.headers);
-    let reason = match parts.extensions.get::<ReasonPhrase>() {
-        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
-        None => parts.status.canonical_reason().unwrap_or("").to_string(),
-    };
-    let mut beresp_headers = parts.headers;
+    let framing = codec::response_framing(&bereq.method, &response).map_err(FetchError::Read)?;
+    let reusable = response.keep_alive() && framing != Framing::Close;
+    let mut beresp_headers = response.headers;
     hdr::filter(&mut beresp_headers, hdr::BERESP_DROP_KEEP_AGE);
     let age =
         beresp_headers.get(http::header::AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let mut beresp = Beresp {
-        status: u32::from(parts.status.as_u16()),
-        reason,
-        proto: if parts.version == Version::HTTP_10 { "HTTP/1.0".into() } else { "HTTP/1.1".into() },
+        status: u32::from(response.status),
+        reason: response.reason,
+        proto: if response.version == Version::HTTP_10 { "HTTP/1.0".into() } else { "HTTP/1.1".into() },
         headers: beresp_headers,
         grace: 10.0,
         uncacheable: bereq.uncacheable,
@@ -105,46 +97,31 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         ..Beresp::default()
     };
     beresp.ttl = initial_ttl(&beresp, 120.0);
-    let lease = pool.lease(checkout.conn, reusable, Some(busy));
-    let body = body_of(incoming, between_bytes, lease);
+    let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
+    let body = body_of(lease, between_bytes);
     Ok(Sent { beresp, body })
 }
 
 /// The response body. Whatever the backend already sent with the head is taken now (never a
 /// wait), so that a small response goes to the client in one write with its head and its
 /// connection returns to the pool at once; the rest streams.
-fn body_of(mut incoming: Incoming, between_bytes: std::time::Duration, mut lease: Lease) -> Body {
-    use http_body::Body as _;
-    if incoming.is_end_stream() {
-        lease.recycle();
+fn body_of(mut lease: Lease, between_bytes: std::time::Duration) -> Body {
+    let bb = (!between_bytes.is_zero()).then_some(between_bytes);
+    if lease.is_done() {
+        // No body: this returns the connection to the pool.
+        let _ = lease.poll_data(&mut Context::from_waker(Waker::noop()));
         return Body::empty();
     }
-    let first = {
-        use std::task::{Context, Poll, Waker};
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut poll = || std::pin::Pin::new(&mut incoming).poll_frame(&mut cx);
-        match poll() {
-            Poll::Ready(f) => f,
-            Poll::Pending => {
-                lease.poll_io(&mut Context::from_waker(Waker::noop()));
-                match std::pin::Pin::new(&mut incoming).poll_frame(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(f) => f,
-                    Poll::Pending => None,
-                }
-            }
-        }
-    };
-    let bb = (!between_bytes.is_zero()).then_some(between_bytes);
-    match first {
-        Some(Ok(frame)) => {
-            let data = frame.into_data().unwrap_or_default();
-            if incoming.is_end_stream() {
-                lease.recycle();
-                return Body::full(data);
-            }
-            Body::stream_after(data, incoming, bb, Some(lease))
-        }
+    match lease.poll_data(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Some(Ok(data))) if lease.is_done() => Body::full(data),
+        Poll::Ready(Some(Ok(data))) => Body::backend(Some(data), lease, bb),
+        Poll::Ready(None) => Body::empty(),
         // A broken body: let the stream report it where the client sees it.
-        Some(Err(_)) | None => Body::stream(incoming, bb, 0, Some(lease)),
+        Poll::Ready(Some(Err(_))) | Poll::Pending => Body::backend(None, lease, bb),
     }
+}
+
+/// Whether `s` is an HTTP token (a method).
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

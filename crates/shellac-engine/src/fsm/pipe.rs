@@ -130,7 +130,7 @@ impl Task {
         }
         let (mut parts, incoming) = response.into_parts();
         parts.headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        let body = Body::stream(incoming, Some(idle), 0, None);
+        let body = Body::incoming(incoming, Some(idle), 0);
         Ok(Response::from_parts(parts, body))
     }
 }
