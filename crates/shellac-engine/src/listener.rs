@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
+use crate::deadline::ConnTimer;
 use crate::fetch::secs;
 use crate::fsm;
 use crate::send_timeout::SendTimeout;
@@ -118,7 +119,7 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     };
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(ConnTimer::new())
         .keep_alive(true)
         .header_read_timeout(secs(params.timeout_idle))
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))

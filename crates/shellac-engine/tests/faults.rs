@@ -45,6 +45,30 @@ async fn first_byte_timeout_gives_503_after_the_timeout() {
 }
 
 #[tokio::test]
+async fn first_byte_timeout_counts_from_each_request_on_a_reused_connection() {
+    // The first-byte timer of a backend connection is re-armed lazily: each request on the
+    // kept-alive connection gets its own full timeout, shorter or longer than the last.
+    let o = Origin::start("slowish").await;
+    o.set(|b| b.head_delay = Duration::from_millis(200));
+    let vcl = format!(
+        "vcl 4.1;\nbackend b {{ .host = \"{}\"; .port = \"{}\"; .first_byte_timeout = 350ms; }}\n\
+         sub vcl_backend_fetch {{ if (bereq.url == \"/short\") {{ set bereq.first_byte_timeout = 100ms; }} }}\n",
+        o.host(),
+        o.port()
+    );
+    let p = proxy(&vcl).await;
+    for i in 0..4 {
+        assert_eq!(p.get(&format!("/{i}")).await.status, 200, "request {i}");
+    }
+    assert_eq!(o.connections(), 1, "all on one backend connection");
+    let t = Instant::now();
+    assert_eq!(p.get("/short").await.status, 503, "a shorter timeout on the same connection");
+    // 100 ms on the reused connection, then once more on a fresh one (spec §4.4); never the
+    // connection's earlier 350 ms.
+    assert!(t.elapsed() < Duration::from_millis(340), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
 async fn timeout_precedence_is_bereq_then_backend_then_parameter() {
     let o = Origin::start("slow").await;
     o.set(|b| b.head_delay = Duration::from_millis(600));

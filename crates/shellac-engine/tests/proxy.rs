@@ -190,6 +190,22 @@ async fn idle_and_slow_clients_are_cut_after_timeout_idle() {
 }
 
 #[tokio::test]
+async fn timeout_idle_counts_from_each_request_not_the_first() {
+    // The head timer of a connection is re-armed lazily: requests spaced under timeout_idle,
+    // over several times timeout_idle in all, must all be served on the one connection.
+    let o = Origin::start("b").await;
+    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.timeout_idle = 0.3).await;
+    let mut c = Client::connect(p.addr).await;
+    for i in 0..6 {
+        let r = c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert_eq!((r.status, r.closed), (200, false), "request {i}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(o.connections(), 1);
+    assert!(c.is_closed(Duration::from_secs(3)).await, "then closed once idle");
+}
+
+#[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
     let o = Origin::start("slow").await;
     o.set(|b| b.head_delay = Duration::from_millis(400));

@@ -5,18 +5,21 @@
 //! runtime's readiness (the mark of a response's own bytes is cleared when it ends), with a
 //! read only when the backend sent or closed something while the connection was idle.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future as _};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use http_body::Body as _;
 use tokio::io::{AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::codec::{self, Head, ReqFraming};
 use crate::body::Body;
+use crate::deadline::Deadline;
 
 /// The largest response head accepted (Varnish's `http_resp_size` default).
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
@@ -29,6 +32,21 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// A connection to a backend.
 pub struct Conn {
+    wire: Wire,
+    first_byte: Deadline,
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub enum ExchangeError {
+    /// No response head within the first-byte timeout.
+    Timeout,
+    /// Writing or reading failed, or the head was malformed (the text says which).
+    Failed(String),
+}
+
+/// The socket and its buffers.
+struct Wire {
     io: TcpStream,
     rbuf: BytesMut,
     wbuf: Vec<u8>,
@@ -37,12 +55,71 @@ pub struct Conn {
 impl Conn {
     /// Wraps a connected socket.
     pub fn new(io: TcpStream) -> Conn {
-        Conn { io, rbuf: BytesMut::new(), wbuf: Vec::new() }
+        Conn { wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() }, first_byte: Deadline::new(Instant::now()) }
     }
 
     /// Sends a request (`head` as made by [`codec::encode_head`] for `framing`, then `body`)
-    /// and reads the response head. Errors are texts for FetchError.
+    /// and reads the response head, all within `first_byte`.
     pub async fn exchange(
+        &mut self,
+        head: &[u8],
+        framing: ReqFraming,
+        body: Body,
+        max_headers: usize,
+        first_byte: Duration,
+    ) -> Result<Head, ExchangeError> {
+        let Conn { wire, first_byte: deadline } = self;
+        deadline.set(Instant::now() + first_byte);
+        let mut exchange = std::pin::pin!(wire.exchange(head, framing, body, max_headers));
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(r.map_err(ExchangeError::Failed));
+            }
+            deadline.poll_expired(cx).map(|()| Err(ExchangeError::Timeout))
+        })
+        .await
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at EOF.
+    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.wire.poll_fill(cx)
+    }
+
+    /// The bytes read and not yet consumed.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.wire.rbuf
+    }
+
+    /// The response was read to its end: the readable mark left by its last bytes is spent, and
+    /// is cleared here without a syscall, so that a mark seen at the next checkout means the
+    /// backend sent or closed something while the connection sat idle. (A close stays marked:
+    /// the runtime never clears closed states.)
+    pub fn spend_readiness(&self) {
+        let _ = self.wire.io.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+    }
+
+    /// Whether an idle connection can take a request: nothing left unread, and no sign that the
+    /// backend closed it (or sent anything) while it sat idle.
+    pub fn is_usable(&mut self) -> bool {
+        let wire = &mut self.wire;
+        if !wire.rbuf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match wire.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            // Readable: EOF, unsolicited bytes, or a mark the last response left.
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(wire.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+}
+
+impl Wire {
+    async fn exchange(
         &mut self,
         head: &[u8],
         framing: ReqFraming,
@@ -127,8 +204,7 @@ impl Conn {
         }
     }
 
-    /// Reads more into the buffer; `Ok(0)` at EOF.
-    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
@@ -140,37 +216,6 @@ impl Conn {
                     }
                 }
                 r => return Poll::Ready(r),
-            }
-        }
-    }
-
-    /// The bytes read and not yet consumed.
-    pub fn buffer(&mut self) -> &mut BytesMut {
-        &mut self.rbuf
-    }
-
-    /// The response was read to its end: the readable mark left by its last bytes is spent, and
-    /// is cleared here without a syscall, so that a mark seen at the next checkout means the
-    /// backend sent or closed something while the connection sat idle. (A close stays marked:
-    /// the runtime never clears closed states.)
-    pub fn spend_readiness(&self) {
-        let _ = self.io.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
-    }
-
-    /// Whether an idle connection can take a request: nothing left unread, and no sign that the
-    /// backend closed it (or sent anything) while it sat idle.
-    pub fn is_usable(&mut self) -> bool {
-        if !self.rbuf.is_empty() {
-            return false;
-        }
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.io.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            // Readable: EOF, unsolicited bytes, or a stale mark from the last response.
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
     }

@@ -11,6 +11,7 @@ use http_body::Body as _;
 
 use super::{initial_ttl, secs};
 use crate::backend::codec::{self, Decoder, Framing};
+use crate::backend::conn::ExchangeError;
 use crate::backend::pool::{ConnectPolicy, Lease};
 use crate::backend::BackendHandle;
 use crate::body::Body;
@@ -63,17 +64,16 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let mut checkout = pool.checkout(&backend.name, &policy).await?;
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        let attempt = tokio::time::timeout(first_byte, checkout.conn.exchange(&head, framing, b, max_headers)).await;
-        match attempt {
-            Ok(Ok(resp)) => break resp,
-            Ok(Err(_)) | Err(_) if checkout.reused && spare.is_some() => {
+        match checkout.conn.exchange(&head, framing, b, max_headers, first_byte).await {
+            Ok(resp) => break resp,
+            Err(_) if checkout.reused && spare.is_some() => {
                 // The backend may have closed the idle connection as we used it: once more on a
                 // fresh one.
                 body = spare.take();
                 checkout = pool.checkout_fresh(&backend.name, &policy).await?;
             }
-            Ok(Err(e)) => return Err(FetchError::Read(e)),
-            Err(_) => return Err(FetchError::FirstByteTimeout),
+            Err(ExchangeError::Failed(e)) => return Err(FetchError::Read(e)),
+            Err(ExchangeError::Timeout) => return Err(FetchError::FirstByteTimeout),
         }
     };
 
