@@ -168,7 +168,7 @@ fn new_bereq(server: &Server, req: &Req, mode: Mode) -> Bereq {
     hdr::filter(&mut headers, if mode == Mode::Pass { hdr::BEREQ_PASS_DROP } else { hdr::BEREQ_MISS_DROP });
     let xid = server.next_xid();
     headers.insert(hdr::X_VARNISH, hdr::num(xid));
-    let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".to_string() } else { req.method.clone() };
+    let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".into() } else { req.method.clone() };
     Bereq {
         method,
         url: req.url.clone(),

@@ -17,6 +17,7 @@ mod deliver;
 mod pipe;
 mod synth;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH};
@@ -85,11 +86,11 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
             return plain(413, "Payload Too Large\n");
         }
     }
-    let proto = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
     let mut headers = std::mem::take(&mut parts.headers);
     prepare_headers(&mut headers, &sess);
-    let mut req = Req::new(parts.method.as_str().to_string(), url, proto.into(), headers, server.next_xid(), now());
+    let mut req = Req::new(method_text(&parts.method), url, proto.into(), headers, server.next_xid(), now());
     req.backend_hint = vcl.default_backend.clone();
     // A request without a body gets an empty one, which retries can send again.
     let body = if http_body::Body::is_end_stream(&incoming) {
@@ -243,24 +244,35 @@ fn synth_step(h: &Handling) -> Step {
 /// Before `vcl_recv`: `X-Forwarded-For` merged with the client address appended, multiple
 /// `Cache-Control` lines merged (spec §4.1).
 fn prepare_headers(headers: &mut HeaderMap, sess: &Sess) {
-    let ip = sess.client.ip().to_string();
-    let xff: Vec<&[u8]> = headers.get_all(&hdr::X_FORWARDED_FOR).iter().map(HeaderValue::as_bytes).collect();
-    let value = if xff.is_empty() {
-        ip.into_bytes()
+    let value = if headers.contains_key(&hdr::X_FORWARDED_FOR) {
+        let mut v: Vec<u8> = Vec::new();
+        for x in headers.get_all(&hdr::X_FORWARDED_FOR) {
+            v.extend_from_slice(x.as_bytes());
+            v.extend_from_slice(b", ");
+        }
+        v.extend_from_slice(sess.client_ip.as_bytes());
+        HeaderValue::from_bytes(&v).ok()
     } else {
-        let mut v = xff.join(&b", "[..]);
-        v.extend_from_slice(b", ");
-        v.extend_from_slice(ip.as_bytes());
-        v
+        Some(sess.client_ip.clone())
     };
-    if let Ok(v) = HeaderValue::from_bytes(&value) {
+    if let Some(v) = value {
         headers.insert(hdr::X_FORWARDED_FOR, v);
     }
-    let cc: Vec<&[u8]> = headers.get_all(CACHE_CONTROL).iter().map(HeaderValue::as_bytes).collect();
-    if cc.len() > 1 {
+    let mut cc = headers.get_all(CACHE_CONTROL).iter();
+    if cc.next().is_some() && cc.next().is_some() {
+        let cc: Vec<&[u8]> = headers.get_all(CACHE_CONTROL).iter().map(HeaderValue::as_bytes).collect();
         if let Ok(v) = HeaderValue::from_bytes(&cc.join(&b", "[..])) {
             headers.insert(CACHE_CONTROL, v);
         }
+    }
+}
+
+/// The method as text, without an allocation for the standard ones.
+fn method_text(m: &http::Method) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    match STANDARD.iter().find(|s| **s == m.as_str()) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(m.as_str().to_string()),
     }
 }
 

@@ -95,6 +95,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: watc
             socket: name.clone(),
             hostname: server.hostname.clone(),
             identity: server.identity.clone(),
+            client_ip: Sess::ip_value(&peer),
         });
         open.count.fetch_add(1, Ordering::AcqRel);
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());

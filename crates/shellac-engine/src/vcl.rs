@@ -345,6 +345,7 @@ impl Sess {
             socket: "".into(),
             hostname: hostname().into(),
             identity: hostname().into(),
+            client_ip: Sess::ip_value(&zero),
         }
     }
 }

@@ -4,10 +4,11 @@
 
 pub mod vars;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use shellac_vcl::symbols::Method;
 
@@ -31,17 +32,26 @@ pub struct Sess {
     pub hostname: Arc<str>,
     /// `server.identity`
     pub identity: Arc<str>,
+    /// `client.ip` as text, for `X-Forwarded-For` (made once per connection).
+    pub client_ip: HeaderValue,
+}
+
+impl Sess {
+    /// `client.ip` as a header value.
+    pub fn ip_value(client: &SocketAddr) -> HeaderValue {
+        HeaderValue::from_str(&client.ip().to_string()).unwrap_or(HeaderValue::from_static("0.0.0.0"))
+    }
 }
 
 /// The client request (`req.*`).
 #[derive(Debug)]
 pub struct Req {
     /// `req.method`
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// `req.url`
     pub url: String,
     /// `req.proto`
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     /// `req.http.*`
     pub headers: HeaderMap,
     /// `req.backend_hint`
@@ -82,7 +92,7 @@ pub struct Resp {
     /// `resp.reason`
     pub reason: String,
     /// `resp.proto`
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     /// `resp.http.*`
     pub headers: HeaderMap,
     /// `resp.body` of a synthetic response.
@@ -95,11 +105,11 @@ pub struct Resp {
 #[derive(Debug)]
 pub struct Bereq {
     /// `bereq.method`
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// `bereq.url`
     pub url: String,
     /// `bereq.proto`
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     /// `bereq.http.*`
     pub headers: HeaderMap,
     /// `bereq.backend`
@@ -134,7 +144,7 @@ pub struct Beresp {
     /// `beresp.reason`
     pub reason: String,
     /// `beresp.proto`
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     /// `beresp.http.*`
     pub headers: HeaderMap,
     /// `beresp.ttl`
@@ -201,7 +211,14 @@ impl Ctx<'_> {
 
 impl Req {
     /// A request as it arrives.
-    pub fn new(method: String, url: String, proto: String, headers: HeaderMap, xid: u64, time: f64) -> Req {
+    pub fn new(
+        method: Cow<'static, str>,
+        url: String,
+        proto: Cow<'static, str>,
+        headers: HeaderMap,
+        xid: u64,
+        time: f64,
+    ) -> Req {
         Req {
             method,
             url,
