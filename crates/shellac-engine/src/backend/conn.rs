@@ -98,6 +98,15 @@ impl Conn {
         let _ = self.wire.io.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
     }
 
+    /// The response was read to its end and the connection goes idle: its read buffer (whose
+    /// memory the response's head and body may still share) is let go rather than kept for the
+    /// next response, which then reads into memory the allocator has just had back: warm in the
+    /// cache even when many connections take turns (round robin over many backends), and no
+    /// buffer held per idle connection.
+    pub fn release_buffer(&mut self) {
+        self.wire.rbuf = BytesMut::new();
+    }
+
     /// Whether an idle connection can take a request: nothing left unread, and no sign that the
     /// backend closed it (or sent anything) while it sat idle.
     pub fn is_usable(&mut self) -> bool {
@@ -126,9 +135,18 @@ impl Wire {
         body: Body,
         max_headers: usize,
     ) -> Result<Head, String> {
-        self.wbuf.clear();
-        self.wbuf.extend_from_slice(head);
-        self.write_body(framing, body).await?;
+        if framing == ReqFraming::Empty {
+            // Most requests: the head alone, written from where it was made.
+            self.io.write_all(head).await.map_err(|e| format!("write: {e}"))?;
+        } else {
+            self.wbuf.clear();
+            self.wbuf.extend_from_slice(head);
+            self.write_body(framing, body).await?;
+            // A large upload's buffer is not kept for the life of the connection.
+            if self.wbuf.capacity() > 2 * READ_CHUNK {
+                self.wbuf = Vec::new();
+            }
+        }
         self.read_head(max_headers).await
     }
 

@@ -263,6 +263,7 @@ impl Lease {
         if let Some(mut conn) = self.conn.take() {
             if self.reusable && conn.buffer().is_empty() {
                 conn.spend_readiness();
+                conn.release_buffer();
                 self.pool.put(conn);
             }
         }
