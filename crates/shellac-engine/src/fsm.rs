@@ -23,7 +23,7 @@ use std::sync::Arc;
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use hyper::body::Incoming;
-use sha2::Digest;
+use sha2::{Digest as _, Sha256};
 use shellac_vcl::symbols::{ActionKind, Method};
 
 use crate::body::Body;
@@ -183,10 +183,11 @@ impl Task {
         if matches!(next, Step::Lookup) && self.params.http_gzip_support {
             normalize_accept_encoding(&mut self.req.headers);
         }
+        self.req.hasher = Sha256::new();
+        self.req.hashed = false;
         match self.vcl.run(Method::Hash, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
             Ok(h) if h.action == ActionKind::Lookup => {
-                let digest = std::mem::take(&mut self.req.hasher).finalize();
-                self.req.hash = Some(digest.to_vec().into());
+                self.req.hashed = true;
                 next
             }
             Ok(_) => Step::Fail,

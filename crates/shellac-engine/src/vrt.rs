@@ -78,8 +78,8 @@ pub struct Req {
     pub client_identity: Option<String>,
     /// Collects `hash_data` in `vcl_hash`.
     pub hasher: Sha256,
-    /// `req.hash`, once `vcl_hash` ran.
-    pub hash: Option<Arc<[u8]>>,
+    /// `vcl_hash` returned `lookup`: the hasher holds everything `req.hash` is made of.
+    pub hashed: bool,
     /// `std.cache_req_body(size)` was called: buffer up to this many bytes of the body.
     pub cache_body: Option<u64>,
 }
@@ -210,6 +210,12 @@ impl Ctx<'_> {
 // === impl Req ===
 
 impl Req {
+    /// `req.hash`: the SHA-256 of what `vcl_hash` fed it, once `vcl_hash` ran (computed when
+    /// asked for: a pass never needs it).
+    pub fn hash(&self) -> Option<Arc<[u8]>> {
+        self.hashed.then(|| self.hasher.clone().finalize().to_vec().into())
+    }
+
     /// A request as it arrives.
     pub fn new(
         method: Cow<'static, str>,
@@ -236,8 +242,24 @@ impl Req {
             esi: true,
             client_identity: None,
             hasher: Sha256::new(),
-            hash: None,
+            hashed: false,
             cache_body: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn req_hash_is_the_digest_of_what_vcl_hash_fed_once_it_returned_lookup() {
+        let mut req = Req::new("GET".into(), "/a".into(), "HTTP/1.1".into(), HeaderMap::new(), 1, 0.0);
+        req.hasher.update(b"/a#example.com#");
+        assert!(req.hash().is_none(), "vcl_hash has not returned lookup yet");
+        req.hashed = true;
+        let want = Sha256::digest(b"/a#example.com#");
+        assert_eq!(req.hash().as_deref(), Some(&want[..]));
+        assert_eq!(req.hash(), req.hash(), "reading it twice gives the same value");
     }
 }

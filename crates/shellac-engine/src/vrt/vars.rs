@@ -47,7 +47,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ReqHashAlwaysMiss => Value::Bool(req(ctx)?.hash_always_miss),
         V::ReqHashIgnoreBusy => Value::Bool(req(ctx)?.hash_ignore_busy),
         V::ReqHashIgnoreVary => Value::Bool(req(ctx)?.hash_ignore_vary),
-        V::ReqHash => req(ctx)?.hash.clone().map_or(Value::Null, Value::Blob),
+        V::ReqHash => req(ctx)?.hash().map_or(Value::Null, Value::Blob),
         V::ReqEsi => Value::Bool(req(ctx)?.esi),
         V::BereqUrl => Value::Str(bereq(ctx)?.url.clone()),
         V::BereqMethod => Value::Str(bereq(ctx)?.method.to_string()),
