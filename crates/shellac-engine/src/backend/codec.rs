@@ -117,10 +117,11 @@ impl Head {
 /// Parses a response head from the start of `buf` and removes it from there: `Ok(None)` when
 /// more bytes are needed (nothing removed). Header values share `buf`'s memory.
 pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>, String> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Header slots left uninitialised: httparse fills what it uses (no 8 KiB memset per head).
+    let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let slots = &mut storage[..max_headers.clamp(1, MAX_HEADERS)];
-    let mut resp = httparse::Response::new(slots);
-    let len = match resp.parse(buf) {
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(format!("more than {max_headers} header lines")),
@@ -133,17 +134,32 @@ pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>
     let mut fields = Vec::with_capacity(resp.headers.len());
     for h in resp.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("bad header name {:?}", h.name))?;
-        let start = h.value.as_ptr() as usize - base;
-        fields.push((name, start, start + h.value.len()));
+        // Where the value lies in the head, to share its memory; a value that is not inside
+        // it (an empty one may not be) is copied.
+        let start = (h.value.as_ptr() as usize).checked_sub(base).filter(|s| s + h.value.len() <= len);
+        let value = match start {
+            Some(start) => Value::Range(start, start + h.value.len()),
+            None => Value::Own(HeaderValue::from_bytes(h.value).map_err(|_| format!("bad value of header {name}"))?),
+        };
+        fields.push((name, value));
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(fields.len());
-    for (name, start, end) in fields {
-        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
-            .map_err(|_| format!("bad value of header {name}"))?;
+    for (name, value) in fields {
+        let value = match value {
+            Value::Range(start, end) => HeaderValue::from_maybe_shared(head.slice(start..end))
+                .map_err(|_| format!("bad value of header {name}"))?,
+            Value::Own(v) => v,
+        };
         headers.append(name, value);
     }
     Ok(Some(Head { status, reason, version, headers }))
+}
+
+/// A parsed header value: where it lies in the head, or a copy.
+enum Value {
+    Range(usize, usize),
+    Own(HeaderValue),
 }
 
 /// How a response body is delimited.
@@ -434,6 +450,15 @@ mod tests {
         assert_eq!(h.headers.get_all("a").iter().collect::<Vec<_>>(), ["1", "3"]);
         assert_eq!(h.headers["b"], "two");
         assert_eq!(&buf[..], b"body");
+    }
+
+    #[test]
+    fn empty_header_values_are_kept() {
+        let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Sp:   \r\nZ: z\r\n\r\n");
+        let h = parse_head(&mut buf, 64).unwrap().unwrap();
+        assert_eq!(h.headers["x-empty"], "");
+        assert_eq!(h.headers["x-sp"], "");
+        assert_eq!(h.headers["z"], "z");
     }
 
     #[test]
