@@ -19,14 +19,10 @@ pub fn epoch(t: SystemTime) -> String {
 pub fn string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+        match crate::proto::escape(c) {
+            Some(e) => out.push_str(e),
+            None if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            None => out.push(c),
         }
     }
     out.push('"');

@@ -106,6 +106,19 @@ pub fn tokenize(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The backslash escape of a quote, a backslash, a newline, a carriage return or a tab: the
+/// escapes CLI words and JSON strings share.
+pub(crate) fn escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        _ => return None,
+    })
+}
+
 /// Quotes a word for a request line when it needs it, so that [`tokenize`] gives it back.
 pub fn quote(word: &str) -> String {
     if !word.is_empty() && !word.chars().any(|c| c.is_ascii_whitespace() || c == '"' || c == '\\') {
@@ -113,13 +126,9 @@ pub fn quote(word: &str) -> String {
     }
     let mut out = String::from("\"");
     for c in word.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
+        match escape(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
         }
     }
     out.push('"');

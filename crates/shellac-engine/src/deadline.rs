@@ -89,10 +89,6 @@ impl hyper::rt::Timer for ConnTimer {
     fn now(&self) -> std::time::Instant {
         Instant::now().into_std()
     }
-
-    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: std::time::Instant) {
-        *sleep = self.sleep_until(new_deadline);
-    }
 }
 
 impl Future for DeadlineSleep {

@@ -78,7 +78,7 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 /// Removes the listed headers and any header named in `Connection:`.
 pub fn filter(headers: &mut HeaderMap, drop: &[&'static str]) {
     if headers.contains_key(CONNECTION) {
-        let named: Vec<String> = connection_tokens(headers).collect();
+        let named: Vec<String> = connection_tokens(headers).map(str::to_owned).collect();
         for n in named {
             headers.remove(n.as_str());
         }
@@ -96,20 +96,22 @@ pub fn filter(headers: &mut HeaderMap, drop: &[&'static str]) {
     }
 }
 
-/// The header names listed in `Connection:` (lower case).
-pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
+/// The tokens listed in `Connection:`, trimmed and as sent (compare them ignoring case).
+pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_ {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
+        .map(str::trim)
         .filter(|t| !t.is_empty())
 }
 
-/// A protected header named in the client's `Connection:`, if any.
+/// A protected header named in the client's `Connection:`, if any (lower case).
 pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
-    connection_tokens(headers).find(|t| PROTECTED.contains(&t.as_str()))
+    connection_tokens(headers)
+        .find(|t| PROTECTED.iter().any(|p| t.eq_ignore_ascii_case(p)))
+        .map(str::to_ascii_lowercase)
 }
 
 /// A number as a header value.

@@ -9,8 +9,10 @@
 use std::io::Write as _;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Version};
+
+use crate::hdr;
 
 /// The most header lines a response head may have however `http_max_hdr` is set.
 pub const MAX_HEADERS: usize = 256;
@@ -98,14 +100,7 @@ impl Head {
     /// Whether the connection may carry another request after this response: HTTP/1.1 without
     /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
     pub fn keep_alive(&self) -> bool {
-        let has = |token: &str| {
-            self.headers
-                .get_all(CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(token))
-        };
+        let has = |token: &str| hdr::connection_tokens(&self.headers).any(|t| t.eq_ignore_ascii_case(token));
         if self.version == Version::HTTP_11 {
             !has("close")
         } else {

@@ -150,31 +150,30 @@ impl Wire {
         self.read_head(max_headers).await
     }
 
+    /// Writes the buffered head and then `body` with `framing` (never `Empty`).
     async fn write_body(&mut self, framing: ReqFraming, mut body: Body) -> Result<(), String> {
         let mut sent: u64 = 0;
-        if framing != ReqFraming::Empty {
-            loop {
-                // Take what the body has at once; write out what is buffered before waiting.
-                let now = Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop()));
-                let next = match now {
-                    Poll::Ready(f) => f,
-                    Poll::Pending => {
-                        self.flush().await?;
-                        poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-                    }
-                };
-                let Some(frame) = next else { break };
-                let frame = frame.map_err(|e| format!("request body: {e}"))?;
-                let Ok(data) = frame.into_data() else { continue };
-                sent += data.len() as u64;
-                match framing {
-                    ReqFraming::Length(n) if sent > n => return Err("request body longer than its length".into()),
-                    ReqFraming::Chunked => codec::encode_chunk(&mut self.wbuf, &data),
-                    _ => self.wbuf.extend_from_slice(&data),
-                }
-                if self.wbuf.len() >= WRITE_HIGH_WATER {
+        loop {
+            // Take what the body has at once; write out what is buffered before waiting.
+            let now = Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop()));
+            let next = match now {
+                Poll::Ready(f) => f,
+                Poll::Pending => {
                     self.flush().await?;
+                    poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
                 }
+            };
+            let Some(frame) = next else { break };
+            let frame = frame.map_err(|e| format!("request body: {e}"))?;
+            let Ok(data) = frame.into_data() else { continue };
+            sent += data.len() as u64;
+            match framing {
+                ReqFraming::Length(n) if sent > n => return Err("request body longer than its length".into()),
+                ReqFraming::Chunked => codec::encode_chunk(&mut self.wbuf, &data),
+                _ => self.wbuf.extend_from_slice(&data),
+            }
+            if self.wbuf.len() >= WRITE_HIGH_WATER {
+                self.flush().await?;
             }
         }
         match framing {

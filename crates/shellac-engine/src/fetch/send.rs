@@ -107,14 +107,10 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
 /// connection returns to the pool at once; the rest streams.
 fn body_of(mut lease: Lease, between_bytes: std::time::Duration) -> Body {
     let bb = (!between_bytes.is_zero()).then_some(between_bytes);
-    if lease.is_done() {
-        // No body: this returns the connection to the pool.
-        let _ = lease.poll_data(&mut Context::from_waker(Waker::noop()));
-        return Body::empty();
-    }
     match lease.poll_data(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(Some(Ok(data))) if lease.is_done() => Body::full(data),
         Poll::Ready(Some(Ok(data))) => Body::backend(Some(data), lease, bb),
+        // No body (the connection is back in the pool).
         Poll::Ready(None) => Body::empty(),
         // A broken body: let the stream report it where the client sees it.
         Poll::Ready(Some(Err(_))) | Poll::Pending => Body::backend(None, lease, bb),
