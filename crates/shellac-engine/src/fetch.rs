@@ -209,7 +209,14 @@ fn error_args(h: &Handling) -> Next {
 /// The response `vcl_backend_error` starts from (spec §4.3).
 fn error_beresp(status: u32, reason: String) -> Beresp {
     let t = now();
-    let mut beresp = Beresp { status, reason, proto: "HTTP/1.1".into(), time: t, do_stream: true, ..Beresp::default() };
+    let mut beresp = Beresp {
+        status,
+        reason: reason.into(),
+        proto: "HTTP/1.1".into(),
+        time: t,
+        do_stream: true,
+        ..Beresp::default()
+    };
     if let Ok(v) = HeaderValue::from_str(&http_date(t)) {
         beresp.headers.insert(DATE, v);
     }

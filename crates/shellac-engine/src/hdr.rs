@@ -77,21 +77,21 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 
 /// Removes the listed headers and any header named in `Connection:`.
 pub fn filter(headers: &mut HeaderMap, drop: &[&'static str]) {
+    // Allocates only when `Connection:` names a header that is present (`keep-alive` and
+    // `close` name none): the tokens borrow the map, so those names are copied out first.
     if headers.contains_key(CONNECTION) {
-        let named: Vec<String> = connection_tokens(headers).map(str::to_owned).collect();
+        let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter(|t| headers.contains_key(*t))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
         for n in named {
-            headers.remove(n.as_str());
+            headers.remove(n);
         }
     }
     // Most messages carry none of these: one pass over the (few) names present is cheaper than
-    // a hash lookup per listed name.
-    let mut found: Vec<HeaderName> = Vec::new();
-    for name in headers.keys() {
-        if drop.contains(&name.as_str()) {
-            found.push(name.clone());
-        }
-    }
-    for name in found {
+    // a hash lookup per listed name. A found name is cloned out of the borrow (a standard name
+    // costs nothing) and the scan starts again.
+    while let Some(name) = headers.keys().find(|n| drop.contains(&n.as_str())).cloned() {
         headers.remove(name);
     }
 }
@@ -116,7 +116,20 @@ pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
 
 /// A number as a header value.
 pub fn num(n: u64) -> HeaderValue {
-    HeaderValue::from(n)
+    // Digits written on the stack and copied once (`HeaderValue::from(u64)` allocates twice).
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    // Digits always make a valid value; the fallback is the slower conversion, never an error.
+    HeaderValue::from_bytes(&buf[at..]).unwrap_or_else(|_| HeaderValue::from(n))
 }
 
 #[cfg(test)]
@@ -135,5 +148,31 @@ mod tests {
         assert!(h.contains_key("host"));
         h.insert("connection", HeaderValue::from_static("close, Cookie"));
         assert_eq!(protected_in_connection(&h).as_deref(), Some("cookie"));
+    }
+
+    #[test]
+    fn filter_takes_every_listed_name_and_only_present_connection_names() {
+        let mut h = HeaderMap::new();
+        h.append("connection", HeaderValue::from_static("keep-alive"));
+        h.append("Connection", HeaderValue::from_static(" , X-A ,x-absent"));
+        h.append("x-a", HeaderValue::from_static("1"));
+        h.append("x-a", HeaderValue::from_static("2"));
+        h.append("upgrade", HeaderValue::from_static("h2c"));
+        h.append("te", HeaderValue::from_static("trailers"));
+        h.append("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.append("x-b", HeaderValue::from_static("kept"));
+        filter(&mut h, BEREQ_PASS_DROP);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["x-b"], "kept");
+        let mut none = HeaderMap::new();
+        filter(&mut none, BERESP_DROP);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn numbers_as_values() {
+        for n in [0, 7, 10, 1_234_567_890, u64::MAX] {
+            assert_eq!(num(n), HeaderValue::from(n));
+        }
     }
 }

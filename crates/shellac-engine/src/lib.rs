@@ -19,6 +19,7 @@ pub mod listener;
 pub mod params;
 pub mod send_timeout;
 pub mod server;
+pub mod stop;
 pub mod value;
 pub mod vcl;
 pub mod vrt;

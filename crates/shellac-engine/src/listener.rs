@@ -14,13 +14,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use crate::deadline::ConnTimer;
 use crate::fetch::secs;
 use crate::fsm;
 use crate::send_timeout::SendTimeout;
 use crate::server::Server;
+use crate::stop::Stop;
 use crate::vrt::Sess;
 
 /// A bound listen address (`-a`).
@@ -43,15 +44,15 @@ struct Open {
 /// Serves clients on the listen sockets until `shutdown` resolves, then drains: returns when
 /// every connection is closed or `shutdown_timeout` has passed.
 pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Future<Output = ()>) {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = Arc::new(Stop::default());
     let open = Arc::new(Open::default());
     let mut acceptors = Vec::new();
     for l in listens {
-        let (server, open, stop) = (server.clone(), open.clone(), stop_rx.clone());
+        let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
         acceptors.push(tokio::spawn(accept_loop(server, l, open, stop)));
     }
     shutdown.await;
-    let _ = stop_tx.send(true);
+    stop.stop();
     for a in &acceptors {
         a.abort();
     }
@@ -73,7 +74,7 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
     }
 }
 
-async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: watch::Receiver<bool>) {
+async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<Stop>) {
     let endpoint: Arc<str> = l.endpoint.into();
     let name: Arc<str> = l.name.into();
     loop {
@@ -108,7 +109,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: watc
     }
 }
 
-async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStream, stop: Arc<Stop>) {
     let _ = stream.set_nodelay(true);
     let params = server.params();
     let svc = {
@@ -131,7 +132,7 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => log_end(&sess.client, r),
-        _ = async { let _ = stop.wait_for(|s| *s).await.map(|_| ()); } => {
+        () = stop.wait() => {
             conn.as_mut().graceful_shutdown();
             log_end(&sess.client, conn.await);
         }

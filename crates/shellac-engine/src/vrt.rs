@@ -89,8 +89,8 @@ pub struct Req {
 pub struct Resp {
     /// `resp.status` (VWXYZ form allowed; the wire gets the last three digits).
     pub status: u32,
-    /// `resp.reason`
-    pub reason: String,
+    /// `resp.reason` (a standard phrase is not copied)
+    pub reason: Cow<'static, str>,
     /// `resp.proto`
     pub proto: Cow<'static, str>,
     /// `resp.http.*`
@@ -141,8 +141,8 @@ pub struct Bereq {
 pub struct Beresp {
     /// `beresp.status`
     pub status: u32,
-    /// `beresp.reason`
-    pub reason: String,
+    /// `beresp.reason` (a standard phrase is not copied)
+    pub reason: Cow<'static, str>,
     /// `beresp.proto`
     pub proto: Cow<'static, str>,
     /// `beresp.http.*`

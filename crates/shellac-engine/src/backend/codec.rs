@@ -6,6 +6,7 @@
 //! hop and a oneshot per request and a second copy of the request headers; with the codec here a
 //! backend connection is a socket and two buffers owned by the fetch that uses it.
 
+use std::borrow::Cow;
 use std::io::Write as _;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -89,7 +90,7 @@ pub struct Head {
     /// The status code.
     pub status: u16,
     /// The reason phrase as sent.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// HTTP/1.0 or HTTP/1.1.
     pub version: Version,
     /// The header fields.
@@ -123,38 +124,57 @@ pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>
         Err(e) => return Err(format!("malformed response head: {e}")),
     };
     let status = resp.code.unwrap_or(0);
-    let reason = resp.reason.unwrap_or("").to_string();
-    let version = if resp.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    let base = buf.as_ptr() as usize;
-    let mut fields = Vec::with_capacity(resp.headers.len());
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("bad header name {:?}", h.name))?;
-        // Where the value lies in the head, to share its memory; a value that is not inside
-        // it (an empty one may not be) is copied.
-        let start = (h.value.as_ptr() as usize).checked_sub(base).filter(|s| s + h.value.len() <= len);
-        let value = match start {
-            Some(start) => Value::Range(start, start + h.value.len()),
-            None => Value::Own(HeaderValue::from_bytes(h.value).map_err(|_| format!("bad value of header {name}"))?),
+    let reason =
+        match (resp.reason.unwrap_or(""), http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason())) {
+            (r, Some(standard)) if r == standard => Cow::Borrowed(standard),
+            (r, _) => Cow::Owned(r.to_string()),
         };
-        fields.push((name, value));
+    let version = if resp.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    // Where each name and value lies in the head, so that the values can share its memory once
+    // it is split off; on the stack for the usual few dozen headers.
+    let base = buf.as_ptr() as usize;
+    let span = |s: &[u8]| -> Option<(usize, usize)> {
+        let start = (s.as_ptr() as usize).checked_sub(base).filter(|at| at + s.len() <= len)?;
+        Some((start, start + s.len()))
+    };
+    let mut small = [Span::default(); SMALL_HEAD];
+    let mut large = Vec::new();
+    let spans: &mut [Span] = if resp.headers.len() <= SMALL_HEAD {
+        &mut small[..resp.headers.len()]
+    } else {
+        large.resize(resp.headers.len(), Span::default());
+        &mut large
+    };
+    for (h, at) in resp.headers.iter().zip(spans.iter_mut()) {
+        // httparse's names and values lie in the buffer, but an empty value may not.
+        let value = span(h.value).or(h.value.is_empty().then_some((0, 0)));
+        match (span(h.name.as_bytes()), value) {
+            (Some(name), Some(value)) => *at = Span { name, value },
+            _ => return Err(format!("malformed header {:?}", h.name)),
+        }
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(fields.len());
-    for (name, value) in fields {
-        let value = match value {
-            Value::Range(start, end) => HeaderValue::from_maybe_shared(head.slice(start..end))
-                .map_err(|_| format!("bad value of header {name}"))?,
-            Value::Own(v) => v,
-        };
+    // Room for what delivery adds (X-Varnish, Age, Via) without growing the map.
+    let mut headers = HeaderMap::with_capacity(spans.len() + 3);
+    for at in spans.iter() {
+        let name = &head[at.name.0..at.name.1];
+        let name =
+            HeaderName::from_bytes(name).map_err(|_| format!("bad header name {:?}", String::from_utf8_lossy(name)))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(at.value.0..at.value.1))
+            .map_err(|_| format!("bad value of header {name}"))?;
         headers.append(name, value);
     }
     Ok(Some(Head { status, reason, version, headers }))
 }
 
-/// A parsed header value: where it lies in the head, or a copy.
-enum Value {
-    Range(usize, usize),
-    Own(HeaderValue),
+/// How many header lines [`parse_head`] places without allocating.
+const SMALL_HEAD: usize = 32;
+
+/// Where a header's name and value lie in a response head.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 /// How a response body is delimited.
@@ -441,7 +461,7 @@ mod tests {
     fn parses_a_head_and_leaves_the_body_in_the_buffer() {
         let mut buf = BytesMut::from("HTTP/1.1 203 Odd Reason\r\nA: 1\r\nb:  two \r\nA: 3\r\n\r\nbody");
         let h = parse_head(&mut buf, 64).unwrap().unwrap();
-        assert_eq!((h.status, h.reason.as_str(), h.version), (203, "Odd Reason", Version::HTTP_11));
+        assert_eq!((h.status, h.reason.as_ref(), h.version), (203, "Odd Reason", Version::HTTP_11));
         assert_eq!(h.headers.get_all("a").iter().collect::<Vec<_>>(), ["1", "3"]);
         assert_eq!(h.headers["b"], "two");
         assert_eq!(&buf[..], b"body");
@@ -454,6 +474,30 @@ mod tests {
         assert_eq!(h.headers["x-empty"], "");
         assert_eq!(h.headers["x-sp"], "");
         assert_eq!(h.headers["z"], "z");
+    }
+
+    #[test]
+    fn many_headers_keep_their_order_and_the_rest_of_the_buffer_stays() {
+        let mut text = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..SMALL_HEAD + 8 {
+            text.push_str(&format!("X-{}: v{i}\r\n", i % 5));
+        }
+        text.push_str("\r\nbody");
+        let mut buf = BytesMut::from(text.as_str());
+        let h = parse_head(&mut buf, 64).unwrap().unwrap();
+        assert_eq!(h.headers.len(), SMALL_HEAD + 8);
+        let x3: Vec<_> = h.headers.get_all("x-3").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let want: Vec<_> = (0..SMALL_HEAD + 8).filter(|i| i % 5 == 3).map(|i| format!("v{i}")).collect();
+        assert_eq!(x3, want);
+        assert_eq!(&buf[..], b"body");
+    }
+
+    #[test]
+    fn a_standard_reason_is_not_copied_and_another_is_kept() {
+        let mut buf = BytesMut::from("HTTP/1.1 404 Not Found\r\n\r\n");
+        assert!(matches!(parse_head(&mut buf, 64).unwrap().unwrap().reason, Cow::Borrowed("Not Found")));
+        let mut buf = BytesMut::from("HTTP/1.1 404 Nope\r\n\r\n");
+        assert_eq!(parse_head(&mut buf, 64).unwrap().unwrap().reason, "Nope");
     }
 
     #[test]

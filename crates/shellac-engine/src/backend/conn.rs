@@ -58,18 +58,20 @@ impl Conn {
         Conn { wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() }, first_byte: Deadline::new(Instant::now()) }
     }
 
-    /// Sends a request (`head` as made by [`codec::encode_head`] for `framing`, then `body`)
-    /// and reads the response head, all within `first_byte`.
+    /// Sends a request (its head as `head` writes it, [`codec::encode_head`] for `framing`,
+    /// then `body`) and reads the response head, all within `first_byte` from `start`. The head is written
+    /// into the connection's own buffer: no allocation per request.
     pub async fn exchange(
         &mut self,
-        head: &[u8],
+        head: impl FnOnce(&mut Vec<u8>),
         framing: ReqFraming,
         body: Body,
         max_headers: usize,
+        start: Instant,
         first_byte: Duration,
     ) -> Result<Head, ExchangeError> {
         let Conn { wire, first_byte: deadline } = self;
-        deadline.set(Instant::now() + first_byte);
+        deadline.set(start + first_byte);
         let mut exchange = std::pin::pin!(wire.exchange(head, framing, body, max_headers));
         poll_fn(|cx| {
             if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
@@ -130,17 +132,17 @@ impl Conn {
 impl Wire {
     async fn exchange(
         &mut self,
-        head: &[u8],
+        head: impl FnOnce(&mut Vec<u8>),
         framing: ReqFraming,
         body: Body,
         max_headers: usize,
     ) -> Result<Head, String> {
+        self.wbuf.clear();
+        head(&mut self.wbuf);
         if framing == ReqFraming::Empty {
-            // Most requests: the head alone, written from where it was made.
-            self.io.write_all(head).await.map_err(|e| format!("write: {e}"))?;
+            // Most requests: the head alone.
+            self.flush().await?;
         } else {
-            self.wbuf.clear();
-            self.wbuf.extend_from_slice(head);
             self.write_body(framing, body).await?;
             // A large upload's buffer is not kept for the life of the connection.
             if self.wbuf.capacity() > 2 * READ_CHUNK {

@@ -57,6 +57,9 @@ pub struct Checkout {
     pub conn: Conn,
     /// Whether it served an earlier request.
     pub reused: bool,
+    /// When it was handed out (the clock is read once per checkout; the first-byte timeout
+    /// counts from here).
+    pub at: Instant,
 }
 
 /// How long to refuse connects after errors, from the parameters.
@@ -85,11 +88,12 @@ impl Pool {
 
     /// An idle open connection, else a new one.
     pub async fn checkout(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
+        let now = Instant::now();
         loop {
             let popped = self.idle.lock().pop();
             let Some(mut idle) = popped else { break };
-            if idle.keep(policy.idle_timeout) {
-                return Ok(Checkout { conn: idle.conn, reused: true });
+            if idle.keep(policy.idle_timeout, now) {
+                return Ok(Checkout { conn: idle.conn, reused: true, at: now });
             }
         }
         self.checkout_fresh(backend, policy).await
@@ -98,7 +102,7 @@ impl Pool {
     /// A new connection, never an idle one.
     pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         let stream = self.open(backend, policy).await?;
-        Ok(Checkout { conn: Conn::new(stream), reused: false })
+        Ok(Checkout { conn: Conn::new(stream), reused: false, at: Instant::now() })
     }
 
     /// A new connection on hyper's client with its own task and upgrade support, for pipe.
@@ -148,7 +152,8 @@ impl Pool {
     pub fn sweep(&self, idle_timeout: Duration) -> usize {
         let mut idle = self.idle.lock();
         let before = idle.len();
-        idle.retain_mut(|i| i.keep(idle_timeout));
+        let now = Instant::now();
+        idle.retain_mut(|i| i.keep(idle_timeout, now));
         before - idle.len()
     }
 
@@ -196,8 +201,8 @@ fn connect_error(backend: &str, e: &io::Error) -> FetchError {
 
 impl Idle {
     /// Whether it may still be used: not idle past `idle_timeout`, not closed by the backend.
-    fn keep(&mut self, idle_timeout: Duration) -> bool {
-        self.since.elapsed() <= idle_timeout && self.conn.is_usable()
+    fn keep(&mut self, idle_timeout: Duration, now: Instant) -> bool {
+        now.saturating_duration_since(self.since) <= idle_timeout && self.conn.is_usable()
     }
 }
 

@@ -52,11 +52,10 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     if bereq.url.is_empty() || bereq.url.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(FetchError::Read(format!("invalid URL {:?}", bereq.url)));
     }
-    // The head once for every attempt, with Host added after selection (spec §4.1).
+    // The head of every attempt, with Host added after selection (spec §4.1).
     let framing = codec::request_framing(body.size_hint().exact(), body.is_end_stream());
     let host = if bereq.headers.contains_key(HOST) { None } else { backend.host_header.as_ref() };
-    let mut head = Vec::with_capacity(256);
-    codec::encode_head(&mut head, &bereq.method, &bereq.url, &bereq.headers, host, framing);
+    let head = |buf: &mut Vec<u8>| codec::encode_head(buf, &bereq.method, &bereq.url, &bereq.headers, host, framing);
     let max_headers = usize::try_from(params.http_max_hdr).unwrap_or(codec::MAX_HEADERS);
 
     let mut spare = body.try_clone();
@@ -64,7 +63,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let mut checkout = pool.checkout(&backend.name, &policy).await?;
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        match checkout.conn.exchange(&head, framing, b, max_headers, first_byte).await {
+        match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, first_byte).await {
             Ok(resp) => break resp,
             Err(_) if checkout.reused && spare.is_some() => {
                 // The backend may have closed the idle connection as we used it: once more on a

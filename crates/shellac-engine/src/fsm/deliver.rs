@@ -50,8 +50,8 @@ impl Task {
         let mut r = Response::new(body);
         let code = (resp.status % 1000) as u16;
         *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        if r.status().canonical_reason() != Some(resp.reason.as_str()) {
-            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(resp.reason.into_bytes()) {
+        if r.status().canonical_reason() != Some(resp.reason.as_ref()) {
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(resp.reason.into_owned().into_bytes()) {
                 r.extensions_mut().insert(reason);
             }
         }

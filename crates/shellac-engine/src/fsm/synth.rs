@@ -2,6 +2,8 @@
 //! every error the core turns into a status. A failure inside `vcl_synth` itself gives a bare
 //! 500 and closes the connection, as in Varnish.
 
+use std::borrow::Cow;
+
 use http::header::{CONNECTION, DATE, SERVER};
 use http::{HeaderValue, Response};
 use shellac_vcl::symbols::{ActionKind, Method};
@@ -20,8 +22,8 @@ impl Task {
         // Whatever body the client sent will not be read now.
         self.body = None;
         let status = if crate::vrt::vars::is_valid_status(i64::from(status)) { status } else { 503 };
-        let reason =
-            if reason.is_empty() { reason_for(status).unwrap_or("Unknown HTTP Status").to_string() } else { reason };
+        let reason: Cow<'static, str> =
+            if reason.is_empty() { reason_for(status).unwrap_or("Unknown HTTP Status").into() } else { reason.into() };
         let t = now();
         let mut resp = Resp { status, reason, proto: "HTTP/1.1".into(), time: t, ..Resp::default() };
         if let Ok(d) = HeaderValue::from_str(&http_date(t)) {

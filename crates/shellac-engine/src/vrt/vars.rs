@@ -2,6 +2,8 @@
 //! each variable may be used, so a part that is missing here is an internal error reported as a
 //! VCL failure, never a panic.
 
+use std::borrow::Cow;
+
 use http::header::{HeaderName, ACCEPT_ENCODING};
 use http::{HeaderMap, HeaderValue};
 use shellac_vcl::symbols::Var;
@@ -66,7 +68,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BereqBody => Value::Null,
         V::BereqTime => Value::Time(bereq(ctx)?.time),
         V::BerespStatus => Value::Int(i64::from(beresp(ctx)?.status)),
-        V::BerespReason => Value::Str(beresp(ctx)?.reason.clone()),
+        V::BerespReason => Value::Str(beresp(ctx)?.reason.to_string()),
         V::BerespProto => Value::Str(beresp(ctx)?.proto.to_string()),
         V::BerespHttp => header(&beresp(ctx)?.headers, hdr),
         V::BerespTtl => Value::Duration(beresp(ctx)?.ttl),
@@ -99,7 +101,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ObjHttp => Value::Null,
         V::ObjUncacheable => Value::Bool(true),
         V::RespStatus => Value::Int(i64::from(resp(ctx)?.status)),
-        V::RespReason => Value::Str(resp(ctx)?.reason.clone()),
+        V::RespReason => Value::Str(resp(ctx)?.reason.to_string()),
         V::RespProto => Value::Str(resp(ctx)?.proto.to_string()),
         V::RespHttp => header(&resp(ctx)?.headers, hdr),
         V::RespBody => Value::Null,
@@ -184,7 +186,7 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
             let b = beresp(ctx)?;
             set_status(&mut b.status, &mut b.reason, &v)?;
         }
-        V::BerespReason => beresp(ctx)?.reason = v.to_text(),
+        V::BerespReason => beresp(ctx)?.reason = v.to_text().into(),
         V::BerespProto => beresp(ctx)?.proto = v.to_text().into(),
         V::BerespTtl => beresp(ctx)?.ttl = v.num(),
         V::BerespGrace => beresp(ctx)?.grace = v.num(),
@@ -204,7 +206,7 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
             let r = resp(ctx)?;
             set_status(&mut r.status, &mut r.reason, &v)?;
         }
-        V::RespReason => resp(ctx)?.reason = v.to_text(),
+        V::RespReason => resp(ctx)?.reason = v.to_text().into(),
         V::RespProto => resp(ctx)?.proto = v.to_text().into(),
         V::RespBody => resp(ctx)?.body = v.to_text().into_bytes(),
         other => return Err(VclFail(format!("variable {other:?} is read only"))),
@@ -268,14 +270,14 @@ fn headers_of<'c>(ctx: &'c mut Ctx<'_>, var: Var) -> Result<Option<&'c mut Heade
 }
 
 /// Sets a status; a standard code also rewrites the reason phrase.
-fn set_status(status: &mut u32, reason: &mut String, v: &Value) -> Result<(), VclFail> {
+fn set_status(status: &mut u32, reason: &mut Cow<'static, str>, v: &Value) -> Result<(), VclFail> {
     let n = v.int();
     if !is_valid_status(n) {
         return Err(VclFail(format!("illegal status {n}")));
     }
     *status = n as u32;
     if let Some(r) = reason_for(*status) {
-        *reason = r.to_string();
+        *reason = Cow::Borrowed(r);
     }
     Ok(())
 }
