@@ -32,7 +32,7 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 let out = re
                     .substitute(subject.str().as_bytes(), sub.str().as_bytes(), all)
                     .map_err(|e| VclFail(format!("regsub failed: {e}")))?;
-                Ok(Value::Str(String::from_utf8_lossy(&out).into_owned()))
+                Ok(Value::Str(text(out)))
             })
         }
         Func::StdHealthy => Box::new(move |ctx| {
@@ -47,8 +47,8 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             tracing::info!(target: "vcl_log", xid = xid(ctx), "{}", s.str());
             Ok(Value::Null)
         }),
-        Func::StdTolower => Box::new(move |ctx| Ok(Value::Str(arg(ctx, &args, 0)?.str().to_ascii_lowercase()))),
-        Func::StdToupper => Box::new(move |ctx| Ok(Value::Str(arg(ctx, &args, 0)?.str().to_ascii_uppercase()))),
+        Func::StdTolower => Box::new(move |ctx| Ok(Value::Str(recase(arg(ctx, &args, 0)?, str::make_ascii_lowercase)))),
+        Func::StdToupper => Box::new(move |ctx| Ok(Value::Str(recase(arg(ctx, &args, 0)?, str::make_ascii_uppercase)))),
         Func::StdInteger => conversion(args, "std.integer", |v| match v {
             Value::Str(s) => parse::integer(&s).map(Value::Int),
             Value::Bool(b) => Some(Value::Int(i64::from(b))),
@@ -235,6 +235,40 @@ fn arg(ctx: &mut Ctx<'_>, args: &Args, i: usize) -> Result<Value, VclFail> {
     }
 }
 
+/// Bytes as a VCL string: kept as they are when valid UTF-8 (no copy), else made valid.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `std.tolower`/`std.toupper`: a string argument is changed in place, anything else first
+/// made a string.
+fn recase(v: Value, change: fn(&mut str)) -> String {
+    let mut s = match v {
+        Value::Str(s) => s,
+        other => other.str().to_string(),
+    };
+    change(&mut s);
+    s
+}
+
 fn xid(ctx: &Ctx<'_>) -> u64 {
     ctx.req.as_ref().map(|r| r.xid).or(ctx.bereq.as_ref().map(|b| b.xid)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recasing_changes_ascii_only_and_other_values_become_text_first() {
+        assert_eq!(recase(Value::Str("MiXeD-Ünï".into()), str::make_ascii_lowercase), "mixed-Ünï");
+        assert_eq!(recase(Value::Str("abc".into()), str::make_ascii_uppercase), "ABC");
+        assert_eq!(recase(Value::Null, str::make_ascii_uppercase), "");
+    }
+
+    #[test]
+    fn bytes_become_text_without_loss_when_valid() {
+        assert_eq!(text(b"web".to_vec()), "web");
+        assert_eq!(text(vec![b'a', 0xff, b'b']), "a\u{fffd}b");
+    }
 }
