@@ -144,10 +144,10 @@ impl Wire {
             self.flush().await?;
         } else {
             self.write_body(framing, body).await?;
-            // A large upload's buffer is not kept for the life of the connection.
-            if self.wbuf.capacity() > 2 * READ_CHUNK {
-                self.wbuf = Vec::new();
-            }
+        }
+        // A large upload's (or head's) buffer is not kept for the life of the connection.
+        if self.wbuf.capacity() > 2 * READ_CHUNK {
+            self.wbuf = Vec::new();
         }
         self.read_head(max_headers).await
     }
