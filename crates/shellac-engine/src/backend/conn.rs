@@ -59,8 +59,8 @@ impl Conn {
     }
 
     /// Sends a request (its head as `head` writes it, [`codec::encode_head`] for `framing`,
-    /// then `body`) and reads the response head, all within `first_byte` from `start`. The head is written
-    /// into the connection's own buffer: no allocation per request.
+    /// then `body`) and reads the response head, all within `first_byte` from `start`. The head
+    /// is written into the connection's own buffer: no allocation per request.
     pub async fn exchange(
         &mut self,
         head: impl FnOnce(&mut Vec<u8>),
