@@ -8,7 +8,7 @@ mod send;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AGE, CACHE_CONTROL, DATE, SERVER};
+use http::header::{CACHE_CONTROL, DATE, SERVER};
 use http::HeaderValue;
 use shellac_vcl::symbols::{ActionKind, Method};
 
@@ -234,8 +234,8 @@ pub(crate) fn initial_ttl(beresp: &Beresp, default_ttl: f64) -> f64 {
             k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').parse::<f64>().ok()).flatten()
         })
     };
-    let age = beresp.headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    directive("s-maxage").or_else(|| directive("max-age")).map_or(default_ttl, |t| t - age)
+    // `beresp.age` is the response's `Age:`, read once when the response arrived.
+    directive("s-maxage").or_else(|| directive("max-age")).map_or(default_ttl, |t| t - beresp.age)
 }
 
 /// A duration in seconds, as a timeout.
