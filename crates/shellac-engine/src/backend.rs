@@ -28,35 +28,29 @@ use pool::Pool;
 use probe::Prober;
 
 /// A backend of one loaded VCL.
-///
-/// The fields a fetch reads every time it picks the backend come first, in declaration order
-/// (`repr(C)`): with the `Arc`'s counts in front of them they span two cache lines rather than
-/// the four that the compiler's order spread them over. A director over many members picks a
-/// different, cache-cold backend for every request, and each line is a miss.
-#[repr(C)]
 pub struct Backend {
-    /// The `backend.set_health` override.
-    admin: AdminCell,
-    /// Whether its VCL is warm (it then counts as a user of its prober).
-    warm: std::sync::atomic::AtomicBool,
-    /// Fetches in progress.
-    busy: AtomicU32,
-    /// `.max_connections` (0 = unlimited).
-    pub max_connections: u32,
-    /// Its probe, if it has one.
-    pub probe: Option<Arc<Prober>>,
-    /// The pool of connections to `addr`.
-    pub pool: Option<Arc<Pool>>,
-    /// Timeouts from the declaration (0 or absent: use the parameter).
-    pub timeouts: Timeouts,
-    /// `Host:` added to backend requests without one (`.host_header`, else `.host`).
-    pub host_header: Option<HeaderValue>,
     /// Its VCL name.
     pub name: String,
     /// Where it connects; `None` for `backend x none;`.
     pub addr: Option<SocketAddr>,
+    /// The pool of connections to `addr`.
+    pub pool: Option<Arc<Pool>>,
+    /// `Host:` added to backend requests without one (`.host_header`, else `.host`).
+    pub host_header: Option<HeaderValue>,
+    /// Timeouts from the declaration (0 or absent: use the parameter).
+    pub timeouts: Timeouts,
+    /// `.max_connections` (0 = unlimited).
+    pub max_connections: u32,
+    /// Fetches in progress.
+    busy: AtomicU32,
+    /// The `backend.set_health` override.
+    admin: AdminCell,
+    /// Its probe, if it has one.
+    pub probe: Option<Arc<Prober>>,
     /// When it was created or its admin state last changed.
     last_change: Mutex<SystemTime>,
+    /// Whether its VCL is warm (it then counts as a user of its prober).
+    warm: std::sync::atomic::AtomicBool,
 }
 
 /// Connect, first-byte and between-bytes timeouts in seconds; `None` or 0 means "next level".
@@ -302,19 +296,5 @@ impl fmt::Debug for BackendHandle {
             BackendHandle::Backend(b) => write!(f, "backend {}", b.name),
             BackendHandle::Director(d) => write!(f, "director {}", d.name()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fields_a_pick_reads_share_the_cache_line_of_the_arc_counts() {
-        // An Arc's two counts take 16 bytes; what follows them within 48 bytes is on their line.
-        let end = std::mem::offset_of!(Backend, pool) + std::mem::size_of::<Option<Arc<Pool>>>();
-        assert!(end <= 48, "admin..pool end at byte {end}");
-        assert!(std::mem::offset_of!(Backend, admin) < std::mem::offset_of!(Backend, probe));
-        assert!(std::mem::offset_of!(Backend, busy) < std::mem::offset_of!(Backend, probe));
     }
 }

@@ -26,13 +26,11 @@ use crate::backend::BusyGuard;
 use crate::body::Body;
 use crate::error::FetchError;
 
-/// The connection pool of one address. The idle list, used by every fetch, comes first
-/// (`repr(C)`), in the cache line of the `Arc`'s counts.
-#[repr(C)]
+/// The connection pool of one address.
 pub struct Pool {
+    addr: SocketAddr,
     idle: Mutex<Vec<Idle>>,
     holddown_until: Mutex<Option<Instant>>,
-    addr: SocketAddr,
 }
 
 struct Idle {
