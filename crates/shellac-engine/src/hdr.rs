@@ -116,6 +116,10 @@ pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
 
 /// A number as a header value.
 pub fn num(n: u64) -> HeaderValue {
+    // `Age: 0` on nearly every pass response: a static value, no allocation.
+    if n == 0 {
+        return HeaderValue::from_static("0");
+    }
     // Digits written on the stack and copied once (`HeaderValue::from(u64)` allocates twice).
     let mut buf = [0u8; 20];
     let mut at = buf.len();

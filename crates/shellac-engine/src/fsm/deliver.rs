@@ -2,7 +2,7 @@
 //! and the response goes to the client with its body still streaming from the backend.
 
 use http::header::{AGE, VIA};
-use http::{HeaderValue, Response};
+use http::Response;
 use shellac_vcl::symbols::{ActionKind, Method};
 
 use super::{synth_step, Step, Task};
@@ -22,7 +22,7 @@ impl Task {
         hdr::filter(&mut headers, hdr::BERESP_DROP);
         headers.append(hdr::X_VARNISH, hdr::num(self.req.xid));
         let age = (beresp.age + (t - beresp.time)).max(0.0).floor() as u64;
-        headers.insert(AGE, if age == 0 { HeaderValue::from_static("0") } else { hdr::num(age) });
+        headers.insert(AGE, hdr::num(age));
         headers.append(VIA, hdr::VIA);
         let mut resp = Resp {
             status: beresp.status,
