@@ -79,7 +79,7 @@ struct DeadlineSleep {
 #[allow(clippy::disallowed_types)]
 impl hyper::rt::Timer for ConnTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(DeadlineSleep { shared: self.shared.clone(), at: Instant::now() + duration })
+        Box::pin(DeadlineSleep { shared: self.shared.clone(), at: crate::clock::mono() + duration })
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
@@ -87,7 +87,7 @@ impl hyper::rt::Timer for ConnTimer {
     }
 
     fn now(&self) -> std::time::Instant {
-        Instant::now().into_std()
+        crate::clock::mono().into_std()
     }
 }
 

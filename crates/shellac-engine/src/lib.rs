@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod body;
 pub mod catalog;
+pub mod clock;
 pub mod deadline;
 pub mod director;
 pub mod error;

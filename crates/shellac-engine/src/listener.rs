@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
+use crate::clock;
 use crate::deadline::ConnTimer;
 use crate::fetch::secs;
 use crate::fsm;
@@ -100,12 +101,12 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         });
         open.count.fetch_add(1, Ordering::AcqRel);
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
-        tokio::spawn(async move {
+        tokio::spawn(clock::per_poll(async move {
             serve_connection(server, sess, stream, stop).await;
             if open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 open.zero.notify_waiters();
             }
-        });
+        }));
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::backend::BackendHandle;
 
@@ -106,9 +106,9 @@ impl Value {
     }
 }
 
-/// Seconds since the epoch, now.
+/// Seconds since the epoch, now (as of this poll of a client connection: [`crate::clock`]).
 pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    crate::clock::wall()
 }
 
 /// RFC 1123 date of a time in epoch seconds.

@@ -88,7 +88,7 @@ impl Pool {
 
     /// An idle open connection, else a new one.
     pub async fn checkout(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
-        let now = Instant::now();
+        let now = crate::clock::mono();
         loop {
             let popped = self.idle.lock().pop();
             let Some(mut idle) = popped else { break };
@@ -102,7 +102,7 @@ impl Pool {
     /// A new connection, never an idle one.
     pub async fn checkout_fresh(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         let stream = self.open(backend, policy).await?;
-        Ok(Checkout { conn: Conn::new(stream), reused: false, at: Instant::now() })
+        Ok(Checkout { conn: Conn::new(stream), reused: false, at: crate::clock::mono() })
     }
 
     /// A new connection on hyper's client with its own task and upgrade support, for pipe.
@@ -120,7 +120,7 @@ impl Pool {
     /// A TCP connection, respecting the hold-down and the connect timeout.
     async fn open(&self, backend: &str, policy: &ConnectPolicy) -> Result<TcpStream, FetchError> {
         if let Some(until) = *self.holddown_until.lock() {
-            if Instant::now() < until {
+            if crate::clock::mono() < until {
                 return Err(FetchError::Holddown(backend.to_string()));
             }
         }
@@ -152,7 +152,7 @@ impl Pool {
     pub fn sweep(&self, idle_timeout: Duration) -> usize {
         let mut idle = self.idle.lock();
         let before = idle.len();
-        let now = Instant::now();
+        let now = crate::clock::mono();
         idle.retain_mut(|i| i.keep(idle_timeout, now));
         before - idle.len()
     }
@@ -172,7 +172,7 @@ impl Pool {
     fn put(&self, conn: Conn) {
         let mut idle = self.idle.lock();
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { conn, since: Instant::now() });
+            idle.push(Idle { conn, since: crate::clock::mono() });
         }
     }
 
@@ -183,7 +183,7 @@ impl Pool {
             _ => Duration::ZERO,
         };
         if !d.is_zero() {
-            *self.holddown_until.lock() = Some(Instant::now() + d);
+            *self.holddown_until.lock() = Some(crate::clock::mono() + d);
         }
     }
 }
