@@ -271,22 +271,29 @@ impl BackendHandle {
     /// Resolves directors down to a backend, as the fetch does before connecting. Errors say
     /// which director came up empty, as Varnish's FetchError does.
     pub fn resolve(&self) -> Result<Arc<Backend>, FetchError> {
-        let mut cur = self.clone();
-        for _ in 0..MAX_DEPTH {
-            match cur {
+        // The first level is borrowed; only what a director hands out is owned.
+        let mut cur = match self {
+            BackendHandle::None => return Err(FetchError::NoBackend),
+            BackendHandle::Backend(b) => return Ok(b.clone()),
+            BackendHandle::Director(d) => pick(d)?,
+        };
+        for _ in 1..MAX_DEPTH {
+            cur = match cur {
                 BackendHandle::None => return Err(FetchError::NoBackend),
                 BackendHandle::Backend(b) => return Ok(b),
-                BackendHandle::Director(d) if d.members().admin.get() == Admin::Sick => {
-                    return Err(FetchError::DirectorEmpty(d.name().to_string()))
-                }
-                BackendHandle::Director(d) => match d.resolve() {
-                    Some(next) => cur = next,
-                    None => return Err(FetchError::DirectorEmpty(d.name().to_string())),
-                },
-            }
+                BackendHandle::Director(d) => pick(&d)?,
+            };
         }
         Err(FetchError::TooDeep)
     }
+}
+
+/// One level of resolution: the member a director picks.
+fn pick(d: &Arc<dyn Director>) -> Result<BackendHandle, FetchError> {
+    if d.members().admin.get() == Admin::Sick {
+        return Err(FetchError::DirectorEmpty(d.name().to_string()));
+    }
+    d.resolve().ok_or_else(|| FetchError::DirectorEmpty(d.name().to_string()))
 }
 
 impl fmt::Debug for BackendHandle {

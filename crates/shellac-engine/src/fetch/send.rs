@@ -34,7 +34,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         return Err(FetchError::Unhealthy(backend.name.clone()));
     }
     let busy = backend.claim()?;
-    let pool = backend.pool.clone().ok_or_else(|| FetchError::NoAddress(backend.name.clone()))?;
+    let pool = backend.pool.as_ref().ok_or_else(|| FetchError::NoAddress(backend.name.clone()))?;
     let pick = |v: Option<f64>, b: Option<f64>, p: f64| v.filter(|t| *t > 0.0).or(b.filter(|t| *t > 0.0)).unwrap_or(p);
     let policy = ConnectPolicy {
         timeout: secs(pick(bereq.connect_timeout, backend.timeouts.connect, params.connect_timeout)),
@@ -82,6 +82,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     hdr::filter(&mut beresp_headers, hdr::BERESP_DROP_KEEP_AGE);
     let age =
         beresp_headers.get(http::header::AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
     let mut beresp = Beresp {
         status: u32::from(response.status),
         reason: response.reason,
@@ -91,12 +92,11 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         uncacheable: bereq.uncacheable,
         do_stream: true,
         age,
-        backend: BackendHandle::Backend(backend.clone()),
+        backend: BackendHandle::Backend(backend),
         time: now(),
         ..Beresp::default()
     };
     beresp.ttl = initial_ttl(&beresp, 120.0);
-    let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
     let body = body_of(lease, between_bytes);
     Ok(Sent { beresp, body })
 }
