@@ -165,7 +165,7 @@ pub async fn fetch(
 
 fn new_bereq(server: &Server, req: &Req, mode: Mode) -> Bereq {
     let mut headers = req.headers.clone();
-    hdr::filter(&mut headers, if mode == Mode::Pass { hdr::BEREQ_PASS_DROP } else { hdr::BEREQ_MISS_DROP });
+    hdr::filter(&mut headers, if mode == Mode::Pass { &hdr::BEREQ_PASS_DROP } else { &hdr::BEREQ_MISS_DROP });
     let xid = server.next_xid();
     headers.insert(hdr::X_VARNISH, hdr::num(xid));
     let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".into() } else { req.method.clone() };
@@ -238,7 +238,24 @@ pub(crate) fn initial_ttl(beresp: &Beresp, default_ttl: f64) -> f64 {
     directive("s-maxage").or_else(|| directive("max-age")).map_or(default_ttl, |t| t - beresp.age)
 }
 
-/// A duration in seconds, as a timeout.
+/// A duration in seconds, as a timeout (to the nanosecond; several per request, and
+/// `Duration::from_secs_f64`'s exact rounding costs ten times this).
 pub(crate) fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s.min(1e9) } else { 0.0 })
+    Duration::from_nanos(if s.is_finite() && s > 0.0 { (s.min(1e9) * 1e9) as u64 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_in_seconds_become_durations() {
+        assert_eq!(secs(1.5), Duration::from_millis(1500));
+        assert_eq!(secs(0.001), Duration::from_millis(1));
+        assert_eq!(secs(3600.0), Duration::from_secs(3600));
+        for nothing in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(secs(nothing), Duration::ZERO);
+        }
+        assert_eq!(secs(1e12), Duration::from_secs(1_000_000_000));
+    }
 }

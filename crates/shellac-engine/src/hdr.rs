@@ -6,11 +6,19 @@ use http::header::{HeaderName, CONNECTION};
 use http::{HeaderMap, HeaderValue};
 
 /// Dropped from a pass-mode backend request.
-pub const BEREQ_PASS_DROP: &[&str] =
-    &["accept-ranges", "connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+pub const BEREQ_PASS_DROP: DropList = DropList::new(&[
+    "accept-ranges",
+    "connection",
+    "http2-settings",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+]);
 
 /// Dropped from a miss-mode (cacheable) backend request.
-pub const BEREQ_MISS_DROP: &[&str] = &[
+pub const BEREQ_MISS_DROP: DropList = DropList::new(&[
     "accept-ranges",
     "cache-control",
     "connection",
@@ -29,16 +37,59 @@ pub const BEREQ_MISS_DROP: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
-];
+]);
 
 /// Dropped from a backend response before delivery.
-pub const BERESP_DROP: &[&str] =
-    &["age", "connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+pub const BERESP_DROP: DropList = DropList::new(&[
+    "age",
+    "connection",
+    "http2-settings",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+]);
 
 /// Dropped from a backend response as it arrives (`Age` is kept for `beresp.age` and dropped at
 /// delivery).
-pub const BERESP_DROP_KEEP_AGE: &[&str] =
-    &["connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
+pub const BERESP_DROP_KEEP_AGE: DropList =
+    DropList::new(&["connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
+
+/// Header names to drop (lower case), with a mask of their lengths: most names a message
+/// carries differ in length from every listed one and are passed over by one bit test.
+pub struct DropList {
+    names: &'static [&'static str],
+    lengths: u64,
+}
+
+impl DropList {
+    /// A list of names shorter than 64 bytes (checked when the constant is built).
+    const fn new(names: &'static [&'static str]) -> DropList {
+        let mut lengths = 0u64;
+        let mut i = 0;
+        while i < names.len() {
+            assert!(names[i].len() < 64, "a listed header name is 64 bytes or longer");
+            lengths |= 1 << names[i].len();
+            i += 1;
+        }
+        DropList { names, lengths }
+    }
+
+    fn may_hold(&self, len: usize) -> bool {
+        len < 64 && self.lengths & (1 << len) != 0
+    }
+
+    /// Whether `name` (a header map's, lower case) is listed.
+    fn contains(&self, name: &str) -> bool {
+        self.may_hold(name.len()) && self.names.contains(&name)
+    }
+
+    /// Whether `token` (a `Connection:` token, any case) is listed.
+    fn contains_token(&self, token: &str) -> bool {
+        self.may_hold(token.len()) && self.names.iter().any(|n| n.eq_ignore_ascii_case(token))
+    }
+}
 
 /// Headers a pass would forward that a client's `Connection:` may not name (400).
 const PROTECTED: &[&str] = &[
@@ -76,22 +127,28 @@ pub const X_VARNISH: HeaderName = HeaderName::from_static("x-varnish");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Removes the listed headers and any header named in `Connection:`.
-pub fn filter(headers: &mut HeaderMap, drop: &[&'static str]) {
-    // Allocates only when `Connection:` names a header that is present (`keep-alive` and
-    // `close` name none): the tokens borrow the map, so those names are copied out first.
-    if headers.contains_key(CONNECTION) {
-        let named: Vec<HeaderName> = connection_tokens(headers)
-            .filter(|t| headers.contains_key(*t))
-            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-            .collect();
-        for n in named {
-            headers.remove(n);
+pub fn filter(headers: &mut HeaderMap, drop: &DropList) {
+    // Names that `Connection:` adds to the list: the usual tokens (`keep-alive`, `upgrade`) are
+    // on every list already and cost no lookup; `close` and the rare others are looked up, and
+    // the names present are copied out of the borrow (allocating only then).
+    let mut named = Vec::new();
+    for t in connection_tokens(headers) {
+        if drop.contains_token(t) {
+            continue;
+        }
+        if let Ok(n) = HeaderName::from_bytes(t.as_bytes()) {
+            if headers.contains_key(&n) {
+                named.push(n);
+            }
         }
     }
-    // Most messages carry none of these: one pass over the (few) names present is cheaper than
-    // a hash lookup per listed name. A found name is cloned out of the borrow (a standard name
+    for n in named {
+        headers.remove(n);
+    }
+    // Most messages carry few of these: one pass over the (few) names present is cheaper than a
+    // hash lookup per listed name. A found name is cloned out of the borrow (a standard name
     // costs nothing) and the scan starts again.
-    while let Some(name) = headers.keys().find(|n| drop.contains(&n.as_str())).cloned() {
+    while let Some(name) = headers.keys().find(|n| drop.contains(n.as_str())).cloned() {
         headers.remove(name);
     }
 }
@@ -147,7 +204,7 @@ mod tests {
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("te", HeaderValue::from_static("trailers"));
         h.insert("host", HeaderValue::from_static("a"));
-        filter(&mut h, BEREQ_PASS_DROP);
+        filter(&mut h, &BEREQ_PASS_DROP);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("host"));
         h.insert("connection", HeaderValue::from_static("close, Cookie"));
@@ -165,12 +222,22 @@ mod tests {
         h.append("te", HeaderValue::from_static("trailers"));
         h.append("keep-alive", HeaderValue::from_static("timeout=5"));
         h.append("x-b", HeaderValue::from_static("kept"));
-        filter(&mut h, BEREQ_PASS_DROP);
+        filter(&mut h, &BEREQ_PASS_DROP);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-b"], "kept");
         let mut none = HeaderMap::new();
-        filter(&mut none, BERESP_DROP);
+        filter(&mut none, &BERESP_DROP);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn drop_lists_match_whole_names_and_tokens_in_any_case() {
+        assert!(BEREQ_MISS_DROP.contains("range") && BEREQ_MISS_DROP.contains("if-unmodified-since"));
+        // Same length as a listed name, not listed.
+        assert!(!BEREQ_MISS_DROP.contains("rangx") && !BERESP_DROP.contains("via"));
+        assert!(!BEREQ_PASS_DROP.contains("host") && !BEREQ_PASS_DROP.contains(&"x".repeat(80)));
+        assert!(BERESP_DROP.contains_token("Keep-Alive") && BERESP_DROP.contains_token("TE"));
+        assert!(!BERESP_DROP_KEEP_AGE.contains_token("Age") && BERESP_DROP.contains_token("AGE"));
     }
 
     #[test]

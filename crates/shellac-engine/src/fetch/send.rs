@@ -79,7 +79,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let framing = codec::response_framing(&bereq.method, &response).map_err(FetchError::Read)?;
     let reusable = response.keep_alive() && framing != Framing::Close;
     let mut beresp_headers = response.headers;
-    hdr::filter(&mut beresp_headers, hdr::BERESP_DROP_KEEP_AGE);
+    hdr::filter(&mut beresp_headers, &hdr::BERESP_DROP_KEEP_AGE);
     let age =
         beresp_headers.get(http::header::AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));

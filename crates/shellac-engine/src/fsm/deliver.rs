@@ -19,7 +19,7 @@ impl Task {
         let Fetched { beresp, body } = fetched;
         let t = now();
         let mut headers = beresp.headers;
-        hdr::filter(&mut headers, hdr::BERESP_DROP);
+        hdr::filter(&mut headers, &hdr::BERESP_DROP);
         headers.append(hdr::X_VARNISH, hdr::num(self.req.xid));
         let age = (beresp.age + (t - beresp.time)).max(0.0).floor() as u64;
         headers.insert(AGE, hdr::num(age));

@@ -21,7 +21,7 @@ use crate::vrt::Bereq;
 impl Task {
     pub(super) async fn pipe(&mut self) -> Response<Body> {
         let mut headers = self.req.headers.clone();
-        hdr::filter(&mut headers, hdr::BEREQ_PASS_DROP);
+        hdr::filter(&mut headers, &hdr::BEREQ_PASS_DROP);
         let xid = self.server.next_xid();
         headers.insert(hdr::X_VARNISH, hdr::num(xid));
         let mut bereq = Bereq {
