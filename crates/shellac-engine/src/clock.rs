@@ -27,8 +27,8 @@ enum Scope {
     Off,
     /// In a poll, the clock not read yet.
     Fresh,
-    /// In a poll, read at this time.
-    Read(Instant),
+    /// In a poll, read at this time (and the wall-clock time then, once asked for).
+    Read(Instant, Option<f64>),
 }
 
 thread_local! {
@@ -68,27 +68,31 @@ pub fn mono() -> Instant {
         Scope::Off => Instant::now(),
         Scope::Fresh => {
             let t = Instant::now();
-            SCOPE.set(Scope::Read(t));
+            SCOPE.set(Scope::Read(t, None));
             t
         }
-        Scope::Read(t) => t,
+        Scope::Read(t, _) => t,
     }
 }
 
 /// Seconds since the epoch.
 pub fn wall() -> f64 {
-    if matches!(SCOPE.get(), Scope::Off) {
-        return system_secs();
-    }
-    let m = mono();
-    match OFFSET.get() {
-        Some((base, secs)) if m.saturating_duration_since(base) < RESYNC => {
-            secs + m.saturating_duration_since(base).as_secs_f64()
-        }
-        _ => {
-            let secs = system_secs();
-            OFFSET.set(Some((m, secs)));
-            secs
+    match SCOPE.get() {
+        Scope::Off => system_secs(),
+        Scope::Read(_, Some(w)) => w,
+        Scope::Fresh | Scope::Read(_, None) => {
+            let m = mono();
+            let since = OFFSET.get().map(|(base, secs)| (m.saturating_duration_since(base), secs));
+            let w = match since {
+                Some((d, secs)) if d < RESYNC => secs + d.as_secs_f64(),
+                _ => {
+                    let secs = system_secs();
+                    OFFSET.set(Some((m, secs)));
+                    secs
+                }
+            };
+            SCOPE.set(Scope::Read(m, Some(w)));
+            w
         }
     }
 }
