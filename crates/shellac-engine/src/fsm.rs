@@ -18,6 +18,8 @@ mod pipe;
 mod synth;
 
 use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH};
@@ -66,24 +68,42 @@ pub(crate) struct Task {
 }
 
 /// Handles one request to the end.
-pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Response<Body> {
+/// hyper's service: it never fails (an error is an answer), and it moves the future, whole, for
+/// every request, so the checks and the request's parts stay out of it: it holds the task and
+/// the run.
+pub fn handle(
+    server: Arc<Server>,
+    sess: Arc<Sess>,
+    request: Request<Incoming>,
+) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send {
+    let mut started = start(server, sess, request);
+    async move {
+        Ok(match &mut started {
+            Ok(task) => task.run().await,
+            Err((status, text)) => plain(*status, text),
+        })
+    }
+}
+
+/// The request as a task, or the status and text of the answer that refuses it.
+fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Result<Task, (u16, &'static str)> {
     let Some(vcl) = server.active() else {
-        return plain(503, "Service Unavailable: no VCL loaded\n");
+        return Err((503, "Service Unavailable: no VCL loaded\n"));
     };
     let params = server.params();
     let (mut parts, incoming) = request.into_parts();
     if let Some(name) = hdr::protected_in_connection(&parts.headers) {
         tracing::debug!("400: Connection names protected header {name}");
-        return plain(400, "Bad Request\n");
+        return Err((400, "Bad Request\n"));
     }
     let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
     if longest as u64 > params.http_req_hdr_len {
-        return plain(431, "Request Header Fields Too Large\n");
+        return Err((431, "Request Header Fields Too Large\n"));
     }
     if params.req_body_max > 0 {
         let len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if len.is_some_and(|l| l > params.req_body_max) {
-            return plain(413, "Payload Too Large\n");
+            return Err((413, "Payload Too Large\n"));
         }
     }
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
@@ -99,8 +119,7 @@ pub async fn handle(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incom
         Body::incoming(incoming, None, params.req_body_max)
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let mut task = Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false };
-    task.run().await
+    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false })
 }
 
 // === impl Task ===

@@ -4,7 +4,6 @@
 //! accepted, idle ones close, and requests in flight get `shutdown_timeout` to finish. A client
 //! that stops reading for `send_timeout` loses its connection.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,10 +114,7 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     let params = server.params();
     let svc = {
         let (server, sess) = (server.clone(), sess.clone());
-        service_fn(move |req| {
-            let (server, sess) = (server.clone(), sess.clone());
-            async move { Ok::<_, Infallible>(fsm::handle(server, sess, req).await) }
-        })
+        service_fn(move |req| fsm::handle(server.clone(), sess.clone(), req))
     };
     let mut builder = http1::Builder::new();
     builder
