@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# User-space instructions per request, Shellac against HAProxy 2.6, under valgrind's callgrind:
+# the same round-robin pass-through over three local nginx origins as bench/proxy.sh. Instruction
+# counts do not move with the machine's noise, so this tells a change to the request path's own
+# code from the run-to-run spread of proxy.sh (whose CPU figure is three-quarters kernel time).
+# Each proxy runs under callgrind, is warmed up, has its counters zeroed, takes SECONDS of wrk
+# load, and is dumped; the figure is instructions / requests served. Kernel time is not counted.
+#
+#   bench/instructions.sh [ROUNDS=3] [SECONDS=5]
+#
+# Loopback ports 18090, 18091 and 18101-18103 must be free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-5}
+
+need() { command -v "$1" >/dev/null 2>&1 || NEED="$NEED $2"; }
+NEED=""
+need nginx nginx-light; need haproxy haproxy; need wrk wrk; need valgrind valgrind
+if [ -n "$NEED" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $NEED >/dev/null
+    for s in nginx haproxy; do $SUDO service $s stop >/dev/null 2>&1 || true; done
+fi
+cargo build --release -q -p shellac
+for port in 18090 18091 18101 18102 18103; do
+    if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use"; exit 1; fi
+done
+
+W=$(mktemp -d /tmp/shellac-instr.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"; }
+trap cleanup EXIT
+
+cat > "$W/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $W/nginx.pid;
+error_log $W/nginx.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:18101; location / { return 200 "origin 1\n"; } }
+    server { listen 127.0.0.1:18102; location / { return 200 "origin 2\n"; } }
+    server { listen 127.0.0.1:18103; location / { return 200 "origin 3\n"; } }
+}
+NGINX
+{
+    printf 'vcl 4.1;\nimport directors;\n'
+    for i in 1 2 3; do printf 'backend o%s { .host = "127.0.0.1"; .port = "1810%s"; }\n' $i $i; done
+    printf 'sub vcl_init { new rr = directors.round_robin(); rr.add_backend(o1); rr.add_backend(o2); rr.add_backend(o3); }\n'
+    printf 'sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n'
+} > "$W/pass.vcl"
+cat > "$W/haproxy.cfg" <<HAP
+global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 3500ms
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:18091
+    default_backend origins
+backend origins
+    balance roundrobin
+    http-reuse always
+    server o1 127.0.0.1:18101
+    server o2 127.0.0.1:18102
+    server o3 127.0.0.1:18103
+HAP
+chmod 644 "$W"/*
+
+taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
+sleep 0.5
+
+# One measurement: $1 = name, $2 = port, rest = the command. Prints "name instructions/request".
+measure() {
+    local name=$1 port=$2; shift 2
+    valgrind --tool=callgrind --callgrind-out-file="$W/cg.$name.%p" "$@" >/dev/null 2>"$W/vg.$name" &
+    local pid=$!
+    local up=""
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$port/"; then up=1; break; fi
+        sleep 0.2
+    done
+    [ -n "$up" ] || { echo "$name did not answer on $port under valgrind" >&2; cat "$W/vg.$name" >&2; exit 1; }
+    taskset -c 0 wrk -t1 -c50 -d2s "http://127.0.0.1:$port/" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    local out
+    out=$(taskset -c 0 wrk -t1 -c50 -d"${SECS}s" "http://127.0.0.1:$port/")
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    sleep 0.5
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    local reqs ir
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    # The dump taken after the load (the largest part file) holds the load's counts.
+    ir=$(awk '/^summary:/ {print $2}' "$(ls -S "$W"/cg."$name".* | head -1)")
+    rm -f "$W"/cg."$name".*
+    echo "$name $((ir / reqs))"
+}
+
+RES="$W/results"
+: > "$RES"
+printf '%-8s %5s %14s\n' proxy round instr/req
+for r in $(seq 1 "$ROUNDS"); do
+    set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac 18090 \
+        target/release/shellac serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
+    printf '%-8s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
+    set -- $(measure haproxy 18091 haproxy -f "$W/haproxy.cfg" -db)
+    printf '%-8s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
+done
+
+echo
+echo "medians over $ROUNDS rounds ($SECS s of load each, 50 connections):"
+python3 - "$RES" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+by = {}
+for r, name, v in rows:
+    by.setdefault(name, {})[r] = int(v)
+for name in ("shellac", "haproxy"):
+    print(f"{name:8s} {statistics.median(by[name].values()):12.0f} instructions/request")
+ratios = [by["shellac"][r] / by["haproxy"][r] for r in by["shellac"]]
+print("shellac / haproxy per round:", " ".join(f"{x:.3f}" for x in ratios), f"median {statistics.median(ratios):.3f}")
+PY
