@@ -14,18 +14,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECS=${2:-5}
 
-need() { command -v "$1" >/dev/null 2>&1 || NEED="$NEED $2"; }
-NEED=""
-need nginx nginx-light; need haproxy haproxy; need wrk wrk; need valgrind valgrind
-if [ -n "$NEED" ]; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $NEED >/dev/null
-    for s in nginx haproxy; do $SUDO service $s stop >/dev/null 2>&1 || true; done
-fi
+. bench/lib.sh
+bench_need nginx:nginx-light haproxy:haproxy wrk:wrk valgrind:valgrind
 cargo build --release -q -p shellac
-for port in 18090 18091 18101 18102 18103; do
-    if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use"; exit 1; fi
-done
+bench_ports 18090 18091 18101 18102 18103
 
 W=$(mktemp -d /tmp/shellac-instr.XXXXXX)
 chmod 755 "$W"

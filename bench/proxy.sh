@@ -13,19 +13,10 @@ ROUNDS=${1:-5}
 SECS=${2:-10}
 CONNS=${3:-50}
 
-need() { command -v "$1" >/dev/null 2>&1 || NEED="$NEED $2"; }
-NEED=""
-need nginx nginx-light; need haproxy haproxy; need wrk wrk; need varnishd varnish
-if [ -n "$NEED" ]; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $NEED >/dev/null
-    # The packages start their services on port 80; the benchmark runs its own.
-    for s in nginx haproxy varnish; do $SUDO service $s stop >/dev/null 2>&1 || true; done
-fi
+. bench/lib.sh
+bench_need nginx:nginx-light haproxy:haproxy wrk:wrk varnishd:varnish
 cargo build --release -q -p shellac
-for port in 18080 18081 18082 18083 18101 18102 18103; do
-    if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use"; exit 1; fi
-done
+bench_ports 18080 18081 18082 18083 18101 18102 18103
 
 W=$(mktemp -d /tmp/shellac-bench.XXXXXX)
 chmod 755 "$W"
