@@ -19,53 +19,11 @@ bench_need nginx:nginx-light haproxy:haproxy wrk:wrk valgrind:valgrind
 cargo build --release -q -p shellac
 bench_ports 18090 18091 18101 18102 18103
 
-W=$(mktemp -d /tmp/shellac-instr.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"; }
-trap cleanup EXIT
-
-cat > "$W/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/nginx.pid;
-error_log $W/nginx.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:18101; location / { return 200 "origin 1\n"; } }
-    server { listen 127.0.0.1:18102; location / { return 200 "origin 2\n"; } }
-    server { listen 127.0.0.1:18103; location / { return 200 "origin 3\n"; } }
-}
-NGINX
-{
-    printf 'vcl 4.1;\nimport directors;\n'
-    for i in 1 2 3; do printf 'backend o%s { .host = "127.0.0.1"; .port = "1810%s"; }\n' $i $i; done
-    printf 'sub vcl_init { new rr = directors.round_robin(); rr.add_backend(o1); rr.add_backend(o2); rr.add_backend(o3); }\n'
-    printf 'sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n'
-} > "$W/pass.vcl"
-cat > "$W/haproxy.cfg" <<HAP
-global
-    nbthread 1
-    maxconn 4000
-defaults
-    mode http
-    timeout connect 3500ms
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-frontend fe
-    bind 127.0.0.1:18091
-    default_backend origins
-backend origins
-    balance roundrobin
-    http-reuse always
-    server o1 127.0.0.1:18101
-    server o2 127.0.0.1:18102
-    server o3 127.0.0.1:18103
-HAP
-chmod 644 "$W"/*
+bench_workdir shellac-instr
+bench_origins
+bench_rr_vcl > "$W/pass.vcl"
+chmod 644 "$W/pass.vcl"
+bench_haproxy 18091
 
 taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
 sleep 0.5

@@ -20,3 +20,68 @@ bench_ports() {
         if ss -ltn | grep -q "127.0.0.1:$port "; then echo "port $port is in use"; exit 1; fi
     done
 }
+
+# bench_workdir PREFIX: a scratch directory in $W, removed on exit with the processes in PIDS.
+bench_workdir() {
+    W=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$W"
+    PIDS=()
+    trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"' EXIT
+}
+
+# bench_origins: $W/nginx.conf, three origins on 18101-18103 that answer with their number, and
+# /probe for health checks. nginx stays in the foreground (daemon off): a daemonized nginx gets
+# its own session, hence its own scheduler autogroup, which changes how the kernel interleaves
+# it with the proxy on the shared CPU.
+bench_origins() {
+    cat > "$W/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $W/nginx.pid;
+error_log $W/nginx.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:18101; location / { return 200 "origin 1\n"; } location = /probe { return 200 "ok\n"; } }
+    server { listen 127.0.0.1:18102; location / { return 200 "origin 2\n"; } location = /probe { return 200 "ok\n"; } }
+    server { listen 127.0.0.1:18103; location / { return 200 "origin 3\n"; } location = /probe { return 200 "ok\n"; } }
+}
+NGINX
+    chmod 644 "$W/nginx.conf"
+}
+
+# bench_rr_vcl [ATTRIBUTES]: round-robin pass over the three origins, each backend with the
+# extra attributes given, on standard output.
+bench_rr_vcl() {
+    printf 'vcl 4.1;\nimport directors;\n'
+    for i in 1 2 3; do printf 'backend o%s { .host = "127.0.0.1"; .port = "1810%s"; %s }\n' $i $i "${1:-}"; done
+    printf 'sub vcl_init { new rr = directors.round_robin(); rr.add_backend(o1); rr.add_backend(o2); rr.add_backend(o3); }\n'
+    printf 'sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n'
+}
+
+# bench_haproxy PORT: $W/haproxy.cfg, one thread, round robin over the three origins with
+# kept-alive server connections, listening on PORT.
+bench_haproxy() {
+    cat > "$W/haproxy.cfg" <<HAP
+global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 3500ms
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:$1
+    default_backend origins
+backend origins
+    balance roundrobin
+    http-reuse always
+    server o1 127.0.0.1:18101
+    server o2 127.0.0.1:18102
+    server o3 127.0.0.1:18103
+HAP
+    chmod 644 "$W/haproxy.cfg"
+}

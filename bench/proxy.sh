@@ -18,57 +18,12 @@ bench_need nginx:nginx-light haproxy:haproxy wrk:wrk varnishd:varnish
 cargo build --release -q -p shellac
 bench_ports 18080 18081 18082 18083 18101 18102 18103
 
-W=$(mktemp -d /tmp/shellac-bench.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"; }
-trap cleanup EXIT
-
-cat > "$W/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/nginx.pid;
-error_log $W/nginx.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:18101; location / { return 200 "origin 1\n"; } location = /probe { return 200 "ok\n"; } }
-    server { listen 127.0.0.1:18102; location / { return 200 "origin 2\n"; } location = /probe { return 200 "ok\n"; } }
-    server { listen 127.0.0.1:18103; location / { return 200 "origin 3\n"; } location = /probe { return 200 "ok\n"; } }
-}
-NGINX
-
-vcl() { # $1 = extra backend attributes
-    printf 'vcl 4.1;\nimport directors;\n'
-    for i in 1 2 3; do printf 'backend o%s { .host = "127.0.0.1"; .port = "1810%s"; %s }\n' $i $i "$1"; done
-    printf 'sub vcl_init { new rr = directors.round_robin(); rr.add_backend(o1); rr.add_backend(o2); rr.add_backend(o3); }\n'
-    printf 'sub vcl_recv { set req.backend_hint = rr.backend(); return (pass); }\n'
-}
-vcl "" > "$W/pass.vcl"
-vcl '.probe = { .url = "/probe"; .interval = 1s; .initial = 3; }' > "$W/probed.vcl"
+bench_workdir shellac-bench
+bench_origins
+bench_rr_vcl > "$W/pass.vcl"
+bench_rr_vcl '.probe = { .url = "/probe"; .interval = 1s; .initial = 3; }' > "$W/probed.vcl"
 chmod 644 "$W"/*.vcl
-
-cat > "$W/haproxy.cfg" <<HAP
-global
-    nbthread 1
-    maxconn 4000
-defaults
-    mode http
-    timeout connect 3500ms
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-frontend fe
-    bind 127.0.0.1:18081
-    default_backend origins
-backend origins
-    balance roundrobin
-    http-reuse always
-    server o1 127.0.0.1:18101
-    server o2 127.0.0.1:18102
-    server o3 127.0.0.1:18103
-HAP
+bench_haproxy 18081
 
 taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
 TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/release/shellac serve -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); SHELLAC=$!

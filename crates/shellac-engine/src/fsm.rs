@@ -67,10 +67,9 @@ pub(crate) struct Task {
     pub(crate) switched: bool,
 }
 
-/// Handles one request to the end.
-/// hyper's service: it never fails (an error is an answer), and it moves the future, whole, for
-/// every request, so the checks and the request's parts stay out of it: it holds the task and
-/// the run.
+/// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
+/// hyper moves the future, whole, for every request, so the checks and the request's parts stay
+/// out of it: it holds the task and the run.
 pub fn handle(
     server: Arc<Server>,
     sess: Arc<Sess>,

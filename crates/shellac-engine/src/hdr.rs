@@ -6,7 +6,7 @@ use http::header::{HeaderName, CONNECTION};
 use http::{HeaderMap, HeaderValue};
 
 /// Dropped from a pass-mode backend request.
-pub const BEREQ_PASS_DROP: DropList = DropList::new(&[
+pub const BEREQ_PASS_DROP: NameSet = NameSet::new(&[
     "accept-ranges",
     "connection",
     "http2-settings",
@@ -18,7 +18,7 @@ pub const BEREQ_PASS_DROP: DropList = DropList::new(&[
 ]);
 
 /// Dropped from a miss-mode (cacheable) backend request.
-pub const BEREQ_MISS_DROP: DropList = DropList::new(&[
+pub const BEREQ_MISS_DROP: NameSet = NameSet::new(&[
     "accept-ranges",
     "cache-control",
     "connection",
@@ -40,7 +40,7 @@ pub const BEREQ_MISS_DROP: DropList = DropList::new(&[
 ]);
 
 /// Dropped from a backend response before delivery.
-pub const BERESP_DROP: DropList = DropList::new(&[
+pub const BERESP_DROP: NameSet = NameSet::new(&[
     "age",
     "connection",
     "http2-settings",
@@ -53,19 +53,19 @@ pub const BERESP_DROP: DropList = DropList::new(&[
 
 /// Dropped from a backend response as it arrives (`Age` is kept for `beresp.age` and dropped at
 /// delivery).
-pub const BERESP_DROP_KEEP_AGE: DropList =
-    DropList::new(&["connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
+pub const BERESP_DROP_KEEP_AGE: NameSet =
+    NameSet::new(&["connection", "http2-settings", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
 
-/// Header names to drop (lower case), with a mask of their lengths: most names a message
+/// A list of header names (lower case), with a mask of their lengths: most names a message
 /// carries differ in length from every listed one and are passed over by one bit test.
-pub struct DropList {
+pub struct NameSet {
     names: &'static [&'static str],
     lengths: u64,
 }
 
-impl DropList {
+impl NameSet {
     /// A list of names shorter than 64 bytes (checked when the constant is built).
-    const fn new(names: &'static [&'static str]) -> DropList {
+    const fn new(names: &'static [&'static str]) -> NameSet {
         let mut lengths = 0u64;
         let mut i = 0;
         while i < names.len() {
@@ -73,7 +73,7 @@ impl DropList {
             lengths |= 1 << names[i].len();
             i += 1;
         }
-        DropList { names, lengths }
+        NameSet { names, lengths }
     }
 
     fn may_hold(&self, len: usize) -> bool {
@@ -92,7 +92,7 @@ impl DropList {
 }
 
 /// Headers a pass would forward that a client's `Connection:` may not name (400).
-const PROTECTED: &[&str] = &[
+const PROTECTED: NameSet = NameSet::new(&[
     "accept",
     "accept-charset",
     "accept-encoding",
@@ -115,7 +115,7 @@ const PROTECTED: &[&str] = &[
     "referer",
     "user-agent",
     "x-forwarded-for",
-];
+]);
 
 /// `Via` as Varnish 7.1 adds it.
 pub const VIA: HeaderValue = HeaderValue::from_static("1.1 varnish (Varnish/7.1)");
@@ -127,7 +127,7 @@ pub const X_VARNISH: HeaderName = HeaderName::from_static("x-varnish");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Removes the listed headers and any header named in `Connection:`.
-pub fn filter(headers: &mut HeaderMap, drop: &DropList) {
+pub fn filter(headers: &mut HeaderMap, drop: &NameSet) {
     // Names that `Connection:` adds to the list: the usual tokens (`keep-alive`, `upgrade`) are
     // on every list already and cost no lookup; `close` and the rare others are looked up, and
     // the names present are copied out of the borrow (allocating only then).
@@ -166,9 +166,7 @@ pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_
 
 /// A protected header named in the client's `Connection:`, if any (lower case).
 pub fn protected_in_connection(headers: &HeaderMap) -> Option<String> {
-    connection_tokens(headers)
-        .find(|t| PROTECTED.iter().any(|p| t.eq_ignore_ascii_case(p)))
-        .map(str::to_ascii_lowercase)
+    connection_tokens(headers).find(|t| PROTECTED.contains_token(t)).map(str::to_ascii_lowercase)
 }
 
 /// A number as a header value.
@@ -231,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn drop_lists_match_whole_names_and_tokens_in_any_case() {
+    fn name_sets_match_whole_names_and_tokens_in_any_case() {
         assert!(BEREQ_MISS_DROP.contains("range") && BEREQ_MISS_DROP.contains("if-unmodified-since"));
         // Same length as a listed name, not listed.
         assert!(!BEREQ_MISS_DROP.contains("rangx") && !BERESP_DROP.contains("via"));
