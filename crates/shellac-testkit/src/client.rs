@@ -67,9 +67,14 @@ impl Response {
 impl Client {
     /// Connects.
     pub async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.expect("connect to the proxy");
+        Client::try_connect(addr).await.expect("connect to the proxy")
+    }
+
+    /// Connects, or says why it could not.
+    pub async fn try_connect(addr: SocketAddr) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
-        Client { stream, buf: Vec::new() }
+        Ok(Client { stream, buf: Vec::new() })
     }
 
     /// Writes raw bytes without reading.

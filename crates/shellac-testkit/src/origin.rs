@@ -39,6 +39,9 @@ pub struct Behavior {
     pub headers: Vec<String>,
     /// The body; empty means the origin's name.
     pub body: String,
+    /// Keep each request for [`Origin::requests`] (off for long runs such as the PGO
+    /// workload, where the record would only grow).
+    pub record: bool,
 }
 
 /// A request the origin received.
@@ -62,6 +65,7 @@ pub struct Origin {
     pub addr: SocketAddr,
     behavior: Arc<Mutex<Behavior>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    served: Arc<AtomicUsize>,
     conns: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -83,6 +87,7 @@ impl Default for Behavior {
             hold_open: None,
             headers: Vec::new(),
             body: String::new(),
+            record: true,
         }
     }
 }
@@ -98,9 +103,10 @@ impl Origin {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(AtomicUsize::new(0));
         let open = Arc::new(AtomicUsize::new(0));
-        let counters = Counters { accepted: conns.clone(), open: open.clone() };
+        let served = Arc::new(AtomicUsize::new(0));
+        let counters = Counters { accepted: conns.clone(), open: open.clone(), served: served.clone() };
         let task = tokio::spawn(accept(listener, name.to_string(), behavior.clone(), requests.clone(), counters));
-        Origin { name: name.to_string(), addr, behavior, requests, conns, open, task: Mutex::new(Some(task)) }
+        Origin { name: name.to_string(), addr, behavior, requests, served, conns, open, task: Mutex::new(Some(task)) }
     }
 
     /// `host:port` for a VCL `.host`.
@@ -128,14 +134,14 @@ impl Origin {
         self.set(|b| b.status = status);
     }
 
-    /// The requests received so far.
+    /// The requests received so far (while [`Behavior::record`] is on).
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().clone()
     }
 
     /// How many requests it received.
     pub fn hits(&self) -> usize {
-        self.requests.lock().len()
+        self.served.load(Ordering::Relaxed)
     }
 
     /// How many connections it accepted.
@@ -162,10 +168,11 @@ impl Drop for Origin {
     }
 }
 
-/// Connections accepted, and those still open.
+/// Connections accepted, those still open, and requests received.
 struct Counters {
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    served: Arc<AtomicUsize>,
 }
 
 async fn accept(
@@ -180,10 +187,10 @@ async fn accept(
         let _ = stream.set_nodelay(true);
         let n = counters.accepted.fetch_add(1, Ordering::Relaxed);
         counters.open.fetch_add(1, Ordering::Relaxed);
-        let (name, behavior, requests, open) =
-            (name.clone(), behavior.clone(), requests.clone(), counters.open.clone());
+        let (name, behavior, requests, open, served) =
+            (name.clone(), behavior.clone(), requests.clone(), counters.open.clone(), counters.served.clone());
         tokio::spawn(async move {
-            let _ = serve(stream, n, &name, &behavior, &requests).await;
+            let _ = serve(stream, n, &name, &behavior, (&requests, &served)).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -194,7 +201,7 @@ async fn serve(
     conn: usize,
     name: &str,
     behavior: &Mutex<Behavior>,
-    requests: &Mutex<Vec<Recorded>>,
+    (requests, served): (&Mutex<Vec<Recorded>>, &AtomicUsize),
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
@@ -202,8 +209,11 @@ async fn serve(
         let probe_close =
             req.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
         let head_only = req.line.starts_with("HEAD ");
-        requests.lock().push(req);
         let b = behavior.lock().clone();
+        if b.record {
+            requests.lock().push(req);
+        }
+        served.fetch_add(1, Ordering::Relaxed);
         if b.reset {
             return Ok(());
         }
