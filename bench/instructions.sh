@@ -5,10 +5,12 @@
 # code from the run-to-run spread of proxy.sh (whose CPU figure is three-quarters kernel time).
 # Each proxy runs under callgrind, is warmed up, has its counters zeroed, takes SECONDS of wrk
 # load, and is dumped; the figure is instructions / requests served. Kernel time is not counted.
+# "shellac" is the release binary (`./dev release`, profile-guided), "shellac-plain" cargo's
+# release profile without a profile.
 #
 #   bench/instructions.sh [ROUNDS=3] [SECONDS=5]
 #
-# Loopback ports 18090, 18091 and 18101-18103 must be free.
+# Loopback ports 18090-18092 and 18101-18103 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -16,8 +18,9 @@ SECS=${2:-5}
 
 . bench/lib.sh
 bench_need nginx:nginx-light haproxy:haproxy wrk:wrk valgrind:valgrind
+./dev release
 cargo build --release -q -p shellac
-bench_ports 18090 18091 18101 18102 18103
+bench_ports 18090 18091 18092 18101 18102 18103
 
 bench_workdir shellac-instr
 bench_origins
@@ -56,13 +59,16 @@ measure() {
 
 RES="$W/results"
 : > "$RES"
-printf '%-8s %5s %14s\n' proxy round instr/req
+printf '%-13s %5s %14s\n' proxy round instr/req
 for r in $(seq 1 "$ROUNDS"); do
     set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac 18090 \
-        target/release/shellac serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
-    printf '%-8s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
+        target/pgo/shellac serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
+    printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
+    set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac-plain 18092 \
+        target/release/shellac serve -a 127.0.0.1:18092 -f "$W/pass.vcl")
+    printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
     set -- $(measure haproxy 18091 haproxy -f "$W/haproxy.cfg" -db)
-    printf '%-8s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
+    printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
 done
 
 echo
@@ -73,8 +79,9 @@ rows = [l.split() for l in open(sys.argv[1])]
 by = {}
 for r, name, v in rows:
     by.setdefault(name, {})[r] = int(v)
-for name in ("shellac", "haproxy"):
-    print(f"{name:8s} {statistics.median(by[name].values()):12.0f} instructions/request")
-ratios = [by["shellac"][r] / by["haproxy"][r] for r in by["shellac"]]
-print("shellac / haproxy per round:", " ".join(f"{x:.3f}" for x in ratios), f"median {statistics.median(ratios):.3f}")
+for name in ("shellac", "shellac-plain", "haproxy"):
+    print(f"{name:13s} {statistics.median(by[name].values()):12.0f} instructions/request")
+for name in ("shellac", "shellac-plain"):
+    ratios = [by[name][r] / by["haproxy"][r] for r in by[name]]
+    print(f"{name} / haproxy per round:", " ".join(f"{x:.3f}" for x in ratios), f"median {statistics.median(ratios):.3f}")
 PY
