@@ -45,7 +45,9 @@ anon_kib() { local t=0; for p in $1 $(pgrep -P "$1" || true); do
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else if (v ~ /s$/) print v*1000; else print v }'; }
 
 HZ=$(getconf CLK_TCK)
-PROXIES="shellac shellac-plain haproxy varnish shellac+probes"
+# HAProxy runs between the two Shellac builds, and Shellac with probes right after Shellac:
+# each comparison is between neighbouring windows, which the machine's drift affects least.
+PROXIES="shellac-plain haproxy shellac shellac+probes varnish"
 declare -A PORT=([shellac]=18080 [haproxy]=18081 [varnish]=18082 [shellac+probes]=18083 [shellac-plain]=18084)
 declare -A PID=([shellac]=$SHELLAC [haproxy]=$HAPROXY [varnish]=$VARNISH [shellac+probes]=$PROBED [shellac-plain]=$PLAIN)
 for n in $PROXIES; do
