@@ -18,8 +18,7 @@ SECS=${2:-5}
 
 . bench/lib.sh
 bench_need nginx:nginx-light haproxy:haproxy wrk:wrk valgrind:valgrind
-./dev release
-cargo build --release -q -p shellac
+bench_builds
 bench_ports 18090 18091 18092 18101 18102 18103
 
 bench_workdir shellac-instr
@@ -62,10 +61,10 @@ RES="$W/results"
 printf '%-13s %5s %14s\n' proxy round instr/req
 for r in $(seq 1 "$ROUNDS"); do
     set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac 18090 \
-        target/pgo/shellac serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
+        "$SHELLAC" serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
     set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac-plain 18092 \
-        target/release/shellac serve -a 127.0.0.1:18092 -f "$W/pass.vcl")
+        "$SHELLAC_PLAIN" serve -a 127.0.0.1:18092 -f "$W/pass.vcl")
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
     set -- $(measure haproxy 18091 haproxy -f "$W/haproxy.cfg" -db)
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"

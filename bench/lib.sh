@@ -13,6 +13,15 @@ bench_need() {
     for s in nginx haproxy varnish; do $sudo service $s stop >/dev/null 2>&1 || true; done
 }
 
+# bench_builds: the two Shellac builds the speed benchmarks compare: $SHELLAC, the release
+# binary (`./dev release`, profile-guided), and $SHELLAC_PLAIN, cargo's release profile alone.
+bench_builds() {
+    ./dev release
+    cargo build --release -q -p shellac
+    SHELLAC=target/pgo/shellac
+    SHELLAC_PLAIN=target/release/shellac
+}
+
 # bench_ports PORT ...: exits when one of the loopback ports is taken.
 bench_ports() {
     local port

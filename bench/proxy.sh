@@ -17,8 +17,7 @@ CONNS=${3:-50}
 
 . bench/lib.sh
 bench_need nginx:nginx-light haproxy:haproxy wrk:wrk varnishd:varnish
-./dev release
-cargo build --release -q -p shellac
+bench_builds
 bench_ports 18080 18081 18082 18083 18084 18101 18102 18103
 
 bench_workdir shellac-bench
@@ -29,9 +28,9 @@ chmod 644 "$W"/*.vcl
 bench_haproxy 18081
 
 taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/pgo/shellac serve -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); SHELLAC=$!
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/pgo/shellac serve -a 127.0.0.1:18083 -f "$W/probed.vcl" >/dev/null & PIDS+=($!); PROBED=$!
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 target/release/shellac serve -a 127.0.0.1:18084 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); PLAIN=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); MAIN=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -a 127.0.0.1:18083 -f "$W/probed.vcl" >/dev/null & PIDS+=($!); PROBED=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -a 127.0.0.1:18084 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); PLAIN=$!
 taskset -c 1 haproxy -f "$W/haproxy.cfg" -db & PIDS+=($!); HAPROXY=$!
 taskset -c 1 varnishd -F -j none -n "$W/varnish" -a 127.0.0.1:18082 -f "$W/pass.vcl" -s malloc,64m \
     -p thread_pools=1 -p thread_pool_min=50 -T none >/dev/null 2>&1 & PIDS+=($!); VARNISH=$!
@@ -49,7 +48,7 @@ HZ=$(getconf CLK_TCK)
 # each comparison is between neighbouring windows, which the machine's drift affects least.
 PROXIES="shellac-plain haproxy shellac shellac+probes varnish"
 declare -A PORT=([shellac]=18080 [haproxy]=18081 [varnish]=18082 [shellac+probes]=18083 [shellac-plain]=18084)
-declare -A PID=([shellac]=$SHELLAC [haproxy]=$HAPROXY [varnish]=$VARNISH [shellac+probes]=$PROBED [shellac-plain]=$PLAIN)
+declare -A PID=([shellac]=$MAIN [haproxy]=$HAPROXY [varnish]=$VARNISH [shellac+probes]=$PROBED [shellac-plain]=$PLAIN)
 for n in $PROXIES; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$n]}/")
     [ "$code" = 200 ] || { echo "$n does not answer 200 (got $code)"; exit 1; }
