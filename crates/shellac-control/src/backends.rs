@@ -106,7 +106,8 @@ fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &L
             if !qualified && l.name != active {
                 continue;
             }
-            for b in &l.vcl.backends {
+            // `backend x none;` is no backend: varnishd lists nothing for it either.
+            for b in l.vcl.backends.iter().filter(|b| b.addr.is_some()) {
                 let name = format!("{}.{}", l.name, b.name);
                 if fnmatch(&full, &name) {
                     f(&name, Object::Backend(b), l);
