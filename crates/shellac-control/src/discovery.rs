@@ -7,11 +7,13 @@
 //! - [`watcher`] is the loop: list at R, watch from R+1, resume after disconnects, re-list on
 //!   compaction and periodically (anti-entropy), keep serving the last known set while the store
 //!   is away.
-//! - [`status`] is what the management port shows of it (`discovery.status`).
+//! - [`status`] is what the management port shows of it (`discovery.status`), with
+//!   [`routing`]: the groups of the active VCL and their fallback.
 
 pub mod etcd;
 pub mod key;
 pub mod memory;
+pub mod routing;
 pub mod status;
 pub mod watcher;
 

@@ -156,10 +156,17 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         "backend.list" => backends::list(m, args),
         "discovery.status" => match m.discovery() {
             None => Err((Status::Cant, "Discovery is off (start shellac with --etcd ENDPOINTS)".to_string())),
-            Some(st) if args.iter().any(|a| a == "-j") => {
-                Ok(format!("{}{}\n]\n", crate::json::header(2, "discovery.status", args), st.json()))
+            Some(st) => {
+                let routing = match (m.active_name(), m.server.active()) {
+                    (Some(name), Some(vcl)) => crate::discovery::routing::of(&name, &vcl),
+                    _ => Vec::new(),
+                };
+                if args.iter().any(|a| a == "-j") {
+                    Ok(format!("{}{}\n]\n", crate::json::header(2, "discovery.status", args), st.json(&routing)))
+                } else {
+                    Ok(st.text(&routing))
+                }
             }
-            Some(st) => Ok(st.text()),
         },
         "backend.set_health" => backends::set_health(m, args),
         "param.show" => params_cmd::show(m, args),

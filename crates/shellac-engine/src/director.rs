@@ -57,6 +57,10 @@ pub trait Director: Send + Sync + 'static {
     fn discovered(&self) -> Vec<dynamic::Discovered> {
         Vec::new()
     }
+    /// The `etcd.groups` object it is, for `.explain()` and what the management port shows.
+    fn as_groups(&self) -> Option<&groups::Groups> {
+        None
+    }
 }
 
 /// A director's member list, and its `backend.set_health` override.

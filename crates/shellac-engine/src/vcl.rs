@@ -17,7 +17,7 @@ use crate::backend::registry::Registry;
 use crate::backend::{Backend, BackendHandle, Timeouts};
 use crate::catalog::Subscriber;
 use crate::director::dynamic::{Dynamic, Template};
-use crate::director::groups::Groups;
+use crate::director::groups::{FallbackRule, Groups};
 use crate::director::{new_director, Director};
 use crate::error::{LoadError, VclFail};
 use crate::exec::{self, Flow, Handling, LinkedAcl, LinkedSub, Linker};
@@ -215,8 +215,14 @@ fn discovered_director(
         host_header,
     };
     Ok(if o.kind == DirectorKind::EtcdGroups {
-        let default = text("default").unwrap_or_else(|| "default".into());
-        let g = Arc::new(Groups::new(&o.name, &prefix, &default, template, registry.clone()));
+        let rule = match text("default") {
+            Some(g) if g.is_empty() || g.contains('/') => {
+                return Err(unsupported(format!("default {g:?} is not a group name")));
+            }
+            Some(g) => FallbackRule::Named(g),
+            None => FallbackRule::Auto,
+        };
+        let g = Arc::new(Groups::new(&o.name, &prefix, rule, template, registry.clone()));
         registry.catalog.subscribe(&(g.clone() as Arc<dyn Subscriber>));
         g
     } else {

@@ -197,6 +197,68 @@ sub vcl_recv {
 }
 
 #[tokio::test]
+async fn without_a_default_the_fallback_is_the_group_default_else_the_only_group() {
+    let (w, a, d) = (Origin::start("w").await, Origin::start("a").await, Origin::start("d").await);
+    let vcl = r#"vcl 4.1;
+import etcd;
+backend default none;
+sub vcl_init {
+    new groups = etcd.groups(prefix = "/varnish/backends/");
+}
+sub vcl_recv {
+    set req.backend_hint = groups.backend(regsub(req.http.host, "^([^.:]+).*$", "\1"));
+    if (!req.backend_hint) {
+        return (synth(503, "No group"));
+    }
+    return (pass);
+}
+sub vcl_synth {
+    set resp.body = groups.explain(regsub(req.http.host, "^([^.:]+).*$", "\1"));
+    return (deliver);
+}
+"#;
+    let p = discovery_proxy(vcl).await;
+    let host = |h: &str| format!("GET / HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
+    let r = p.request(&host("x.example.com")).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (503, "\"x\" names no group, and there is no fallback: no group has keys under /varnish/backends/")
+    );
+    // One group: it takes every name.
+    put(&p.server, entry("web", &w, 1.0, false));
+    assert_eq!(p.request(&host("x.example.com")).await.text(), "w");
+    // Two groups, none called "default": only their own names.
+    put(&p.server, entry("api", &a, 1.0, false));
+    assert_eq!(p.request(&host("api.example.com")).await.text(), "a");
+    assert_eq!(p.request(&host("web.example.com")).await.text(), "w");
+    let r = p.request(&host("x.example.com")).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.text(),
+        "\"x\" names no group, and there is no fallback: the groups are api, web and none is called \"default\""
+    );
+    // A group called "default" is the fallback.
+    put(&p.server, entry("default", &d, 1.0, false));
+    assert_eq!(p.request(&host("x.example.com")).await.text(), "d");
+    let groups = p.server.active().expect("vcl").directors[0].clone();
+    let g = groups.as_groups().expect("etcd.groups");
+    assert_eq!(
+        g.explain("x"),
+        "\"x\" names no group; it goes to the fallback, the group default (the group called \"default\")"
+    );
+    assert_eq!(g.explain("web"), "\"web\" is the group web (1 member, 1 healthy)");
+    assert_eq!(
+        g.groups().iter().map(|i| (i.name.as_str(), i.keys)).collect::<Vec<_>>(),
+        vec![("api", 1), ("default", 1), ("web", 1)]
+    );
+    // Back to one group.
+    delete(&p.server, "default", &d);
+    delete(&p.server, "api", &a);
+    assert_eq!(p.request(&host("x.example.com")).await.text(), "w");
+    assert_eq!(g.fallback().to_string(), "web (the only group)");
+}
+
+#[tokio::test]
 async fn a_bad_entry_is_shown_and_skipped() {
     let a = Origin::start("a").await;
     let p = discovery_proxy(&DIRECTOR_VCL.replace("POLICY", "round_robin")).await;

@@ -115,6 +115,8 @@ pub enum ObjMethod {
     RemoveBackend,
     /// `.backend([STRING])`
     Backend,
+    /// `.explain(STRING)` of `etcd.groups`: how a name routes now, as a sentence.
+    Explain,
 }
 
 /// A director type's row: constructor parameters and methods.
@@ -368,8 +370,11 @@ pub const ETCD_OBJECTS: &[DirectorDef] = &[
         name: "etcd.groups",
         kind: DirectorKind::EtcdGroups,
         type_name: "etcd groups",
-        ctor: member_params!(p("prefix", T::String), dflt("default", T::String, Default::Str("default"))),
-        methods: &[("backend", ObjMethod::Backend, T::Backend, &[opt("group", T::String)])],
+        ctor: member_params!(p("prefix", T::String), opt("default", T::String)),
+        methods: &[
+            ("backend", ObjMethod::Backend, T::Backend, &[opt("group", T::String)]),
+            ("explain", ObjMethod::Explain, T::String, &[p("group", T::String)]),
+        ],
     },
 ];
 

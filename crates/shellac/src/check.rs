@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
+use shellac_engine::director::groups::FallbackRule;
 use shellac_vcl::summary::summary;
 use shellac_vcl::{compile, Options, Program, Resolver};
 
@@ -21,8 +22,8 @@ pub(crate) enum VclSource {
     Etcd {
         /// The key root.
         prefix: String,
-        /// The default group.
-        default_group: String,
+        /// `--etcd-default-group`: the fallback group, else the automatic rule.
+        default_group: Option<String>,
     },
 }
 
@@ -32,10 +33,37 @@ pub(crate) fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     print_check(&VclSource::File(args.vcl_file.clone()), &opts, !args.no_resolve)
 }
 
-/// `shellac serve -C …`.
+/// `shellac serve -C …`; with `--etcd` and no `-f`, also what the seed-000 setup does and the
+/// groups etcd has now.
 pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let opts = compiler_options(&parse_params(&args.params)?);
-    print_check(&source_of(args)?, &opts, !args.no_resolve)
+    let source = source_of(args)?;
+    let code = print_check(&source, &opts, !args.no_resolve)?;
+    if let (VclSource::Etcd { prefix, default_group }, Some(urls)) = (&source, &args.etcd) {
+        if code != ExitCode::SUCCESS {
+            return Ok(code);
+        }
+        let rule = match default_group {
+            Some(g) => FallbackRule::Named(g.clone()),
+            None => FallbackRule::Auto,
+        };
+        let found = crate::etcd::options(urls, &args.etcd_args).and_then(|o| crate::etcd::list_groups(o, prefix));
+        let (groups, fallback) = match found {
+            Ok(g) if g.is_empty() => ("none yet".to_string(), rule.pick(&[]).to_string()),
+            Ok(g) => {
+                let names: Vec<String> = g.keys().cloned().collect();
+                let each: Vec<String> =
+                    g.iter().map(|(n, k)| format!("{n} ({k} key{})", if *k == 1 { "" } else { "s" })).collect();
+                (each.join(", "), rule.pick(&names).to_string())
+            }
+            Err(e) => (format!("unknown (etcd at {urls} did not answer: {e:#})"), "unknown".to_string()),
+        };
+        println!("Seed 000 setup (--etcd without -f):");
+        for line in crate::etcd::setup_lines(prefix, &rule, &groups, &fallback) {
+            println!("  {line}");
+        }
+    }
+    Ok(code)
 }
 
 /// Where `serve`'s VCL comes from: `-b`, else `-f`, else the `--etcd` setup.
@@ -73,7 +101,7 @@ pub(crate) fn compile_vcl(
     let (name, text) = match source {
         VclSource::Backend(b) => ("<-b argument>".to_string(), backend_vcl(b)?.into_bytes()),
         VclSource::Etcd { prefix, default_group } => {
-            ("<--etcd>".to_string(), etcd_vcl(prefix, default_group)?.into_bytes())
+            ("<--etcd>".to_string(), etcd_vcl(prefix, default_group.as_deref())?.into_bytes())
         }
         VclSource::File(f) => {
             let path = find_vcl(f, opts)?;
@@ -106,12 +134,22 @@ pub(crate) fn backend_vcl(arg: &str) -> anyhow::Result<String> {
 /// work. Every group `<prefix><group>/` is a round-robin director whose members carry the seed's
 /// probe (`GET /probe.txt` with the member's Host, 2 s timeout, every 3 s, 8 good of 10) and
 /// timeouts (connect 5 s, first byte 5 s, between bytes 2 s). A request goes to the group named
-/// like the first label of its Host header, lower-cased, else to the default group; nothing is
-/// cached (the seed passes everything).
-pub(crate) fn etcd_vcl(prefix: &str, default_group: &str) -> anyhow::Result<String> {
-    if prefix.contains('"') || default_group.contains('"') {
-        bail!("--etcd-prefix and --etcd-default-group cannot contain '\"'");
+/// like the first label of its Host header, lower-cased, else to the fallback group (`default`
+/// names it; without it, the group `default` when it has keys, else the only group); nothing is
+/// cached (the seed passes everything). A request that reaches no group is answered 503 with a
+/// page saying why and which groups there are.
+pub(crate) fn etcd_vcl(prefix: &str, default_group: Option<&str>) -> anyhow::Result<String> {
+    let bad = |s: &str| s.contains(['"', '\\', '\n', '\r']);
+    if bad(prefix) {
+        bail!("--etcd-prefix {prefix:?}: cannot contain quotes, backslashes or line breaks");
     }
+    let default = match default_group {
+        Some(g) if g.is_empty() || g.contains('/') || bad(g) => {
+            bail!("--etcd-default-group {g:?}: expected a group name (one key path segment)")
+        }
+        Some(g) => format!("default = \"{g}\", "),
+        None => String::new(),
+    };
     Ok(format!(
         r#"vcl 4.1;
 import etcd;
@@ -128,13 +166,30 @@ probe seed {{
 }}
 
 sub vcl_init {{
-    new groups = etcd.groups(prefix = "{prefix}", default = "{default_group}", policy = round_robin,
+    new groups = etcd.groups(prefix = "{prefix}", {default}policy = round_robin,
         probe = seed, connect_timeout = 5s, first_byte_timeout = 5s, between_bytes_timeout = 2s);
 }}
 
 sub vcl_recv {{
     set req.backend_hint = groups.backend(std.tolower(regsub(req.http.host, "^([^.:]+).*$", "\1")));
+    if (!req.backend_hint) {{
+        return (synth(503, "No group"));
+    }}
     return (pass);
+}}
+
+sub vcl_synth {{
+    if (resp.status == 503 && resp.reason == "No group") {{
+        set resp.http.Content-Type = "text/plain; charset=utf-8";
+        set resp.http.Retry-After = "5";
+        set resp.body = "503 No group. Host: " + req.http.host + {{"
+The group is the Host's first label: "}} + groups.explain(std.tolower(regsub(req.http.host, "^([^.:]+).*$", "\1")))
+            + {{".
+Name a group in the Host (web.example.com -> group web), or start shellac with
+--etcd-default-group GROUP to send every other request to one group.
+"}};
+        return (deliver);
+    }}
 }}
 "#
     ))

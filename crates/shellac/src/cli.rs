@@ -70,9 +70,10 @@ pub(crate) struct RegisterArgs {
 #[derive(Debug, Args)]
 pub(crate) struct AdmArgs {
     /// Management address `host:port`.
-    #[arg(short = 'T', value_name = "ADDRESS", required_unless_present = "workdir")]
+    #[arg(short = 'T', value_name = "ADDRESS")]
     pub(crate) admin: Option<String>,
-    /// Working directory of the running Shellac (or varnishd): find -T and -S there.
+    /// Working directory of the running Shellac (or varnishd): find -T and -S there. Without
+    /// -T and -n: varnishd's default working directory, then the per-user one.
     #[arg(short = 'n', value_name = "DIR", conflicts_with = "admin")]
     pub(crate) workdir: Option<String>,
     /// Secret file.
@@ -95,13 +96,15 @@ pub(crate) struct ServeArgs {
     /// VCL file; relative names are tried in the current directory, then along vcl_path.
     #[arg(short = 'f', value_name = "FILE")]
     pub(crate) vcl_file: Vec<String>,
-    /// Management interface `address:port`, or `none`.
+    /// Management interface `address:port`, or `none` (default: localhost, a free port).
     #[arg(short = 'T', value_name = "ADDRESS")]
     pub(crate) admin: Option<String>,
-    /// Secret file for the management interface, or `none`.
+    /// Secret file for the management interface, or `none` (default: generated in the working
+    /// directory).
     #[arg(short = 'S', value_name = "FILE")]
     pub(crate) secret: Option<String>,
-    /// Working directory.
+    /// Working directory, where varnishadm finds the management port (default: varnishd's,
+    /// /var/lib/varnish/varnishd, else a per-user one).
     #[arg(short = 'n', value_name = "DIR")]
     pub(crate) workdir: Option<String>,
     /// Parameter `name=value`; repeatable.
@@ -126,9 +129,10 @@ pub(crate) struct ServeArgs {
     /// The root of the backend keys `<prefix><group>/<host>:<port>`.
     #[arg(long, value_name = "PREFIX", default_value = "/varnish/backends/")]
     pub(crate) etcd_prefix: String,
-    /// Without -f: the group for requests whose Host names no group.
-    #[arg(long, value_name = "GROUP", default_value = "default")]
-    pub(crate) etcd_default_group: String,
+    /// Without -f: the group for requests whose Host names no group (without it: the group
+    /// `default` when it has keys, else the only group).
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) etcd_default_group: Option<String>,
     /// Anti-entropy: list every key again this often.
     #[arg(long, value_name = "DURATION", default_value = "300s")]
     pub(crate) etcd_resync: String,

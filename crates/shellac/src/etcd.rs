@@ -1,6 +1,8 @@
-//! The etcd side of the command line: connection options from flags, the key prefix, and
-//! starting the watcher for `serve`.
+//! The etcd side of the command line: connection options from flags, the key prefix, starting
+//! the watcher for `serve`, and what the seed-000 setup (`--etcd` without `-f`) says of itself
+//! at startup and under `serve -C`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +10,8 @@ use anyhow::{bail, Context as _};
 use shellac_control::discovery::etcd::{EtcdOptions, EtcdStore};
 use shellac_control::discovery::status::Status;
 use shellac_control::discovery::watcher::{self, Watcher};
+use shellac_control::discovery::Store as _;
+use shellac_engine::director::groups::FallbackRule;
 use shellac_engine::server::Server;
 
 use crate::cli::EtcdArgs;
@@ -79,4 +83,59 @@ pub(crate) async fn start(
         tracing::warn!("etcd is not answering yet; serving 503 for discovered directors until it does");
     }
     status
+}
+
+/// How long `serve -C` waits for etcd's listing.
+const CHECK_WAIT: Duration = Duration::from_secs(3);
+
+/// What the seed-000 setup does, line by line, for the startup log and `serve -C`: the routing
+/// rule, the groups found (`groups`, already phrased) and the fallback now, the probe and
+/// timeouts.
+pub(crate) fn setup_lines(prefix: &str, rule: &FallbackRule, groups: &str, fallback: &str) -> Vec<String> {
+    let rule_text = match rule {
+        FallbackRule::Auto => "the group \"default\" when it has keys, else the only group when exactly one \
+            group has keys; with several groups and none called \"default\", such requests answer 503 with \
+            a page naming the groups (--etcd-default-group GROUP sets the fallback)"
+            .to_string(),
+        FallbackRule::Named(g) => {
+            format!("the group \"{g}\" (--etcd-default-group) while it has keys; otherwise such requests answer 503")
+        }
+    };
+    vec![
+        "Routing: a request goes to the group named like the first label of its Host header, \
+         lower-cased (web.example.com and web:8080 -> web); a Host that names no group goes to the \
+         fallback group"
+            .to_string(),
+        format!("Fallback rule: {rule_text}"),
+        format!("Groups under {prefix}: {groups}"),
+        format!("Fallback now: {fallback}"),
+        "Probe: GET /probe.txt (Host: the member's host) every 3s, timeout 2s; a member is healthy \
+         once 8 of the last 10 probes passed (a new member starts with 7, so its first good probe \
+         makes it healthy)"
+            .to_string(),
+        "Timeouts: connect 5s, first byte 5s, between bytes 2s; nothing is cached (every request is \
+         passed, as in seed 000)"
+            .to_string(),
+    ]
+}
+
+/// The groups under `prefix` now and their key counts, read once (for `serve -C`).
+pub(crate) fn list_groups(opts: EtcdOptions, prefix: &str) -> anyhow::Result<BTreeMap<String, usize>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let listing = runtime.block_on(async {
+        let mut store = EtcdStore::new(opts);
+        match tokio::time::timeout(CHECK_WAIT, store.list(prefix)).await {
+            Ok(r) => r.map_err(anyhow::Error::from),
+            Err(_) => Err(anyhow::anyhow!("no answer in {CHECK_WAIT:?}")),
+        }
+    })?;
+    let mut groups = BTreeMap::new();
+    for kv in listing.kvs {
+        if let Some((group, rest)) = kv.key.strip_prefix(prefix).and_then(|k| k.split_once('/')) {
+            if !group.is_empty() && !rest.is_empty() && !rest.contains('/') {
+                *groups.entry(group.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(groups)
 }

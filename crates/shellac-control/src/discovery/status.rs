@@ -1,12 +1,14 @@
 //! What the watcher reports of itself, for `discovery.status [-j]`: whether it is connected,
 //! the last applied revision, how often it re-listed and why, drift found by anti-entropy, and
-//! the keys it could not use.
+//! the keys it could not use; the command adds the active VCL's [`Routing`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
+
+use super::routing::Routing;
 
 /// The watcher's state, shared with the management port.
 #[derive(Default)]
@@ -77,8 +79,8 @@ impl Status {
         self.inner.lock().clone()
     }
 
-    /// The text `discovery.status` prints.
-    pub fn text(&self) -> String {
+    /// The text `discovery.status` prints, with the routing of the active VCL's groups.
+    pub fn text(&self, routing: &[Routing]) -> String {
         let s = self.snapshot();
         let mut t = String::new();
         let _ = writeln!(t, "Endpoints: {}", s.endpoints.join(","));
@@ -100,11 +102,14 @@ impl Status {
                 let _ = writeln!(t, "  {k}: {why}");
             }
         }
+        for r in routing {
+            t.push_str(&r.text());
+        }
         t
     }
 
     /// The JSON `discovery.status -j` prints (the object, without the CLI envelope).
-    pub fn json(&self) -> String {
+    pub fn json(&self, routing: &[Routing]) -> String {
         let s = self.snapshot();
         let unix = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         let v = serde_json::json!({
@@ -120,6 +125,7 @@ impl Status {
             "failures": s.failures,
             "last_error": s.last_error.as_ref().map(|(_, e)| e),
             "bad_keys": s.bad_keys,
+            "routing": routing.iter().map(Routing::json).collect::<Vec<_>>(),
         });
         serde_json::to_string_pretty(&v).unwrap_or_default()
     }

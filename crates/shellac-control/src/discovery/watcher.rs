@@ -374,6 +374,6 @@ mod tests {
         store.delete("/b/web/nohost");
         f.until("fixed", |f| f.status.snapshot().bad_keys.is_empty()).await;
         assert!(f.registry.catalog.entries()[0].target.is_ok());
-        assert!(f.status.text().contains("Connected: yes"));
+        assert!(f.status.text(&[]).contains("Connected: yes"));
     }
 }

@@ -155,6 +155,15 @@ impl Dynamic {
         &self.prefix
     }
 
+    /// Keys under its prefix (usable or not), members taking requests, and the healthy ones
+    /// among those.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let keys = self.state.lock().members.len();
+        let (members, healthy) =
+            self.inner.members().with(|m| (m.len(), m.iter().filter(|m| m.handle.is_healthy()).count()));
+        (keys, members, healthy)
+    }
+
     fn new_member(&self, e: &Entry, addr: std::net::SocketAddr) -> Arc<Backend> {
         let name = format!("{}({})", self.name, e.endpoint);
         let host_header = self.template.host_header.clone().or_else(|| HeaderValue::from_str(&e.host).ok());

@@ -200,6 +200,10 @@ pub(crate) fn link_method(
             Ok(Value::Backend(d.backend_for_key(key.str().as_bytes()).unwrap_or_default()))
         }),
         ObjMethod::Backend => Box::new(move |_| Ok(Value::Backend(BackendHandle::Director(d.clone())))),
+        ObjMethod::Explain => Box::new(move |ctx| {
+            let name = arg(ctx, &args, 0)?;
+            Ok(Value::Str(d.as_groups().map(|g| g.explain(name.str())).unwrap_or_default()))
+        }),
     })
 }
 
