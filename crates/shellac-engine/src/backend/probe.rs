@@ -70,6 +70,8 @@ pub struct ProbeState {
     pub message: String,
     /// Probes completed since creation.
     pub count: u64,
+    /// Whether this sick spell was logged with its cause (once per spell).
+    sick_logged: bool,
 }
 
 /// A probe target: its definition, state and verdict.
@@ -151,6 +153,13 @@ impl Prober {
         }
     }
 
+    /// The probe request's first line, as sent (`GET /probe.txt HTTP/1.1`).
+    pub fn request_line(&self) -> String {
+        let r = &self.spec.request;
+        let end = r.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(r.len());
+        String::from_utf8_lossy(&r[..end]).into_owned()
+    }
+
     /// Back to the initial state: empty history with `initial` happy slots.
     pub fn reset(&self) {
         let mut st = self.state.lock();
@@ -202,20 +211,46 @@ impl Prober {
         st.count += 1;
         let was = self.is_healthy();
         let now = self.verdict(&mut st);
-        tracing::info!(
-            target: "backend_health",
-            "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
-            self.name,
-            if was == now { "Still" } else { "Went" },
-            if now { "healthy" } else { "sick" },
-            newest_slots(&st.bits),
-            st.good,
-            self.threshold(),
-            self.spec.window,
-            st.last,
-            st.avg,
-            st.message
-        );
+        // varnishlog's Backend_health record: every probe at debug, a change of health at info.
+        macro_rules! health {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "backend_health",
+                    "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
+                    self.name,
+                    if was == now { "Still" } else { "Went" },
+                    if now { "healthy" } else { "sick" },
+                    newest_slots(&st.bits),
+                    st.good,
+                    self.threshold(),
+                    self.spec.window,
+                    st.last,
+                    st.avg,
+                    st.message
+                )
+            };
+        }
+        if was == now {
+            health!(debug);
+        } else {
+            health!(info);
+        }
+        // A sick backend says why once per sick spell, with what the last failed probe saw.
+        if now {
+            st.sick_logged = false;
+        } else if !happy && !st.sick_logged {
+            st.sick_logged = true;
+            tracing::warn!(
+                target: "backend_health",
+                "{} is sick: {} of the last {} probes passed, {} needed; the last probe ({}) got: {}",
+                self.name,
+                st.good,
+                self.spec.window,
+                self.threshold(),
+                self.request_line(),
+                st.message
+            );
+        }
     }
 
     /// Connect, send, read to EOF; returns the flags to set, the parsed status and the message.
