@@ -61,10 +61,10 @@ RES="$W/results"
 printf '%-13s %5s %14s\n' proxy round instr/req
 for r in $(seq 1 "$ROUNDS"); do
     set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac 18090 \
-        "$SHELLAC" serve -a 127.0.0.1:18090 -f "$W/pass.vcl")
+        "$SHELLAC" serve -T none -a 127.0.0.1:18090 -f "$W/pass.vcl")
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
     set -- $(TOKIO_WORKER_THREADS=1 RUST_LOG=warn measure shellac-plain 18092 \
-        "$SHELLAC_PLAIN" serve -a 127.0.0.1:18092 -f "$W/pass.vcl")
+        "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:18092 -f "$W/pass.vcl")
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"
     set -- $(measure haproxy 18091 haproxy -f "$W/haproxy.cfg" -db)
     printf '%-13s %5s %14s\n' "$1" "$r" "$2"; echo "$r $1 $2" >> "$RES"

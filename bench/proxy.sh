@@ -28,9 +28,9 @@ chmod 644 "$W"/*.vcl
 bench_haproxy 18081
 
 taskset -c 1 nginx -c "$W/nginx.conf" -p "$W" & PIDS+=($!)
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); MAIN=$!
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -a 127.0.0.1:18083 -f "$W/probed.vcl" >/dev/null & PIDS+=($!); PROBED=$!
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -a 127.0.0.1:18084 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); PLAIN=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -T none -a 127.0.0.1:18080 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); MAIN=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC" serve -T none -a 127.0.0.1:18083 -f "$W/probed.vcl" >/dev/null & PIDS+=($!); PROBED=$!
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:18084 -f "$W/pass.vcl" >/dev/null & PIDS+=($!); PLAIN=$!
 taskset -c 1 haproxy -f "$W/haproxy.cfg" -db & PIDS+=($!); HAPROXY=$!
 taskset -c 1 varnishd -F -j none -n "$W/varnish" -a 127.0.0.1:18082 -f "$W/pass.vcl" -s malloc,64m \
     -p thread_pools=1 -p thread_pool_min=50 -T none >/dev/null 2>&1 & PIDS+=($!); VARNISH=$!

@@ -18,7 +18,7 @@ cargo bench --quiet -p shellac-vcl --bench compile -- --write "$W/big.vcl" >/dev
 printf 'bench-secret\n' > "$W/secret"
 chmod 644 "$W/big.vcl" "$W/secret"
 
-RUST_LOG=error target/release/shellac serve -a 127.0.0.1:0 -T 127.0.0.1:18199 -S "$W/secret" --no-resolve \
+RUST_LOG=error target/release/shellac serve -a 127.0.0.1:0 -T 127.0.0.1:18199 -S "$W/secret" -n "$W/shellac" --no-resolve \
     -f "$W/big.vcl" > "$W/shellac.out" 2>&1 & PIDS+=($!)
 varnishd -j none -n "$W/varnish" -a 127.0.0.1:18198 -T 127.0.0.1:18197 -S "$W/secret" -f "$W/big.vcl" \
     -s malloc,16m > /dev/null 2>&1

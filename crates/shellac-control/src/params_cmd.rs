@@ -108,7 +108,7 @@ fn current(p: &shellac_engine::params::Params, name: &str) -> String {
 }
 
 fn bytes(n: u64) -> String {
-    if n > 0 && n % 1024 == 0 {
+    if n > 0 && n.is_multiple_of(1024) {
         format!("{}k", n / 1024)
     } else {
         n.to_string()

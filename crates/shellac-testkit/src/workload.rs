@@ -85,7 +85,7 @@ pub async fn run(binary: &str, requests: usize) -> Result<Vec<Phase>, String> {
 /// sent and how long they took.
 async fn phase_run(binary: &str, vcl: &str, single: bool, requests: usize) -> Result<(usize, Duration), String> {
     let mut cmd = Command::new(binary);
-    cmd.args(["serve", "-a", "127.0.0.1:0", "-f", vcl]).stdout(Stdio::piped()).env("RUST_LOG", "warn");
+    cmd.args(["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", vcl]).stdout(Stdio::piped()).env("RUST_LOG", "warn");
     if single {
         cmd.env("TOKIO_WORKER_THREADS", "1");
     } else {

@@ -148,7 +148,16 @@ async fn main() {
     let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut serve = vec!["-c".to_string(), "1".into(), binary, "serve".into(), "-a".into(), addr.to_string()];
+    let mut serve = vec![
+        "-c".to_string(),
+        "1".into(),
+        binary,
+        "serve".into(),
+        "-T".into(),
+        "none".into(),
+        "-a".into(),
+        addr.to_string(),
+    ];
     serve.extend(["--etcd".to_string(), etcd.url.clone()]);
     if std::env::var_os("NO_PROBE").is_some() {
         let vcl = std::env::temp_dir().join(format!("etcd-bench-{}.vcl", std::process::id()));

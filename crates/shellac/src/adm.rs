@@ -1,4 +1,4 @@
-//! `shellac adm (-T ADDR [-S FILE] | -n DIR) CMD…`: a management client that behaves as `varnishadm` does
+//! `shellac adm [-T ADDR [-S FILE] | -n DIR] CMD…`: a management client that behaves as `varnishadm` does
 //! (prints the body; exit 0 on status 200, else the body, `Command failed with error code N` and
 //! exit 1).
 
@@ -21,7 +21,7 @@ pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("-n {dir}: no management address found"))?;
             (a, args.secret.clone().map(std::path::PathBuf::from).or(s))
         }
-        (None, None) => bail!("give -T ADDRESS or -n DIR"),
+        (None, None) => default_workdir(args)?,
     };
     let stream = TcpStream::connect(&admin).with_context(|| format!("cannot connect to {admin}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -52,6 +52,18 @@ pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
         println!("Command failed with error code {status}");
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Without `-T` and `-n`: the first default working directory whose process runs.
+fn default_workdir(args: &AdmArgs) -> anyhow::Result<(String, Option<std::path::PathBuf>)> {
+    let mut tried = Vec::new();
+    for dir in shellac_control::workdir::defaults() {
+        match shellac_control::workdir::discover(&dir) {
+            Ok((a, s)) => return Ok((a, args.secret.clone().map(std::path::PathBuf::from).or(s))),
+            Err(e) => tried.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    bail!("no running shellac (or varnishd) found; give -T ADDRESS or -n DIR ({})", tried.join("; "))
 }
 
 fn read_frame(r: &mut impl BufRead) -> anyhow::Result<(u16, String)> {

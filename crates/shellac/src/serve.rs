@@ -17,6 +17,10 @@ use crate::check::{compile_vcl, source_of, VclSource};
 use crate::cli::ServeArgs;
 use crate::params::{compiler_options, parse_params};
 
+/// How long `serve` waits for the first probes of discovered members before it listens (the
+/// seed's probe timeout, and a margin).
+const FIRST_PROBES_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs the server.
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let params = parse_params(&args.params)?;
@@ -31,29 +35,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
-    if let Some(dir) = &args.workdir {
-        std::fs::create_dir_all(dir).with_context(|| format!("-n {dir}: cannot create the working directory"))?;
-    }
-    // -S FILE; without -S, a generated DIR/_.secret when there is a working directory (as
-    // varnishd does); -S none, or neither, means no authentication.
-    let secret_path: Option<std::path::PathBuf> = match (args.secret.as_deref(), &args.workdir) {
-        (Some("none"), _) | (None, None) => None,
-        (Some(f), _) => Some(f.into()),
-        (None, Some(dir)) => Some(
-            shellac_control::workdir::generate_secret(std::path::Path::new(dir))
-                .with_context(|| format!("-n {dir}: cannot write _.secret"))?,
-        ),
-    };
-    let secret = match &secret_path {
-        None => None,
-        Some(f) => Some(Arc::new(
-            std::fs::read(f).with_context(|| format!("-S {}: cannot read the secret file", f.display()))?,
-        )),
-    };
-    let admin = match args.admin.as_deref() {
-        None | Some("none") => None,
-        Some(a) => Some(a.to_string()),
-    };
+    let management = crate::management::setup(args)?;
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
     let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
 
@@ -87,20 +69,45 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         manager.adopt(vcl, sources);
         if let Some(status) = status {
             manager.set_discovery(status);
+            // Discovered members are probed before the first request, so that those that
+            // answer take it (rather than 503 while their first probe is on its way).
+            if !server.registry.first_probes(FIRST_PROBES_WAIT).await {
+                tracing::warn!("some discovered members were not probed within {FIRST_PROBES_WAIT:?}");
+            }
         }
-        if let Some(addr) = admin {
+        if let (VclSource::Etcd { prefix, .. }, Some(vcl)) = (&source, server.active()) {
+            // `vcl` goes at the end of this block: vcl.list counts every other holder as busy.
+            for r in shellac_control::discovery::routing::of("boot", &vcl) {
+                for line in crate::etcd::setup_lines(prefix, &r.rule, &r.groups_line(), &r.fallback_text) {
+                    tracing::info!("{line}");
+                }
+            }
+        }
+        let crate::management::Management { address, workdir, secret_path, secret } = management;
+        if let Some(addr) = address {
             let socket = TcpListener::bind(&addr).await.with_context(|| format!("-T {addr}: cannot listen"))?;
             let bound = socket.local_addr().map_or(addr.clone(), |a| a.to_string());
-            if secret.is_none() {
-                tracing::warn!("management port {bound} has no secret (-S): anyone who can connect can manage");
+            match &secret_path {
+                None => {
+                    tracing::warn!("management port {bound} has no secret (-S none): anyone who can connect can manage")
+                }
+                Some(f) => tracing::info!("management port {bound}, secret {}", f.display()),
             }
             println!("Management port on {bound}");
-            if let (Some(dir), Ok(local)) = (&args.workdir, socket.local_addr()) {
-                shellac_control::workdir::publish(std::path::Path::new(dir), local, secret_path.as_deref())
-                    .with_context(|| format!("-n {dir}: cannot publish the management address"))?;
+            if let (Some(w), Ok(local)) = (&workdir, socket.local_addr()) {
+                shellac_control::workdir::publish(w.path(), local, secret_path.as_deref())
+                    .with_context(|| format!("{}: cannot publish the management address", w.path().display()))?;
+                let n = if w.path() == std::path::Path::new(shellac_control::workdir::VARNISHD_DEFAULT) {
+                    String::new()
+                } else {
+                    format!(" -n {}", w.path().display())
+                };
+                tracing::info!("manage with: varnishadm{n} backend.list (or shellac adm{n} backend.list)");
             }
             tokio::spawn(shellac_control::server::serve(socket, manager.clone(), secret.clone()));
         }
+        // Held (locked) until the process ends.
+        let _workdir = workdir;
         let mut listens = Vec::new();
         for (name, endpoint, addr) in specs {
             let socket =

@@ -72,8 +72,11 @@ fn start() -> Running {
     )
     .expect("bad vcl");
     std::fs::write(dir.join("secret"), "s3cret\n").expect("secret");
-    let (secret, main) = (dir.join("secret"), dir.join("main.vcl"));
-    serve_in(dir, &["-S".as_ref(), secret.as_os_str(), "-f".as_ref(), main.as_os_str()])
+    let (secret, main, work) = (dir.join("secret"), dir.join("main.vcl"), dir.join("work"));
+    serve_in(
+        dir,
+        &["-S".as_ref(), secret.as_os_str(), "-n".as_ref(), work.as_os_str(), "-f".as_ref(), main.as_os_str()],
+    )
 }
 
 /// Starts `shellac serve` on free ports with the extra arguments, and waits until it listens.

@@ -2,57 +2,30 @@
 //! `shellac` process: seed 000's setup without VCL, etcd directors in VCL, an etcd outage and
 //! restart, a compaction past the watcher, 1,000 keys, bad keys, and `shellac register`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use etcd_client::{Client, CompactionOptions, Txn, TxnOp};
-use shellac_testkit::{request, Etcd, Origin, Relay};
+use shellac_testkit::{request, Etcd, Origin, Relay, Shellac};
 
-/// A running `shellac serve`, killed on drop.
-struct Shellac {
-    child: Child,
-    addr: SocketAddr,
-    admin: String,
-}
+/// A running `shellac serve` with what the tests ask of it.
+struct Proxy(Shellac);
 
-impl Drop for Shellac {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Proxy {
+    type Target = Shellac;
+    fn deref(&self) -> &Shellac {
+        &self.0
     }
 }
 
-impl Shellac {
-    /// Starts `shellac serve -a 127.0.0.1:0 -T 127.0.0.1:0 ARGS` and waits for its listening
-    /// lines (at most 30 s).
-    fn start(args: &[&str]) -> Shellac {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
-            .args(["serve", "-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn shellac");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let (mut addr, mut admin) = (None, None);
-        while addr.is_none() || admin.is_none() {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("shellac prints where it listens");
-            if let Some(a) = line.strip_prefix("Listening on a0=") {
-                addr = a.parse().ok();
-            } else if let Some(a) = line.strip_prefix("Management port on ") {
-                admin = Some(a.to_string());
-            }
-        }
-        Shellac { child, addr: addr.expect("addr"), admin: admin.expect("admin") }
+impl Proxy {
+    /// Starts `shellac serve -a 127.0.0.1:0 -T 127.0.0.1:0 -S none ARGS` (its own working
+    /// directory) and waits until it listens.
+    async fn start(args: &[&str]) -> Proxy {
+        let dir = scratch("workdir");
+        let mut all = vec!["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &dir];
+        all.extend_from_slice(args);
+        Proxy(Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &all, &[]).await)
     }
 
     /// The body (or status, when not 200) of `GET /` with this Host.
@@ -88,16 +61,6 @@ impl Shellac {
         }
         panic!("Host {host}: wanted {want:?}, still {last:?}");
     }
-
-    /// Runs a management command through `shellac adm`.
-    fn adm(&self, cmd: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
-            .args(["adm", "-T", &self.admin])
-            .args(cmd)
-            .output()
-            .expect("shellac adm");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
 }
 
 fn key(group: &str, o: &Origin) -> String {
@@ -114,12 +77,13 @@ async fn seed_setup_without_vcl_follows_adds_removes_and_drains() {
     let mut c = client(&etcd.url).await;
     let (a, b, d) = (Origin::start("a").await, Origin::start("b").await, Origin::start("d").await);
     c.put(key("web", &a), "", None).await.expect("put");
-    let p = Shellac::start(&["--etcd", &etcd.url]);
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
     // The key that was there at start; its first probe (GET /probe.txt) makes it healthy.
     p.until("web.example.com", &["a"]).await;
     assert!(a.requests().iter().any(|r| r.line == "GET /probe.txt HTTP/1.1"));
-    // No group called "api", and no default group yet.
-    assert_eq!(p.get("api.example.com").await, "503");
+    // No group called "api": "web", the only group, is the fallback.
+    assert_eq!(p.get("api.example.com").await, "a");
+    // A group called "default" is the fallback once it has keys.
     c.put(key("default", &d), "", None).await.expect("put");
     p.until("api.example.com", &["d"]).await;
     c.put(key("web", &b), "", None).await.expect("put");
@@ -145,10 +109,17 @@ sub vcl_init {
 sub vcl_recv { set req.backend_hint = web.backend(); return (pass); }
 "#;
 
-fn vcl_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("shellac-etcd-test-{}", std::process::id()));
+/// A fresh directory for this test process, named `name`.
+fn scratch(name: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shellac-etcd-test-{}/{name}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let f = dir.join(name);
+    dir.to_string_lossy().into_owned()
+}
+
+fn vcl_file(name: &str, text: &str) -> String {
+    let f = std::path::Path::new(&scratch("vcl")).join(name);
     std::fs::write(&f, text).expect("write");
     f.to_string_lossy().into_owned()
 }
@@ -161,7 +132,7 @@ async fn weights_and_an_etcd_restart_under_a_running_proxy() {
     c.put(key("web", &a), "", None).await.expect("put");
     c.put(key("web", &b), r#"{"weight": 0}"#, None).await.expect("put");
     let f = vcl_file("random.vcl", RANDOM_VCL);
-    let p = Shellac::start(&["-f", &f, "--etcd", &etcd.url]);
+    let p = Proxy::start(&["-f", &f, "--etcd", &etcd.url]).await;
     p.until("x", &["a"]).await;
     c.put(key("web", &b), r#"{"weight": 1}"#, None).await.expect("weight");
     p.until("x", &["a", "b"]).await;
@@ -192,7 +163,7 @@ async fn a_compaction_past_the_watchers_revision_relists() {
     // The proxy reaches etcd through a relay, which the test cuts like a network partition.
     let relay = Relay::start(format!("127.0.0.1:{}", etcd.port()).parse().expect("addr")).await;
     let f = vcl_file("compact.vcl", RANDOM_VCL);
-    let p = Shellac::start(&["-f", &f, "--etcd", &relay.url()]);
+    let p = Proxy::start(&["-f", &f, "--etcd", &relay.url()]).await;
     p.until("x", &["a"]).await;
     relay.cut();
     // Meanwhile: a delete, a put, and a compaction of all history up to now.
@@ -236,7 +207,7 @@ sub vcl_recv {
 }
 "#;
     let f = vcl_file("big.vcl", vcl);
-    let p = Shellac::start(&["-f", &f, "--etcd", &etcd.url]);
+    let p = Proxy::start(&["-f", &f, "--etcd", &etcd.url]).await;
     p.until("x", &["a"]).await;
     let list = p.adm(&["backend.list", "big(*)"]);
     assert_eq!(list.lines().filter(|l| l.starts_with("boot.big(127.0.0.1:")).count(), 1000, "{list}");
@@ -254,6 +225,187 @@ sub vcl_recv {
         assert!(rounds < 100, "the delete reached the director");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The answers to one request each with these Hosts, in order.
+async fn answers(p: &Proxy, hosts: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hosts {
+        out.push(p.get(h).await);
+    }
+    out
+}
+
+/// Whether `seq` cycles through `n` distinct members, as round robin does.
+fn is_round_robin(seq: &[String], n: usize) -> bool {
+    let first: std::collections::BTreeSet<&String> = seq.iter().take(n).collect();
+    first.len() == n && seq.iter().zip(seq.iter().skip(n)).all(|(x, y)| x == y)
+}
+
+#[tokio::test]
+async fn r18_seed_000_keys_route_any_host_round_robin_from_the_first_request() {
+    let etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, b, d) = (Origin::start("a").await, Origin::start("b").await, Origin::start("c").await);
+    // Seed 000's layout: one group, empty values.
+    for o in [&a, &b, &d] {
+        c.put(key("project", o), "", None).await.expect("put");
+    }
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    // From the very first request, whatever the Host: the only group takes it, in turn.
+    let own = p.addr.to_string();
+    let seq = answers(&p, &[&own, "www.example.com", "localhost", &own, "PROJECT.example.com", "x:8080"]).await;
+    assert!(is_round_robin(&seq, 3), "{seq:?}");
+
+    let log = p.log();
+    for line in [
+        "Routing: a request goes to the group named like the first label of its Host header",
+        "Fallback rule: the group \"default\" when it has keys, else the only group when exactly one group has keys",
+        "Groups under /varnish/backends/: project (3 members, 3 healthy)",
+        "Fallback now: project (the only group)",
+        "Probe: GET /probe.txt (Host: the member's host) every 3s, timeout 2s; a member is healthy once 8 of the last 10 probes passed",
+    ] {
+        assert!(log.contains(line), "missing {line:?} in:\n{log}");
+    }
+    let status = p.adm(&["discovery.status"]);
+    assert!(status.contains("  project: 3 keys, 3 members, 3 healthy  (fallback)"), "{status}");
+    assert!(status.contains("Fallback: project (the only group)"), "{status}");
+    let json = p.adm(&["discovery.status", "-j"]);
+    assert!(json.contains("\"fallback\": \"project\""), "{json}");
+    // Only real members: the generated VCL's `backend default none;` is no backend.
+    let list = p.adm(&["backend.list"]);
+    assert!(!list.contains("boot.default"), "{list}");
+    assert_eq!(list.lines().filter(|l| l.starts_with("boot.project(")).count(), 3, "{list}");
+}
+
+#[tokio::test]
+async fn r18_seed_000_keys_route_once_etcd_comes_up_after_shellac() {
+    let mut etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    for o in [&a, &b] {
+        c.put(key("project", o), "", None).await.expect("put");
+    }
+    etcd.stop();
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    // Nothing known yet: the 503 says why.
+    let r = request(p.addr, "GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("no group has keys under /varnish/backends/"), "{}", r.text());
+    assert!(p.log().contains("Groups under /varnish/backends/: none yet"), "{}", p.log());
+    etcd.restart().await;
+    p.until("www.example.com", &["a", "b"]).await;
+    let seq = answers(&p, &["www.example.com", "127.0.0.1", "api", "www.example.com"]).await;
+    assert!(is_round_robin(&seq, 2), "{seq:?}");
+}
+
+#[tokio::test]
+async fn r18_a_second_group_takes_only_its_own_host_and_the_503_names_the_groups() {
+    let etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, d) = (Origin::start("a").await, Origin::start("d").await);
+    c.put(key("project", &a), "", None).await.expect("put");
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    assert_eq!(p.get("x.example.com").await, "a");
+
+    c.put(key("api", &d), "", None).await.expect("put");
+    p.until("api.example.com", &["d"]).await;
+    assert_eq!(p.get("project.example.com").await, "a");
+    // Two groups, none called "default": a Host that names neither has no fallback.
+    for _ in 0..3 {
+        let r = request(p.addr, "GET / HTTP/1.1\r\nHost: x.example.com\r\nConnection: close\r\n\r\n").await;
+        assert_eq!(r.status, 503);
+        let body = r.text();
+        assert!(
+            body.contains("\"x\" names no group, and there is no fallback: the groups are api, project and none is called \"default\""),
+            "{body}"
+        );
+        assert!(body.contains("--etcd-default-group GROUP"), "{body}");
+    }
+    assert!(
+        p.wait_log("no fallback group any more: the groups are api, project", Duration::from_secs(5)),
+        "{}",
+        p.log()
+    );
+    assert!(p.wait_log("\"x\" names no group", Duration::from_secs(5)));
+    assert_eq!(p.log().matches("\"x\" names no group").count(), 1, "logged once per name:\n{}", p.log());
+    assert!(p.log().contains("--etcd-default-group GROUP"), "{}", p.log());
+    let status = p.adm(&["discovery.status"]);
+    assert!(status.contains("Fallback: none (several groups, none called \"default\")"), "{status}");
+    assert!(status.contains("  api: 1 key, 1 member, 1 healthy\n"), "{status}");
+
+    // `serve -C` states the same from etcd.
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["serve", "-C", "--etcd", &etcd.url])
+        .output()
+        .expect("serve -C");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Groups under /varnish/backends/: api (1 key), project (1 key)"), "{text}");
+    assert!(text.contains("Fallback now: none (several groups, none called \"default\")"), "{text}");
+    assert!(text.contains("Probe: GET /probe.txt"), "{text}");
+
+    // --etcd-default-group picks the fallback.
+    let q = Proxy::start(&["--etcd", &etcd.url, "--etcd-default-group", "project"]).await;
+    assert_eq!(q.get("x.example.com").await, "a");
+    assert_eq!(q.get("api.example.com").await, "d");
+    assert!(q.log().contains("Fallback rule: the group \"project\" (--etcd-default-group)"), "{}", q.log());
+
+    // The second group goes: the only group is the fallback again, and the change is logged.
+    c.delete(key("api", &d), None).await.expect("delete");
+    p.until("x.example.com", &["a"]).await;
+    assert!(p.wait_log("fallback group is now project (the only group)", Duration::from_secs(5)), "{}", p.log());
+}
+
+#[tokio::test]
+async fn r18_a_member_that_stays_sick_says_why_once() {
+    let etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, s) = (Origin::start("a").await, Origin::start("s").await);
+    s.set_status(404);
+    c.put(key("project", &a), "", None).await.expect("put");
+    c.put(key("project", &s), "", None).await.expect("put");
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    let why = format!(
+        "project({}) is sick: 7 of the last 10 probes passed, 8 needed; the last probe (GET /probe.txt HTTP/1.1) got: HTTP/1.1 404",
+        s.addr
+    );
+    assert!(p.wait_log(&why, Duration::from_secs(10)), "{}", p.log());
+    // A second failed probe (every 3 s) does not say it again.
+    let start = tokio::time::Instant::now();
+    while s.requests().iter().filter(|r| r.line.starts_with("GET /probe.txt")).count() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(10), "a second probe");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(p.log().matches(&format!("project({}) is sick", s.addr)).count(), 1, "{}", p.log());
+    assert_eq!(p.seen("www.example.com", 4).await, vec!["a"]);
+}
+
+#[tokio::test]
+async fn r18_a_plain_varnishadm_finds_the_default_management_port() {
+    let etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let a = Origin::start("a").await;
+    c.put(key("project", &a), "", None).await.expect("put");
+    // No -T, -S or -n: varnishd's defaults (localhost, a generated secret, its working directory).
+    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &["-a", "127.0.0.1:0", "--etcd", &etcd.url], &[]).await;
+    assert!(p.admin.as_deref().is_some_and(|a| a.starts_with("127.0.0.1:")), "{:?}", p.admin);
+    let out = Command::new("varnishadm").arg("backend.list").output().expect("varnishadm");
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{list}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(list.contains(&format!("boot.project({})", a.addr)) && !list.contains("boot.default"), "{list}");
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac")).args(["adm", "discovery.status"]).output().expect("adm");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Fallback: project (the only group)"));
+    // A second one without -n is told how to run beside it.
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["serve", "-a", "127.0.0.1:0", "--etcd", &etcd.url])
+        .output()
+        .expect("second serve");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in use by process") && err.contains("-n DIR") && err.contains("-T none"), "{err}");
+    assert!(p.stop(), "SIGTERM stops it cleanly");
 }
 
 /// Waits until `key` is present (`true`) or absent, at most `limit`; returns how long it took.

@@ -70,7 +70,7 @@ impl Drop for Running {
 
 #[test]
 fn a_failed_load_exits_1_with_the_diagnostic() {
-    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-b", "no-such-host.invalid:80"]));
+    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-b", "no-such-host.invalid:80"]));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-host.invalid"), "{err}");
@@ -84,7 +84,7 @@ fn a_failed_load_exits_1_with_the_diagnostic() {
         "vcl 4.1;\nbackend default { .host = \"127.0.0.1\"; }\nsub vcl_recv { set req.http.x = req.nothing; }\n",
     )
     .expect("write");
-    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-f", f.to_str().expect("path")]));
+    let out = run_bounded(shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", f.to_str().expect("path")]));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.vcl:3:"), "{err}");
@@ -95,7 +95,7 @@ fn a_failed_load_exits_1_with_the_diagnostic() {
 fn serves_then_drains_on_sigterm() {
     let port = origin();
     let backend = format!("127.0.0.1:{port}");
-    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-b", &backend, "-F", "-p", "timeout_idle=2"])
+    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-b", &backend, "-F", "-p", "timeout_idle=2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -142,7 +142,7 @@ fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
         )
     };
     std::fs::write(&f, vcl("one")).expect("write");
-    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-f", f.to_str().expect("path")])
+    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", f.to_str().expect("path")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -93,6 +93,26 @@ impl Registry {
         probers.insert(key, Arc::downgrade(&p));
         p
     }
+
+    /// Waits until every prober that a warm VCL uses has finished its first probe, at most
+    /// `limit`; returns whether they all did. `serve` waits for this before it listens, so that
+    /// the first requests find members healthy that are healthy (rather than not yet probed).
+    pub async fn first_probes(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let pending = {
+                let probers = self.probers.lock();
+                probers.values().filter_map(Weak::upgrade).any(|p| p.is_warm() && p.state().count == 0)
+            };
+            if !pending {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// Every [`SWEEP_EVERY`], closes the idle connections of every live pool that are past the idle
