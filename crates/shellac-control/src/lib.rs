@@ -12,6 +12,7 @@ pub mod manager;
 pub mod params_cmd;
 pub mod proto;
 pub mod registrar;
+pub mod request;
 pub mod server;
 pub mod vte;
 pub mod workdir;

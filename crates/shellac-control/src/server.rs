@@ -1,17 +1,28 @@
 //! The management port: Varnish's CLI over TCP. A connection first authenticates (when a secret
 //! is set: the `107` challenge, `auth <sha256>`); before that only `auth`, `help`, `ping` and
-//! `quit` work, anything else is refused and the connection closed, and a wrong answer is
-//! logged and closes it too. Then one command per line, one framed response per command.
+//! `quit` work, anything else is answered `101` and the connection closed, as is a request over
+//! 4 KiB or a connection that has not authenticated within a minute; a wrong answer is logged
+//! and closes it too. Then one command per line (8 MiB at most with its here-document), one
+//! framed response per command.
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use shellac_engine::accept::Backoff;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::commands::{command, COMMANDS};
 use crate::manager::{Manager, VclText};
-use crate::proto::{auth_digest, encode, heredoc_marker, tokenize, Status};
+use crate::proto::{auth_digest, encode, Status};
+use crate::request::{read_request, ReadError, Request, PRE_AUTH_LIMIT, REQUEST_LIMIT};
 use crate::{backends, params_cmd};
+
+/// How long a connection may take to authenticate (`cli_timeout`'s default).
+const PRE_AUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The answer to an unknown command, and to any command but `auth`, `help`, `ping` and `quit`
+/// before authentication.
+const UNKNOWN: &str = "Unknown request.\nType 'help' for more info.\n";
 
 /// The banner sent after authentication and by `banner`.
 pub fn banner() -> String {
@@ -32,8 +43,19 @@ pub async fn serve(listener: TcpListener, manager: Arc<Manager>, secret: Option<
             cooler.cool_unused();
         }
     });
+    let mut backoff = Backoff::new(format!(
+        "the management port {}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+    ));
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
+        };
+        backoff.succeeded();
         let (manager, secret) = (manager.clone(), secret.clone());
         tokio::spawn(async move {
             if let Err(e) = session(stream, &manager, secret.as_deref().map(Vec::as_slice)).await {
@@ -47,52 +69,72 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
     // Each response is one write; without this, Nagle holds it for the client's delayed ACK.
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
+    let mut reader = BufReader::new(read);
     let challenge = secret.map(|_| new_challenge());
     let mut authed = challenge.is_none();
     match &challenge {
         Some(c) => write.write_all(&encode(Status::Auth, &format!("{c}\n\nAuthentication required.\n"))).await?,
         None => write.write_all(&encode(Status::Ok, &banner())).await?,
     }
-    while let Some(line) = lines.next_line().await? {
-        let mut words = match tokenize(&line) {
-            Ok(w) => w,
-            Err(e) => {
-                write.write_all(&encode(Status::Syntax, &e)).await?;
-                continue;
+    let pre_auth_deadline = tokio::time::Instant::now() + PRE_AUTH_TIMEOUT;
+    loop {
+        let limit = if authed { REQUEST_LIMIT } else { PRE_AUTH_LIMIT };
+        let next = read_request(&mut reader, limit);
+        let read = if authed {
+            next.await
+        } else {
+            match tokio::time::timeout_at(pre_auth_deadline, next).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::debug!("management port: no authentication within {PRE_AUTH_TIMEOUT:?}, closing");
+                    return Ok(());
+                }
             }
         };
-        if let Some((at, end)) = heredoc_marker(&words) {
-            let mut doc = String::new();
-            while let Some(l) = lines.next_line().await? {
-                if l == end {
-                    break;
+        let words = match read {
+            Ok(None) => return Ok(()),
+            Ok(Some(Request::Words(w))) => w,
+            Ok(Some(Request::Syntax(e))) => {
+                write.write_all(&encode(Status::Syntax, &e)).await?;
+                // Before authentication, any error closes the connection (as varnishd does).
+                if !authed {
+                    return Ok(());
                 }
-                doc.push_str(&l);
-                doc.push('\n');
+                continue;
             }
-            words.truncate(at);
-            words.push(doc);
-        }
+            // Before authentication, varnishd answers an overlong line as an unknown request.
+            Err(ReadError::TooLong(_)) if !authed => {
+                write.write_all(&encode(Status::Unknown, UNKNOWN)).await?;
+                return Ok(());
+            }
+            Err(ReadError::TooLong(n)) => {
+                tracing::warn!("management port: a request over {n} bytes, closing the connection");
+                write.write_all(&encode(Status::Comms, &format!("Request too long (the limit is {n} bytes)"))).await?;
+                return Ok(());
+            }
+            Err(ReadError::Io(e)) => return Err(e),
+        };
         let Some(name) = words.first().cloned() else { continue };
         let args = &words[1..];
-        let Some(def) = command(&name) else {
-            write.write_all(&encode(Status::Unknown, "Unknown request.\nType 'help' for more info.")).await?;
+        // Before authentication, only auth, help, ping and quit exist: anything else is an
+        // unknown request, and the connection closes (as varnishd does).
+        let Some(def) = command(&name).filter(|d| authed || d.pre_auth) else {
+            write.write_all(&encode(Status::Unknown, UNKNOWN)).await?;
             if !authed {
                 return Ok(());
             }
             continue;
         };
-        if !authed && !def.pre_auth {
-            write.write_all(&encode(Status::Auth, "Authentication required.")).await?;
-            return Ok(());
-        }
-        if args.len() < def.min {
-            write.write_all(&encode(Status::TooFew, "Too few parameters")).await?;
-            continue;
-        }
-        if args.len() > def.max {
-            write.write_all(&encode(Status::TooMany, "Too many parameters")).await?;
+        if args.len() < def.min || args.len() > def.max {
+            let (status, text) = if args.len() < def.min {
+                (Status::TooFew, "Too few parameters")
+            } else {
+                (Status::TooMany, "Too many parameters")
+            };
+            write.write_all(&encode(status, text)).await?;
+            if !authed {
+                return Ok(());
+            }
             continue;
         }
         match name.as_str() {
@@ -122,7 +164,6 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
             }
         }
     }
-    Ok(())
 }
 
 /// Runs an authenticated command.

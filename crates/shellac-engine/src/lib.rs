@@ -5,6 +5,7 @@
 //! It knows nothing of VCL syntax (it receives checked [`shellac_vcl::Program`]s), of the
 //! management port, or of etcd: those drive it through [`server::Server`] and [`vcl::Vcl`].
 
+pub mod accept;
 pub mod backend;
 pub mod body;
 pub mod catalog;

@@ -2,7 +2,8 @@
 //! limits (`http_req_size` → 431, `http_max_hdr` → 431, `timeout_idle` for idle keep-alive
 //! connections and slow request heads), and a graceful stop: on shutdown no new connections are
 //! accepted, idle ones close, and requests in flight get `shutdown_timeout` to finish. A client
-//! that stops reading for `send_timeout` loses its connection.
+//! that stops reading for `send_timeout` loses its connection. Failing accepts (out of file
+//! descriptors) back off ([`crate::accept`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
+use crate::accept::Backoff;
 use crate::clock;
 use crate::deadline::ConnTimer;
 use crate::fetch::secs;
@@ -75,18 +77,20 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
 }
 
 async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<Stop>) {
+    let bound = l.socket.local_addr().map_or_else(|_| l.endpoint.clone(), |a| a.to_string());
+    let mut backoff = Backoff::new(format!("{}={bound}", l.name));
     let endpoint: Arc<str> = l.endpoint.into();
     let name: Arc<str> = l.name.into();
     loop {
         let (stream, peer) = match l.socket.accept().await {
             Ok(x) => x,
             Err(e) => {
-                // Out of file descriptors and the like: wait a little rather than spin.
-                tracing::warn!("accept on {endpoint}: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                // Out of file descriptors and the like: back off rather than spin.
+                backoff.failed(&e).await;
                 continue;
             }
         };
+        backoff.succeeded();
         let local = stream.local_addr().unwrap_or(peer);
         let sess = Arc::new(Sess {
             client: peer,

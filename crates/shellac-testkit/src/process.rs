@@ -32,7 +32,19 @@ impl Shellac {
     /// waits, at most 30 s, until it listens.
     pub fn start(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Shellac {
         let mut cmd = Command::new(binary);
-        cmd.arg("serve").args(args).env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("serve").args(args);
+        Shellac::run(binary, cmd, env)
+    }
+
+    /// [`Shellac::start`] with at most `fds` file descriptors (`ulimit -n`).
+    pub fn start_limited(binary: &str, fds: u32, args: &[&str], env: &[(&str, &str)]) -> Shellac {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {fds} && exec \"$0\" serve \"$@\""), binary]).args(args);
+        Shellac::run(binary, cmd, env)
+    }
+
+    fn run(binary: &str, mut cmd: Command, env: &[(&str, &str)]) -> Shellac {
+        cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -77,6 +89,11 @@ impl Shellac {
         })
         .await
         .expect("start shellac")
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The log so far.

@@ -435,3 +435,81 @@ impl Drop for Varnishd {
         }
     }
 }
+
+/// The resident set of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+/// Connects to the management port and reads its first frame (the challenge).
+fn connect_raw(r: &Running) -> (std::net::TcpStream, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(&r.admin).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut head = [0u8; 13];
+    s.read_exact(&mut head).expect("frame head");
+    let len: usize = String::from_utf8_lossy(&head[4..]).trim().parse().expect("length");
+    let mut body = vec![0u8; len + 1];
+    s.read_exact(&mut body).expect("frame body");
+    (s, String::from_utf8_lossy(&head).into_owned() + &String::from_utf8_lossy(&body))
+}
+
+/// Writes up to `total` bytes of `chunk`s; returns how many were taken before the server
+/// closed, and what it answered.
+fn flood(s: &mut std::net::TcpStream, first: &[u8], total: usize) -> (usize, String) {
+    use std::io::{Read, Write};
+    let chunk = vec![b'a'; 64 << 10];
+    let mut sent = 0;
+    if s.write_all(first).is_ok() {
+        while sent < total && s.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    (sent, String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[test]
+fn r19_the_management_port_bounds_what_it_reads_before_and_after_auth() {
+    use std::io::{Read, Write};
+    let r = start();
+    let pid = r.child.id();
+    let before = rss_kib(pid);
+    // 200 MB without a newline before auth: cut after a few KiB, answered 101 as varnishd does.
+    let (mut s, challenge) = connect_raw(&r);
+    assert!(challenge.starts_with("107 59"), "{challenge}");
+    let (sent, answer) = flood(&mut s, b"", 200 << 20);
+    assert!(sent < 200 << 20, "the server stopped reading ({sent} bytes taken)");
+    assert!(answer.is_empty() || answer.starts_with("101 "), "{answer:?}");
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("pre-auth flood: {sent} bytes taken, RSS +{grown} KiB");
+    assert!(grown < 4 << 10, "RSS grew by {grown} KiB");
+    // A known command before auth: 101 and the connection closes.
+    let (mut s, _) = connect_raw(&r);
+    s.write_all(b"vcl.list\n").expect("write");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("101 44      \nUnknown request."), "{answer:?}");
+    // After auth: a here-document over the 8 MiB bound is refused and the connection closed.
+    let (mut s, challenge) = connect_raw(&r);
+    let c = challenge.lines().nth(1).expect("challenge line").to_string();
+    let secret = std::fs::read(r.dir.join("secret")).expect("secret");
+    let digest = shellac_control::proto::auth_digest(&c, &secret);
+    s.write_all(format!("auth {digest}\n").as_bytes()).expect("auth");
+    let mut head = [0u8; 13];
+    s.read_exact(&mut head).expect("auth answer");
+    assert!(head.starts_with(b"200"), "{}", String::from_utf8_lossy(&head));
+    let len: usize = String::from_utf8_lossy(&head[4..]).trim().parse().expect("length");
+    let mut banner = vec![0u8; len + 1];
+    s.read_exact(&mut banner).expect("banner");
+    let (_, answer) = flood(&mut s, b"vcl.inline big << EOF\n", 64 << 20);
+    assert!(answer.starts_with("400 ") && answer.contains("Request too long"), "{answer:?}");
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("authenticated flood: RSS +{grown} KiB");
+    assert!(grown < 48 << 10, "RSS grew by {grown} KiB");
+    // And the port still serves.
+    assert!(ok(&r, &["ping"]).starts_with("PONG "));
+}

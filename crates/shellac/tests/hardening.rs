@@ -1,0 +1,80 @@
+//! The real `shellac serve` process under abuse and resource limits (issue 19): accept loops that
+//! run out of file descriptors.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use shellac_testkit::{Origin, Shellac};
+
+/// CPU time (user + system) of a process so far, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+}
+
+fn scratch(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("shellac-hardening-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir.to_string_lossy().into_owned()
+}
+
+fn get(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r19_accept_loops_survive_running_out_of_descriptors() {
+    let origin = Origin::start("o").await;
+    let backend = origin.addr.to_string();
+    let dir = scratch("fds");
+    let args =
+        ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &dir, "-b", &backend, "-p", "timeout_idle=60"];
+    let bin = env!("CARGO_BIN_EXE_shellac");
+    let p = tokio::task::block_in_place(|| Shellac::start_limited(bin, 64, &args, &[("RUST_LOG", "warn")]));
+    let (addr, admin) = (p.addr.to_string(), p.admin.clone().expect("admin"));
+    assert!(get(&addr).starts_with("HTTP/1.1 200"), "serves before the flood");
+
+    // More idle connections than descriptors left: the kernel completes them, accept fails
+    // (and they stay: timeout_idle is a minute).
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held.push(TcpStream::connect(&addr).expect("connect"));
+    }
+    assert!(p.wait_log("accept on a0=", Duration::from_secs(5)), "{}", p.log());
+    // Now the management port's accept fails too.
+    for _ in 0..5 {
+        held.push(TcpStream::connect(&admin).expect("connect the management port"));
+    }
+    assert!(p.wait_log("accept on the management port", Duration::from_secs(5)), "{}", p.log());
+    let before = cpu_ticks(p.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_ticks(p.pid()) - before;
+    // Retrying every 50 ms at most costs almost nothing; a spinning loop would take 2 s.
+    assert!(spent < 40, "{spent} ticks of CPU in 2 s while out of descriptors");
+    let log = p.log();
+    assert!(log.matches("accept on a0=").count() <= 2, "rate-limited:\n{log}");
+    assert!(log.matches("accept on the management port").count() <= 2, "rate-limited:\n{log}");
+
+    // Descriptors come back: both listeners accept again.
+    drop(held);
+    let mut answered = String::new();
+    for _ in 0..100 {
+        answered = get(&addr);
+        if answered.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered:?}");
+    assert!(p.adm(&["ping"]).starts_with("PONG "));
+    assert!(p.wait_log("works again after", Duration::from_secs(5)), "{}", p.log());
+}
