@@ -115,7 +115,13 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let body = if http_body::Body::is_end_stream(&incoming) {
         Body::empty()
     } else {
-        Body::incoming(incoming, None, params.req_body_max)
+        // A client that stops sending its body for timeout_idle is cut (the fetch fails, 503),
+        // as varnishd does.
+        Body::incoming(
+            incoming,
+            (params.timeout_idle > 0.0).then(|| fetch::secs(params.timeout_idle)),
+            params.req_body_max,
+        )
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false })

@@ -39,6 +39,9 @@ pub struct Behavior {
     pub headers: Vec<String>,
     /// The body; empty means the origin's name.
     pub body: String,
+    /// Answer as soon as the request head is read, without reading its body, then keep the
+    /// connection (unread) for `hold_open` (a backend refusing an upload early).
+    pub early: bool,
     /// Keep each request for [`Origin::requests`] (off for long runs such as the PGO
     /// workload, where the record would only grow).
     pub record: bool,
@@ -87,6 +90,7 @@ impl Default for Behavior {
             hold_open: None,
             headers: Vec::new(),
             body: String::new(),
+            early: false,
             record: true,
         }
     }
@@ -205,7 +209,8 @@ async fn serve(
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
-        let Some(req) = read_request(&mut stream, &mut buf, conn).await? else { return Ok(()) };
+        let early = behavior.lock().early;
+        let Some(req) = read_request(&mut stream, &mut buf, conn, !early).await? else { return Ok(()) };
         let probe_close =
             req.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
         let head_only = req.line.starts_with("HEAD ");
@@ -215,6 +220,18 @@ async fn serve(
         }
         served.fetch_add(1, Ordering::Relaxed);
         if b.reset {
+            return Ok(());
+        }
+        if b.early {
+            let body = if b.body.is_empty() { name.to_string() } else { b.body.clone() };
+            let head = format!(
+                "HTTP/1.1 {} {}\r\nX-Origin: {name}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                b.status,
+                reason(b.status),
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            tokio::time::sleep(b.hold_open.unwrap_or_default()).await;
             return Ok(());
         }
         tokio::time::sleep(b.head_delay).await;
@@ -280,7 +297,12 @@ async fn serve(
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, conn: usize) -> std::io::Result<Option<Recorded>> {
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    conn: usize,
+    with_body: bool,
+) -> std::io::Result<Option<Recorded>> {
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i;
@@ -300,6 +322,9 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, conn: usize) ->
         lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
     let find_hdr = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut body = Vec::new();
+    if !with_body {
+        return Ok(Some(Recorded { line, headers, body, conn }));
+    }
     if let Some(len) = find_hdr("content-length").and_then(|v| v.parse::<usize>().ok()) {
         while buf.len() < len {
             let mut chunk = [0u8; 4096];
@@ -327,6 +352,7 @@ fn reason(status: u16) -> &'static str {
         301 => "Moved Permanently",
         304 => "Not Modified",
         404 => "Not Found",
+        413 => "Content Too Large",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",

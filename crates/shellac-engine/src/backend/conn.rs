@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use http_body::Body as _;
-use tokio::io::{AsyncWriteExt as _, Interest};
+use tokio::io::{AsyncWrite as _, AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::codec::{self, Head, ReqFraming};
-use crate::body::Body;
+use crate::body::{Body, BodyError};
 use crate::deadline::Deadline;
 
 /// The largest response head accepted (Varnish's `http_resp_size` default).
@@ -45,6 +45,46 @@ pub enum ExchangeError {
     Failed(String),
 }
 
+/// `from + d`, or never for a zero timeout (0 means none, as in varnishd).
+fn after(from: Instant, d: Duration) -> Instant {
+    if d.is_zero() {
+        from + Duration::from_secs(100 * 365 * 86_400)
+    } else {
+        from + d
+    }
+}
+
+/// The timeouts of one exchange (zero: none).
+#[derive(Clone, Copy, Debug)]
+pub struct ExchangeTimeouts {
+    /// From the end of the request to the response head (`first_byte_timeout`).
+    pub first_byte: Duration,
+    /// The longest the backend may take none of a request body (`between_bytes_timeout`).
+    pub send_idle: Duration,
+}
+
+/// A response head, and whether the whole request went out before it.
+#[derive(Debug)]
+pub struct Exchanged {
+    /// The head.
+    pub head: Head,
+    /// False when the backend answered before the request body was sent in full: the
+    /// connection cannot be reused.
+    pub request_sent: bool,
+}
+
+/// A request body being sent.
+struct Send {
+    body: Body,
+    framing: ReqFraming,
+    /// Body bytes taken so far.
+    sent: u64,
+    /// Bytes of the write buffer already written.
+    written: usize,
+    /// Whether the body (and its last chunk) is in the write buffer.
+    done: bool,
+}
+
 /// The socket and its buffers.
 struct Wire {
     io: TcpStream,
@@ -59,8 +99,15 @@ impl Conn {
     }
 
     /// Sends a request (its head as `head` writes it, [`codec::encode_head`] for `framing`,
-    /// then `body`) and reads the response head, all within `first_byte` from `start`. The head
-    /// is written into the connection's own buffer: no allocation per request.
+    /// then `body`) and reads the response head. The head is written into the connection's own
+    /// buffer: no allocation per request.
+    ///
+    /// The first-byte timeout counts from when the whole request has been sent: from `start`
+    /// for a request without a body (its head goes out at once), from the end of the body
+    /// otherwise (spec §4.2: a slow upload is not a slow backend). While a body is sent, the
+    /// backend must take some of it within `timeouts.send_idle`, and may answer early: its
+    /// response is then read at once and the rest of the body is not sent
+    /// ([`Exchanged::request_sent`] is false, and the connection is not reused).
     pub async fn exchange(
         &mut self,
         head: impl FnOnce(&mut Vec<u8>),
@@ -68,14 +115,35 @@ impl Conn {
         body: Body,
         max_headers: usize,
         start: Instant,
-        first_byte: Duration,
-    ) -> Result<Head, ExchangeError> {
+        timeouts: ExchangeTimeouts,
+    ) -> Result<Exchanged, ExchangeError> {
         let Conn { wire, first_byte: deadline } = self;
-        deadline.set(start + first_byte);
-        let mut exchange = std::pin::pin!(wire.exchange(head, framing, body, max_headers));
+        wire.wbuf.clear();
+        head(&mut wire.wbuf);
+        if framing != ReqFraming::Empty {
+            let mut send = Send { body, framing, sent: 0, written: 0, done: false };
+            deadline.set(after(Instant::now(), timeouts.send_idle));
+            let early = poll_fn(|cx| wire.poll_send(cx, &mut send, max_headers, deadline, timeouts.send_idle)).await;
+            // A large upload's (or head's) buffer is not kept for the life of the connection.
+            if wire.wbuf.capacity() > 2 * READ_CHUNK {
+                wire.wbuf = Vec::new();
+            }
+            match early? {
+                Some(head) => return Ok(Exchanged { head, request_sent: false }),
+                None => deadline.set(after(Instant::now(), timeouts.first_byte)),
+            }
+        } else {
+            deadline.set(after(start, timeouts.first_byte));
+        }
+        let mut exchange = std::pin::pin!(async {
+            wire.flush().await?;
+            wire.read_head(max_headers).await
+        });
         poll_fn(|cx| {
             if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
-                return Poll::Ready(r.map_err(ExchangeError::Failed));
+                return Poll::Ready(
+                    r.map(|head| Exchanged { head, request_sent: true }).map_err(ExchangeError::Failed),
+                );
             }
             deadline.poll_expired(cx).map(|()| Err(ExchangeError::Timeout))
         })
@@ -130,60 +198,137 @@ impl Conn {
 }
 
 impl Wire {
-    async fn exchange(
+    /// Sends the buffered head and the body, watching for an early response: `Ok(None)` once
+    /// all was written, `Ok(Some(head))` when the backend answered first.
+    fn poll_send(
         &mut self,
-        head: impl FnOnce(&mut Vec<u8>),
-        framing: ReqFraming,
-        body: Body,
+        cx: &mut Context<'_>,
+        send: &mut Send,
         max_headers: usize,
-    ) -> Result<Head, String> {
-        self.wbuf.clear();
-        head(&mut self.wbuf);
-        if framing == ReqFraming::Empty {
-            // Most requests: the head alone.
-            self.flush().await?;
-        } else {
-            self.write_body(framing, body).await?;
+        idle: &mut Deadline,
+        send_idle: Duration,
+    ) -> Poll<Result<Option<Head>, ExchangeError>> {
+        loop {
+            // An answer before the request is complete ends the sending.
+            match self.poll_head(cx, max_headers) {
+                Poll::Ready(Ok(head)) => return Poll::Ready(Ok(Some(head))),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ExchangeError::Failed(e))),
+                Poll::Pending => {}
+            }
+            if send.written < self.wbuf.len() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[send.written..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(ExchangeError::Failed("write: connection closed".into())))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        send.written += n;
+                        idle.set(after(Instant::now(), send_idle));
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        // A backend that answered and closed: its answer may be waiting.
+                        return Poll::Ready(match self.take_head(max_headers) {
+                            Ok(Some(head)) => Ok(Some(head)),
+                            _ => Err(ExchangeError::Failed(format!("write: {e}"))),
+                        });
+                    }
+                    Poll::Pending => {
+                        return idle.poll_expired(cx).map(|()| {
+                            Err(ExchangeError::Failed(format!(
+                                "the backend took no request body bytes for {send_idle:?} (between_bytes_timeout)"
+                            )))
+                        });
+                    }
+                }
+            }
+            self.wbuf.clear();
+            send.written = 0;
+            if send.done {
+                return Poll::Ready(Ok(None));
+            }
+            // More of the body: what it has now, up to the high-water mark.
+            while self.wbuf.len() < WRITE_HIGH_WATER {
+                match Pin::new(&mut send.body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        let Ok(data) = frame.into_data() else { continue };
+                        send.sent += data.len() as u64;
+                        match send.framing {
+                            ReqFraming::Length(n) if send.sent > n => {
+                                return Poll::Ready(Err(ExchangeError::Failed(
+                                    "request body longer than its length".into(),
+                                )))
+                            }
+                            ReqFraming::Chunked => codec::encode_chunk(&mut self.wbuf, &data),
+                            _ => self.wbuf.extend_from_slice(&data),
+                        }
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        let why = match e {
+                            BodyError::Timeout => "the client sent nothing for timeout_idle".to_string(),
+                            e => e.to_string(),
+                        };
+                        return Poll::Ready(Err(ExchangeError::Failed(format!("request body: {why}"))));
+                    }
+                    Poll::Ready(None) => {
+                        match send.framing {
+                            ReqFraming::Length(n) if send.sent != n => {
+                                return Poll::Ready(Err(ExchangeError::Failed(
+                                    "request body shorter than its length".into(),
+                                )))
+                            }
+                            ReqFraming::Chunked => self.wbuf.extend_from_slice(codec::LAST_CHUNK),
+                            _ => {}
+                        }
+                        send.done = true;
+                        break;
+                    }
+                    // The client's next bytes wake us; its own idle timeout is the body's.
+                    Poll::Pending if self.wbuf.is_empty() => return Poll::Pending,
+                    Poll::Pending => break,
+                }
+            }
         }
-        // A large upload's (or head's) buffer is not kept for the life of the connection.
-        if self.wbuf.capacity() > 2 * READ_CHUNK {
-            self.wbuf = Vec::new();
-        }
-        self.read_head(max_headers).await
     }
 
-    /// Writes the buffered head and then `body` with `framing` (never `Empty`).
-    async fn write_body(&mut self, framing: ReqFraming, mut body: Body) -> Result<(), String> {
-        let mut sent: u64 = 0;
+    /// Reads until a final response head is complete (1xx skipped).
+    fn poll_head(&mut self, cx: &mut Context<'_>, max_headers: usize) -> Poll<Result<Head, String>> {
         loop {
-            // Take what the body has at once; write out what is buffered before waiting.
-            let now = Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop()));
-            let next = match now {
-                Poll::Ready(f) => f,
-                Poll::Pending => {
-                    self.flush().await?;
-                    poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            if let Some(head) = self.take_head(max_headers)? {
+                return Poll::Ready(Ok(head));
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => {
+                    return Poll::Ready(Err(if self.rbuf.is_empty() {
+                        "backend closed the connection before responding".into()
+                    } else {
+                        "backend closed the connection in the response head".into()
+                    }))
                 }
-            };
-            let Some(frame) = next else { break };
-            let frame = frame.map_err(|e| format!("request body: {e}"))?;
-            let Ok(data) = frame.into_data() else { continue };
-            sent += data.len() as u64;
-            match framing {
-                ReqFraming::Length(n) if sent > n => return Err("request body longer than its length".into()),
-                ReqFraming::Chunked => codec::encode_chunk(&mut self.wbuf, &data),
-                _ => self.wbuf.extend_from_slice(&data),
-            }
-            if self.wbuf.len() >= WRITE_HIGH_WATER {
-                self.flush().await?;
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(e.to_string())),
             }
         }
-        match framing {
-            ReqFraming::Length(n) if sent != n => return Err("request body shorter than its length".into()),
-            ReqFraming::Chunked => self.wbuf.extend_from_slice(codec::LAST_CHUNK),
-            _ => {}
+    }
+
+    /// A final response head from what was read, if it is complete; 1xx heads are skipped.
+    fn take_head(&mut self, max_headers: usize) -> Result<Option<Head>, String> {
+        while !self.rbuf.is_empty() {
+            let before = self.rbuf.len();
+            let parsed = codec::parse_head(&mut self.rbuf, max_headers)?;
+            if before - self.rbuf.len() > MAX_HEAD_BYTES {
+                return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"));
+            }
+            match parsed {
+                // 100 Continue and the like: the final response follows.
+                Some(head) if (100..200).contains(&head.status) && head.status != 101 => continue,
+                Some(head) => return Ok(Some(head)),
+                None if self.rbuf.len() > MAX_HEAD_BYTES => {
+                    return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"))
+                }
+                None => break,
+            }
         }
-        self.flush().await
+        Ok(None)
     }
 
     async fn flush(&mut self) -> Result<(), String> {
@@ -195,32 +340,7 @@ impl Wire {
     }
 
     async fn read_head(&mut self, max_headers: usize) -> Result<Head, String> {
-        loop {
-            if !self.rbuf.is_empty() {
-                let before = self.rbuf.len();
-                let parsed = codec::parse_head(&mut self.rbuf, max_headers)?;
-                if before - self.rbuf.len() > MAX_HEAD_BYTES {
-                    return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"));
-                }
-                match parsed {
-                    // 100 Continue and the like: the final response follows.
-                    Some(head) if (100..200).contains(&head.status) && head.status != 101 => continue,
-                    Some(head) => return Ok(head),
-                    None if self.rbuf.len() > MAX_HEAD_BYTES => {
-                        return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"))
-                    }
-                    None => {}
-                }
-            }
-            let n = poll_fn(|cx| self.poll_fill(cx)).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err(if self.rbuf.is_empty() {
-                    "backend closed the connection before responding".into()
-                } else {
-                    "backend closed the connection in the response head".into()
-                });
-            }
-        }
+        poll_fn(|cx| self.poll_head(cx, max_headers)).await
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {

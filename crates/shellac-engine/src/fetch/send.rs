@@ -1,7 +1,8 @@
 //! One exchange with a backend: resolve the director tree to a backend, check its health and
 //! connection limit, add `Host`, take a pooled connection (or open one within the connect
-//! timeout), send, and wait for the response head within the first-byte timeout. A reused
-//! connection that fails before any response byte is retried once on a fresh one.
+//! timeout), send, and wait for the response head within the first-byte timeout, which starts
+//! once the request (body included) is sent. A reused connection that fails before any response
+//! byte is retried once on a fresh one.
 
 use std::task::{Context, Poll, Waker};
 
@@ -11,7 +12,7 @@ use http_body::Body as _;
 
 use super::{initial_ttl, secs};
 use crate::backend::codec::{self, Decoder, Framing};
-use crate::backend::conn::ExchangeError;
+use crate::backend::conn::{ExchangeError, ExchangeTimeouts, Exchanged};
 use crate::backend::pool::{ConnectPolicy, Lease};
 use crate::backend::BackendHandle;
 use crate::body::Body;
@@ -45,6 +46,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let first_byte = secs(pick(bereq.first_byte_timeout, backend.timeouts.first_byte, params.first_byte_timeout));
     let between_bytes =
         secs(pick(bereq.between_bytes_timeout, backend.timeouts.between_bytes, params.between_bytes_timeout));
+    let timeouts = ExchangeTimeouts { first_byte, send_idle: between_bytes };
 
     if !is_token(&bereq.method) {
         return Err(FetchError::Read(format!("invalid method {:?}", bereq.method)));
@@ -63,7 +65,7 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let mut checkout = pool.checkout(&backend.name, &policy).await?;
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, first_byte).await {
+        match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, timeouts).await {
             Ok(resp) => break resp,
             Err(_) if checkout.reused && spare.is_some() => {
                 // The backend may have closed the idle connection as we used it: once more on a
@@ -76,8 +78,10 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         }
     };
 
+    let Exchanged { head: response, request_sent } = response;
     let framing = codec::response_framing(&bereq.method, &response).map_err(FetchError::Read)?;
-    let reusable = response.keep_alive() && framing != Framing::Close;
+    // An answer that came before the whole request went out leaves the connection unusable.
+    let reusable = response.keep_alive() && framing != Framing::Close && request_sent;
     let mut beresp_headers = response.headers;
     hdr::filter(&mut beresp_headers, &hdr::BERESP_DROP_KEEP_AGE);
     let age =
