@@ -33,6 +33,9 @@ pub struct Kv {
 /// Every key under a prefix, as of one revision.
 #[derive(Clone, Debug, Default)]
 pub struct Listing {
+    /// The store's identity: a store replaced under the same address (a fresh etcd cluster)
+    /// has another.
+    pub cluster_id: u64,
     /// The store's revision the listing reflects.
     pub revision: i64,
     /// The keys.
@@ -51,6 +54,15 @@ pub enum Event {
         /// The revision of the delete.
         revision: i64,
     },
+}
+
+/// Who the store is and where its history stands, without a listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// As in [`Listing::cluster_id`].
+    pub cluster_id: u64,
+    /// The store's current revision.
+    pub revision: i64,
 }
 
 /// What a watch delivers.
@@ -75,6 +87,8 @@ pub trait Store: Send + 'static {
     type Watch: Watch;
     /// Every key under `prefix` now.
     fn list(&mut self, prefix: &str) -> impl Future<Output = Result<Listing, StoreError>> + Send;
+    /// The store's identity and revision (cheap: no keys).
+    fn header(&mut self, prefix: &str) -> impl Future<Output = Result<Header, StoreError>> + Send;
     /// Watches `prefix` from revision `start` on.
     fn watch(&mut self, prefix: &str, start: i64) -> impl Future<Output = Result<Self::Watch, StoreError>> + Send;
     /// Forgets the connection (the next call reconnects).

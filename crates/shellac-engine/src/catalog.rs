@@ -123,6 +123,11 @@ impl Catalog {
         state.subscribers.push(Arc::downgrade(s));
     }
 
+    /// The entry of a key.
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.state.lock().entries.get(key).cloned()
+    }
+
     /// Every entry, in key order.
     pub fn entries(&self) -> Vec<Arc<Entry>> {
         self.state.lock().entries.values().cloned().collect()

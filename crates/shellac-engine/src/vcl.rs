@@ -182,6 +182,18 @@ fn discovered_director(
                 "prefix {prefix:?} is outside the watched prefix {root:?} (--etcd-prefix)"
             )))
         }
+        // Keys are `<root><group>/<host>:<port>`: a director follows one group, the groups
+        // object the root itself.
+        Some(root) if o.kind == DirectorKind::EtcdGroups && prefix != root => {
+            return Err(unsupported(format!(
+                "prefix {prefix:?}: etcd.groups follows the watched prefix itself, {root:?} (--etcd-prefix)"
+            )))
+        }
+        Some(root) if o.kind == DirectorKind::Etcd && !is_group_prefix(&prefix[root.len()..]) => {
+            return Err(unsupported(format!(
+                "prefix {prefix:?}: an etcd.director follows one group, \"{root}<group>/\" (keys are {root}<group>/<host>:<port>)"
+            )))
+        }
         Some(_) => {}
     }
     let policy = text("policy").unwrap_or_else(|| "round_robin".into());
@@ -230,6 +242,11 @@ fn discovered_director(
         registry.catalog.subscribe(&(d.clone() as Arc<dyn Subscriber>));
         d
     })
+}
+
+/// `<group>/`: one non-empty path segment and its slash.
+fn is_group_prefix(rest: &str) -> bool {
+    rest.strip_suffix('/').is_some_and(|g| !g.is_empty() && !g.contains('/'))
 }
 
 fn new_backend(

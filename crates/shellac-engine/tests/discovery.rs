@@ -289,6 +289,15 @@ fn loading_needs_discovery_and_a_prefix_under_its_root() {
     server.registry.catalog.set_root("/elsewhere/");
     let err = Vcl::load("boot", program, &server.registry, &server.params()).err().expect("outside root");
     assert!(err.to_string().contains("outside the watched prefix"), "{err}");
+    // Keys are <root><group>/<host>:<port>: a director follows one group, groups the root.
+    server.registry.catalog.set_root("/varnish/");
+    let deep = Arc::new(compile(&vcl));
+    let err = Vcl::load("boot", deep, &server.registry, &server.params()).err().expect("two levels");
+    assert!(err.to_string().contains("an etcd.director follows one group, \"/varnish/<group>/\""), "{err}");
+    server.registry.catalog.set_root("/varnish/backends/");
+    let groups = "vcl 4.1;\nimport etcd;\nbackend default none;\nsub vcl_init { new g = etcd.groups(prefix = \"/varnish/backends/web/\"); }\nsub vcl_recv { set req.backend_hint = g.backend(\"x\"); }\n";
+    let err = Vcl::load("boot", Arc::new(compile(groups)), &server.registry, &server.params()).err().expect("groups");
+    assert!(err.to_string().contains("etcd.groups follows the watched prefix itself"), "{err}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! A real etcd server for tests (Debian's `etcd-server`, installed by `./dev`): started on free
 //! loopback ports with a fresh data directory, stoppable and restartable on the same ports and
-//! data (to test a proxy riding out an etcd outage), killed and cleaned up on drop.
+//! data (to test a proxy riding out an etcd outage) or replaced by a fresh cluster on the same
+//! ports, killed and cleaned up on drop.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -64,6 +65,14 @@ impl Etcd {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("etcd did not become healthy on {} within 20 s", self.url);
+    }
+
+    /// Replaces it by a fresh cluster on the same ports: stopped, its data removed, started
+    /// again (another cluster id, revisions from the start).
+    pub async fn replace(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.restart().await;
     }
 
     /// Stops it (SIGKILL; the data stays).

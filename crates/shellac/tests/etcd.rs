@@ -408,6 +408,71 @@ async fn r18_a_plain_varnishadm_finds_the_default_management_port() {
     assert!(p.stop(), "SIGTERM stops it cleanly");
 }
 
+#[tokio::test]
+async fn r19_a_bad_value_keeps_the_serving_member_and_a_deep_key_is_named() {
+    let etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    c.put(key("project", &a), "", None).await.expect("put");
+    c.put(key("project", &b), "", None).await.expect("put");
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    p.until("x", &["a", "b"]).await;
+    // A malformed value on a working key: the member stays, the key is listed as bad, once.
+    c.put(key("project", &a), "{oops", None).await.expect("put");
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = p.adm(&["discovery.status"]);
+        if status.contains("Bad keys:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(status.contains(&format!("{}: value is neither empty nor JSON", key("project", &a))), "{status}");
+    assert!(status.contains("(the last good value stays in use)"), "{status}");
+    assert_eq!(p.seen("x", 10).await, vec!["a", "b"]);
+    assert_eq!(p.log().matches("etcd: bad key or value").count(), 1, "{}", p.log());
+    // Only a delete removes it.
+    c.delete(key("project", &a), None).await.expect("delete");
+    p.until("x", &["b"]).await;
+    // A key with extra path levels is named, never a member.
+    c.put("/varnish/backends/a/b/c/127.0.0.1:1", "", None).await.expect("put");
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = p.adm(&["discovery.status"]);
+        if status.contains("/varnish/backends/a/b/c/127.0.0.1:1: 4 path levels") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(status.contains("/varnish/backends/a/b/c/127.0.0.1:1: 4 path levels under /varnish/backends/"), "{status}");
+    assert!(!p.adm(&["backend.list"]).contains("127.0.0.1:1)"));
+}
+
+#[tokio::test]
+async fn r19_etcd_replaced_by_a_fresh_cluster_is_listed_again_at_once() {
+    let mut etcd = Etcd::start().await;
+    let mut c = client(&etcd.url).await;
+    let (a, b, d) = (Origin::start("a").await, Origin::start("b").await, Origin::start("d").await);
+    c.put(key("project", &a), "", None).await.expect("put");
+    c.put(key("project", &b), "", None).await.expect("put");
+    // History well past what the fresh cluster will have.
+    for i in 0..50 {
+        c.put("/elsewhere/counter", i.to_string(), None).await.expect("put");
+    }
+    let p = Proxy::start(&["--etcd", &etcd.url]).await;
+    p.until("x", &["a", "b"]).await;
+    // A fresh cluster at the same URL, where "a" is gone.
+    etcd.replace().await;
+    let mut c = client(&etcd.url).await;
+    c.put(key("project", &b), "", None).await.expect("put");
+    p.until("x", &["b"]).await;
+    let status = p.adm(&["discovery.status"]);
+    assert!(status.contains("cluster_changed=1"), "{status}");
+    // Its own (low) revisions are followed, not skipped as old.
+    c.put(key("project", &d), "", None).await.expect("put");
+    p.until("x", &["b", "d"]).await;
+}
+
 /// Waits until `key` is present (`true`) or absent, at most `limit`; returns how long it took.
 async fn key_is(c: &mut Client, key: &str, present: bool, limit: Duration) -> Duration {
     let start = tokio::time::Instant::now();

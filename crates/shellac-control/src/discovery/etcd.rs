@@ -8,7 +8,7 @@ use etcd_client::{
     Certificate, Client, ConnectOptions, EventType, GetOptions, Identity, TlsOptions, WatchOptions, WatchStream,
 };
 
-use super::{Event, Kv, Listing, Store, StoreError, Watch, WatchMessage};
+use super::{Event, Header, Kv, Listing, Store, StoreError, Watch, WatchMessage};
 
 /// How to reach etcd.
 #[derive(Clone, Debug, Default)]
@@ -107,7 +107,7 @@ impl Store for EtcdStore {
             .await
             .map_err(|_| StoreError(format!("listing {prefix} took longer than {timeout:?}")))?
             .map_err(|e| err("listing", e))?;
-        let revision = r.header().map_or(0, |h| h.revision());
+        let (cluster_id, revision) = r.header().map_or((0, 0), |h| (h.cluster_id(), h.revision()));
         let kvs = r
             .kvs()
             .iter()
@@ -117,7 +117,19 @@ impl Store for EtcdStore {
                 mod_revision: kv.mod_revision(),
             })
             .collect();
-        Ok(Listing { revision, kvs })
+        Ok(Listing { cluster_id, revision, kvs })
+    }
+
+    async fn header(&mut self, prefix: &str) -> Result<Header, StoreError> {
+        let timeout = self.opts.timeout;
+        let client = self.client().await?;
+        let get = client.get(prefix, Some(GetOptions::new().with_prefix().with_count_only()));
+        let r = tokio::time::timeout(timeout, get)
+            .await
+            .map_err(|_| StoreError(format!("asking for the revision took longer than {timeout:?}")))?
+            .map_err(|e| err("asking for the revision", e))?;
+        let h = r.header().ok_or_else(|| StoreError("an answer without a header".into()))?;
+        Ok(Header { cluster_id: h.cluster_id(), revision: h.revision() })
     }
 
     async fn watch(&mut self, prefix: &str, start: i64) -> Result<EtcdWatch, StoreError> {

@@ -1,5 +1,6 @@
-//! Keys and values of discovered backends. A key is `<root>…/<host>:<port>` where host is an
-//! IPv4 address, a bracketed IPv6 address or a DNS name; the value is empty (seed 000's form) or
+//! Keys and values of discovered backends. A key is `<root><group>/<host>:<port>` (seed 000's
+//! layout: one group level, no more, no less) where host is an IPv4 address, a bracketed IPv6
+//! address or a DNS name; the value is empty (seed 000's form) or
 //! a JSON object `{"weight": 2.5, "drain": true}` whose other fields are ignored. Everything is
 //! checked: a bad key or value becomes an entry with an error, never a panic.
 
@@ -97,11 +98,22 @@ pub fn parse_value(value: &[u8]) -> Result<Meta, String> {
     Ok(meta)
 }
 
-/// Turns a key and value into a catalog entry, resolving a DNS name (IPv4 first unless
-/// `prefer_ipv6`). Problems end up in the entry's `target`.
-pub async fn entry(key: &str, value: &[u8], prefer_ipv6: bool) -> Entry {
+/// Checks that `key` is `<root><group>/<endpoint>`: exactly one group level under the root.
+pub fn check_layout(root: &str, key: &str) -> Result<(), String> {
+    let rest = key.strip_prefix(root).ok_or_else(|| format!("not under {root}"))?;
+    let levels: Vec<&str> = rest.split('/').collect();
+    match levels.as_slice() {
+        [group, endpoint] if !group.is_empty() && !endpoint.is_empty() => Ok(()),
+        [_] => Err(format!("no group: expected {root}<group>/<host>:<port>")),
+        _ => Err(format!("{} path levels under {root}: expected {root}<group>/<host>:<port>", levels.len())),
+    }
+}
+
+/// Turns a key under `root` and its value into a catalog entry, resolving a DNS name (IPv4
+/// first unless `prefer_ipv6`). Problems end up in the entry's `target`.
+pub async fn entry(root: &str, key: &str, value: &[u8], prefer_ipv6: bool) -> Entry {
     let endpoint = key.rsplit('/').next().unwrap_or(key).to_string();
-    let parsed = parse_endpoint(&endpoint);
+    let parsed = check_layout(root, key).and_then(|()| parse_endpoint(&endpoint));
     let host = parsed.as_ref().map(|e| e.host.clone()).unwrap_or_default();
     let meta = parse_value(value);
     let target = match (parsed, &meta) {
@@ -129,6 +141,18 @@ async fn resolve(host: &str, port: u16, prefer_ipv6: bool) -> Result<SocketAddr,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_have_exactly_one_group_level() {
+        assert!(check_layout("/varnish/backends/", "/varnish/backends/web/10.0.0.1:80").is_ok());
+        let deep = check_layout("/varnish/backends/", "/varnish/backends/a/b/c/127.0.0.1:1").unwrap_err();
+        assert_eq!(deep, "4 path levels under /varnish/backends/: expected /varnish/backends/<group>/<host>:<port>");
+        assert!(check_layout("/varnish/backends/", "/varnish/backends/127.0.0.1:1")
+            .unwrap_err()
+            .starts_with("no group"));
+        assert!(check_layout("/varnish/backends/", "/varnish/backends//127.0.0.1:1").is_err());
+        assert!(check_layout("/varnish/backends/", "/varnish/backends/web/").is_err());
+    }
 
     #[test]
     fn endpoints_of_every_form() {
@@ -183,14 +207,14 @@ mod tests {
 
     #[tokio::test]
     async fn entries_resolve_names_and_carry_errors() {
-        let e = entry("/b/web/localhost:8080", br#"{"weight": 2}"#, false).await;
+        let e = entry("/b/", "/b/web/localhost:8080", br#"{"weight": 2}"#, false).await;
         assert_eq!(e.target, Ok("127.0.0.1:8080".parse().expect("addr")));
         assert_eq!((e.endpoint.as_str(), e.host.as_str(), e.weight), ("localhost:8080", "localhost", 2.0));
-        let e = entry("/b/web/[::1]:80", b"", false).await;
+        let e = entry("/b/", "/b/web/[::1]:80", b"", false).await;
         assert_eq!(e.target, Ok("[::1]:80".parse().expect("addr")));
-        let e = entry("/b/web/127.0.0.1:80", b"{", false).await;
+        let e = entry("/b/", "/b/web/127.0.0.1:80", b"{", false).await;
         assert!(e.target.is_err_and(|m| m.contains("JSON")));
-        let e = entry("/b/web/no-such-host.invalid:80", b"", false).await;
+        let e = entry("/b/", "/b/web/no-such-host.invalid:80", b"", false).await;
         assert!(e.target.is_err_and(|m| m.contains("resolve")));
     }
 }

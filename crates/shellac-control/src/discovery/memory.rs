@@ -1,7 +1,8 @@
 //! An in-memory [`Store`] with etcd's revision semantics, for testing the watcher: every change
 //! bumps the revision, watches replay history from their start revision, compaction forgets
 //! history (a watch starting below it is told so), and the store can be taken down (listing and
-//! watching fail, running watches end) and brought back.
+//! watching fail, running watches end) and brought back, or replaced by a fresh one (another
+//! cluster id, history and revision from zero).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::{Event, Kv, Listing, Store, StoreError, Watch, WatchMessage};
+use super::{Event, Header, Kv, Listing, Store, StoreError, Watch, WatchMessage};
 
 /// The store; clones share it.
 #[derive(Clone, Default)]
@@ -22,6 +23,7 @@ pub struct MemoryWatch(mpsc::UnboundedReceiver<WatchMessage>);
 
 #[derive(Default)]
 struct Mem {
+    cluster: u64,
     rev: i64,
     kvs: BTreeMap<String, Kv>,
     history: Vec<Event>,
@@ -92,6 +94,15 @@ impl MemoryStore {
         }
     }
 
+    /// Replaces the store by a fresh, empty one at the same place (a new etcd cluster): another
+    /// cluster id, revision 0, no history; running watches end.
+    pub fn replace(&self) {
+        let mut m = self.inner.lock();
+        let cluster = m.cluster + 1;
+        let lists = m.lists;
+        *m = Mem { cluster, lists, ..Mem::default() };
+    }
+
     /// The current revision.
     pub fn revision(&self) -> i64 {
         self.inner.lock().rev
@@ -127,7 +138,15 @@ impl Store for MemoryStore {
         }
         m.lists += 1;
         let kvs = m.kvs.values().filter(|kv| kv.key.starts_with(prefix)).cloned().collect();
-        Ok(Listing { revision: m.rev, kvs })
+        Ok(Listing { cluster_id: m.cluster, revision: m.rev, kvs })
+    }
+
+    async fn header(&mut self, _prefix: &str) -> Result<Header, StoreError> {
+        let m = self.inner.lock();
+        if m.down {
+            return Err(StoreError("connection refused".into()));
+        }
+        Ok(Header { cluster_id: m.cluster, revision: m.rev })
     }
 
     async fn watch(&mut self, prefix: &str, start: i64) -> Result<MemoryWatch, StoreError> {

@@ -31,7 +31,7 @@ pub struct Inner {
     pub keys: usize,
     /// Events applied.
     pub events: u64,
-    /// Full listings by reason: `initial`, `reconnect`, `compacted`, `canceled`, `anti_entropy`.
+    /// Full listings by reason: `initial`, `cluster_changed`, `compacted`, `canceled`, `anti_entropy`.
     pub resyncs: BTreeMap<&'static str, u64>,
     /// Keys that anti-entropy found different from what the watch had said.
     pub drift: u64,

@@ -5,11 +5,18 @@
 //! - when the start revision was compacted, or the store cancels the watch, list again and diff
 //!   against what is known (never resume at the compaction revision: etcd 3.4 can drop a delete
 //!   there);
-//! - every `resync` period, list again and diff (anti-entropy), counting drift;
-//! - never trust progress notifications (etcd #15220): only event revisions move `last`.
+//! - on every reconnect, ask the store who it is: a store replaced under the same address (a
+//!   fresh etcd cluster: another cluster id, or a revision below the last one applied) means a
+//!   full listing and diff, and `last` starts again from the new store's revision;
+//! - every `resync` period, list again and diff (anti-entropy), counting drift; the period runs
+//!   on across reconnects;
+//! - never trust progress notifications (etcd #15220): only event revisions move `last`;
+//! - a bad value written to a key whose last value was good keeps the last good entry (the key
+//!   is listed as bad, and logged once); only a delete removes a member.
 //!
-//! Invariant: the catalog always holds the entries of the known keys; events at or below `last`
-//! (already reflected by a listing) are skipped, so nothing is applied twice or out of order.
+//! Invariant: the catalog always holds the entries of the known keys (for a key gone bad, its
+//! last good entry); events at or below `last` (already reflected by a listing) are skipped, so
+//! nothing is applied twice or out of order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +61,10 @@ pub struct Watcher<S: Store> {
     opts: Options,
     known: BTreeMap<String, Kv>,
     last: i64,
+    /// The store's identity, from the last listing.
+    cluster: Option<u64>,
+    /// When the next anti-entropy listing is due.
+    next_resync: tokio::time::Instant,
 }
 
 // === impl Watcher ===
@@ -61,7 +72,18 @@ pub struct Watcher<S: Store> {
 impl<S: Store> Watcher<S> {
     /// A watcher feeding the registry's catalog from `store`.
     pub fn new(store: S, root: &str, registry: Arc<Registry>, status: Arc<Status>, opts: Options) -> Watcher<S> {
-        Watcher { store, root: root.to_string(), registry, status, opts, known: BTreeMap::new(), last: 0 }
+        let next_resync = tokio::time::Instant::now() + jitter(opts.resync, 0.1);
+        Watcher {
+            store,
+            root: root.to_string(),
+            registry,
+            status,
+            opts,
+            known: BTreeMap::new(),
+            last: 0,
+            cluster: None,
+            next_resync,
+        }
     }
 
     /// Runs until the task is dropped or aborted.
@@ -86,6 +108,21 @@ impl<S: Store> Watcher<S> {
 
     /// One connection: list if needed, then watch until something ends it.
     async fn session(&mut self, relist: &mut Option<&'static str>, backoff: &mut Duration) -> Result<(), StoreError> {
+        if relist.is_none() {
+            // A reconnect: resuming only makes sense on the same store with its history intact.
+            let h = self.store.header(&self.root).await?;
+            if self.cluster.is_some_and(|c| c != h.cluster_id) || h.revision < self.last {
+                tracing::warn!(
+                    target: "discovery",
+                    "etcd: the store changed while disconnected (cluster {:x} at revision {}, was {:x} at {}); listing again",
+                    h.cluster_id,
+                    h.revision,
+                    self.cluster.unwrap_or_default(),
+                    self.last
+                );
+                *relist = Some("cluster_changed");
+            }
+        }
         if let Some(reason) = *relist {
             let listing = self.store.list(&self.root).await?;
             self.resync(listing, reason).await;
@@ -94,8 +131,6 @@ impl<S: Store> Watcher<S> {
         let mut watch = self.store.watch(&self.root, self.last + 1).await?;
         self.status.set_connected(true);
         *backoff = self.opts.backoff_min;
-        let period = jitter(self.opts.resync, 0.1);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
                 msg = watch.next() => match msg? {
@@ -112,9 +147,10 @@ impl<S: Store> Watcher<S> {
                         return Err(StoreError(format!("the watch was canceled: {why}")));
                     }
                 },
-                _ = tick.tick() => {
+                () = tokio::time::sleep_until(self.next_resync) => {
                     let listing = self.store.list(&self.root).await?;
                     self.resync(listing, "anti_entropy").await;
+                    self.next_resync = tokio::time::Instant::now() + jitter(self.opts.resync, 0.1);
                 }
             }
         }
@@ -137,7 +173,7 @@ impl<S: Store> Watcher<S> {
                 Event::Put(kv) => {
                     let e = self.entry(&kv).await;
                     self.known.insert(kv.key.clone(), kv);
-                    changes.push(Change::Put(e));
+                    changes.extend(e.map(Change::Put));
                 }
                 Event::Delete { key, .. } => {
                     self.known.remove(&key);
@@ -167,7 +203,7 @@ impl<S: Store> Watcher<S> {
             if self.known.get(k) != Some(kv) {
                 drift += 1;
             }
-            changes.push(Change::Put(self.entry(kv).await));
+            changes.extend(self.entry(kv).await.map(Change::Put));
         }
         for k in self.known.keys().filter(|k| !fresh.contains_key(*k)).cloned().collect::<Vec<_>>() {
             drift += 1;
@@ -179,7 +215,10 @@ impl<S: Store> Watcher<S> {
         }
         tracing::info!(target: "discovery", reason, revision = listing.revision, keys = fresh.len(), "etcd: listed");
         self.known = fresh;
-        self.last = self.last.max(listing.revision);
+        // Another store (a fresh cluster) has its own revisions: they start again from its own.
+        let other = self.cluster.is_some_and(|c| c != listing.cluster_id) || listing.revision < self.last;
+        self.last = if other { listing.revision } else { self.last.max(listing.revision) };
+        self.cluster = Some(listing.cluster_id);
         self.registry.catalog.apply(changes);
         let (keys, last) = (self.known.len(), self.last);
         self.status.update(|s| {
@@ -192,23 +231,26 @@ impl<S: Store> Watcher<S> {
         });
     }
 
-    /// Parses a key; a bad one is logged once (per distinct problem) and recorded.
-    async fn entry(&self, kv: &Kv) -> Entry {
-        let e = key::entry(&kv.key, &kv.value, self.opts.prefer_ipv6).await;
-        match &e.target {
-            Err(why) => {
-                let mut new = false;
-                self.status.update(|s| {
-                    new = s.bad_keys.get(&kv.key) != Some(why);
-                    s.bad_keys.insert(kv.key.clone(), why.clone());
-                });
-                if new {
-                    tracing::warn!(target: "discovery", key = %kv.key, "etcd: skipping key: {why}");
-                }
-            }
-            Ok(_) => self.forget_bad(&kv.key),
+    /// Parses a key into the catalog entry to apply. A bad one is logged once (per distinct
+    /// problem) and listed; if the key's entry in the catalog is good, it stays (`None`: nothing
+    /// to apply), so that a bad write never takes a working member away.
+    async fn entry(&self, kv: &Kv) -> Option<Entry> {
+        let e = key::entry(&self.root, &kv.key, &kv.value, self.opts.prefer_ipv6).await;
+        let Err(why) = &e.target else {
+            self.forget_bad(&kv.key);
+            return Some(e);
+        };
+        let kept = self.registry.catalog.get(&kv.key).is_some_and(|old| old.target.is_ok());
+        let why = if kept { format!("{why} (the last good value stays in use)") } else { why.clone() };
+        let mut new = false;
+        self.status.update(|s| {
+            new = s.bad_keys.get(&kv.key) != Some(&why);
+            s.bad_keys.insert(kv.key.clone(), why.clone());
+        });
+        if new {
+            tracing::warn!(target: "discovery", key = %kv.key, "etcd: bad key or value: {why}");
         }
-        e
+        (!kept).then_some(e)
     }
 
     fn forget_bad(&self, key: &str) {
@@ -375,5 +417,78 @@ mod tests {
         f.until("fixed", |f| f.status.snapshot().bad_keys.is_empty()).await;
         assert!(f.registry.catalog.entries()[0].target.is_ok());
         assert!(f.status.text(&[]).contains("Connected: yes"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_value_on_a_good_key_keeps_the_last_good_entry_until_a_delete() {
+        let store = MemoryStore::default();
+        store.put(&k(1), r#"{"weight": 2}"#);
+        let f = start(&store, Duration::from_millis(50));
+        f.until("the listing", |f| f.keys() == vec![k(1)]).await;
+        store.put(&k(1), "{broken");
+        f.until("the bad key listed", |f| f.status.snapshot().bad_keys.contains_key(&k(1))).await;
+        let why = f.status.snapshot().bad_keys[&k(1)].clone();
+        assert!(why.contains("JSON") && why.ends_with("(the last good value stays in use)"), "{why}");
+        // Through anti-entropy listings too, the last good entry stays.
+        let lists = store.lists();
+        f.until("an anti-entropy listing", |_| store.lists() > lists + 1).await;
+        let e = f.registry.catalog.get(&k(1)).expect("still there");
+        assert_eq!((e.target.is_ok(), e.weight), (true, 2.0));
+        // A fixed value applies; a delete removes.
+        store.put(&k(1), "");
+        f.until("the fix", |f| f.registry.catalog.get(&k(1)).is_some_and(|e| e.weight == 1.0)).await;
+        assert!(f.status.snapshot().bad_keys.is_empty());
+        store.put(&k(1), "{broken");
+        f.until("bad again", |f| f.status.snapshot().bad_keys.contains_key(&k(1))).await;
+        store.delete(&k(1));
+        f.until("the delete", |f| f.keys().is_empty()).await;
+        assert!(f.status.snapshot().bad_keys.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_key_with_extra_path_levels_is_a_bad_key() {
+        let store = MemoryStore::default();
+        store.put("/b/a/b/c/127.0.0.1:1", "");
+        store.put("/b/127.0.0.1:2", "");
+        let f = start(&store, Duration::from_secs(60));
+        f.until("the listing", |f| f.keys().len() == 2).await;
+        let bad = f.status.snapshot().bad_keys;
+        assert_eq!(bad["/b/a/b/c/127.0.0.1:1"], "4 path levels under /b/: expected /b/<group>/<host>:<port>");
+        assert!(bad["/b/127.0.0.1:2"].starts_with("no group"), "{bad:?}");
+    }
+
+    #[tokio::test]
+    async fn a_store_replaced_while_away_is_listed_again_and_followed_from_its_own_revisions() {
+        let store = MemoryStore::default();
+        for i in 1..=20 {
+            store.put(&k(i), "");
+        }
+        let f = start(&store, Duration::from_secs(60));
+        f.until("the listing", |f| f.keys().len() == 20).await;
+        // A fresh store at the same place: another cluster, its revisions start again.
+        store.replace();
+        store.put(&k(5), "");
+        f.until("the new store's keys", |f| f.keys() == vec![k(5)]).await;
+        assert_eq!(f.status.snapshot().resyncs.get("cluster_changed"), Some(&1));
+        // Its events are not skipped as old ones (its revisions are below the old store's).
+        store.put(&k(6), "");
+        f.until("a later event", |f| f.keys() == vec![k(5), k(6)]).await;
+    }
+
+    #[tokio::test]
+    async fn the_anti_entropy_period_runs_on_across_reconnects() {
+        let store = MemoryStore::default();
+        let f = start(&store, Duration::from_millis(300));
+        f.until("connected", |f| f.status.snapshot().connected).await;
+        // Reconnect every 100 ms for a second: a period restarted by each reconnect never ends.
+        for _ in 0..10 {
+            store.set_down(true);
+            f.until("the disconnect", |f| !f.status.snapshot().connected).await;
+            store.set_down(false);
+            f.until("the reconnect", |f| f.status.snapshot().connected).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let s = f.status.snapshot();
+        assert!(s.resyncs.get("anti_entropy").is_some_and(|n| *n >= 1), "{s:?}");
     }
 }
