@@ -22,7 +22,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH};
+use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use hyper::body::Incoming;
 use sha2::{Digest as _, Sha256};
@@ -95,6 +95,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         tracing::debug!("400: Connection names protected header {name}");
         return Err((400, "Bad Request\n"));
     }
+    framing_checks(&mut parts)?;
     let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
     if longest as u64 > params.http_req_hdr_len {
         return Err((431, "Request Header Fields Too Large\n"));
@@ -268,6 +269,46 @@ fn synth_step(h: &Handling) -> Step {
 
 /// Before `vcl_recv`: `X-Forwarded-For` merged with the client address appended, multiple
 /// `Cache-Control` lines merged (spec §4.1).
+/// RFC 9112 framing, as varnishd checks it before any VCL runs: one `Host` (two: 400), no
+/// transfer coding but `chunked` (400: a proxy that passes `identity, chunked` on is a smuggling
+/// vector), `Expect` only `100-continue` (else 417; hyper sends the 100 when the body is first
+/// read) and never passed on; an absolute-form target (`GET http://host/path`) gives the Host
+/// the VCL and the backend see, and the path.
+fn framing_checks(parts: &mut http::request::Parts) -> Result<(), (u16, &'static str)> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    if hosts.next().is_some() && hosts.next().is_some() {
+        tracing::debug!("400: more than one Host header");
+        return Err((400, "Bad Request\n"));
+    }
+    // (hyper has already refused differing Content-Lengths, and drops a Content-Length beside
+    // chunked and closes the connection after the answer, as RFC 9112 §6.3 allows.)
+    let mut te = parts.headers.get_all(TRANSFER_ENCODING).iter();
+    match (te.next(), te.next()) {
+        (None, _) => {}
+        (Some(v), None) if v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") => {}
+        _ => {
+            tracing::debug!("400: a Transfer-Encoding other than chunked");
+            return Err((400, "Bad Request\n"));
+        }
+    }
+    if let Some(expect) = parts.headers.remove(EXPECT) {
+        if !expect.as_bytes().trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+            return Err((417, "Expectation Failed\n"));
+        }
+    }
+    if parts.uri.scheme().is_some() {
+        if let Some(authority) = parts.uri.authority() {
+            let host = match authority.port() {
+                Some(port) => format!("{}:{port}", authority.host()),
+                None => authority.host().to_string(),
+            };
+            let host = HeaderValue::from_str(&host).map_err(|_| (400, "Bad Request\n"))?;
+            parts.headers.insert(HOST, host);
+        }
+    }
+    Ok(())
+}
+
 fn prepare_headers(headers: &mut HeaderMap, sess: &Sess) {
     let value = if headers.contains_key(&hdr::X_FORWARDED_FOR) {
         let mut v: Vec<u8> = Vec::new();

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::server::conn::http1;
@@ -140,8 +140,29 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     }
 }
 
+/// How a client connection ended, when it ended in an error. A request that is not HTTP/1 (an
+/// HTTP/2 preface, garbage) is closed by hyper, with a 400 where it can send one; it is logged,
+/// at most once a second with a count of the others, so that a close is never silent and never
+/// a flood. Clients that merely go away are logged at debug.
 fn log_end(peer: &SocketAddr, r: Result<(), hyper::Error>) {
-    if let Err(e) = r {
+    let Err(e) = r else { return };
+    if !(e.is_parse() || e.is_user()) {
         tracing::debug!("client {peer}: {e}");
+        return;
     }
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if LAST.swap(second, Ordering::Relaxed) == second {
+        SKIPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let skipped = SKIPPED.swap(0, Ordering::Relaxed);
+    let more = if skipped > 0 { format!(" ({skipped} more such closes in the last second)") } else { String::new() };
+    let hint = if e.to_string().contains("HTTP2 preface") {
+        ": HTTP/2 with prior knowledge is not supported on an HTTP/1.1 listener"
+    } else {
+        ""
+    };
+    tracing::info!("client {peer}: {e}{hint}; connection closed{more}");
 }

@@ -1,5 +1,5 @@
 //! The real `shellac serve` process under abuse and resource limits (issue 19): accept loops that
-//! run out of file descriptors.
+//! run out of file descriptors, a request that is not HTTP/1.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -77,4 +77,24 @@ async fn r19_accept_loops_survive_running_out_of_descriptors() {
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered:?}");
     assert!(p.adm(&["ping"]).starts_with("PONG "));
     assert!(p.wait_log("works again after", Duration::from_secs(5)), "{}", p.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r19_an_http2_preface_is_closed_with_a_log_line() {
+    let origin = Origin::start("o").await;
+    let backend = origin.addr.to_string();
+    let bin = env!("CARGO_BIN_EXE_shellac");
+    let args = ["-a", "127.0.0.1:0", "-T", "none", "-b", &backend];
+    let p = tokio::task::block_in_place(|| Shellac::start(bin, &args, &[]));
+    let mut s = TcpStream::connect(p.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(out.is_empty(), "no HTTP/1 text for an HTTP/2 client: {out:?}");
+    assert!(
+        p.wait_log("HTTP/2 with prior knowledge is not supported on an HTTP/1.1 listener", Duration::from_secs(5)),
+        "{}",
+        p.log()
+    );
 }

@@ -1,6 +1,6 @@
 //! The pipe step: `vcl_pipe`, then the request goes to the backend on a connection of its own
-//! and the two sides are joined. A `101 Switching Protocols` answer (WebSocket) turns both
-//! connections into a byte tunnel; any other answer is streamed back and the client connection
+//! and the two sides are joined. A `101 Switching Protocols` answer (WebSocket), or a 2xx answer
+//! to `CONNECT`, turns both connections into a byte tunnel; any other answer is streamed back and the client connection
 //! closes after it, which is what a pipe amounts to for HTTP/1 clients. Only the connect timeout
 //! and `pipe_timeout` (idle) apply.
 
@@ -109,9 +109,15 @@ impl Task {
             .await
             .map_err(|_| FetchError::FirstByteTimeout)?
             .map_err(|e| FetchError::Read(e.to_string()))?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // 101 (WebSocket), or a CONNECT the backend accepted: from now on a byte tunnel.
+        let tunnel = response.status() == StatusCode::SWITCHING_PROTOCOLS
+            || (bereq.method == "CONNECT" && response.status().is_success());
+        if tunnel {
             if let Some(client_upgrade) = self.upgrade.take() {
-                let (parts, _) = response.into_parts();
+                let (mut parts, _) = response.into_parts();
+                // A tunnel has no message body (hyper refuses a 2xx CONNECT answer with one).
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+                parts.headers.remove(http::header::TRANSFER_ENCODING);
                 let backend_response = Response::from_parts(parts.clone(), ());
                 tokio::spawn(async move {
                     let (Ok(client), Ok(upstream)) = (client_upgrade.await, hyper::upgrade::on(backend_response).await)
@@ -125,6 +131,10 @@ impl Task {
                 let mut r = Response::new(Body::empty());
                 *r.status_mut() = parts.status;
                 *r.headers_mut() = parts.headers;
+                // The backend's own reason phrase ("Connection established"), as a pipe relays it.
+                if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+                    r.extensions_mut().insert(reason.clone());
+                }
                 return Ok(r);
             }
         }
