@@ -1,45 +1,53 @@
-//! `param.show [-l] [NAME]` and `param.set NAME VALUE`, from the engine's parameter table.
+//! `param.show [-l|-j] [NAME|changed]` and `param.set [-j] NAME VALUE`, from the engine's
+//! parameter table, in varnishd 7.1's layouts: the one-line list, the long form with default and
+//! range, and the JSON list; `changed` is the parameters that differ from their defaults.
 
-use shellac_engine::params::{ParamKind, PARAMS};
+use std::fmt::Write as _;
+
+use shellac_engine::params::{ParamDef, ParamKind, Params, PARAMS};
 
 use crate::manager::{Failure, Manager};
 use crate::proto::Status;
 
 /// `param.show`
 pub fn show(m: &Manager, args: &[String]) -> Result<String, Failure> {
-    let long = args.iter().any(|a| a == "-l");
-    let name = args.iter().find(|a| !a.starts_with('-'));
-    let params = m.server.params();
-    let value = |n: &str| current(&params, n);
-    match name {
-        None => {
-            let mut out = String::new();
-            for d in PARAMS {
-                let v = value(d.name);
-                let default = if is_default(&params, d) { " (default)" } else { "" };
-                out.push_str(&format!("{:<30}{}{}{default}\n", d.name, v, unit(d.kind)));
-                if long {
-                    out.push_str(&format!("\n        {}\n\n", d.doc));
-                }
-            }
-            Ok(out)
-        }
-        Some(n) => {
-            let d = PARAMS
-                .iter()
-                .find(|d| d.name == n)
-                .ok_or_else(|| (Status::Param, format!("Unknown parameter \"{n}\".")))?;
-            let v = value(d.name);
-            let default = if is_default(&params, d) { " (default)" } else { "" };
-            Ok(format!(
-                "{}\n        Value is: {v}{}{default}\n        Default is: {}\n\n        {}\n\n",
-                d.name,
-                unit(d.kind),
-                d.default,
-                d.doc
-            ))
+    let (mut long, mut json) = (false, false);
+    let mut name = None;
+    for a in args {
+        match a.as_str() {
+            "-l" => long = true,
+            "-j" => json = true,
+            other if other.starts_with('-') => return Err((Status::Param, format!("Invalid flag {other}"))),
+            other => name = Some(other),
         }
     }
+    let params = m.server.params();
+    let rows: Vec<&ParamDef> = match name {
+        None => PARAMS.iter().collect(),
+        Some("changed") => PARAMS.iter().filter(|d| !params.is_default(d.name)).collect(),
+        Some(n) => vec![PARAMS
+            .iter()
+            .find(|d| d.name == n)
+            .ok_or_else(|| (Status::Param, format!("Unknown parameter \"{n}\".")))?],
+    };
+    if json {
+        let items: Vec<String> = rows.iter().map(|d| json_item(&params, d)).collect();
+        let mut out = crate::json::header(2, "param.show", args);
+        out.push_str(&items.join(",\n"));
+        out.push_str("\n]\n");
+        return Ok(out);
+    }
+    // One parameter by name, or -l: the long form.
+    if long || name.is_some_and(|n| n != "changed") {
+        return Ok(rows.iter().map(|d| long_form(&params, d)).collect());
+    }
+    let mut out = String::new();
+    for d in rows {
+        let value = params.value(d.name).unwrap_or_default();
+        let default = if params.is_default(d.name) { " (default)" } else { "" };
+        let _ = writeln!(out, "{:<30}{value}{}{default}", d.name, units(d));
+    }
+    Ok(out)
 }
 
 /// `param.set`
@@ -49,68 +57,83 @@ pub fn set(m: &Manager, args: &[String]) -> Result<String, Failure> {
         return Err((Status::TooFew, "Too few parameters".into()));
     }
     let mut params = (*m.server.params()).clone();
-    params.set(args[0], args[1]).map_err(|e| match e {
-        shellac_engine::params::ParamError::Unknown(n) => (Status::Param, format!("Unknown parameter \"{n}\".")),
-        other => (Status::Param, format!("{other}\n\n(attempting to set param '{}' to '{}')", args[0], args[1])),
-    })?;
+    // varnishd's message, with what was attempted (status 106).
+    params.set(args[0], args[1]).map_err(|e| (Status::Param, e.to_string()))?;
     m.server.set_params(params);
     Ok(String::new())
 }
 
-/// Whether a parameter still has its default value.
-fn is_default(p: &shellac_engine::params::Params, d: &shellac_engine::params::ParamDef) -> bool {
-    let mut fresh = shellac_engine::params::Params::default();
-    let _ = fresh.set(d.name, d.default);
-    current(p, d.name) == current(&fresh, d.name)
-}
-
-fn unit(kind: ParamKind) -> &'static str {
-    match kind {
-        ParamKind::Duration => " [seconds]",
-        ParamKind::Bytes => " [bytes]",
-        ParamKind::Uint | ParamKind::Bool | ParamKind::Text => "",
-    }
-}
-
-/// The current value as text.
-fn current(p: &shellac_engine::params::Params, name: &str) -> String {
-    let secs = |v: f64| format!("{v:.3}");
-    let onoff = |b: bool| if b { "on" } else { "off" }.to_string();
-    match name {
-        "backend_idle_timeout" => secs(p.backend_idle_timeout),
-        "backend_local_error_holddown" => secs(p.backend_local_error_holddown),
-        "backend_remote_error_holddown" => secs(p.backend_remote_error_holddown),
-        "between_bytes_timeout" => secs(p.between_bytes_timeout),
-        "connect_timeout" => secs(p.connect_timeout),
-        "first_byte_timeout" => secs(p.first_byte_timeout),
-        "pipe_timeout" => secs(p.pipe_timeout),
-        "shutdown_timeout" => secs(p.shutdown_timeout),
-        "timeout_idle" => secs(p.timeout_idle),
-        "vcl_cooldown" => secs(p.vcl_cooldown),
-        "http_gzip_support" => onoff(p.http_gzip_support),
-        "prefer_ipv6" => onoff(p.prefer_ipv6),
-        "vcc_err_unref" => onoff(p.vcc_err_unref),
-        "http_max_hdr" => p.http_max_hdr.to_string(),
-        "http_req_hdr_len" => bytes(p.http_req_hdr_len),
-        "http_req_size" => bytes(p.http_req_size),
-        "max_restarts" => p.max_restarts.to_string(),
-        "max_retries" => p.max_retries.to_string(),
-        "req_body_max" => bytes(p.req_body_max),
-        "vcl_path" => p.vcl_path.join(":"),
-        other => p
-            .others
-            .iter()
-            .find(|(n, _)| *n == other)
-            .map(|(_, v)| v.clone())
-            .or_else(|| PARAMS.iter().find(|d| d.name == other).map(|d| d.default.to_string()))
-            .unwrap_or_default(),
-    }
-}
-
-fn bytes(n: u64) -> String {
-    if n > 0 && n.is_multiple_of(1024) {
-        format!("{}k", n / 1024)
+/// ` [seconds]`, or nothing for a parameter without a unit.
+fn units(d: &ParamDef) -> String {
+    if d.units.is_empty() {
+        String::new()
     } else {
-        n.to_string()
+        format!(" [{}]", d.units)
     }
+}
+
+/// The default as varnishd prints it.
+fn default_text(d: &ParamDef) -> String {
+    match d.kind {
+        ParamKind::Duration => Params::default().value(d.name).unwrap_or_else(|| d.default.to_string()),
+        _ => d.default.to_string(),
+    }
+}
+
+/// `NAME`, `Value is:`, `Default is:` (when changed), the range, and the description.
+fn long_form(p: &Params, d: &ParamDef) -> String {
+    let value = p.value(d.name).unwrap_or_default();
+    let mut out = format!("{}\n", d.name);
+    if p.is_default(d.name) {
+        let _ = writeln!(out, "        Value is: {value}{} (default)", units(d));
+    } else {
+        let _ = writeln!(out, "        Value is: {value}{}", units(d));
+        let _ = writeln!(out, "        Default is: {}", default_text(d));
+    }
+    if let Some(min) = d.min {
+        let _ = writeln!(out, "        Minimum is: {min}");
+    }
+    if let Some(max) = d.max {
+        let _ = writeln!(out, "        Maximum is: {max}");
+    }
+    let _ = write!(out, "\n        {}\n\n", d.doc);
+    if !d.used {
+        out.push_str("        NB: Shellac accepts this parameter and does not act on it yet.\n\n");
+    }
+    out
+}
+
+/// One parameter as `param.show -j` lists it.
+fn json_item(p: &Params, d: &ParamDef) -> String {
+    use crate::json::string;
+    let value = p.value(d.name).unwrap_or_default();
+    let json_value = match d.kind {
+        ParamKind::Bool => (value == "on").to_string(),
+        ParamKind::Text => string(&value),
+        ParamKind::Bytes => shellac_engine::params::parse_bytes(&value).unwrap_or(0).to_string(),
+        ParamKind::Duration | ParamKind::Uint => value,
+    };
+    let mut out = format!(
+        "  {{\n    \"name\": {},\n    \"implemented\": {},\n    \"value\": {json_value},\n",
+        string(d.name),
+        d.used
+    );
+    if !d.units.is_empty() {
+        let _ = writeln!(out, "    \"units\": {},", string(d.units));
+    }
+    let _ = writeln!(out, "    \"default\": {},", string(&default_text(d)));
+    if let Some(min) = d.min {
+        let _ = writeln!(out, "    \"minimum\": {},", string(min));
+    }
+    if let Some(max) = d.max {
+        let _ = writeln!(out, "    \"maximum\": {},", string(max));
+    }
+    let _ = writeln!(out, "    \"description\": {},", string(d.doc));
+    if d.flags.is_empty() {
+        out.push_str("    \"flags\": []\n  }");
+    } else {
+        let flags: Vec<String> = d.flags.iter().map(|f| format!("      {}", string(f))).collect();
+        let _ = write!(out, "    \"flags\": [\n{}\n    ]\n  }}", flags.join(",\n"));
+    }
+    out
 }

@@ -24,82 +24,116 @@ pub enum ParamKind {
 pub struct ParamDef {
     /// Its name.
     pub name: &'static str,
-    /// Its default, as varnishd prints it.
+    /// Its default, as given to [`Params::set`].
     pub default: &'static str,
     /// Its kind.
     pub kind: ParamKind,
+    /// Its unit as varnishd names it (`seconds`, `bytes`, `header lines`; empty for none).
+    pub units: &'static str,
+    /// The smallest value, in varnishd's text (`0.25k`, `32`, `0.000`).
+    pub min: Option<&'static str>,
+    /// The largest value.
+    pub max: Option<&'static str>,
+    /// varnishd's flags (`experimental`, `obj_sticky`, `delayed_effect`, `build_options`).
+    pub flags: &'static [&'static str],
     /// What it does.
     pub doc: &'static str,
     /// Whether Shellac acts on it (the others are accepted for compatibility).
     pub used: bool,
 }
 
-const fn p(name: &'static str, default: &'static str, kind: ParamKind, used: bool, doc: &'static str) -> ParamDef {
-    ParamDef { name, default, kind, doc, used }
+/// A parameter of `kind` in `units`, with its default and meaning; the range and flags are added
+/// with the builder methods below.
+const fn p(
+    name: &'static str,
+    default: &'static str,
+    kind: ParamKind,
+    units: &'static str,
+    used: bool,
+    doc: &'static str,
+) -> ParamDef {
+    ParamDef { name, default, kind, units, min: None, max: None, flags: &[], doc, used }
+}
+
+const fn secs(name: &'static str, default: &'static str, used: bool, doc: &'static str) -> ParamDef {
+    p(name, default, K::Duration, "seconds", used, doc).min("0.000")
+}
+
+impl ParamDef {
+    const fn min(mut self, min: &'static str) -> ParamDef {
+        self.min = Some(min);
+        self
+    }
+
+    const fn max(mut self, max: &'static str) -> ParamDef {
+        self.max = Some(max);
+        self
+    }
+
+    const fn flags(mut self, flags: &'static [&'static str]) -> ParamDef {
+        self.flags = flags;
+        self
+    }
 }
 
 use ParamKind as K;
 
-/// Every parameter Shellac accepts (spec §6.1), in alphabetical order.
+/// Every parameter Shellac accepts (spec §6.1), in alphabetical order, with varnishd 7.1's units,
+/// ranges and flags.
 pub const PARAMS: &[ParamDef] = &[
-    p("backend_idle_timeout", "60", K::Duration, true, "Idle backend connections are closed after this long."),
-    p(
+    secs("backend_idle_timeout", "60", true, "Idle backend connections are closed after this long.").min("1.000"),
+    secs(
         "backend_local_error_holddown",
         "10",
-        K::Duration,
         true,
         "No new connects after a local connect error (EACCES, EADDRNOTAVAIL) for this long.",
-    ),
-    p(
-        "backend_remote_error_holddown",
-        "0.25",
-        K::Duration,
-        true,
-        "No new connects after a refused or unreachable connect for this long.",
-    ),
-    p("ban_dups", "on", K::Bool, false, "Eliminate older identical bans."),
-    p("ban_lurker_age", "60", K::Duration, false, "Age of bans the lurker works on."),
-    p("ban_lurker_batch", "1000", K::Uint, false, "Bans the lurker tests per batch."),
-    p("ban_lurker_sleep", "0.01", K::Duration, false, "Lurker pause between batches."),
-    p("between_bytes_timeout", "60", K::Duration, true, "Longest wait between two reads of a backend response."),
-    p("cli_limit", "48k", K::Bytes, false, "Largest management response."),
-    p("cli_timeout", "60", K::Duration, false, "Management command timeout."),
-    p("clock_skew", "10", K::Duration, false, "Tolerated clock difference with backends."),
-    p("connect_timeout", "3.5", K::Duration, true, "Longest wait for a backend connection to open."),
-    p("default_grace", "10", K::Duration, false, "Default grace of cached objects."),
-    p("default_keep", "0", K::Duration, false, "Default keep of cached objects."),
-    p("default_ttl", "120", K::Duration, false, "Default time to live of cached objects."),
-    p("first_byte_timeout", "60", K::Duration, true, "Longest wait for the first byte of a backend response."),
-    p("http_gzip_support", "on", K::Bool, true, "Normalise Accept-Encoding to gzip or nothing."),
-    p("http_max_hdr", "64", K::Uint, true, "Most header lines in a client request (more: 431)."),
-    p("http_range_support", "on", K::Bool, false, "Serve Range requests from cached objects."),
-    p("http_req_hdr_len", "8k", K::Bytes, true, "Longest client request header line (longer: 431)."),
-    p("http_req_size", "32k", K::Bytes, true, "Largest client request head (larger: 431)."),
-    p("max_restarts", "4", K::Uint, true, "Most restarts of one request."),
-    p("max_retries", "4", K::Uint, true, "Most retries of one backend fetch."),
-    p("pipe_timeout", "60", K::Duration, true, "Idle timeout of piped connections."),
-    p("prefer_ipv6", "off", K::Bool, true, "Connect to a backend's IPv6 address first."),
-    p("req_body_max", "0", K::Bytes, true, "Largest client request body (larger: 413); 0 for no limit. Shellac's own."),
-    p("rush_exponent", "3", K::Uint, false, "Waiting-list rush factor."),
-    p(
-        "send_timeout",
-        "600",
-        K::Duration,
-        true,
-        "A client that takes no byte of a response for this long is disconnected.",
-    ),
-    p("shortlived", "10", K::Duration, false, "Objects with a shorter ttl go to transient storage."),
-    p("shutdown_timeout", "10", K::Duration, true, "On SIGTERM, how long in-flight requests may take. Shellac's own."),
-    p(
+    )
+    .flags(&["experimental"]),
+    secs("backend_remote_error_holddown", "0.25", true, "No new connects after a refused or unreachable connect for this long.")
+        .flags(&["experimental"]),
+    p("ban_dups", "on", K::Bool, "bool", false, "Eliminate older identical bans."),
+    secs("ban_lurker_age", "60", false, "Age of bans the lurker works on."),
+    p("ban_lurker_batch", "1000", K::Uint, "", false, "Bans the lurker tests per batch.").min("1"),
+    secs("ban_lurker_sleep", "0.01", false, "Lurker pause between batches."),
+    secs("between_bytes_timeout", "60", true, "Longest wait between two reads of a backend response."),
+    p("cli_limit", "48k", K::Bytes, "bytes", false, "Largest management response.").min("128b").max("99999999b"),
+    secs("cli_timeout", "60", false, "Management command timeout."),
+    p("clock_skew", "10", K::Uint, "seconds", false, "Tolerated clock difference with backends.").min("0"),
+    secs("connect_timeout", "3.5", true, "Longest wait for a backend connection to open."),
+    secs("default_grace", "10", false, "Default grace of cached objects.").flags(&["obj_sticky"]),
+    secs("default_keep", "0", false, "Default keep of cached objects.").flags(&["obj_sticky"]),
+    secs("default_ttl", "120", false, "Default time to live of cached objects.").flags(&["obj_sticky"]),
+    secs("first_byte_timeout", "60", true, "Longest wait for the first byte of a backend response, from the end of the request."),
+    p("http_gzip_support", "on", K::Bool, "bool", true, "Normalise Accept-Encoding to gzip or nothing."),
+    p("http_max_hdr", "64", K::Uint, "header lines", true, "Most header lines in a client request (more: 431).")
+        .min("32")
+        .max("65535"),
+    p("http_range_support", "on", K::Bool, "bool", false, "Serve Range requests from cached objects."),
+    p("http_req_hdr_len", "8k", K::Bytes, "bytes", true, "Longest client request header line (longer: 431).").min("40b"),
+    p("http_req_size", "32k", K::Bytes, "bytes", true, "Largest client request head (larger: 431).").min("0.25k"),
+    p("max_restarts", "4", K::Uint, "restarts", true, "Most restarts of one request.").min("0"),
+    p("max_retries", "4", K::Uint, "retries", true, "Most retries of one backend fetch.").min("0"),
+    secs("pipe_timeout", "60", true, "Idle timeout of piped connections."),
+    p("prefer_ipv6", "off", K::Bool, "bool", true, "Connect to a backend's IPv6 address first."),
+    p("req_body_max", "0", K::Bytes, "bytes", true, "Largest client request body (larger: 413); 0 for no limit. Shellac's own.")
+        .min("0b"),
+    p("rush_exponent", "3", K::Uint, "requests per request", false, "Waiting-list rush factor.")
+        .min("2")
+        .flags(&["experimental"]),
+    secs("send_timeout", "600", true, "A client that takes no byte of a response for this long is disconnected.")
+        .flags(&["delayed_effect"]),
+    secs("shortlived", "10", false, "Objects with a shorter ttl go to transient storage."),
+    secs("shutdown_timeout", "10", true, "On SIGTERM, how long in-flight requests may take. Shellac's own."),
+    secs(
         "timeout_idle",
         "5",
-        K::Duration,
         true,
-        "Idle keep-alive timeout, and the longest wait for a complete request head.",
+        "Idle keep-alive timeout, the longest wait for a complete request head, and the longest a client may send none of its request body.",
     ),
-    p("vcc_err_unref", "on", K::Bool, true, "Unused VCL objects are errors."),
-    p("vcl_cooldown", "600", K::Duration, true, "An unused VCL goes cold (its probes stop) after this long."),
-    p("vcl_path", "/etc/varnish:/usr/share/varnish/vcl", K::Text, true, "Where VCL files and includes are searched."),
+    p("vcc_err_unref", "on", K::Bool, "bool", true, "Unused VCL objects are errors."),
+    secs("vcl_cooldown", "600", true, "An unused VCL goes cold (its probes stop) after this long.").min("1.000"),
+    p("vcl_path", "/etc/varnish:/usr/share/varnish/vcl", K::Text, "", true, "Where VCL files and includes are searched.")
+        .flags(&["build_options"]),
 ];
 
 /// The typed parameter values.
@@ -155,17 +189,17 @@ pub struct Params {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
     /// No such parameter.
-    #[error("unknown parameter \"{0}\"")]
+    #[error("Unknown parameter \"{0}\".")]
     Unknown(String),
-    /// The value does not parse.
-    #[error("invalid value {value:?} for parameter \"{name}\": expected {expected}")]
+    /// The value does not parse, or is out of range: varnishd's message, and what was tried.
+    #[error("{reason}\n\n(attempting to set param '{name}' to '{value}')")]
     Invalid {
         /// The parameter.
         name: String,
         /// The value given.
         value: String,
-        /// What was expected.
-        expected: &'static str,
+        /// Why, as varnishd says it (`Must be at least 0.25k`).
+        reason: String,
     },
 }
 
@@ -206,14 +240,19 @@ impl Default for Params {
 }
 
 impl Params {
-    /// Sets a parameter from its text form.
+    /// Sets a parameter from its text form, within its range.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ParamError> {
         let def = PARAMS.iter().find(|d| d.name == name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
-        let invalid = |expected| ParamError::Invalid { name: name.to_string(), value: value.to_string(), expected };
+        let invalid = |reason: String| ParamError::Invalid { name: name.to_string(), value: value.to_string(), reason };
         let value = value.trim();
         match def.kind {
             ParamKind::Duration => {
-                let secs = parse_duration(value).ok_or_else(|| invalid("a duration in seconds, e.g. 3.5 or 500ms"))?;
+                let secs = parse_duration(value).ok_or_else(|| invalid(format!("Invalid number ({value})")))?;
+                if let Some(min) = def.min.and_then(parse_duration) {
+                    if secs < min {
+                        return Err(invalid(format!("Must be greater or equal to {min:.3}")));
+                    }
+                }
                 let slot = match name {
                     "backend_idle_timeout" => &mut self.backend_idle_timeout,
                     "backend_local_error_holddown" => &mut self.backend_local_error_holddown,
@@ -227,17 +266,32 @@ impl Params {
                     "timeout_idle" => &mut self.timeout_idle,
                     "vcl_cooldown" => &mut self.vcl_cooldown,
                     _ => {
-                        self.keep(def, value);
+                        self.keep(def, &format!("{secs:.3}"));
                         return Ok(());
                     }
                 };
                 *slot = secs;
             }
             ParamKind::Uint | ParamKind::Bytes => {
-                let n = if def.kind == ParamKind::Uint { value.parse().ok() } else { parse_bytes(value) };
-                let n = n.ok_or_else(|| {
-                    invalid(if def.kind == ParamKind::Uint { "a whole number" } else { "a size, e.g. 32k" })
-                })?;
+                let n = if def.kind == ParamKind::Uint {
+                    value.parse::<u64>().map_err(|_| invalid(format!("Not a number ({value})")))?
+                } else {
+                    parse_bytes_checked(value).map_err(|why| {
+                        invalid(format!("Could not convert to bytes.\n{why}\n  Try something like '80k' or '120M'"))
+                    })?
+                };
+                let bound = |b: &str| if def.kind == ParamKind::Uint { b.parse().ok() } else { parse_bytes(b) };
+                if let Some((min, text)) = def.min.and_then(|m| bound(m).map(|n| (n, m))) {
+                    if n < min {
+                        return Err(invalid(format!("Must be at least {text}")));
+                    }
+                }
+                if let Some((max, text)) = def.max.and_then(|m| bound(m).map(|n| (n, m))) {
+                    if n > max {
+                        let nl = if def.kind == ParamKind::Bytes { "\n" } else { "" };
+                        return Err(invalid(format!("Must be no more than {text}{nl}")));
+                    }
+                }
                 let slot = match name {
                     "http_max_hdr" => &mut self.http_max_hdr,
                     "http_req_hdr_len" => &mut self.http_req_hdr_len,
@@ -246,7 +300,7 @@ impl Params {
                     "max_retries" => &mut self.max_retries,
                     "req_body_max" => &mut self.req_body_max,
                     _ => {
-                        self.keep(def, value);
+                        self.keep(def, &n.to_string());
                         return Ok(());
                     }
                 };
@@ -256,13 +310,13 @@ impl Params {
                 let b = match value {
                     "on" | "true" | "yes" | "enable" => true,
                     "off" | "false" | "no" | "disable" => false,
-                    _ => return Err(invalid("on or off")),
+                    _ => return Err(invalid("use \"on\" or \"off\"".to_string())),
                 };
                 match name {
                     "http_gzip_support" => self.http_gzip_support = b,
                     "prefer_ipv6" => self.prefer_ipv6 = b,
                     "vcc_err_unref" => self.vcc_err_unref = b,
-                    _ => self.keep(def, value),
+                    _ => self.keep(def, if b { "on" } else { "off" }),
                 }
             }
             ParamKind::Text => match name {
@@ -273,10 +327,86 @@ impl Params {
         Ok(())
     }
 
+    /// The value in force, as `param.show` prints it (`3.500`, `32k`, `1.50k`, `on`), or `None`
+    /// for an unknown name. Every row of [`PARAMS`] has one (a test sets and reads each).
+    pub fn value(&self, name: &str) -> Option<String> {
+        let def = PARAMS.iter().find(|d| d.name == name)?;
+        let secs = |v: f64| format!("{v:.3}");
+        let onoff = |b: bool| if b { "on" } else { "off" }.to_string();
+        Some(match name {
+            "backend_idle_timeout" => secs(self.backend_idle_timeout),
+            "backend_local_error_holddown" => secs(self.backend_local_error_holddown),
+            "backend_remote_error_holddown" => secs(self.backend_remote_error_holddown),
+            "between_bytes_timeout" => secs(self.between_bytes_timeout),
+            "connect_timeout" => secs(self.connect_timeout),
+            "first_byte_timeout" => secs(self.first_byte_timeout),
+            "pipe_timeout" => secs(self.pipe_timeout),
+            "send_timeout" => secs(self.send_timeout),
+            "shutdown_timeout" => secs(self.shutdown_timeout),
+            "timeout_idle" => secs(self.timeout_idle),
+            "vcl_cooldown" => secs(self.vcl_cooldown),
+            "http_gzip_support" => onoff(self.http_gzip_support),
+            "prefer_ipv6" => onoff(self.prefer_ipv6),
+            "vcc_err_unref" => onoff(self.vcc_err_unref),
+            "http_max_hdr" => self.http_max_hdr.to_string(),
+            "http_req_hdr_len" => format_bytes(self.http_req_hdr_len),
+            "http_req_size" => format_bytes(self.http_req_size),
+            "max_restarts" => self.max_restarts.to_string(),
+            "max_retries" => self.max_retries.to_string(),
+            "req_body_max" => format_bytes(self.req_body_max),
+            "vcl_path" => self.vcl_path.join(":"),
+            _ => {
+                // Kept as set, in canonical form; else the default's.
+                let kept = self.others.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+                let raw = kept.unwrap_or_else(|| Params::canonical(def, def.default));
+                match def.kind {
+                    ParamKind::Bytes => format_bytes(raw.parse().unwrap_or(0)),
+                    _ => raw,
+                }
+            }
+        })
+    }
+
+    /// Whether a parameter has its default value.
+    pub fn is_default(&self, name: &str) -> bool {
+        let fresh = Params::default();
+        self.value(name) == fresh.value(name)
+    }
+
+    /// A default in the form [`Params::keep`] stores.
+    fn canonical(def: &ParamDef, text: &str) -> String {
+        match def.kind {
+            ParamKind::Duration => parse_duration(text).map(|s| format!("{s:.3}")).unwrap_or_default(),
+            ParamKind::Bytes => parse_bytes(text).map(|n| n.to_string()).unwrap_or_default(),
+            _ => text.to_string(),
+        }
+    }
+
     fn keep(&mut self, def: &ParamDef, value: &str) {
         self.others.retain(|(n, _)| *n != def.name);
         self.others.push((def.name, value.to_string()));
     }
+}
+
+/// A byte count as varnishd prints it: `0b`, `40000b`, `32k`, `1.50k`, `0.50M`, `1M`. A count
+/// that is not a multiple of 256 is in bytes; otherwise, unit by unit, a count that is a multiple
+/// of 256 but not of 1024 is shown in the next unit with two decimals, and one that is a multiple
+/// of 1024 moves up a unit and is shown there unless it is a multiple of 256 again.
+pub fn format_bytes(n: u64) -> String {
+    if n == 0 || !n.is_multiple_of(256) {
+        return format!("{n}b");
+    }
+    let mut v = n;
+    for unit in ['k', 'M', 'G', 'T', 'P', 'E'] {
+        if !v.is_multiple_of(1024) {
+            return format!("{:.2}{unit}", v as f64 / 1024.0);
+        }
+        v /= 1024;
+        if !v.is_multiple_of(256) {
+            return format!("{v}{unit}");
+        }
+    }
+    format!("{n}b")
 }
 
 impl fmt::Display for ParamKind {
@@ -305,6 +435,16 @@ pub fn parse_duration(s: &str) -> Option<f64> {
         _ => return None,
     };
     (n.is_finite() && n >= 0.0).then_some(n * mult)
+}
+
+/// [`parse_bytes`], saying what is wrong as varnishd does.
+fn parse_bytes_checked(s: &str) -> Result<u64, &'static str> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    if digits == 0 || t[..digits].parse::<f64>().is_err() {
+        return Err("Invalid number");
+    }
+    parse_bytes(t).ok_or("Unknown BYTES unit of measurement ([KMGTP][B])")
 }
 
 /// Parses `8192`, `8k`, `32K`, `1m`, `1g`, `1t`, `1p`, with an optional trailing `b`.
@@ -338,6 +478,60 @@ mod tests {
         assert_eq!(p.max_retries, 4);
         assert!(p.vcc_err_unref);
         assert_eq!(p.vcl_path, ["/etc/varnish", "/usr/share/varnish/vcl"]);
+    }
+
+    #[test]
+    fn every_parameter_reads_back_what_was_set() {
+        // A value other than the default for each row, read back through `value`: no row can
+        // be missing from the getter (send_timeout once was).
+        for def in PARAMS {
+            let mut p = Params::default();
+            let (set, shown) = match def.kind {
+                ParamKind::Duration => ("1234.5", "1234.500"),
+                ParamKind::Uint => ("40000", "40000"),
+                ParamKind::Bytes => ("1.5k", "1.50k"),
+                ParamKind::Bool if p.value(def.name).as_deref() == Some("on") => ("off", "off"),
+                ParamKind::Bool => ("on", "on"),
+                ParamKind::Text => ("/x:/y", "/x:/y"),
+            };
+            let set = if def.name == "http_max_hdr" { "40000" } else { set };
+            p.set(def.name, set).unwrap_or_else(|e| panic!("{}: {e}", def.name));
+            assert_eq!(p.value(def.name).as_deref(), Some(shown), "{}", def.name);
+            assert!(!p.is_default(def.name), "{}", def.name);
+            assert!(Params::default().is_default(def.name), "{}", def.name);
+        }
+    }
+
+    #[test]
+    fn ranges_are_varnishds_with_its_messages() {
+        let mut p = Params::default();
+        let reason = |r: Result<(), ParamError>| match r {
+            Err(ParamError::Invalid { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(p.set("http_req_size", "10")), "Must be at least 0.25k");
+        assert_eq!(reason(p.set("http_max_hdr", "5")), "Must be at least 32");
+        assert_eq!(reason(p.set("http_max_hdr", "100000")), "Must be no more than 65535");
+        assert_eq!(reason(p.set("backend_idle_timeout", "0.5")), "Must be greater or equal to 1.000");
+        assert_eq!(reason(p.set("connect_timeout", "abc")), "Invalid number (abc)");
+        assert_eq!(reason(p.set("max_retries", "-1")), "Not a number (-1)");
+        assert_eq!(reason(p.set("prefer_ipv6", "maybe")), "use \"on\" or \"off\"");
+        assert!(reason(p.set("http_req_size", "1q")).contains("Unknown BYTES unit"));
+        assert!(reason(p.set("http_req_size", "abc")).contains("Invalid number"));
+        assert_eq!(reason(p.set("cli_limit", "999999999")), "Must be no more than 99999999b\n");
+        let e = p.set("http_req_size", "10").unwrap_err().to_string();
+        assert_eq!(e, "Must be at least 0.25k\n\n(attempting to set param 'http_req_size' to '10')");
+        assert_eq!(p.http_req_size, 32 * 1024, "a refused value changes nothing");
+    }
+
+    #[test]
+    fn byte_counts_print_as_varnishd_prints_them() {
+        for (n, text) in [(0, "0b"), (40_000, "40000b"), (1536, "1.50k"), (32 << 10, "32k"), (48 << 10, "48k")] {
+            assert_eq!(format_bytes(n), text);
+        }
+        assert_eq!(format_bytes(256), "0.25k");
+        assert_eq!(format_bytes(512 << 10), "0.50M");
+        assert_eq!(format_bytes(1 << 20), "1M");
     }
 
     #[test]

@@ -245,6 +245,55 @@ fn parameters_show_and_set() {
 }
 
 #[test]
+fn r19_param_set_keeps_to_ranges_and_param_show_shows_the_value_in_force() {
+    let r = start();
+    // Out of range: varnishd's message and status 106, and nothing changes.
+    for (name, value, why) in [
+        ("http_req_size", "10", "Must be at least 0.25k"),
+        ("http_max_hdr", "5", "Must be at least 32"),
+        ("http_max_hdr", "100000", "Must be no more than 65535"),
+        ("backend_idle_timeout", "0.5", "Must be greater or equal to 1.000"),
+        ("max_retries", "-1", "Not a number (-1)"),
+        ("prefer_ipv6", "maybe", "use \"on\" or \"off\""),
+    ] {
+        let out = fails(&r, &["param.set", name, value]);
+        assert!(out.contains(why) && out.contains("error code 106"), "{name}={value}: {out}");
+        assert!(out.contains(&format!("(attempting to set param '{name}' to '{value}')")), "{out}");
+    }
+    assert!(ok(&r, &["param.show", "http_req_size"]).contains("Value is: 32k [bytes] (default)"));
+    // The value in force for every parameter (send_timeout once showed its default).
+    ok(&r, &["param.set", "send_timeout", "100"]);
+    ok(&r, &["param.set", "http_req_size", "1.5k"]);
+    let all = ok(&r, &["param.show"]);
+    assert!(all.contains("send_timeout                  100.000 [seconds]\n"), "{all}");
+    assert!(all.contains("prefer_ipv6                   off [bool] (default)\n"), "{all}");
+    let one = ok(&r, &["param.show", "http_req_size"]);
+    assert!(
+        one.starts_with(
+            "http_req_size\n        Value is: 1.50k [bytes]\n        Default is: 32k\n        Minimum is: 0.25k\n"
+        ),
+        "{one}"
+    );
+    // changed: exactly what was set.
+    let changed = ok(&r, &["param.show", "changed"]);
+    assert_eq!(
+        changed,
+        "http_req_size                 1.50k [bytes]\nsend_timeout                  100.000 [seconds]\n\n"
+    );
+    // -j NAME and -j changed, in varnishd's layout.
+    let j = ok(&r, &["param.show", "-j", "http_req_size"]);
+    assert!(j.starts_with("[ 2, [\"param.show\", \"-j\", \"http_req_size\"], "), "{j}");
+    assert!(
+        j.contains("  {\n    \"name\": \"http_req_size\",\n    \"implemented\": true,\n    \"value\": 1536,\n    \"units\": \"bytes\",\n    \"default\": \"32k\",\n    \"minimum\": \"0.25k\",\n"),
+        "{j}"
+    );
+    assert!(j.ends_with("    \"flags\": []\n  }\n]\n\n"), "{j:?}");
+    let jc = ok(&r, &["param.show", "-j", "changed"]);
+    assert_eq!(jc.matches("\"name\"").count(), 2, "{jc}");
+    assert!(jc.contains("\"value\": 100.000,") && jc.contains("\"delayed_effect\""), "{jc}");
+}
+
+#[test]
 fn shellac_adm_speaks_the_same_protocol() {
     let r = start();
     let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
