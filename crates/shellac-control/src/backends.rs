@@ -199,7 +199,7 @@ fn facts(obj: &Object<'_>, loaded: &Loaded) -> Facts {
                 good: healthy,
                 total: groups.len(),
                 health: word(healthy > 0),
-                changed: loaded.loaded,
+                changed: director_changed(*d, loaded),
             }
         }
         Object::Director(d) => {
@@ -220,10 +220,16 @@ fn facts(obj: &Object<'_>, loaded: &Loaded) -> Facts {
                 good,
                 total,
                 health: word(is_hash || healthy > 0),
-                changed: loaded.loaded,
+                changed: director_changed(*d, loaded),
             }
         }
     }
+}
+
+/// A director's `Last change`: the latest health change of its members (their probes' verdicts
+/// and admin states), and never before its VCL was loaded.
+fn director_changed(d: &dyn Director, loaded: &Loaded) -> SystemTime {
+    shellac_engine::director::health_changed(d).map_or(loaded.loaded, |t| t.max(loaded.loaded))
 }
 
 fn row(t: &mut String, name: &str, obj: &Object<'_>, loaded: &Loaded) {

@@ -157,9 +157,16 @@ impl Backend {
         }
     }
 
-    /// When it was created or its admin state last changed.
+    /// When it was created or its admin state last changed (its own `Last change`, which a
+    /// probe does not move, as in varnishd).
     pub fn last_change(&self) -> SystemTime {
         *self.last_change.lock()
+    }
+
+    /// When its health last changed: its admin state, or its probe's verdict.
+    pub fn health_changed(&self) -> SystemTime {
+        let admin = self.last_change();
+        self.probe.as_ref().map_or(admin, |p| admin.max(p.changed()))
     }
 
     /// Claims a connection slot, or fails with "busy" at `.max_connections`.
@@ -192,6 +199,13 @@ impl fmt::Debug for Backend {
 
 /// A claimed connection slot of a backend; released on drop.
 pub struct BusyGuard(Arc<Backend>);
+
+impl BusyGuard {
+    /// The backend whose slot it holds.
+    pub fn backend(&self) -> &Backend {
+        &self.0
+    }
+}
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
@@ -253,6 +267,17 @@ impl BackendHandle {
                 Admin::Sick => false,
                 Admin::Auto => depth < MAX_DEPTH && d.is_healthy(depth + 1),
             },
+        }
+    }
+
+    /// When the health of anything under it last changed (a director's `Last change` in
+    /// `backend.list` moves with its members' health); `None` for `none` or an empty director.
+    pub(crate) fn health_changed_at(&self, depth: usize) -> Option<SystemTime> {
+        match self {
+            BackendHandle::None => None,
+            BackendHandle::Backend(b) => Some(b.health_changed()),
+            BackendHandle::Director(_) if depth >= MAX_DEPTH => None,
+            BackendHandle::Director(d) => crate::director::health_changed_at(d.as_ref(), depth + 1),
         }
     }
 

@@ -31,6 +31,9 @@ enum Kind {
 struct Stream {
     first: Option<Bytes>,
     source: Source,
+    /// For a backend response: the URL fetched, named with the backend when the body breaks
+    /// off.
+    url: Option<Box<str>>,
     between_bytes: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
     limit: u64,
@@ -84,17 +87,25 @@ impl Body {
     /// A body hyper reads (a client's request body, a piped response); `limit` 0 means
     /// unlimited.
     pub fn incoming(inner: Incoming, between_bytes: Option<Duration>, limit: u64) -> Body {
-        Body::streamed(None, Source::Incoming(inner), between_bytes, limit)
+        Body::streamed(None, Source::Incoming(inner), between_bytes, limit, None)
     }
 
-    /// A backend response body, of which `first` was already read; the lease's connection goes
-    /// back to its pool when the body ends cleanly.
-    pub fn backend(first: Option<Bytes>, lease: Lease, between_bytes: Option<Duration>) -> Body {
-        Body::streamed(first.filter(|b| !b.is_empty()), Source::Backend(lease), between_bytes, 0)
+    /// A backend response body for `url`, of which `first` was already read; the lease's
+    /// connection goes back to its pool when the body ends cleanly. If it breaks off (reset,
+    /// short, between-bytes timeout), one log line names the backend, the URL and the cause.
+    pub fn backend(first: Option<Bytes>, lease: Lease, between_bytes: Option<Duration>, url: &str) -> Body {
+        Body::streamed(first.filter(|b| !b.is_empty()), Source::Backend(lease), between_bytes, 0, Some(url.into()))
     }
 
-    fn streamed(first: Option<Bytes>, source: Source, between_bytes: Option<Duration>, limit: u64) -> Body {
-        Body { kind: Kind::Stream(Box::new(Stream { first, source, between_bytes, timer: None, limit, seen: 0 })) }
+    fn streamed(
+        first: Option<Bytes>,
+        source: Source,
+        between_bytes: Option<Duration>,
+        limit: u64,
+        url: Option<Box<str>>,
+    ) -> Body {
+        let stream = Stream { first, source, url, between_bytes, timer: None, limit, seen: 0 };
+        Body { kind: Kind::Stream(Box::new(stream)) }
     }
 
     /// Whether a fetch may send this body again (retries, the silent retry on a reused
@@ -198,7 +209,7 @@ impl Stream {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                self.source = Source::Broken;
+                self.broke_off(&e);
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => Poll::Ready(None),
@@ -208,13 +219,22 @@ impl Stream {
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         // Dropping the lease closes the backend connection.
-                        self.source = Source::Broken;
+                        self.broke_off(&BodyError::Timeout);
                         Poll::Ready(Some(Err(BodyError::Timeout)))
                     }
                     Poll::Pending => Poll::Pending,
                 }
             }
         }
+    }
+
+    /// The stream ends in an error: a backend's is logged (once: the source is gone after).
+    fn broke_off(&mut self, e: &BodyError) {
+        if let (Source::Backend(lease), Some(url)) = (&self.source, &self.url) {
+            let backend = lease.backend_name().unwrap_or("-");
+            tracing::warn!(backend = %backend, url = %url, "backend response body cut short after {} bytes: {e}", self.seen);
+        }
+        self.source = Source::Broken;
     }
 }
 

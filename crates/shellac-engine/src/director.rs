@@ -130,6 +130,18 @@ impl Members {
     }
 }
 
+/// When the health of anything under `d` last changed (its members' probe verdicts and admin
+/// states, the groups it made): a director's `Last change` in `backend.list`.
+pub fn health_changed(d: &dyn Director) -> Option<std::time::SystemTime> {
+    health_changed_at(d, 0)
+}
+
+pub(crate) fn health_changed_at(d: &dyn Director, depth: usize) -> Option<std::time::SystemTime> {
+    let members = d.members().with(|m| m.iter().filter_map(|m| m.handle.health_changed_at(depth)).max());
+    let children = d.children().iter().filter_map(|c| health_changed_at(c.as_ref(), depth + 1)).max();
+    members.max(children)
+}
+
 /// Picks among healthy members by cumulative weight: the first whose running total exceeds
 /// `r × total` (random and hash directors, spec §3.4–3.5). `r` is in [0, 1).
 pub(crate) fn pick_weighted(members: &[Member], r: f64, depth: usize) -> Option<BackendHandle> {

@@ -105,7 +105,8 @@ pub async fn fetch(
                                 match resp.body.collect().await {
                                     Ok(b) => Body::full(b),
                                     Err(e) => {
-                                        tracing::info!(xid = bereq.xid, "FetchError: {e}");
+                                        // (The body said why, with the backend and the URL.)
+                                        tracing::debug!(xid = bereq.xid, "FetchError: {e}");
                                         next = Next::Error(503, "Backend fetch failed".into());
                                         continue;
                                     }

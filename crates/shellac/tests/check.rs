@@ -121,7 +121,7 @@ fn parameters_change_what_is_an_error() {
 
     let out = shellac(&["check", "-p", "nosuch=1", "-f", f]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown parameter \"nosuch\""), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Unknown parameter \"nosuch\"."), "{}", text(&out.stderr));
 
     let out = shellac(&["check", "-p", "vcc_err_unref=maybe", "-f", f]);
     assert_eq!(out.status.code(), Some(1));

@@ -1,5 +1,5 @@
 //! The real `shellac serve` process under abuse and resource limits (issue 19): accept loops that
-//! run out of file descriptors, a request that is not HTTP/1.
+//! run out of file descriptors, a request that is not HTTP/1, a backend body cut half way.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -97,4 +97,40 @@ async fn r19_an_http2_preface_is_closed_with_a_log_line() {
         "{}",
         p.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r19_a_backend_body_cut_midway_leaves_one_log_line_with_backend_url_and_cause() {
+    let origin = Origin::start("o").await;
+    origin.set(|b| {
+        b.body = "x".repeat(100_000);
+        b.stall_body = Some(Duration::from_secs(3));
+    });
+    let backend = origin.addr.to_string();
+    let bin = env!("CARGO_BIN_EXE_shellac");
+    let args = ["-a", "127.0.0.1:0", "-T", "none", "-b", &backend, "-p", "between_bytes_timeout=1"];
+    let p = tokio::task::block_in_place(|| Shellac::start(bin, &args, &[]));
+    let addr = p.addr.to_string();
+    // A stall past between_bytes_timeout.
+    let got = tokio::task::block_in_place(|| get_path(&addr, "/stalled"));
+    assert!(got.starts_with("HTTP/1.1 200"), "headers went out first: {got:.80}");
+    assert!(p.wait_log("url=/stalled", Duration::from_secs(5)), "{}", p.log());
+    // A body the backend closes half way (its stall is shorter than the timeout).
+    origin.set(|b| b.stall_body = Some(Duration::from_millis(100)));
+    let short = tokio::task::block_in_place(|| get_path(&addr, "/short"));
+    assert!(p.wait_log("url=/short", Duration::from_secs(5)), "{short:.200}\n{}", p.log());
+    let log = p.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("backend response body cut short")).collect();
+    assert_eq!(lines.len(), 2, "one line per cut body:\n{log}");
+    assert!(lines[0].contains("between bytes timeout") && lines[0].contains("backend=default"), "{}", lines[0]);
+    assert!(lines[1].contains("url=/short") && !lines[1].contains("between bytes timeout"), "{}", lines[1]);
+}
+
+fn get_path(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -240,6 +240,11 @@ impl Lease {
         }
     }
 
+    /// The name of the backend it reads from.
+    pub fn backend_name(&self) -> Option<&str> {
+        self._busy.as_ref().map(|b| b.backend().name.as_str())
+    }
+
     /// Whether the body was read to the end (or broke off and said so).
     pub fn is_done(&self) -> bool {
         (self.conn.is_none() && self.broken.is_none()) || self.decoder.is_done()

@@ -85,6 +85,8 @@ pub struct Prober {
     warm: AtomicUsize,
     /// Wakes the task when the prober turns warm, so that the first probe is immediate.
     wake: Arc<tokio::sync::Notify>,
+    /// When the verdict last changed (or the prober was made).
+    changed: Mutex<std::time::SystemTime>,
 }
 
 // === impl Prober ===
@@ -100,6 +102,7 @@ impl Prober {
             healthy: AtomicBool::new(false),
             warm: AtomicUsize::new(0),
             wake: Arc::new(tokio::sync::Notify::new()),
+            changed: Mutex::new(std::time::SystemTime::now()),
         };
         p.reset();
         p
@@ -132,6 +135,11 @@ impl Prober {
     /// The verdict.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// When the verdict last changed.
+    pub fn changed(&self) -> std::time::SystemTime {
+        *self.changed.lock()
     }
 
     /// A copy of the state.
@@ -234,6 +242,7 @@ impl Prober {
             health!(debug);
         } else {
             health!(info);
+            *self.changed.lock() = std::time::SystemTime::now();
         }
         // A sick backend says why once per sick spell, with what the last failed probe saw.
         if now {

@@ -101,22 +101,22 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         ..Beresp::default()
     };
     beresp.ttl = initial_ttl(&beresp, 120.0);
-    let body = body_of(lease, between_bytes);
+    let body = body_of(lease, between_bytes, &bereq.url);
     Ok(Sent { beresp, body })
 }
 
 /// The response body. Whatever the backend already sent with the head is taken now (never a
 /// wait), so that a small response goes to the client in one write with its head and its
 /// connection returns to the pool at once; the rest streams.
-fn body_of(mut lease: Lease, between_bytes: std::time::Duration) -> Body {
+fn body_of(mut lease: Lease, between_bytes: std::time::Duration, url: &str) -> Body {
     let bb = (!between_bytes.is_zero()).then_some(between_bytes);
     match lease.poll_data(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(Some(Ok(data))) if lease.is_done() => Body::full(data),
-        Poll::Ready(Some(Ok(data))) => Body::backend(Some(data), lease, bb),
+        Poll::Ready(Some(Ok(data))) => Body::backend(Some(data), lease, bb, url),
         // No body (the connection is back in the pool).
         Poll::Ready(None) => Body::empty(),
         // A broken body: let the stream report it where the client sees it.
-        Poll::Ready(Some(Err(_))) | Poll::Pending => Body::backend(None, lease, bb),
+        Poll::Ready(Some(Err(_))) | Poll::Pending => Body::backend(None, lease, bb, url),
     }
 }
 
