@@ -1,6 +1,7 @@
 //! Request bodies on their way to a backend (issue 19, spec §4.2): the first-byte timeout starts
 //! once the whole request is sent, a client that stalls mid-body is cut by its own timeout
-//! (`timeout_idle`), and a backend that answers before the body is sent is not waited for.
+//! (`timeout_idle`), and a backend that refuses the body early is not waited for, while one that
+//! answers early and goes on reading gets all of it.
 
 mod common;
 
@@ -104,4 +105,25 @@ async fn r19_a_backend_that_answers_before_the_body_is_sent_is_not_waited_for() 
     writer.abort();
     assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
+}
+
+#[tokio::test]
+async fn r19_a_backend_that_answers_early_and_goes_on_reading_gets_the_whole_body() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.early = true;
+        b.early_reads = true;
+    });
+    let vcl = vcl_for(&[&o], "");
+    let p = proxy_with(&vcl, |p| p.first_byte_timeout = 30.0).await;
+    const TOTAL: usize = 8 << 20;
+    let mut s = TcpStream::connect(p.addr).await.expect("connect");
+    s.write_all(format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: {TOTAL}\r\n\r\n").as_bytes())
+        .await
+        .expect("head");
+    s.write_all(&vec![b'u'; TOTAL]).await.expect("body");
+    let head = read_head(&mut s, Duration::from_secs(10)).await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    // The 200 came first, and the backend still got every byte (as varnishd sends them all).
+    assert!(eventually(Duration::from_secs(5), || o.requests().last().is_some_and(|r| r.body.len() == TOTAL)).await);
 }

@@ -42,6 +42,9 @@ pub struct Behavior {
     /// Answer as soon as the request head is read, without reading its body, then keep the
     /// connection (unread) for `hold_open` (a backend refusing an upload early).
     pub early: bool,
+    /// With `early`: answer keep-alive and then read the whole body (a backend that answers
+    /// early and goes on reading); the request is recorded with its body once read.
+    pub early_reads: bool,
     /// Keep each request for [`Origin::requests`] (off for long runs such as the PGO
     /// workload, where the record would only grow).
     pub record: bool,
@@ -91,6 +94,7 @@ impl Default for Behavior {
             headers: Vec::new(),
             body: String::new(),
             early: false,
+            early_reads: false,
             record: true,
         }
     }
@@ -215,6 +219,21 @@ async fn serve(
             req.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
         let head_only = req.line.starts_with("HEAD ");
         let b = behavior.lock().clone();
+        if b.early && b.early_reads {
+            let body = if b.body.is_empty() { name.to_string() } else { b.body.clone() };
+            let head = format!(
+                "HTTP/1.1 {} {}\r\nX-Origin: {name}\r\nContent-Length: {}\r\n\r\n{body}",
+                b.status,
+                reason(b.status),
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            let mut req = req;
+            req.body = read_body(&mut stream, &mut buf, &req.headers).await?;
+            requests.lock().push(req);
+            served.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         if b.record {
             requests.lock().push(req);
         }
@@ -320,17 +339,32 @@ async fn read_request(
     let line = lines.next().unwrap_or("").to_string();
     let headers: Vec<(String, String)> =
         lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
+    if !with_body {
+        return Ok(Some(Recorded { line, headers, body: Vec::new(), conn }));
+    }
+    // A connection closed in the body: no request.
+    let body = match read_body(stream, buf, &headers).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Recorded { line, headers, body, conn }))
+}
+
+/// The body the headers announce, from `buf` and then the stream.
+async fn read_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    headers: &[(String, String)],
+) -> std::io::Result<Vec<u8>> {
     let find_hdr = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut body = Vec::new();
-    if !with_body {
-        return Ok(Some(Recorded { line, headers, body, conn }));
-    }
     if let Some(len) = find_hdr("content-length").and_then(|v| v.parse::<usize>().ok()) {
         while buf.len() < len {
             let mut chunk = [0u8; 4096];
             let n = stream.read(&mut chunk).await?;
             if n == 0 {
-                return Ok(None);
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
             buf.extend_from_slice(&chunk[..n]);
         }
@@ -338,7 +372,7 @@ async fn read_request(
     } else if find_hdr("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         body = crate::client::read_chunked(stream, buf).await?;
     }
-    Ok(Some(Recorded { line, headers, body, conn }))
+    Ok(body)
 }
 
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -73,10 +73,16 @@ pub struct Exchanged {
     pub request_sent: bool,
 }
 
+/// After an answer that came before the request body was sent, the longest the backend may take
+/// none of the rest before the rest is given up (a backend that answered and stopped reading).
+const EARLY_STALL: Duration = Duration::from_secs(1);
+
 /// A request body being sent.
 struct Send {
     body: Body,
     framing: ReqFraming,
+    /// A final response head that came before the body was sent in full.
+    early: Option<Head>,
     /// Body bytes taken so far.
     sent: u64,
     /// Bytes of the write buffer already written.
@@ -105,9 +111,9 @@ impl Conn {
     /// The first-byte timeout counts from when the whole request has been sent: from `start`
     /// for a request without a body (its head goes out at once), from the end of the body
     /// otherwise (spec §4.2: a slow upload is not a slow backend). While a body is sent, the
-    /// backend must take some of it within `timeouts.send_idle`, and may answer early: its
-    /// response is then read at once and the rest of the body is not sent
-    /// ([`Exchanged::request_sent`] is false, and the connection is not reused).
+    /// backend must take some of it within `timeouts.send_idle`, and may answer early: an error
+    /// answer is taken at once and the rest of the body is not sent ([`Exchanged::request_sent`]
+    /// is false, and the connection is not reused); see `Wire::poll_send`.
     pub async fn exchange(
         &mut self,
         head: impl FnOnce(&mut Vec<u8>),
@@ -121,7 +127,7 @@ impl Conn {
         wire.wbuf.clear();
         head(&mut wire.wbuf);
         if framing != ReqFraming::Empty {
-            let mut send = Send { body, framing, sent: 0, written: 0, done: false };
+            let mut send = Send { body, framing, early: None, sent: 0, written: 0, done: false };
             deadline.set(after(Instant::now(), timeouts.send_idle));
             let early = poll_fn(|cx| wire.poll_send(cx, &mut send, max_headers, deadline, timeouts.send_idle)).await;
             // A large upload's (or head's) buffer is not kept for the life of the connection.
@@ -129,7 +135,7 @@ impl Conn {
                 wire.wbuf = Vec::new();
             }
             match early? {
-                Some(head) => return Ok(Exchanged { head, request_sent: false }),
+                Some(answered) => return Ok(answered),
                 None => deadline.set(after(Instant::now(), timeouts.first_byte)),
             }
         } else {
@@ -199,7 +205,11 @@ impl Conn {
 
 impl Wire {
     /// Sends the buffered head and the body, watching for an early response: `Ok(None)` once
-    /// all was written, `Ok(Some(head))` when the backend answered first.
+    /// all was written and no answer came yet. An answer that comes first is returned at once
+    /// when it is an error status or closes the connection (the backend refused the upload);
+    /// otherwise the rest of the body is still sent while the backend takes it (a backend may
+    /// answer early and go on reading, and varnishd would have sent it all), and given up after
+    /// [`EARLY_STALL`] without progress.
     fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
@@ -207,13 +217,21 @@ impl Wire {
         max_headers: usize,
         idle: &mut Deadline,
         send_idle: Duration,
-    ) -> Poll<Result<Option<Head>, ExchangeError>> {
+    ) -> Poll<Result<Option<Exchanged>, ExchangeError>> {
         loop {
-            // An answer before the request is complete ends the sending.
-            match self.poll_head(cx, max_headers) {
-                Poll::Ready(Ok(head)) => return Poll::Ready(Ok(Some(head))),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(ExchangeError::Failed(e))),
-                Poll::Pending => {}
+            if send.early.is_none() {
+                match self.poll_head(cx, max_headers) {
+                    // A refusal (413, 401, …) or an answer that closes: the rest would be wasted.
+                    Poll::Ready(Ok(head)) if head.status >= 400 || !head.keep_alive() => {
+                        return Poll::Ready(Ok(Some(Exchanged { head, request_sent: false })));
+                    }
+                    Poll::Ready(Ok(head)) => {
+                        send.early = Some(head);
+                        idle.set(Instant::now() + EARLY_STALL);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(ExchangeError::Failed(e))),
+                    Poll::Pending => {}
+                }
             }
             if send.written < self.wbuf.len() {
                 match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[send.written..]) {
@@ -222,21 +240,28 @@ impl Wire {
                     }
                     Poll::Ready(Ok(n)) => {
                         send.written += n;
-                        idle.set(after(Instant::now(), send_idle));
+                        let allowed = if send.early.is_some() { EARLY_STALL } else { send_idle };
+                        idle.set(after(Instant::now(), allowed));
                         continue;
                     }
                     Poll::Ready(Err(e)) => {
                         // A backend that answered and closed: its answer may be waiting.
-                        return Poll::Ready(match self.take_head(max_headers) {
-                            Ok(Some(head)) => Ok(Some(head)),
-                            _ => Err(ExchangeError::Failed(format!("write: {e}"))),
+                        let head = match send.early.take() {
+                            Some(head) => Some(head),
+                            None => self.take_head(max_headers).ok().flatten(),
+                        };
+                        return Poll::Ready(match head {
+                            Some(head) => Ok(Some(Exchanged { head, request_sent: false })),
+                            None => Err(ExchangeError::Failed(format!("write: {e}"))),
                         });
                     }
                     Poll::Pending => {
-                        return idle.poll_expired(cx).map(|()| {
-                            Err(ExchangeError::Failed(format!(
+                        return idle.poll_expired(cx).map(|()| match send.early.take() {
+                            // It answered and stopped reading: the rest is given up.
+                            Some(head) => Ok(Some(Exchanged { head, request_sent: false })),
+                            None => Err(ExchangeError::Failed(format!(
                                 "the backend took no request body bytes for {send_idle:?} (between_bytes_timeout)"
-                            )))
+                            ))),
                         });
                     }
                 }
@@ -244,7 +269,8 @@ impl Wire {
             self.wbuf.clear();
             send.written = 0;
             if send.done {
-                return Poll::Ready(Ok(None));
+                // All sent: an early answer is an answer like any other.
+                return Poll::Ready(Ok(send.early.take().map(|head| Exchanged { head, request_sent: true })));
             }
             // More of the body: what it has now, up to the high-water mark.
             while self.wbuf.len() < WRITE_HIGH_WATER {
