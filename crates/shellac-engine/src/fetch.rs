@@ -1,7 +1,8 @@
-//! The backend fetch task (spec §4): `vcl_backend_fetch`, director resolution, the request to
-//! the backend with its timeouts, `vcl_backend_response`, retries, and `vcl_backend_error` for
-//! every failure. It returns the response to deliver (streamed or buffered) or a failure, which
-//! the client side turns into 503.
+//! The backend fetch (spec §4), as a state machine with one function per step (Varnish's
+//! `vbf_stp_*`, drawn in LIFECYCLE.md): `vcl_backend_fetch`, director resolution and the request
+//! to the backend with its timeouts (`send.rs`), `vcl_backend_response`, retries, and
+//! `vcl_backend_error` for every failure. It returns the response to deliver (streamed or
+//! buffered) or a failure, which the client side turns into 503.
 
 mod send;
 
@@ -47,9 +48,32 @@ pub enum Outcome {
     Failed,
 }
 
-enum Next {
+/// The steps of a backend fetch, one function each (Varnish's `vbf_stp_*` in cache_fetch.c;
+/// drawn in LIFECYCLE.md).
+enum Step {
+    /// `vcl_backend_fetch`.
     Fetch,
+    /// Send the request, read the response head, `vcl_backend_response`.
+    StartFetch,
+    /// `vcl_backend_error` with this status and reason.
     Error(u32, String),
+    /// `return (retry)`: a new attempt (`bereq.retries` + 1, a new xid), director re-resolved.
+    Retry,
+    /// A response to deliver.
+    Done(Box<Fetched>),
+    /// The fetch failed.
+    Fail,
+}
+
+/// One backend fetch in progress: the backend request and what it needs.
+struct FetchTask<'a> {
+    server: &'a Server,
+    params: &'a Params,
+    vcl: &'a Vcl,
+    sess: &'a Sess,
+    bereq: Bereq,
+    /// The request body, taken by the first attempt unless it can be sent again.
+    body: Option<Body>,
 }
 
 /// Runs a backend fetch for a client request.
@@ -62,105 +86,132 @@ pub async fn fetch(
     body: Body,
     mode: Mode,
 ) -> Outcome {
-    let mut bereq = new_bereq(server, req, mode);
-    let mut body = Some(body);
-    let mut next = Next::Fetch;
+    let bereq = new_bereq(server, req, mode);
+    let mut task = FetchTask { server, params, vcl, sess, bereq, body: Some(body) };
+    let mut step = Step::Fetch;
     loop {
-        if let Next::Fetch = next {
-            match vcl.run(Method::BackendFetch, sess, Parts { bereq: Some(&mut bereq), ..Parts::default() }) {
-                Ok(h) if h.action == ActionKind::Fetch => {}
-                Ok(h) if h.action == ActionKind::Error => next = error_args(&h),
-                Ok(_) => return Outcome::Failed,
-                Err(e) => {
-                    tracing::info!(xid = bereq.xid, "VCL failed in vcl_backend_fetch: {e}");
-                    return Outcome::Failed;
-                }
+        step = match step {
+            Step::Fetch => task.fetch(),
+            Step::StartFetch => task.start_fetch().await,
+            Step::Error(status, reason) => task.error(status, reason),
+            Step::Retry => task.retry(),
+            Step::Done(fetched) => return Outcome::Deliver(fetched),
+            Step::Fail => return Outcome::Failed,
+        };
+    }
+}
+
+// === impl FetchTask ===
+
+impl FetchTask<'_> {
+    /// `vcl_backend_fetch`: `fetch`, or `error` to go straight to `vcl_backend_error`.
+    fn fetch(&mut self) -> Step {
+        match self.vcl.run(Method::BackendFetch, self.sess, Parts { bereq: Some(&mut self.bereq), ..Parts::default() }) {
+            Ok(h) if h.action == ActionKind::Fetch => Step::StartFetch,
+            Ok(h) if h.action == ActionKind::Error => error_args(&h),
+            Ok(_) => Step::Fail,
+            Err(e) => {
+                tracing::info!(xid = self.bereq.xid, "VCL failed in vcl_backend_fetch: {e}");
+                Step::Fail
             }
         }
-        if let Next::Fetch = next {
-            let send_body = if bereq.body_unset {
-                Some(Body::empty())
-            } else {
-                match body.as_ref().and_then(Body::try_clone) {
-                    Some(b) => Some(b),
-                    None => body.take(),
-                }
-            };
-            let result = match send_body {
-                Some(b) => send::send(params, &bereq, b).await,
-                None => Err(FetchError::BodyGone),
-            };
-            match result {
-                Ok(resp) => {
-                    let mut beresp = resp.beresp;
-                    match vcl.run(
-                        Method::BackendResponse,
-                        sess,
-                        Parts { bereq: Some(&mut bereq), beresp: Some(&mut beresp), ..Parts::default() },
-                    ) {
-                        Ok(h) if matches!(h.action, ActionKind::Deliver | ActionKind::Pass) => {
-                            let body = if beresp.do_stream {
-                                resp.body
-                            } else {
-                                match resp.body.collect().await {
-                                    Ok(b) => Body::full(b),
-                                    Err(e) => {
-                                        // (The body said why, with the backend and the URL.)
-                                        tracing::debug!(xid = bereq.xid, "FetchError: {e}");
-                                        next = Next::Error(503, "Backend fetch failed".into());
-                                        continue;
-                                    }
-                                }
-                            };
-                            return Outcome::Deliver(Box::new(Fetched { beresp, body }));
-                        }
-                        Ok(h) if h.action == ActionKind::Retry => {
-                            if u64::from(bereq.retries) >= params.max_retries {
-                                tracing::info!(xid = bereq.xid, "Too many retries, delivering 503");
-                                next = Next::Error(503, "Backend fetch failed".into());
-                            } else {
-                                retry(server, &mut bereq);
-                            }
-                            continue;
-                        }
-                        Ok(h) if h.action == ActionKind::Error => next = error_args(&h),
-                        Ok(_) => return Outcome::Failed,
+    }
+
+    /// Sends the request and reads the response head; every failure goes to
+    /// `vcl_backend_error` with 503. Then `vcl_backend_response`.
+    async fn start_fetch(&mut self) -> Step {
+        let send_body = if self.bereq.body_unset {
+            Some(Body::empty())
+        } else {
+            match self.body.as_ref().and_then(Body::try_clone) {
+                Some(b) => Some(b),
+                None => self.body.take(),
+            }
+        };
+        let result = match send_body {
+            Some(b) => send::send(self.params, &self.bereq, b).await,
+            None => Err(FetchError::BodyGone),
+        };
+        let sent = match result {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::info!(xid = self.bereq.xid, backend = self.bereq.backend.name(), "FetchError: {e}");
+                return Step::Error(503, "Backend fetch failed".into());
+            }
+        };
+        let mut beresp = sent.beresp;
+        let handling = self.vcl.run(
+            Method::BackendResponse,
+            self.sess,
+            Parts { bereq: Some(&mut self.bereq), beresp: Some(&mut beresp), ..Parts::default() },
+        );
+        match handling {
+            Ok(h) if matches!(h.action, ActionKind::Deliver | ActionKind::Pass) => {
+                let body = if beresp.do_stream {
+                    sent.body
+                } else {
+                    match sent.body.collect().await {
+                        Ok(b) => Body::full(b),
                         Err(e) => {
-                            tracing::info!(xid = bereq.xid, "VCL failed in vcl_backend_response: {e}");
-                            return Outcome::Failed;
+                            // (The body said why, with the backend and the URL.)
+                            tracing::debug!(xid = self.bereq.xid, "FetchError: {e}");
+                            return Step::Error(503, "Backend fetch failed".into());
                         }
                     }
-                }
-                Err(e) => {
-                    tracing::info!(xid = bereq.xid, backend = bereq.backend.name(), "FetchError: {e}");
-                    next = Next::Error(503, "Backend fetch failed".into());
+                };
+                Step::Done(Box::new(Fetched { beresp, body }))
+            }
+            Ok(h) if h.action == ActionKind::Retry => {
+                if u64::from(self.bereq.retries) >= self.params.max_retries {
+                    tracing::info!(xid = self.bereq.xid, "Too many retries, delivering 503");
+                    Step::Error(503, "Backend fetch failed".into())
+                } else {
+                    Step::Retry
                 }
             }
+            Ok(h) if h.action == ActionKind::Error => error_args(&h),
+            Ok(_) => Step::Fail,
+            Err(e) => {
+                tracing::info!(xid = self.bereq.xid, "VCL failed in vcl_backend_response: {e}");
+                Step::Fail
+            }
         }
-        // vcl_backend_error
-        let Next::Error(status, reason) = std::mem::replace(&mut next, Next::Fetch) else { continue };
+    }
+
+    /// `vcl_backend_error` on a synthetic response (spec §4.3); `retry` beyond `max_retries`
+    /// fails the fetch.
+    fn error(&mut self, status: u32, reason: String) -> Step {
         let mut beresp = error_beresp(status, reason);
-        match vcl.run(
+        match self.vcl.run(
             Method::BackendError,
-            sess,
-            Parts { bereq: Some(&mut bereq), beresp: Some(&mut beresp), ..Parts::default() },
+            self.sess,
+            Parts { bereq: Some(&mut self.bereq), beresp: Some(&mut beresp), ..Parts::default() },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                return Outcome::Deliver(Box::new(Fetched { beresp, body }));
+                Step::Done(Box::new(Fetched { beresp, body }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
-                if u64::from(bereq.retries) >= params.max_retries {
-                    return Outcome::Failed;
+                if u64::from(self.bereq.retries) >= self.params.max_retries {
+                    Step::Fail
+                } else {
+                    Step::Retry
                 }
-                retry(server, &mut bereq);
             }
-            Ok(_) => return Outcome::Failed,
+            Ok(_) => Step::Fail,
             Err(e) => {
-                tracing::info!(xid = bereq.xid, "VCL failed in vcl_backend_error: {e}");
-                return Outcome::Failed;
+                tracing::info!(xid = self.bereq.xid, "VCL failed in vcl_backend_error: {e}");
+                Step::Fail
             }
         }
+    }
+
+    /// Another attempt: `bereq.retries` + 1 and a new xid, then `vcl_backend_fetch` again.
+    fn retry(&mut self) -> Step {
+        self.bereq.retries += 1;
+        self.bereq.xid = self.server.next_xid();
+        self.bereq.headers.insert(hdr::X_VARNISH, hdr::num(self.bereq.xid));
+        Step::Fetch
     }
 }
 
@@ -189,22 +240,16 @@ fn new_bereq(server: &Server, req: &Req, mode: Mode) -> Bereq {
     }
 }
 
-fn retry(server: &Server, bereq: &mut Bereq) {
-    bereq.retries += 1;
-    bereq.xid = server.next_xid();
-    bereq.headers.insert(hdr::X_VARNISH, hdr::num(bereq.xid));
-}
-
 /// `return (error([status[, reason]]))`: 503 "Backend fetch failed" without arguments, the
 /// status's standard phrase without a reason.
-fn error_args(h: &Handling) -> Next {
-    let Some(status) = h.args.first() else { return Next::Error(503, "Backend fetch failed".into()) };
+fn error_args(h: &Handling) -> Step {
+    let Some(status) = h.args.first() else { return Step::Error(503, "Backend fetch failed".into()) };
     let status = u32::try_from(status.int()).unwrap_or(503);
     let reason = match h.args.get(1) {
         Some(v) => v.to_text(),
         None => crate::vrt::vars::reason_for(status).unwrap_or("Unknown HTTP Status").to_string(),
     };
-    Next::Error(status, reason)
+    Step::Error(status, reason)
 }
 
 /// The response `vcl_backend_error` starts from (spec §4.3).
