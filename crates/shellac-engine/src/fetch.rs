@@ -28,8 +28,10 @@ use crate::vrt::{Bereq, Beresp, Req, Sess};
 pub enum Mode {
     /// `return (pass)`: uncacheable, most headers kept.
     Pass,
-    /// A cache miss.
+    /// A cache miss: `GET` for `HEAD`, the conditional and range headers dropped.
     Miss,
+    /// `return (pipe)`: the request as for a pass, on a connection of its own.
+    Pipe,
 }
 
 /// The response to deliver.
@@ -86,7 +88,7 @@ pub async fn fetch(
     body: Body,
     mode: Mode,
 ) -> Outcome {
-    let bereq = new_bereq(server, req, mode);
+    let bereq = Bereq::from_req(server, req, mode);
     let mut task = FetchTask { server, params, vcl, sess, bereq, body: Some(body) };
     let mut step = Step::Fetch;
     loop {
@@ -212,31 +214,6 @@ impl FetchTask<'_> {
         self.bereq.xid = self.server.next_xid();
         self.bereq.headers.insert(hdr::X_VARNISH, hdr::num(self.bereq.xid));
         Step::Fetch
-    }
-}
-
-fn new_bereq(server: &Server, req: &Req, mode: Mode) -> Bereq {
-    let mut headers = req.headers.clone();
-    hdr::filter(&mut headers, if mode == Mode::Pass { &hdr::BEREQ_PASS_DROP } else { &hdr::BEREQ_MISS_DROP });
-    let xid = server.next_xid();
-    headers.insert(hdr::X_VARNISH, hdr::num(xid));
-    let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".into() } else { req.method.clone() };
-    Bereq {
-        method,
-        url: req.url.clone(),
-        proto: "HTTP/1.1".into(),
-        headers,
-        backend: req.backend_hint.clone(),
-        connect_timeout: None,
-        first_byte_timeout: None,
-        between_bytes_timeout: None,
-        retries: 0,
-        xid,
-        uncacheable: mode == Mode::Pass,
-        is_hitpass: false,
-        is_hitmiss: false,
-        body_unset: false,
-        time: now(),
     }
 }
 

@@ -207,6 +207,39 @@ impl Ctx<'_> {
     }
 }
 
+// === impl Bereq ===
+
+impl Bereq {
+    /// The backend request a client request makes (one constructor for fetches and pipe): the
+    /// headers as the mode filters them, `X-Varnish` with a new xid, `GET` for a `HEAD` miss.
+    pub fn from_req(server: &crate::server::Server, req: &Req, mode: crate::fetch::Mode) -> Bereq {
+        use crate::fetch::Mode;
+        let mut headers = req.headers.clone();
+        let drop = if mode == Mode::Miss { &crate::hdr::BEREQ_MISS_DROP } else { &crate::hdr::BEREQ_PASS_DROP };
+        crate::hdr::filter(&mut headers, drop);
+        let xid = server.next_xid();
+        headers.insert(crate::hdr::X_VARNISH, crate::hdr::num(xid));
+        let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".into() } else { req.method.clone() };
+        Bereq {
+            method,
+            url: req.url.clone(),
+            proto: "HTTP/1.1".into(),
+            headers,
+            backend: req.backend_hint.clone(),
+            connect_timeout: None,
+            first_byte_timeout: None,
+            between_bytes_timeout: None,
+            retries: 0,
+            xid,
+            uncacheable: mode != Mode::Miss,
+            is_hitpass: false,
+            is_hitmiss: false,
+            body_unset: false,
+            time: crate::value::now(),
+        }
+    }
+}
+
 // === impl Req ===
 
 impl Req {

@@ -12,35 +12,14 @@ use shellac_vcl::symbols::{ActionKind, Method};
 use super::{synth_step, Step, Task};
 use crate::backend::pool::ConnectPolicy;
 use crate::body::Body;
-use crate::fetch::secs;
-use crate::hdr;
-use crate::value::now;
+use crate::fetch::{secs, Mode};
 use crate::vcl::Parts;
 use crate::vrt::Bereq;
 
 impl Task {
     pub(super) async fn pipe(&mut self) -> Response<Body> {
-        let mut headers = self.req.headers.clone();
-        hdr::filter(&mut headers, &hdr::BEREQ_PASS_DROP);
-        let xid = self.server.next_xid();
-        headers.insert(hdr::X_VARNISH, hdr::num(xid));
-        let mut bereq = Bereq {
-            method: self.req.method.clone(),
-            url: self.req.url.clone(),
-            proto: "HTTP/1.1".into(),
-            headers,
-            backend: self.req.backend_hint.clone(),
-            connect_timeout: None,
-            first_byte_timeout: None,
-            between_bytes_timeout: None,
-            retries: 0,
-            xid,
-            uncacheable: true,
-            is_hitpass: false,
-            is_hitmiss: false,
-            body_unset: false,
-            time: now(),
-        };
+        let mut bereq = Bereq::from_req(&self.server, &self.req, Mode::Pipe);
+        let xid = bereq.xid;
         let handling = self.vcl.run(
             Method::Pipe,
             &self.sess,
