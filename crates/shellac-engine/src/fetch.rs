@@ -9,7 +9,7 @@ mod send;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, DATE, SERVER};
+use http::header::{DATE, SERVER};
 use http::HeaderValue;
 use shellac_vcl::symbols::{ActionKind, Method};
 
@@ -108,7 +108,8 @@ pub async fn fetch(
 impl FetchTask<'_> {
     /// `vcl_backend_fetch`: `fetch`, or `error` to go straight to `vcl_backend_error`.
     fn fetch(&mut self) -> Step {
-        match self.vcl.run(Method::BackendFetch, self.sess, Parts { bereq: Some(&mut self.bereq), ..Parts::default() }) {
+        match self.vcl.run(Method::BackendFetch, self.sess, Parts { bereq: Some(&mut self.bereq), ..Parts::default() })
+        {
             Ok(h) if h.action == ActionKind::Fetch => Step::StartFetch,
             Ok(h) if h.action == ActionKind::Error => error_args(&h),
             Ok(_) => Step::Fail,
@@ -232,11 +233,13 @@ fn error_args(h: &Handling) -> Step {
 /// The response `vcl_backend_error` starts from (spec §4.3).
 fn error_beresp(status: u32, reason: String) -> Beresp {
     let t = now();
+    // Born now, with ttl, grace and keep 0: delivered to this client only (§4.3).
     let mut beresp = Beresp {
         status,
         reason: reason.into(),
         proto: "HTTP/1.1".into(),
         time: t,
+        t_origin: t,
         do_stream: true,
         ..Beresp::default()
     };
@@ -245,20 +248,6 @@ fn error_beresp(status: u32, reason: String) -> Beresp {
     }
     beresp.headers.insert(SERVER, hdr::SERVER);
     beresp
-}
-
-/// The ttl a response gets before VCL sees it: `s-maxage`, else `max-age`, else the default
-/// (a first cut of spec §5.1; the object store brings the full rules).
-pub(crate) fn initial_ttl(beresp: &Beresp, default_ttl: f64) -> f64 {
-    let Some(cc) = beresp.headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()) else { return default_ttl };
-    let directive = |name: &str| {
-        cc.split(',').find_map(|d| {
-            let (k, v) = d.trim().split_once('=')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').parse::<f64>().ok()).flatten()
-        })
-    };
-    // `beresp.age` is the response's `Age:`, read once when the response arrived.
-    directive("s-maxage").or_else(|| directive("max-age")).map_or(default_ttl, |t| t - beresp.age)
 }
 
 /// A duration in seconds, as a timeout (to the nanosecond; several per request, and

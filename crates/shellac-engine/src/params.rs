@@ -98,11 +98,11 @@ pub const PARAMS: &[ParamDef] = &[
     secs("between_bytes_timeout", "60", true, "Longest wait between two reads of a backend response."),
     p("cli_limit", "48k", K::Bytes, "bytes", false, "Largest management response.").min("128b").max("99999999b"),
     secs("cli_timeout", "60", false, "Management command timeout."),
-    p("clock_skew", "10", K::Uint, "seconds", false, "Tolerated clock difference with backends.").min("0"),
+    p("clock_skew", "10", K::Uint, "seconds", true, "Tolerated difference between a backend's Date and ours (Expires).").min("0"),
     secs("connect_timeout", "3.5", true, "Longest wait for a backend connection to open."),
-    secs("default_grace", "10", false, "Default grace of cached objects.").flags(&["obj_sticky"]),
-    secs("default_keep", "0", false, "Default keep of cached objects.").flags(&["obj_sticky"]),
-    secs("default_ttl", "120", false, "Default time to live of cached objects.").flags(&["obj_sticky"]),
+    secs("default_grace", "10", true, "Default grace of cached objects.").flags(&["obj_sticky"]),
+    secs("default_keep", "0", true, "Default keep of cached objects.").flags(&["obj_sticky"]),
+    secs("default_ttl", "120", true, "Default time to live of cached objects.").flags(&["obj_sticky"]),
     secs("first_byte_timeout", "60", true, "Longest wait for the first byte of a backend response, from the end of the request."),
     p("http_gzip_support", "on", K::Bool, "bool", true, "Normalise Accept-Encoding to gzip or nothing."),
     p("http_max_hdr", "64", K::Uint, "header lines", true, "Most header lines in a client request (more: 431).")
@@ -147,8 +147,16 @@ pub struct Params {
     pub backend_remote_error_holddown: f64,
     /// `between_bytes_timeout`
     pub between_bytes_timeout: f64,
+    /// `clock_skew`
+    pub clock_skew: u64,
     /// `connect_timeout`
     pub connect_timeout: f64,
+    /// `default_grace`
+    pub default_grace: f64,
+    /// `default_keep`
+    pub default_keep: f64,
+    /// `default_ttl`
+    pub default_ttl: f64,
     /// `first_byte_timeout`
     pub first_byte_timeout: f64,
     /// `http_gzip_support`
@@ -212,7 +220,11 @@ impl Default for Params {
             backend_local_error_holddown: 0.0,
             backend_remote_error_holddown: 0.0,
             between_bytes_timeout: 0.0,
+            clock_skew: 0,
             connect_timeout: 0.0,
+            default_grace: 0.0,
+            default_keep: 0.0,
+            default_ttl: 0.0,
             first_byte_timeout: 0.0,
             http_gzip_support: false,
             http_max_hdr: 0,
@@ -240,6 +252,16 @@ impl Default for Params {
 }
 
 impl Params {
+    /// What the TTL rules read (spec §5.1).
+    pub fn ttl_params(&self) -> shellac_cache::ttl::TtlParams {
+        shellac_cache::ttl::TtlParams {
+            default_ttl: self.default_ttl,
+            default_grace: self.default_grace,
+            default_keep: self.default_keep,
+            clock_skew: self.clock_skew as f64,
+        }
+    }
+
     /// Sets a parameter from its text form, within its range.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ParamError> {
         let def = PARAMS.iter().find(|d| d.name == name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
@@ -259,6 +281,9 @@ impl Params {
                     "backend_remote_error_holddown" => &mut self.backend_remote_error_holddown,
                     "between_bytes_timeout" => &mut self.between_bytes_timeout,
                     "connect_timeout" => &mut self.connect_timeout,
+                    "default_grace" => &mut self.default_grace,
+                    "default_keep" => &mut self.default_keep,
+                    "default_ttl" => &mut self.default_ttl,
                     "first_byte_timeout" => &mut self.first_byte_timeout,
                     "pipe_timeout" => &mut self.pipe_timeout,
                     "send_timeout" => &mut self.send_timeout,
@@ -293,6 +318,7 @@ impl Params {
                     }
                 }
                 let slot = match name {
+                    "clock_skew" => &mut self.clock_skew,
                     "http_max_hdr" => &mut self.http_max_hdr,
                     "http_req_hdr_len" => &mut self.http_req_hdr_len,
                     "http_req_size" => &mut self.http_req_size,
@@ -339,6 +365,10 @@ impl Params {
             "backend_remote_error_holddown" => secs(self.backend_remote_error_holddown),
             "between_bytes_timeout" => secs(self.between_bytes_timeout),
             "connect_timeout" => secs(self.connect_timeout),
+            "default_grace" => secs(self.default_grace),
+            "default_keep" => secs(self.default_keep),
+            "default_ttl" => secs(self.default_ttl),
+            "clock_skew" => self.clock_skew.to_string(),
             "first_byte_timeout" => secs(self.first_byte_timeout),
             "pipe_timeout" => secs(self.pipe_timeout),
             "send_timeout" => secs(self.send_timeout),

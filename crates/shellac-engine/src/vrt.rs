@@ -147,12 +147,15 @@ pub struct Beresp {
     pub proto: Cow<'static, str>,
     /// `beresp.http.*`
     pub headers: HeaderMap,
-    /// `beresp.ttl`
+    /// The stored ttl, counted from `t_origin` (VCL reads and writes it "from now": see
+    /// [`Beresp::ttl_now`]).
     pub ttl: f64,
     /// `beresp.grace`
     pub grace: f64,
     /// `beresp.keep`
     pub keep: f64,
+    /// When the response was born at the origin (`now − Age`): `beresp.age` is the time since.
+    pub t_origin: f64,
     /// `beresp.uncacheable`
     pub uncacheable: bool,
     /// `beresp.do_stream`
@@ -163,8 +166,6 @@ pub struct Beresp {
     pub do_gunzip: bool,
     /// `beresp.do_esi`
     pub do_esi: bool,
-    /// `beresp.age`
-    pub age: f64,
     /// `beresp.backend`
     pub backend: BackendHandle,
     /// `beresp.was_304`
@@ -204,6 +205,21 @@ impl Ctx<'_> {
     /// `now`: the same value for the whole invocation.
     pub fn now(&mut self) -> f64 {
         *self.now.get_or_insert_with(crate::value::now)
+    }
+}
+
+// === impl Beresp ===
+
+impl Beresp {
+    /// `beresp.ttl` at `now`: the stored ttl (a negative one reads as 0) less the time since
+    /// the origin made the response (`max-age=100` with `Age: 130` reads −30).
+    pub fn ttl_now(&self, now: f64) -> f64 {
+        self.ttl.max(0.0) - (now - self.t_origin)
+    }
+
+    /// `set beresp.ttl = ttl` at `now`: VCL's ttl is from now, the stored one from the origin.
+    pub fn set_ttl_now(&mut self, ttl: f64, now: f64) {
+        self.ttl = (ttl + (now - self.t_origin)).max(0.0);
     }
 }
 

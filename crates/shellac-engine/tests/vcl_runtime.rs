@@ -244,3 +244,51 @@ async fn requests_without_a_body_can_be_retried_whatever_their_method() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "b");
 }
+
+#[tokio::test]
+async fn beresp_ttl_age_and_grace_read_as_varnishd_shows_them() {
+    let o = Origin::start("o").await;
+    // What varnishd 7.1.1 printed for the same answers (spec §5.1, checked on the real thing).
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response {\n\
+         set beresp.http.x-ttl = beresp.ttl; set beresp.http.x-grace = beresp.grace;\n\
+         set beresp.http.x-age = beresp.age; set beresp.http.x-keep = beresp.keep;\n\
+         }\n",
+    );
+    let p = proxy_with(&vcl, |p| p.default_keep = 5.0).await;
+    let ttl =
+        |r: &Response| (r.header("x-ttl").unwrap_or("-").to_string(), r.header("x-age").unwrap_or("-").to_string());
+    let r = p.get("/plain").await;
+    assert_eq!(ttl(&r), ("120.000".into(), "0.000".into()));
+    assert_eq!((r.header("x-grace"), r.header("x-keep")), (Some("10.000"), Some("5.000")));
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=100".into(), "Age: 130".into()]);
+    assert_eq!(ttl(&p.get("/old").await), ("-30.000".into(), "130.000".into()));
+    o.set(|b| b.headers = vec!["Age: 5".into()]);
+    assert_eq!(ttl(&p.get("/aged-default").await), ("115.000".into(), "5.000".into()));
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60, stale-while-revalidate=30".into()];
+    });
+    let r = p.get("/swr").await;
+    assert_eq!((ttl(&r).0.as_str(), r.header("x-grace")), ("60.000", Some("30.000")));
+    o.set(|b| {
+        b.headers = Vec::new();
+        b.status = 500;
+    });
+    assert_eq!(ttl(&p.get("/error").await).0, "0.000", "an uncacheable status reads as 0");
+}
+
+#[tokio::test]
+async fn default_ttl_is_a_parameter_and_beresp_ttl_is_set_from_now() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Age: 10".into()]);
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response {\n\
+         set beresp.http.x-before = beresp.ttl; set beresp.ttl = 30s; set beresp.http.x-after = beresp.ttl;\n\
+         }\n",
+    );
+    let p = proxy_with(&vcl, |p| p.default_ttl = 60.0).await;
+    let r = p.get("/").await;
+    assert_eq!((r.header("x-before"), r.header("x-after")), (Some("50.000"), Some("30.000")));
+}

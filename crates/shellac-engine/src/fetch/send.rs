@@ -10,7 +10,7 @@ use http::header::HOST;
 use http::Version;
 use http_body::Body as _;
 
-use super::{initial_ttl, secs};
+use super::secs;
 use crate::backend::codec::{self, Decoder, Framing};
 use crate::backend::conn::{ExchangeError, ExchangeTimeouts, Exchanged};
 use crate::backend::pool::{ConnectPolicy, Lease};
@@ -84,23 +84,23 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     let reusable = response.keep_alive() && framing != Framing::Close && request_sent;
     let mut beresp_headers = response.headers;
     hdr::filter(&mut beresp_headers, &hdr::BERESP_DROP_KEEP_AGE);
-    let age =
-        beresp_headers.get(http::header::AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
     let mut beresp = Beresp {
         status: u32::from(response.status),
         reason: response.reason,
         proto: if response.version == Version::HTTP_10 { "HTTP/1.0".into() } else { "HTTP/1.1".into() },
         headers: beresp_headers,
-        grace: 10.0,
         uncacheable: bereq.uncacheable,
         do_stream: true,
-        age,
         backend: BackendHandle::Backend(backend),
         time: now(),
         ..Beresp::default()
     };
-    beresp.ttl = initial_ttl(&beresp, 120.0);
+    // Spec §5.1; a pass is never cached (ttl −1, no grace or keep).
+    let ttl = shellac_cache::ttl::rfc_ttl(response.status, &beresp.headers, beresp.time, &params.ttl_params());
+    beresp.t_origin = ttl.t_origin;
+    (beresp.ttl, beresp.grace, beresp.keep) =
+        if bereq.uncacheable { (-1.0, 0.0, 0.0) } else { (ttl.ttl, ttl.grace, ttl.keep) };
     let body = body_of(lease, between_bytes, &bereq.url);
     Ok(Sent { beresp, body })
 }

@@ -21,7 +21,7 @@ impl Task {
         let mut headers = beresp.headers;
         hdr::filter(&mut headers, &hdr::BERESP_DROP);
         headers.append(hdr::X_VARNISH, hdr::num(self.req.xid));
-        let age = (beresp.age + (t - beresp.time)).max(0.0).floor() as u64;
+        let age = (t - beresp.t_origin).max(0.0).floor() as u64;
         headers.insert(AGE, hdr::num(age));
         headers.append(VIA, hdr::VIA);
         let mut resp = Resp {

@@ -71,7 +71,10 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespReason => Value::Str(beresp(ctx)?.reason.to_string()),
         V::BerespProto => Value::Str(beresp(ctx)?.proto.to_string()),
         V::BerespHttp => header(&beresp(ctx)?.headers, hdr),
-        V::BerespTtl => Value::Duration(beresp(ctx)?.ttl),
+        V::BerespTtl => {
+            let now = ctx.now();
+            Value::Duration(beresp(ctx)?.ttl_now(now))
+        }
         V::BerespGrace => Value::Duration(beresp(ctx)?.grace),
         V::BerespKeep => Value::Duration(beresp(ctx)?.keep),
         V::BerespUncacheable => Value::Bool(beresp(ctx)?.uncacheable),
@@ -79,7 +82,10 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespDoGzip => Value::Bool(beresp(ctx)?.do_gzip),
         V::BerespDoGunzip => Value::Bool(beresp(ctx)?.do_gunzip),
         V::BerespDoEsi => Value::Bool(beresp(ctx)?.do_esi),
-        V::BerespAge => Value::Duration(beresp(ctx)?.age),
+        V::BerespAge => {
+            let now = ctx.now();
+            Value::Duration(now - beresp(ctx)?.t_origin)
+        }
         V::BerespBackend => Value::Backend(beresp(ctx)?.backend.clone()),
         V::BerespBackendName => Value::Str(beresp(ctx)?.backend.name().to_string()),
         V::BerespBackendIp => match &beresp(ctx)?.backend {
@@ -188,7 +194,10 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         }
         V::BerespReason => beresp(ctx)?.reason = v.to_text().into(),
         V::BerespProto => beresp(ctx)?.proto = v.to_text().into(),
-        V::BerespTtl => beresp(ctx)?.ttl = v.num(),
+        V::BerespTtl => {
+            let now = ctx.now();
+            beresp(ctx)?.set_ttl_now(v.num(), now);
+        }
         V::BerespGrace => beresp(ctx)?.grace = v.num(),
         V::BerespKeep => beresp(ctx)?.keep = v.num(),
         V::BerespUncacheable => {
