@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
+
+use shellac_cache::body::Cursor;
+use shellac_cache::Object;
 
 use crate::backend::pool::Lease;
 
@@ -46,6 +50,8 @@ enum Source {
     Incoming(Incoming),
     /// A backend response body on a pooled connection.
     Backend(Lease),
+    /// A stored object's body, read from its first byte while its fetch may still fill it.
+    Object(Arc<Object>, Cursor),
     /// Ended by an error.
     Broken,
 }
@@ -95,6 +101,11 @@ impl Body {
     /// short, between-bytes timeout), one log line names the backend, the URL and the cause.
     pub fn backend(first: Option<Bytes>, lease: Lease, between_bytes: Option<Duration>, url: &str) -> Body {
         Body::streamed(first.filter(|b| !b.is_empty()), Source::Backend(lease), between_bytes, 0, Some(url.into()))
+    }
+
+    /// The body of a stored object (complete or still filling), from its first byte.
+    pub fn object(obj: Arc<Object>) -> Body {
+        Body::streamed(None, Source::Object(obj, Cursor::default()), None, 0, None)
     }
 
     fn streamed(
@@ -194,6 +205,9 @@ impl Stream {
             Source::Backend(lease) => {
                 lease.poll_data(cx).map(|d| d.map(|d| d.map(Frame::data).map_err(BodyError::Backend)))
             }
+            Source::Object(obj, cursor) => {
+                obj.body.poll_chunk(cursor, cx).map(|c| c.map(|c| c.map(Frame::data).map_err(BodyError::Backend)))
+            }
             Source::Broken => Poll::Ready(None),
         };
         match polled {
@@ -245,6 +259,7 @@ impl Source {
         match self {
             Source::Incoming(inner) => inner.is_end_stream(),
             Source::Backend(lease) => lease.is_done(),
+            Source::Object(obj, _) => obj.body.state() == shellac_cache::body::State::Complete && obj.body.is_empty(),
             Source::Broken => true,
         }
     }
@@ -256,6 +271,8 @@ impl Source {
                 Some(n) => SizeHint::with_exact(n),
                 None => SizeHint::new(),
             },
+            // The object's headers carry its length when the backend gave one.
+            Source::Object(..) => SizeHint::new(),
             Source::Broken => SizeHint::with_exact(0),
         }
     }

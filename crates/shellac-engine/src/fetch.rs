@@ -6,12 +6,16 @@
 
 mod send;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{DATE, SERVER};
 use http::HeaderValue;
+use shellac_cache::body::State as BodyState;
+use shellac_cache::{Head, Kind, Object, Ttl};
 use shellac_vcl::symbols::{ActionKind, Method};
+use tokio::sync::oneshot;
 
 use crate::body::Body;
 use crate::error::FetchError;
@@ -78,7 +82,8 @@ struct FetchTask<'a> {
     body: Option<Body>,
 }
 
-/// Runs a backend fetch for a client request.
+/// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
+/// response streams from the backend to its one client.
 pub async fn fetch(
     server: &Server,
     params: &Params,
@@ -89,23 +94,82 @@ pub async fn fetch(
     mode: Mode,
 ) -> Outcome {
     let bereq = Bereq::from_req(server, req, mode);
-    let mut task = FetchTask { server, params, vcl, sess, bereq, body: Some(body) };
-    let mut step = Step::Fetch;
+    FetchTask { server, params, vcl, sess, bereq, body: Some(body) }.run().await
+}
+
+/// Runs a backend fetch as a task of its own that fills an object (a miss): the object comes
+/// back as soon as its head is known (its body then streams into it, for whoever reads it), or
+/// the channel closes when the fetch failed. The fetch goes on if the client goes away.
+pub fn spawn(
+    server: Arc<Server>,
+    params: Arc<Params>,
+    vcl: Arc<Vcl>,
+    sess: Arc<Sess>,
+    bereq: Bereq,
+    body: Body,
+) -> oneshot::Receiver<Arc<Object>> {
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(crate::clock::per_poll(async move {
+        let mut task = FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body) };
+        let Outcome::Deliver(fetched) = task.run().await else { return };
+        let Fetched { beresp, body } = *fetched;
+        let obj = Arc::new(object_of(beresp));
+        // Whoever waits gets the object now; the body follows.
+        let _ = tx.send(obj.clone());
+        fill(&obj, body).await;
+    }));
+    rx
+}
+
+/// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
+/// `vcl_backend_error`) left them.
+fn object_of(beresp: Beresp) -> Object {
+    let head = Head {
+        status: (beresp.status % 1000) as u16,
+        reason: beresp.reason.into_owned(),
+        proto: if beresp.proto == "HTTP/1.0" { "HTTP/1.0" } else { "HTTP/1.1" },
+        headers: beresp.headers,
+    };
+    let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
+    let kind = if beresp.uncacheable { Kind::HitForMiss } else { Kind::Normal };
+    Object::new(head, ttl, kind)
+}
+
+/// Streams a response body into its object; a body that breaks off fails the object (its
+/// readers end with the error; the body's stream logged it).
+async fn fill(obj: &Object, mut body: Body) {
+    use http_body::Body as _;
     loop {
-        step = match step {
-            Step::Fetch => task.fetch(),
-            Step::StartFetch => task.start_fetch().await,
-            Step::Error(status, reason) => task.error(status, reason),
-            Step::Retry => task.retry(),
-            Step::Done(fetched) => return Outcome::Deliver(fetched),
-            Step::Fail => return Outcome::Failed,
-        };
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    obj.body.append(data);
+                }
+            }
+            Some(Err(e)) => return obj.body.finish(BodyState::Failed(e.to_string())),
+            None => return obj.body.finish(BodyState::Complete),
+        }
     }
 }
 
 // === impl FetchTask ===
 
 impl FetchTask<'_> {
+    /// Runs the steps to the end.
+    async fn run(&mut self) -> Outcome {
+        let mut step = Step::Fetch;
+        loop {
+            step = match step {
+                Step::Fetch => self.fetch(),
+                Step::StartFetch => self.start_fetch().await,
+                Step::Error(status, reason) => self.error(status, reason),
+                Step::Retry => self.retry(),
+                Step::Done(fetched) => return Outcome::Deliver(fetched),
+                Step::Fail => return Outcome::Failed,
+            };
+        }
+    }
+
     /// `vcl_backend_fetch`: `fetch`, or `error` to go straight to `vcl_backend_error`.
     fn fetch(&mut self) -> Step {
         match self.vcl.run(Method::BackendFetch, self.sess, Parts { bereq: Some(&mut self.bereq), ..Parts::default() })

@@ -36,7 +36,7 @@ use crate::params::Params;
 use crate::server::Server;
 use crate::value::now;
 use crate::vcl::{Parts, Vcl};
-use crate::vrt::{Req, Sess};
+use crate::vrt::{Bereq, Req, Sess};
 
 /// A step of the state machine.
 #[derive(Debug)]
@@ -148,6 +148,22 @@ impl Task {
                 }),
                 Step::Purge => self.client_step(Method::Purge, |_| None),
                 Step::Pipe => return self.pipe().await,
+                // A miss: the fetch fills an object in a task of its own; the response is
+                // delivered from the object as it fills.
+                Step::Fetch(Mode::Miss) => {
+                    let body = self.request_body().await;
+                    let bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
+                    let (server, params, vcl, sess) =
+                        (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
+                    match fetch::spawn(server, params, vcl, sess, bereq, body).await {
+                        Ok(obj) => match self.deliver_object(obj) {
+                            Ok(resp) => return resp,
+                            Err(next) => next,
+                        },
+                        Err(_) => Step::Synth(503, "Service Unavailable".into()),
+                    }
+                }
+                // A pass (or pipe's sibling): the response streams straight from the backend.
                 Step::Fetch(mode) => {
                     let body = self.request_body().await;
                     match fetch::fetch(&self.server, &self.params, &self.vcl, &self.sess, &self.req, body, mode).await {

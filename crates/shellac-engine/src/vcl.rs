@@ -50,6 +50,8 @@ pub struct Parts<'a> {
     pub bereq: Option<&'a mut Bereq>,
     /// `beresp`
     pub beresp: Option<&'a mut Beresp>,
+    /// `obj`: the object delivered (`vcl_hit`, `vcl_deliver`), read only.
+    pub obj: Option<&'a shellac_cache::Object>,
 }
 
 // === impl Vcl ===
@@ -128,6 +130,7 @@ impl Vcl {
             resp: parts.resp,
             bereq: parts.bereq,
             beresp: parts.beresp,
+            obj: parts.obj,
         };
         let id = self.program.methods[method as usize];
         match exec::run_sub(&mut ctx, id)? {

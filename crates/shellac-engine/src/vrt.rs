@@ -197,6 +197,8 @@ pub struct Ctx<'a> {
     pub bereq: Option<&'a mut Bereq>,
     /// `beresp`
     pub beresp: Option<&'a mut Beresp>,
+    /// `obj`
+    pub obj: Option<&'a shellac_cache::Object>,
 }
 
 // === impl Ctx ===

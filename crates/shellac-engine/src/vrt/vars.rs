@@ -96,16 +96,27 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespTime => Value::Time(beresp(ctx)?.time),
         V::BerespBody => Value::Null,
         V::BerespStorageHint => beresp(ctx)?.storage_hint.clone().map_or(Value::Null, Value::Str),
-        // No object store yet: nothing is ever a hit, so objects read as fresh, unhit and
-        // uncacheable.
-        V::ObjTtl | V::ObjGrace | V::ObjKeep | V::ObjAge => Value::Duration(0.0),
-        V::ObjHits => Value::Int(0),
-        V::ObjTime => Value::Time(ctx.now()),
+        V::ObjTtl => obj_value(ctx, |o, now| Value::Duration(o.ttl_now(now)), Value::Duration(0.0)),
+        V::ObjGrace => obj_value(ctx, |o, _| Value::Duration(o.ttl.grace), Value::Duration(0.0)),
+        V::ObjKeep => obj_value(ctx, |o, _| Value::Duration(o.ttl.keep), Value::Duration(0.0)),
+        V::ObjAge => obj_value(ctx, |o, now| Value::Duration(o.age(now)), Value::Duration(0.0)),
+        V::ObjHits => obj_value(ctx, |o, _| Value::Int(i64::try_from(o.hits()).unwrap_or(i64::MAX)), Value::Int(0)),
+        V::ObjTime => {
+            let now = ctx.now();
+            obj_value(ctx, |o, _| Value::Time(o.ttl.t_origin), Value::Time(now))
+        }
         V::ObjCanEsi => Value::Bool(false),
-        V::ObjStatus => Value::Int(0),
-        V::ObjReason | V::ObjProto => Value::Str(String::new()),
-        V::ObjHttp => Value::Null,
-        V::ObjUncacheable => Value::Bool(true),
+        V::ObjStatus => obj_value(ctx, |o, _| Value::Int(i64::from(o.head.status)), Value::Int(0)),
+        V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason.clone()), Value::Str(String::new())),
+        V::ObjProto => obj_value(ctx, |o, _| Value::Str(o.head.proto.to_string()), Value::Str(String::new())),
+        V::ObjHttp => match ctx.obj {
+            Some(o) => header(&o.head.headers, hdr),
+            None => Value::Null,
+        },
+        // A pass delivers no stored object: it reads as uncacheable.
+        V::ObjUncacheable => {
+            obj_value(ctx, |o, _| Value::Bool(o.kind != shellac_cache::Kind::Normal), Value::Bool(true))
+        }
         V::RespStatus => Value::Int(i64::from(resp(ctx)?.status)),
         V::RespReason => Value::Str(resp(ctx)?.reason.to_string()),
         V::RespProto => Value::Str(resp(ctx)?.proto.to_string()),
@@ -114,6 +125,12 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::RespIsStreaming => Value::Bool(false),
         V::RespTime => Value::Time(resp(ctx)?.time),
     })
+}
+
+/// A property of `obj` at the invocation's `now`, or `none` when no object is delivered (a pass).
+fn obj_value(ctx: &mut Ctx<'_>, f: impl FnOnce(&shellac_cache::Object, f64) -> Value, none: Value) -> Value {
+    let now = ctx.now();
+    ctx.obj.map_or(none, |o| f(o, now))
 }
 
 /// Lends a text variable's bytes without copying them (`None` for an unset header), for the

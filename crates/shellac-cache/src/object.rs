@@ -1,0 +1,124 @@
+//! An object: a response as the store keeps it. Its head (status, reason, protocol, headers) and
+//! lifetime are fixed when the fetch hands it over; its body may still be filling (streaming);
+//! its hit count moves with every delivery. VCL sees it as `obj.*`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::body::Body;
+use crate::ttl::Ttl;
+
+/// The head of a stored response.
+#[derive(Clone, Debug, Default)]
+pub struct Head {
+    /// The status (three digits).
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub proto: &'static str,
+    /// The headers.
+    pub headers: HeaderMap,
+}
+
+/// What kind of object it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// A response to deliver.
+    #[default]
+    Normal,
+    /// A hit-for-miss marker (`beresp.uncacheable`): lookups that find it fetch, uncoalesced.
+    HitForMiss,
+    /// A hit-for-pass marker (`return (pass)` from `vcl_backend_response`): lookups that find it
+    /// pass.
+    HitForPass,
+}
+
+/// A stored (or being stored) response.
+#[derive(Debug)]
+pub struct Object {
+    /// Its head.
+    pub head: Head,
+    /// Its lifetime.
+    pub ttl: Ttl,
+    /// What kind of object it is.
+    pub kind: Kind,
+    /// Its body.
+    pub body: Body,
+    hits: AtomicU64,
+}
+
+// === impl Object ===
+
+impl Object {
+    /// An object whose body the fetch will append.
+    pub fn new(head: Head, ttl: Ttl, kind: Kind) -> Object {
+        Object { head, ttl, kind, body: Body::default(), hits: AtomicU64::new(0) }
+    }
+
+    /// An object with a complete body (a synthetic response).
+    pub fn complete(head: Head, ttl: Ttl, body: Bytes) -> Object {
+        Object { head, ttl, kind: Kind::Normal, body: Body::complete(body), hits: AtomicU64::new(0) }
+    }
+
+    /// `obj.hits`: deliveries from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Counts a delivery from the cache.
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `obj.ttl` at `now`: the time left fresh (negative once stale).
+    pub fn ttl_now(&self, now: f64) -> f64 {
+        self.ttl.ttl - (now - self.ttl.t_origin)
+    }
+
+    /// `obj.age` at `now`.
+    pub fn age(&self, now: f64) -> f64 {
+        now - self.ttl.t_origin
+    }
+
+    /// Whether it is fresh at `now` (for a request whose `req.ttl` caps the ttl).
+    pub fn is_fresh(&self, now: f64, req_ttl: Option<f64>) -> bool {
+        let ttl = req_ttl.map_or(self.ttl.ttl, |r| self.ttl.ttl.min(r));
+        self.ttl.t_origin + ttl > now
+    }
+
+    /// Whether a stale copy may still be served at `now` (within grace, `req.grace` capping it).
+    pub fn is_in_grace(&self, now: f64, req_grace: Option<f64>) -> bool {
+        let grace = req_grace.map_or(self.ttl.grace, |r| self.ttl.grace.min(r));
+        self.ttl.t_origin + self.ttl.ttl + grace > now
+    }
+
+    /// Whether it has outlived ttl, grace and keep at `now` (it can go).
+    pub fn is_expired(&self, now: f64) -> bool {
+        self.ttl.t_origin + self.ttl.ttl.max(0.0) + self.ttl.grace + self.ttl.keep <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_grace_and_expiry_follow_the_lifetime() {
+        // ttl 2 s and grace 5 s, born at 100 (spec §5.3's timeline).
+        let o = Object::new(Head::default(), Ttl { t_origin: 100.0, ttl: 2.0, grace: 5.0, keep: 0.0 }, Kind::Normal);
+        assert!(o.is_fresh(101.0, None));
+        assert!(!o.is_fresh(101.0, Some(0.5)), "req.ttl caps the ttl");
+        assert!(!o.is_fresh(103.5, None));
+        assert!(o.is_in_grace(103.5, None));
+        assert_eq!(o.ttl_now(103.5), -1.5);
+        assert_eq!(o.age(103.5), 3.5);
+        assert!(!o.is_in_grace(103.5, Some(1.0)), "req.grace caps the grace");
+        assert!(!o.is_in_grace(107.5, None));
+        assert!(o.is_expired(107.0));
+        o.hit();
+        assert_eq!(o.hits(), 1);
+    }
+}
