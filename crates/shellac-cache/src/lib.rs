@@ -1,14 +1,21 @@
 //! Shellac's object store (the product's cache, spec §5): how long a response may be cached
 //! ([`ttl`]), objects ([`object`]) and their bodies, filled by one fetch and read by many
-//! ([`body`]). Lookup with Vary, busy objects with their waiting lists, expiry and eviction arrive
-//! step by step; the engine's request state machine uses them.
+//! ([`body`]), variants ([`vary`]), the lookup decision ([`lookup`]) and the index of objects by
+//! key with busy fetches and their waiting lists ([`index`]). Storage limits and eviction arrive
+//! next; the engine's request state machine uses all of it.
 //!
 //! No HTTP server and no VCL here: the engine turns a backend response into an object and
 //! delivers objects; this crate owns objects, their metadata and the rules about them.
 
 pub mod body;
+pub mod index;
+pub mod lookup;
 pub mod object;
 pub mod ttl;
+pub mod vary;
 
+pub use index::{Cache, Fetch, Key, Lookup, Waiter};
+pub use lookup::Query;
 pub use object::{Head, Kind, Object};
 pub use ttl::Ttl;
+pub use vary::Vary;

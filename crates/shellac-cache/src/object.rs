@@ -9,6 +9,7 @@ use http::HeaderMap;
 
 use crate::body::Body;
 use crate::ttl::Ttl;
+use crate::vary::Vary;
 
 /// The head of a stored response.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +46,8 @@ pub struct Object {
     pub ttl: Ttl,
     /// What kind of object it is.
     pub kind: Kind,
+    /// The variant it is (the request values of its `Vary` headers), if it varies.
+    pub vary: Option<Vary>,
     /// Its body.
     pub body: Body,
     hits: AtomicU64,
@@ -55,12 +58,12 @@ pub struct Object {
 impl Object {
     /// An object whose body the fetch will append.
     pub fn new(head: Head, ttl: Ttl, kind: Kind) -> Object {
-        Object { head, ttl, kind, body: Body::default(), hits: AtomicU64::new(0) }
+        Object { head, ttl, kind, vary: None, body: Body::default(), hits: AtomicU64::new(0) }
     }
 
     /// An object with a complete body (a synthetic response).
     pub fn complete(head: Head, ttl: Ttl, body: Bytes) -> Object {
-        Object { head, ttl, kind: Kind::Normal, body: Body::complete(body), hits: AtomicU64::new(0) }
+        Object { head, ttl, kind: Kind::Normal, vary: None, body: Body::complete(body), hits: AtomicU64::new(0) }
     }
 
     /// `obj.hits`: deliveries from the cache so far.

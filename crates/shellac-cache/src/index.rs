@@ -1,0 +1,349 @@
+//! The index: objects by key (SHA-256 of `hash_data`), several variants per key, and per key at
+//! most one busy fetch whose waiting list the other requests for that key join (coalescing,
+//! spec §5.5). A lookup takes the key's shard lock, decides ([`crate::lookup`]) and answers with
+//! the object to deliver, the right to fetch ([`Fetch`]), or a place on the waiting list
+//! ([`Waiter`]). A fetch that has its head inserts the object and wakes every waiter, who look up
+//! again; one that fails wakes them too, never leaving them hanging.
+//!
+//! Invariants: an object is only ever found under its own key and variant; a key has at most one
+//! registered busy fetch, cleared exactly once (by insert, abandon or drop).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::lookup::{decide, Decision, Query};
+use crate::object::Object;
+
+/// A lookup key: the SHA-256 of what `vcl_hash` fed `hash_data`.
+pub type Key = [u8; 32];
+
+/// Shards of the table (a power of two).
+const SHARDS: usize = 64;
+
+/// The object index. Clones share it.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[Mutex<HashMap<Key, ObjHead>>]>,
+    objects: AtomicUsize,
+}
+
+/// The objects of one key (newest first) and its busy fetch.
+#[derive(Default)]
+struct ObjHead {
+    objects: Vec<Arc<Object>>,
+    busy: Option<Arc<Busy>>,
+}
+
+/// A fetch in progress that requests wait on.
+#[derive(Default)]
+struct Busy {
+    notify: Notify,
+    done: AtomicBool,
+    waiters: AtomicUsize,
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    /// A fresh object to deliver.
+    Hit(Arc<Object>),
+    /// A hit-for-pass marker: the request passes.
+    HitForPass(Arc<Object>),
+    /// A hit-for-miss marker: the request fetches on its own (`fetch` is not waited on).
+    HitMiss {
+        /// The marker.
+        marker: Arc<Object>,
+        /// The fetch, whose object is stored if it is cacheable after all.
+        fetch: Fetch,
+    },
+    /// A stale object within grace to deliver; `fetch` when this request is to refresh it in
+    /// the background (no other fetch is busy).
+    Grace {
+        /// The stale object.
+        stale: Arc<Object>,
+        /// The background fetch to start, if any.
+        fetch: Option<Fetch>,
+    },
+    /// The request fetches; others wait on it.
+    Miss {
+        /// The fetch.
+        fetch: Fetch,
+        /// A stale, kept object the fetch may revalidate.
+        stale: Option<Arc<Object>>,
+    },
+    /// A fetch for this key is busy: wait for it, then look up again.
+    Wait(Waiter),
+}
+
+/// The right, and the duty, to fill a key: insert an object, or abandon. Waiters are woken
+/// either way (also when it is dropped unused).
+pub struct Fetch {
+    cache: Cache,
+    key: Key,
+    /// The registered busy fetch; `None` for a fetch nobody waits on (hit-for-miss).
+    busy: Option<Arc<Busy>>,
+}
+
+/// A place on a busy fetch's waiting list.
+pub struct Waiter {
+    busy: Arc<Busy>,
+}
+
+// === impl Cache ===
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new()
+    }
+}
+
+impl Cache {
+    /// An empty index.
+    pub fn new() -> Cache {
+        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        Cache { inner: Arc::new(Inner { shards, objects: AtomicUsize::new(0) }) }
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, ObjHead>> {
+        &self.inner.shards[usize::from(key[0]) % SHARDS]
+    }
+
+    /// Looks `key` up for a request (spec §5.3).
+    pub fn lookup(&self, key: &Key, q: &Query<'_>) -> Lookup {
+        let mut shard = self.shard(key).lock();
+        let head = shard.entry(*key).or_default();
+        let busy = head.busy.as_ref().is_some_and(|b| !b.done.load(Ordering::Acquire));
+        match decide(&head.objects, busy, q) {
+            Decision::Hit(i) => Lookup::Hit(head.objects[i].clone()),
+            Decision::HitForPass(i) => Lookup::HitForPass(head.objects[i].clone()),
+            Decision::HitMiss(i) => Lookup::HitMiss { marker: head.objects[i].clone(), fetch: self.private(key) },
+            Decision::Grace { stale, fetch } => {
+                let stale = head.objects[stale].clone();
+                let fetch = fetch.then(|| self.register(key, head));
+                Lookup::Grace { stale, fetch }
+            }
+            Decision::Miss { stale } => {
+                let stale = stale.map(|i| head.objects[i].clone());
+                let fetch = if q.ignore_busy && busy { self.private(key) } else { self.register(key, head) };
+                Lookup::Miss { fetch, stale }
+            }
+            Decision::Wait => match head.busy.clone() {
+                Some(busy) => {
+                    busy.waiters.fetch_add(1, Ordering::Relaxed);
+                    Lookup::Wait(Waiter { busy })
+                }
+                // (Wait is only decided with a busy fetch.)
+                None => Lookup::Miss { fetch: self.register(key, head), stale: None },
+            },
+        }
+    }
+
+    /// A fetch that nobody waits on, and that no lookup will wait for.
+    pub fn private(&self, key: &Key) -> Fetch {
+        Fetch { cache: self.clone(), key: *key, busy: None }
+    }
+
+    fn register(&self, key: &Key, head: &mut ObjHead) -> Fetch {
+        let busy = Arc::new(Busy::default());
+        head.busy = Some(busy.clone());
+        Fetch { cache: self.clone(), key: *key, busy: Some(busy) }
+    }
+
+    /// Removes `obj` from `key` (its fetch failed: no object is left behind).
+    pub fn remove(&self, key: &Key, obj: &Arc<Object>) {
+        let mut shard = self.shard(key).lock();
+        if let Some(head) = shard.get_mut(key) {
+            let before = head.objects.len();
+            head.objects.retain(|o| !Arc::ptr_eq(o, obj));
+            self.inner.objects.fetch_sub(before - head.objects.len(), Ordering::Relaxed);
+            if head.objects.is_empty() && head.busy.is_none() {
+                shard.remove(key);
+            }
+        }
+    }
+
+    /// Removes every object past ttl, grace and keep at `now`; returns how many went.
+    pub fn sweep(&self, now: f64) -> usize {
+        let mut gone = 0;
+        for shard in self.inner.shards.iter() {
+            let mut shard = shard.lock();
+            shard.retain(|_, head| {
+                let before = head.objects.len();
+                head.objects.retain(|o| !o.is_expired(now));
+                gone += before - head.objects.len();
+                !head.objects.is_empty() || head.busy.is_some()
+            });
+        }
+        self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
+        gone
+    }
+
+    /// Objects stored.
+    pub fn len(&self) -> usize {
+        self.inner.objects.load(Ordering::Relaxed)
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+// === impl Fetch ===
+
+impl Fetch {
+    /// Whether requests are waiting on this fetch (an error object is then kept a moment, so
+    /// that they are served from it).
+    pub fn has_waiters(&self) -> bool {
+        self.busy.as_ref().is_some_and(|b| b.waiters.load(Ordering::Relaxed) > 0)
+    }
+
+    /// The key it fills.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Stores `obj` if it has a lifetime (ttl above zero), replacing the objects of the same
+    /// variant, and wakes the waiters.
+    pub fn insert(mut self, obj: Arc<Object>) {
+        let cache = self.cache.clone();
+        let mut shard = cache.shard(&self.key).lock();
+        let head = shard.entry(self.key).or_default();
+        if obj.ttl.ttl > 0.0 {
+            let before = head.objects.len();
+            head.objects.retain(|o| o.vary != obj.vary);
+            let replaced = before - head.objects.len();
+            head.objects.insert(0, obj);
+            let stored = &cache.inner.objects;
+            stored.fetch_add(1, Ordering::Relaxed);
+            stored.fetch_sub(replaced, Ordering::Relaxed);
+        }
+        self.clear(head);
+    }
+
+    /// Stores nothing and wakes the waiters (they look up again).
+    pub fn abandon(mut self) {
+        let cache = self.cache.clone();
+        let mut shard = cache.shard(&self.key).lock();
+        let head = shard.entry(self.key).or_default();
+        self.clear(head);
+        if head.objects.is_empty() && head.busy.is_none() {
+            shard.remove(&self.key);
+        }
+    }
+
+    /// Unregisters the busy fetch (if it is still this one) and wakes its waiters.
+    fn clear(&mut self, head: &mut ObjHead) {
+        let Some(busy) = self.busy.take() else { return };
+        if head.busy.as_ref().is_some_and(|b| Arc::ptr_eq(b, &busy)) {
+            head.busy = None;
+        }
+        busy.done.store(true, Ordering::Release);
+        busy.notify.notify_waiters();
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        if self.busy.is_some() {
+            let cache = self.cache.clone();
+            let mut shard = cache.shard(&self.key).lock();
+            if let Some(head) = shard.get_mut(&self.key) {
+                self.clear(head);
+            } else if let Some(busy) = self.busy.take() {
+                busy.done.store(true, Ordering::Release);
+                busy.notify.notify_waiters();
+            }
+        }
+    }
+}
+
+// === impl Waiter ===
+
+impl Waiter {
+    /// Waits until the busy fetch inserted its object or gave up.
+    pub async fn wait(self) {
+        let notified = self.busy.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.busy.done.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Head, Kind};
+    use crate::ttl::Ttl;
+    use http::HeaderMap;
+
+    fn q(now: f64, h: &HeaderMap) -> Query<'_> {
+        Query { now, req_ttl: None, req_grace: None, headers: h, ignore_vary: false, ignore_busy: false }
+    }
+
+    fn object(ttl: f64) -> Arc<Object> {
+        Arc::new(Object::new(Head::default(), Ttl { t_origin: 100.0, ttl, grace: 10.0, keep: 0.0 }, Kind::Normal))
+    }
+
+    #[tokio::test]
+    async fn one_fetch_per_key_the_others_wait_and_then_hit() {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let key = [7u8; 32];
+        let Lookup::Miss { fetch, stale: None } = cache.lookup(&key, &q(100.0, &h)) else { panic!("a miss") };
+        let Lookup::Wait(waiter) = cache.lookup(&key, &q(100.0, &h)) else { panic!("a wait") };
+        assert!(fetch.has_waiters());
+        let waiting = tokio::spawn(waiter.wait());
+        fetch.insert(object(60.0));
+        waiting.await.expect("woken");
+        assert!(matches!(cache.lookup(&key, &q(101.0, &h)), Lookup::Hit(_)));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_or_dropped_fetch_wakes_its_waiters() {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let key = [1u8; 32];
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        let Lookup::Wait(waiter) = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        drop(fetch);
+        waiter.wait().await;
+        // The next lookup fetches again.
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        fetch.abandon();
+        assert!(matches!(cache.lookup(&key, &q(100.0, &h)), Lookup::Miss { .. }));
+    }
+
+    #[test]
+    fn uncacheable_answers_are_not_stored_and_a_new_object_replaces_its_variant() {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let key = [2u8; 32];
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        fetch.insert(object(0.0));
+        assert_eq!(cache.len(), 0);
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        let first = object(1.0);
+        fetch.insert(first.clone());
+        // Stale at 103 but in grace: a grace hit that starts the refresh.
+        let Lookup::Grace { stale, fetch: Some(refresh) } = cache.lookup(&key, &q(103.0, &h)) else { panic!() };
+        assert!(Arc::ptr_eq(&stale, &first));
+        refresh.insert(object(60.0));
+        assert_eq!(cache.len(), 1, "the refreshed object replaced the stale one");
+        cache.remove(&key, &first);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.sweep(1000.0), 1);
+        assert!(cache.is_empty());
+    }
+}
