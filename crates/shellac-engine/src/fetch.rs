@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::header::{DATE, SERVER};
 use http::HeaderValue;
 use shellac_cache::body::State as BodyState;
-use shellac_cache::{Head, Kind, Object, Ttl};
+use shellac_cache::{Fetch, Head, Kind, Object, Ttl, Vary};
 use shellac_vcl::symbols::{ActionKind, Method};
 use tokio::sync::oneshot;
 
@@ -44,6 +44,11 @@ pub struct Fetched {
     pub beresp: Beresp,
     /// The body.
     pub body: Body,
+    /// What it is stored as: a response, or a marker (`beresp.uncacheable`: hit-for-miss;
+    /// `return (pass)`: hit-for-pass).
+    pub kind: Kind,
+    /// Made by `vcl_backend_error` (kept a second for waiting requests, spec §4.3).
+    pub synthetic: bool,
 }
 
 /// What the fetch came to.
@@ -97,9 +102,11 @@ pub async fn fetch(
     FetchTask { server, params, vcl, sess, bereq, body: Some(body) }.run().await
 }
 
-/// Runs a backend fetch as a task of its own that fills an object (a miss): the object comes
-/// back as soon as its head is known (its body then streams into it, for whoever reads it), or
-/// the channel closes when the fetch failed. The fetch goes on if the client goes away.
+/// Runs a backend fetch as a task of its own that fills an object (a miss, or a background
+/// fetch): the object is stored in the index through `fetch` (when its lifetime says so; the
+/// requests waiting on it are woken) and comes back as soon as its head is known, its body then
+/// streaming into it for whoever reads it; the channel closes when the fetch failed. The fetch
+/// goes on if the client goes away; a body that breaks off takes the object out of the index.
 pub fn spawn(
     server: Arc<Server>,
     params: Arc<Params>,
@@ -107,23 +114,50 @@ pub fn spawn(
     sess: Arc<Sess>,
     bereq: Bereq,
     body: Body,
+    fetch: Option<Fetch>,
 ) -> oneshot::Receiver<Arc<Object>> {
     let (tx, rx) = oneshot::channel();
     tokio::spawn(crate::clock::per_poll(async move {
         let mut task = FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body) };
+        // A failed fetch drops `fetch`: its waiters wake and look up again.
         let Outcome::Deliver(fetched) = task.run().await else { return };
-        let Fetched { beresp, body } = *fetched;
-        let obj = Arc::new(object_of(beresp));
+        let Fetched { mut beresp, body, kind, synthetic } = *fetched;
+        if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
+            // An error with requests waiting: kept a moment, so that they are served from it.
+            let now = crate::value::now();
+            beresp.set_ttl_now(1.0, now);
+            (beresp.grace, beresp.keep) = (5.0, 5.0);
+        }
+        let mut obj = object_of(beresp, kind);
+        if !synthetic {
+            match Vary::record(&obj.head.headers, &task.bereq.headers) {
+                Ok(vary) => obj.vary = vary,
+                Err(e) => {
+                    // A Vary that names no headers: delivered, never stored.
+                    tracing::info!(xid = task.bereq.xid, "{e}: not stored");
+                    obj.ttl.ttl = -1.0;
+                }
+            }
+        }
+        let obj = Arc::new(obj);
+        let key = fetch.as_ref().map(|f| *f.key());
+        if let Some(f) = fetch {
+            f.insert(obj.clone());
+        }
         // Whoever waits gets the object now; the body follows.
         let _ = tx.send(obj.clone());
-        fill(&obj, body).await;
+        if !fill(&obj, body).await {
+            if let Some(key) = key {
+                server.cache.remove(&key, &obj);
+            }
+        }
     }));
     rx
 }
 
 /// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
 /// `vcl_backend_error`) left them.
-fn object_of(beresp: Beresp) -> Object {
+fn object_of(beresp: Beresp, kind: Kind) -> Object {
     let head = Head {
         status: (beresp.status % 1000) as u16,
         reason: beresp.reason.into_owned(),
@@ -131,13 +165,12 @@ fn object_of(beresp: Beresp) -> Object {
         headers: beresp.headers,
     };
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
-    let kind = if beresp.uncacheable { Kind::HitForMiss } else { Kind::Normal };
     Object::new(head, ttl, kind)
 }
 
 /// Streams a response body into its object; a body that breaks off fails the object (its
-/// readers end with the error; the body's stream logged it).
-async fn fill(obj: &Object, mut body: Body) {
+/// readers end with the error; the body's stream logged it). Whether it completed.
+async fn fill(obj: &Object, mut body: Body) -> bool {
     use http_body::Body as _;
     loop {
         match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
@@ -146,8 +179,14 @@ async fn fill(obj: &Object, mut body: Body) {
                     obj.body.append(data);
                 }
             }
-            Some(Err(e)) => return obj.body.finish(BodyState::Failed(e.to_string())),
-            None => return obj.body.finish(BodyState::Complete),
+            Some(Err(e)) => {
+                obj.body.finish(BodyState::Failed(e.to_string()));
+                return false;
+            }
+            None => {
+                obj.body.finish(BodyState::Complete);
+                return true;
+            }
         }
     }
 }
@@ -214,6 +253,20 @@ impl FetchTask<'_> {
         );
         match handling {
             Ok(h) if matches!(h.action, ActionKind::Deliver | ActionKind::Pass) => {
+                // `return (pass[(d)])`: the object is a hit-for-pass marker for d (else its ttl),
+                // without grace or keep.
+                let kind = if h.action == ActionKind::Pass {
+                    if let Some(d) = h.args.first() {
+                        let now = crate::value::now();
+                        beresp.set_ttl_now(d.num(), now);
+                    }
+                    (beresp.grace, beresp.keep) = (0.0, 0.0);
+                    Kind::HitForPass
+                } else if beresp.uncacheable {
+                    Kind::HitForMiss
+                } else {
+                    Kind::Normal
+                };
                 let body = if beresp.do_stream {
                     sent.body
                 } else {
@@ -226,7 +279,7 @@ impl FetchTask<'_> {
                         }
                     }
                 };
-                Step::Done(Box::new(Fetched { beresp, body }))
+                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {
@@ -256,7 +309,7 @@ impl FetchTask<'_> {
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                Step::Done(Box::new(Fetched { beresp, body }))
+                Step::Done(Box::new(Fetched { beresp, body, kind: Kind::Normal, synthetic: true }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {

@@ -14,6 +14,7 @@
 //! ```
 
 mod deliver;
+mod lookup;
 mod pipe;
 mod synth;
 
@@ -37,12 +38,15 @@ use crate::server::Server;
 use crate::value::now;
 use crate::vcl::{Parts, Vcl};
 use crate::vrt::{Bereq, Req, Sess};
+use shellac_cache::Object;
 
 /// A step of the state machine.
 #[derive(Debug)]
 enum Step {
     Recv,
     Lookup,
+    /// `vcl_hit` on a fresh object, or a stale one in grace.
+    Hit(Arc<Object>),
     Miss,
     Pass,
     Pipe,
@@ -65,6 +69,9 @@ pub(crate) struct Task {
     pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// `return (vcl(label))` already moved this request.
     pub(crate) switched: bool,
+    /// The right to fill the looked-up key (a miss, or the refresh of a grace hit): released,
+    /// waking whoever waits on it, when the request goes elsewhere.
+    pub(crate) fetch: Option<shellac_cache::Fetch>,
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -125,7 +132,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         )
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false })
+    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false, fetch: None })
 }
 
 // === impl Task ===
@@ -136,16 +143,24 @@ impl Task {
         loop {
             step = match step {
                 Step::Recv => self.recv(),
-                Step::Lookup => Step::Miss,
+                Step::Lookup => self.lookup().await,
+                Step::Hit(obj) => match self.hit(obj) {
+                    Ok(resp) => return resp,
+                    Err(next) => next,
+                },
                 Step::Miss => self.client_step(Method::Miss, |a| match a {
                     ActionKind::Fetch => Some(Step::Fetch(Mode::Miss)),
                     ActionKind::Pass => Some(Step::Pass),
                     _ => None,
                 }),
-                Step::Pass => self.client_step(Method::Pass, |a| match a {
-                    ActionKind::Fetch => Some(Step::Fetch(Mode::Pass)),
-                    _ => None,
-                }),
+                Step::Pass => {
+                    // Nobody waits on a request that passes.
+                    self.fetch = None;
+                    self.client_step(Method::Pass, |a| match a {
+                        ActionKind::Fetch => Some(Step::Fetch(Mode::Pass)),
+                        _ => None,
+                    })
+                }
                 Step::Purge => self.client_step(Method::Purge, |_| None),
                 Step::Pipe => return self.pipe().await,
                 // A miss: the fetch fills an object in a task of its own; the response is
@@ -155,7 +170,8 @@ impl Task {
                     let bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
-                    match fetch::spawn(server, params, vcl, sess, bereq, body).await {
+                    let fetch = self.fetch.take();
+                    match fetch::spawn(server, params, vcl, sess, bereq, body, fetch).await {
                         Ok(obj) => match self.deliver_object(obj) {
                             Ok(resp) => return resp,
                             Err(next) => next,
@@ -179,6 +195,7 @@ impl Task {
                     Err(next) => next,
                 },
                 Step::Restart => {
+                    self.fetch = None;
                     self.req.restarts += 1;
                     if u64::from(self.req.restarts) > self.params.max_restarts {
                         Step::Synth(503, "Service Unavailable".into())

@@ -48,6 +48,7 @@ struct Open {
 pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Future<Output = ()>) {
     let stop = Arc::new(Stop::default());
     let open = Arc::new(Open::default());
+    let sweeper = tokio::spawn(sweep_cache(server.clone()));
     let mut acceptors = Vec::new();
     for l in listens {
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
@@ -58,6 +59,7 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
     for a in &acceptors {
         a.abort();
     }
+    sweeper.abort();
     let deadline = secs(server.params().shutdown_timeout);
     let drained = async {
         while open.count.load(Ordering::Acquire) > 0 {
@@ -73,6 +75,19 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
             "shutdown: {} connections still open after {deadline:?}; closing them",
             open.count.load(Ordering::Acquire)
         );
+    }
+}
+
+/// Once a second, removes the objects that outlived ttl, grace and keep.
+async fn sweep_cache(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let gone = server.cache.sweep(crate::value::now());
+        if gone > 0 {
+            tracing::debug!(gone, "expired objects removed");
+        }
     }
 }
 

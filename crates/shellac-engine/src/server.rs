@@ -1,5 +1,6 @@
 //! The state every request shares: the active VCL (one atomic pointer; a request pins the VCL
-//! it starts with), the parameters, the pool and probe registry, and the transaction id counter.
+//! it starts with), the parameters, the pool and probe registry, the object store, and the
+//! transaction id counter.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ pub struct Server {
     params: ArcSwap<Params>,
     /// Connection pools and probers, shared by all loaded VCLs.
     pub registry: Arc<Registry>,
+    /// The object store: it belongs to the process, not to a VCL (a reload keeps it).
+    pub cache: shellac_cache::Cache,
     xids: AtomicU64,
     /// `server.hostname`
     pub hostname: Arc<str>,
@@ -38,6 +41,7 @@ impl Server {
             labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
             registry,
+            cache: shellac_cache::Cache::new(),
             xids: AtomicU64::new(1),
             hostname: host.clone(),
             identity: host,

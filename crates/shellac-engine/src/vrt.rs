@@ -82,6 +82,10 @@ pub struct Req {
     pub hashed: bool,
     /// `std.cache_req_body(size)` was called: buffer up to this many bytes of the body.
     pub cache_body: Option<u64>,
+    /// `req.is_hitmiss`: the lookup found a hit-for-miss marker.
+    pub is_hitmiss: bool,
+    /// `req.is_hitpass`: the lookup found a hit-for-pass marker.
+    pub is_hitpass: bool,
 }
 
 /// A response being built for the client (`resp.*`).
@@ -130,6 +134,8 @@ pub struct Bereq {
     pub is_hitpass: bool,
     /// `bereq.is_hitmiss`
     pub is_hitmiss: bool,
+    /// `bereq.is_bgfetch`: a background fetch refreshing an object delivered in grace.
+    pub is_bgfetch: bool,
     /// `unset bereq.body` was run.
     pub body_unset: bool,
     /// `bereq.time`
@@ -250,8 +256,9 @@ impl Bereq {
             retries: 0,
             xid,
             uncacheable: mode != Mode::Miss,
-            is_hitpass: false,
-            is_hitmiss: false,
+            is_hitpass: req.is_hitpass,
+            is_hitmiss: req.is_hitmiss,
+            is_bgfetch: false,
             body_unset: false,
             time: crate::value::now(),
         }
@@ -295,6 +302,8 @@ impl Req {
             hasher: Sha256::new(),
             hashed: false,
             cache_body: None,
+            is_hitmiss: false,
+            is_hitpass: false,
         }
     }
 }

@@ -5,6 +5,13 @@ mod common;
 
 use common::*;
 
+/// A path never asked before: these answers are cacheable, and each request must reach the
+/// backend.
+fn unique() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("/u{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 /// An origin that answers every request on a connection with `raw` (kept alive).
 async fn raw_origin(raw: &str) -> Origin {
     let o = Origin::start("raw").await;
@@ -37,7 +44,7 @@ async fn a_close_delimited_response_ends_at_eof_and_is_not_reused() {
     o.set(|b| b.raw = Some("HTTP/1.1 200 OK\r\nX-Origin: eof\r\n\r\nuntil the end".into()));
     let p = proxy(&vcl_for(&[&o], "")).await;
     for _ in 0..2 {
-        let r = p.get("/").await;
+        let r = p.get(&unique()).await;
         assert_eq!((r.status, r.text().as_str()), (200, "until the end"));
     }
     assert_eq!(o.connections(), 2);
@@ -47,14 +54,14 @@ async fn a_close_delimited_response_ends_at_eof_and_is_not_reused() {
 async fn http10_responses_are_reused_only_with_keep_alive() {
     let o = raw_origin("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
     let p = proxy(&vcl_for(&[&o], "")).await;
-    assert_eq!(p.get("/").await.text(), "ok");
-    assert_eq!(p.get("/").await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
     assert_eq!(o.connections(), 2, "HTTP/1.0 without keep-alive: a connection per request");
 
     let o = raw_origin("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok").await;
     let p = proxy(&vcl_for(&[&o], "")).await;
-    assert_eq!(p.get("/").await.text(), "ok");
-    assert_eq!(p.get("/").await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
     assert_eq!(o.connections(), 1);
 }
 
@@ -65,7 +72,7 @@ async fn informational_responses_are_skipped() {
     )
     .await;
     let p = proxy(&vcl_for(&[&o], "")).await;
-    let r = p.get("/").await;
+    let r = p.get(&unique()).await;
     assert_eq!((r.status, r.text().as_str()), (201, "ok"));
     assert!(r.header("link").is_none());
 }
@@ -74,7 +81,7 @@ async fn informational_responses_are_skipped() {
 async fn the_backend_reason_phrase_and_repeated_headers_are_kept() {
     let o = raw_origin("HTTP/1.1 299 Quite Fine\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 0\r\n\r\n").await;
     let p = proxy(&vcl_for(&[&o], "sub vcl_backend_response { set beresp.http.reason = beresp.reason; }")).await;
-    let r = p.get("/").await;
+    let r = p.get(&unique()).await;
     assert_eq!(r.status, 299);
     assert_eq!(r.header("reason"), Some("Quite Fine"));
     assert_eq!(r.headers_named("x-a"), ["1", "2"]);
@@ -94,7 +101,7 @@ async fn malformed_backend_responses_are_503() {
         let o = Origin::start("bad").await;
         o.set(|b| b.raw = Some(raw.clone()));
         let p = proxy(&vcl_for(&[&o], "")).await;
-        let r = p.get("/").await;
+        let r = p.get(&unique()).await;
         assert_eq!(r.status, 503, "{:?}", &raw[..raw.len().min(60)]);
     }
 }
@@ -115,7 +122,7 @@ async fn a_body_cut_short_truncates_the_client_response() {
 async fn bytes_after_a_response_keep_its_connection_out_of_the_pool() {
     let o = raw_origin("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK").await;
     let p = proxy(&vcl_for(&[&o], "")).await;
-    assert_eq!(p.get("/").await.text(), "ok");
-    assert_eq!(p.get("/").await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
+    assert_eq!(p.get(&unique()).await.text(), "ok");
     assert_eq!(o.connections(), 2, "the connection with stray bytes was not reused");
 }

@@ -21,6 +21,9 @@ pub struct Behavior {
     pub head_delay: Duration,
     /// Send the head and half the body, then stall for this long and close.
     pub stall_body: Option<Duration>,
+    /// Send the head and half the body, pause this long, then send the rest (a slow, complete
+    /// body).
+    pub pause_body: Option<Duration>,
     /// Close the connection without answering.
     pub reset: bool,
     /// Answer with `Connection: close` and close.
@@ -35,7 +38,9 @@ pub struct Behavior {
     /// Keep the connection open this long after answering (probes must then time out), and
     /// with `drop_after`, before closing it.
     pub hold_open: Option<Duration>,
-    /// Extra response header lines (`Name: value`).
+    /// Extra response header lines (`Name: value`). Without a `Cache-Control` among them,
+    /// answers carry `Cache-Control: no-store`, so that tests of the proxy path see every
+    /// request reach the origin; cache tests give their own.
     pub headers: Vec<String>,
     /// The body; empty means the origin's name.
     pub body: String,
@@ -85,6 +90,7 @@ impl Default for Behavior {
             status: 200,
             head_delay: Duration::ZERO,
             stall_body: None,
+            pause_body: None,
             reset: false,
             close: false,
             drop_after: false,
@@ -276,11 +282,14 @@ async fn serve(
             head.push_str(h);
             head.push_str("\r\n");
         }
+        if !b.headers.iter().any(|h| h.len() > 14 && h[..14].eq_ignore_ascii_case("cache-control:")) {
+            head.push_str("Cache-Control: no-store\r\n");
+        }
         if close {
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
-        if !head_only && b.stall_body.is_none() && !close {
+        if !head_only && b.stall_body.is_none() && b.pause_body.is_none() && !close {
             // Head and body in one write, as a real server would.
             head.push_str(&body);
             stream.write_all(head.as_bytes()).await?;
@@ -294,6 +303,16 @@ async fn serve(
         }
         stream.write_all(head.as_bytes()).await?;
         if head_only {
+            if close {
+                return Ok(());
+            }
+            continue;
+        }
+        if let Some(pause) = b.pause_body {
+            stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;
+            stream.flush().await?;
+            tokio::time::sleep(pause).await;
+            stream.write_all(&body.as_bytes()[body.len() / 2..]).await?;
             if close {
                 return Ok(());
             }

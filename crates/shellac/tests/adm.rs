@@ -22,7 +22,8 @@ impl Drop for Running {
     }
 }
 
-/// An origin that answers 200 to everything, probes included.
+/// An origin that answers 200 to everything, probes included (uncacheable: every request
+/// reaches it).
 fn origin() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
@@ -42,7 +43,7 @@ fn origin() -> u16 {
                     while let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
                         seen.drain(..i + 4);
                         let close = true;
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
                         if close {
                             return;
                         }

@@ -20,7 +20,7 @@ use crate::vrt::Resp;
 impl Task {
     /// Delivers a passed response, or says which step comes instead.
     pub(super) fn deliver(&mut self, fetched: Fetched) -> Result<Response<Body>, Step> {
-        let Fetched { beresp, body } = fetched;
+        let Fetched { beresp, body, .. } = fetched;
         let t = now();
         let resp = Resp {
             status: beresp.status,

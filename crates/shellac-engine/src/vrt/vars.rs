@@ -41,7 +41,8 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
             let ae = req(ctx)?.headers.get(ACCEPT_ENCODING).map(|v| v.as_bytes().to_ascii_lowercase());
             Value::Bool(ae.is_some_and(|v| v.windows(4).any(|w| w == b"gzip")))
         }
-        V::ReqIsHitmiss | V::ReqIsHitpass => Value::Bool(false),
+        V::ReqIsHitmiss => Value::Bool(req(ctx)?.is_hitmiss),
+        V::ReqIsHitpass => Value::Bool(req(ctx)?.is_hitpass),
         V::ReqTime => Value::Time(req(ctx)?.time),
         V::ReqTransport => Value::Str("HTTP/1".into()),
         V::ReqTtl => Value::Duration(req(ctx)?.ttl.unwrap_or(-1.0)),
@@ -61,7 +62,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BereqBetweenBytesTimeout => Value::Duration(bereq(ctx)?.between_bytes_timeout.unwrap_or(0.0)),
         V::BereqRetries => Value::Int(i64::from(bereq(ctx)?.retries)),
         V::BereqUncacheable => Value::Bool(bereq(ctx)?.uncacheable),
-        V::BereqIsBgfetch => Value::Bool(false),
+        V::BereqIsBgfetch => Value::Bool(bereq(ctx)?.is_bgfetch),
         V::BereqXid => Value::Str(bereq(ctx)?.xid.to_string()),
         V::BereqIsHitmiss => Value::Bool(bereq(ctx)?.is_hitmiss),
         V::BereqIsHitpass => Value::Bool(bereq(ctx)?.is_hitpass),

@@ -1,0 +1,107 @@
+//! The cache side of a client request (spec §5.3): the lookup of the request's hash in the
+//! object store, waiting on a busy fetch for the same key, and `vcl_hit`. A fresh object is a
+//! hit; a stale one in grace is delivered while this request's background fetch refreshes it;
+//! hit-for-pass and hit-for-miss markers turn the request into a pass or an uncoalesced miss.
+
+use std::sync::Arc;
+
+use http::Response;
+use shellac_cache::{Lookup, Object, Query};
+use shellac_vcl::symbols::{ActionKind, Method};
+
+use super::{synth_step, Step, Task};
+use crate::body::Body;
+use crate::fetch::{self, Mode};
+use crate::vcl::Parts;
+use crate::vrt::Bereq;
+
+impl Task {
+    /// Looks the request up, waiting while another request fetches the same key.
+    pub(super) async fn lookup(&mut self) -> Step {
+        let Some(hash) = self.req.hash() else { return Step::Fail };
+        let Ok(key) = <[u8; 32]>::try_from(&hash[..]) else { return Step::Fail };
+        if self.req.hash_always_miss {
+            // A fetch of its own, whose object is stored for the others.
+            self.fetch = Some(self.server.cache.private(&key));
+            return Step::Miss;
+        }
+        loop {
+            let query = Query {
+                now: self.req.time,
+                req_ttl: self.req.ttl,
+                req_grace: self.req.grace,
+                headers: &self.req.headers,
+                ignore_vary: self.req.hash_ignore_vary,
+                ignore_busy: self.req.hash_ignore_busy,
+            };
+            let found = self.server.cache.lookup(&key, &query);
+            return match found {
+                Lookup::Hit(obj) => Step::Hit(obj),
+                Lookup::HitForPass(_) => {
+                    self.req.is_hitpass = true;
+                    Step::Pass
+                }
+                Lookup::HitMiss { fetch, .. } => {
+                    self.req.is_hitmiss = true;
+                    self.fetch = Some(fetch);
+                    Step::Miss
+                }
+                Lookup::Grace { stale, fetch } => {
+                    self.fetch = fetch;
+                    Step::Hit(stale)
+                }
+                Lookup::Miss { fetch, .. } => {
+                    self.fetch = Some(fetch);
+                    Step::Miss
+                }
+                Lookup::Wait(waiter) => {
+                    waiter.wait().await;
+                    continue;
+                }
+            };
+        }
+    }
+
+    /// `vcl_hit` on a fresh object, or a stale one in grace (then `self.fetch` is the refresh
+    /// to start, if no other request is refreshing it): the response, or the step instead.
+    pub(super) fn hit(&mut self, obj: Arc<Object>) -> Result<Response<Body>, Step> {
+        let handling = self.vcl.run(
+            Method::Hit,
+            &self.sess,
+            Parts { req: Some(&mut self.req), obj: Some(&obj), ..Parts::default() },
+        );
+        match handling {
+            Ok(h) if h.action == ActionKind::Deliver => {
+                if let Some(fetch) = self.fetch.take() {
+                    self.background_fetch(fetch);
+                }
+                obj.hit();
+                self.deliver_object(obj)
+            }
+            // `return (miss)` (seed 004, Varnish 4): fetch, refreshing the key.
+            Ok(h) if h.action == ActionKind::Miss => {
+                if self.fetch.is_none() {
+                    if let Some(key) = self.req.hash().and_then(|h| <[u8; 32]>::try_from(&h[..]).ok()) {
+                        self.fetch = Some(self.server.cache.private(&key));
+                    }
+                }
+                Err(Step::Miss)
+            }
+            Ok(h) if h.action == ActionKind::Pass => Err(Step::Pass),
+            Ok(h) if h.action == ActionKind::Synth => Err(synth_step(&h)),
+            Ok(h) if h.action == ActionKind::Restart => Err(Step::Restart),
+            Ok(_) => Err(Step::Fail),
+            Err(e) => Err(self.failed(Method::Hit, &e.0)),
+        }
+    }
+
+    /// Refreshes an object delivered in grace, in the background (`bereq.is_bgfetch`).
+    fn background_fetch(&mut self, fetch: shellac_cache::Fetch) {
+        let mut bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
+        bereq.is_bgfetch = true;
+        let (server, params, vcl, sess) =
+            (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
+        // Nobody waits for its result: the object is stored for the next requests.
+        drop(fetch::spawn(server, params, vcl, sess, bereq, Body::empty(), Some(fetch)));
+    }
+}

@@ -1,0 +1,223 @@
+//! The object store end to end (issue 20, spec §5): hits, `vcl_hit`, coalescing of concurrent
+//! misses, hit-for-miss and hit-for-pass, grace with a background fetch, variants, streaming to
+//! several clients, fetches that outlive their client or fail half way, and a cache that outlives
+//! a VCL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// An origin whose answers may be cached for `max_age` seconds.
+async fn cacheable(name: &str, max_age: u32) -> Origin {
+    let o = Origin::start(name).await;
+    o.set(|b| b.headers = vec![format!("Cache-Control: max-age={max_age}")]);
+    o
+}
+
+/// Requests to the origin (probes aside).
+fn fetches(o: &Origin) -> usize {
+    o.requests().iter().filter(|r| !r.line.starts_with("GET /probe")).count()
+}
+
+#[tokio::test]
+async fn a_second_request_is_a_hit_with_its_age_and_hits() {
+    let o = cacheable("o", 60).await;
+    let vcl = vcl_for(&[&o], "sub vcl_deliver { set resp.http.x-hits = obj.hits; }\n");
+    let p = proxy(&vcl).await;
+    let first = p.get("/a").await;
+    assert_eq!((first.status, first.text().as_str(), first.header("x-hits")), (200, "o", Some("0")));
+    let second = p.get("/a").await;
+    assert_eq!((second.status, second.text().as_str(), second.header("x-hits")), (200, "o", Some("1")));
+    assert_eq!(fetches(&o), 1, "one backend request for two");
+    assert_ne!(first.header("x-varnish"), second.header("x-varnish"));
+    // Another URL is another object.
+    assert_eq!(p.get("/b").await.text(), "o");
+    assert_eq!(fetches(&o), 2);
+    assert_eq!(p.server.cache.len(), 2);
+}
+
+#[tokio::test]
+async fn vcl_hit_can_pass_synth_and_restart() {
+    let o = cacheable("o", 60).await;
+    let vcl = vcl_for(
+        &[&o],
+        r#"sub vcl_hit {
+    if (req.url == "/pass") { return (pass); }
+    if (req.url == "/synth") { return (synth(418, "Hit")); }
+    if (req.url == "/restart" && req.restarts == 0) { set req.url = "/other"; return (restart); }
+}
+"#,
+    );
+    let p = proxy(&vcl).await;
+    for url in ["/pass", "/synth", "/restart", "/other"] {
+        p.get(url).await;
+    }
+    let before = fetches(&o);
+    assert_eq!(p.get("/pass").await.text(), "o");
+    assert_eq!(fetches(&o), before + 1, "pass from vcl_hit fetches");
+    assert_eq!(p.get("/synth").await.status, 418);
+    let r = p.get("/restart").await;
+    assert_eq!((r.status, r.text().as_str()), (200, "o"));
+    assert_eq!(fetches(&o), before + 1, "the restart was a hit on /other");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_make_one_backend_request() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| b.head_delay = Duration::from_millis(300));
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        let addr = p.addr;
+        clients.push(tokio::spawn(async move { get(addr, "/cold").await }));
+    }
+    for c in clients {
+        let r = c.await.expect("client");
+        assert_eq!((r.status, r.text().as_str()), (200, "o"));
+    }
+    assert_eq!(fetches(&o), 1, "fifty clients, one fetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_on_an_uncacheable_url_fetch_in_parallel_after_the_first() {
+    // No Cache-Control from the test: the origin says no-store (hit-for-miss).
+    let o = Origin::start("o").await;
+    o.set(|b| b.head_delay = Duration::from_millis(300));
+    let p = proxy(&vcl_for(&[&o], "sub vcl_deliver { set resp.http.x-hitmiss = req.is_hitmiss; }\n")).await;
+    let start = tokio::time::Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        let addr = p.addr;
+        clients.push(tokio::spawn(async move { get(addr, "/private").await }));
+    }
+    for c in clients {
+        assert_eq!(c.await.expect("client").status, 200);
+    }
+    // The first fetch is waited for once; its marker sends the others to fetch side by side.
+    assert_eq!(fetches(&o), 5);
+    assert!(start.elapsed() < Duration::from_millis(1200), "not one by one: {:?}", start.elapsed());
+    assert_eq!(p.get("/private").await.header("x-hitmiss"), Some("true"));
+}
+
+#[tokio::test]
+async fn return_pass_from_backend_response_makes_a_hit_for_pass_marker() {
+    let o = cacheable("o", 60).await;
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response { return (pass(30s)); }\n\
+         sub vcl_deliver { set resp.http.x-hitpass = req.is_hitpass; }\n",
+    );
+    let p = proxy(&vcl).await;
+    assert_eq!(p.get("/hfp").await.header("x-hitpass"), Some("false"));
+    let r = p.get("/hfp").await;
+    assert_eq!((r.text().as_str(), r.header("x-hitpass")), ("o", Some("true")));
+    assert_eq!(fetches(&o), 2, "the marker sends requests to the backend");
+}
+
+#[tokio::test]
+async fn a_stale_object_in_grace_is_delivered_while_a_background_fetch_refreshes_it() {
+    let o = Origin::start("v1").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=1".into()];
+        b.body = "v1".into();
+    });
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response { set beresp.grace = 10s; set beresp.http.x-bg = bereq.is_bgfetch; }\n",
+    );
+    let p = proxy(&vcl).await;
+    assert_eq!(p.get("/g").await.text(), "v1");
+    o.set(|b| b.body = "v2".into());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Stale, in grace: the old copy now, the refresh behind it.
+    let stale = p.get("/g").await;
+    assert_eq!(stale.text(), "v1");
+    assert!(stale.header("age").and_then(|a| a.parse::<u32>().ok()).is_some_and(|a| a >= 1), "{:?}", stale.headers);
+    assert!(eventually(Duration::from_secs(2), || fetches(&o) == 2).await, "one background fetch");
+    let mut fresh = p.get("/g").await;
+    for _ in 0..50 {
+        if fresh.text() == "v2" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        fresh = p.get("/g").await;
+    }
+    assert_eq!((fresh.text().as_str(), fresh.header("x-bg")), ("v2", Some("true")));
+    assert_eq!(fetches(&o), 2);
+}
+
+#[tokio::test]
+async fn variants_by_vary_are_stored_side_by_side() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| b.headers.push("Vary: X-Lang".into()));
+    let vcl = vcl_for(&[&o], "sub vcl_deliver { set resp.http.x-hits = obj.hits; }\n");
+    let p = proxy(&vcl).await;
+    let req = |lang: &str| format!("GET /v HTTP/1.1\r\nHost: x\r\nX-Lang: {lang}\r\nConnection: close\r\n\r\n");
+    assert_eq!(p.request(&req("en")).await.header("x-hits"), Some("0"));
+    assert_eq!(p.request(&req("fr")).await.header("x-hits"), Some("0"));
+    assert_eq!(p.request(&req("en")).await.header("x-hits"), Some("1"));
+    assert_eq!(p.request(&req("fr")).await.header("x-hits"), Some("1"));
+    assert_eq!(fetches(&o), 2);
+    assert_eq!(p.server.cache.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_miss_reaches_clients_before_its_body_is_complete() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| {
+        b.body = "x".repeat(200_000);
+        b.pause_body = Some(Duration::from_millis(500));
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let start = tokio::time::Instant::now();
+    let first = tokio::spawn({
+        let addr = p.addr;
+        async move { get(addr, "/big").await }
+    });
+    // A second client joins while the body is still arriving: it gets all of it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = get(p.addr, "/big").await;
+    let first = first.await.expect("first");
+    for r in [&first, &second] {
+        assert_eq!((r.status, r.body.len(), r.truncated), (200, 200_000, false));
+    }
+    assert_eq!(fetches(&o), 1);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_fetch_that_fails_half_way_truncates_and_leaves_no_object() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| {
+        b.body = "y".repeat(100_000);
+        b.stall_body = Some(Duration::from_millis(100));
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let r = p.get("/cut").await;
+    assert!(r.truncated, "the client sees the cut");
+    assert!(eventually(Duration::from_secs(2), || p.server.cache.is_empty()).await, "nothing stored");
+    o.set(|b| b.stall_body = None);
+    let r = p.get("/cut").await;
+    assert_eq!((r.status, r.body.len()), (200, 100_000));
+    assert_eq!(fetches(&o), 2);
+}
+
+#[tokio::test]
+async fn a_fetch_outlives_its_client_and_the_cache_outlives_the_vcl() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| b.head_delay = Duration::from_millis(200));
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    // The client gives up before the answer.
+    let mut c = Client::connect(p.addr).await;
+    c.write(b"GET /gone HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    drop(c);
+    assert!(eventually(Duration::from_secs(2), || p.server.cache.len() == 1).await, "the fetch went on");
+    // A new VCL: the cache stays.
+    let v2 = load(&p.server, "v2", &vcl_for(&[&o], "sub vcl_deliver { set resp.http.x-v = \"2\"; }\n"));
+    p.server.use_vcl(v2);
+    let r = p.request("GET /gone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!((r.text().as_str(), r.header("x-v")), ("o", Some("2")));
+    assert_eq!(fetches(&o), 1);
+}
