@@ -106,6 +106,11 @@ impl Body {
         self.inner.lock().len
     }
 
+    /// How many chunks it holds.
+    pub fn chunks(&self) -> usize {
+        self.inner.lock().chunks.len()
+    }
+
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::lookup::{decide, Decision, Query};
 use crate::object::Object;
+use crate::storage::Storage;
 
 /// A lookup key: the SHA-256 of what `vcl_hash` fed `hash_data`.
 pub type Key = [u8; 32];
@@ -33,7 +34,11 @@ pub struct Cache {
 struct Inner {
     shards: Box<[Mutex<HashMap<Key, ObjHead>>]>,
     objects: AtomicUsize,
+    storage: Storage,
 }
+
+/// varnishd's default storage: `-s default,100m`.
+pub const DEFAULT_SIZE: u64 = 100 << 20;
 
 /// The objects of one key (newest first) and its busy fetch.
 #[derive(Default)]
@@ -105,10 +110,20 @@ impl Default for Cache {
 }
 
 impl Cache {
-    /// An empty index.
+    /// An empty index over varnishd's default storage (`s0`, 100 MiB).
     pub fn new() -> Cache {
+        Cache::with_storage(Storage::new("s0", DEFAULT_SIZE))
+    }
+
+    /// An empty index over `storage`.
+    pub fn with_storage(storage: Storage) -> Cache {
         let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
-        Cache { inner: Arc::new(Inner { shards, objects: AtomicUsize::new(0) }) }
+        Cache { inner: Arc::new(Inner { shards, objects: AtomicUsize::new(0), storage }) }
+    }
+
+    /// The storage its objects are charged to.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
     }
 
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, ObjHead>> {
@@ -156,7 +171,7 @@ impl Cache {
         Fetch { cache: self.clone(), key: *key, busy: Some(busy) }
     }
 
-    /// Removes `obj` from `key` (its fetch failed: no object is left behind).
+    /// Removes `obj` from `key` (its fetch failed, or it is evicted): its charge is released.
     pub fn remove(&self, key: &Key, obj: &Arc<Object>) {
         let mut shard = self.shard(key).lock();
         if let Some(head) = shard.get_mut(key) {
@@ -167,6 +182,41 @@ impl Cache {
                 shard.remove(key);
             }
         }
+        drop(shard);
+        self.inner.storage.forget(obj);
+    }
+
+    /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
+    /// still stored (one larger than the whole store is delivered and not kept).
+    pub fn append(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
+        let n = chunk.len() as u64 + crate::storage::CHUNK_OVERHEAD;
+        obj.body.append(chunk);
+        if !obj.is_stored() {
+            return false;
+        }
+        self.inner.storage.charge(obj, n);
+        self.make_room(key, obj)
+    }
+
+    /// Moves a delivered object to the newest end of the LRU order (at most every couple of
+    /// seconds per object). `now` in seconds.
+    pub fn touch(&self, obj: &Object, now: u64) {
+        self.inner.storage.touch(obj, now);
+    }
+
+    /// Evicts the least recently used objects other than `obj` until the store is within its
+    /// limit; if that is not enough, `obj` itself leaves. Whether `obj` is still stored.
+    fn make_room(&self, key: &Key, obj: &Arc<Object>) -> bool {
+        let storage = &self.inner.storage;
+        while storage.is_over() {
+            let Some((k, victim)) = storage.pop_oldest(Some(obj)) else { break };
+            self.remove(&k, &victim);
+            storage.nuked_one();
+        }
+        if storage.is_over() && obj.is_stored() {
+            self.remove(key, obj);
+        }
+        obj.is_stored()
     }
 
     /// Removes every object past ttl, grace and keep at `now`; returns how many went.
@@ -175,9 +225,14 @@ impl Cache {
         for shard in self.inner.shards.iter() {
             let mut shard = shard.lock();
             shard.retain(|_, head| {
-                let before = head.objects.len();
-                head.objects.retain(|o| !o.is_expired(now));
-                gone += before - head.objects.len();
+                head.objects.retain(|o| {
+                    let expired = o.is_expired(now);
+                    if expired {
+                        self.inner.storage.forget(o);
+                        gone += 1;
+                    }
+                    !expired
+                });
                 !head.objects.is_empty() || head.busy.is_some()
             });
         }
@@ -211,21 +266,31 @@ impl Fetch {
     }
 
     /// Stores `obj` if it has a lifetime (ttl above zero), replacing the objects of the same
-    /// variant, and wakes the waiters.
+    /// variant and evicting others if the store is full, and wakes the waiters.
     pub fn insert(mut self, obj: Arc<Object>) {
         let cache = self.cache.clone();
+        let storage = &cache.inner.storage;
         let mut shard = cache.shard(&self.key).lock();
         let head = shard.entry(self.key).or_default();
-        if obj.ttl.ttl > 0.0 {
-            let before = head.objects.len();
-            head.objects.retain(|o| o.vary != obj.vary);
-            let replaced = before - head.objects.len();
-            head.objects.insert(0, obj);
-            let stored = &cache.inner.objects;
-            stored.fetch_add(1, Ordering::Relaxed);
-            stored.fetch_sub(replaced, Ordering::Relaxed);
+        let stored = obj.ttl.ttl > 0.0;
+        if stored {
+            head.objects.retain(|o| {
+                let same = o.vary == obj.vary;
+                if same {
+                    storage.forget(o);
+                    cache.inner.objects.fetch_sub(1, Ordering::Relaxed);
+                }
+                !same
+            });
+            head.objects.insert(0, obj.clone());
+            cache.inner.objects.fetch_add(1, Ordering::Relaxed);
+            storage.admit(&self.key, &obj);
         }
         self.clear(head);
+        drop(shard);
+        if stored {
+            cache.make_room(&self.key, &obj);
+        }
     }
 
     /// Stores nothing and wakes the waiters (they look up again).
@@ -293,6 +358,38 @@ mod tests {
 
     fn object(ttl: f64) -> Arc<Object> {
         Arc::new(Object::new(Head::default(), Ttl { t_origin: 100.0, ttl, grace: 10.0, keep: 0.0 }, Kind::Normal))
+    }
+
+    fn store(cache: &Cache, key: Key, body: usize) -> Arc<Object> {
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &HeaderMap::new())) else { panic!("a miss") };
+        let obj = object(60.0);
+        fetch.insert(obj.clone());
+        assert!(cache.append(&key, &obj, bytes::Bytes::from(vec![b'x'; body])) || body > 10_000);
+        obj
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_least_recently_used_and_never_grows_past_its_limit() {
+        let cache = Cache::with_storage(Storage::new("s0", 10_000));
+        let a = store(&cache, [1; 32], 2000);
+        let _b = store(&cache, [2; 32], 2000);
+        for k in 3..=6 {
+            // Hits on a keep moving it to the newest end (a touch counts every 2 s at most).
+            cache.touch(&a, 1_000 + 2 * u64::from(k));
+            store(&cache, [k; 32], 2000);
+            assert!(cache.storage().used() <= 10_000, "{}", cache.storage().used());
+        }
+        assert!(cache.storage().nuked() >= 2);
+        let h = HeaderMap::new();
+        assert!(matches!(cache.lookup(&[1; 32], &q(101.0, &h)), Lookup::Hit(_)), "the recently used one stays");
+        assert!(matches!(cache.lookup(&[2; 32], &q(101.0, &h)), Lookup::Miss { .. }), "the oldest went");
+        // An object larger than the store is not kept (and evicts nothing it cannot use).
+        let big = store(&cache, [9; 32], 20_000);
+        assert!(!big.is_stored());
+        assert!(cache.storage().used() <= 10_000);
+        // Everything expired goes, and its charge with it.
+        cache.sweep(10_000.0);
+        assert_eq!(cache.storage().used(), 0);
     }
 
     #[tokio::test]

@@ -2,12 +2,13 @@
 //! lifetime are fixed when the fetch hands it over; its body may still be filling (streaming);
 //! its hit count moves with every delivery. VCL sees it as `obj.*`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::body::Body;
+use crate::storage;
 use crate::ttl::Ttl;
 use crate::vary::Vary;
 
@@ -51,6 +52,14 @@ pub struct Object {
     /// Its body.
     pub body: Body,
     hits: AtomicU64,
+    /// Whether it is in the index (and so charged to the storage).
+    pub(crate) stored: AtomicBool,
+    /// Bytes charged to the storage.
+    pub(crate) charged: AtomicU64,
+    /// Its place in the storage's LRU order (0: none).
+    lru_tick: AtomicU64,
+    /// When it was last moved in the LRU order (seconds).
+    touched: AtomicU64,
 }
 
 // === impl Object ===
@@ -58,12 +67,71 @@ pub struct Object {
 impl Object {
     /// An object whose body the fetch will append.
     pub fn new(head: Head, ttl: Ttl, kind: Kind) -> Object {
-        Object { head, ttl, kind, vary: None, body: Body::default(), hits: AtomicU64::new(0) }
+        Object::with_body(head, ttl, kind, Body::default())
     }
 
     /// An object with a complete body (a synthetic response).
     pub fn complete(head: Head, ttl: Ttl, body: Bytes) -> Object {
-        Object { head, ttl, kind: Kind::Normal, vary: None, body: Body::complete(body), hits: AtomicU64::new(0) }
+        Object::with_body(head, ttl, Kind::Normal, Body::complete(body))
+    }
+
+    fn with_body(head: Head, ttl: Ttl, kind: Kind, body: Body) -> Object {
+        Object {
+            head,
+            ttl,
+            kind,
+            vary: None,
+            body,
+            hits: AtomicU64::new(0),
+            stored: AtomicBool::new(false),
+            charged: AtomicU64::new(0),
+            lru_tick: AtomicU64::new(0),
+            touched: AtomicU64::new(0),
+        }
+    }
+
+    /// What it costs in the store: the object itself, its headers, its variant and its body
+    /// so far (each chunk with its bookkeeping).
+    pub fn footprint(&self) -> u64 {
+        let headers: u64 =
+            self.head.headers.iter().map(|(n, v)| (n.as_str().len() + v.len()) as u64 + storage::HEADER_OVERHEAD).sum();
+        let vary: u64 = match &self.vary {
+            Some(Vary::Headers(h)) => {
+                h.iter().map(|(n, v)| (n.as_str().len() + v.as_ref().map_or(0, Vec::len) + 32) as u64).sum()
+            }
+            _ => 0,
+        };
+        let body = self.body.len() + self.body.chunks() as u64 * storage::CHUNK_OVERHEAD;
+        std::mem::size_of::<Object>() as u64
+            + storage::OBJECT_OVERHEAD
+            + self.head.reason.len() as u64
+            + headers
+            + vary
+            + body
+    }
+
+    /// Whether it is in the index.
+    pub fn is_stored(&self) -> bool {
+        self.stored.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn lru_tick(&self) -> u64 {
+        self.lru_tick.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_lru_tick(&self, tick: u64) {
+        self.lru_tick.store(tick, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take_lru_tick(&self) -> u64 {
+        self.lru_tick.swap(0, Ordering::Relaxed)
+    }
+
+    /// Whether its LRU place is old enough to be moved at `now` (seconds); marks it moved.
+    pub(crate) fn due_for_touch(&self, now: u64) -> bool {
+        let last = self.touched.load(Ordering::Relaxed);
+        now >= last + storage::TOUCH_EVERY
+            && self.touched.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// `obj.hits`: deliveries from the cache so far.

@@ -146,7 +146,7 @@ pub fn spawn(
         }
         // Whoever waits gets the object now; the body follows.
         let _ = tx.send(obj.clone());
-        if !fill(&obj, body).await {
+        if !fill(&server.cache, key.as_ref(), &obj, body).await {
             if let Some(key) = key {
                 server.cache.remove(&key, &obj);
             }
@@ -168,15 +168,26 @@ fn object_of(beresp: Beresp, kind: Kind) -> Object {
     Object::new(head, ttl, kind)
 }
 
-/// Streams a response body into its object; a body that breaks off fails the object (its
-/// readers end with the error; the body's stream logged it). Whether it completed.
-async fn fill(obj: &Object, mut body: Body) -> bool {
+/// Streams a response body into its object (charged to the store while it is stored under
+/// `key`); a body that breaks off fails the object (its readers end with the error; the body's
+/// stream logged it). Whether it completed.
+async fn fill(
+    cache: &shellac_cache::Cache,
+    key: Option<&shellac_cache::Key>,
+    obj: &Arc<Object>,
+    mut body: Body,
+) -> bool {
     use http_body::Body as _;
     loop {
         match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    obj.body.append(data);
+                    match key {
+                        Some(key) if obj.is_stored() => {
+                            cache.append(key, obj, data);
+                        }
+                        _ => obj.body.append(data),
+                    }
                 }
             }
             Some(Err(e)) => {

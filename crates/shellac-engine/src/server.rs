@@ -31,8 +31,13 @@ pub struct Server {
 // === impl Server ===
 
 impl Server {
-    /// A server with no VCL yet.
+    /// A server with no VCL yet, and varnishd's default storage (100 MiB).
     pub fn new(params: Params) -> Arc<Server> {
+        Server::with_storage(params, shellac_cache::Storage::new("s0", shellac_cache::index::DEFAULT_SIZE))
+    }
+
+    /// A server with no VCL yet, whose objects are kept in `storage` (`-s malloc,SIZE`).
+    pub fn with_storage(params: Params, storage: shellac_cache::Storage) -> Arc<Server> {
         let host: Arc<str> = hostname().into();
         let registry = Arc::new(Registry::default());
         registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
@@ -41,7 +46,7 @@ impl Server {
             labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
             registry,
-            cache: shellac_cache::Cache::new(),
+            cache: shellac_cache::Cache::with_storage(storage),
             xids: AtomicU64::new(1),
             hostname: host.clone(),
             identity: host,

@@ -221,3 +221,28 @@ async fn a_fetch_outlives_its_client_and_the_cache_outlives_the_vcl() {
     assert_eq!((r.text().as_str(), r.header("x-v")), ("o", Some("2")));
     assert_eq!(fetches(&o), 1);
 }
+
+#[tokio::test]
+async fn a_small_store_evicts_the_least_recently_used_and_stays_within_its_size() {
+    let o = cacheable("o", 600).await;
+    o.set(|b| b.body = "z".repeat(10_000));
+    const LIMIT: u64 = 64 << 10;
+    let p = proxy_with_storage(&vcl_for(&[&o], ""), shellac_cache::Storage::new("s0", LIMIT)).await;
+    for i in 0..20 {
+        assert_eq!(p.get(&format!("/obj{i}")).await.body.len(), 10_000);
+        assert!(p.server.cache.storage().used() <= LIMIT, "{} after {i}", p.server.cache.storage().used());
+    }
+    assert!(p.server.cache.storage().nuked() >= 10, "evicted: {}", p.server.cache.storage().nuked());
+    let before = fetches(&o);
+    // The newest are still there; the oldest went.
+    assert_eq!(p.get("/obj19").await.body.len(), 10_000);
+    assert_eq!(fetches(&o), before, "a hit");
+    assert_eq!(p.get("/obj0").await.body.len(), 10_000);
+    assert_eq!(fetches(&o), before + 1, "evicted, fetched again");
+    // An object larger than the whole store is delivered, and not kept.
+    o.set(|b| b.body = "w".repeat(100_000));
+    assert_eq!(p.get("/huge").await.body.len(), 100_000);
+    assert!(p.server.cache.storage().used() <= LIMIT);
+    assert_eq!(p.get("/huge").await.body.len(), 100_000);
+    assert_eq!(fetches(&o), before + 3);
+}

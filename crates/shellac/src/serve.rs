@@ -35,6 +35,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
+    let storage = crate::params::storage(&args.storage)?;
     let management = crate::management::setup(args)?;
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
     let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -49,7 +50,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let server = Server::new(params.clone());
+        let server = Server::with_storage(params.clone(), storage);
         // Discovery starts first, so the VCL's etcd directors load with what it found (it waits
         // at most DISCOVERY_WAIT for etcd; without it, they are empty and answer 503 until it
         // connects).

@@ -76,6 +76,7 @@ impl Task {
                     self.background_fetch(fetch);
                 }
                 obj.hit();
+                self.server.cache.touch(&obj, self.req.time as u64);
                 self.deliver_object(obj)
             }
             // `return (miss)` (seed 004, Varnish 4): fetch, refreshing the key.

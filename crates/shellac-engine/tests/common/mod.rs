@@ -59,6 +59,13 @@ pub async fn proxy_with(vcl: &str, f: impl FnOnce(&mut Params)) -> Proxy {
     serve_vcl(server, v).await
 }
 
+/// Starts a proxy whose objects are kept in `storage`.
+pub async fn proxy_with_storage(vcl: &str, storage: shellac_cache::Storage) -> Proxy {
+    let server = Server::with_storage(Params::default(), storage);
+    let v = load(&server, "boot", vcl);
+    serve_vcl(server, v).await
+}
+
 /// Makes `vcl` active on `server` and listens on 127.0.0.1 port 0.
 pub async fn serve_vcl(server: Arc<Server>, vcl: Arc<Vcl>) -> Proxy {
     server.use_vcl(vcl);
