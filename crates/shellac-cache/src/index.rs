@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::lookup::{decide, Decision, Query};
-use crate::object::Object;
+use crate::object::{Kind, Object};
 use crate::storage::Storage;
 
 /// A lookup key: the SHA-256 of what `vcl_hash` fed `hash_data`.
@@ -267,12 +267,24 @@ impl Fetch {
 
     /// Stores `obj` if it has a lifetime (ttl above zero), replacing the objects of the same
     /// variant and evicting others if the store is full, and wakes the waiters.
-    pub fn insert(mut self, obj: Arc<Object>) {
+    pub fn insert(self, obj: Arc<Object>) {
+        self.store(obj, true);
+    }
+
+    /// As [`Fetch::insert`], except that a normal object of the same variant stays: for an
+    /// error answer (a 5xx marker, a synthetic error), which must not take a good object's
+    /// place (a stale copy keeps serving in grace).
+    pub fn insert_unless_good(self, obj: Arc<Object>) {
+        self.store(obj, false);
+    }
+
+    fn store(mut self, obj: Arc<Object>, replace_good: bool) {
         let cache = self.cache.clone();
         let storage = &cache.inner.storage;
         let mut shard = cache.shard(&self.key).lock();
         let head = shard.entry(self.key).or_default();
-        let stored = obj.ttl.ttl > 0.0;
+        let shadows_good = !replace_good && head.objects.iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
+        let stored = obj.ttl.ttl > 0.0 && !shadows_good;
         if stored {
             head.objects.retain(|o| {
                 let same = o.vary == obj.vary;
@@ -420,6 +432,27 @@ mod tests {
         let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
         fetch.abandon();
         assert!(matches!(cache.lookup(&key, &q(100.0, &h)), Lookup::Miss { .. }));
+    }
+
+    #[test]
+    fn an_error_answer_never_takes_a_good_objects_place() {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let key = [3u8; 32];
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
+        let good = object(1.0);
+        fetch.insert(good.clone());
+        // Stale in grace: the refresh gets a 503 marked hit-for-miss.
+        let Lookup::Grace { fetch: Some(refresh), .. } = cache.lookup(&key, &q(102.0, &h)) else { panic!() };
+        let mut error = Object::new(
+            Head { status: 503, ..Head::default() },
+            Ttl { t_origin: 102.0, ttl: 120.0, grace: 0.0, keep: 0.0 },
+            Kind::HitForMiss,
+        );
+        error.vary = None;
+        refresh.insert_unless_good(Arc::new(error));
+        let Lookup::Grace { stale, .. } = cache.lookup(&key, &q(103.0, &h)) else { panic!("still served in grace") };
+        assert!(Arc::ptr_eq(&stale, &good));
     }
 
     #[test]

@@ -39,10 +39,16 @@ impl Default for TtlParams {
     }
 }
 
+/// When a response received at `now` was born at the origin: `now − Age` (a non-numeric
+/// `Age` counts as 0).
+pub fn origin_time(headers: &HeaderMap, now: f64) -> f64 {
+    let age = headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    now - age as f64
+}
+
 /// The TTL of a response with `status` and `headers` received at `now`.
 pub fn rfc_ttl(status: u16, headers: &HeaderMap, now: f64, p: &TtlParams) -> Ttl {
-    let age = headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
-    let t_origin = now - age as f64;
+    let t_origin = origin_time(headers, now);
     let mut out = Ttl { t_origin, ttl: p.default_ttl, grace: p.default_grace, keep: p.default_keep };
     out.ttl = match status {
         // Redirects that are temporary: only an explicit lifetime makes them cacheable.

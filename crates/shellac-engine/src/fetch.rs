@@ -142,7 +142,13 @@ pub fn spawn(
         let obj = Arc::new(obj);
         let key = fetch.as_ref().map(|f| *f.key());
         if let Some(f) = fetch {
-            f.insert(obj.clone());
+            // An error answer (a 5xx the builtin marks uncacheable, or vcl_backend_error's)
+            // never replaces a good object: a stale copy keeps serving in grace.
+            if obj.head.status >= 500 && (synthetic || obj.kind != Kind::Normal) {
+                f.insert_unless_good(obj.clone());
+            } else {
+                f.insert(obj.clone());
+            }
         }
         // Whoever waits gets the object now; the body follows.
         let _ = tx.send(obj.clone());

@@ -246,3 +246,20 @@ async fn a_small_store_evicts_the_least_recently_used_and_stays_within_its_size(
     assert_eq!(p.get("/huge").await.body.len(), 100_000);
     assert_eq!(fetches(&o), before + 3);
 }
+
+#[tokio::test]
+async fn clients_get_304_on_their_conditions_and_the_backend_never_sees_them() {
+    let o = cacheable("o", 60).await;
+    o.set(|b| b.headers.push("ETag: \"v1\"".into()));
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let cond = |inm: &str| format!("GET /e HTTP/1.1\r\nHost: x\r\nIf-None-Match: {inm}\r\nConnection: close\r\n\r\n");
+    // A cold miss with a matching If-None-Match: the backend gets a plain GET, the client a 304.
+    let r = p.request(&cond("\"v1\"")).await;
+    assert_eq!((r.status, r.body.len(), r.header("content-length")), (304, 0, None));
+    assert!(o.requests().iter().all(|r| !r.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("if-none-match"))));
+    // A hit: 304 on a match (weak too), 200 otherwise.
+    assert_eq!(p.request(&cond("W/\"v1\"")).await.status, 304);
+    let r = p.request(&cond("\"v2\"")).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "o"));
+    assert_eq!(fetches(&o), 1);
+}

@@ -96,11 +96,15 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
         time: now(),
         ..Beresp::default()
     };
-    // Spec §5.1; a pass is never cached (ttl −1, no grace or keep).
-    let ttl = shellac_cache::ttl::rfc_ttl(response.status, &beresp.headers, beresp.time, &params.ttl_params());
-    beresp.t_origin = ttl.t_origin;
-    (beresp.ttl, beresp.grace, beresp.keep) =
-        if bereq.uncacheable { (-1.0, 0.0, 0.0) } else { (ttl.ttl, ttl.grace, ttl.keep) };
+    // Spec §5.1; a pass is never cached (ttl −1, no grace or keep: only its age is wanted).
+    if bereq.uncacheable {
+        beresp.t_origin = shellac_cache::ttl::origin_time(&beresp.headers, beresp.time);
+        (beresp.ttl, beresp.grace, beresp.keep) = (-1.0, 0.0, 0.0);
+    } else {
+        let ttl = shellac_cache::ttl::rfc_ttl(response.status, &beresp.headers, beresp.time, &params.ttl_params());
+        beresp.t_origin = ttl.t_origin;
+        (beresp.ttl, beresp.grace, beresp.keep) = (ttl.ttl, ttl.grace, ttl.keep);
+    }
     let body = body_of(lease, between_bytes, &bereq.url);
     Ok(Sent { beresp, body })
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use http::header::{AGE, VIA};
+use http::header::{
+    AGE, CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, TRANSFER_ENCODING, VIA,
+};
 use http::{HeaderMap, Response};
 use shellac_cache::Object;
 use shellac_vcl::symbols::{ActionKind, Method};
@@ -30,7 +32,7 @@ impl Task {
             body: Vec::new(),
             time: t,
         };
-        self.deliver_resp(resp, body, None)
+        self.deliver_resp(resp, body, None, beresp.t_origin)
     }
 
     /// Delivers an object (its body complete or still filling), or says which step comes
@@ -46,7 +48,7 @@ impl Task {
             time: t,
         };
         let body = Body::object(obj.clone());
-        self.deliver_resp(resp, body, Some(&obj))
+        self.deliver_resp(resp, body, Some(&obj), obj.ttl.t_origin)
     }
 
     /// The stored headers as a client gets them: hop-by-hop and `Age` replaced by this
@@ -59,14 +61,29 @@ impl Task {
         headers
     }
 
-    /// `vcl_deliver`, then the response.
-    fn deliver_resp(&mut self, mut resp: Resp, body: Body, obj: Option<&Object>) -> Result<Response<Body>, Step> {
+    /// `vcl_deliver`, then the response (a 304 when the request's condition holds).
+    fn deliver_resp(
+        &mut self,
+        mut resp: Resp,
+        body: Body,
+        obj: Option<&Object>,
+        t_origin: f64,
+    ) -> Result<Response<Body>, Step> {
         match self.vcl.run(
             Method::Deliver,
             &self.sess,
             Parts { req: Some(&mut self.req), resp: Some(&mut resp), obj, ..Parts::default() },
         ) {
-            Ok(h) if h.action == ActionKind::Deliver => Ok(self.response(resp, body)),
+            Ok(h) if h.action == ActionKind::Deliver => {
+                if resp.status % 1000 == 200 && not_modified(&self.req.headers, &resp.headers, t_origin, resp.time) {
+                    resp.status = 304;
+                    resp.reason = "Not Modified".into();
+                    resp.headers.remove(CONTENT_LENGTH);
+                    resp.headers.remove(TRANSFER_ENCODING);
+                    return Ok(self.response(resp, Body::empty()));
+                }
+                Ok(self.response(resp, body))
+            }
             Ok(h) if h.action == ActionKind::Synth => Err(synth_step(&h)),
             Ok(h) if h.action == ActionKind::Restart => Err(Step::Restart),
             Ok(_) => Err(Step::Fail),
@@ -86,5 +103,78 @@ impl Task {
         }
         *r.headers_mut() = resp.headers;
         r
+    }
+}
+
+/// Whether a 200 answer becomes a 304 for this request (spec §5.7, Varnish's
+/// `RFC2616_Do_Cond`): with `If-None-Match`, when it equals the answer's `ETag` after a leading
+/// `W/` is taken off each (both strong, and equal as they are, when the request has a `Range`;
+/// no lists, no `*`), `If-Modified-Since` then ignored; else with an `If-Modified-Since` that
+/// parses and is not in the future, when `Last-Modified` (or the origin time) is not after it.
+fn not_modified(req: &HeaderMap, resp: &HeaderMap, t_origin: f64, now: f64) -> bool {
+    if let Some(inm) = req.get(IF_NONE_MATCH) {
+        let Some(etag) = resp.get(ETAG) else { return false };
+        let (inm, etag) = (inm.as_bytes(), etag.as_bytes());
+        if req.contains_key(RANGE) {
+            return !etag.starts_with(b"W/") && !inm.starts_with(b"W/") && inm == etag;
+        }
+        return inm.strip_prefix(b"W/").unwrap_or(inm) == etag.strip_prefix(b"W/").unwrap_or(etag);
+    }
+    let date = |v: &http::HeaderValue| {
+        let t = httpdate::parse_http_date(v.to_str().ok()?).ok()?;
+        Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
+    };
+    let Some(ims) = req.get(IF_MODIFIED_SINCE).and_then(date) else { return false };
+    if ims > now {
+        return false;
+    }
+    let modified = resp.get(LAST_MODIFIED).and_then(date).unwrap_or(t_origin);
+    modified <= ims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.append(*n, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    const NOW: f64 = 1_800_000_000.0;
+
+    /// One row per rule of spec §5.7 (as observed on varnishd 7.1.1).
+    #[test]
+    fn conditions_follow_varnish() {
+        let etag = h(&[("etag", "\"abc\""), ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        let rows: Vec<(&str, HeaderMap, &HeaderMap, bool)> = vec![
+            ("same ETag", h(&[("if-none-match", "\"abc\"")]), &etag, true),
+            ("weak against strong", h(&[("if-none-match", "W/\"abc\"")]), &etag, true),
+            ("another ETag", h(&[("if-none-match", "\"abd\"")]), &etag, false),
+            ("no list parsing", h(&[("if-none-match", "\"abc\", \"def\"")]), &etag, false),
+            ("no star", h(&[("if-none-match", "*")]), &etag, false),
+            ("strong with Range", h(&[("if-none-match", "W/\"abc\""), ("range", "bytes=0-1")]), &etag, false),
+            (
+                "If-None-Match wins over If-Modified-Since",
+                h(&[("if-none-match", "\"x\""), ("if-modified-since", "Mon, 07 Nov 1994 08:49:37 GMT")]),
+                &etag,
+                false,
+            ),
+            ("modified before", h(&[("if-modified-since", "Mon, 07 Nov 1994 08:49:37 GMT")]), &etag, true),
+            ("modified after", h(&[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")]), &etag, false),
+            ("a future date", h(&[("if-modified-since", "Mon, 07 Nov 2050 08:49:37 GMT")]), &etag, false),
+            ("a date that does not parse", h(&[("if-modified-since", "yesterday")]), &etag, false),
+        ];
+        for (what, req, resp, want) in rows {
+            assert_eq!(not_modified(&req, resp, NOW, NOW), want, "{what}");
+        }
+        // Without Last-Modified, the origin time counts.
+        let ims = h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        assert!(not_modified(&ims, &h(&[]), 784_111_777.0, NOW));
+        assert!(!not_modified(&ims, &h(&[]), 784_111_778.0, NOW));
     }
 }
