@@ -23,7 +23,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_LENGTH, EXPECT, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use hyper::body::Incoming;
 use sha2::{Digest as _, Sha256};
@@ -102,7 +104,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         tracing::debug!("400: Connection names protected header {name}");
         return Err((400, "Bad Request\n"));
     }
-    framing_checks(&mut parts)?;
+    let conditional = framing_checks(&mut parts)?;
     let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
     if longest as u64 > params.http_req_hdr_len {
         return Err((431, "Request Header Fields Too Large\n"));
@@ -118,6 +120,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let mut headers = std::mem::take(&mut parts.headers);
     prepare_headers(&mut headers, &sess);
     let mut req = Req::new(method_text(&parts.method), url, proto.into(), headers, server.next_xid(), now());
+    req.conditional = conditional;
     req.backend_hint = vcl.default_backend.clone();
     // A request without a body gets an empty one, which retries can send again.
     let body = if http_body::Body::is_end_stream(&incoming) {
@@ -307,25 +310,45 @@ fn synth_step(h: &Handling) -> Step {
 /// vector), `Expect` only `100-continue` (else 417; hyper sends the 100 when the body is first
 /// read) and never passed on; an absolute-form target (`GET http://host/path`) gives the Host
 /// the VCL and the backend see, and the path.
-fn framing_checks(parts: &mut http::request::Parts) -> Result<(), (u16, &'static str)> {
-    let mut hosts = parts.headers.get_all(HOST).iter();
-    if hosts.next().is_some() && hosts.next().is_some() {
+///
+/// Returns whether the request is conditional (`If-None-Match`, `If-Modified-Since`): only then
+/// does delivery look for a 304.
+fn framing_checks(parts: &mut http::request::Parts) -> Result<bool, (u16, &'static str)> {
+    // One pass over the names (standard names compare as integers) instead of a lookup each.
+    let (mut host, mut te, mut expect, mut conditional) = (false, false, false, false);
+    for name in parts.headers.keys() {
+        if name == HOST {
+            host = true;
+        } else if name == TRANSFER_ENCODING {
+            te = true;
+        } else if name == EXPECT {
+            expect = true;
+        } else if name == IF_NONE_MATCH || name == IF_MODIFIED_SINCE {
+            conditional = true;
+        }
+    }
+    // A name given twice shows as more values than names.
+    let repeated = parts.headers.len() != parts.headers.keys_len();
+    if host && repeated && parts.headers.get_all(HOST).iter().count() > 1 {
         tracing::debug!("400: more than one Host header");
         return Err((400, "Bad Request\n"));
     }
     // (hyper has already refused differing Content-Lengths, and drops a Content-Length beside
     // chunked and closes the connection after the answer, as RFC 9112 §6.3 allows.)
-    let mut te = parts.headers.get_all(TRANSFER_ENCODING).iter();
-    match (te.next(), te.next()) {
-        (None, _) => {}
-        (Some(v), None) if v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") => {}
-        _ => {
-            tracing::debug!("400: a Transfer-Encoding other than chunked");
-            return Err((400, "Bad Request\n"));
+    if te {
+        let mut te = parts.headers.get_all(TRANSFER_ENCODING).iter();
+        match (te.next(), te.next()) {
+            (Some(v), None) if v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") => {}
+            _ => {
+                tracing::debug!("400: a Transfer-Encoding other than chunked");
+                return Err((400, "Bad Request\n"));
+            }
         }
     }
-    if let Some(expect) = parts.headers.remove(EXPECT) {
-        if !expect.as_bytes().trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+    if expect {
+        let all: Vec<HeaderValue> = parts.headers.get_all(EXPECT).iter().cloned().collect();
+        parts.headers.remove(EXPECT);
+        if all.iter().any(|e| !e.as_bytes().trim_ascii().eq_ignore_ascii_case(b"100-continue")) {
             return Err((417, "Expectation Failed\n"));
         }
     }
@@ -339,7 +362,7 @@ fn framing_checks(parts: &mut http::request::Parts) -> Result<(), (u16, &'static
             parts.headers.insert(HOST, host);
         }
     }
-    Ok(())
+    Ok(conditional)
 }
 
 fn prepare_headers(headers: &mut HeaderMap, sess: &Sess) {

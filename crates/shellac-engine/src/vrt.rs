@@ -86,6 +86,8 @@ pub struct Req {
     pub is_hitmiss: bool,
     /// `req.is_hitpass`: the lookup found a hit-for-pass marker.
     pub is_hitpass: bool,
+    /// It arrived with `If-None-Match` or `If-Modified-Since` (delivery then checks for 304).
+    pub conditional: bool,
 }
 
 /// A response being built for the client (`resp.*`).
@@ -304,6 +306,7 @@ impl Req {
             cache_body: None,
             is_hitmiss: false,
             is_hitpass: false,
+            conditional: false,
         }
     }
 }

@@ -75,7 +75,10 @@ impl Task {
             Parts { req: Some(&mut self.req), resp: Some(&mut resp), obj, ..Parts::default() },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
-                if resp.status % 1000 == 200 && not_modified(&self.req.headers, &resp.headers, t_origin, resp.time) {
+                if self.req.conditional
+                    && resp.status % 1000 == 200
+                    && not_modified(&self.req.headers, &resp.headers, t_origin, resp.time)
+                {
                     resp.status = 304;
                     resp.reason = "Not Modified".into();
                     resp.headers.remove(CONTENT_LENGTH);
