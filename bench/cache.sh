@@ -22,8 +22,9 @@ bench_ports 18300 18301 18302 18303 18310
 
 bench_workdir shellac-cache-bench
 mkdir -p "$W/www" "$W/ngx-cache"
-head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$W/www/1k"
-head -c 102400 /dev/urandom | base64 -w0 | head -c 102400 > "$W/www/100k"
+# 3 random bytes make 4 base64 characters: exactly 1 KiB and 100 KiB of text.
+head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
+head -c 76800 /dev/urandom | base64 -w0 > "$W/www/100k"
 cat > "$W/origin.conf" <<NGINX
 worker_processes 1;
 daemon off;
