@@ -3,7 +3,8 @@
 //!
 //! It starts in-process origins, runs a `shellac` binary on a VCL in the shape of seed 004's
 //! examples (content-aware routing; round-robin, hash, random and fallback directors, one
-//! stacked on another; probes; pass and lookups; synthetic answers; header rewriting), and sends
+//! stacked on another; probes; pass and lookups with hits, grace hits, hit-for-miss and streaming
+//! misses; synthetic answers; header rewriting), and sends
 //! it a bounded mix of requests over kept-alive and one-shot connections: GET, HEAD, POST with a
 //! body, HTTP/1.0, small and 16 KiB answers, origin 404s, redirects from `vcl_synth`. It does
 //! this twice, once on the multi-threaded scheduler (the default) and once on the
@@ -61,6 +62,10 @@ pub async fn run(binary: &str, requests: usize) -> Result<Vec<Phase>, String> {
         b.headers = vec!["Cache-Control: max-age=60".into(), "Content-Type: application/octet-stream".into()];
     });
     origins[4].set_status(404);
+    // Cache hits: o1's objects go stale after a second (grace hits and background fetches),
+    // o3's stay fresh; o2 says no-store (hit-for-miss); "big" streams 16 KiB misses, then hits.
+    origins[0].set(|b| b.headers = vec!["Cache-Control: max-age=1".into()]);
+    origins[2].set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("shellac-pgo-{}-{run}", std::process::id()));
