@@ -49,6 +49,8 @@ pub struct Fetched {
     pub kind: Kind,
     /// Made by `vcl_backend_error` (kept a second for waiting requests, spec §4.3).
     pub synthetic: bool,
+    /// A 304 revalidated this stale object: the new object takes its body.
+    pub revalidated: Option<Arc<Object>>,
 }
 
 /// What the fetch came to.
@@ -85,6 +87,9 @@ struct FetchTask<'a> {
     bereq: Bereq,
     /// The request body, taken by the first attempt unless it can be sent again.
     body: Option<Body>,
+    /// A stale object this fetch asked the backend to revalidate (`If-None-Match`,
+    /// `If-Modified-Since` from its `ETag`, `Last-Modified`).
+    stale: Option<Arc<Object>>,
 }
 
 /// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
@@ -99,7 +104,15 @@ pub async fn fetch(
     mode: Mode,
 ) -> Outcome {
     let bereq = Bereq::from_req(server, req, mode);
-    FetchTask { server, params, vcl, sess, bereq, body: Some(body) }.run().await
+    FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None }.run().await
+}
+
+/// What a spawned fetch fills.
+pub struct Fill {
+    /// The right to fill the key (none for a private fetch).
+    pub fetch: Option<Fetch>,
+    /// The stale object it may revalidate.
+    pub stale: Option<Arc<Object>>,
 }
 
 /// Runs a backend fetch as a task of its own that fills an object (a miss, or a background
@@ -112,16 +125,19 @@ pub fn spawn(
     params: Arc<Params>,
     vcl: Arc<Vcl>,
     sess: Arc<Sess>,
-    bereq: Bereq,
+    mut bereq: Bereq,
     body: Body,
-    fetch: Option<Fetch>,
+    Fill { fetch, stale }: Fill,
 ) -> oneshot::Receiver<Arc<Object>> {
     let (tx, rx) = oneshot::channel();
+    // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
+    let stale = stale.filter(|s| revalidate(s, &mut bereq));
     tokio::spawn(crate::clock::per_poll(async move {
-        let mut task = FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body) };
+        let mut task =
+            FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
         // A failed fetch drops `fetch`: its waiters wake and look up again.
         let Outcome::Deliver(fetched) = task.run().await else { return };
-        let Fetched { mut beresp, body, kind, synthetic } = *fetched;
+        let Fetched { mut beresp, body, kind, synthetic, revalidated } = *fetched;
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
             // An error with requests waiting: kept a moment, so that they are served from it.
             let now = crate::value::now();
@@ -152,13 +168,61 @@ pub fn spawn(
         }
         // Whoever waits gets the object now; the body follows.
         let _ = tx.send(obj.clone());
-        if !fill(&server.cache, key.as_ref(), &obj, body).await {
+        if let Some(old) = revalidated {
+            // The body of the object the 304 confirmed (its chunks are shared, not copied).
+            for chunk in old.body.bytes().unwrap_or_default() {
+                append(&server.cache, key.as_ref(), &obj, chunk);
+            }
+            obj.body.finish(BodyState::Complete);
+        } else if !fill(&server.cache, key.as_ref(), &obj, body).await {
             if let Some(key) = key {
                 server.cache.remove(&key, &obj);
             }
         }
     }));
     rx
+}
+
+/// Whether `stale` can be revalidated (it has a keep, a complete body and an `ETag` or
+/// `Last-Modified`); if so, the conditions go into the backend request.
+fn revalidate(stale: &Object, bereq: &mut Bereq) -> bool {
+    use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+    if stale.ttl.keep <= 0.0 || stale.kind != Kind::Normal || stale.body.bytes().is_none() {
+        return false;
+    }
+    let (etag, lm) = (stale.head.headers.get(ETAG), stale.head.headers.get(LAST_MODIFIED));
+    if let Some(etag) = etag {
+        bereq.headers.insert(IF_NONE_MATCH, etag.clone());
+    }
+    if let Some(lm) = lm {
+        bereq.headers.insert(IF_MODIFIED_SINCE, lm.clone());
+    }
+    etag.is_some() || lm.is_some()
+}
+
+/// A 304 merged into the stale object it confirms: a 200 with the object's headers, each header
+/// the 304 carries replacing the object's (framing and encoding aside), and the TTL worked out
+/// again from the result.
+fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) {
+    use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
+    let mut headers = old.head.headers.clone();
+    let fresh = std::mem::take(&mut beresp.headers);
+    for name in fresh.keys() {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONTENT_ENCODING {
+            continue;
+        }
+        headers.remove(name);
+        for v in fresh.get_all(name) {
+            headers.append(name.clone(), v.clone());
+        }
+    }
+    beresp.headers = headers;
+    beresp.status = 200;
+    beresp.reason = "OK".into();
+    beresp.was_304 = true;
+    let ttl = shellac_cache::ttl::rfc_ttl(200, &beresp.headers, beresp.time, &params.ttl_params());
+    beresp.t_origin = ttl.t_origin;
+    (beresp.ttl, beresp.grace, beresp.keep) = (ttl.ttl, ttl.grace, ttl.keep);
 }
 
 /// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
@@ -188,12 +252,7 @@ async fn fill(
         match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    match key {
-                        Some(key) if obj.is_stored() => {
-                            cache.append(key, obj, data);
-                        }
-                        _ => obj.body.append(data),
-                    }
+                    append(cache, key, obj, data);
                 }
             }
             Some(Err(e)) => {
@@ -205,6 +264,16 @@ async fn fill(
                 return true;
             }
         }
+    }
+}
+
+/// Adds a chunk to the object's body, charged to the storage while the object is stored.
+fn append(cache: &shellac_cache::Cache, key: Option<&shellac_cache::Key>, obj: &Arc<Object>, chunk: Bytes) {
+    match key {
+        Some(key) if obj.is_stored() => {
+            cache.append(key, obj, chunk);
+        }
+        _ => obj.body.append(chunk),
     }
 }
 
@@ -263,6 +332,21 @@ impl FetchTask<'_> {
             }
         };
         let mut beresp = sent.beresp;
+        let mut revalidated = None;
+        if beresp.status == 304 && !self.bereq.uncacheable {
+            match self.stale.take() {
+                // The backend confirmed the stale object: a 200 with its body and headers,
+                // updated by the 304's (beresp.was_304).
+                Some(old) => {
+                    merge_304(&mut beresp, &old, self.params);
+                    revalidated = Some(old);
+                }
+                None => {
+                    tracing::info!(xid = self.bereq.xid, "FetchError: 304 to a request that was not conditional");
+                    return Step::Error(503, "Backend fetch failed".into());
+                }
+            }
+        }
         let handling = self.vcl.run(
             Method::BackendResponse,
             self.sess,
@@ -296,7 +380,7 @@ impl FetchTask<'_> {
                         }
                     }
                 };
-                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false }))
+                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false, revalidated }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {
@@ -326,7 +410,7 @@ impl FetchTask<'_> {
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                Step::Done(Box::new(Fetched { beresp, body, kind: Kind::Normal, synthetic: true }))
+                Step::Done(Box::new(Fetched { beresp, body, kind: Kind::Normal, synthetic: true, revalidated: None }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {

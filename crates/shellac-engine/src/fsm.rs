@@ -74,6 +74,8 @@ pub(crate) struct Task {
     /// The right to fill the looked-up key (a miss, or the refresh of a grace hit): released,
     /// waking whoever waits on it, when the request goes elsewhere.
     pub(crate) fetch: Option<shellac_cache::Fetch>,
+    /// The stale object a miss may revalidate with the backend (kept past its grace).
+    pub(crate) stale: Option<Arc<Object>>,
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -135,7 +137,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         )
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false, fetch: None })
+    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false, fetch: None, stale: None })
 }
 
 // === impl Task ===
@@ -158,7 +160,7 @@ impl Task {
                 }),
                 Step::Pass => {
                     // Nobody waits on a request that passes.
-                    self.fetch = None;
+                    (self.fetch, self.stale) = (None, None);
                     self.client_step(Method::Pass, |a| match a {
                         ActionKind::Fetch => Some(Step::Fetch(Mode::Pass)),
                         _ => None,
@@ -173,8 +175,8 @@ impl Task {
                     let bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
-                    let fetch = self.fetch.take();
-                    match fetch::spawn(server, params, vcl, sess, bereq, body, fetch).await {
+                    let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
+                    match fetch::spawn(server, params, vcl, sess, bereq, body, fill).await {
                         Ok(obj) => match self.deliver_object(obj) {
                             Ok(resp) => return resp,
                             Err(next) => next,
@@ -198,7 +200,7 @@ impl Task {
                     Err(next) => next,
                 },
                 Step::Restart => {
-                    self.fetch = None;
+                    (self.fetch, self.stale) = (None, None);
                     self.req.restarts += 1;
                     if u64::from(self.req.restarts) > self.params.max_restarts {
                         Step::Synth(503, "Service Unavailable".into())

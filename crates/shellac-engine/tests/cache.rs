@@ -21,6 +21,19 @@ fn fetches(o: &Origin) -> usize {
     o.requests().iter().filter(|r| !r.line.starts_with("GET /probe")).count()
 }
 
+/// `GET url` until the response satisfies `done` (at most 50 tries, 20 ms apart): the last one.
+async fn get_until(p: &Proxy, url: &str, done: impl Fn(&Response) -> bool) -> Response {
+    let mut r = p.get(url).await;
+    for _ in 0..50 {
+        if done(&r) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        r = p.get(url).await;
+    }
+    r
+}
+
 #[tokio::test]
 async fn a_second_request_is_a_hit_with_its_age_and_hits() {
     let o = cacheable("o", 60).await;
@@ -136,14 +149,7 @@ async fn a_stale_object_in_grace_is_delivered_while_a_background_fetch_refreshes
     assert_eq!(stale.text(), "v1");
     assert!(stale.header("age").and_then(|a| a.parse::<u32>().ok()).is_some_and(|a| a >= 1), "{:?}", stale.headers);
     assert!(eventually(Duration::from_secs(2), || fetches(&o) == 2).await, "one background fetch");
-    let mut fresh = p.get("/g").await;
-    for _ in 0..50 {
-        if fresh.text() == "v2" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        fresh = p.get("/g").await;
-    }
+    let fresh = get_until(&p, "/g", |r| r.text() == "v2").await;
     assert_eq!((fresh.text().as_str(), fresh.header("x-bg")), ("v2", Some("true")));
     assert_eq!(fetches(&o), 2);
 }
@@ -262,4 +268,114 @@ async fn clients_get_304_on_their_conditions_and_the_backend_never_sees_them() {
     let r = p.request(&cond("\"v2\"")).await;
     assert_eq!((r.status, r.text().as_str()), (200, "o"));
     assert_eq!(fetches(&o), 1);
+}
+
+/// The value of a header in the origin's `i`-th request (probes aside).
+fn sent_header(o: &Origin, i: usize, name: &str) -> Option<String> {
+    let reqs: Vec<_> = o.requests().into_iter().filter(|r| !r.line.starts_with("GET /probe")).collect();
+    reqs.get(i)?.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+}
+
+#[tokio::test]
+async fn a_kept_object_is_revalidated_and_a_304_keeps_its_body() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=1".into(), "Last-Modified: Sun, 06 Dec 2026 08:00:00 GMT".into()];
+        b.etag = Some("\"v1\"".into());
+        b.body = "the first body".into();
+    });
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response { set beresp.grace = 0s; set beresp.keep = 60s; \
+         set beresp.http.x-was-304 = beresp.was_304; }\n",
+    );
+    let p = proxy(&vcl).await;
+    let first = p.get("/r").await;
+    assert_eq!((first.text().as_str(), first.header("x-was-304")), ("the first body", Some("false")));
+    assert_eq!(sent_header(&o, 0, "if-none-match"), None, "a cold miss is not conditional");
+    // The origin's body changes, but its ETag does not: a 304 confirms the stored body.
+    o.set(|b| b.body = "a body the 304 must not bring".into());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = p.get("/r").await;
+    assert_eq!(fetches(&o), 2, "expired past its grace: a fetch");
+    assert_eq!(sent_header(&o, 1, "if-none-match").as_deref(), Some("\"v1\""));
+    assert_eq!(sent_header(&o, 1, "if-modified-since").as_deref(), Some("Sun, 06 Dec 2026 08:00:00 GMT"));
+    assert_eq!(
+        (second.status, second.text().as_str(), second.header("x-was-304"), second.header("etag")),
+        (200, "the first body", Some("true"), Some("\"v1\""))
+    );
+    assert_eq!(second.header("content-length"), Some("14"));
+    // The merged object is stored, fresh again: a hit.
+    let third = p.get("/r").await;
+    assert_eq!((third.text().as_str(), fetches(&o)), ("the first body", 2));
+    // A new ETag: the backend answers 200 and the new body replaces the old.
+    o.set(|b| b.etag = Some("\"v2\"".into()));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fourth = p.get("/r").await;
+    assert_eq!(sent_header(&o, 2, "if-none-match").as_deref(), Some("\"v1\""));
+    assert_eq!((fourth.text().as_str(), fourth.header("x-was-304")), ("a body the 304 must not bring", Some("false")));
+}
+
+#[tokio::test]
+async fn without_keep_or_a_validator_the_refresh_is_a_plain_get() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=1".into()];
+        b.etag = Some("\"v1\"".into());
+    });
+    // keep 0 (the default): nothing to revalidate once the TTL and grace are over.
+    let p = proxy(&vcl_for(&[&o], "sub vcl_backend_response { set beresp.grace = 0s; }\n")).await;
+    p.get("/n").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(p.get("/n").await.status, 200);
+    assert_eq!((fetches(&o), sent_header(&o, 1, "if-none-match")), (2, None));
+    // A validator-less object with keep: a plain GET too.
+    let q = Origin::start("q").await;
+    q.set(|b| b.headers = vec!["Cache-Control: max-age=1".into()]);
+    let p =
+        proxy(&vcl_for(&[&q], "sub vcl_backend_response { set beresp.grace = 0s; set beresp.keep = 60s; }\n")).await;
+    p.get("/n").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    p.get("/n").await;
+    assert_eq!((fetches(&q), sent_header(&q, 1, "if-modified-since")), (2, None));
+}
+
+#[tokio::test]
+async fn a_grace_refresh_with_keep_is_conditional() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=1".into()];
+        b.etag = Some("\"g\"".into());
+        b.body = "graced".into();
+    });
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_backend_response { set beresp.grace = 30s; set beresp.keep = 30s; \
+         set beresp.http.x-bg = bereq.is_bgfetch; }\n",
+    );
+    let p = proxy(&vcl).await;
+    p.get("/g").await;
+    o.set(|b| b.body = "not this".into());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(p.get("/g").await.text(), "graced");
+    assert!(eventually(Duration::from_secs(2), || fetches(&o) == 2).await, "one background fetch");
+    assert_eq!(sent_header(&o, 1, "if-none-match").as_deref(), Some("\"g\""));
+    // The refreshed object (from the 304) replaces the stale one: fresh, same body.
+    let r = get_until(&p, "/g", |r| r.header("x-bg") == Some("true")).await;
+    assert_eq!((r.text().as_str(), r.header("x-bg")), ("graced", Some("true")));
+    assert_eq!(fetches(&o), 2);
+}
+
+#[tokio::test]
+async fn an_unsolicited_304_on_a_cacheable_fetch_is_a_backend_error() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.raw = Some("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n".into());
+        b.keep_raw = true;
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    assert_eq!(p.get("/u").await.status, 503);
+    // Passed, the 304 goes to the client as it is.
+    let p = proxy(&vcl_for(&[&o], "sub vcl_recv { return (pass); }\n")).await;
+    assert_eq!(p.get("/u").await.status, 304);
 }

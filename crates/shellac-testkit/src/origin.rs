@@ -50,6 +50,9 @@ pub struct Behavior {
     /// With `early`: answer keep-alive and then read the whole body (a backend that answers
     /// early and goes on reading); the request is recorded with its body once read.
     pub early_reads: bool,
+    /// Send this entity tag with normal answers, and answer `304 Not Modified` (no body) to a
+    /// request whose `If-None-Match` names it (a revalidating backend).
+    pub etag: Option<String>,
     /// Keep each request for [`Origin::requests`] (off for long runs such as the PGO
     /// workload, where the record would only grow).
     pub record: bool,
@@ -101,6 +104,7 @@ impl Default for Behavior {
             body: String::new(),
             early: false,
             early_reads: false,
+            etag: None,
             record: true,
         }
     }
@@ -240,6 +244,11 @@ async fn serve(
             served.fetch_add(1, Ordering::Relaxed);
             continue;
         }
+        let not_modified = b.etag.as_ref().is_some_and(|tag| {
+            req.headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("if-none-match") && v.split(',').any(|t| t.trim() == tag))
+        });
         if b.record {
             requests.lock().push(req);
         }
@@ -272,12 +281,19 @@ async fn serve(
         }
         let body = if b.body.is_empty() { name.to_string() } else { b.body.clone() };
         let close = b.close || probe_close;
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\nX-Origin: {name}\r\nContent-Length: {}\r\n",
-            b.status,
-            reason(b.status),
-            body.len()
-        );
+        let mut head = if not_modified {
+            format!("HTTP/1.1 304 Not Modified\r\nX-Origin: {name}\r\n")
+        } else {
+            format!(
+                "HTTP/1.1 {} {}\r\nX-Origin: {name}\r\nContent-Length: {}\r\n",
+                b.status,
+                reason(b.status),
+                body.len()
+            )
+        };
+        if let Some(tag) = &b.etag {
+            head.push_str(&format!("ETag: {tag}\r\n"));
+        }
         for h in &b.headers {
             head.push_str(h);
             head.push_str("\r\n");
@@ -289,6 +305,7 @@ async fn serve(
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
+        let head_only = head_only || not_modified;
         if !head_only && b.stall_body.is_none() && b.pause_body.is_none() && !close {
             // Head and body in one write, as a real server would.
             head.push_str(&body);

@@ -50,8 +50,9 @@ impl Task {
                     self.fetch = fetch;
                     Step::Hit(stale)
                 }
-                Lookup::Miss { fetch, .. } => {
+                Lookup::Miss { fetch, stale } => {
                     self.fetch = Some(fetch);
+                    self.stale = stale;
                     Step::Miss
                 }
                 Lookup::Wait(waiter) => {
@@ -73,7 +74,7 @@ impl Task {
         match handling {
             Ok(h) if h.action == ActionKind::Deliver => {
                 if let Some(fetch) = self.fetch.take() {
-                    self.background_fetch(fetch);
+                    self.background_fetch(fetch, obj.clone());
                 }
                 obj.hit();
                 self.server.cache.touch(&obj, self.req.time as u64);
@@ -81,6 +82,8 @@ impl Task {
             }
             // `return (miss)` (seed 004, Varnish 4): fetch, refreshing the key.
             Ok(h) if h.action == ActionKind::Miss => {
+                // The object is the one to revalidate, if it has a keep (spec §5.7).
+                self.stale = Some(obj);
                 if self.fetch.is_none() {
                     if let Some(key) = self.req.hash().and_then(|h| <[u8; 32]>::try_from(&h[..]).ok()) {
                         self.fetch = Some(self.server.cache.private(&key));
@@ -96,13 +99,15 @@ impl Task {
         }
     }
 
-    /// Refreshes an object delivered in grace, in the background (`bereq.is_bgfetch`).
-    fn background_fetch(&mut self, fetch: shellac_cache::Fetch) {
+    /// Refreshes an object delivered in grace, in the background (`bereq.is_bgfetch`), as a
+    /// conditional request if it has a keep and a validator.
+    fn background_fetch(&mut self, fetch: shellac_cache::Fetch, stale: Arc<Object>) {
         let mut bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
         bereq.is_bgfetch = true;
         let (server, params, vcl, sess) =
             (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
         // Nobody waits for its result: the object is stored for the next requests.
-        drop(fetch::spawn(server, params, vcl, sess, bereq, Body::empty(), Some(fetch)));
+        let fill = fetch::Fill { fetch: Some(fetch), stale: Some(stale) };
+        drop(fetch::spawn(server, params, vcl, sess, bereq, Body::empty(), fill));
     }
 }
