@@ -51,6 +51,8 @@ pub struct Object {
     pub vary: Option<Vary>,
     /// Its body.
     pub body: Body,
+    /// The xid of the backend request that fetched it (a hit's second `X-Varnish` number).
+    pub xid: u64,
     hits: AtomicU64,
     /// Whether it is in the index (and so charged to the storage).
     pub(crate) stored: AtomicBool,
@@ -82,6 +84,7 @@ impl Object {
             kind,
             vary: None,
             body,
+            xid: 0,
             hits: AtomicU64::new(0),
             stored: AtomicBool::new(false),
             charged: AtomicU64::new(0),

@@ -145,6 +145,7 @@ pub fn spawn(
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
         let mut obj = object_of(beresp, kind);
+        obj.xid = task.bereq.xid;
         if !synthetic {
             match Vary::record(&obj.head.headers, &task.bereq.headers) {
                 Ok(vary) => obj.vary = vary,

@@ -44,7 +44,12 @@ async fn a_second_request_is_a_hit_with_its_age_and_hits() {
     let second = p.get("/a").await;
     assert_eq!((second.status, second.text().as_str(), second.header("x-hits")), (200, "o", Some("1")));
     assert_eq!(fetches(&o), 1, "one backend request for two");
-    assert_ne!(first.header("x-varnish"), second.header("x-varnish"));
+    // A miss names its request; a hit its request and the fetch that stored the object.
+    let bereq_xid = sent_header(&o, 0, "x-varnish").expect("the bereq's X-Varnish");
+    let (req_xid, obj_xid) = second.header("x-varnish").and_then(|x| x.split_once(' ')).expect("two xids on a hit");
+    assert_eq!(obj_xid, bereq_xid);
+    assert!(![first.header("x-varnish"), Some(bereq_xid.as_str())].contains(&Some(req_xid)));
+    assert!(!first.header("x-varnish").unwrap_or_default().contains(' '), "one xid on a miss");
     // Another URL is another object.
     assert_eq!(p.get("/b").await.text(), "o");
     assert_eq!(fetches(&o), 2);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::header::{
     AGE, CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, TRANSFER_ENCODING, VIA,
 };
-use http::{HeaderMap, Response};
+use http::{HeaderMap, HeaderValue, Response};
 use shellac_cache::Object;
 use shellac_vcl::symbols::{ActionKind, Method};
 
@@ -28,7 +28,7 @@ impl Task {
             status: beresp.status,
             reason: beresp.reason,
             proto: beresp.proto,
-            headers: self.delivery_headers(beresp.headers, t - beresp.t_origin),
+            headers: self.delivery_headers(beresp.headers, t - beresp.t_origin, None),
             body: Vec::new(),
             time: t,
         };
@@ -37,13 +37,15 @@ impl Task {
 
     /// Delivers an object (its body complete or still filling), or says which step comes
     /// instead.
-    pub(super) fn deliver_object(&mut self, obj: Arc<Object>) -> Result<Response<Body>, Step> {
+    pub(super) fn deliver_object(&mut self, obj: Arc<Object>, hit: bool) -> Result<Response<Body>, Step> {
         let t = now();
+        // A hit names the fetch that stored the object too: `X-Varnish: 32770 3`.
+        let headers = self.delivery_headers(obj.head.headers.clone(), obj.age(t), hit.then_some(obj.xid));
         let resp = Resp {
             status: u32::from(obj.head.status),
             reason: obj.head.reason.clone().into(),
             proto: obj.head.proto.into(),
-            headers: self.delivery_headers(obj.head.headers.clone(), obj.age(t)),
+            headers,
             body: Vec::new(),
             time: t,
         };
@@ -52,10 +54,16 @@ impl Task {
     }
 
     /// The stored headers as a client gets them: hop-by-hop and `Age` replaced by this
-    /// delivery's `X-Varnish`, `Age` and `Via`.
-    fn delivery_headers(&self, mut headers: HeaderMap, age: f64) -> HeaderMap {
+    /// delivery's `X-Varnish` (with the object's xid on a hit), `Age` and `Via`.
+    fn delivery_headers(&self, mut headers: HeaderMap, age: f64, obj_xid: Option<u64>) -> HeaderMap {
         hdr::filter(&mut headers, &hdr::BERESP_DROP);
-        headers.append(hdr::X_VARNISH, hdr::num(self.req.xid));
+        let xid = match obj_xid {
+            Some(obj) => {
+                HeaderValue::from_str(&format!("{} {obj}", self.req.xid)).unwrap_or_else(|_| hdr::num(self.req.xid))
+            }
+            None => hdr::num(self.req.xid),
+        };
+        headers.append(hdr::X_VARNISH, xid);
         headers.insert(AGE, hdr::num(age.max(0.0).floor() as u64));
         headers.append(VIA, hdr::VIA);
         headers
