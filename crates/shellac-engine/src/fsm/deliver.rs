@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::header::{
     AGE, CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, TRANSFER_ENCODING, VIA,
 };
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, Response};
 use shellac_cache::Object;
 use shellac_vcl::symbols::{ActionKind, Method};
 
@@ -58,9 +58,7 @@ impl Task {
     fn delivery_headers(&self, mut headers: HeaderMap, age: f64, obj_xid: Option<u64>) -> HeaderMap {
         hdr::filter(&mut headers, &hdr::BERESP_DROP);
         let xid = match obj_xid {
-            Some(obj) => {
-                HeaderValue::from_str(&format!("{} {obj}", self.req.xid)).unwrap_or_else(|_| hdr::num(self.req.xid))
-            }
+            Some(obj) => hdr::num_pair(self.req.xid, obj),
             None => hdr::num(self.req.xid),
         };
         headers.append(hdr::X_VARNISH, xid);
