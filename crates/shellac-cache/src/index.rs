@@ -365,7 +365,15 @@ mod tests {
     use http::HeaderMap;
 
     fn q(now: f64, h: &HeaderMap) -> Query<'_> {
-        Query { now, req_ttl: None, req_grace: None, headers: h, ignore_vary: false, ignore_busy: false }
+        Query {
+            now,
+            req_ttl: None,
+            req_grace: None,
+            headers: h,
+            ignore_vary: false,
+            ignore_busy: false,
+            gzip_support: false,
+        }
     }
 
     fn object(ttl: f64) -> Arc<Object> {

@@ -23,6 +23,8 @@ pub struct Query<'a> {
     pub ignore_vary: bool,
     /// `req.hash_ignore_busy`: never wait on a fetch in progress.
     pub ignore_busy: bool,
+    /// `http_gzip_support`: variants do not differ by `Accept-Encoding`.
+    pub gzip_support: bool,
 }
 
 /// What the request gets, as indices into the objects.
@@ -52,7 +54,7 @@ pub(crate) fn decide(objects: &[Arc<Object>], busy: bool, q: &Query<'_>) -> Deci
         if o.is_expired(q.now) || o.ttl.ttl <= 0.0 {
             continue;
         }
-        if !q.ignore_vary && o.vary.as_ref().is_some_and(|v| !v.matches(q.headers)) {
+        if !q.ignore_vary && o.vary.as_ref().is_some_and(|v| !v.matches(q.headers, q.gzip_support)) {
             continue;
         }
         if o.is_fresh(q.now, q.req_ttl) {
@@ -92,7 +94,15 @@ mod tests {
     }
 
     fn q(now: f64, headers: &HeaderMap) -> Query<'_> {
-        Query { now, req_ttl: None, req_grace: None, headers, ignore_vary: false, ignore_busy: false }
+        Query {
+            now,
+            req_ttl: None,
+            req_grace: None,
+            headers,
+            ignore_vary: false,
+            ignore_busy: false,
+            gzip_support: false,
+        }
     }
 
     /// A case: what it shows, the objects, whether a fetch is busy, the time, the decision.

@@ -53,6 +53,11 @@ pub struct Object {
     pub body: Body,
     /// The xid of the backend request that fetched it (a hit's second `X-Varnish` number).
     pub xid: u64,
+    /// Whether its body is gzip (Varnish's `OF_GZIPED`): a client that does not take gzip gets
+    /// it unpacked.
+    pub gzip: bool,
+    /// The length of its body unpacked, once known (`u64::MAX`: not yet).
+    plain_len: AtomicU64,
     hits: AtomicU64,
     /// Whether it is in the index (and so charged to the storage).
     pub(crate) stored: AtomicBool,
@@ -85,6 +90,8 @@ impl Object {
             vary: None,
             body,
             xid: 0,
+            gzip: false,
+            plain_len: AtomicU64::new(u64::MAX),
             hits: AtomicU64::new(0),
             stored: AtomicBool::new(false),
             charged: AtomicU64::new(0),
@@ -111,6 +118,17 @@ impl Object {
             + headers
             + vary
             + body
+    }
+
+    /// The length of its gzip body unpacked, once the fetch has seen all of it.
+    pub fn plain_len(&self) -> Option<u64> {
+        let n = self.plain_len.load(Ordering::Acquire);
+        (n != u64::MAX).then_some(n)
+    }
+
+    /// Records the length of its gzip body unpacked (the fetch, before it completes the body).
+    pub fn set_plain_len(&self, n: u64) {
+        self.plain_len.store(n, Ordering::Release);
     }
 
     /// Whether it is in the index.

@@ -45,11 +45,15 @@ impl Vary {
         Ok(Some(Vary::Headers(names.into_iter().map(|n| (n.clone(), value_of(req, &n))).collect())))
     }
 
-    /// Whether a request with `req` headers gets this variant.
-    pub fn matches(&self, req: &HeaderMap) -> bool {
+    /// Whether a request with `req` headers gets this variant. With `gzip_support`
+    /// (`http_gzip_support`), `Accept-Encoding` is not compared, as in Varnish: every client is
+    /// served from the one copy, unpacked for those that do not take gzip.
+    pub fn matches(&self, req: &HeaderMap, gzip_support: bool) -> bool {
         match self {
             Vary::Star => false,
-            Vary::Headers(h) => h.iter().all(|(name, value)| value_of(req, name) == *value),
+            Vary::Headers(h) => h.iter().all(|(name, value)| {
+                (gzip_support && name == http::header::ACCEPT_ENCODING) || value_of(req, name) == *value
+            }),
         }
     }
 }
@@ -83,23 +87,28 @@ mod tests {
     fn a_variant_matches_requests_with_the_same_values() {
         let resp = h(&[("vary", "Accept-Encoding, Accept-Language")]);
         let v = Vary::record(&resp, &h(&[("accept-encoding", "gzip")])).unwrap().unwrap();
-        assert!(v.matches(&h(&[("accept-encoding", "gzip")])));
-        assert!(!v.matches(&h(&[])), "absent differs from present");
-        assert!(!v.matches(&h(&[("accept-encoding", "gzip"), ("accept-language", "fr")])));
+        assert!(v.matches(&h(&[("accept-encoding", "gzip")]), false));
+        assert!(!v.matches(&h(&[]), false), "absent differs from present");
+        assert!(!v.matches(&h(&[("accept-encoding", "gzip"), ("accept-language", "fr")]), false));
         // Absent in both matches.
         let v = Vary::record(&resp, &h(&[])).unwrap().unwrap();
-        assert!(v.matches(&h(&[("x-other", "1")])));
+        assert!(v.matches(&h(&[("x-other", "1")]), false));
+        // With gzip support, Accept-Encoding is not compared; the other names still are.
+        let v = Vary::record(&resp, &h(&[("accept-encoding", "gzip"), ("accept-language", "fr")])).unwrap().unwrap();
+        assert!(v.matches(&h(&[("accept-language", "fr")]), true));
+        assert!(!v.matches(&h(&[("accept-language", "fr")]), false));
+        assert!(!v.matches(&h(&[("accept-encoding", "gzip")]), true));
     }
 
     #[test]
     fn several_vary_headers_are_one_list_and_star_never_matches() {
         let resp = h(&[("vary", "accept-encoding"), ("vary", "cookie")]);
         let v = Vary::record(&resp, &h(&[("cookie", "a=1")])).unwrap().unwrap();
-        assert!(!v.matches(&h(&[("cookie", "a=2")])));
-        assert!(v.matches(&h(&[("cookie", "a=1")])));
+        assert!(!v.matches(&h(&[("cookie", "a=2")]), false));
+        assert!(v.matches(&h(&[("cookie", "a=1")]), false));
         let star = Vary::record(&h(&[("vary", "Cookie, *")]), &h(&[])).unwrap().unwrap();
         assert_eq!(star, Vary::Star);
-        assert!(!star.matches(&h(&[])));
+        assert!(!star.matches(&h(&[]), false));
         assert_eq!(Vary::record(&h(&[]), &h(&[])).unwrap(), None);
         assert!(Vary::record(&h(&[("vary", "bad header")]), &h(&[])).is_err());
     }

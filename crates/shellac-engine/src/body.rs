@@ -20,6 +20,7 @@ use shellac_cache::body::Cursor;
 use shellac_cache::Object;
 
 use crate::backend::pool::Lease;
+use crate::gzip::{Codec, GzipError};
 
 /// A message body.
 pub struct Body {
@@ -30,6 +31,15 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Stream(Box<Stream>),
+    Filtered(Box<Filtered>),
+}
+
+/// A body run through a codec (gzip, gunzip, the gzip test).
+struct Filtered {
+    inner: Body,
+    codec: Codec,
+    /// The codec has finished (or failed): nothing more comes out.
+    done: bool,
 }
 
 struct Stream {
@@ -71,6 +81,9 @@ pub enum BodyError {
     /// The backend broke off or sent a malformed body.
     #[error("{0}")]
     Backend(String),
+    /// A body that says it is gzip and is not.
+    #[error("{0}")]
+    Gzip(#[from] GzipError),
 }
 
 // === impl Body ===
@@ -119,25 +132,45 @@ impl Body {
         Body { kind: Kind::Stream(Box::new(stream)) }
     }
 
+    /// This body run through `codec` as it is read.
+    pub fn filtered(self, codec: Codec) -> Body {
+        Body { kind: Kind::Filtered(Box::new(Filtered { inner: self, codec, done: false })) }
+    }
+
+    /// For a body run through a codec that has read all of it: the length of the body unpacked
+    /// (see [`Codec::plain_len`]).
+    pub fn plain_len(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Filtered(f) if f.done => f.codec.plain_len(),
+            _ => None,
+        }
+    }
+
     /// Whether a fetch may send this body again (retries, the silent retry on a reused
     /// connection).
     pub fn try_clone(&self) -> Option<Body> {
         match &self.kind {
             Kind::Empty => Some(Body::empty()),
             Kind::Full(b) => Some(Body { kind: Kind::Full(b.clone()) }),
-            Kind::Stream(_) => None,
+            Kind::Stream(_) | Kind::Filtered(_) => None,
         }
     }
 
     /// Reads the whole body (`do_stream = false`), keeping the timeouts.
-    pub async fn collect(mut self) -> Result<Bytes, BodyError> {
+    pub async fn collect(self) -> Result<Bytes, BodyError> {
+        self.collect_plain_len().await.map(|(b, _)| b)
+    }
+
+    /// Reads the whole body, and says its length unpacked if it ran through a codec that
+    /// knows it (see [`Body::plain_len`]).
+    pub async fn collect_plain_len(mut self) -> Result<(Bytes, Option<u64>), BodyError> {
         let mut out = bytes::BytesMut::new();
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut self).poll_frame_inner(cx)).await {
             if let Ok(data) = frame?.into_data() {
                 out.extend_from_slice(&data);
             }
         }
-        Ok(out.freeze())
+        Ok((out.freeze(), self.plain_len()))
     }
 
     fn poll_frame_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
@@ -145,6 +178,7 @@ impl Body {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(s) => s.poll(cx),
+            Kind::Filtered(f) => f.poll(cx),
         }
     }
 }
@@ -162,6 +196,7 @@ impl http_body::Body for Body {
             Kind::Empty => true,
             Kind::Full(b) => b.is_none(),
             Kind::Stream(s) => s.first.is_none() && s.source.is_end_stream(),
+            Kind::Filtered(f) => f.done,
         }
     }
 
@@ -179,6 +214,7 @@ impl http_body::Body for Body {
                 }
                 hint
             }
+            Kind::Filtered(_) => SizeHint::new(),
         }
     }
 }
@@ -189,6 +225,42 @@ impl std::fmt::Debug for Body {
             Kind::Empty => f.write_str("Body::Empty"),
             Kind::Full(b) => write!(f, "Body::Full({})", b.as_ref().map_or(0, Bytes::len)),
             Kind::Stream(_) => f.write_str("Body::Stream"),
+            Kind::Filtered(x) => write!(f, "Body::Filtered({:?}, {:?})", x.codec, x.inner),
+        }
+    }
+}
+
+// === impl Filtered ===
+
+impl Filtered {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            let out = match std::task::ready!(self.inner.poll_frame_inner(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.codec.push(data),
+                    Err(other) => return Poll::Ready(Some(Ok(other))),
+                },
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    self.done = true;
+                    self.codec.finish()
+                }
+            };
+            match out {
+                Ok(data) if data.is_empty() => continue,
+                Ok(data) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                Err(e) => {
+                    tracing::info!("{e} ({:?})", self.codec);
+                    self.done = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct Fetched {
     pub synthetic: bool,
     /// A 304 revalidated this stale object: the new object takes its body.
     pub revalidated: Option<Arc<Object>>,
+    /// The body is gzip (see [`crate::gzip::fetch_codec`]).
+    pub gzip: bool,
+    /// The length of the gzip body unpacked, when it is already known (a buffered body).
+    pub plain_len: Option<u64>,
 }
 
 /// What the fetch came to.
@@ -103,7 +107,7 @@ pub async fn fetch(
     body: Body,
     mode: Mode,
 ) -> Outcome {
-    let bereq = Bereq::from_req(server, req, mode);
+    let bereq = Bereq::from_req(server, params, req, mode);
     FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None }.run().await
 }
 
@@ -137,7 +141,7 @@ pub fn spawn(
             FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
         // A failed fetch drops `fetch`: its waiters wake and look up again.
         let Outcome::Deliver(fetched) = task.run().await else { return };
-        let Fetched { mut beresp, body, kind, synthetic, revalidated } = *fetched;
+        let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len } = *fetched;
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
             // An error with requests waiting: kept a moment, so that they are served from it.
             let now = crate::value::now();
@@ -146,6 +150,10 @@ pub fn spawn(
         }
         let mut obj = object_of(beresp, kind);
         obj.xid = task.bereq.xid;
+        obj.gzip = gzip;
+        if let Some(n) = plain_len {
+            obj.set_plain_len(n);
+        }
         if !synthetic {
             match Vary::record(&obj.head.headers, &task.bereq.headers) {
                 Ok(vary) => obj.vary = vary,
@@ -173,6 +181,9 @@ pub fn spawn(
             // The body of the object the 304 confirmed (its chunks are shared, not copied).
             for chunk in old.body.bytes().unwrap_or_default() {
                 append(&server.cache, key.as_ref(), &obj, chunk);
+            }
+            if let Some(n) = old.plain_len() {
+                obj.set_plain_len(n);
             }
             obj.body.finish(BodyState::Complete);
         } else if !fill(&server.cache, key.as_ref(), &obj, body).await {
@@ -261,6 +272,9 @@ async fn fill(
                 return false;
             }
             None => {
+                if let Some(n) = body.plain_len() {
+                    obj.set_plain_len(n);
+                }
                 obj.body.finish(BodyState::Complete);
                 return true;
             }
@@ -369,11 +383,26 @@ impl FetchTask<'_> {
                 } else {
                     Kind::Normal
                 };
-                let body = if beresp.do_stream {
-                    sent.body
+                // The body's encoding: a 304's object keeps the stale one's.
+                let (body, gzip) = match &revalidated {
+                    Some(old) => (sent.body, old.gzip),
+                    None => {
+                        let empty = http_body::Body::is_end_stream(&sent.body);
+                        let (codec, gzip) = crate::gzip::fetch_codec(
+                            &mut beresp.headers,
+                            empty,
+                            self.params.http_gzip_support,
+                            beresp.do_gzip,
+                            beresp.do_gunzip,
+                        );
+                        (if let Some(c) = codec { sent.body.filtered(c) } else { sent.body }, gzip)
+                    }
+                };
+                let (body, plain_len) = if beresp.do_stream {
+                    (body, None)
                 } else {
-                    match sent.body.collect().await {
-                        Ok(b) => Body::full(b),
+                    match body.collect_plain_len().await {
+                        Ok((b, n)) => (Body::full(b), n),
                         Err(e) => {
                             // (The body said why, with the backend and the URL.)
                             tracing::debug!(xid = self.bereq.xid, "FetchError: {e}");
@@ -381,7 +410,7 @@ impl FetchTask<'_> {
                         }
                     }
                 };
-                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false, revalidated }))
+                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false, revalidated, gzip, plain_len }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {
@@ -411,7 +440,15 @@ impl FetchTask<'_> {
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
-                Step::Done(Box::new(Fetched { beresp, body, kind: Kind::Normal, synthetic: true, revalidated: None }))
+                Step::Done(Box::new(Fetched {
+                    beresp,
+                    body,
+                    kind: Kind::Normal,
+                    synthetic: true,
+                    revalidated: None,
+                    gzip: false,
+                    plain_len: None,
+                }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {

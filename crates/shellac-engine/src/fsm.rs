@@ -172,7 +172,7 @@ impl Task {
                 // delivered from the object as it fills.
                 Step::Fetch(Mode::Miss) => {
                     let body = self.request_body().await;
-                    let bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
+                    let bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
@@ -402,17 +402,10 @@ fn method_text(m: &http::Method) -> Cow<'static, str> {
 
 /// `Accept-Encoding` becomes `gzip` when the client takes gzip, else goes.
 fn normalize_accept_encoding(headers: &mut HeaderMap) {
-    let Some(ae) = headers.get(ACCEPT_ENCODING) else { return };
-    let takes_gzip = ae.to_str().unwrap_or("").split(',').any(|part| {
-        let mut it = part.split(';');
-        let coding = it.next().unwrap_or("").trim();
-        let q_zero = it.any(|p| {
-            let p = p.trim();
-            p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f64>().is_ok_and(|q| q == 0.0))
-        });
-        coding.eq_ignore_ascii_case("gzip") && !q_zero
-    });
-    if takes_gzip {
+    if !headers.contains_key(ACCEPT_ENCODING) {
+        return;
+    }
+    if crate::gzip::accepts_gzip(headers) {
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
     } else {
         headers.remove(ACCEPT_ENCODING);

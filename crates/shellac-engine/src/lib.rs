@@ -16,6 +16,7 @@ pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod fsm;
+pub mod gzip;
 pub mod hdr;
 pub mod listener;
 pub mod params;

@@ -237,12 +237,22 @@ impl Beresp {
 
 impl Bereq {
     /// The backend request a client request makes (one constructor for fetches and pipe): the
-    /// headers as the mode filters them, `X-Varnish` with a new xid, `GET` for a `HEAD` miss.
-    pub fn from_req(server: &crate::server::Server, req: &Req, mode: crate::fetch::Mode) -> Bereq {
+    /// headers as the mode filters them, `X-Varnish` with a new xid, `GET` for a `HEAD` miss,
+    /// and for a miss with `http_gzip_support`, `Accept-Encoding: gzip` (the object is stored
+    /// gzip when the backend can, and unpacked for clients that do not take it).
+    pub fn from_req(
+        server: &crate::server::Server,
+        params: &crate::params::Params,
+        req: &Req,
+        mode: crate::fetch::Mode,
+    ) -> Bereq {
         use crate::fetch::Mode;
         let mut headers = req.headers.clone();
         let drop = if mode == Mode::Miss { &crate::hdr::BEREQ_MISS_DROP } else { &crate::hdr::BEREQ_PASS_DROP };
         crate::hdr::filter(&mut headers, drop);
+        if mode == Mode::Miss && params.http_gzip_support {
+            headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("gzip"));
+        }
         let xid = server.next_xid();
         headers.insert(crate::hdr::X_VARNISH, crate::hdr::num(xid));
         let method = if mode == Mode::Miss && req.method == "HEAD" { "GET".into() } else { req.method.clone() };

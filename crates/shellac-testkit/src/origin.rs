@@ -44,6 +44,8 @@ pub struct Behavior {
     pub headers: Vec<String>,
     /// The body; empty means the origin's name.
     pub body: String,
+    /// A body of any bytes (a gzip body, say), sent instead of `body`.
+    pub bytes: Option<Vec<u8>>,
     /// Answer as soon as the request head is read, without reading its body, then keep the
     /// connection (unread) for `hold_open` (a backend refusing an upload early).
     pub early: bool,
@@ -102,6 +104,7 @@ impl Default for Behavior {
             hold_open: None,
             headers: Vec::new(),
             body: String::new(),
+            bytes: None,
             early: false,
             early_reads: false,
             etag: None,
@@ -279,7 +282,11 @@ async fn serve(
             }
             return Ok(());
         }
-        let body = if b.body.is_empty() { name.to_string() } else { b.body.clone() };
+        let body = match &b.bytes {
+            Some(bytes) => bytes.clone(),
+            None if b.body.is_empty() => name.as_bytes().to_vec(),
+            None => b.body.clone().into_bytes(),
+        };
         let close = b.close || probe_close;
         let mut head = if not_modified {
             format!("HTTP/1.1 304 Not Modified\r\nX-Origin: {name}\r\n")
@@ -308,8 +315,9 @@ async fn serve(
         let head_only = head_only || not_modified;
         if !head_only && b.stall_body.is_none() && b.pause_body.is_none() && !close {
             // Head and body in one write, as a real server would.
-            head.push_str(&body);
-            stream.write_all(head.as_bytes()).await?;
+            let mut all = head.into_bytes();
+            all.extend_from_slice(&body);
+            stream.write_all(&all).await?;
             if b.drop_after {
                 if let Some(d) = b.hold_open {
                     tokio::time::sleep(d).await;
@@ -326,23 +334,23 @@ async fn serve(
             continue;
         }
         if let Some(pause) = b.pause_body {
-            stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;
+            stream.write_all(&body[..body.len() / 2]).await?;
             stream.flush().await?;
             tokio::time::sleep(pause).await;
-            stream.write_all(&body.as_bytes()[body.len() / 2..]).await?;
+            stream.write_all(&body[body.len() / 2..]).await?;
             if close {
                 return Ok(());
             }
             continue;
         }
         if let Some(stall) = b.stall_body {
-            stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;
+            stream.write_all(&body[..body.len() / 2]).await?;
             stream.flush().await?;
             tokio::time::sleep(stall).await;
             return Ok(());
         }
         if close {
-            stream.write_all(body.as_bytes()).await?;
+            stream.write_all(&body).await?;
             if let Some(d) = b.hold_open {
                 tokio::time::sleep(d).await;
             }

@@ -14,6 +14,7 @@ use shellac_vcl::symbols::{ActionKind, Method};
 use super::{synth_step, Step, Task};
 use crate::body::Body;
 use crate::fetch::Fetched;
+use crate::gzip;
 use crate::hdr;
 use crate::value::now;
 use crate::vcl::Parts;
@@ -22,17 +23,19 @@ use crate::vrt::Resp;
 impl Task {
     /// Delivers a passed response, or says which step comes instead.
     pub(super) fn deliver(&mut self, fetched: Fetched) -> Result<Response<Body>, Step> {
-        let Fetched { beresp, body, .. } = fetched;
+        let Fetched { beresp, body, gzip, plain_len, .. } = fetched;
         let t = now();
+        let mut headers = self.delivery_headers(beresp.headers, t - beresp.t_origin, None);
+        let unpack = self.unpack(gzip, &mut headers).then_some(plain_len);
         let resp = Resp {
             status: beresp.status,
             reason: beresp.reason,
             proto: beresp.proto,
-            headers: self.delivery_headers(beresp.headers, t - beresp.t_origin, None),
+            headers,
             body: Vec::new(),
             time: t,
         };
-        self.deliver_resp(resp, body, None, beresp.t_origin)
+        self.deliver_resp(resp, body, None, beresp.t_origin, unpack)
     }
 
     /// Delivers an object (its body complete or still filling), or says which step comes
@@ -40,7 +43,8 @@ impl Task {
     pub(super) fn deliver_object(&mut self, obj: Arc<Object>, hit: bool) -> Result<Response<Body>, Step> {
         let t = now();
         // A hit names the fetch that stored the object too: `X-Varnish: 32770 3`.
-        let headers = self.delivery_headers(obj.head.headers.clone(), obj.age(t), hit.then_some(obj.xid));
+        let mut headers = self.delivery_headers(obj.head.headers.clone(), obj.age(t), hit.then_some(obj.xid));
+        let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
         let resp = Resp {
             status: u32::from(obj.head.status),
             reason: obj.head.reason.clone().into(),
@@ -50,7 +54,18 @@ impl Task {
             time: t,
         };
         let body = Body::object(obj.clone());
-        self.deliver_resp(resp, body, Some(&obj), obj.ttl.t_origin)
+        self.deliver_resp(resp, body, Some(&obj), obj.ttl.t_origin, unpack)
+    }
+
+    /// Whether a gzip body goes to this client unpacked (`http_gzip_support`, and its
+    /// `Accept-Encoding` does not take gzip); if so, its `ETag` is weakened before
+    /// `vcl_deliver`, as Varnish's is.
+    fn unpack(&self, gzip: bool, headers: &mut HeaderMap) -> bool {
+        let unpack = gzip && self.params.http_gzip_support && !gzip::accepts_gzip(&self.req.headers);
+        if unpack {
+            gzip::before_deliver(headers);
+        }
+        unpack
     }
 
     /// The stored headers as a client gets them: hop-by-hop and `Age` replaced by this
@@ -67,13 +82,15 @@ impl Task {
         headers
     }
 
-    /// `vcl_deliver`, then the response (a 304 when the request's condition holds).
+    /// `vcl_deliver`, then the response (a 304 when the request's condition holds). `unpack`:
+    /// the body is gzip and goes out unpacked, with this length if it is known.
     fn deliver_resp(
         &mut self,
         mut resp: Resp,
-        body: Body,
+        mut body: Body,
         obj: Option<&Object>,
         t_origin: f64,
+        unpack: Option<Option<u64>>,
     ) -> Result<Response<Body>, Step> {
         match self.vcl.run(
             Method::Deliver,
@@ -81,6 +98,16 @@ impl Task {
             Parts { req: Some(&mut self.req), resp: Some(&mut resp), obj, ..Parts::default() },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
+                if let Some(plain_len) = unpack {
+                    gzip::deliver_gunzip(&mut resp.headers, plain_len);
+                    body = body.filtered(gzip::Codec::gunzip());
+                } else if let Some(obj) = obj.filter(|_| !resp.headers.contains_key(CONTENT_LENGTH)) {
+                    // A complete object whose length the backend did not give (chunked, or
+                    // gzipped here) is sent with its length, as Varnish sends it.
+                    if obj.body.state() == shellac_cache::body::State::Complete {
+                        resp.headers.insert(CONTENT_LENGTH, hdr::num(obj.body.len()));
+                    }
+                }
                 if self.req.conditional
                     && resp.status % 1000 == 200
                     && not_modified(&self.req.headers, &resp.headers, t_origin, resp.time)

@@ -33,6 +33,7 @@ impl Task {
                 headers: &self.req.headers,
                 ignore_vary: self.req.hash_ignore_vary,
                 ignore_busy: self.req.hash_ignore_busy,
+                gzip_support: self.params.http_gzip_support,
             };
             let found = self.server.cache.lookup(&key, &query);
             return match found {
@@ -102,7 +103,7 @@ impl Task {
     /// Refreshes an object delivered in grace, in the background (`bereq.is_bgfetch`), as a
     /// conditional request if it has a keep and a validator.
     fn background_fetch(&mut self, fetch: shellac_cache::Fetch, stale: Arc<Object>) {
-        let mut bereq = Bereq::from_req(&self.server, &self.req, Mode::Miss);
+        let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
         bereq.is_bgfetch = true;
         let (server, params, vcl, sess) =
             (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());

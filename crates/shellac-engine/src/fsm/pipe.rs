@@ -18,7 +18,7 @@ use crate::vrt::Bereq;
 
 impl Task {
     pub(super) async fn pipe(&mut self) -> Response<Body> {
-        let mut bereq = Bereq::from_req(&self.server, &self.req, Mode::Pipe);
+        let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Pipe);
         let xid = bereq.xid;
         let handling = self.vcl.run(
             Method::Pipe,

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use http::header::{HeaderName, ACCEPT_ENCODING};
+use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
 use shellac_vcl::symbols::Var;
 
@@ -37,10 +37,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ReqRestarts => Value::Int(i64::from(req(ctx)?.restarts)),
         V::ReqEsiLevel => Value::Int(0),
         V::ReqXid => Value::Str(req(ctx)?.xid.to_string()),
-        V::ReqCanGzip => {
-            let ae = req(ctx)?.headers.get(ACCEPT_ENCODING).map(|v| v.as_bytes().to_ascii_lowercase());
-            Value::Bool(ae.is_some_and(|v| v.windows(4).any(|w| w == b"gzip")))
-        }
+        V::ReqCanGzip => Value::Bool(crate::gzip::accepts_gzip(&req(ctx)?.headers)),
         V::ReqIsHitmiss => Value::Bool(req(ctx)?.is_hitmiss),
         V::ReqIsHitpass => Value::Bool(req(ctx)?.is_hitpass),
         V::ReqTime => Value::Time(req(ctx)?.time),
