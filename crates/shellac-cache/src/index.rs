@@ -9,7 +9,7 @@
 //! registered busy fetch, cleared exactly once (by insert, abandon or drop).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -34,7 +34,14 @@ pub struct Cache {
 struct Inner {
     shards: Box<[Mutex<HashMap<Key, ObjHead>>]>,
     objects: AtomicUsize,
-    storage: Storage,
+    /// The stores `-s` names, in order (at least one).
+    stores: Vec<Arc<Storage>>,
+    /// `Transient`: short-lived and uncacheable objects.
+    transient: Arc<Storage>,
+    /// Round robin over `stores` for objects that name none.
+    next_store: AtomicUsize,
+    /// Objects removed for having outlived ttl + grace + keep (`n_expired`).
+    expired: AtomicU64,
 }
 
 /// varnishd's default storage: `-s default,100m`.
@@ -115,15 +122,67 @@ impl Cache {
         Cache::with_storage(Storage::new("s0", DEFAULT_SIZE))
     }
 
-    /// An empty index over `storage`.
+    /// An empty index over `storage`, with an unlimited `Transient`.
     pub fn with_storage(storage: Storage) -> Cache {
-        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
-        Cache { inner: Arc::new(Inner { shards, objects: AtomicUsize::new(0), storage }) }
+        Cache::with_stores(vec![storage], Storage::new("Transient", u64::MAX))
     }
 
-    /// The storage its objects are charged to.
+    /// An empty index over the stores `-s` names (in order; none means varnishd's default) and
+    /// `Transient`.
+    pub fn with_stores(stores: Vec<Storage>, transient: Storage) -> Cache {
+        let mut stores: Vec<Arc<Storage>> = stores.into_iter().map(Arc::new).collect();
+        if stores.is_empty() {
+            stores.push(Arc::new(Storage::new("s0", DEFAULT_SIZE)));
+        }
+        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        Cache {
+            inner: Arc::new(Inner {
+                shards,
+                objects: AtomicUsize::new(0),
+                stores,
+                transient: Arc::new(transient),
+                next_store: AtomicUsize::new(0),
+                expired: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The first store: where objects that name no store are charged.
     pub fn storage(&self) -> &Storage {
-        &self.inner.storage
+        &self.inner.stores[0]
+    }
+
+    /// Every store, `Transient` last (`storage.list`).
+    pub fn stores(&self) -> impl Iterator<Item = &Arc<Storage>> {
+        self.inner.stores.iter().chain(std::iter::once(&self.inner.transient))
+    }
+
+    /// The store of that name (`storage.NAME`).
+    pub fn store(&self, name: &str) -> Option<&Arc<Storage>> {
+        self.stores().find(|s| s.name() == name)
+    }
+
+    /// `Transient`.
+    pub fn transient(&self) -> &Arc<Storage> {
+        &self.inner.transient
+    }
+
+    /// The store for the next object that names none: the `-s` stores in turn, as varnishd
+    /// picks them.
+    pub fn next_store(&self) -> Arc<Storage> {
+        let n = self.inner.stores.len();
+        let i = if n == 1 { 0 } else { self.inner.next_store.fetch_add(1, Ordering::Relaxed) % n };
+        self.inner.stores[i].clone()
+    }
+
+    /// Objects removed so far for having outlived ttl + grace + keep (`n_expired`).
+    pub fn expired(&self) -> u64 {
+        self.inner.expired.load(Ordering::Relaxed)
+    }
+
+    /// The store an object is charged to.
+    fn store_of<'a>(&'a self, obj: &'a Object) -> &'a Storage {
+        obj.storage.as_deref().unwrap_or(&self.inner.stores[0])
     }
 
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, ObjHead>> {
@@ -183,7 +242,7 @@ impl Cache {
             }
         }
         drop(shard);
-        self.inner.storage.forget(obj);
+        self.store_of(obj).forget(obj);
     }
 
     /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
@@ -194,20 +253,21 @@ impl Cache {
         if !obj.is_stored() {
             return false;
         }
-        self.inner.storage.charge(obj, n);
+        self.store_of(obj).charge(obj, n);
         self.make_room(key, obj)
     }
 
     /// Moves a delivered object to the newest end of the LRU order (at most every couple of
     /// seconds per object). `now` in seconds.
     pub fn touch(&self, obj: &Object, now: u64) {
-        self.inner.storage.touch(obj, now);
+        self.store_of(obj).touch(obj, now);
     }
 
-    /// Evicts the least recently used objects other than `obj` until the store is within its
-    /// limit; if that is not enough, `obj` itself leaves. Whether `obj` is still stored.
+    /// Evicts the least recently used objects of `obj`'s store other than `obj` until the store
+    /// is within its limit; if that is not enough, `obj` itself leaves. Whether `obj` is still
+    /// stored.
     fn make_room(&self, key: &Key, obj: &Arc<Object>) -> bool {
-        let storage = &self.inner.storage;
+        let storage = self.store_of(obj);
         while storage.is_over() {
             let Some((k, victim)) = storage.pop_oldest(Some(obj)) else { break };
             self.remove(&k, &victim);
@@ -228,7 +288,7 @@ impl Cache {
                 head.objects.retain(|o| {
                     let expired = o.is_expired(now);
                     if expired {
-                        self.inner.storage.forget(o);
+                        self.store_of(o).forget(o);
                         gone += 1;
                     }
                     !expired
@@ -237,6 +297,7 @@ impl Cache {
             });
         }
         self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
+        self.inner.expired.fetch_add(gone as u64, Ordering::Relaxed);
         gone
     }
 
@@ -280,7 +341,6 @@ impl Fetch {
 
     fn store(mut self, obj: Arc<Object>, replace_good: bool) {
         let cache = self.cache.clone();
-        let storage = &cache.inner.storage;
         let mut shard = cache.shard(&self.key).lock();
         let head = shard.entry(self.key).or_default();
         let shadows_good = !replace_good && head.objects.iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
@@ -289,14 +349,14 @@ impl Fetch {
             head.objects.retain(|o| {
                 let same = o.vary == obj.vary;
                 if same {
-                    storage.forget(o);
+                    cache.store_of(o).forget(o);
                     cache.inner.objects.fetch_sub(1, Ordering::Relaxed);
                 }
                 !same
             });
             head.objects.insert(0, obj.clone());
             cache.inner.objects.fetch_add(1, Ordering::Relaxed);
-            storage.admit(&self.key, &obj);
+            cache.store_of(&obj).admit(&self.key, &obj);
         }
         self.clear(head);
         drop(shard);

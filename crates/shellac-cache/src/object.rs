@@ -3,6 +3,7 @@
 //! its hit count moves with every delivery. VCL sees it as `obj.*`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -56,6 +57,8 @@ pub struct Object {
     /// Whether its body is gzip (Varnish's `OF_GZIPED`): a client that does not take gzip gets
     /// it unpacked.
     pub gzip: bool,
+    /// The store it is charged to while it is stored (`None`: the cache's first store).
+    pub storage: Option<Arc<crate::Storage>>,
     /// The length of its body unpacked, once known (`u64::MAX`: not yet).
     plain_len: AtomicU64,
     hits: AtomicU64,
@@ -91,6 +94,7 @@ impl Object {
             body,
             xid: 0,
             gzip: false,
+            storage: None,
             plain_len: AtomicU64::new(u64::MAX),
             hits: AtomicU64::new(0),
             stored: AtomicBool::new(false),

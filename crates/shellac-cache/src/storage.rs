@@ -4,8 +4,10 @@
 //! that left the index but is still being delivered is not counted: it is as short-lived as its
 //! slowest reader.
 //!
-//! Objects that are not stored (passes, uncacheable answers, objects too large for the store)
-//! are not charged: they are Varnish's Transient storage, as short-lived as their delivery.
+//! A cache has one or more stores (`-s`) and `Transient` (for hit-for-miss and hit-for-pass
+//! markers and short-lived objects); each object is charged to its own. Objects that are not in
+//! the index (a pass's response, an object too large for its store) are not charged: they are as
+//! short-lived as their delivery.
 //!
 //! The LRU order is touched at most once per [`TOUCH_EVERY`] per object, so that hits on hot
 //! objects do not all take its lock (as varnishd's `lru_interval`).
@@ -83,6 +85,11 @@ impl Storage {
     /// Bytes charged now.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::SeqCst)
+    }
+
+    /// Bytes left before the limit (`storage.NAME.free_space`).
+    pub fn free(&self) -> u64 {
+        self.limit.saturating_sub(self.used())
     }
 
     /// Objects evicted to make room so far (`n_lru_nuked`).

@@ -59,6 +59,7 @@ pub const COMMANDS: &[CommandDef] = &[
     c("ping", "ping [-j] [<timestamp>]", "Keep connection alive.", 0, 2, true),
     c("quit", "quit", "Close connection.", 0, 0, true),
     c("status", "status [-j]", "Check status of Varnish cache process.", 0, 1, false),
+    c("storage.list", "storage.list [-j]", "List storage devices.", 0, 1, false),
     c(
         "vcl.discard",
         "vcl.discard <configname|label>...",

@@ -111,7 +111,11 @@ impl Manager {
             return Err((Status::Param, format!("Already a VCL named {name}")));
         }
         let params = self.server.params();
-        let opts = Options { vcl_path: params.vcl_path.clone(), err_unref: params.vcc_err_unref };
+        let opts = Options {
+            vcl_path: params.vcl_path.clone(),
+            err_unref: params.vcc_err_unref,
+            storages: self.server.cache.stores().map(|s| s.name().to_string()).collect(),
+        };
         let resolve = self.resolve;
         let server = self.server.clone();
         let vcl_name = name.to_string();

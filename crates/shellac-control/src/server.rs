@@ -210,6 +210,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             }
         },
         "backend.set_health" => backends::set_health(m, args),
+        "storage.list" => Ok(storage_list(m, args)),
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),
         _ => Err((Status::Unimplemented, format!("{name} is not implemented"))),
@@ -218,6 +219,24 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         Ok(body) => (Status::Ok, body),
         Err((status, body)) => (status, body),
     }
+}
+
+/// `storage.list [-j]`, laid out as varnishd lays it out: the `-s` stores in order, then
+/// Transient (all `malloc`).
+fn storage_list(m: &Manager, args: &[String]) -> String {
+    let names: Vec<&str> = m.server.cache.stores().map(|s| s.name()).collect();
+    if args.iter().any(|a| a == "-j") {
+        let items: Vec<String> = names
+            .iter()
+            .map(|n| format!("  {{\n    \"name\": {},\n    \"storage\": \"malloc\"\n}}", crate::json::string(n)))
+            .collect();
+        return format!("{}{}\n]\n", crate::json::header(2, "storage.list", args), items.join(",\n"));
+    }
+    let mut out = String::from("Storage devices:\n");
+    for n in names {
+        out.push_str(&format!("\tstorage.{n} = malloc\n"));
+    }
+    out
 }
 
 fn help(args: &[String]) -> String {

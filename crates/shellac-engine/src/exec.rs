@@ -60,6 +60,8 @@ pub(crate) struct Linker<'a> {
     pub(crate) backends: &'a [Arc<Backend>],
     pub(crate) directors: &'a [Arc<dyn Director>],
     pub(crate) acls: Arc<[LinkedAcl]>,
+    /// The stores `storage.NAME` may name.
+    pub(crate) stores: &'a [Arc<shellac_cache::Storage>],
 }
 
 /// Links every subroutine of a program.

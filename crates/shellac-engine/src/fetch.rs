@@ -148,7 +148,9 @@ pub fn spawn(
             beresp.set_ttl_now(1.0, now);
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
+        let storage = storage_for(&server.cache, &params, &beresp, kind);
         let mut obj = object_of(beresp, kind);
+        obj.storage = Some(storage);
         obj.xid = task.bereq.xid;
         obj.gzip = gzip;
         if let Some(n) = plain_len {
@@ -235,6 +237,21 @@ fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) {
     let ttl = shellac_cache::ttl::rfc_ttl(200, &beresp.headers, beresp.time, &params.ttl_params());
     beresp.t_origin = ttl.t_origin;
     (beresp.ttl, beresp.grace, beresp.keep) = (ttl.ttl, ttl.grace, ttl.keep);
+}
+
+/// The store an object goes to (Varnish's `vbf_allocobj`): Transient for an uncacheable marker
+/// and for an object whose ttl + grace + keep is under `shortlived`, else `beresp.storage`.
+fn storage_for(
+    cache: &shellac_cache::Cache,
+    params: &Params,
+    beresp: &Beresp,
+    kind: Kind,
+) -> Arc<shellac_cache::Storage> {
+    let lifetime = beresp.ttl + beresp.grace + beresp.keep;
+    if kind != Kind::Normal || lifetime < params.shortlived {
+        return cache.transient().clone();
+    }
+    beresp.storage.clone().unwrap_or_else(|| cache.next_store())
 }
 
 /// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
@@ -347,6 +364,7 @@ impl FetchTask<'_> {
             }
         };
         let mut beresp = sent.beresp;
+        beresp.storage = Some(self.default_storage());
         let mut revalidated = None;
         if beresp.status == 304 && !self.bereq.uncacheable {
             match self.stale.take() {
@@ -433,6 +451,7 @@ impl FetchTask<'_> {
     /// fails the fetch.
     fn error(&mut self, status: u32, reason: String) -> Step {
         let mut beresp = error_beresp(status, reason);
+        beresp.storage = Some(self.default_storage());
         match self.vcl.run(
             Method::BackendError,
             self.sess,
@@ -462,6 +481,15 @@ impl FetchTask<'_> {
                 tracing::info!(xid = self.bereq.xid, "VCL failed in vcl_backend_error: {e}");
                 Step::Fail
             }
+        }
+    }
+
+    /// What `beresp.storage` starts as: Transient for a pass, else the next store.
+    fn default_storage(&self) -> Arc<shellac_cache::Storage> {
+        if self.bereq.uncacheable {
+            self.server.cache.transient().clone()
+        } else {
+            self.server.cache.next_store()
         }
     }
 

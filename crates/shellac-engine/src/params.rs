@@ -122,7 +122,7 @@ pub const PARAMS: &[ParamDef] = &[
         .flags(&["experimental"]),
     secs("send_timeout", "600", true, "A client that takes no byte of a response for this long is disconnected.")
         .flags(&["delayed_effect"]),
-    secs("shortlived", "10", false, "Objects with a shorter ttl go to transient storage."),
+    secs("shortlived", "10", false, "Objects whose ttl + grace + keep is shorter go to Transient storage."),
     secs("shutdown_timeout", "10", true, "On SIGTERM, how long in-flight requests may take. Shellac's own."),
     secs(
         "timeout_idle",
@@ -153,6 +153,8 @@ pub struct Params {
     pub connect_timeout: f64,
     /// `default_grace`
     pub default_grace: f64,
+    /// `shortlived`: objects whose ttl + grace + keep is shorter go to Transient.
+    pub shortlived: f64,
     /// `default_keep`
     pub default_keep: f64,
     /// `default_ttl`
@@ -223,6 +225,7 @@ impl Default for Params {
             clock_skew: 0,
             connect_timeout: 0.0,
             default_grace: 0.0,
+            shortlived: 0.0,
             default_keep: 0.0,
             default_ttl: 0.0,
             first_byte_timeout: 0.0,
@@ -288,6 +291,7 @@ impl Params {
                     "pipe_timeout" => &mut self.pipe_timeout,
                     "send_timeout" => &mut self.send_timeout,
                     "shutdown_timeout" => &mut self.shutdown_timeout,
+                    "shortlived" => &mut self.shortlived,
                     "timeout_idle" => &mut self.timeout_idle,
                     "vcl_cooldown" => &mut self.vcl_cooldown,
                     _ => {
@@ -366,6 +370,7 @@ impl Params {
             "between_bytes_timeout" => secs(self.between_bytes_timeout),
             "connect_timeout" => secs(self.connect_timeout),
             "default_grace" => secs(self.default_grace),
+            "shortlived" => secs(self.shortlived),
             "default_keep" => secs(self.default_keep),
             "default_ttl" => secs(self.default_ttl),
             "clock_skew" => self.clock_skew.to_string(),

@@ -38,15 +38,28 @@ impl Server {
 
     /// A server with no VCL yet, whose objects are kept in `storage` (`-s malloc,SIZE`).
     pub fn with_storage(params: Params, storage: shellac_cache::Storage) -> Arc<Server> {
+        Server::with_stores(params, vec![storage], shellac_cache::Storage::new("Transient", u64::MAX))
+    }
+
+    /// A server with no VCL yet, whose objects are kept in `stores` (the `-s` flags, in order)
+    /// and `transient`.
+    pub fn with_stores(
+        params: Params,
+        stores: Vec<shellac_cache::Storage>,
+        transient: shellac_cache::Storage,
+    ) -> Arc<Server> {
         let host: Arc<str> = hostname().into();
-        let registry = Arc::new(Registry::default());
+        let cache = shellac_cache::Cache::with_stores(stores, transient);
+        let mut registry = Registry::default();
+        registry.stores = cache.stores().cloned().collect();
+        let registry = Arc::new(registry);
         registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
         Arc::new(Server {
             active: ArcSwapOption::empty(),
             labels: ArcSwap::from_pointee(HashMap::new()),
             params: ArcSwap::from_pointee(params),
             registry,
-            cache: shellac_cache::Cache::with_storage(storage),
+            cache,
             xids: AtomicU64::new(1),
             hostname: host.clone(),
             identity: host,

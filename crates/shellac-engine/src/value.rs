@@ -33,6 +33,8 @@ pub enum Value {
     Backend(BackendHandle),
     /// BLOB
     Blob(Arc<[u8]>),
+    /// STEVEDORE: a store.
+    Stevedore(Arc<shellac_cache::Storage>),
 }
 
 // === impl Value ===
@@ -52,6 +54,7 @@ impl Value {
             Value::Ip(None) => String::new(),
             Value::Backend(b) => b.name().to_string(),
             Value::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            Value::Stevedore(s) => format!("storage.{}", s.name()),
         }
     }
 
@@ -82,6 +85,7 @@ impl Value {
             Value::Ip(ip) => ip.is_some(),
             Value::Backend(b) => !b.is_none(),
             Value::Blob(b) => !b.is_empty(),
+            Value::Stevedore(_) => true,
         }
     }
 

@@ -184,6 +184,9 @@ pub struct Beresp {
     pub body: Vec<u8>,
     /// `beresp.storage_hint`
     pub storage_hint: Option<String>,
+    /// `beresp.storage`: where the object goes (for a cacheable object that lives at least
+    /// `shortlived`; else Transient).
+    pub storage: Option<Arc<shellac_cache::Storage>>,
 }
 
 /// Everything one subroutine invocation can see. Parts not available in the method are `None`

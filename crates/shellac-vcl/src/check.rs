@@ -45,6 +45,8 @@ pub trait Resolver {
 pub(crate) struct CheckOptions<'a> {
     pub(crate) err_unref: bool,
     pub(crate) resolver: Option<&'a dyn Resolver>,
+    /// The storage names `storage.NAME` may use.
+    pub(crate) storages: &'a [String],
 }
 
 /// A name in the global namespace.

@@ -43,6 +43,13 @@ pub struct Options {
     pub vcl_path: Vec<String>,
     /// `vcc_err_unref`: unused backends, probes, ACLs and subs are errors (else warnings).
     pub err_unref: bool,
+    /// The storages `-s` declares, `Transient` included: what `storage.NAME` may name.
+    pub storages: Vec<String>,
+}
+
+/// varnishd's storages without `-s`: the default store `s0`, and `Transient`.
+pub fn default_storages() -> Vec<String> {
+    vec!["s0".into(), "Transient".into()]
 }
 
 /// The result of a compilation: the sources read, the program if there was no error, and every
@@ -59,7 +66,11 @@ pub struct Output {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()], err_unref: true }
+        Options {
+            vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()],
+            err_unref: true,
+            storages: default_storages(),
+        }
     }
 }
 
@@ -94,7 +105,7 @@ pub fn compile(
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let opts = check::CheckOptions { err_unref: options.err_unref, resolver };
+        let opts = check::CheckOptions { err_unref: options.err_unref, resolver, storages: &options.storages };
         check::check(&decls, &builtin, builtin_file, expanded.version, opts, &mut diags)
     };
     // Show diagnostics in source order (whole-program ones first), whatever pass found them.

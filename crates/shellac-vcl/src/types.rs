@@ -35,6 +35,8 @@ pub enum Type {
     Acl,
     /// A probe name.
     Probe,
+    /// A storage (`storage.NAME`, `beresp.storage`).
+    Stevedore,
     /// No value (functions called for their effect).
     Void,
 }
@@ -60,6 +62,7 @@ impl Type {
             Type::Regex => "REGEX",
             Type::Acl => "ACL",
             Type::Probe => "PROBE",
+            Type::Stevedore => "STEVEDORE",
             Type::Void => "VOID",
         }
     }
@@ -78,6 +81,7 @@ impl Type {
                 | Type::Bool
                 | Type::Ip
                 | Type::Backend
+                | Type::Stevedore
         )
     }
 

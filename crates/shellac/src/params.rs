@@ -17,18 +17,23 @@ pub(crate) fn parse_params(flags: &[String]) -> anyhow::Result<Params> {
 
 /// The compiler options the parameters imply.
 pub(crate) fn compiler_options(params: &Params) -> Options {
-    Options { vcl_path: params.vcl_path.clone(), err_unref: params.vcc_err_unref }
+    Options {
+        vcl_path: params.vcl_path.clone(),
+        err_unref: params.vcc_err_unref,
+        storages: shellac_vcl::default_storages(),
+    }
 }
 
 /// varnishd's default store: `-s default,100m`.
 const DEFAULT_STORE: u64 = 100 << 20;
 
-/// The object store `-s` describes: `[NAME=]malloc[,SIZE]` or `default[,SIZE]` (one store;
-/// `malloc` without a size is unlimited, as in varnishd; without `-s`, `default,100m`).
-/// `Transient=…` is accepted: short-lived objects are never kept in the store.
-pub(crate) fn storage(flags: &[String]) -> anyhow::Result<shellac_cache::Storage> {
+/// The stores `-s` describes, each `[NAME=]malloc[,SIZE]` or `default[,SIZE]` (`malloc` without
+/// a size is unlimited, as in varnishd; without `-s`, `default,100m` called `s0`), and
+/// `Transient` (unlimited unless `-s Transient=malloc,SIZE`).
+pub(crate) fn storage(flags: &[String]) -> anyhow::Result<Stores> {
     use anyhow::bail;
-    let mut main: Option<shellac_cache::Storage> = None;
+    let mut stores: Vec<shellac_cache::Storage> = Vec::new();
+    let mut transient = None;
     for (i, s) in flags.iter().enumerate() {
         let (name, spec) = match s.split_once('=') {
             Some((n, rest)) if !n.contains(',') => (n.to_string(), rest),
@@ -50,36 +55,67 @@ pub(crate) fn storage(flags: &[String]) -> anyhow::Result<shellac_cache::Storage
             ("default", None) => DEFAULT_STORE,
             _ => bail!("-s {s}: unknown storage type {kind:?} (expected malloc or default)"),
         };
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || name.is_empty() {
+            bail!("-s {s}: a storage name is letters, digits, '_' and '-'");
+        }
         if name == "Transient" {
+            transient = Some(shellac_cache::Storage::new(&name, limit));
             continue;
         }
-        if main.is_some() {
-            bail!("-s {s}: only one store is supported (besides Transient)");
+        if stores.iter().any(|st| st.name() == name) {
+            bail!("-s {s}: storage {name:?} is already defined");
         }
-        main = Some(shellac_cache::Storage::new(&name, limit));
+        stores.push(shellac_cache::Storage::new(&name, limit));
     }
-    Ok(main.unwrap_or_else(|| shellac_cache::Storage::new("s0", DEFAULT_STORE)))
+    if stores.is_empty() {
+        stores.push(shellac_cache::Storage::new("s0", DEFAULT_STORE));
+    }
+    let transient = transient.unwrap_or_else(|| shellac_cache::Storage::new("Transient", u64::MAX));
+    Ok(Stores { stores, transient })
+}
+
+/// What `-s` gives: the stores in order, and `Transient`.
+#[derive(Debug)]
+pub(crate) struct Stores {
+    pub(crate) stores: Vec<shellac_cache::Storage>,
+    pub(crate) transient: shellac_cache::Storage,
+}
+
+impl Stores {
+    /// The names `storage.NAME` may use in VCL.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.stores.iter().chain(std::iter::once(&self.transient)).map(|s| s.name().to_string()).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn s(flags: &[&str]) -> anyhow::Result<shellac_cache::Storage> {
+    fn s(flags: &[&str]) -> anyhow::Result<Stores> {
         storage(&flags.iter().map(|f| f.to_string()).collect::<Vec<_>>())
+    }
+
+    fn first(flags: &[&str]) -> (String, u64) {
+        let st = s(flags).unwrap();
+        (st.stores[0].name().to_string(), st.stores[0].limit())
     }
 
     #[test]
     fn storage_flags_read_as_varnishd_reads_them() {
-        let d = s(&[]).unwrap();
-        assert_eq!((d.name(), d.limit()), ("s0", 100 << 20));
-        let m = s(&["malloc,256m"]).unwrap();
-        assert_eq!((m.name(), m.limit()), ("s0", 256 << 20));
+        assert_eq!(first(&[]), ("s0".into(), 100 << 20));
+        assert_eq!(s(&[]).unwrap().names(), ["s0", "Transient"]);
+        assert_eq!(first(&["malloc,256m"]), ("s0".into(), 256 << 20));
         let n = s(&["Transient=malloc,10m", "mem=malloc,1G"]).unwrap();
-        assert_eq!((n.name(), n.limit()), ("mem", 1 << 30));
-        assert_eq!(s(&["malloc"]).unwrap().limit(), u64::MAX);
+        assert_eq!((n.stores[0].name(), n.stores[0].limit()), ("mem", 1 << 30));
+        assert_eq!((n.transient.name(), n.transient.limit()), ("Transient", 10 << 20));
+        assert_eq!(s(&["malloc"]).unwrap().stores[0].limit(), u64::MAX);
+        assert_eq!(s(&["malloc"]).unwrap().transient.limit(), u64::MAX);
+        // Unnamed stores are numbered by their place among the -s flags, as in varnishd.
+        assert_eq!(s(&["malloc,1m", "malloc,2m"]).unwrap().names(), ["s0", "s1", "Transient"]);
         assert!(s(&["file,/tmp/x,1g"]).unwrap_err().to_string().contains("not supported"));
         assert!(s(&["malloc,lots"]).is_err());
-        assert!(s(&["malloc,1m", "malloc,2m"]).is_err());
+        assert!(s(&["a=malloc,1m", "a=malloc,2m"]).unwrap_err().to_string().contains("already defined"));
+        assert!(s(&["a.b=malloc,1m"]).is_err());
     }
 }

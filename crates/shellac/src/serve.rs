@@ -24,7 +24,9 @@ const FIRST_PROBES_WAIT: std::time::Duration = std::time::Duration::from_secs(3)
 /// Runs the server.
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let params = parse_params(&args.params)?;
-    let opts = compiler_options(&params);
+    let stores = crate::params::storage(&args.storage)?;
+    let mut opts = compiler_options(&params);
+    opts.storages = stores.names();
     let source = source_of(args)?;
     let discovery = match &args.etcd {
         Some(urls) => Some((
@@ -35,7 +37,6 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
-    let storage = crate::params::storage(&args.storage)?;
     let management = crate::management::setup(args)?;
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
     let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -50,7 +51,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let server = Server::with_storage(params.clone(), storage);
+        let server = Server::with_stores(params.clone(), stores.stores, stores.transient);
         // Discovery starts first, so the VCL's etcd directors load with what it found (it waits
         // at most DISCOVERY_WAIT for etcd; without it, they are empty and answer 503 until it
         // connects).

@@ -472,6 +472,13 @@ fn listings_are_byte_identical_to_varnishd_for_the_same_vcl() {
         assert!(real.contains("boot"), "varnishd answered: {real}");
         assert_eq!(ours, real, "{args:?}");
     }
+    let (real, ours) = compare(&["storage.list"]);
+    assert!(real.contains("storage.Transient = malloc"), "varnishd answered: {real}");
+    assert_eq!(ours, real, "storage.list");
+    // The JSON form, but for the time stamp of its first line.
+    let (real, ours) = compare(&["storage.list", "-j"]);
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&ours), body(&real), "storage.list -j");
 }
 
 /// Stops a daemonised varnishd (its manager pid, from `_.pid`) when the test ends, even on

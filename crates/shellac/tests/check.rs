@@ -161,3 +161,25 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot find VCL file no/such/file.vcl"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn storage_names_come_from_the_s_flags() {
+    let dir = scratch("storage");
+    let vcl = dir.join("st.vcl");
+    std::fs::write(
+        &vcl,
+        "vcl 4.1;\nbackend b { .host = \"127.0.0.1\"; .port = \"9\"; }\n\
+         sub vcl_backend_response { set beresp.storage = storage.mem; set beresp.http.x = storage.Transient.used_space; }\n",
+    )
+    .unwrap();
+    let v = vcl.to_str().unwrap();
+    let with = shellac(&["serve", "-C", "-f", v, "-s", "malloc,10m", "-s", "mem=malloc,1m"]);
+    assert!(with.status.success(), "{}", text(&with.stderr));
+    let without = shellac(&["serve", "-C", "-f", v]);
+    assert!(!without.status.success());
+    let err = text(&without.stderr);
+    assert!(err.contains("Symbol not found: 'storage.mem'") && err.contains("storage.s0, storage.Transient"), "{err}");
+    let bad = shellac(&["serve", "-C", "-f", v, "-s", "mem=malloc,1m", "-s", "mem=malloc,2m"]);
+    assert!(text(&bad.stderr).contains("already defined"), "{}", text(&bad.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

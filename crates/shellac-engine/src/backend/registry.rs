@@ -26,6 +26,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub struct Registry {
     /// What discovery (etcd) found; dynamic directors follow it.
     pub catalog: Catalog,
+    /// The object stores (`storage.NAME` in VCL), `Transient` last.
+    pub stores: Vec<Arc<shellac_cache::Storage>>,
     pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
@@ -39,6 +41,7 @@ impl Default for Registry {
     fn default() -> Self {
         Registry {
             catalog: Catalog::default(),
+            stores: Vec::new(),
             pools: Arc::default(),
             probers: Mutex::default(),
             idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),

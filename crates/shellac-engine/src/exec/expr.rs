@@ -29,6 +29,12 @@ pub(crate) fn link_expr(l: &Linker<'_>, e: &Expr) -> Result<ExprFn, LoadError> {
         ExprKind::Bytes(b) => constant(Value::Bytes(*b)),
         ExprKind::Bool(b) => constant(Value::Bool(*b)),
         ExprKind::Ip(ip) => constant(Value::Ip(Some(SocketAddr::new(*ip, 0)))),
+        ExprKind::Var(v) if v.var.is_storage() => {
+            let name = v.header.as_deref().unwrap_or_default();
+            let store = l.stores.iter().find(|s| s.name() == name).cloned();
+            let store = store.ok_or_else(|| LoadError::Unsupported(format!("no storage called {name:?}")))?;
+            storage_var(v.var, store)
+        }
         ExprKind::Var(v) => {
             let (var, hdr) = var_parts(v)?;
             Box::new(move |ctx| vars::get(ctx, var, hdr.as_ref()))
@@ -167,6 +173,20 @@ fn link_in_place(l: &Linker<'_>, e: &Expr) -> Result<Option<ExprFn>, LoadError> 
     }
 }
 
+/// `storage.NAME` and its properties, read from the store itself.
+fn storage_var(var: shellac_vcl::symbols::Var, store: Arc<shellac_cache::Storage>) -> ExprFn {
+    use shellac_vcl::symbols::Var as V;
+    // An unlimited store reads as varnishd's does: 999999999999999 bytes free.
+    const UNLIMITED: u64 = 999_999_999_999_999;
+    match var {
+        V::StorageFreeSpace => Box::new(move |_| Ok(Value::Bytes(store.free().min(UNLIMITED)))),
+        V::StorageUsedSpace => Box::new(move |_| Ok(Value::Bytes(store.used()))),
+        // A malloc store is always able to store (varnishd 7.1.1 crashes on this one).
+        V::StorageHappy => Box::new(move |_| Ok(Value::Bool(true))),
+        _ => Box::new(move |_| Ok(Value::Stevedore(store.clone()))),
+    }
+}
+
 /// Links optional arguments.
 pub(crate) fn link_args(l: &Linker<'_>, args: &[Option<Expr>]) -> Result<Vec<Option<ExprFn>>, LoadError> {
     args.iter().map(|a| a.as_ref().map(|e| link_expr(l, e)).transpose()).collect()
@@ -244,6 +264,13 @@ pub(crate) fn compare(op: CmpOp, operand: Type, a: &Value, b: &Value) -> bool {
         Type::Backend => {
             let same = match (a, b) {
                 (Value::Backend(x), Value::Backend(y)) => x.same(y),
+                _ => false,
+            };
+            return if op == CmpOp::Eq { same } else { !same };
+        }
+        Type::Stevedore => {
+            let same = match (a, b) {
+                (Value::Stevedore(x), Value::Stevedore(y)) => Arc::ptr_eq(x, y),
                 _ => false,
             };
             return if op == CmpOp::Eq { same } else { !same };

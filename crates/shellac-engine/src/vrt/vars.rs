@@ -79,6 +79,11 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespDoStream => Value::Bool(beresp(ctx)?.do_stream),
         V::BerespDoGzip => Value::Bool(beresp(ctx)?.do_gzip),
         V::BerespDoGunzip => Value::Bool(beresp(ctx)?.do_gunzip),
+        V::BerespStorage => beresp(ctx)?.storage.clone().map_or(Value::Null, Value::Stevedore),
+        V::ObjStorage => ctx.obj.and_then(|o| o.storage.clone()).map_or(Value::Null, Value::Stevedore),
+        V::Storage | V::StorageFreeSpace | V::StorageUsedSpace | V::StorageHappy => {
+            return Err(VclFail("storage variables are linked, not read".into()))
+        }
         V::BerespDoEsi => Value::Bool(beresp(ctx)?.do_esi),
         V::BerespAge => {
             let now = ctx.now();
@@ -226,6 +231,11 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::BerespDoEsi => beresp(ctx)?.do_esi = v.truth(),
         V::BerespBody => beresp(ctx)?.body = v.to_text().into_bytes(),
         V::BerespStorageHint => beresp(ctx)?.storage_hint = Some(v.to_text()),
+        V::BerespStorage => {
+            if let Value::Stevedore(s) = v {
+                beresp(ctx)?.storage = Some(s);
+            }
+        }
         V::RespStatus => {
             let r = resp(ctx)?;
             set_status(&mut r.status, &mut r.reason, &v)?;

@@ -27,7 +27,12 @@ pub struct Proxy {
 
 /// Compiles a VCL text (no name resolution: tests use addresses).
 pub fn compile(vcl: &str) -> shellac_vcl::Program {
-    let opts = shellac_vcl::Options { vcl_path: Vec::new(), err_unref: false };
+    compile_with_storages(vcl, shellac_vcl::default_storages())
+}
+
+/// Compiles a VCL text that may name these storages.
+pub fn compile_with_storages(vcl: &str, storages: Vec<String>) -> shellac_vcl::Program {
+    let opts = shellac_vcl::Options { vcl_path: Vec::new(), err_unref: false, storages };
     let out = shellac_vcl::compile("test.vcl", vcl.as_bytes(), &opts, &shellac_vcl::MemLoader::new(), None);
     match out.program {
         Some(p) => p,
@@ -63,6 +68,21 @@ pub async fn proxy_with(vcl: &str, f: impl FnOnce(&mut Params)) -> Proxy {
 pub async fn proxy_with_storage(vcl: &str, storage: shellac_cache::Storage) -> Proxy {
     let server = Server::with_storage(Params::default(), storage);
     let v = load(&server, "boot", vcl);
+    serve_vcl(server, v).await
+}
+
+/// Starts a proxy whose objects are kept in `stores` (as `-s` flags give them) and
+/// `transient`; its VCL may name them.
+pub async fn proxy_with_stores(
+    vcl: &str,
+    params: Params,
+    stores: Vec<shellac_cache::Storage>,
+    transient: shellac_cache::Storage,
+) -> Proxy {
+    let server = Server::with_stores(params, stores, transient);
+    let names = server.cache.stores().map(|s| s.name().to_string()).collect();
+    let program = Arc::new(compile_with_storages(vcl, names));
+    let v = Vcl::load("boot", program, &server.registry, &server.params()).expect("load");
     serve_vcl(server, v).await
 }
 
@@ -143,7 +163,11 @@ pub fn vcl_for(origins: &[&Origin], rest: &str) -> String {
 
 /// Compiles a main file with extra files, all under `/seed` on `vcl_path`.
 pub fn compile_files(main: &str, files: &[(&str, String)]) -> shellac_vcl::Program {
-    let opts = shellac_vcl::Options { vcl_path: vec!["/seed".into()], err_unref: true };
+    let opts = shellac_vcl::Options {
+        vcl_path: vec!["/seed".into()],
+        err_unref: true,
+        storages: shellac_vcl::default_storages(),
+    };
     let mut loader = shellac_vcl::MemLoader::new();
     for (name, text) in files {
         loader.insert(format!("/seed/{name}"), text.clone());

@@ -184,7 +184,16 @@ impl Checker<'_, '_> {
             self.error(id.span, format!("'{}' is only available in 'vcl {need};'", def.name.trim_end_matches('.')));
             return None;
         }
-        let shown = if def.ty == Type::Header { id.name.clone() } else { def.name.to_string() };
+        if let (Some(store), true) = (header, def.name.starts_with("storage.")) {
+            if !self.opts.storages.iter().any(|s| s == store) {
+                let known = self.opts.storages.iter().map(|s| format!("storage.{s}")).collect::<Vec<_>>();
+                let d = Diagnostic::error(id.span, format!("Symbol not found: 'storage.{store}'"))
+                    .with_note(format!("the storages are {} (`-s NAME=malloc,SIZE` adds one)", known.join(", ")), None);
+                self.diags.push(d);
+                return None;
+            }
+        }
+        let shown = if def.ty == Type::Header || header.is_some() { id.name.clone() } else { def.name.to_string() };
         let (mask, what) = match access {
             Access::Read => (def.read, format!("'{shown}' cannot be read")),
             Access::Write => (def.write, format!("'{shown}' cannot be set")),
@@ -319,7 +328,8 @@ impl Checker<'_, '_> {
         } else if matches!((a.ty, b.ty), (Type::Int, Type::Real) | (Type::Real, Type::Int)) {
             (self.coerce(a, Type::Real)?, self.coerce(b, Type::Real)?)
         } else if a.ty == b.ty
-            && (a.ty.is_numeric() || (equality && matches!(a.ty, Type::Bool | Type::Backend | Type::Ip)))
+            && (a.ty.is_numeric()
+                || (equality && matches!(a.ty, Type::Bool | Type::Backend | Type::Ip | Type::Stevedore)))
         {
             (a, b)
         } else {

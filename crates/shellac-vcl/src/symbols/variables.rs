@@ -89,6 +89,12 @@ pub enum Var {
     BerespTime,
     BerespBody,
     BerespStorageHint,
+    BerespStorage,
+    ObjStorage,
+    Storage,
+    StorageFreeSpace,
+    StorageUsedSpace,
+    StorageHappy,
     ObjTtl,
     ObjGrace,
     ObjKeep,
@@ -222,6 +228,7 @@ pub const VARIABLES: &[VarDef] = &[
     v("beresp.time", V::BerespTime, T::Time, BERESP, NONE, NONE),
     v("beresp.body", V::BerespBody, T::Body, NONE, m(&[M::BackendError]), NONE),
     only40(v("beresp.storage_hint", V::BerespStorageHint, T::String, BERESP, BERESP, NONE)),
+    v("beresp.storage", V::BerespStorage, T::Stevedore, BERESP, BERESP, NONE),
     v("obj.ttl", V::ObjTtl, T::Duration, OBJ, NONE, NONE),
     v("obj.grace", V::ObjGrace, T::Duration, OBJ, NONE, NONE),
     v("obj.keep", V::ObjKeep, T::Duration, OBJ, NONE, NONE),
@@ -234,6 +241,7 @@ pub const VARIABLES: &[VarDef] = &[
     v("obj.proto", V::ObjProto, T::String, m(&[M::Hit]), NONE, NONE),
     v("obj.http.", V::ObjHttp, T::Header, m(&[M::Hit]), NONE, NONE),
     v("obj.uncacheable", V::ObjUncacheable, T::Bool, m(&[M::Deliver]), NONE, NONE),
+    v("obj.storage", V::ObjStorage, T::Stevedore, OBJ, NONE, NONE),
     v("resp.status", V::RespStatus, T::Int, RESP, RESP, NONE),
     v("resp.reason", V::RespReason, T::String, RESP, RESP, NONE),
     writable40(v("resp.proto", V::RespProto, T::String, RESP, RESP, NONE)),
@@ -241,10 +249,30 @@ pub const VARIABLES: &[VarDef] = &[
     v("resp.body", V::RespBody, T::Body, NONE, m(&[M::Synth]), NONE),
     v("resp.is_streaming", V::RespIsStreaming, T::Bool, RESP, NONE, NONE),
     v("resp.time", V::RespTime, T::Time, RESP, NONE, NONE),
+    // The storages `-s` names (and Transient): `storage.NAME` and its properties; the name is
+    // in place of `*` (see [`lookup_var`]).
+    v("storage.*", V::Storage, T::Stevedore, ALL, NONE, NONE),
+    v("storage.*.free_space", V::StorageFreeSpace, T::Bytes, ALL, NONE, NONE),
+    v("storage.*.used_space", V::StorageUsedSpace, T::Bytes, ALL, NONE, NONE),
+    v("storage.*.happy", V::StorageHappy, T::Bool, ALL, NONE, NONE),
 ];
 
-/// Resolves a variable name: returns the row and, for header families, the header name.
+/// Resolves a variable name: returns the row and, for header families, the header name; for
+/// `storage.NAME[.property]`, the storage name (whether it exists is the checker's question).
 pub fn lookup_var(name: &str) -> Option<(&'static VarDef, Option<&str>)> {
+    if let Some(rest) = name.strip_prefix("storage.") {
+        let (store, row) = match rest.split_once('.') {
+            None => (rest, "storage.*"),
+            Some((store, "free_space")) => (store, "storage.*.free_space"),
+            Some((store, "used_space")) => (store, "storage.*.used_space"),
+            Some((store, "happy")) => (store, "storage.*.happy"),
+            Some(_) => return None,
+        };
+        if store.is_empty() {
+            return None;
+        }
+        return VARIABLES.iter().find(|d| d.name == row).map(|d| (d, Some(store)));
+    }
     for d in VARIABLES {
         if d.ty == Type::Header {
             if let Some(h) = name.strip_prefix(d.name) {
@@ -262,6 +290,16 @@ pub fn lookup_var(name: &str) -> Option<(&'static VarDef, Option<&str>)> {
 /// The row of a variable.
 pub fn var_def(var: Var) -> &'static VarDef {
     VARIABLES.iter().find(|d| d.var == var).unwrap_or(&VARIABLES[0])
+}
+
+// === impl Var ===
+
+impl Var {
+    /// Whether it is `storage.NAME` or one of its properties (the name is in the
+    /// reference's `header`).
+    pub fn is_storage(self) -> bool {
+        matches!(self, Var::Storage | Var::StorageFreeSpace | Var::StorageUsedSpace | Var::StorageHappy)
+    }
 }
 
 // === impl Availability ===
