@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 
 use crate::lookup::{decide, Decision, Query};
 use crate::object::{Kind, Object};
@@ -55,9 +55,12 @@ struct ObjHead {
 }
 
 /// A fetch in progress that requests wait on.
-#[derive(Default)]
 struct Busy {
-    notify: Notify,
+    /// Lets waiters go: `rush_exponent` permits when a cacheable object arrives, and each
+    /// waiter that goes passes on as many after its lookup (Varnish's rush, 3, 9, 27, …);
+    /// closed (all go at once) when the fetch fails or brings a marker.
+    rush: Semaphore,
+    rush_exponent: usize,
     done: AtomicBool,
     waiters: AtomicUsize,
 }
@@ -106,6 +109,12 @@ pub struct Fetch {
 /// A place on a busy fetch's waiting list.
 pub struct Waiter {
     busy: Arc<Busy>,
+}
+
+/// A waiter let go by the rush: when dropped (after its next lookup), it lets as many others
+/// go.
+pub struct Rushed {
+    busy: Option<Arc<Busy>>,
 }
 
 // === impl Cache ===
@@ -200,12 +209,13 @@ impl Cache {
             Decision::HitMiss(i) => Lookup::HitMiss { marker: head.objects[i].clone(), fetch: self.private(key) },
             Decision::Grace { stale, fetch } => {
                 let stale = head.objects[stale].clone();
-                let fetch = fetch.then(|| self.register(key, head));
+                let fetch = fetch.then(|| self.register(key, head, q.rush_exponent));
                 Lookup::Grace { stale, fetch }
             }
             Decision::Miss { stale } => {
                 let stale = stale.map(|i| head.objects[i].clone());
-                let fetch = if q.ignore_busy && busy { self.private(key) } else { self.register(key, head) };
+                let fetch =
+                    if q.ignore_busy && busy { self.private(key) } else { self.register(key, head, q.rush_exponent) };
                 Lookup::Miss { fetch, stale }
             }
             Decision::Wait => match head.busy.clone() {
@@ -214,7 +224,7 @@ impl Cache {
                     Lookup::Wait(Waiter { busy })
                 }
                 // (Wait is only decided with a busy fetch.)
-                None => Lookup::Miss { fetch: self.register(key, head), stale: None },
+                None => Lookup::Miss { fetch: self.register(key, head, q.rush_exponent), stale: None },
             },
         }
     }
@@ -224,8 +234,13 @@ impl Cache {
         Fetch { cache: self.clone(), key: *key, busy: None }
     }
 
-    fn register(&self, key: &Key, head: &mut ObjHead) -> Fetch {
-        let busy = Arc::new(Busy::default());
+    fn register(&self, key: &Key, head: &mut ObjHead, rush_exponent: usize) -> Fetch {
+        let busy = Arc::new(Busy {
+            rush: Semaphore::new(0),
+            rush_exponent: rush_exponent.max(1),
+            done: AtomicBool::new(false),
+            waiters: AtomicUsize::new(0),
+        });
         head.busy = Some(busy.clone());
         Fetch { cache: self.clone(), key: *key, busy: Some(busy) }
     }
@@ -358,7 +373,8 @@ impl Fetch {
             cache.inner.objects.fetch_add(1, Ordering::Relaxed);
             cache.store_of(&obj).admit(&self.key, &obj);
         }
-        self.clear(head);
+        // A cacheable object: the waiters go a few at a time, each served from it.
+        self.clear(head, stored && obj.kind == Kind::Normal);
         drop(shard);
         if stored {
             cache.make_room(&self.key, &obj);
@@ -370,20 +386,20 @@ impl Fetch {
         let cache = self.cache.clone();
         let mut shard = cache.shard(&self.key).lock();
         let head = shard.entry(self.key).or_default();
-        self.clear(head);
+        self.clear(head, false);
         if head.objects.is_empty() && head.busy.is_none() {
             shard.remove(&self.key);
         }
     }
 
     /// Unregisters the busy fetch (if it is still this one) and wakes its waiters.
-    fn clear(&mut self, head: &mut ObjHead) {
+    /// `rush`: a cacheable object came, let the waiters go a few at a time; else all at once.
+    fn clear(&mut self, head: &mut ObjHead, rush: bool) {
         let Some(busy) = self.busy.take() else { return };
         if head.busy.as_ref().is_some_and(|b| Arc::ptr_eq(b, &busy)) {
             head.busy = None;
         }
-        busy.done.store(true, Ordering::Release);
-        busy.notify.notify_waiters();
+        busy.release(rush);
     }
 }
 
@@ -393,10 +409,9 @@ impl Drop for Fetch {
             let cache = self.cache.clone();
             let mut shard = cache.shard(&self.key).lock();
             if let Some(head) = shard.get_mut(&self.key) {
-                self.clear(head);
+                self.clear(head, false);
             } else if let Some(busy) = self.busy.take() {
-                busy.done.store(true, Ordering::Release);
-                busy.notify.notify_waiters();
+                busy.release(false);
             }
         }
     }
@@ -405,15 +420,36 @@ impl Drop for Fetch {
 // === impl Waiter ===
 
 impl Waiter {
-    /// Waits until the busy fetch inserted its object or gave up.
-    pub async fn wait(self) {
-        let notified = self.busy.notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.busy.done.load(Ordering::Acquire) {
-            return;
+    /// Waits until the busy fetch inserted its object and the rush reaches this request, or
+    /// the fetch gave up. Hold the result until the lookup that follows is done: dropping it
+    /// lets the next ones go.
+    pub async fn wait(self) -> Rushed {
+        // Closed (an error): everyone goes, and nobody passes anything on.
+        let rushed = self.busy.rush.acquire().await.map(|permit| permit.forget()).is_ok();
+        Rushed { busy: rushed.then_some(self.busy) }
+    }
+}
+
+impl Drop for Rushed {
+    fn drop(&mut self) {
+        if let Some(busy) = self.busy.take() {
+            busy.rush.add_permits(busy.rush_exponent);
         }
-        notified.await;
+    }
+}
+
+// === impl Busy ===
+
+impl Busy {
+    /// The fetch is over: the first `rush_exponent` waiters go (each then lets as many go), or
+    /// all of them.
+    fn release(&self, rush: bool) {
+        self.done.store(true, Ordering::Release);
+        if rush {
+            self.rush.add_permits(self.rush_exponent);
+        } else {
+            self.rush.close();
+        }
     }
 }
 
@@ -433,6 +469,7 @@ mod tests {
             ignore_vary: false,
             ignore_busy: false,
             gzip_support: false,
+            rush_exponent: 3,
         }
     }
 
@@ -485,6 +522,47 @@ mod tests {
         waiting.await.expect("woken");
         assert!(matches!(cache.lookup(&key, &q(101.0, &h)), Lookup::Hit(_)));
         assert_eq!(cache.len(), 1);
+    }
+
+    /// Twenty waiters on one fetch; what `insert(obj)` lets go, in waves: the sizes of the
+    /// waves as each wave's requests finish their lookups.
+    async fn rush_waves(obj: Arc<Object>) -> Vec<usize> {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let key = [3u8; 32];
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!("a miss") };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..20 {
+            let Lookup::Wait(waiter) = cache.lookup(&key, &q(100.0, &h)) else { panic!("a wait") };
+            let tx = tx.clone();
+            tokio::spawn(async move { tx.send(waiter.wait().await) });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        fetch.insert(obj);
+        let mut waves = Vec::new();
+        let mut gone = 0;
+        while gone < 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let mut wave = Vec::new();
+            while let Ok(r) = rx.try_recv() {
+                wave.push(r);
+            }
+            assert!(!wave.is_empty(), "stuck after {waves:?}");
+            gone += wave.len();
+            waves.push(wave.len());
+            // Their lookups are done: the next ones go.
+            drop(wave);
+        }
+        waves
+    }
+
+    #[tokio::test]
+    async fn waiters_go_in_a_rush_of_rush_exponent_then_its_powers() {
+        assert_eq!(rush_waves(object(60.0)).await, [3, 9, 8]);
+        // A marker (or a failure) lets everyone go at once: they all fetch.
+        let marker =
+            Object::new(Head::default(), Ttl { t_origin: 100.0, ttl: 60.0, grace: 0.0, keep: 0.0 }, Kind::HitForMiss);
+        assert_eq!(rush_waves(Arc::new(marker)).await, [20]);
     }
 
     #[tokio::test]

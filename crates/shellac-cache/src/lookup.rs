@@ -25,6 +25,8 @@ pub struct Query<'a> {
     pub ignore_busy: bool,
     /// `http_gzip_support`: variants do not differ by `Accept-Encoding`.
     pub gzip_support: bool,
+    /// `rush_exponent`: how many waiters each served waiter lets go.
+    pub rush_exponent: usize,
 }
 
 /// What the request gets, as indices into the objects.
@@ -102,6 +104,7 @@ mod tests {
             ignore_vary: false,
             ignore_busy: false,
             gzip_support: false,
+            rush_exponent: 3,
         }
     }
 

@@ -171,6 +171,8 @@ pub struct Params {
     pub http_req_size: u64,
     /// `max_restarts`
     pub max_restarts: u64,
+    /// `rush_exponent`: how many waiters each served waiter lets go.
+    pub rush_exponent: u64,
     /// `max_retries`
     pub max_retries: u64,
     /// `pipe_timeout`
@@ -234,6 +236,7 @@ impl Default for Params {
             http_req_hdr_len: 0,
             http_req_size: 0,
             max_restarts: 0,
+            rush_exponent: 0,
             max_retries: 0,
             pipe_timeout: 0.0,
             prefer_ipv6: false,
@@ -327,6 +330,7 @@ impl Params {
                     "http_req_hdr_len" => &mut self.http_req_hdr_len,
                     "http_req_size" => &mut self.http_req_size,
                     "max_restarts" => &mut self.max_restarts,
+                    "rush_exponent" => &mut self.rush_exponent,
                     "max_retries" => &mut self.max_retries,
                     "req_body_max" => &mut self.req_body_max,
                     _ => {
@@ -387,6 +391,7 @@ impl Params {
             "http_req_hdr_len" => format_bytes(self.http_req_hdr_len),
             "http_req_size" => format_bytes(self.http_req_size),
             "max_restarts" => self.max_restarts.to_string(),
+            "rush_exponent" => self.rush_exponent.to_string(),
             "max_retries" => self.max_retries.to_string(),
             "req_body_max" => format_bytes(self.req_body_max),
             "vcl_path" => self.vcl_path.join(":"),

@@ -25,6 +25,7 @@ impl Task {
             self.fetch = Some(self.server.cache.private(&key));
             return Step::Miss;
         }
+        let mut _rushed = None;
         loop {
             let query = Query {
                 now: self.req.time,
@@ -34,6 +35,7 @@ impl Task {
                 ignore_vary: self.req.hash_ignore_vary,
                 ignore_busy: self.req.hash_ignore_busy,
                 gzip_support: self.params.http_gzip_support,
+                rush_exponent: usize::try_from(self.params.rush_exponent).unwrap_or(3),
             };
             let found = self.server.cache.lookup(&key, &query);
             return match found {
@@ -57,7 +59,9 @@ impl Task {
                     Step::Miss
                 }
                 Lookup::Wait(waiter) => {
-                    waiter.wait().await;
+                    // Let go by the rush: the next lookup is this request's; the ones after
+                    // it go once it is done (when `_rushed` is replaced or dropped).
+                    _rushed = Some(waiter.wait().await);
                     continue;
                 }
             };
