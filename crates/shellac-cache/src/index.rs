@@ -261,9 +261,12 @@ impl Cache {
     }
 
     /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
-    /// still stored (one larger than the whole store is delivered and not kept).
+    /// still stored (one larger than the whole store is delivered and not kept). A stored chunk
+    /// is a copy: the chunk given may be a slice of a connection's read buffer, which it would
+    /// keep alive whole for as long as the object lives.
     pub fn append(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
         let n = chunk.len() as u64 + crate::storage::CHUNK_OVERHEAD;
+        let chunk = if obj.is_stored() { bytes::Bytes::copy_from_slice(&chunk) } else { chunk };
         obj.body.append(chunk);
         if !obj.is_stored() {
             return false;

@@ -9,6 +9,7 @@
 //! delivers objects; this crate owns objects, their metadata and the rules about them.
 
 pub mod body;
+pub mod headers;
 pub mod index;
 pub mod lookup;
 pub mod object;
@@ -16,7 +17,8 @@ pub mod storage;
 pub mod ttl;
 pub mod vary;
 
-pub use index::{Cache, Fetch, Key, Lookup, Waiter};
+pub use headers::Headers;
+pub use index::{Cache, Fetch, Key, Lookup, Rushed, Waiter};
 pub use lookup::Query;
 pub use object::{Head, Kind, Object};
 pub use storage::Storage;

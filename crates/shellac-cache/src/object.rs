@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::HeaderMap;
 
 use crate::body::Body;
+use crate::headers::Headers;
 use crate::storage;
 use crate::ttl::Ttl;
 use crate::vary::Vary;
@@ -23,7 +23,7 @@ pub struct Head {
     /// `HTTP/1.1` or `HTTP/1.0`.
     pub proto: &'static str,
     /// The headers.
-    pub headers: HeaderMap,
+    pub headers: Headers,
 }
 
 /// What kind of object it is.
@@ -107,8 +107,7 @@ impl Object {
     /// What it costs in the store: the object itself, its headers, its variant and its body
     /// so far (each chunk with its bookkeeping).
     pub fn footprint(&self) -> u64 {
-        let headers: u64 =
-            self.head.headers.iter().map(|(n, v)| (n.as_str().len() + v.len()) as u64 + storage::HEADER_OVERHEAD).sum();
+        let headers = self.head.headers.heap_bytes() + storage::HEADER_OVERHEAD;
         let vary: u64 = match &self.vary {
             Some(Vary::Headers(h)) => {
                 h.iter().map(|(n, v)| (n.as_str().len() + v.as_ref().map_or(0, Vec::len) + 32) as u64).sum()

@@ -149,6 +149,7 @@ pub fn spawn(
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
         let storage = storage_for(&server.cache, &params, &beresp, kind);
+        let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
         let mut obj = object_of(beresp, kind);
         obj.storage = Some(storage);
         obj.xid = task.bereq.xid;
@@ -156,14 +157,12 @@ pub fn spawn(
         if let Some(n) = plain_len {
             obj.set_plain_len(n);
         }
-        if !synthetic {
-            match Vary::record(&obj.head.headers, &task.bereq.headers) {
-                Ok(vary) => obj.vary = vary,
-                Err(e) => {
-                    // A Vary that names no headers: delivered, never stored.
-                    tracing::info!(xid = task.bereq.xid, "{e}: not stored");
-                    obj.ttl.ttl = -1.0;
-                }
+        match vary {
+            Ok(vary) => obj.vary = vary,
+            Err(e) => {
+                // A Vary that names no headers: delivered, never stored.
+                tracing::info!(xid = task.bereq.xid, "{e}: not stored");
+                obj.ttl.ttl = -1.0;
             }
         }
         let obj = Arc::new(obj);
@@ -204,14 +203,15 @@ fn revalidate(stale: &Object, bereq: &mut Bereq) -> bool {
     if stale.ttl.keep <= 0.0 || stale.kind != Kind::Normal || stale.body.bytes().is_none() {
         return false;
     }
-    let (etag, lm) = (stale.head.headers.get(ETAG), stale.head.headers.get(LAST_MODIFIED));
+    let (etag, lm) = (stale.head.headers.get(&ETAG), stale.head.headers.get(&LAST_MODIFIED));
+    let conditional = etag.is_some() || lm.is_some();
     if let Some(etag) = etag {
-        bereq.headers.insert(IF_NONE_MATCH, etag.clone());
+        bereq.headers.insert(IF_NONE_MATCH, etag);
     }
     if let Some(lm) = lm {
-        bereq.headers.insert(IF_MODIFIED_SINCE, lm.clone());
+        bereq.headers.insert(IF_MODIFIED_SINCE, lm);
     }
-    etag.is_some() || lm.is_some()
+    conditional
 }
 
 /// A 304 merged into the stale object it confirms: a 200 with the object's headers, each header
@@ -219,7 +219,7 @@ fn revalidate(stale: &Object, bereq: &mut Bereq) -> bool {
 /// again from the result.
 fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) {
     use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
-    let mut headers = old.head.headers.clone();
+    let mut headers = old.head.headers.to_map(0);
     let fresh = std::mem::take(&mut beresp.headers);
     for name in fresh.keys() {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONTENT_ENCODING {
@@ -261,7 +261,7 @@ fn object_of(beresp: Beresp, kind: Kind) -> Object {
         status: (beresp.status % 1000) as u16,
         reason: beresp.reason.into_owned(),
         proto: if beresp.proto == "HTTP/1.0" { "HTTP/1.0" } else { "HTTP/1.1" },
-        headers: beresp.headers,
+        headers: shellac_cache::Headers::from_map(&beresp.headers),
     };
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
     Object::new(head, ttl, kind)

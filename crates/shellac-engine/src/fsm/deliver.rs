@@ -43,7 +43,7 @@ impl Task {
     pub(super) fn deliver_object(&mut self, obj: Arc<Object>, hit: bool) -> Result<Response<Body>, Step> {
         let t = now();
         // A hit names the fetch that stored the object too: `X-Varnish: 32770 3`.
-        let mut headers = self.delivery_headers(obj.head.headers.clone(), obj.age(t), hit.then_some(obj.xid));
+        let mut headers = self.delivery_headers(obj.head.headers.to_map(3), obj.age(t), hit.then_some(obj.xid));
         let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
         let resp = Resp {
             status: u32::from(obj.head.status),

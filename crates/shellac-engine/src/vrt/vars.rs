@@ -113,7 +113,10 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason.clone()), Value::Str(String::new())),
         V::ObjProto => obj_value(ctx, |o, _| Value::Str(o.head.proto.to_string()), Value::Str(String::new())),
         V::ObjHttp => match ctx.obj {
-            Some(o) => header(&o.head.headers, hdr),
+            Some(o) => match hdr.and_then(|h| o.head.headers.get_all(h).next()) {
+                Some(v) => Value::Str(String::from_utf8_lossy(v).into_owned()),
+                None => Value::Null,
+            },
             None => Value::Null,
         },
         // A pass delivers no stored object: it reads as uncacheable.
