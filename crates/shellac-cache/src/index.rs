@@ -275,6 +275,18 @@ impl Cache {
         self.make_room(key, obj)
     }
 
+    /// As [`Cache::append`], for a chunk the store already owns (another stored object's): kept
+    /// as it is, not copied.
+    pub fn append_shared(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
+        let n = chunk.len() as u64 + crate::storage::CHUNK_OVERHEAD;
+        obj.body.append(chunk);
+        if !obj.is_stored() {
+            return false;
+        }
+        self.store_of(obj).charge(obj, n);
+        self.make_room(key, obj)
+    }
+
     /// Moves a delivered object to the newest end of the LRU order (at most every couple of
     /// seconds per object). `now` in seconds.
     pub fn touch(&self, obj: &Object, now: u64) {

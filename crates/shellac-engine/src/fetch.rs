@@ -111,6 +111,14 @@ pub async fn fetch(
     FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None }.run().await
 }
 
+/// What a spawned fetch hands the request that started it.
+pub struct Handoff {
+    /// The object, its body still filling.
+    pub obj: Arc<Object>,
+    /// Its headers as a map, ready to deliver (rather than made again from the stored copy).
+    pub headers: http::HeaderMap,
+}
+
 /// What a spawned fetch fills.
 pub struct Fill {
     /// The right to fill the key (none for a private fetch).
@@ -132,15 +140,17 @@ pub fn spawn(
     mut bereq: Bereq,
     body: Body,
     Fill { fetch, stale }: Fill,
-) -> oneshot::Receiver<Arc<Object>> {
+) -> oneshot::Receiver<Handoff> {
     let (tx, rx) = oneshot::channel();
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
     tokio::spawn(crate::clock::per_poll(async move {
         let mut task =
             FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
-        // A failed fetch drops `fetch`: its waiters wake and look up again.
-        let Outcome::Deliver(fetched) = task.run().await else { return };
+        // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
+        // some kilobytes, lives in a box of its own: the task's future stays small, and tokio
+        // copies a task's future whole when it spawns it and when it finishes.)
+        let Outcome::Deliver(fetched) = Box::pin(task.run()).await else { return };
         let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len } = *fetched;
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
             // An error with requests waiting: kept a moment, so that they are served from it.
@@ -150,7 +160,7 @@ pub fn spawn(
         }
         let storage = storage_for(&server.cache, &params, &beresp, kind);
         let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
-        let mut obj = object_of(beresp, kind);
+        let (mut obj, headers) = object_of(beresp, kind);
         obj.storage = Some(storage);
         obj.xid = task.bereq.xid;
         obj.gzip = gzip;
@@ -176,21 +186,35 @@ pub fn spawn(
                 f.insert(obj.clone());
             }
         }
-        // Whoever waits gets the object now; the body follows.
-        let _ = tx.send(obj.clone());
-        if let Some(old) = revalidated {
-            // The body of the object the 304 confirmed (its chunks are shared, not copied).
-            for chunk in old.body.bytes().unwrap_or_default() {
-                append(&server.cache, key.as_ref(), &obj, chunk);
+        let mut body = body;
+        let ended = match revalidated {
+            Some(old) => {
+                // The body of the object the 304 confirmed (its chunks are shared, not copied).
+                for chunk in old.body.bytes().unwrap_or_default() {
+                    match &key {
+                        Some(key) if obj.is_stored() => {
+                            server.cache.append_shared(key, &obj, chunk);
+                        }
+                        _ => obj.body.append(chunk),
+                    }
+                }
+                if let Some(n) = old.plain_len() {
+                    obj.set_plain_len(n);
+                }
+                obj.body.finish(BodyState::Complete);
+                Some(true)
             }
-            if let Some(n) = old.plain_len() {
-                obj.set_plain_len(n);
-            }
-            obj.body.finish(BodyState::Complete);
-        } else if !fill(&server.cache, key.as_ref(), &obj, body).await {
-            if let Some(key) = key {
-                server.cache.remove(&key, &obj);
-            }
+            // What came with the head goes in first: the client writes it with the head.
+            None => fill_ready(&server.cache, key.as_ref(), &obj, &mut body),
+        };
+        // Whoever waits gets the object now; the rest of the body follows.
+        let _ = tx.send(Handoff { obj: obj.clone(), headers });
+        let complete = match ended {
+            Some(complete) => complete,
+            None => fill(&server.cache, key.as_ref(), &obj, body).await,
+        };
+        if let (false, Some(key)) = (complete, key) {
+            server.cache.remove(&key, &obj);
         }
     }));
     rx
@@ -256,7 +280,9 @@ fn storage_for(
 
 /// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
 /// `vcl_backend_error`) left them.
-fn object_of(beresp: Beresp, kind: Kind) -> Object {
+/// The headers come back as they were: the request that made the fetch delivers them as they
+/// are (the object keeps its own compact copy).
+fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
     let head = Head {
         status: (beresp.status % 1000) as u16,
         reason: beresp.reason.into_owned(),
@@ -264,7 +290,7 @@ fn object_of(beresp: Beresp, kind: Kind) -> Object {
         headers: shellac_cache::Headers::from_map(&beresp.headers),
     };
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
-    Object::new(head, ttl, kind)
+    (Object::new(head, ttl, kind), beresp.headers)
 }
 
 /// Streams a response body into its object (charged to the store while it is stored under
@@ -295,6 +321,41 @@ async fn fill(
                 obj.body.finish(BodyState::Complete);
                 return true;
             }
+        }
+    }
+}
+
+/// Appends what the body has ready now (what came in the read that brought the head, or all of
+/// a buffered body), without waiting: `Some(whether it completed)` when the body ended, `None`
+/// when more is to come. (Polled with a waker that does nothing: the next poll, by [`fill`],
+/// registers the task's.)
+fn fill_ready(
+    cache: &shellac_cache::Cache,
+    key: Option<&shellac_cache::Key>,
+    obj: &Arc<Object>,
+    body: &mut Body,
+) -> Option<bool> {
+    use http_body::Body as _;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        match std::pin::Pin::new(&mut *body).poll_frame(&mut cx) {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    append(cache, key, obj, data);
+                }
+            }
+            std::task::Poll::Ready(Some(Err(e))) => {
+                obj.body.finish(BodyState::Failed(e.to_string()));
+                return Some(false);
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some(n) = body.plain_len() {
+                    obj.set_plain_len(n);
+                }
+                obj.body.finish(BodyState::Complete);
+                return Some(true);
+            }
+            std::task::Poll::Pending => return None,
         }
     }
 }

@@ -177,7 +177,7 @@ impl Task {
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
                     match fetch::spawn(server, params, vcl, sess, bereq, body, fill).await {
-                        Ok(obj) => match self.deliver_object(obj, false) {
+                        Ok(fetch::Handoff { obj, headers }) => match self.deliver_object(obj, false, Some(headers)) {
                             Ok(resp) => return resp,
                             Err(next) => next,
                         },

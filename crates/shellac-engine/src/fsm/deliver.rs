@@ -40,10 +40,18 @@ impl Task {
 
     /// Delivers an object (its body complete or still filling), or says which step comes
     /// instead.
-    pub(super) fn deliver_object(&mut self, obj: Arc<Object>, hit: bool) -> Result<Response<Body>, Step> {
+    /// `headers`: the object's headers as a map already (its fetch's), else made from the
+    /// stored copy.
+    pub(super) fn deliver_object(
+        &mut self,
+        obj: Arc<Object>,
+        hit: bool,
+        headers: Option<HeaderMap>,
+    ) -> Result<Response<Body>, Step> {
         let t = now();
+        let headers = headers.unwrap_or_else(|| obj.head.headers.to_map(3));
         // A hit names the fetch that stored the object too: `X-Varnish: 32770 3`.
-        let mut headers = self.delivery_headers(obj.head.headers.to_map(3), obj.age(t), hit.then_some(obj.xid));
+        let mut headers = self.delivery_headers(headers, obj.age(t), hit.then_some(obj.xid));
         let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
         let resp = Resp {
             status: u32::from(obj.head.status),

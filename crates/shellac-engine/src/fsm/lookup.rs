@@ -83,7 +83,7 @@ impl Task {
                 }
                 obj.hit();
                 self.server.cache.touch(&obj, self.req.time as u64);
-                self.deliver_object(obj, true)
+                self.deliver_object(obj, true, None)
             }
             // `return (miss)` (seed 004, Varnish 4): fetch, refreshing the key.
             Ok(h) if h.action == ActionKind::Miss => {

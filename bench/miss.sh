@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# What a cache miss costs against a pass: the same 1 KiB answer from a local nginx, through two
+# Shellac processes (the plain release build `./dev run` uses), one passing every request after
+# the builtin vcl_recv's checks, one looking each up (a new URL every time: every request misses,
+# fetches, stores the object and streams it; `-s malloc,64m` evicts as it goes). wrk on CPU 0, Shellac and the origin on CPU 1.
+# Prints per round req/s and CPU per request of each, then the medians and the ratio.
+#
+#   bench/miss.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
+#
+# Loopback ports 18600-18602 must be free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+SECS=${2:-10}
+CONNS=${3:-50}
+
+. bench/lib.sh
+bench_need nginx:nginx-light wrk:wrk
+cargo build --release -q -p shellac
+SHELLAC_PLAIN=target/release/shellac
+bench_ports 18600 18601 18602
+bench_workdir shellac-miss-bench
+
+mkdir -p "$W/www"
+head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
+cat > "$W/origin.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $W/origin.pid;
+error_log $W/origin.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:18602; root $W/www; location / { add_header Cache-Control "max-age=3600"; try_files /1k =404; } }
+}
+NGINX
+# Both run the builtin vcl_recv's checks; the pass then skips the lookup.
+printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\nsub vcl_recv { call vcl_builtin_recv; return (pass); }\n' > "$W/pass.vcl"
+printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\n' > "$W/miss.vcl"
+cat > "$W/unique.lua" <<'LUA'
+local n = 0
+local id = tostring(math.random(1, 1e9))
+function request()
+    n = n + 1
+    return wrk.format("GET", "/m/" .. id .. "/" .. n)
+end
+LUA
+chmod -R a+rX "$W"
+
+taskset -c 1 nginx -c "$W/origin.conf" -p "$W" & PIDS+=($!)
+for mode in pass miss; do
+    port=$([ $mode = pass ] && echo 18600 || echo 18601)
+    TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:$port \
+        -f "$W/$mode.vcl" -s malloc,64m >/dev/null & PIDS+=($!)
+    eval "PID_$mode=$!"
+done
+sleep 2
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+RES="$W/results"
+: > "$RES"
+printf '%-5s %5s %10s %12s\n' mode round req/s cpu_us/req
+for r in $(seq 1 "$ROUNDS"); do
+    for mode in pass miss; do
+        port=$([ $mode = pass ] && echo 18600 || echo 18601)
+        pid=$(eval echo "\$PID_$mode")
+        script=$([ $mode = miss ] && echo "-s $W/unique.lua" || true)
+        t0=$(ticks "$pid")
+        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" $script "http://127.0.0.1:$port/1k")
+        t1=$(ticks "$pid")
+        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+        [ -z "$errs" ] || echo "  $mode round $r: $errs"
+        cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
+        printf '%-5s %5s %10s %12s\n' "$mode" "$r" "$rps" "$cpu"
+        echo "$mode $r $rps $cpu" >> "$RES"
+    done
+done
+median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
+echo
+for mode in pass miss; do
+    printf '%-5s median req/s %s, cpu_us/req %s\n' $mode \
+        "$(awk -v m=$mode '$1 == m {print $3}' "$RES" | median)" "$(awk -v m=$mode '$1 == m {print $4}' "$RES" | median)"
+done
+echo "per round, miss CPU per request / pass CPU per request:"
+awk '{ cpu[$1, $2] = $4 } END { for (r = 1; cpu["pass", r] != ""; r++) printf "  round %d: %.3f\n", r, cpu["miss", r] / cpu["pass", r] }' "$RES"
