@@ -311,21 +311,31 @@ impl Cache {
 
     /// Removes every object past ttl, grace and keep at `now`; returns how many went.
     pub fn sweep(&self, now: f64) -> usize {
+        (0..SHARDS).map(|i| self.sweep_shard(i, now)).sum()
+    }
+
+    /// How many parts [`Cache::sweep_shard`] takes: a sweeper that does one part at a time
+    /// never holds up the requests for long (a whole sweep of a million objects would).
+    pub const SHARDS: usize = SHARDS;
+
+    /// Removes the objects of one part of the index (`i` modulo [`Cache::SHARDS`]) that are past
+    /// ttl, grace and keep at `now`; returns how many went. (An expired object is never served
+    /// meanwhile: lookups check the time themselves. The sweep gives the memory back.)
+    pub fn sweep_shard(&self, i: usize, now: f64) -> usize {
         let mut gone = 0;
-        for shard in self.inner.shards.iter() {
-            let mut shard = shard.lock();
-            shard.retain(|_, head| {
-                head.objects.retain(|o| {
-                    let expired = o.is_expired(now);
-                    if expired {
-                        self.store_of(o).forget(o);
-                        gone += 1;
-                    }
-                    !expired
-                });
-                !head.objects.is_empty() || head.busy.is_some()
+        let mut shard = self.inner.shards[i % SHARDS].lock();
+        shard.retain(|_, head| {
+            head.objects.retain(|o| {
+                let expired = o.is_expired(now);
+                if expired {
+                    self.store_of(o).forget(o);
+                    gone += 1;
+                }
+                !expired
             });
-        }
+            !head.objects.is_empty() || head.busy.is_some()
+        });
+        drop(shard);
         self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
         self.inner.expired.fetch_add(gone as u64, Ordering::Relaxed);
         gone

@@ -78,13 +78,18 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
     }
 }
 
-/// Once a second, removes the objects that outlived ttl, grace and keep.
+/// How often the sweeper goes through the whole index.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Removes the objects that outlived ttl, grace and keep: the whole index every
+/// [`SWEEP_EVERY`], one part at a time, so that no request waits behind a long sweep.
 async fn sweep_cache(server: Arc<Server>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let parts = shellac_cache::Cache::SHARDS;
+    let mut tick = tokio::time::interval(SWEEP_EVERY / parts as u32);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for part in (0..parts).cycle() {
         tick.tick().await;
-        let gone = server.cache.sweep(crate::value::now());
+        let gone = server.cache.sweep_shard(part, crate::value::now());
         if gone > 0 {
             tracing::debug!(gone, "expired objects removed");
         }
