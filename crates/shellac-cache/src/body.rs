@@ -74,6 +74,8 @@ impl Body {
             let mut i = self.inner.lock();
             if i.state == State::Filling {
                 i.state = state;
+                // The chunk list grew by doubling; it will not grow again.
+                i.chunks.shrink_to_fit();
             }
             std::mem::take(&mut i.waiting)
         };

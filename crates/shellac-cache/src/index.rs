@@ -394,6 +394,8 @@ impl Fetch {
                 }
                 !same
             });
+            // Most keys have one variant: room for one, not the four a first push makes.
+            head.objects.reserve_exact(1);
             head.objects.insert(0, obj.clone());
             cache.inner.objects.fetch_add(1, Ordering::Relaxed);
             cache.store_of(&obj).admit(&self.key, &obj);
