@@ -60,6 +60,23 @@ NGINX
     chmod 644 "$W/nginx.conf"
 }
 
+# bench_origin NAME PORT SERVER_BODY [ACCESS_LOG=off]: $W/NAME.conf, one nginx worker in the
+# foreground listening on PORT with the given server directives (root, locations, headers).
+bench_origin() {
+    cat > "$W/$1.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $W/$1.pid;
+error_log $W/$1.err warn;
+events { worker_connections 4096; }
+http {
+    access_log ${4:-off};
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$2; $3 }
+}
+NGINX
+}
+
 # bench_rr_vcl [ATTRIBUTES]: round-robin pass over the three origins, each backend with the
 # extra attributes given, on standard output.
 bench_rr_vcl() {

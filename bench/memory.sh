@@ -31,18 +31,7 @@ done
 MEAN=$(printf '%s\n' "${SIZES[@]}" | awk '{ t += $1 } END { printf "%d", t / NR }')
 # Distinct URLs (a query string per copy) so that the working set is ten times the store.
 COPIES=$(( 10 * STORE_MIB * 1024 * 1024 / MEAN / 21 + 1 ))
-cat > "$W/origin.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/origin.pid;
-error_log $W/origin.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:18502; root $W/www; add_header Cache-Control "max-age=3600"; }
-}
-NGINX
+bench_origin origin 18502 "root $W/www; add_header Cache-Control \"max-age=3600\";"
 printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18502"; }\n' > "$W/cache.vcl"
 cat > "$W/random.lua" <<LUA
 math.randomseed(os.time())

@@ -23,18 +23,7 @@ bench_workdir shellac-miss-bench
 
 mkdir -p "$W/www"
 head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
-cat > "$W/origin.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/origin.pid;
-error_log $W/origin.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:18602; root $W/www; location / { add_header Cache-Control "max-age=3600"; try_files /1k =404; } }
-}
-NGINX
+bench_origin origin 18602 "root $W/www; location / { add_header Cache-Control \"max-age=3600\"; try_files /1k =404; }"
 # Both run the builtin vcl_recv's checks; the pass then skips the lookup.
 printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\nsub vcl_recv { call vcl_builtin_recv; return (pass); }\n' > "$W/pass.vcl"
 printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\n' > "$W/miss.vcl"

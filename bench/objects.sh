@@ -23,25 +23,10 @@ bench_ports 18400 18401 18402 18403
 bench_workdir shellac-objects-bench
 
 BODY=$(head -c 75 /dev/urandom | base64 -w0)
-origin_conf() { # PORT LOG
-    cat <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/origin-$1.pid;
-error_log $W/origin-$1.err warn;
-events { worker_connections 4096; }
-http {
-    access_log $2;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$1;
-        location / { add_header Cache-Control "max-age=3600"; return 200 "$BODY"; }
-    }
-}
-NGINX
-}
-origin_conf 18402 "$W/shellac.log" > "$W/o1.conf"
-origin_conf 18403 "$W/varnish.log" > "$W/o2.conf"
+for o in 18402:shellac 18403:varnish; do
+    bench_origin "o-${o#*:}" "${o%:*}" "location / { add_header Cache-Control \"max-age=3600\"; return 200 \"$BODY\"; }" \
+        "$W/${o#*:}.log"
+done
 vcl() { # PORT
     printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "%s"; }\n' "$1"
     printf 'sub vcl_recv { if (req.url == "/_used") { return (synth(200, "used " + storage.s0.used_space)); } }\n'
@@ -59,8 +44,8 @@ end
 LUA
 chmod -R a+rX "$W"
 
-taskset -c 1 nginx -c "$W/o1.conf" -p "$W" & PIDS+=($!)
-taskset -c 1 nginx -c "$W/o2.conf" -p "$W" & PIDS+=($!)
+taskset -c 1 nginx -c "$W/o-shellac.conf" -p "$W" & PIDS+=($!)
+taskset -c 1 nginx -c "$W/o-varnish.conf" -p "$W" & PIDS+=($!)
 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:18400 -f "$W/shellac.vcl" \
     -s malloc,4g >/dev/null & PIDS+=($!); SHELLAC_PID=$!
 taskset -c 1 varnishd -F -j none -n "$W/varnish" -a 127.0.0.1:18401 -f "$W/varnish.vcl" -s malloc,4g \
