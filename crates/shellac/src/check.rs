@@ -29,7 +29,8 @@ pub(crate) enum VclSource {
 
 /// `shellac check -f FILE`.
 pub(crate) fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let opts = compiler_options(&parse_params(&args.params)?);
+    let mut opts = compiler_options(&parse_params(&args.params)?);
+    opts.storages = crate::params::storage(&args.storage)?.names();
     print_check(&VclSource::File(args.vcl_file.clone()), &opts, !args.no_resolve)
 }
 

@@ -149,6 +149,9 @@ pub(crate) struct CheckArgs {
     /// Parameter `name=value` (vcl_path, vcc_err_unref); repeatable.
     #[arg(short = 'p', value_name = "NAME=VALUE")]
     pub(crate) params: Vec<String>,
+    /// Storage `[name=]malloc[,size]` the VCL may name as `storage.NAME`; repeatable.
+    #[arg(short = 's', value_name = "STORAGE")]
+    pub(crate) storage: Vec<String>,
     /// Do not resolve backend and ACL host names (VCL written for another network).
     #[arg(long)]
     pub(crate) no_resolve: bool,

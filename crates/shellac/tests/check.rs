@@ -179,6 +179,8 @@ fn storage_names_come_from_the_s_flags() {
     assert!(!without.status.success());
     let err = text(&without.stderr);
     assert!(err.contains("Symbol not found: 'storage.mem'") && err.contains("storage.s0, storage.Transient"), "{err}");
+    let checked = shellac(&["check", "-f", v, "-s", "mem=malloc,1m"]);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
     let bad = shellac(&["serve", "-C", "-f", v, "-s", "mem=malloc,1m", "-s", "mem=malloc,2m"]);
     assert!(text(&bad.stderr).contains("already defined"), "{}", text(&bad.stderr));
     let _ = std::fs::remove_dir_all(&dir);
