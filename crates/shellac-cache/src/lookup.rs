@@ -56,7 +56,7 @@ pub(crate) fn decide(objects: &[Arc<Object>], busy: bool, q: &Query<'_>) -> Deci
         if o.is_expired(q.now) || o.ttl.ttl <= 0.0 {
             continue;
         }
-        if !q.ignore_vary && o.vary.as_ref().is_some_and(|v| !v.matches(q.headers, q.gzip_support)) {
+        if !q.ignore_vary && o.vary.as_deref().is_some_and(|v| !v.matches(q.headers, q.gzip_support)) {
             continue;
         }
         if o.is_fresh(q.now, q.req_ttl) {
@@ -197,7 +197,7 @@ mod tests {
         resp.insert("vary", http::HeaderValue::from_static("Accept-Encoding"));
         let mut o =
             Object::new(Head::default(), Ttl { t_origin: 100.0, ttl: 60.0, grace: 0.0, keep: 0.0 }, Kind::Normal);
-        o.vary = Vary::record(&resp, &gz).unwrap();
+        o.vary = Vary::record(&resp, &gz).unwrap().map(Box::new);
         let objects = vec![Arc::new(o)];
         assert_eq!(decide(&objects, false, &q(101.0, &gz)), Decision::Hit(0));
         assert_eq!(decide(&objects, true, &q(101.0, &plain)), Decision::Wait);

@@ -26,9 +26,9 @@ pub const TOUCH_EVERY: u64 = 2;
 
 /// What a stored object costs beyond its own size: its `Arc`, its slot in the index, its entry
 /// in the LRU order, its body's chunk list and the allocator's rounding. Measured with
-/// `bench/objects.sh` (RSS growth over 470,000 objects of 100 bytes, minus what the rest of
+/// `bench/objects.sh` (RSS growth over 370,000 objects of 100 bytes, minus what the rest of
 /// the footprint counts).
-pub(crate) const OBJECT_OVERHEAD: u64 = 400;
+pub(crate) const OBJECT_OVERHEAD: u64 = 288;
 /// What an object's stored headers cost beyond their bytes and positions: the allocations of
 /// their buffer and their index.
 pub(crate) const HEADER_OVERHEAD: u64 = 32;

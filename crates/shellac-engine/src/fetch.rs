@@ -168,7 +168,7 @@ pub fn spawn(
             obj.set_plain_len(n);
         }
         match vary {
-            Ok(vary) => obj.vary = vary,
+            Ok(vary) => obj.vary = vary.map(Box::new),
             Err(e) => {
                 // A Vary that names no headers: delivered, never stored.
                 tracing::info!(xid = task.bereq.xid, "{e}: not stored");
@@ -285,8 +285,8 @@ fn storage_for(
 fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
     let head = Head {
         status: (beresp.status % 1000) as u16,
-        reason: beresp.reason.into_owned(),
-        proto: if beresp.proto == "HTTP/1.0" { "HTTP/1.0" } else { "HTTP/1.1" },
+        reason: beresp.reason.into_owned().into_boxed_str(),
+        http10: beresp.proto == "HTTP/1.0",
         headers: shellac_cache::Headers::from_map(&beresp.headers),
     };
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
@@ -311,7 +311,7 @@ async fn fill(
                 }
             }
             Some(Err(e)) => {
-                obj.body.finish(BodyState::Failed(e.to_string()));
+                obj.body.finish(BodyState::Failed(e.to_string().into()));
                 return false;
             }
             None => {
@@ -345,7 +345,7 @@ fn fill_ready(
                 }
             }
             std::task::Poll::Ready(Some(Err(e))) => {
-                obj.body.finish(BodyState::Failed(e.to_string()));
+                obj.body.finish(BodyState::Failed(e.to_string().into()));
                 return Some(false);
             }
             std::task::Poll::Ready(None) => {

@@ -55,8 +55,8 @@ impl Task {
         let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
         let resp = Resp {
             status: u32::from(obj.head.status),
-            reason: obj.head.reason.clone().into(),
-            proto: obj.head.proto.into(),
+            reason: obj.head.reason.to_string().into(),
+            proto: obj.head.proto().into(),
             headers,
             body: Vec::new(),
             time: t,

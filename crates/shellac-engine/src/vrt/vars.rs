@@ -110,8 +110,8 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         }
         V::ObjCanEsi => Value::Bool(false),
         V::ObjStatus => obj_value(ctx, |o, _| Value::Int(i64::from(o.head.status)), Value::Int(0)),
-        V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason.clone()), Value::Str(String::new())),
-        V::ObjProto => obj_value(ctx, |o, _| Value::Str(o.head.proto.to_string()), Value::Str(String::new())),
+        V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason.to_string()), Value::Str(String::new())),
+        V::ObjProto => obj_value(ctx, |o, _| Value::Str(o.head.proto().to_string()), Value::Str(String::new())),
         V::ObjHttp => match ctx.obj {
             Some(o) => match hdr.and_then(|h| o.head.headers.get_all(h).next()) {
                 Some(v) => Value::Str(String::from_utf8_lossy(v).into_owned()),
