@@ -20,12 +20,25 @@ pub struct Body {
 #[derive(Default)]
 struct Inner {
     chunks: Vec<Bytes>,
-    len: u64,
     state: State,
     /// Readers waiting for the next chunk or the end. Boxed: a stored object keeps its body
     /// for its whole life, and waiters exist only while it fills (8 bytes here, not 24).
     #[allow(clippy::box_collection)]
     waiting: Option<Box<Vec<Waker>>>,
+    /// The chunks were merged into one when the body completed (see [`MERGE_MAX`]).
+    merged: bool,
+}
+
+/// A complete body up to this size is kept as one chunk: a hit then goes out in one write,
+/// not one per read the fetch made (8 KiB each).
+pub const MERGE_MAX: u64 = 1 << 20;
+
+impl Inner {
+    /// Bytes stored so far (summed: one chunk once the body is merged, a handful while it fills
+    /// for the few who ask then; a field would cost every stored object 8 bytes).
+    fn len(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
 }
 
 /// Where the filling stands.
@@ -40,10 +53,13 @@ pub enum State {
     Failed(Box<str>),
 }
 
-/// A reader of a body: its position.
+/// A reader of a body: its position (the next chunk, and the bytes read, which find its place
+/// again if the chunks are merged meanwhile).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Cursor {
     next: usize,
+    read: u64,
+    saw_merge: bool,
 }
 
 // === impl Body ===
@@ -51,9 +67,8 @@ pub struct Cursor {
 impl Body {
     /// A complete body of these bytes.
     pub fn complete(bytes: Bytes) -> Body {
-        let len = bytes.len() as u64;
         let chunks = if bytes.is_empty() { Vec::new() } else { vec![bytes] };
-        Body { inner: Mutex::new(Inner { chunks, len, state: State::Complete, waiting: None }) }
+        Body { inner: Mutex::new(Inner { chunks, state: State::Complete, waiting: None, merged: false }) }
     }
 
     /// Appends a chunk (the fetch) and wakes the readers waiting for it.
@@ -63,7 +78,6 @@ impl Body {
         }
         let waiting = {
             let mut i = self.inner.lock();
-            i.len += chunk.len() as u64;
             i.chunks.push(chunk);
             i.waiting.take()
         };
@@ -75,6 +89,15 @@ impl Body {
         let waiting = {
             let mut i = self.inner.lock();
             if i.state == State::Filling {
+                let len = i.len();
+                if state == State::Complete && i.chunks.len() > 1 && len <= MERGE_MAX {
+                    let mut one = bytes::BytesMut::with_capacity(len as usize);
+                    for c in &i.chunks {
+                        one.extend_from_slice(c);
+                    }
+                    i.chunks = vec![one.freeze()];
+                    i.merged = true;
+                }
                 i.state = state;
                 // The chunk list grew by doubling; it will not grow again.
                 i.chunks.shrink_to_fit();
@@ -89,8 +112,21 @@ impl Body {
     /// given nothing more yet.
     pub fn poll_chunk(&self, cursor: &mut Cursor, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
         let mut i = self.inner.lock();
+        if i.merged && !cursor.saw_merge {
+            // The chunks became one while this reader was part way: it goes on from its byte.
+            cursor.saw_merge = true;
+            if cursor.read > 0 {
+                cursor.next = 1;
+                let rest = i.chunks.first().map(|c| c.slice(cursor.read as usize..)).unwrap_or_default();
+                cursor.read += rest.len() as u64;
+                if !rest.is_empty() {
+                    return Poll::Ready(Some(Ok(rest)));
+                }
+            }
+        }
         if let Some(chunk) = i.chunks.get(cursor.next) {
             cursor.next += 1;
+            cursor.read += chunk.len() as u64;
             return Poll::Ready(Some(Ok(chunk.clone())));
         }
         match &i.state {
@@ -108,7 +144,7 @@ impl Body {
 
     /// Bytes stored so far.
     pub fn len(&self) -> u64 {
-        self.inner.lock().len
+        self.inner.lock().len()
     }
 
     /// How many chunks it holds.
@@ -136,7 +172,7 @@ impl Body {
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let i = self.inner.lock();
-        f.debug_struct("Body").field("len", &i.len).field("chunks", &i.chunks.len()).field("state", &i.state).finish()
+        f.debug_struct("Body").field("len", &i.len()).field("chunks", &i.chunks.len()).field("state", &i.state).finish()
     }
 }
 
@@ -179,6 +215,29 @@ mod tests {
         assert_eq!(poll(&b, &mut early, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"cd")))));
         assert_eq!(poll(&b, &mut early, &w), Poll::Ready(None));
         assert_eq!(b.len(), 4);
+    }
+
+    #[test]
+    fn a_complete_body_becomes_one_chunk_and_readers_part_way_go_on_from_their_byte() {
+        let b = Body::default();
+        let w = Arc::new(Count(AtomicUsize::new(0)));
+        let (mut part_way, mut done) = (Cursor::default(), Cursor::default());
+        for piece in [&b"ab"[..], b"cd", b"ef"] {
+            b.append(Bytes::copy_from_slice(piece));
+        }
+        assert_eq!(poll(&b, &mut part_way, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"ab")))));
+        for _ in 0..3 {
+            assert!(poll(&b, &mut done, &w).is_ready());
+        }
+        b.finish(State::Complete);
+        assert_eq!(b.chunks(), 1);
+        assert_eq!(poll(&b, &mut part_way, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"cdef")))));
+        assert_eq!(poll(&b, &mut part_way, &w), Poll::Ready(None));
+        assert_eq!(poll(&b, &mut done, &w), Poll::Ready(None), "a reader that had it all ends");
+        let mut late = Cursor::default();
+        assert_eq!(poll(&b, &mut late, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"abcdef")))));
+        assert_eq!(poll(&b, &mut late, &w), Poll::Ready(None));
+        assert_eq!(b.bytes(), Some(vec![Bytes::from_static(b"abcdef")]));
     }
 
     #[test]
