@@ -25,22 +25,7 @@ mkdir -p "$W/www" "$W/ngx-cache"
 # 3 random bytes make 4 base64 characters: exactly 1 KiB and 100 KiB of text.
 head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
 head -c 76800 /dev/urandom | base64 -w0 > "$W/www/100k"
-cat > "$W/origin.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $W/origin.pid;
-error_log $W/origin.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:18310;
-        root $W/www;
-        add_header Cache-Control "max-age=3600";
-    }
-}
-NGINX
+bench_origin origin 18310 "root $W/www; add_header Cache-Control \"max-age=3600\";"
 cat > "$W/cache.conf" <<NGINX
 worker_processes 1;
 daemon off;

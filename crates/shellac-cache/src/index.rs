@@ -265,14 +265,8 @@ impl Cache {
     /// is a copy: the chunk given may be a slice of a connection's read buffer, which it would
     /// keep alive whole for as long as the object lives.
     pub fn append(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
-        let n = chunk.len() as u64 + crate::storage::CHUNK_OVERHEAD;
         let chunk = if obj.is_stored() { bytes::Bytes::copy_from_slice(&chunk) } else { chunk };
-        obj.body.append(chunk);
-        if !obj.is_stored() {
-            return false;
-        }
-        self.store_of(obj).charge(obj, n);
-        self.make_room(key, obj)
+        self.append_shared(key, obj, chunk)
     }
 
     /// As [`Cache::append`], for a chunk the store already owns (another stored object's): kept

@@ -7,6 +7,7 @@
 mod send;
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -192,10 +193,10 @@ pub fn spawn(
                 // The body of the object the 304 confirmed (its chunks are shared, not copied).
                 for chunk in old.body.bytes().unwrap_or_default() {
                     match &key {
-                        Some(key) if obj.is_stored() => {
+                        Some(key) => {
                             server.cache.append_shared(key, &obj, chunk);
                         }
-                        _ => obj.body.append(chunk),
+                        None => obj.body.append(chunk),
                     }
                 }
                 if let Some(n) = old.plain_len() {
@@ -302,27 +303,7 @@ async fn fill(
     obj: &Arc<Object>,
     mut body: Body,
 ) -> bool {
-    use http_body::Body as _;
-    loop {
-        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    append(cache, key, obj, data);
-                }
-            }
-            Some(Err(e)) => {
-                obj.body.finish(BodyState::Failed(e.to_string().into()));
-                return false;
-            }
-            None => {
-                if let Some(n) = body.plain_len() {
-                    obj.set_plain_len(n);
-                }
-                obj.body.finish(BodyState::Complete);
-                return true;
-            }
-        }
-    }
+    std::future::poll_fn(|cx| poll_fill(cache, key, obj, &mut body, cx)).await
 }
 
 /// Appends what the body has ready now (what came in the read that brought the head, or all of
@@ -335,38 +316,47 @@ fn fill_ready(
     obj: &Arc<Object>,
     body: &mut Body,
 ) -> Option<bool> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match poll_fill(cache, key, obj, body, &mut cx) {
+        Poll::Ready(complete) => Some(complete),
+        Poll::Pending => None,
+    }
+}
+
+/// Appends every chunk the body has ready; at its end, completes the object (with its unpacked
+/// length, if a codec counted it) or fails it: `Ready(whether it completed)`.
+fn poll_fill(
+    cache: &shellac_cache::Cache,
+    key: Option<&shellac_cache::Key>,
+    obj: &Arc<Object>,
+    body: &mut Body,
+    cx: &mut Context<'_>,
+) -> Poll<bool> {
     use http_body::Body as _;
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     loop {
-        match std::pin::Pin::new(&mut *body).poll_frame(&mut cx) {
-            std::task::Poll::Ready(Some(Ok(frame))) => {
+        match std::task::ready!(std::pin::Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    append(cache, key, obj, data);
+                    match key {
+                        Some(key) => {
+                            cache.append(key, obj, data);
+                        }
+                        None => obj.body.append(data),
+                    }
                 }
             }
-            std::task::Poll::Ready(Some(Err(e))) => {
+            Some(Err(e)) => {
                 obj.body.finish(BodyState::Failed(e.to_string().into()));
-                return Some(false);
+                return Poll::Ready(false);
             }
-            std::task::Poll::Ready(None) => {
+            None => {
                 if let Some(n) = body.plain_len() {
                     obj.set_plain_len(n);
                 }
                 obj.body.finish(BodyState::Complete);
-                return Some(true);
+                return Poll::Ready(true);
             }
-            std::task::Poll::Pending => return None,
         }
-    }
-}
-
-/// Adds a chunk to the object's body, charged to the storage while the object is stored.
-fn append(cache: &shellac_cache::Cache, key: Option<&shellac_cache::Key>, obj: &Arc<Object>, chunk: Bytes) {
-    match key {
-        Some(key) if obj.is_stored() => {
-            cache.append(key, obj, chunk);
-        }
-        _ => obj.body.append(chunk),
     }
 }
 

@@ -55,7 +55,11 @@ impl Task {
         let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
         let resp = Resp {
             status: u32::from(obj.head.status),
-            reason: obj.head.reason.to_string().into(),
+            // A standard phrase is borrowed, not copied for every hit.
+            reason: match crate::vrt::vars::reason_for(u32::from(obj.head.status)) {
+                Some(standard) if standard == &*obj.head.reason => standard.into(),
+                _ => obj.head.reason.to_string().into(),
+            },
             proto: obj.head.proto().into(),
             headers,
             body: Vec::new(),
@@ -109,10 +113,12 @@ impl Task {
                 if let Some(plain_len) = unpack {
                     gzip::deliver_gunzip(&mut resp.headers, plain_len);
                     body = body.filtered(gzip::Codec::gunzip());
-                } else if let Some(obj) = obj.filter(|_| !resp.headers.contains_key(CONTENT_LENGTH)) {
+                } else if let Some(obj) = obj {
                     // A complete object whose length the backend did not give (chunked, or
                     // gzipped here) is sent with its length, as Varnish sends it.
-                    if obj.body.state() == shellac_cache::body::State::Complete {
+                    if !resp.headers.contains_key(CONTENT_LENGTH)
+                        && obj.body.state() == shellac_cache::body::State::Complete
+                    {
                         resp.headers.insert(CONTENT_LENGTH, hdr::num(obj.body.len()));
                     }
                 }
