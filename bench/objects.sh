@@ -57,7 +57,11 @@ holder() { # the process holding the cache: varnishd's child, Shellac itself
     if [ "$1" = varnish ]; then pgrep -P "$VARNISH_PID" | head -1; else echo "$SHELLAC_PID"; fi
 }
 declare -A PORT=([shellac]=18400 [varnish]=18401)
-printf '%-8s %9s %9s %12s %12s %12s %14s %14s\n' cache objects seconds rss_before rss_after used_bytes B/obj_by_rss B/obj_by_used
+# The response as a cache keeps it: the body and the origin's end-to-end headers (names and
+# values; Connection is hop-by-hop).
+HDR=$(curl -s -D - -o /dev/null http://127.0.0.1:18402/warm/0 | tr -d '\r' |
+    awk -F': ' 'NR > 1 && NF >= 2 && tolower($1) != "connection" {n += length($0) - 2} END {print n}')
+printf '%-8s %9s %9s %12s %12s %12s %14s %14s %14s\n' cache objects seconds rss_before rss_after used_bytes B/obj_by_rss B/obj_by_used B/obj_metadata
 for c in shellac varnish; do
     url="http://127.0.0.1:${PORT[$c]}"
     for i in 1 2 3; do curl -s -o /dev/null "$url/warm/$i"; done
@@ -73,8 +77,10 @@ for c in shellac varnish; do
     after=$(rss_kib "$pid")
     objects=$(grep -c ' /o/' "$W/$c.log" || true)
     used=$(curl -s -D - -o /dev/null "$url/_used" | awk 'NR == 1 {print $4}')
-    awk -v c=$c -v n="$objects" -v s="$secs" -v b="$before" -v a="$after" -v u="$used" -v body=${#BODY} 'BEGIN {
-        printf "%-8s %9d %9d %12d %12d %12d %14.0f %14.0f\n", c, n, s, b * 1024, a * 1024, u,
-            ((a - b) * 1024 - n * body) / n, ((a - b) * 1024 - u) / n }'
+    awk -v c=$c -v n="$objects" -v s="$secs" -v b="$before" -v a="$after" -v u="$used" -v body=${#BODY} -v h="$HDR" 'BEGIN {
+        printf "%-8s %9d %9d %12d %12d %12d %14.0f %14.0f %14.0f\n", c, n, s, b * 1024, a * 1024, u,
+            ((a - b) * 1024 - n * body) / n, ((a - b) * 1024 - u) / n, ((a - b) * 1024 - n * (body + h)) / n }'
 done
-echo "(B/obj_by_rss: RSS growth minus the bodies, per object; B/obj_by_used: RSS growth the store's own accounting does not cover)"
+echo "(B/obj_by_rss: RSS growth minus the bodies, per object; B/obj_by_used: RSS growth the store's own"
+echo " accounting does not cover; B/obj_metadata: RSS growth minus the responses stored, body and $HDR"
+echo " bytes of headers, per object)"

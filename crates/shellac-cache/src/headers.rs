@@ -1,20 +1,23 @@
-//! A stored response's headers, kept compact: every name and value back to back in one buffer
-//! of their own (never a slice of the connection's read buffer, which it would pin), and where
-//! each ends. An `http::HeaderMap` costs about a kilobyte for a handful of headers (its buckets
-//! and index are sized for growth); this costs the bytes themselves and 8 bytes a header. A
-//! delivery makes its `HeaderMap` from it, each value a slice of the shared buffer.
+//! A stored response's headers, kept compact: one allocation of their own (never a slice of the
+//! connection's read buffer, which it would pin) holding where each name and value ends, then
+//! every name and value back to back. An `http::HeaderMap` costs about a kilobyte for a handful
+//! of headers (its buckets and index are sized for growth); this costs the bytes themselves
+//! and 2 bytes a header (4 past 255 bytes of headers, 8 past 64 KiB). A delivery makes its
+//! `HeaderMap` from it.
+//!
+//! Layout: the width of every number that follows (1, 2 or 4 bytes, little endian); the number
+//! of headers; per header where its name ends and where its value ends (counted from the start
+//! of the names and values; a name starts where the value before it ended); the names (lower
+//! case) and values.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Stored headers, in order.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    /// Every name (lower case) and value, back to back.
-    block: Bytes,
-    /// Per header, where its name ends and where its value ends in `block` (a name starts where
-    /// the value before it ended).
-    ends: Box<[(u32, u32)]>,
+    /// As the module says; empty for no headers.
+    block: Box<[u8]>,
 }
 
 // === impl Headers ===
@@ -22,42 +25,78 @@ pub struct Headers {
 impl Headers {
     /// The headers of a map, copied.
     pub fn from_map(map: &HeaderMap) -> Headers {
-        let total: usize = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
-        let mut block = BytesMut::with_capacity(total);
-        let mut ends = Vec::with_capacity(map.len());
+        if map.is_empty() {
+            return Headers::default();
+        }
+        let data: usize = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+        let fits = |max: u16| data <= usize::from(max) && map.len() <= usize::from(max);
+        let width = if fits(u8::MAX.into()) {
+            1
+        } else if fits(u16::MAX) {
+            2
+        } else {
+            4
+        };
+        let start = 1 + width * (1 + 2 * map.len());
+        let mut block = Vec::with_capacity(start + data);
+        block.push(width as u8);
+        let put = |block: &mut Vec<u8>, n: usize| {
+            // (Both fit: the width was chosen for them; header blocks are far below 4 GiB.)
+            block.extend_from_slice(&(n as u32).to_le_bytes()[..width]);
+        };
+        put(&mut block, map.len());
+        let mut end = 0;
+        for (name, value) in map {
+            end += name.as_str().len();
+            put(&mut block, end);
+            end += value.len();
+            put(&mut block, end);
+        }
         for (name, value) in map {
             block.extend_from_slice(name.as_str().as_bytes());
-            let name_end = block.len() as u32;
             block.extend_from_slice(value.as_bytes());
-            ends.push((name_end, block.len() as u32));
         }
-        Headers { block: block.freeze(), ends: ends.into_boxed_slice() }
+        Headers { block: block.into_boxed_slice() }
     }
 
-    /// The headers as a map with room for `spare` more (what delivery adds); the values are
-    /// slices of the stored buffer, not copies.
+    /// The width of its numbers, and how many headers.
+    fn dims(&self) -> (usize, usize) {
+        match self.block.first() {
+            Some(&w) => (usize::from(w), self.number(usize::from(w), 0)),
+            None => (2, 0),
+        }
+    }
+
+    /// The `i`th number after the width byte.
+    fn number(&self, width: usize, i: usize) -> usize {
+        let at = 1 + width * i;
+        let mut b = [0u8; 4];
+        b[..width].copy_from_slice(&self.block[at..at + width]);
+        u32::from_le_bytes(b) as usize
+    }
+
+    /// The headers as a map with room for `spare` more (what delivery adds).
     pub fn to_map(&self, spare: usize) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.ends.len() + spare);
-        let mut start = 0usize;
-        for &(name_end, value_end) in self.ends.iter() {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
-            let name = HeaderName::from_bytes(&self.block[start..name_end]);
-            let value = HeaderValue::from_maybe_shared(self.block.slice(name_end..value_end));
+        let mut map = HeaderMap::with_capacity(self.len() + spare);
+        for (name, value) in self.iter() {
+            let name = HeaderName::from_bytes(name);
+            let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value));
             // Both were a valid name and value when they were stored.
             if let (Ok(name), Ok(value)) = (name, value) {
                 map.append(name, value);
             }
-            start = value_end;
         }
         map
     }
 
     /// Each header as (name in lower case, value), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let (width, n) = self.dims();
+        let data = &self.block[(1 + width * (1 + 2 * n)).min(self.block.len())..];
         let mut start = 0usize;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
-            let pair = (&self.block[start..name_end], &self.block[name_end..value_end]);
+        (0..n).map(move |i| {
+            let (name_end, value_end) = (self.number(width, 1 + 2 * i), self.number(width, 2 + 2 * i));
+            let pair = (&data[start..name_end], &data[name_end..value_end]);
             start = value_end;
             pair
         })
@@ -77,17 +116,17 @@ impl Headers {
 
     /// How many headers.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.dims().1
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     /// The bytes it holds on the heap: names, values and their positions.
     pub fn heap_bytes(&self) -> u64 {
-        (self.block.len() + self.ends.len() * std::mem::size_of::<(u32, u32)>()) as u64
+        self.block.len() as u64
     }
 }
 
@@ -119,7 +158,7 @@ mod tests {
         assert_eq!(h.get(&http::header::ETAG), Some(HeaderValue::from_static("\"v1\"")));
         assert_eq!(h.get(&HeaderName::from_static("empty")), Some(HeaderValue::from_static("")));
         assert_eq!(h.get(&http::header::VARY), None);
-        assert_eq!(h.heap_bytes(), (12 + 10 + 2 * 9 + 5 + 4 + 4) as u64 + 5 * 8);
+        assert_eq!(h.heap_bytes(), (12 + 10 + 2 * 9 + 5 + 4 + 4) as u64 + 1 + 1 + 5 * 2);
         assert!(Headers::default().is_empty() && Headers::default().to_map(0).is_empty());
     }
 
@@ -132,6 +171,34 @@ mod tests {
         let h = Headers::from_map(&m);
         drop(m);
         assert!(read_buffer.is_unique(), "the read buffer is not pinned by the stored headers");
-        assert_eq!(h.heap_bytes(), 1 + 3 + 8);
+        assert_eq!(h.heap_bytes(), 1 + 3 + 1 + 1 + 2);
+        assert_eq!(h.to_map(0), {
+            let mut m = HeaderMap::new();
+            m.insert("x", HeaderValue::from_static("vvv"));
+            m
+        });
+    }
+
+    #[test]
+    fn past_255_bytes_of_headers_the_positions_are_two_bytes() {
+        let mut m = HeaderMap::new();
+        m.append("x-a", HeaderValue::from_str(&"a".repeat(250)).expect("value"));
+        m.append("x-b", HeaderValue::from_static("b"));
+        let h = Headers::from_map(&m);
+        assert_eq!(h.heap_bytes(), 1 + 2 + 2 * 4 + 3 + 250 + 3 + 1);
+        assert_eq!(h.to_map(0), m);
+    }
+
+    #[test]
+    fn past_64_kib_of_headers_the_positions_are_four_bytes() {
+        let mut m = HeaderMap::new();
+        let big = "b".repeat(40_000);
+        m.append("x-big", HeaderValue::from_str(&big).expect("value"));
+        m.append("x-big", HeaderValue::from_str(&big).expect("value"));
+        m.append("x-small", HeaderValue::from_static("s"));
+        let h = Headers::from_map(&m);
+        assert_eq!(h.heap_bytes(), 1 + 4 + 3 * 8 + 2 * (5 + 40_000) + 8);
+        assert_eq!(h.to_map(0), m);
+        assert_eq!(h.get(&HeaderName::from_static("x-small")), Some(HeaderValue::from_static("s")));
     }
 }

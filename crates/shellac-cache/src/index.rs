@@ -5,13 +5,19 @@
 //! ([`Waiter`]). A fetch that has its head inserts the object and wakes every waiter, who look up
 //! again; one that fails wakes them too, never leaving them hanging.
 //!
-//! Invariants: an object is only ever found under its own key and variant; a key has at most one
-//! registered busy fetch, cleared exactly once (by insert, abandon or drop).
+//! A shard's table holds, per key, its newest object and nothing else (an object knows its
+//! key): 8 bytes a key for the million small objects a cache may hold. The few keys with several
+//! variants have them all in a map of their own, as busy fetches have.
+//!
+//! Invariants: an object is only ever found under its own key and variant; a key in the table
+//! has at least one object; a key has at most one registered busy fetch, cleared exactly once
+//! (by insert, abandon or drop).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
@@ -32,7 +38,7 @@ pub struct Cache {
 }
 
 struct Inner {
-    shards: Box<[Mutex<HashMap<Key, ObjHead>>]>,
+    shards: Box<[Mutex<Shard>]>,
     objects: AtomicUsize,
     /// The stores `-s` names, in order (at least one).
     stores: Vec<Arc<Storage>>,
@@ -47,11 +53,24 @@ struct Inner {
 /// varnishd's default storage: `-s default,100m`.
 pub const DEFAULT_SIZE: u64 = 100 << 20;
 
-/// The objects of one key (newest first) and its busy fetch.
+/// One part of the index.
 #[derive(Default)]
-struct ObjHead {
-    objects: Vec<Arc<Object>>,
-    busy: Option<Arc<Busy>>,
+struct Shard {
+    /// The newest object of each key.
+    newest: HashTable<Arc<Object>>,
+    /// Every object, newest first, of each key that has more than one (its first is the one in
+    /// `newest`).
+    more: HashMap<Key, Vec<Arc<Object>>>,
+    /// The busy fetch of each key that has one.
+    busy: HashMap<Key, Arc<Busy>>,
+}
+
+/// Where a key goes in its shard's table: its bits are uniform already (SHA-256); the shard
+/// was chosen by its first byte.
+fn hash(key: &Key) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&key[8..16]);
+    u64::from_le_bytes(b)
 }
 
 /// A fetch in progress that requests wait on.
@@ -143,7 +162,7 @@ impl Cache {
         if stores.is_empty() {
             stores.push(Arc::new(Storage::new("s0", DEFAULT_SIZE)));
         }
-        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
         Cache {
             inner: Arc::new(Inner {
                 shards,
@@ -194,37 +213,42 @@ impl Cache {
         obj.storage.as_deref().unwrap_or(&self.inner.stores[0])
     }
 
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, ObjHead>> {
+    fn shard(&self, key: &Key) -> &Mutex<Shard> {
         &self.inner.shards[usize::from(key[0]) % SHARDS]
     }
 
     /// Looks `key` up for a request (spec §5.3).
     pub fn lookup(&self, key: &Key, q: &Query<'_>) -> Lookup {
         let mut shard = self.shard(key).lock();
-        let head = shard.entry(*key).or_default();
-        let busy = head.busy.as_ref().is_some_and(|b| !b.done.load(Ordering::Acquire));
-        match decide(&head.objects, busy, q) {
-            Decision::Hit(i) => Lookup::Hit(head.objects[i].clone()),
-            Decision::HitForPass(i) => Lookup::HitForPass(head.objects[i].clone()),
-            Decision::HitMiss(i) => Lookup::HitMiss { marker: head.objects[i].clone(), fetch: self.private(key) },
+        let busy = shard.busy.get(key).is_some_and(|b| !b.done.load(Ordering::Acquire));
+        let objects = shard.objects(key);
+        let decision = decide(objects, busy, q);
+        let pick = |i: usize| objects[i].clone();
+        match decision {
+            Decision::Hit(i) => Lookup::Hit(pick(i)),
+            Decision::HitForPass(i) => Lookup::HitForPass(pick(i)),
+            Decision::HitMiss(i) => Lookup::HitMiss { marker: pick(i), fetch: self.private(key) },
             Decision::Grace { stale, fetch } => {
-                let stale = head.objects[stale].clone();
-                let fetch = fetch.then(|| self.register(key, head, q.rush_exponent));
+                let stale = pick(stale);
+                let fetch = fetch.then(|| self.register(key, &mut shard, q.rush_exponent));
                 Lookup::Grace { stale, fetch }
             }
             Decision::Miss { stale } => {
-                let stale = stale.map(|i| head.objects[i].clone());
-                let fetch =
-                    if q.ignore_busy && busy { self.private(key) } else { self.register(key, head, q.rush_exponent) };
+                let stale = stale.map(pick);
+                let fetch = if q.ignore_busy && busy {
+                    self.private(key)
+                } else {
+                    self.register(key, &mut shard, q.rush_exponent)
+                };
                 Lookup::Miss { fetch, stale }
             }
-            Decision::Wait => match head.busy.clone() {
+            Decision::Wait => match shard.busy.get(key) {
                 Some(busy) => {
                     busy.waiters.fetch_add(1, Ordering::Relaxed);
-                    Lookup::Wait(Waiter { busy })
+                    Lookup::Wait(Waiter { busy: busy.clone() })
                 }
                 // (Wait is only decided with a busy fetch.)
-                None => Lookup::Miss { fetch: self.register(key, head, q.rush_exponent), stale: None },
+                None => Lookup::Miss { fetch: self.register(key, &mut shard, q.rush_exponent), stale: None },
             },
         }
     }
@@ -234,29 +258,25 @@ impl Cache {
         Fetch { cache: self.clone(), key: *key, busy: None }
     }
 
-    fn register(&self, key: &Key, head: &mut ObjHead, rush_exponent: usize) -> Fetch {
+    fn register(&self, key: &Key, shard: &mut Shard, rush_exponent: usize) -> Fetch {
         let busy = Arc::new(Busy {
             rush: Semaphore::new(0),
             rush_exponent: rush_exponent.max(1),
             done: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
         });
-        head.busy = Some(busy.clone());
+        shard.busy.insert(*key, busy.clone());
         Fetch { cache: self.clone(), key: *key, busy: Some(busy) }
     }
 
-    /// Removes `obj` from `key` (its fetch failed, or it is evicted): its charge is released.
-    pub fn remove(&self, key: &Key, obj: &Arc<Object>) {
+    /// Removes `obj` from the index (its fetch failed, or it is evicted): its charge is
+    /// released.
+    pub fn remove(&self, obj: &Arc<Object>) {
+        let key = &obj.key;
         let mut shard = self.shard(key).lock();
-        if let Some(head) = shard.get_mut(key) {
-            let before = head.objects.len();
-            head.objects.retain(|o| !Arc::ptr_eq(o, obj));
-            self.inner.objects.fetch_sub(before - head.objects.len(), Ordering::Relaxed);
-            if head.objects.is_empty() && head.busy.is_none() {
-                shard.remove(key);
-            }
-        }
+        let gone = shard.retain(key, |o| !Arc::ptr_eq(o, obj));
         drop(shard);
+        self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
         self.store_of(obj).forget(obj);
     }
 
@@ -264,21 +284,30 @@ impl Cache {
     /// still stored (one larger than the whole store is delivered and not kept). A stored chunk
     /// is a copy: the chunk given may be a slice of a connection's read buffer, which it would
     /// keep alive whole for as long as the object lives.
-    pub fn append(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
+    pub fn append(&self, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
         let chunk = if obj.is_stored() { bytes::Bytes::copy_from_slice(&chunk) } else { chunk };
-        self.append_shared(key, obj, chunk)
+        self.append_shared(obj, chunk)
     }
 
     /// As [`Cache::append`], for a chunk the store already owns (another stored object's): kept
     /// as it is, not copied.
-    pub fn append_shared(&self, key: &Key, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
+    pub fn append_shared(&self, obj: &Arc<Object>, chunk: bytes::Bytes) -> bool {
         let n = chunk.len() as u64 + crate::storage::CHUNK_OVERHEAD;
         obj.body.append(chunk);
         if !obj.is_stored() {
             return false;
         }
         self.store_of(obj).charge(obj, n);
-        self.make_room(key, obj)
+        self.make_room(obj)
+    }
+
+    /// Ends `obj`'s body, complete or failed, and wakes its readers; the store is charged for
+    /// the chunks' bookkeeping no longer (a complete body is kept in one piece).
+    pub fn finish(&self, obj: &Object, state: crate::body::State) {
+        let fewer = obj.body.finish(state);
+        if fewer > 0 && obj.is_stored() {
+            self.store_of(obj).discharge(obj, fewer as u64 * crate::storage::CHUNK_OVERHEAD);
+        }
     }
 
     /// Moves a delivered object to the newest end of the LRU order (at most every couple of
@@ -290,15 +319,15 @@ impl Cache {
     /// Evicts the least recently used objects of `obj`'s store other than `obj` until the store
     /// is within its limit; if that is not enough, `obj` itself leaves. Whether `obj` is still
     /// stored.
-    fn make_room(&self, key: &Key, obj: &Arc<Object>) -> bool {
+    fn make_room(&self, obj: &Arc<Object>) -> bool {
         let storage = self.store_of(obj);
         while storage.is_over() {
-            let Some((k, victim)) = storage.pop_oldest(Some(obj)) else { break };
-            self.remove(&k, &victim);
+            let Some(victim) = storage.pop_oldest(Some(obj)) else { break };
+            self.remove(&victim);
             storage.nuked_one();
         }
         if storage.is_over() && obj.is_stored() {
-            self.remove(key, obj);
+            self.remove(obj);
         }
         obj.is_stored()
     }
@@ -318,16 +347,12 @@ impl Cache {
     pub fn sweep_shard(&self, i: usize, now: f64) -> usize {
         let mut gone = 0;
         let mut shard = self.inner.shards[i % SHARDS].lock();
-        shard.retain(|_, head| {
-            head.objects.retain(|o| {
-                let expired = o.is_expired(now);
-                if expired {
-                    self.store_of(o).forget(o);
-                    gone += 1;
-                }
-                !expired
-            });
-            !head.objects.is_empty() || head.busy.is_some()
+        gone += shard.sweep(|o| {
+            let expired = o.is_expired(now);
+            if expired {
+                self.store_of(o).forget(o);
+            }
+            expired
         });
         drop(shard);
         self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
@@ -360,65 +385,64 @@ impl Fetch {
         &self.key
     }
 
-    /// Stores `obj` if it has a lifetime (ttl above zero), replacing the objects of the same
-    /// variant and evicting others if the store is full, and wakes the waiters.
-    pub fn insert(self, obj: Arc<Object>) {
-        self.store(obj, true);
+    /// Stores `obj` under this fetch's key if it has a lifetime (ttl above zero), replacing
+    /// the objects of the same variant and evicting others if the store is full, and wakes the
+    /// waiters. The object, shared.
+    pub fn insert(self, obj: Object) -> Arc<Object> {
+        self.store(obj, true)
     }
 
     /// As [`Fetch::insert`], except that a normal object of the same variant stays: for an
     /// error answer (a 5xx marker, a synthetic error), which must not take a good object's
     /// place (a stale copy keeps serving in grace).
-    pub fn insert_unless_good(self, obj: Arc<Object>) {
-        self.store(obj, false);
+    pub fn insert_unless_good(self, obj: Object) -> Arc<Object> {
+        self.store(obj, false)
     }
 
-    fn store(mut self, obj: Arc<Object>, replace_good: bool) {
+    fn store(mut self, mut obj: Object, replace_good: bool) -> Arc<Object> {
+        obj.key = self.key;
+        let obj = Arc::new(obj);
         let cache = self.cache.clone();
-        let mut shard = cache.shard(&self.key).lock();
-        let head = shard.entry(self.key).or_default();
-        let shadows_good = !replace_good && head.objects.iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
-        let stored = obj.ttl.ttl > 0.0 && !shadows_good;
+        let key = &self.key;
+        let mut shard = cache.shard(key).lock();
+        let shadows_good =
+            !replace_good && shard.objects(key).iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
+        let stored = obj.ttl().ttl > 0.0 && !shadows_good;
         if stored {
-            head.objects.retain(|o| {
+            let gone = shard.retain(key, |o| {
                 let same = o.vary == obj.vary;
                 if same {
                     cache.store_of(o).forget(o);
-                    cache.inner.objects.fetch_sub(1, Ordering::Relaxed);
                 }
                 !same
             });
-            // Most keys have one variant: room for one, not the four a first push makes.
-            head.objects.reserve_exact(1);
-            head.objects.insert(0, obj.clone());
+            shard.push_front(key, obj.clone());
+            cache.inner.objects.fetch_sub(gone, Ordering::Relaxed);
             cache.inner.objects.fetch_add(1, Ordering::Relaxed);
-            cache.store_of(&obj).admit(&self.key, &obj);
+            cache.store_of(&obj).admit(&obj);
         }
         // A cacheable object: the waiters go a few at a time, each served from it.
-        self.clear(head, stored && obj.kind == Kind::Normal);
+        self.clear(&mut shard, stored && obj.kind == Kind::Normal);
         drop(shard);
         if stored {
-            cache.make_room(&self.key, &obj);
+            cache.make_room(&obj);
         }
+        obj
     }
 
     /// Stores nothing and wakes the waiters (they look up again).
     pub fn abandon(mut self) {
         let cache = self.cache.clone();
         let mut shard = cache.shard(&self.key).lock();
-        let head = shard.entry(self.key).or_default();
-        self.clear(head, false);
-        if head.objects.is_empty() && head.busy.is_none() {
-            shard.remove(&self.key);
-        }
+        self.clear(&mut shard, false);
     }
 
     /// Unregisters the busy fetch (if it is still this one) and wakes its waiters.
     /// `rush`: a cacheable object came, let the waiters go a few at a time; else all at once.
-    fn clear(&mut self, head: &mut ObjHead, rush: bool) {
+    fn clear(&mut self, shard: &mut Shard, rush: bool) {
         let Some(busy) = self.busy.take() else { return };
-        if head.busy.as_ref().is_some_and(|b| Arc::ptr_eq(b, &busy)) {
-            head.busy = None;
+        if shard.busy.get(&self.key).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
+            shard.busy.remove(&self.key);
         }
         busy.release(rush);
     }
@@ -429,11 +453,7 @@ impl Drop for Fetch {
         if self.busy.is_some() {
             let cache = self.cache.clone();
             let mut shard = cache.shard(&self.key).lock();
-            if let Some(head) = shard.get_mut(&self.key) {
-                self.clear(head, false);
-            } else if let Some(busy) = self.busy.take() {
-                busy.release(false);
-            }
+            self.clear(&mut shard, false);
         }
     }
 }
@@ -474,11 +494,88 @@ impl Busy {
     }
 }
 
+// === impl Shard ===
+
+impl Shard {
+    /// The objects of `key`, newest first.
+    fn objects(&self, key: &Key) -> &[Arc<Object>] {
+        if !self.more.is_empty() {
+            if let Some(all) = self.more.get(key) {
+                return all;
+            }
+        }
+        self.newest.find(hash(key), |o| &o.key == key).map_or(&[], std::slice::from_ref)
+    }
+
+    /// Keeps the objects of `key` that `keep` says to; how many went.
+    fn retain(&mut self, key: &Key, mut keep: impl FnMut(&Arc<Object>) -> bool) -> usize {
+        if let Some(all) = self.more.get_mut(key) {
+            let before = all.len();
+            all.retain(|o| keep(o));
+            let gone = before - all.len();
+            let first = all.first().cloned();
+            if all.len() <= 1 {
+                self.more.remove(key);
+            }
+            self.set_newest(key, first);
+            return gone;
+        }
+        match self.newest.find_entry(hash(key), |o| &o.key == key) {
+            Ok(entry) if !keep(entry.get()) => {
+                entry.remove();
+                1
+            }
+            _ => 0,
+        }
+    }
+
+    /// Adds `obj` as the newest of `key`.
+    fn push_front(&mut self, key: &Key, obj: Arc<Object>) {
+        if let Some(all) = self.more.get_mut(key) {
+            all.insert(0, obj.clone());
+        } else if let Some(old) = self.newest.find(hash(key), |o| &o.key == key) {
+            let all = vec![obj.clone(), old.clone()];
+            self.more.insert(*key, all);
+        }
+        self.set_newest(key, Some(obj));
+    }
+
+    fn set_newest(&mut self, key: &Key, obj: Option<Arc<Object>>) {
+        match (self.newest.find_entry(hash(key), |o| &o.key == key), obj) {
+            (Ok(mut entry), Some(obj)) => *entry.get_mut() = obj,
+            (Ok(entry), None) => {
+                entry.remove();
+            }
+            (Err(_), Some(obj)) => {
+                self.newest.insert_unique(hash(key), obj, |o| hash(&o.key));
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    /// Removes every object `expired` says is; how many went.
+    fn sweep(&mut self, mut expired: impl FnMut(&Arc<Object>) -> bool) -> usize {
+        let mut gone = 0;
+        // The keys with several objects first: then the newest of each is one that stays.
+        let several: Vec<Key> = self.more.keys().copied().collect();
+        for key in several {
+            gone += self.retain(&key, |o| !expired(o));
+        }
+        self.newest.retain(|o| {
+            let expired = expired(o);
+            gone += usize::from(expired);
+            !expired
+        });
+        gone
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::object::{Head, Kind};
     use crate::ttl::Ttl;
+    use crate::vary::Vary;
     use http::HeaderMap;
 
     fn q(now: f64, h: &HeaderMap) -> Query<'_> {
@@ -494,15 +591,14 @@ mod tests {
         }
     }
 
-    fn object(ttl: f64) -> Arc<Object> {
-        Arc::new(Object::new(Head::default(), Ttl { t_origin: 100.0, ttl, grace: 10.0, keep: 0.0 }, Kind::Normal))
+    fn object(ttl: f64) -> Object {
+        Object::new(Head::default(), Ttl { t_origin: 100.0, ttl, grace: 10.0, keep: 0.0 }, Kind::Normal)
     }
 
     fn store(cache: &Cache, key: Key, body: usize) -> Arc<Object> {
         let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &HeaderMap::new())) else { panic!("a miss") };
-        let obj = object(60.0);
-        fetch.insert(obj.clone());
-        assert!(cache.append(&key, &obj, bytes::Bytes::from(vec![b'x'; body])) || body > 10_000);
+        let obj = fetch.insert(object(60.0));
+        assert!(cache.append(&obj, bytes::Bytes::from(vec![b'x'; body])) || body > 10_000);
         obj
     }
 
@@ -547,7 +643,7 @@ mod tests {
 
     /// Twenty waiters on one fetch; what `insert(obj)` lets go, in waves: the sizes of the
     /// waves as each wave's requests finish their lookups.
-    async fn rush_waves(obj: Arc<Object>) -> Vec<usize> {
+    async fn rush_waves(obj: Object) -> Vec<usize> {
         let cache = Cache::new();
         let h = HeaderMap::new();
         let key = [3u8; 32];
@@ -583,7 +679,7 @@ mod tests {
         // A marker (or a failure) lets everyone go at once: they all fetch.
         let marker =
             Object::new(Head::default(), Ttl { t_origin: 100.0, ttl: 60.0, grace: 0.0, keep: 0.0 }, Kind::HitForMiss);
-        assert_eq!(rush_waves(Arc::new(marker)).await, [20]);
+        assert_eq!(rush_waves(marker).await, [20]);
     }
 
     #[tokio::test]
@@ -607,17 +703,16 @@ mod tests {
         let h = HeaderMap::new();
         let key = [3u8; 32];
         let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
-        let good = object(1.0);
-        fetch.insert(good.clone());
+        let good = fetch.insert(object(1.0));
         // Stale in grace: the refresh gets a 503 marked hit-for-miss.
         let Lookup::Grace { fetch: Some(refresh), .. } = cache.lookup(&key, &q(102.0, &h)) else { panic!() };
         let mut error = Object::new(
-            Head { status: 503, ..Head::default() },
+            Head::new(503, "Service Unavailable", false, Default::default()),
             Ttl { t_origin: 102.0, ttl: 120.0, grace: 0.0, keep: 0.0 },
             Kind::HitForMiss,
         );
         error.vary = None;
-        refresh.insert_unless_good(Arc::new(error));
+        refresh.insert_unless_good(error);
         let Lookup::Grace { stale, .. } = cache.lookup(&key, &q(103.0, &h)) else { panic!("still served in grace") };
         assert!(Arc::ptr_eq(&stale, &good));
     }
@@ -631,16 +726,64 @@ mod tests {
         fetch.insert(object(0.0));
         assert_eq!(cache.len(), 0);
         let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!() };
-        let first = object(1.0);
-        fetch.insert(first.clone());
+        let first = fetch.insert(object(1.0));
         // Stale at 103 but in grace: a grace hit that starts the refresh.
         let Lookup::Grace { stale, fetch: Some(refresh) } = cache.lookup(&key, &q(103.0, &h)) else { panic!() };
         assert!(Arc::ptr_eq(&stale, &first));
         refresh.insert(object(60.0));
         assert_eq!(cache.len(), 1, "the refreshed object replaced the stale one");
-        cache.remove(&key, &first);
+        cache.remove(&first);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.sweep(1000.0), 1);
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_key_with_several_variants_keeps_each_replaces_each_and_sweeps_each() {
+        let cache = Cache::new();
+        let key = [5u8; 32];
+        let req = |lang: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("accept-language", http::HeaderValue::from_static(lang));
+            h
+        };
+        let vary_resp = {
+            let mut h = HeaderMap::new();
+            h.insert("vary", http::HeaderValue::from_static("Accept-Language"));
+            h
+        };
+        let variant = |lang, ttl| {
+            let mut o = object(ttl);
+            o.vary = Vary::record(&vary_resp, &req(lang)).expect("vary").map(Box::new);
+            o
+        };
+        let fill = |lang: &'static str, ttl| {
+            let h = req(lang);
+            let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!("a miss for {lang}") };
+            fetch.insert(variant(lang, ttl))
+        };
+        let hit = |lang: &'static str| match cache.lookup(&key, &q(101.0, &req(lang))) {
+            Lookup::Hit(o) => Some(o),
+            _ => None,
+        };
+        let (en, fr, de) = (fill("en", 60.0), fill("fr", 60.0), fill("de", 5.0));
+        assert_eq!(cache.len(), 3);
+        for (lang, obj) in [("en", &en), ("fr", &fr), ("de", &de)] {
+            assert!(hit(lang).is_some_and(|o| Arc::ptr_eq(&o, obj)), "{lang} finds its own");
+        }
+        // A new object of a variant (a refresh) replaces that variant only.
+        let fr2 = cache.private(&key).insert(variant("fr", 60.0));
+        assert_eq!(cache.len(), 3);
+        assert!(hit("fr").is_some_and(|o| Arc::ptr_eq(&o, &fr2)));
+        assert!(hit("en").is_some_and(|o| Arc::ptr_eq(&o, &en)));
+        // Removing the newest leaves the others.
+        cache.remove(&fr2);
+        assert!(hit("fr").is_none() && hit("en").is_some() && hit("de").is_some());
+        // de expires (ttl 5, grace 10): the sweep takes it alone.
+        assert_eq!(cache.sweep(120.0), 1);
+        assert!(hit("en").is_some() && hit("de").is_none());
+        cache.remove(&en);
+        assert!(cache.is_empty() && hit("en").is_none());
+        assert_eq!(cache.storage().used(), 0);
     }
 }

@@ -53,7 +53,7 @@ pub(crate) fn decide(objects: &[Arc<Object>], busy: bool, q: &Query<'_>) -> Deci
     let mut stale: Option<usize> = None;
     for (i, o) in objects.iter().enumerate() {
         // Gone, or stored with no freshness at all (as varnishd skips them).
-        if o.is_expired(q.now) || o.ttl.ttl <= 0.0 {
+        if o.is_expired(q.now) || o.ttl().ttl <= 0.0 {
             continue;
         }
         if !q.ignore_vary && o.vary.as_deref().is_some_and(|v| !v.matches(q.headers, q.gzip_support)) {

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::body::Body;
 use crate::headers::Headers;
+use crate::index::Key;
 use crate::storage;
 use crate::ttl::Ttl;
 use crate::vary::Vary;
@@ -18,10 +19,12 @@ use crate::vary::Vary;
 pub struct Head {
     /// The status (three digits).
     pub status: u16,
-    /// The reason phrase.
-    pub reason: Box<str>,
     /// `HTTP/1.0` (else `HTTP/1.1`).
     pub http10: bool,
+    /// The reason phrase, unless it is the standard one for the status (nearly always: a
+    /// million objects need not keep a million copies of "OK"). Boxed twice: 8 bytes here.
+    #[allow(clippy::box_collection)]
+    reason: Option<Box<String>>,
     /// The headers.
     pub headers: Headers,
 }
@@ -40,12 +43,20 @@ pub enum Kind {
 }
 
 /// A stored (or being stored) response.
+///
+/// A million small objects make every byte here a megabyte: the lifetime is kept as Varnish
+/// keeps it (the origin time in double precision, the durations in single), counters in 32
+/// bits where that is enough.
 #[derive(Debug)]
 pub struct Object {
+    /// The key it is stored under (set when a fetch inserts it).
+    pub(crate) key: Key,
     /// Its head.
     pub head: Head,
-    /// Its lifetime.
-    pub ttl: Ttl,
+    /// Its lifetime: when it was born at the origin.
+    t_origin: f64,
+    /// Its lifetime: ttl, grace and keep.
+    spans: [f32; 3],
     /// What kind of object it is.
     pub kind: Kind,
     /// The variant it is (the request values of its `Vary` headers), if it varies.
@@ -61,13 +72,13 @@ pub struct Object {
     pub storage: Option<Arc<crate::Storage>>,
     /// The length of its body unpacked, once known (`u64::MAX`: not yet).
     plain_len: AtomicU64,
-    hits: AtomicU64,
+    hits: AtomicU32,
     /// Whether it is in the index (and so charged to the storage).
     pub(crate) stored: AtomicBool,
     /// Bytes charged to the storage.
     pub(crate) charged: AtomicU64,
-    /// Its place in the storage's LRU order (0: none).
-    lru_tick: AtomicU64,
+    /// Its node in the storage's LRU order (0: none).
+    lru_node: AtomicU32,
     /// When it was last moved in the LRU order (seconds).
     touched: AtomicU32,
 }
@@ -75,6 +86,21 @@ pub struct Object {
 // === impl Head ===
 
 impl Head {
+    /// A head of this status, reason, protocol and headers.
+    pub fn new(status: u16, reason: &str, http10: bool, headers: Headers) -> Head {
+        let standard = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+        let reason = (standard != Some(reason)).then(|| Box::new(reason.to_string()));
+        Head { status, http10, reason, headers }
+    }
+
+    /// The reason phrase.
+    pub fn reason(&self) -> &str {
+        match &self.reason {
+            Some(r) => r,
+            None => http::StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""),
+        }
+    }
+
     /// `HTTP/1.1` or `HTTP/1.0`.
     pub fn proto(&self) -> &'static str {
         if self.http10 {
@@ -99,9 +125,11 @@ impl Object {
     }
 
     fn with_body(head: Head, ttl: Ttl, kind: Kind, body: Body) -> Object {
-        Object {
+        let mut obj = Object {
+            key: [0; 32],
             head,
-            ttl,
+            t_origin: 0.0,
+            spans: [0.0; 3],
             kind,
             vary: None,
             body,
@@ -109,12 +137,26 @@ impl Object {
             gzip: false,
             storage: None,
             plain_len: AtomicU64::new(u64::MAX),
-            hits: AtomicU64::new(0),
+            hits: AtomicU32::new(0),
             stored: AtomicBool::new(false),
             charged: AtomicU64::new(0),
-            lru_tick: AtomicU64::new(0),
+            lru_node: AtomicU32::new(0),
             touched: AtomicU32::new(0),
-        }
+        };
+        obj.set_ttl(ttl);
+        obj
+    }
+
+    /// Its lifetime.
+    pub fn ttl(&self) -> Ttl {
+        let [ttl, grace, keep] = self.spans.map(f64::from);
+        Ttl { t_origin: self.t_origin, ttl, grace, keep }
+    }
+
+    /// Sets its lifetime (before it is shared).
+    pub fn set_ttl(&mut self, ttl: Ttl) {
+        self.t_origin = ttl.t_origin;
+        self.spans = [ttl.ttl, ttl.grace, ttl.keep].map(|d| d as f32);
     }
 
     /// What it costs in the store: the object itself, its headers, its variant and its body
@@ -130,7 +172,7 @@ impl Object {
         let body = self.body.len() + self.body.chunks() as u64 * storage::CHUNK_OVERHEAD;
         std::mem::size_of::<Object>() as u64
             + storage::OBJECT_OVERHEAD
-            + self.head.reason.len() as u64
+            + self.head.reason.as_ref().map_or(0, |r| r.len() as u64)
             + headers
             + vary
             + body
@@ -152,16 +194,16 @@ impl Object {
         self.stored.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn lru_tick(&self) -> u64 {
-        self.lru_tick.load(Ordering::Relaxed)
+    pub(crate) fn lru_node(&self) -> u32 {
+        self.lru_node.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_lru_tick(&self, tick: u64) {
-        self.lru_tick.store(tick, Ordering::Relaxed);
+    pub(crate) fn set_lru_node(&self, node: u32) {
+        self.lru_node.store(node, Ordering::Relaxed);
     }
 
-    pub(crate) fn take_lru_tick(&self) -> u64 {
-        self.lru_tick.swap(0, Ordering::Relaxed)
+    pub(crate) fn take_lru_node(&self) -> u32 {
+        self.lru_node.swap(0, Ordering::Relaxed)
     }
 
     /// Whether its LRU place is old enough to be moved at `now` (seconds); marks it moved.
@@ -175,39 +217,42 @@ impl Object {
 
     /// `obj.hits`: deliveries from the cache so far.
     pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        u64::from(self.hits.load(Ordering::Relaxed))
     }
 
-    /// Counts a delivery from the cache.
+    /// Counts a delivery from the cache (stopping at four billion).
     pub fn hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        let _ = self.hits.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_add(1));
     }
 
     /// `obj.ttl` at `now`: the time left fresh (negative once stale).
     pub fn ttl_now(&self, now: f64) -> f64 {
-        self.ttl.ttl - (now - self.ttl.t_origin)
+        f64::from(self.spans[0]) - (now - self.t_origin)
     }
 
     /// `obj.age` at `now`.
     pub fn age(&self, now: f64) -> f64 {
-        now - self.ttl.t_origin
+        now - self.t_origin
     }
 
     /// Whether it is fresh at `now` (for a request whose `req.ttl` caps the ttl).
     pub fn is_fresh(&self, now: f64, req_ttl: Option<f64>) -> bool {
-        let ttl = req_ttl.map_or(self.ttl.ttl, |r| self.ttl.ttl.min(r));
-        self.ttl.t_origin + ttl > now
+        let own = f64::from(self.spans[0]);
+        let ttl = req_ttl.map_or(own, |r| own.min(r));
+        self.t_origin + ttl > now
     }
 
     /// Whether a stale copy may still be served at `now` (within grace, `req.grace` capping it).
     pub fn is_in_grace(&self, now: f64, req_grace: Option<f64>) -> bool {
-        let grace = req_grace.map_or(self.ttl.grace, |r| self.ttl.grace.min(r));
-        self.ttl.t_origin + self.ttl.ttl + grace > now
+        let [ttl, own, _] = self.spans.map(f64::from);
+        let grace = req_grace.map_or(own, |r| own.min(r));
+        self.t_origin + ttl + grace > now
     }
 
     /// Whether it has outlived ttl, grace and keep at `now` (it can go).
     pub fn is_expired(&self, now: f64) -> bool {
-        self.ttl.t_origin + self.ttl.ttl.max(0.0) + self.ttl.grace + self.ttl.keep <= now
+        let [ttl, grace, keep] = self.spans.map(f64::from);
+        self.t_origin + ttl.max(0.0) + grace + keep <= now
     }
 }
 
@@ -216,10 +261,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_object_fits_a_256_byte_allocation_with_its_arc() {
+    fn an_object_fits_a_192_byte_allocation_with_its_arc() {
         // A million small objects: every byte here is a megabyte (bench/objects.sh). The
-        // allocator's size classes step from 256 to 320 bytes.
-        assert!(std::mem::size_of::<Object>() + 16 <= 256, "{}", std::mem::size_of::<Object>());
+        // allocator's size classes step from 192 to 224 bytes.
+        assert!(std::mem::size_of::<Object>() + 16 <= 192, "{}", std::mem::size_of::<Object>());
     }
 
     #[test]

@@ -10,30 +10,31 @@
 //! short-lived as their delivery.
 //!
 //! The LRU order is touched at most once per [`TOUCH_EVERY`] per object, so that hits on hot
-//! objects do not all take its lock (as varnishd's `lru_interval`).
+//! objects do not all take its lock (as varnishd's `lru_interval`). It is a doubly linked list
+//! whose nodes live in blocks of 4096 and link by index (16 bytes an object, every operation
+//! O(1), growth without copying); an object knows its node.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::index::Key;
 use crate::object::Object;
 
 /// The least time between two LRU touches of one object, in seconds.
 pub const TOUCH_EVERY: u64 = 2;
 
-/// What a stored object costs beyond its own size: its `Arc`, its slot in the index, its entry
-/// in the LRU order, its body's chunk list and the allocator's rounding. Measured with
-/// `bench/objects.sh` (RSS growth over 370,000 objects of 100 bytes, minus what the rest of
-/// the footprint counts).
-pub(crate) const OBJECT_OVERHEAD: u64 = 288;
-/// What an object's stored headers cost beyond their bytes and positions: the allocations of
-/// their buffer and their index.
-pub(crate) const HEADER_OVERHEAD: u64 = 32;
-/// What one body chunk costs beyond its bytes.
-pub(crate) const CHUNK_OVERHEAD: u64 = 48;
+/// What a stored object costs beyond its own size: its `Arc`, its slot in the index, its node
+/// in the LRU order and the allocator's rounding. Measured with `bench/objects.sh` and
+/// `examples/footprint.rs` (RSS growth over a million objects of 100 bytes, minus what the
+/// rest of the footprint counts).
+pub(crate) const OBJECT_OVERHEAD: u64 = 104;
+/// What an object's stored headers cost beyond their bytes and positions: the allocator's
+/// rounding of their one buffer.
+pub(crate) const HEADER_OVERHEAD: u64 = 8;
+/// What one shared body chunk costs beyond its bytes: its handle in the list and the count it
+/// is shared by. (A small complete body is plain bytes: none.)
+pub(crate) const CHUNK_OVERHEAD: u64 = 64;
 
 /// A store with a size limit and an LRU order.
 pub struct Storage {
@@ -44,11 +45,26 @@ pub struct Storage {
     nuked: AtomicU64,
 }
 
-#[derive(Default)]
+/// The LRU order: a list from the oldest (`nodes[0].next`) to the newest (`nodes[0].prev`),
+/// through node 0, which holds no object. Free nodes chain through `next` from `free`.
 struct Lru {
-    /// Oldest first.
-    order: BTreeMap<u64, (Key, Weak<Object>)>,
-    next: u64,
+    nodes: Nodes,
+    free: u32,
+}
+
+/// The nodes, in blocks that never move.
+struct Nodes {
+    blocks: Vec<Vec<Node>>,
+    len: u32,
+}
+
+/// Nodes per block (64 KiB).
+const BLOCK: usize = 4096;
+
+struct Node {
+    prev: u32,
+    next: u32,
+    obj: Weak<Object>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -70,7 +86,7 @@ impl Storage {
             name: name.to_string(),
             limit,
             used: AtomicU64::new(0),
-            lru: Mutex::new(Lru { order: BTreeMap::new(), next: 1 }),
+            lru: Mutex::new(Lru::new()),
             nuked: AtomicU64::new(0),
         }
     }
@@ -102,14 +118,11 @@ impl Storage {
 
     /// Charges a newly stored object (its metadata and the body it has so far) and puts it in
     /// the LRU order as the newest.
-    pub(crate) fn admit(&self, key: &Key, obj: &Arc<Object>) {
+    pub(crate) fn admit(&self, obj: &Arc<Object>) {
         obj.stored.store(true, Ordering::SeqCst);
         self.charge(obj, obj.footprint());
-        let mut lru = self.lru.lock();
-        let tick = lru.next;
-        lru.next += 1;
-        lru.order.insert(tick, (*key, Arc::downgrade(obj)));
-        obj.set_lru_tick(tick);
+        let node = self.lru.lock().push(Arc::downgrade(obj));
+        obj.set_lru_node(node);
     }
 
     /// Charges `n` more bytes to a stored object (nothing for one that is not stored).
@@ -125,13 +138,24 @@ impl Storage {
         }
     }
 
+    /// Releases `n` of the bytes charged to an object (its body took less room once complete).
+    pub(crate) fn discharge(&self, obj: &Object, n: u64) {
+        let mut took = 0;
+        let _ = obj.charged.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+            took = n.min(c);
+            Some(c - took)
+        });
+        // (What `forget` swaps out afterwards is what is left: nothing is released twice.)
+        self.used.fetch_sub(took, Ordering::SeqCst);
+    }
+
     /// Releases an object's charge and takes it out of the LRU order (it left the index).
     pub(crate) fn forget(&self, obj: &Object) {
         obj.stored.store(false, Ordering::SeqCst);
         self.used.fetch_sub(obj.charged.swap(0, Ordering::SeqCst), Ordering::SeqCst);
-        let tick = obj.take_lru_tick();
-        if tick != 0 {
-            self.lru.lock().order.remove(&tick);
+        let node = obj.take_lru_node();
+        if node != 0 {
+            self.lru.lock().free(node);
         }
     }
 
@@ -141,15 +165,12 @@ impl Storage {
             return;
         }
         let mut lru = self.lru.lock();
-        let old = obj.lru_tick();
-        if old == 0 {
-            return;
+        // (Read under the lock: `forget` frees the node under it.)
+        let node = obj.lru_node();
+        if node != 0 {
+            lru.unlink(node);
+            lru.link_newest(node);
         }
-        let Some(entry) = lru.order.remove(&old) else { return };
-        let tick = lru.next;
-        lru.next += 1;
-        lru.order.insert(tick, entry);
-        obj.set_lru_tick(tick);
     }
 
     /// Whether the store is over its limit.
@@ -159,26 +180,158 @@ impl Storage {
 
     /// The oldest object in the LRU order other than `except`, taken out of the order (`None`
     /// when none is left). Objects already gone are passed over.
-    pub(crate) fn pop_oldest(&self, except: Option<&Arc<Object>>) -> Option<(Key, Arc<Object>)> {
+    pub(crate) fn pop_oldest(&self, except: Option<&Arc<Object>>) -> Option<Arc<Object>> {
         let mut lru = self.lru.lock();
-        let mut kept = None;
-        let found = loop {
-            let Some((tick, (key, weak))) = lru.order.pop_first() else { break None };
-            let Some(obj) = weak.upgrade() else { continue };
-            if except.is_some_and(|e| Arc::ptr_eq(e, &obj)) {
-                kept = Some((tick, (key, weak)));
-                continue;
+        let mut node = lru.nodes[0].next;
+        while node != 0 {
+            let next = lru.nodes[node].next;
+            match lru.nodes[node].obj.upgrade() {
+                Some(obj) if except.is_some_and(|e| Arc::ptr_eq(e, &obj)) => {}
+                Some(obj) => {
+                    // Out of the order: its `forget` finds no node to free.
+                    if obj.take_lru_node() == node {
+                        lru.free(node);
+                    }
+                    return Some(obj);
+                }
+                // Gone without being forgotten (cannot happen: an object in the order is in
+                // the index, which holds it); the node is reclaimed all the same.
+                None => lru.free(node),
             }
-            break Some((key, obj));
-        };
-        if let Some((tick, entry)) = kept {
-            lru.order.insert(tick, entry);
+            node = next;
         }
-        found
+        None
+    }
+
+    /// Objects in the LRU order (for tests).
+    #[cfg(test)]
+    pub(crate) fn lru_len(&self) -> usize {
+        let lru = self.lru.lock();
+        let mut n = 0;
+        let mut node = lru.nodes[0].next;
+        while node != 0 {
+            n += 1;
+            node = lru.nodes[node].next;
+        }
+        n
     }
 
     /// Counts an eviction.
     pub(crate) fn nuked_one(&self) {
         self.nuked.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// === impl Lru ===
+
+impl Lru {
+    fn new() -> Lru {
+        let mut nodes = Nodes { blocks: Vec::new(), len: 0 };
+        nodes.push(Node { prev: 0, next: 0, obj: Weak::new() });
+        Lru { nodes, free: 0 }
+    }
+
+    /// A node for `obj`, linked as the newest; its index (never 0).
+    fn push(&mut self, obj: Weak<Object>) -> u32 {
+        let node = if self.free != 0 {
+            let node = self.free;
+            self.free = self.nodes[node].next;
+            self.nodes[node].obj = obj;
+            node
+        } else {
+            self.nodes.push(Node { prev: 0, next: 0, obj })
+        };
+        self.link_newest(node);
+        node
+    }
+
+    fn link_newest(&mut self, node: u32) {
+        let last = self.nodes[0].prev;
+        self.nodes[node].prev = last;
+        self.nodes[node].next = 0;
+        self.nodes[last].next = node;
+        self.nodes[0].prev = node;
+    }
+
+    fn unlink(&mut self, node: u32) {
+        let Node { prev, next, .. } = self.nodes[node];
+        self.nodes[prev].next = next;
+        self.nodes[next].prev = prev;
+    }
+
+    /// Takes `node` out of the order and onto the free chain.
+    fn free(&mut self, node: u32) {
+        self.unlink(node);
+        let n = &mut self.nodes[node];
+        n.obj = Weak::new();
+        n.prev = 0;
+        n.next = self.free;
+        self.free = node;
+    }
+}
+
+// === impl Nodes ===
+
+impl Nodes {
+    /// Adds a node; its index. (More than four billion objects would not fit in memory first.)
+    fn push(&mut self, node: Node) -> u32 {
+        let i = self.len;
+        if (i as usize).is_multiple_of(BLOCK) {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.push(node);
+        }
+        self.len += 1;
+        i
+    }
+}
+
+impl std::ops::Index<u32> for Nodes {
+    type Output = Node;
+    fn index(&self, i: u32) -> &Node {
+        &self.blocks[i as usize / BLOCK][i as usize % BLOCK]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Nodes {
+    fn index_mut(&mut self, i: u32) -> &mut Node {
+        &mut self.blocks[i as usize / BLOCK][i as usize % BLOCK]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Head, Kind};
+    use crate::ttl::Ttl;
+
+    fn object() -> Arc<Object> {
+        Arc::new(Object::new(Head::default(), Ttl { t_origin: 0.0, ttl: 60.0, grace: 0.0, keep: 0.0 }, Kind::Normal))
+    }
+
+    #[test]
+    fn the_order_goes_oldest_first_touches_move_to_the_end_and_nodes_are_reused() {
+        let s = Storage::new("s0", 1 << 30);
+        let objs: Vec<_> = (0..4).map(|_| object()).collect();
+        objs.iter().for_each(|o| s.admit(o));
+        s.touch(&objs[0], 100);
+        s.forget(&objs[2]);
+        assert_eq!(s.lru_len(), 3);
+        let order: Vec<_> = std::iter::from_fn(|| s.pop_oldest(Some(&objs[3]))).collect();
+        assert_eq!(order.len(), 2);
+        assert!(Arc::ptr_eq(&order[0], &objs[1]) && Arc::ptr_eq(&order[1], &objs[0]), "0 was touched: newest");
+        assert_eq!(s.lru_len(), 1, "the one spared stays");
+        // (The index removes what was popped: its charge goes.)
+        order.iter().for_each(|o| s.forget(o));
+        // Freed nodes are used again: the vector does not grow.
+        let before = s.lru.lock().nodes.len;
+        let more: Vec<_> = (0..3).map(|_| object()).collect();
+        more.iter().for_each(|o| s.admit(o));
+        assert_eq!(s.lru.lock().nodes.len, before);
+        assert_eq!(s.lru_len(), 4);
+        more.iter().chain([&objs[3]]).for_each(|o| s.forget(o));
+        assert_eq!(s.lru_len(), 0);
+        assert_eq!(s.used(), 0);
     }
 }

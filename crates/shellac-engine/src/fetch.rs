@@ -173,49 +173,44 @@ pub fn spawn(
             Err(e) => {
                 // A Vary that names no headers: delivered, never stored.
                 tracing::info!(xid = task.bereq.xid, "{e}: not stored");
-                obj.ttl.ttl = -1.0;
+                obj.set_ttl(Ttl { ttl: -1.0, ..obj.ttl() });
             }
         }
-        let obj = Arc::new(obj);
-        let key = fetch.as_ref().map(|f| *f.key());
-        if let Some(f) = fetch {
-            // An error answer (a 5xx the builtin marks uncacheable, or vcl_backend_error's)
-            // never replaces a good object: a stale copy keeps serving in grace.
-            if obj.head.status >= 500 && (synthetic || obj.kind != Kind::Normal) {
-                f.insert_unless_good(obj.clone());
-            } else {
-                f.insert(obj.clone());
-            }
-        }
+        // An error answer (a 5xx the builtin marks uncacheable, or vcl_backend_error's) never
+        // replaces a good object: a stale copy keeps serving in grace.
+        let error = obj.head.status >= 500 && (synthetic || obj.kind != Kind::Normal);
+        let obj = match fetch {
+            Some(f) if error => f.insert_unless_good(obj),
+            Some(f) => f.insert(obj),
+            None => Arc::new(obj),
+        };
+        // (The cache copies and charges what it appends to an object it stores; to any other
+        // it appends as it is.)
+        let cache = &server.cache;
         let mut body = body;
         let ended = match revalidated {
             Some(old) => {
                 // The body of the object the 304 confirmed (its chunks are shared, not copied).
                 for chunk in old.body.bytes().unwrap_or_default() {
-                    match &key {
-                        Some(key) => {
-                            server.cache.append_shared(key, &obj, chunk);
-                        }
-                        None => obj.body.append(chunk),
-                    }
+                    cache.append_shared(&obj, chunk);
                 }
                 if let Some(n) = old.plain_len() {
                     obj.set_plain_len(n);
                 }
-                obj.body.finish(BodyState::Complete);
+                cache.finish(&obj, BodyState::Complete);
                 Some(true)
             }
             // What came with the head goes in first: the client writes it with the head.
-            None => fill_ready(&server.cache, key.as_ref(), &obj, &mut body),
+            None => fill_ready(cache, &obj, &mut body),
         };
         // Whoever waits gets the object now; the rest of the body follows.
         let _ = tx.send(Handoff { obj: obj.clone(), headers });
         let complete = match ended {
             Some(complete) => complete,
-            None => fill(&server.cache, key.as_ref(), &obj, body).await,
+            None => fill(cache, &obj, body).await,
         };
-        if let (false, Some(key)) = (complete, key) {
-            server.cache.remove(&key, &obj);
+        if !complete && obj.is_stored() {
+            cache.remove(&obj);
         }
     }));
     rx
@@ -225,7 +220,7 @@ pub fn spawn(
 /// `Last-Modified`); if so, the conditions go into the backend request.
 fn revalidate(stale: &Object, bereq: &mut Bereq) -> bool {
     use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
-    if stale.ttl.keep <= 0.0 || stale.kind != Kind::Normal || stale.body.bytes().is_none() {
+    if stale.ttl().keep <= 0.0 || stale.kind != Kind::Normal || stale.body.bytes().is_none() {
         return false;
     }
     let (etag, lm) = (stale.head.headers.get(&ETAG), stale.head.headers.get(&LAST_MODIFIED));
@@ -284,12 +279,12 @@ fn storage_for(
 /// The headers come back as they were: the request that made the fetch delivers them as they
 /// are (the object keeps its own compact copy).
 fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
-    let head = Head {
-        status: (beresp.status % 1000) as u16,
-        reason: beresp.reason.into_owned().into_boxed_str(),
-        http10: beresp.proto == "HTTP/1.0",
-        headers: shellac_cache::Headers::from_map(&beresp.headers),
-    };
+    let head = Head::new(
+        (beresp.status % 1000) as u16,
+        &beresp.reason,
+        beresp.proto == "HTTP/1.0",
+        shellac_cache::Headers::from_map(&beresp.headers),
+    );
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
     (Object::new(head, ttl, kind), beresp.headers)
 }
@@ -297,27 +292,17 @@ fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
 /// Streams a response body into its object (charged to the store while it is stored under
 /// `key`); a body that breaks off fails the object (its readers end with the error; the body's
 /// stream logged it). Whether it completed.
-async fn fill(
-    cache: &shellac_cache::Cache,
-    key: Option<&shellac_cache::Key>,
-    obj: &Arc<Object>,
-    mut body: Body,
-) -> bool {
-    std::future::poll_fn(|cx| poll_fill(cache, key, obj, &mut body, cx)).await
+async fn fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, mut body: Body) -> bool {
+    std::future::poll_fn(|cx| poll_fill(cache, obj, &mut body, cx)).await
 }
 
 /// Appends what the body has ready now (what came in the read that brought the head, or all of
 /// a buffered body), without waiting: `Some(whether it completed)` when the body ended, `None`
 /// when more is to come. (Polled with a waker that does nothing: the next poll, by [`fill`],
 /// registers the task's.)
-fn fill_ready(
-    cache: &shellac_cache::Cache,
-    key: Option<&shellac_cache::Key>,
-    obj: &Arc<Object>,
-    body: &mut Body,
-) -> Option<bool> {
+fn fill_ready(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body) -> Option<bool> {
     let mut cx = Context::from_waker(std::task::Waker::noop());
-    match poll_fill(cache, key, obj, body, &mut cx) {
+    match poll_fill(cache, obj, body, &mut cx) {
         Poll::Ready(complete) => Some(complete),
         Poll::Pending => None,
     }
@@ -325,35 +310,24 @@ fn fill_ready(
 
 /// Appends every chunk the body has ready; at its end, completes the object (with its unpacked
 /// length, if a codec counted it) or fails it: `Ready(whether it completed)`.
-fn poll_fill(
-    cache: &shellac_cache::Cache,
-    key: Option<&shellac_cache::Key>,
-    obj: &Arc<Object>,
-    body: &mut Body,
-    cx: &mut Context<'_>,
-) -> Poll<bool> {
+fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, cx: &mut Context<'_>) -> Poll<bool> {
     use http_body::Body as _;
     loop {
         match std::task::ready!(std::pin::Pin::new(&mut *body).poll_frame(cx)) {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    match key {
-                        Some(key) => {
-                            cache.append(key, obj, data);
-                        }
-                        None => obj.body.append(data),
-                    }
+                    cache.append(obj, data);
                 }
             }
             Some(Err(e)) => {
-                obj.body.finish(BodyState::Failed(e.to_string().into()));
+                cache.finish(obj, BodyState::Failed(e.to_string().into()));
                 return Poll::Ready(false);
             }
             None => {
                 if let Some(n) = body.plain_len() {
                     obj.set_plain_len(n);
                 }
-                obj.body.finish(BodyState::Complete);
+                cache.finish(obj, BodyState::Complete);
                 return Poll::Ready(true);
             }
         }

@@ -57,8 +57,8 @@ impl Task {
             status: u32::from(obj.head.status),
             // A standard phrase is borrowed, not copied for every hit.
             reason: match crate::vrt::vars::reason_for(u32::from(obj.head.status)) {
-                Some(standard) if standard == &*obj.head.reason => standard.into(),
-                _ => obj.head.reason.to_string().into(),
+                Some(standard) if standard == obj.head.reason() => standard.into(),
+                _ => obj.head.reason().to_string().into(),
             },
             proto: obj.head.proto().into(),
             headers,
@@ -66,7 +66,7 @@ impl Task {
             time: t,
         };
         let body = Body::object(obj.clone());
-        self.deliver_resp(resp, body, Some(&obj), obj.ttl.t_origin, unpack)
+        self.deliver_resp(resp, body, Some(&obj), obj.ttl().t_origin, unpack)
     }
 
     /// Whether a gzip body goes to this client unpacked (`http_gzip_support`, and its

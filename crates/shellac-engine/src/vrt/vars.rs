@@ -100,17 +100,17 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespBody => Value::Null,
         V::BerespStorageHint => beresp(ctx)?.storage_hint.clone().map_or(Value::Null, Value::Str),
         V::ObjTtl => obj_value(ctx, |o, now| Value::Duration(o.ttl_now(now)), Value::Duration(0.0)),
-        V::ObjGrace => obj_value(ctx, |o, _| Value::Duration(o.ttl.grace), Value::Duration(0.0)),
-        V::ObjKeep => obj_value(ctx, |o, _| Value::Duration(o.ttl.keep), Value::Duration(0.0)),
+        V::ObjGrace => obj_value(ctx, |o, _| Value::Duration(o.ttl().grace), Value::Duration(0.0)),
+        V::ObjKeep => obj_value(ctx, |o, _| Value::Duration(o.ttl().keep), Value::Duration(0.0)),
         V::ObjAge => obj_value(ctx, |o, now| Value::Duration(o.age(now)), Value::Duration(0.0)),
         V::ObjHits => obj_value(ctx, |o, _| Value::Int(i64::try_from(o.hits()).unwrap_or(i64::MAX)), Value::Int(0)),
         V::ObjTime => {
             let now = ctx.now();
-            obj_value(ctx, |o, _| Value::Time(o.ttl.t_origin), Value::Time(now))
+            obj_value(ctx, |o, _| Value::Time(o.ttl().t_origin), Value::Time(now))
         }
         V::ObjCanEsi => Value::Bool(false),
         V::ObjStatus => obj_value(ctx, |o, _| Value::Int(i64::from(o.head.status)), Value::Int(0)),
-        V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason.to_string()), Value::Str(String::new())),
+        V::ObjReason => obj_value(ctx, |o, _| Value::Str(o.head.reason().to_string()), Value::Str(String::new())),
         V::ObjProto => obj_value(ctx, |o, _| Value::Str(o.head.proto().to_string()), Value::Str(String::new())),
         V::ObjHttp => match ctx.obj {
             Some(o) => match hdr.and_then(|h| o.head.headers.get_all(h).next()) {
