@@ -6,9 +6,11 @@
 //! The chunks are `Bytes`: a reader's chunk is a reference, not a copy. When the body completes,
 //! a small one becomes one plain allocation (a reader gets a copy: cheaper than the 56 bytes of
 //! bookkeeping a shared chunk costs each of a million small objects), a larger one up to
-//! [`MERGE_MAX`] one chunk. Nothing else is ever removed from a body while it lives, so a
-//! reader's position is a chunk index and the bytes it has read (which find its place again
-//! once the chunks became one).
+//! [`MERGE_MAX`] is cut again into pieces of [`PIECE`] (a hit goes out in a few writes, not one
+//! per 8 KiB read of the fetch; pieces of a size the allocator recycles well, where bodies of a
+//! megabyte in one allocation each leave the freed ones' memory with the process). Nothing else
+//! is ever removed from a body while it lives. A reader's position is the bytes it has read and,
+//! while the chunks can still be cut again, its chunk index.
 
 use std::task::{Context, Poll, Waker};
 
@@ -42,9 +44,16 @@ struct Fill {
     failed: Option<Box<str>>,
 }
 
-/// A complete body up to this size is kept as one chunk: a hit then goes out in one write,
-/// not one per read the fetch made (8 KiB each).
+/// A complete body up to this size is cut again into pieces of [`PIECE`].
 pub const MERGE_MAX: u64 = 1 << 20;
+
+/// The size of the pieces a complete body up to [`MERGE_MAX`] is cut into.
+pub const PIECE: usize = 64 << 10;
+
+/// At most this many chunks in a body that was cut again: with no more, a reader finds its
+/// place by its bytes (chunk boundaries no longer move), with more by its chunk index (such a
+/// body was never cut).
+const PIECES_MAX: usize = (MERGE_MAX as usize).div_ceil(PIECE);
 
 /// A complete body up to this size is kept as plain bytes, copied for each reader.
 pub const SMALL_MAX: usize = 1024;
@@ -53,7 +62,8 @@ impl Chunks {
     fn get(&self, i: usize) -> Option<Bytes> {
         match self {
             Chunks::List(l) => l.get(i).cloned(),
-            Chunks::Small(b) => (i == 0 && !b.is_empty()).then(|| Bytes::copy_from_slice(b)),
+            // (Read by bytes: see `by_bytes`.)
+            Chunks::Small(_) => None,
         }
     }
 
@@ -74,13 +84,27 @@ impl Chunks {
         }
     }
 
-    /// The bytes from `from` on, when the chunks are one (merged meanwhile).
-    fn rest_of_one(&self, from: u64) -> Option<Bytes> {
-        let from = usize::try_from(from).ok()?;
+    /// Whether a reader finds its place by bytes (see [`PIECES_MAX`]): the body is complete
+    /// and has few chunks.
+    fn by_bytes(&self, complete: bool) -> bool {
+        complete && self.shared() <= PIECES_MAX
+    }
+
+    /// The rest of the chunk that holds byte `at` (`None` past the end).
+    fn at_byte(&self, at: u64) -> Option<Bytes> {
+        let at = usize::try_from(at).ok()?;
         match self {
-            Chunks::List(l) if l.len() == 1 && from < l[0].len() => Some(l[0].slice(from..)),
-            Chunks::Small(b) if from < b.len() => Some(Bytes::copy_from_slice(&b[from..])),
-            _ => None,
+            Chunks::Small(b) => (at < b.len()).then(|| Bytes::copy_from_slice(&b[at..])),
+            Chunks::List(l) => {
+                let mut start = 0;
+                for c in l.iter() {
+                    if at < start + c.len() {
+                        return Some(c.slice(at - start..));
+                    }
+                    start += c.len();
+                }
+                None
+            }
         }
     }
 }
@@ -102,6 +126,28 @@ pub enum State {
 pub struct Cursor {
     next: usize,
     read: u64,
+}
+
+/// `list` (`len` bytes in all) in pieces of [`PIECE`] (the last one shorter).
+fn cut(list: &[Bytes], len: usize) -> Vec<Bytes> {
+    let mut pieces = Vec::with_capacity(len.div_ceil(PIECE));
+    let mut piece = Vec::with_capacity(PIECE.min(len));
+    for c in list {
+        let mut c = &c[..];
+        while !c.is_empty() {
+            let n = c.len().min(PIECE - piece.len());
+            piece.extend_from_slice(&c[..n]);
+            c = &c[n..];
+            if piece.len() == PIECE {
+                let rest = len - (pieces.len() + 1) * PIECE;
+                pieces.push(Bytes::from(std::mem::replace(&mut piece, Vec::with_capacity(PIECE.min(rest)))));
+            }
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(Bytes::from(piece));
+    }
+    pieces
 }
 
 // === impl Body ===
@@ -157,8 +203,8 @@ impl Body {
                         let len = list.iter().map(Bytes::len).sum::<usize>();
                         if len <= SMALL_MAX {
                             *chunks = Chunks::Small(list.concat().into_boxed_slice());
-                        } else if list.len() > 1 && len as u64 <= MERGE_MAX {
-                            **list = vec![Bytes::from(list.concat())];
+                        } else if len as u64 <= MERGE_MAX && list.len() > len.div_ceil(PIECE) {
+                            **list = cut(list, len);
                         } else {
                             // The chunk list grew by doubling; it will not grow again.
                             list.shrink_to_fit();
@@ -177,14 +223,12 @@ impl Body {
     /// given nothing more yet.
     pub fn poll_chunk(&self, cursor: &mut Cursor, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
         let mut i = self.inner.lock();
-        if cursor.next > 0 {
-            // The chunks became one while this reader was part way: it goes on from its byte.
-            // (A reader that read the only chunk there ever was has read all of it.)
-            if let Some(rest) = i.chunks.rest_of_one(cursor.read) {
-                cursor.next = 1;
+        if i.chunks.by_bytes(i.fill.is_none()) {
+            // (The chunks may have been cut again since this reader's last one.)
+            return Poll::Ready(i.chunks.at_byte(cursor.read).map(|rest| {
                 cursor.read += rest.len() as u64;
-                return Poll::Ready(Some(Ok(rest)));
-            }
+                Ok(rest)
+            }));
         }
         if let Some(chunk) = i.chunks.get(cursor.next) {
             cursor.next += 1;
@@ -319,6 +363,44 @@ mod tests {
             assert_eq!(b.bytes(), Some(vec![whole.clone()]));
             assert_eq!(b.len(), whole.len() as u64);
         }
+    }
+
+    /// Reads `b` to its end from `c`: the chunks' lengths and the bytes.
+    fn read_all(b: &Body, c: &mut Cursor, w: &Arc<Count>) -> (Vec<usize>, Vec<u8>) {
+        let (mut lens, mut all) = (Vec::new(), Vec::new());
+        while let Poll::Ready(Some(Ok(chunk))) = poll(b, c, w) {
+            lens.push(chunk.len());
+            all.extend_from_slice(&chunk);
+        }
+        (lens, all)
+    }
+
+    #[test]
+    fn a_larger_body_is_cut_in_pieces_and_one_past_a_megabyte_is_left_as_it_came() {
+        let w = Arc::new(Count(AtomicUsize::new(0)));
+        let data: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let b = Body::default();
+        data.chunks(8192).for_each(|c| b.append(Bytes::copy_from_slice(c)));
+        // One reader part way through a chunk list that is about to be cut.
+        let mut part_way = Cursor::default();
+        for _ in 0..3 {
+            assert!(poll(&b, &mut part_way, &w).is_ready());
+        }
+        assert_eq!(b.finish(State::Complete), 19 - 3);
+        assert_eq!(b.chunks(), 3);
+        let (lens, all) = read_all(&b, &mut Cursor::default(), &w);
+        assert_eq!((lens, all == data), (vec![PIECE, PIECE, 150_000 - 2 * PIECE], true));
+        let (_, rest) = read_all(&b, &mut part_way, &w);
+        assert!(rest == data[3 * 8192..], "the reader part way goes on from its byte");
+        // Past MERGE_MAX: the chunks stay as they came.
+        let big = Body::default();
+        let data = vec![7u8; MERGE_MAX as usize + 1];
+        data.chunks(8192).for_each(|c| big.append(Bytes::copy_from_slice(c)));
+        let mut early = Cursor::default();
+        assert!(poll(&big, &mut early, &w).is_ready());
+        assert_eq!(big.finish(State::Complete), 0);
+        let (lens, all) = read_all(&big, &mut early, &w);
+        assert_eq!((lens.len(), all.len()), (data.chunks(8192).count() - 1, data.len() - 8192));
     }
 
     #[test]
