@@ -56,7 +56,7 @@ pub const PIECE: usize = 64 << 10;
 const PIECES_MAX: usize = (MERGE_MAX as usize).div_ceil(PIECE);
 
 /// A complete body up to this size is kept as plain bytes, copied for each reader.
-pub const SMALL_MAX: usize = 1024;
+pub const SMALL_MAX: usize = 256;
 
 impl Chunks {
     fn get(&self, i: usize) -> Option<Bytes> {

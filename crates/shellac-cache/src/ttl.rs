@@ -50,23 +50,60 @@ pub fn origin_time(headers: &HeaderMap, now: f64) -> f64 {
 pub fn rfc_ttl(status: u16, headers: &HeaderMap, now: f64, p: &TtlParams) -> Ttl {
     let t_origin = origin_time(headers, now);
     let mut out = Ttl { t_origin, ttl: p.default_ttl, grace: p.default_grace, keep: p.default_keep };
+    let cc = Directives::of(headers);
     out.ttl = match status {
         // Redirects that are temporary: only an explicit lifetime makes them cacheable.
-        302 | 307 => freshness(headers, now, p).unwrap_or(-1.0),
-        200 | 203 | 204 | 300 | 301 | 304 | 404 | 410 | 414 => freshness(headers, now, p).unwrap_or(p.default_ttl),
+        302 | 307 => freshness(&cc, headers, now, p).unwrap_or(-1.0),
+        200 | 203 | 204 | 300 | 301 | 304 | 404 | 410 | 414 => freshness(&cc, headers, now, p).unwrap_or(p.default_ttl),
         _ => -1.0,
     };
     if out.ttl >= 0.0 {
-        if let Some(swr) = directive(headers, "stale-while-revalidate") {
+        if let Some(swr) = cc.stale_while_revalidate {
             out.grace = swr;
         }
     }
     out
 }
 
+/// The `Cache-Control` directives the lifetime depends on, across every `Cache-Control` header
+/// (the first of each counts). A value is digits, then optional spaces, then the end, `,` or
+/// `.`; anything else counts as 0.
+#[derive(Default)]
+struct Directives {
+    s_maxage: Option<f64>,
+    max_age: Option<f64>,
+    stale_while_revalidate: Option<f64>,
+}
+
+impl Directives {
+    /// One pass over the headers.
+    fn of(headers: &HeaderMap) -> Directives {
+        let mut d = Directives::default();
+        for value in headers.get_all(CACHE_CONTROL) {
+            let Ok(text) = value.to_str() else { continue };
+            for part in text.split(',') {
+                let Some((name, v)) = part.trim_start().split_once('=') else { continue };
+                let slot = if name.eq_ignore_ascii_case("s-maxage") {
+                    &mut d.s_maxage
+                } else if name.eq_ignore_ascii_case("max-age") {
+                    &mut d.max_age
+                } else if name.eq_ignore_ascii_case("stale-while-revalidate") {
+                    &mut d.stale_while_revalidate
+                } else {
+                    continue;
+                };
+                if slot.is_none() {
+                    *slot = Some(seconds(v));
+                }
+            }
+        }
+        d
+    }
+}
+
 /// The lifetime the headers give, if they give one: `s-maxage`, else `max-age`, else `Expires`.
-fn freshness(headers: &HeaderMap, now: f64, p: &TtlParams) -> Option<f64> {
-    if let Some(n) = directive(headers, "s-maxage").or_else(|| directive(headers, "max-age")) {
+fn freshness(cc: &Directives, headers: &HeaderMap, now: f64, p: &TtlParams) -> Option<f64> {
+    if let Some(n) = cc.s_maxage.or(cc.max_age) {
         return Some(n);
     }
     let expires = headers.get(EXPIRES).and_then(|v| v.to_str().ok()).and_then(parse_rfc1123)?;
@@ -76,25 +113,6 @@ fn freshness(headers: &HeaderMap, now: f64, p: &TtlParams) -> Option<f64> {
         Some(d) if (d - now).abs() >= p.clock_skew => expires - d,
         _ => (expires - now).max(0.0),
     })
-}
-
-/// A `Cache-Control` directive's seconds, across every `Cache-Control` header. The value is
-/// digits, then optional spaces, then the end, `,` or `.`; anything else counts as 0.
-fn directive(headers: &HeaderMap, name: &str) -> Option<f64> {
-    for value in headers.get_all(CACHE_CONTROL) {
-        let Ok(text) = value.to_str() else { continue };
-        for part in text.split(',') {
-            let part = part.trim_start();
-            let Some(rest) =
-                part.get(..name.len()).filter(|p| p.eq_ignore_ascii_case(name)).map(|_| &part[name.len()..])
-            else {
-                continue;
-            };
-            let Some(v) = rest.strip_prefix('=') else { continue };
-            return Some(seconds(v));
-        }
-    }
-    None
 }
 
 fn seconds(v: &str) -> f64 {

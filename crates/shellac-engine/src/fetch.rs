@@ -145,7 +145,9 @@ pub fn spawn(
     let (tx, rx) = oneshot::channel();
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
-    tokio::spawn(crate::clock::per_poll(async move {
+    // Boxed: tokio would otherwise copy the whole future (the backend request, the body and
+    // every await's state) into its task cell, and again over it when it completes.
+    tokio::spawn(Box::pin(crate::clock::per_poll(async move {
         let mut task =
             FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
@@ -212,7 +214,7 @@ pub fn spawn(
         if !complete && obj.is_stored() {
             cache.remove(&obj);
         }
-    }));
+    })));
     rx
 }
 
