@@ -29,6 +29,8 @@ printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\nsub 
 printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18602"; }\n' > "$W/miss.vcl"
 cat > "$W/unique.lua" <<'LUA'
 local n = 0
+-- Seeded: every round's wrk asks for URLs no round asked for before (all misses).
+math.randomseed(os.time() * 1000 + math.floor(os.clock() * 1e6))
 local id = tostring(math.random(1, 1e9))
 function request()
     n = n + 1

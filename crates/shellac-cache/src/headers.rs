@@ -75,16 +75,22 @@ impl Headers {
         u32::from_le_bytes(b) as usize
     }
 
-    /// The headers as a map with room for `spare` more (what delivery adds).
+    /// The headers as a map with room for `spare` more (what delivery adds). The names and
+    /// values are copied once, together; each value is a slice of that copy.
     pub fn to_map(&self, spare: usize) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.len() + spare);
-        for (name, value) in self.iter() {
-            let name = HeaderName::from_bytes(name);
-            let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value));
+        let (width, n) = self.dims();
+        let mut map = HeaderMap::with_capacity(n + spare);
+        let copy = Bytes::copy_from_slice(&self.block[(1 + width * (1 + 2 * n)).min(self.block.len())..]);
+        let mut start = 0usize;
+        for i in 0..n {
+            let (name_end, value_end) = (self.number(width, 1 + 2 * i), self.number(width, 2 + 2 * i));
+            let name = HeaderName::from_bytes(&copy[start..name_end]);
+            let value = HeaderValue::from_maybe_shared(copy.slice(name_end..value_end));
             // Both were a valid name and value when they were stored.
             if let (Ok(name), Ok(value)) = (name, value) {
                 map.append(name, value);
             }
+            start = value_end;
         }
         map
     }
