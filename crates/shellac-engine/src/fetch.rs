@@ -6,6 +6,8 @@
 
 mod send;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -128,12 +130,90 @@ pub struct Fill {
     pub stale: Option<Arc<Object>>,
 }
 
-/// Runs a backend fetch as a task of its own that fills an object (a miss, or a background
-/// fetch): the object is stored in the index through `fetch` (when its lifetime says so; the
-/// requests waiting on it are woken) and comes back as soon as its head is known, its body then
-/// streaming into it for whoever reads it; the channel closes when the fetch failed. The fetch
-/// goes on if the client goes away; a body that breaks off takes the object out of the index.
+/// Runs a backend fetch as a task of its own that fills an object (a background fetch): see
+/// [`start`]; nobody waits on the channel but whoever wants to.
 pub fn spawn(
+    server: Arc<Server>,
+    params: Arc<Params>,
+    vcl: Arc<Vcl>,
+    sess: Arc<Sess>,
+    bereq: Bereq,
+    body: Body,
+    fill: Fill,
+) -> oneshot::Receiver<Handoff> {
+    let (fut, rx) = begin(server, params, vcl, sess, bereq, body, fill);
+    tokio::spawn(crate::clock::per_poll(fut));
+    rx
+}
+
+/// A fetch for the request that waits for its object: see [`Inline`].
+pub fn start(
+    server: Arc<Server>,
+    params: Arc<Params>,
+    vcl: Arc<Vcl>,
+    sess: Arc<Sess>,
+    bereq: Bereq,
+    body: Body,
+    fill: Fill,
+) -> Inline {
+    let (fut, rx) = begin(server, params, vcl, sess, bereq, body, fill);
+    Inline { fut: Some(fut), rx }
+}
+
+/// A fetch's future (to poll anywhere) and the channel its object comes on.
+type Begun = (Pin<Box<dyn Future<Output = ()> + Send>>, oneshot::Receiver<Handoff>);
+
+/// A fetch begun by the request that waits for its object: polled in that request's task
+/// until the object's head is handed over (a body that came with the head is complete by
+/// then, and the fetch is over: no task, no wake-ups across tasks), then, if its body is still
+/// arriving, or if the request goes away first, it goes on in a task of its own.
+pub struct Inline {
+    fut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    rx: oneshot::Receiver<Handoff>,
+}
+
+impl Inline {
+    /// What is left of the fetch goes on in a task of its own (without a runtime, at
+    /// shutdown, it stops).
+    fn detach(&mut self) {
+        if let Some(fut) = self.fut.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(crate::clock::per_poll(fut));
+            }
+        }
+    }
+}
+
+impl Future for Inline {
+    type Output = Result<Handoff, oneshot::error::RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(fut) = &mut this.fut {
+            if fut.as_mut().poll(cx).is_ready() {
+                this.fut = None;
+            }
+        }
+        // (A fetch that ended without an object dropped the sender: `Err` now.)
+        let handoff = std::task::ready!(Pin::new(&mut this.rx).poll(cx));
+        this.detach();
+        Poll::Ready(handoff)
+    }
+}
+
+impl Drop for Inline {
+    fn drop(&mut self) {
+        // The request went away: the fetch goes on without it.
+        self.detach();
+    }
+}
+
+/// A backend fetch that fills an object (a miss, or a background fetch): the object is stored
+/// in the index through `fetch` (when its lifetime says so; the requests waiting on it are
+/// woken) and comes back as soon as its head is known, its body then streaming into it for
+/// whoever reads it; the channel closes when the fetch failed. The fetch goes on if the client
+/// goes away; a body that breaks off takes the object out of the index.
+fn begin(
     server: Arc<Server>,
     params: Arc<Params>,
     vcl: Arc<Vcl>,
@@ -141,13 +221,13 @@ pub fn spawn(
     mut bereq: Bereq,
     body: Body,
     Fill { fetch, stale }: Fill,
-) -> oneshot::Receiver<Handoff> {
+) -> Begun {
     let (tx, rx) = oneshot::channel();
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
-    // Boxed: tokio would otherwise copy the whole future (the backend request, the body and
-    // every await's state) into its task cell, and again over it when it completes.
-    tokio::spawn(Box::pin(crate::clock::per_poll(async move {
+    // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the
+    // whole future, the backend request, the body and every await's state, into a task cell).
+    let fut = Box::pin(async move {
         let mut task =
             FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
@@ -214,8 +294,8 @@ pub fn spawn(
         if !complete && obj.is_stored() {
             cache.remove(&obj);
         }
-    })));
-    rx
+    });
+    (fut, rx)
 }
 
 /// Whether `stale` can be revalidated (it has a keep, a complete body and an `ETag` or

@@ -176,7 +176,7 @@ impl Task {
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
-                    match fetch::spawn(server, params, vcl, sess, bereq, body, fill).await {
+                    match fetch::start(server, params, vcl, sess, bereq, body, fill).await {
                         Ok(fetch::Handoff { obj, headers }) => match self.deliver_object(obj, false, Some(headers)) {
                             Ok(resp) => return resp,
                             Err(next) => next,
