@@ -30,11 +30,26 @@ pub struct VclRegex {
 
 #[derive(Clone)]
 enum Engine {
-    /// The linear engine, plus the `$`-before-final-newline program when the pattern has `$`.
-    Fast { re: regex::bytes::Regex, dollar: Option<Box<fancy_regex::Regex>> },
+    /// The linear engine, plus the `$`-before-final-newline program when the pattern has `$`,
+    /// and for a pattern of literal alternatives, those alternatives.
+    Fast { re: regex::bytes::Regex, dollar: Option<Box<fancy_regex::Regex>>, lits: Option<Box<Literals>> },
     /// The backtracking engine.
     Backtrack(Box<fancy_regex::Regex>),
 }
+
+/// A pattern of literal alternatives and nothing else (`no-cache|no-store|private`), perhaps
+/// case-insensitive as a whole (`(?i)…`, `(?i:…)`), as the builtin VCL's tests of
+/// `Cache-Control` are: on a short subject, comparing bytes finds a match in a fraction of the
+/// time the regex engine's general machinery takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Literals {
+    alts: Vec<Box<[u8]>>,
+    fold: bool,
+}
+
+/// Subjects up to this length are matched by [`Literals`]; longer ones by the regex engine
+/// (whose vectorised search wins there).
+const LITERALS_MAX: usize = 256;
 
 /// Byte ranges of a match's groups (group 0 is the whole match).
 type Groups = Vec<Option<(usize, usize)>>;
@@ -74,7 +89,8 @@ impl VclRegex {
                 Some(d) => Some(Box::new(build_fancy(d)?)),
                 None => None,
             };
-            Engine::Fast { re, dollar }
+            let lits = Literals::of(pattern).map(Box::new);
+            Engine::Fast { re, dollar, lits }
         };
         Ok(VclRegex { pattern: pattern.to_string(), engine })
     }
@@ -92,7 +108,8 @@ impl VclRegex {
     /// Unanchored match, as `~`.
     pub fn is_match(&self, subject: &[u8]) -> Result<bool, MatchError> {
         match &self.engine {
-            Engine::Fast { re, dollar: Some(d) } if subject.ends_with(b"\n") => fancy_is_match(d, subject),
+            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => fancy_is_match(d, subject),
+            Engine::Fast { lits: Some(l), .. } if subject.len() <= LITERALS_MAX => Ok(l.is_match(subject)),
             Engine::Fast { re, .. } => Ok(re.is_match(subject)),
             Engine::Backtrack(f) => fancy_is_match(f, subject),
         }
@@ -156,6 +173,38 @@ impl VclRegex {
             Ok(None) => Ok(None),
             Err(e) => Err(MatchError(e.to_string())),
         }
+    }
+}
+
+// === impl Literals ===
+
+impl Literals {
+    /// The alternatives, if `pattern` is nothing else: letters, digits and characters that
+    /// are literal everywhere in a pattern, between `|`, none empty.
+    fn of(pattern: &str) -> Option<Literals> {
+        let (body, fold) = if let Some(rest) = pattern.strip_prefix("(?i)") {
+            (rest, true)
+        } else if let Some(inner) = pattern.strip_prefix("(?i:").and_then(|r| r.strip_suffix(')')) {
+            (inner, true)
+        } else {
+            (pattern, false)
+        };
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_ =,;:/|".contains(&b);
+        if !body.bytes().all(plain) {
+            return None;
+        }
+        let alts: Vec<Box<[u8]>> = body.split('|').map(|a| a.as_bytes().into()).collect();
+        // (An empty alternative matches everywhere: the engine handles that.)
+        if alts.iter().any(|a| a.is_empty()) {
+            return None;
+        }
+        Some(Literals { alts, fold })
+    }
+
+    fn is_match(&self, subject: &[u8]) -> bool {
+        self.alts
+            .iter()
+            .any(|a| subject.windows(a.len()).any(|w| if self.fold { w.eq_ignore_ascii_case(a) } else { w == &a[..] }))
     }
 }
 
@@ -510,6 +559,27 @@ fn ascii_classes(p: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn literal_alternatives_match_as_the_regex_engine_does() {
+        let patterns = ["(?i:no-cache|no-store|private)", "(?i)no-store", "max-age=0", "a|bc", "(?i:A)"];
+        let subjects: [&[u8]; 9] =
+            [b"", b"max-age=3600", b"No-Cache", b"public, PRIVATE", b"no-stor", b"xbcx", b"a", b"\xffNO-STORE", b"A"];
+        for p in patterns {
+            let lits = Literals::of(p).unwrap_or_else(|| panic!("{p} is literal alternatives"));
+            let re = regex::bytes::RegexBuilder::new(p).unicode(false).build().expect("regex");
+            for s in subjects {
+                assert_eq!(lits.is_match(s), re.is_match(s), "{p} on {s:?}");
+            }
+        }
+        // Anything else is left to the engine.
+        for p in ["a.b", "^no", "(?i:a)|(b)", "a|", "(?i)(a)", "a\\.b", "[ab]", "a*"] {
+            assert_eq!(Literals::of(p), None, "{p}");
+        }
+        let long = [b'x'; 300];
+        let re = VclRegex::new("(?i:x|y)").expect("regex");
+        assert!(re.is_match(&long).expect("match") && !re.is_match(b"zz").expect("match"));
+    }
     use super::*;
 
     fn m(p: &str, s: &str) -> bool {
