@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
@@ -445,14 +446,13 @@ impl Fetch {
             !replace_good && shard.objects(key).iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
         let stored = obj.ttl().ttl > 0.0 && !shadows_good;
         if stored {
-            let gone = shard.retain(key, |o| {
+            let gone = shard.put(key, obj.clone(), |o| {
                 let same = o.vary == obj.vary;
                 if same {
                     cache.store_of(o).forget(o);
                 }
-                !same
+                same
             });
-            shard.push_front(key, obj.clone());
             cache.inner.objects.fetch_sub(gone, Ordering::Relaxed);
             cache.inner.objects.fetch_add(1, Ordering::Relaxed);
             cache.store_of(&obj).admit(&obj);
@@ -477,8 +477,11 @@ impl Fetch {
     /// `rush`: a cacheable object came, let the waiters go a few at a time; else all at once.
     fn clear(&mut self, shard: &mut Shard, rush: bool) {
         let Some(busy) = self.busy.take() else { return };
-        if shard.busy.get(&self.key).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
-            shard.busy.remove(&self.key);
+        // (One probe: a key's registered fetch is nearly always this one.)
+        if let Some(registered) = shard.busy.remove(&self.key) {
+            if !Arc::ptr_eq(&registered, &busy) {
+                shard.busy.insert(self.key, registered);
+            }
         }
         busy.release(rush);
     }
@@ -562,6 +565,31 @@ impl Shard {
                 1
             }
             _ => 0,
+        }
+    }
+
+    /// Adds `obj` as the newest of `key`, removing the objects `replaced` says it replaces;
+    /// how many went. (One probe of the table for a key with at most one object.)
+    fn put(&mut self, key: &Key, obj: Arc<Object>, mut replaced: impl FnMut(&Arc<Object>) -> bool) -> usize {
+        if !self.more.is_empty() && self.more.contains_key(key) {
+            let gone = self.retain(key, |o| !replaced(o));
+            self.push_front(key, obj);
+            return gone;
+        }
+        match self.newest.entry(hash(key), |o| &o.key == key, |o| hash(&o.key)) {
+            Entry::Occupied(mut entry) if replaced(entry.get()) => {
+                *entry.get_mut() = obj;
+                1
+            }
+            Entry::Occupied(mut entry) => {
+                let old = std::mem::replace(entry.get_mut(), obj.clone());
+                self.more.insert(*key, vec![obj, old]);
+                0
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(obj);
+                0
+            }
         }
     }
 
