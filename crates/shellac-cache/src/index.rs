@@ -317,6 +317,24 @@ impl Cache {
         self.store_of(obj).forget(obj);
     }
 
+    /// Removes every object stored under `key`, every variant and marker at once (`return
+    /// (purge)`, Varnish's `HSH_Purge` with no grace); how many went. A fetch busy for the key
+    /// is left to finish, and objects being delivered are delivered to the end.
+    pub fn purge(&self, key: &Key) -> usize {
+        let mut gone = Vec::new();
+        let mut shard = self.shard(key).lock();
+        shard.retain(key, |o| {
+            gone.push(o.clone());
+            false
+        });
+        drop(shard);
+        self.inner.objects.fetch_sub(gone.len(), Ordering::Relaxed);
+        for o in &gone {
+            self.store_of(o).forget(o);
+        }
+        gone.len()
+    }
+
     /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
     /// still stored (one larger than the whole store is delivered and not kept). A stored chunk
     /// is a copy: the chunk given may be a slice of a connection's read buffer, which it would
@@ -849,5 +867,26 @@ mod tests {
         cache.remove(&en);
         assert!(cache.is_empty() && hit("en").is_none());
         assert_eq!(cache.storage().used(), 0);
+    }
+
+    #[test]
+    fn a_purge_removes_every_variant_and_marker_of_its_key_and_nothing_else() {
+        let cache = Cache::new();
+        let h = HeaderMap::new();
+        let (key, other) = ([8u8; 32], [9u8; 32]);
+        let Lookup::Miss { fetch, .. } = cache.lookup(&key, &q(100.0, &h)) else { panic!("a miss") };
+        let first = fetch.insert(object(60.0));
+        let mut variant = object(60.0);
+        variant.vary = Some(Box::new(Vary::Star));
+        cache.private(&key).insert(variant);
+        let Lookup::Miss { fetch, .. } = cache.lookup(&other, &q(100.0, &h)) else { panic!("a miss") };
+        fetch.insert(object(60.0));
+        assert_eq!((cache.len(), cache.storage().lru_len()), (3, 3));
+        assert_eq!(cache.purge(&key), 2);
+        assert!(!first.is_stored());
+        assert!(matches!(cache.lookup(&key, &q(101.0, &h)), Lookup::Miss { .. }));
+        assert!(matches!(cache.lookup(&other, &q(101.0, &h)), Lookup::Hit(_)), "another key stays");
+        assert_eq!((cache.len(), cache.storage().lru_len()), (1, 1));
+        assert_eq!(cache.purge(&key), 0);
     }
 }

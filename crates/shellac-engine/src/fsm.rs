@@ -166,7 +166,15 @@ impl Task {
                         _ => None,
                     })
                 }
-                Step::Purge => self.client_step(Method::Purge, |_| None),
+                Step::Purge => {
+                    // Every object under the request's key goes (every variant), then
+                    // vcl_purge says what the client gets (builtin: 200 Purged).
+                    if let Some(key) = self.req.hash().and_then(|h| <[u8; 32]>::try_from(&h[..]).ok()) {
+                        let gone = self.server.cache.purge(&key);
+                        tracing::debug!(xid = self.req.xid, gone, "purged");
+                    }
+                    self.client_step(Method::Purge, |_| None)
+                }
                 Step::Pipe => return self.pipe().await,
                 // A miss: the fetch fills an object in a task of its own; the response is
                 // delivered from the object as it fills.
