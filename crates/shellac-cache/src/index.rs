@@ -335,6 +335,15 @@ impl Cache {
         gone.len()
     }
 
+    /// Gives every object under `key` a new lifetime from `now` (`purge.soft`: see
+    /// [`Object::rearm`]); how many. They leave when the sweep finds them past it.
+    pub fn rearm(&self, key: &Key, now: f64, ttl: f64, grace: f64, keep: f64) -> usize {
+        let shard = self.shard(key).lock();
+        let objects = shard.objects(key);
+        objects.iter().for_each(|o| o.rearm(now, ttl, grace, keep));
+        objects.len()
+    }
+
     /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
     /// still stored (one larger than the whole store is delivered and not kept). A stored chunk
     /// is a copy: the chunk given may be a slice of a connection's read buffer, which it would

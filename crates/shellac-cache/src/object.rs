@@ -55,8 +55,8 @@ pub struct Object {
     pub head: Head,
     /// Its lifetime: when it was born at the origin.
     t_origin: f64,
-    /// Its lifetime: ttl, grace and keep.
-    spans: [f32; 3],
+    /// Its lifetime: ttl, grace and keep (`f32` bits; a soft purge changes them).
+    spans: [AtomicU32; 3],
     /// What kind of object it is.
     pub kind: Kind,
     /// The variant it is (the request values of its `Vary` headers), if it varies.
@@ -129,7 +129,7 @@ impl Object {
             key: [0; 32],
             head,
             t_origin: 0.0,
-            spans: [0.0; 3],
+            spans: Default::default(),
             kind,
             vary: None,
             body,
@@ -149,14 +149,32 @@ impl Object {
 
     /// Its lifetime.
     pub fn ttl(&self) -> Ttl {
-        let [ttl, grace, keep] = self.spans.map(f64::from);
+        let [ttl, grace, keep] = self.spans();
         Ttl { t_origin: self.t_origin, ttl, grace, keep }
+    }
+
+    /// ttl, grace and keep.
+    fn spans(&self) -> [f64; 3] {
+        [0, 1, 2].map(|i| f64::from(f32::from_bits(self.spans[i].load(Ordering::Relaxed))))
     }
 
     /// Sets its lifetime (before it is shared).
     pub fn set_ttl(&mut self, ttl: Ttl) {
         self.t_origin = ttl.t_origin;
-        self.spans = [ttl.ttl, ttl.grace, ttl.keep].map(|d| d as f32);
+        for (slot, d) in self.spans.iter().zip([ttl.ttl, ttl.grace, ttl.keep]) {
+            slot.store((d as f32).to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// Gives it a new lifetime from `now` (a soft purge, Varnish's `EXP_Rearm`): fresh for
+    /// `ttl` more seconds, then `grace` and `keep`; a negative grace or keep stays as it was.
+    pub fn rearm(&self, now: f64, ttl: f64, grace: f64, keep: f64) {
+        let ttl = now + ttl - self.t_origin;
+        for (i, d) in [(0, ttl), (1, grace), (2, keep)] {
+            if i == 0 || d >= 0.0 {
+                self.spans[i].store((d as f32).to_bits(), Ordering::Relaxed);
+            }
+        }
     }
 
     /// What it costs in the store: the object itself, its headers, its variant and its body
@@ -227,7 +245,7 @@ impl Object {
 
     /// `obj.ttl` at `now`: the time left fresh (negative once stale).
     pub fn ttl_now(&self, now: f64) -> f64 {
-        f64::from(self.spans[0]) - (now - self.t_origin)
+        self.spans()[0] - (now - self.t_origin)
     }
 
     /// `obj.age` at `now`.
@@ -237,21 +255,21 @@ impl Object {
 
     /// Whether it is fresh at `now` (for a request whose `req.ttl` caps the ttl).
     pub fn is_fresh(&self, now: f64, req_ttl: Option<f64>) -> bool {
-        let own = f64::from(self.spans[0]);
+        let own = self.spans()[0];
         let ttl = req_ttl.map_or(own, |r| own.min(r));
         self.t_origin + ttl > now
     }
 
     /// Whether a stale copy may still be served at `now` (within grace, `req.grace` capping it).
     pub fn is_in_grace(&self, now: f64, req_grace: Option<f64>) -> bool {
-        let [ttl, own, _] = self.spans.map(f64::from);
+        let [ttl, own, _] = self.spans();
         let grace = req_grace.map_or(own, |r| own.min(r));
         self.t_origin + ttl + grace > now
     }
 
     /// Whether it has outlived ttl, grace and keep at `now` (it can go).
     pub fn is_expired(&self, now: f64) -> bool {
-        let [ttl, grace, keep] = self.spans.map(f64::from);
+        let [ttl, grace, keep] = self.spans();
         self.t_origin + ttl.max(0.0) + grace + keep <= now
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Linker<'a> {
     pub(crate) acls: Arc<[LinkedAcl]>,
     /// The stores `storage.NAME` may name.
     pub(crate) stores: &'a [Arc<shellac_cache::Storage>],
+    /// The object store, for the `purge` vmod.
+    pub(crate) cache: Option<&'a shellac_cache::Cache>,
 }
 
 /// Links every subroutine of a program.

@@ -52,6 +52,7 @@ impl Server {
         let cache = shellac_cache::Cache::with_stores(stores, transient);
         let mut registry = Registry::default();
         registry.stores = cache.stores().cloned().collect();
+        registry.cache = Some(cache.clone());
         let registry = Arc::new(registry);
         registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
         Arc::new(Server {

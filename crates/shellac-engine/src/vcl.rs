@@ -93,8 +93,14 @@ impl Vcl {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let acls: Arc<[LinkedAcl]> = program.acls.iter().map(LinkedAcl::new).collect::<Result<Vec<_>, _>>()?.into();
-        let linker =
-            Linker { program: &program, backends: &backends, directors: &directors, acls, stores: &registry.stores };
+        let linker = Linker {
+            program: &program,
+            backends: &backends,
+            directors: &directors,
+            acls,
+            stores: &registry.stores,
+            cache: registry.cache.as_ref(),
+        };
         let subs = exec::link(&linker)?;
         let default_backend = linker.backend_ref(program.default_backend);
         // A new VCL is warm: its probes run (spec §2.5).

@@ -1,4 +1,4 @@
-//! The vmods Shellac provides (`std`, `directors`, `etcd`) and the builtin functions, as tables of
+//! The vmods Shellac provides (`std`, `directors`, `etcd`, `purge`) and the builtin functions, as tables of
 //! signatures: names, parameter types and defaults, return types and where they may be called.
 //!
 //! The checker binds call arguments against these rows; the engine dispatches on [`Func`],
@@ -8,7 +8,7 @@ use crate::symbols::{Mask, ALL, HOUSEKEEPING};
 use crate::types::Type;
 
 /// The vmods that may be imported.
-pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd"];
+pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd", "purge"];
 
 /// A function of a vmod or of the language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,6 +41,8 @@ pub enum Func {
     StdLate100Continue,
     StdSetIpTos,
     DirectorsLookup,
+    PurgeHard,
+    PurgeSoft,
 }
 
 /// A default value of an optional parameter.
@@ -247,6 +249,18 @@ pub const FUNCTIONS: &[FuncDef] = &[
     f("std.random", Func::StdRandom, T::Real, &[p("lo", T::Real), p("hi", T::Real)]),
     f("std.round", Func::StdRound, T::Real, &[p("r", T::Real)]),
     f("std.ban", Func::StdBan, T::Bool, &[p("spec", T::String)]),
+    // (Varnish's vmod purge: callable anywhere, failing at run time outside vcl_hit and vcl_miss.)
+    f("purge.hard", Func::PurgeHard, T::Int, &[]),
+    f(
+        "purge.soft",
+        Func::PurgeSoft,
+        T::Int,
+        &[
+            dflt("ttl", T::Duration, Default::Real(0.0)),
+            dflt("grace", T::Duration, Default::Real(-1.0)),
+            dflt("keep", T::Duration, Default::Real(-1.0)),
+        ],
+    ),
     f("std.ban_error", Func::StdBanError, T::String, &[]),
     f("std.cache_req_body", Func::StdCacheReqBody, T::Bool, &[p("size", T::Bytes)]),
     f("std.port", Func::StdPort, T::Int, &[p("ip", T::Ip)]),

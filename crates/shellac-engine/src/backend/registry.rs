@@ -28,6 +28,8 @@ pub struct Registry {
     pub catalog: Catalog,
     /// The object stores (`storage.NAME` in VCL), `Transient` last.
     pub stores: Vec<Arc<shellac_cache::Storage>>,
+    /// The object store (the `purge` vmod works on it); none outside a server.
+    pub cache: Option<shellac_cache::Cache>,
     pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
@@ -42,6 +44,7 @@ impl Default for Registry {
         Registry {
             catalog: Catalog::default(),
             stores: Vec::new(),
+            cache: None,
             pools: Arc::default(),
             probers: Mutex::default(),
             idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),

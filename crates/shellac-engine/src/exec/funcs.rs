@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use shellac_vcl::ir::{Expr, ExprKind, ObjId};
+use shellac_vcl::symbols::Method;
 use shellac_vcl::vmods::{Func, ObjMethod};
 
 use super::expr::{link_args, var_parts};
@@ -120,8 +121,28 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             Ok(Value::Real(lo + fastrand::f64() * (hi - lo)))
         }),
         Func::StdRound => Box::new(move |ctx| Ok(Value::Real(arg(ctx, &args, 0)?.num().round()))),
-        // There is no object store yet, so there is nothing to ban; the ban is accepted.
+        // Bans are not kept yet (issue 21): the ban is accepted and does nothing.
         Func::StdBan => Box::new(|_| Ok(Value::Bool(true))),
+        Func::PurgeHard | Func::PurgeSoft => {
+            let cache = l.cache.cloned();
+            let hard = func == Func::PurgeHard;
+            Box::new(move |ctx| {
+                if !matches!(ctx.method, Method::Hit | Method::Miss) {
+                    return Err(VclFail("purge can only be called from vcl_hit or vcl_miss".into()));
+                }
+                let key = ctx.req.as_deref().and_then(|r| r.hash()).and_then(|h| <[u8; 32]>::try_from(&h[..]).ok());
+                let (Some(cache), Some(key)) = (&cache, key) else { return Ok(Value::Int(0)) };
+                let n = if hard {
+                    cache.purge(&key)
+                } else {
+                    let (ttl, grace, keep) =
+                        (arg(ctx, &args, 0)?.num(), arg(ctx, &args, 1)?.num(), arg(ctx, &args, 2)?.num());
+                    let now = ctx.now();
+                    cache.rearm(&key, now, ttl, grace, keep)
+                };
+                Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+            })
+        }
         Func::StdBanError => Box::new(|_| Ok(Value::Str(String::new()))),
         Func::StdCacheReqBody => Box::new(move |ctx| {
             let size = arg(ctx, &args, 0)?.int();
