@@ -75,37 +75,42 @@ impl Headers {
         u32::from_le_bytes(b) as usize
     }
 
+    /// The names and values, back to back, and per header where its name starts, where it
+    /// ends (the value starts) and where the value ends in them.
+    fn layout(&self) -> (&[u8], impl Iterator<Item = (usize, usize, usize)> + '_) {
+        let (width, n) = self.dims();
+        let data = &self.block[(1 + width * (1 + 2 * n)).min(self.block.len())..];
+        let mut start = 0usize;
+        let ends = (0..n).map(move |i| {
+            let (name_end, value_end) = (self.number(width, 1 + 2 * i), self.number(width, 2 + 2 * i));
+            let header = (start, name_end, value_end);
+            start = value_end;
+            header
+        });
+        (data, ends)
+    }
+
     /// The headers as a map with room for `spare` more (what delivery adds). The names and
     /// values are copied once, together; each value is a slice of that copy.
     pub fn to_map(&self, spare: usize) -> HeaderMap {
-        let (width, n) = self.dims();
-        let mut map = HeaderMap::with_capacity(n + spare);
-        let copy = Bytes::copy_from_slice(&self.block[(1 + width * (1 + 2 * n)).min(self.block.len())..]);
-        let mut start = 0usize;
-        for i in 0..n {
-            let (name_end, value_end) = (self.number(width, 1 + 2 * i), self.number(width, 2 + 2 * i));
+        let (data, ends) = self.layout();
+        let mut map = HeaderMap::with_capacity(self.len() + spare);
+        let copy = Bytes::copy_from_slice(data);
+        for (start, name_end, value_end) in ends {
             let name = HeaderName::from_bytes(&copy[start..name_end]);
             let value = HeaderValue::from_maybe_shared(copy.slice(name_end..value_end));
             // Both were a valid name and value when they were stored.
             if let (Ok(name), Ok(value)) = (name, value) {
                 map.append(name, value);
             }
-            start = value_end;
         }
         map
     }
 
     /// Each header as (name in lower case, value), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        let (width, n) = self.dims();
-        let data = &self.block[(1 + width * (1 + 2 * n)).min(self.block.len())..];
-        let mut start = 0usize;
-        (0..n).map(move |i| {
-            let (name_end, value_end) = (self.number(width, 1 + 2 * i), self.number(width, 2 + 2 * i));
-            let pair = (&data[start..name_end], &data[name_end..value_end]);
-            start = value_end;
-            pair
-        })
+        let (data, ends) = self.layout();
+        ends.map(move |(start, name_end, value_end)| (&data[start..name_end], &data[name_end..value_end]))
     }
 
     /// The values of every header called `name`, in order.

@@ -88,16 +88,9 @@ impl std::hash::Hasher for KeyHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // A key hashes as its length, then its bytes: the bytes 8..16 of the bytes (the first
-        // chose the shard).
-        if let Some(b) = bytes.get(8..16) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            self.0 ^= u64::from_le_bytes(w);
-        } else {
-            for &b in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(b);
-            }
+        // A key hashes as its length (ignored), then its 32 bytes at once.
+        if let Ok(key) = <&Key>::try_from(bytes) {
+            self.0 = hash(key);
         }
     }
 }

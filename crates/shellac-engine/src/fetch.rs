@@ -130,43 +130,11 @@ pub struct Fill {
     pub stale: Option<Arc<Object>>,
 }
 
-/// Runs a backend fetch as a task of its own that fills an object (a background fetch): see
-/// [`start`]; nobody waits on the channel but whoever wants to.
-pub fn spawn(
-    server: Arc<Server>,
-    params: Arc<Params>,
-    vcl: Arc<Vcl>,
-    sess: Arc<Sess>,
-    bereq: Bereq,
-    body: Body,
-    fill: Fill,
-) -> oneshot::Receiver<Handoff> {
-    let (fut, rx) = begin(server, params, vcl, sess, bereq, body, fill);
-    tokio::spawn(crate::clock::per_poll(fut));
-    rx
-}
-
-/// A fetch for the request that waits for its object: see [`Inline`].
-pub fn start(
-    server: Arc<Server>,
-    params: Arc<Params>,
-    vcl: Arc<Vcl>,
-    sess: Arc<Sess>,
-    bereq: Bereq,
-    body: Body,
-    fill: Fill,
-) -> Inline {
-    let (fut, rx) = begin(server, params, vcl, sess, bereq, body, fill);
-    Inline { fut: Some(fut), rx }
-}
-
-/// A fetch's future (to poll anywhere) and the channel its object comes on.
-type Begun = (Pin<Box<dyn Future<Output = ()> + Send>>, oneshot::Receiver<Handoff>);
-
 /// A fetch begun by the request that waits for its object: polled in that request's task
 /// until the object's head is handed over (a body that came with the head is complete by
 /// then, and the fetch is over: no task, no wake-ups across tasks), then, if its body is still
-/// arriving, or if the request goes away first, it goes on in a task of its own.
+/// arriving, or if the request goes away first, it goes on in a task of its own. Dropped at
+/// once, it is a background fetch.
 pub struct Inline {
     fut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     rx: oneshot::Receiver<Handoff>,
@@ -213,7 +181,7 @@ impl Drop for Inline {
 /// woken) and comes back as soon as its head is known, its body then streaming into it for
 /// whoever reads it; the channel closes when the fetch failed. The fetch goes on if the client
 /// goes away; a body that breaks off takes the object out of the index.
-fn begin(
+pub fn start(
     server: Arc<Server>,
     params: Arc<Params>,
     vcl: Arc<Vcl>,
@@ -221,7 +189,7 @@ fn begin(
     mut bereq: Bereq,
     body: Body,
     Fill { fetch, stale }: Fill,
-) -> Begun {
+) -> Inline {
     let (tx, rx) = oneshot::channel();
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
@@ -295,7 +263,7 @@ fn begin(
             cache.remove(&obj);
         }
     });
-    (fut, rx)
+    Inline { fut: Some(fut), rx }
 }
 
 /// Whether `stale` can be revalidated (it has a keep, a complete body and an `ETag` or

@@ -169,7 +169,7 @@ impl Task {
                 Step::Purge => {
                     // Every object under the request's key goes (every variant), then
                     // vcl_purge says what the client gets (builtin: 200 Purged).
-                    if let Some(key) = self.req.hash().and_then(|h| <[u8; 32]>::try_from(&h[..]).ok()) {
+                    if let Some(key) = self.req.key() {
                         let gone = self.server.cache.purge(&key);
                         tracing::debug!(xid = self.req.xid, gone, "purged");
                     }

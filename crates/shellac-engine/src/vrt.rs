@@ -286,7 +286,12 @@ impl Req {
     /// `req.hash`: the SHA-256 of what `vcl_hash` fed it, once `vcl_hash` ran (computed when
     /// asked for: a pass never needs it).
     pub fn hash(&self) -> Option<Arc<[u8]>> {
-        self.hashed.then(|| self.hasher.clone().finalize().to_vec().into())
+        self.key().map(|k| Arc::from(&k[..]))
+    }
+
+    /// The lookup key: `req.hash` as the cache takes it.
+    pub fn key(&self) -> Option<shellac_cache::Key> {
+        self.hashed.then(|| self.hasher.clone().finalize().into())
     }
 
     /// A request as it arrives.

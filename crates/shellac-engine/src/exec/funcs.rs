@@ -13,7 +13,7 @@ use super::{ExprFn, Linker};
 use crate::backend::BackendHandle;
 use crate::error::{LoadError, VclFail};
 use crate::value::Value;
-use crate::vrt::{vars, Ctx};
+use crate::vrt::{vars, Ctx, Req};
 
 type Args = Vec<Option<ExprFn>>;
 
@@ -130,7 +130,7 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 if !matches!(ctx.method, Method::Hit | Method::Miss) {
                     return Err(VclFail("purge can only be called from vcl_hit or vcl_miss".into()));
                 }
-                let key = ctx.req.as_deref().and_then(|r| r.hash()).and_then(|h| <[u8; 32]>::try_from(&h[..]).ok());
+                let key = ctx.req.as_deref().and_then(Req::key);
                 let (Some(cache), Some(key)) = (&cache, key) else { return Ok(Value::Int(0)) };
                 let n = if hard {
                     cache.purge(&key)

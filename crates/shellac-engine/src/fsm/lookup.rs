@@ -18,8 +18,7 @@ use crate::vrt::Bereq;
 impl Task {
     /// Looks the request up, waiting while another request fetches the same key.
     pub(super) async fn lookup(&mut self) -> Step {
-        let Some(hash) = self.req.hash() else { return Step::Fail };
-        let Ok(key) = <[u8; 32]>::try_from(&hash[..]) else { return Step::Fail };
+        let Some(key) = self.req.key() else { return Step::Fail };
         if self.req.hash_always_miss {
             // A fetch of its own, whose object is stored for the others.
             self.fetch = Some(self.server.cache.private(&key));
@@ -90,7 +89,7 @@ impl Task {
                 // The object is the one to revalidate, if it has a keep (spec §5.7).
                 self.stale = Some(obj);
                 if self.fetch.is_none() {
-                    if let Some(key) = self.req.hash().and_then(|h| <[u8; 32]>::try_from(&h[..]).ok()) {
+                    if let Some(key) = self.req.key() {
                         self.fetch = Some(self.server.cache.private(&key));
                     }
                 }
@@ -113,6 +112,6 @@ impl Task {
             (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
         // Nobody waits for its result: the object is stored for the next requests.
         let fill = fetch::Fill { fetch: Some(fetch), stale: Some(stale) };
-        drop(fetch::spawn(server, params, vcl, sess, bereq, Body::empty(), fill));
+        drop(fetch::start(server, params, vcl, sess, bereq, Body::empty(), fill));
     }
 }
