@@ -44,6 +44,7 @@ fn main() {
         req_ttl: None,
         req_grace: None,
         headers: &h,
+        url: b"/",
         ignore_vary: false,
         ignore_busy: false,
         gzip_support: true,

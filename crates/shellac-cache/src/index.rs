@@ -22,6 +22,8 @@ use hashbrown::HashTable;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
+use crate::ban::list::{Plan, Verdict};
+use crate::ban::{Bans, ReqView};
 use crate::lookup::{decide, Decision, Query};
 use crate::object::{Kind, Object};
 use crate::storage::Storage;
@@ -49,6 +51,8 @@ struct Inner {
     next_store: AtomicUsize,
     /// Objects removed for having outlived ttl + grace + keep (`n_expired`).
     expired: AtomicU64,
+    /// The bans, and every stored object's place in them.
+    bans: Bans,
 }
 
 /// varnishd's default storage: `-s default,100m`.
@@ -155,6 +159,9 @@ pub struct Fetch {
     busy: Option<Arc<Busy>>,
 }
 
+/// What one pass of the ban lurker does (see [`Cache::lurk_plan`]).
+pub struct LurkPlan(Plan);
+
 /// A place on a busy fetch's waiting list.
 pub struct Waiter {
     busy: Arc<Busy>,
@@ -201,6 +208,10 @@ impl Cache {
                 transient: Arc::new(transient),
                 next_store: AtomicUsize::new(0),
                 expired: AtomicU64::new(0),
+                // (The one clock reading here: the time of varnishd's ban "from boot".)
+                bans: Bans::new(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                ),
             }),
         }
     }
@@ -238,6 +249,17 @@ impl Cache {
         self.inner.expired.load(Ordering::Relaxed)
     }
 
+    /// The bans.
+    pub fn bans(&self) -> &Bans {
+        &self.inner.bans
+    }
+
+    /// An object leaves the index: its charge is released and it leaves its ban.
+    fn forget(&self, obj: &Object) {
+        self.store_of(obj).forget(obj);
+        self.inner.bans.detach(obj);
+    }
+
     /// The store an object is charged to.
     fn store_of<'a>(&'a self, obj: &'a Object) -> &'a Storage {
         obj.storage.as_deref().unwrap_or(&self.inner.stores[0])
@@ -251,6 +273,9 @@ impl Cache {
     pub fn lookup(&self, key: &Key, q: &Query<'_>) -> Lookup {
         let mut shard = self.shard(key).lock();
         let busy = shard.busy.get(key).is_some_and(|b| !b.done.load(Ordering::Acquire));
+        if shard.objects(key).iter().any(|o| self.inner.bans.behind(o)) {
+            self.test_bans(&mut shard, key, q);
+        }
         let objects = shard.objects(key);
         let decision = decide(objects, busy, q);
         let pick = |i: usize| objects[i].clone();
@@ -283,6 +308,63 @@ impl Cache {
         }
     }
 
+    /// Tests the objects of `key` that are behind the newest ban against the newer bans (spec
+    /// §5.3: a banned object is killed and the walk goes on without it).
+    fn test_bans(&self, shard: &mut Shard, key: &Key, q: &Query<'_>) {
+        let req = ReqView { url: q.url, headers: q.headers };
+        let killed: Vec<Arc<Object>> = shard
+            .objects(key)
+            .iter()
+            .filter(|o| !o.is_expired(q.now) && self.inner.bans.check(o, req) == Verdict::Killed)
+            .cloned()
+            .collect();
+        if killed.is_empty() {
+            return;
+        }
+        let gone = shard.retain(key, |o| !killed.iter().any(|k| Arc::ptr_eq(k, o)));
+        self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
+        for o in &killed {
+            self.forget(o);
+        }
+    }
+
+    /// The lurker's plan for a pass at `now` over bans at least `age` seconds old (spec
+    /// §5.8: only bans that test the object alone; `None`: nothing to do now).
+    pub fn lurk_plan(&self, now: f64, age: f64) -> Option<LurkPlan> {
+        self.inner.bans.lurker_plan(now, age).map(LurkPlan)
+    }
+
+    /// The lurker's part `i` (of [`Cache::SHARDS`]): the stored objects in it that are behind
+    /// the plan's newest ban, to test a batch at a time outside the index's lock.
+    pub fn lurk_candidates(&self, i: usize, plan: &LurkPlan) -> Vec<Arc<Object>> {
+        let shard = self.inner.shards[i % SHARDS].lock();
+        let behind = |o: &&Arc<Object>| o.ban() != plan.0.head();
+        let mut out: Vec<Arc<Object>> = shard.newest.iter().filter(behind).cloned().collect();
+        for all in shard.more.values() {
+            // (The first of each is in `newest`, already taken.)
+            out.extend(all.iter().skip(1).filter(behind).cloned());
+        }
+        out
+    }
+
+    /// Tests objects (from [`Cache::lurk_candidates`]) against the plan's bans; the banned ones
+    /// leave the index. How many left.
+    pub fn lurk_test(&self, plan: &LurkPlan, objects: &[Arc<Object>]) -> usize {
+        let mut killed = 0;
+        for o in objects {
+            if o.is_stored() && self.inner.bans.lurker_test(o, &plan.0) == Verdict::Killed {
+                self.remove(o);
+                killed += 1;
+            }
+        }
+        killed
+    }
+
+    /// Every part was gone through with `plan`: its bans are completed.
+    pub fn lurk_done(&self, plan: &LurkPlan) {
+        self.inner.bans.lurker_done(&plan.0);
+    }
+
     /// A fetch that nobody waits on, and that no lookup will wait for.
     pub fn private(&self, key: &Key) -> Fetch {
         Fetch { cache: self.clone(), key: *key, busy: None }
@@ -307,7 +389,7 @@ impl Cache {
         let gone = shard.retain(key, |o| !Arc::ptr_eq(o, obj));
         drop(shard);
         self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
-        self.store_of(obj).forget(obj);
+        self.forget(obj);
     }
 
     /// Removes every object stored under `key`, every variant and marker at once (`return
@@ -323,7 +405,7 @@ impl Cache {
         drop(shard);
         self.inner.objects.fetch_sub(gone.len(), Ordering::Relaxed);
         for o in &gone {
-            self.store_of(o).forget(o);
+            self.forget(o);
         }
         gone.len()
     }
@@ -407,7 +489,7 @@ impl Cache {
         gone += shard.sweep(|o| {
             let expired = o.is_expired(now);
             if expired {
-                self.store_of(o).forget(o);
+                self.forget(o);
             }
             expired
         });
@@ -466,10 +548,12 @@ impl Fetch {
             !replace_good && shard.objects(key).iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
         let stored = obj.ttl().ttl > 0.0 && !shadows_good;
         if stored {
+            // (Placed in the ban list before any lookup or the lurker can see it.)
+            cache.inner.bans.attach(&obj);
             let gone = shard.put(key, obj.clone(), |o| {
                 let same = o.vary == obj.vary;
                 if same {
-                    cache.store_of(o).forget(o);
+                    cache.forget(o);
                 }
                 same
             });
@@ -668,6 +752,7 @@ mod tests {
             req_ttl: None,
             req_grace: None,
             headers: h,
+            url: b"/",
             ignore_vary: false,
             ignore_busy: false,
             gzip_support: false,

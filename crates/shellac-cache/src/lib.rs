@@ -2,12 +2,13 @@
 //! ([`ttl`]), objects ([`object`]) and their bodies, filled by one fetch and read by many
 //! ([`body`]), variants ([`vary`]), the lookup decision ([`lookup`]) and the index of objects by
 //! key with busy fetches and their waiting lists ([`index`]), and the storage they are charged to
-//! with its size limit and LRU eviction ([`storage`]). The engine's request state machine uses all
+//! with its size limit and LRU eviction ([`storage`]), and bans ([`ban`]). The engine's request state machine uses all
 //! of it.
 //!
 //! No HTTP server and no VCL here: the engine turns a backend response into an object and
 //! delivers objects; this crate owns objects, their metadata and the rules about them.
 
+pub mod ban;
 pub mod body;
 pub mod headers;
 pub mod index;
@@ -18,7 +19,7 @@ pub mod ttl;
 pub mod vary;
 
 pub use headers::Headers;
-pub use index::{Cache, Fetch, Key, Lookup, Rushed, Waiter};
+pub use index::{Cache, Fetch, Key, Lookup, LurkPlan, Rushed, Waiter};
 pub use lookup::Query;
 pub use object::{Head, Kind, Object};
 pub use storage::Storage;

@@ -17,8 +17,10 @@ pub struct Query<'a> {
     pub req_ttl: Option<f64>,
     /// `req.grace`, when set: caps the objects' grace.
     pub req_grace: Option<f64>,
-    /// The request headers, for Vary.
+    /// The request headers, for Vary and bans.
     pub headers: &'a HeaderMap,
+    /// `req.url`, for bans.
+    pub url: &'a [u8],
     /// `req.hash_ignore_vary`
     pub ignore_vary: bool,
     /// `req.hash_ignore_busy`: never wait on a fetch in progress.
@@ -101,6 +103,7 @@ mod tests {
             req_ttl: None,
             req_grace: None,
             headers,
+            url: b"/",
             ignore_vary: false,
             ignore_busy: false,
             gzip_support: false,

@@ -81,6 +81,8 @@ pub struct Object {
     lru_node: AtomicU32,
     /// When it was last moved in the LRU order (seconds).
     touched: AtomicU32,
+    /// The newest ban it has been tested against (see [`crate::ban`]), while it is stored.
+    ban: AtomicU32,
 }
 
 // === impl Head ===
@@ -138,6 +140,7 @@ impl Object {
             storage: None,
             plain_len: AtomicU64::new(u64::MAX),
             hits: AtomicU32::new(0),
+            ban: AtomicU32::new(0),
             stored: AtomicBool::new(false),
             charged: AtomicU64::new(0),
             lru_node: AtomicU32::new(0),
@@ -210,6 +213,15 @@ impl Object {
     /// Whether it is in the index.
     pub fn is_stored(&self) -> bool {
         self.stored.load(Ordering::SeqCst)
+    }
+
+    /// Its ban position (see [`crate::ban`]; changed under the ban list's lock).
+    pub(crate) fn ban(&self) -> u32 {
+        self.ban.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_ban(&self, seq: u32) {
+        self.ban.store(seq, Ordering::Release);
     }
 
     pub(crate) fn lru_node(&self) -> u32 {

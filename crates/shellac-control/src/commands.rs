@@ -44,6 +44,15 @@ pub const COMMANDS: &[CommandDef] = &[
         2,
         false,
     ),
+    c(
+        "ban",
+        "ban <field> <operator> <arg> [&& <field> <oper> <arg> ...]",
+        "Mark obsolete all objects where all the conditions match.",
+        3,
+        ANY,
+        false,
+    ),
+    c("ban.list", "ban.list [-j]", "List the active bans.", 0, 1, false),
     c("banner", "banner", "Print welcome banner.", 0, 0, false),
     c(
         "discovery.status",

@@ -211,6 +211,10 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         },
         "backend.set_health" => backends::set_health(m, args),
         "storage.list" => Ok(storage_list(m, args)),
+        "ban" => shellac_engine::ban::issue_args(&m.server.cache, args, shellac_engine::value::now())
+            .map(|()| String::new())
+            .map_err(|e| (Status::Param, e.to_string())),
+        "ban.list" => Ok(ban_list(m, args)),
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),
         _ => Err((Status::Unimplemented, format!("{name} is not implemented"))),
@@ -235,6 +239,36 @@ fn storage_list(m: &Manager, args: &[String]) -> String {
     let mut out = String::from("Storage devices:\n");
     for n in names {
         out.push_str(&format!("\tstorage.{n} = malloc\n"));
+    }
+    out
+}
+
+/// `ban.list [-j]`, newest first, as varnishd lays it out (a completed ban shows no
+/// expression). A ban that came from the cluster (issued on another node, through etcd) is
+/// marked so after its expression.
+fn ban_list(m: &Manager, args: &[String]) -> String {
+    let bans = m.server.cache.bans().listed();
+    if args.iter().any(|a| a == "-j") {
+        let items: Vec<String> = bans
+            .iter()
+            .map(|b| {
+                let cluster = if b.cluster { ",\n    \"cluster\": true" } else { "" };
+                format!(
+                    "  {{\n    \"time\": {:.6},\n    \"refs\": {},\n    \"completed\": {},\n    \"spec\": {}{cluster}\n}}",
+                    b.time,
+                    b.refs,
+                    b.completed,
+                    crate::json::string(&b.spec)
+                )
+            })
+            .collect();
+        return format!("{}{}\n]\n", crate::json::header(2, "ban.list", args), items.join(",\n"));
+    }
+    let mut out = String::from("Present bans:\n");
+    for b in bans {
+        let flag = if b.completed { 'C' } else { '-' };
+        let cluster = if b.cluster { "  (cluster)" } else { "" };
+        out.push_str(&format!("{:10.6} {:5} {flag}  {}{cluster}\n", b.time, b.refs, b.spec));
     }
     out
 }

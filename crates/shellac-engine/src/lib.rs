@@ -7,6 +7,7 @@
 
 pub mod accept;
 pub mod backend;
+pub mod ban;
 pub mod body;
 pub mod catalog;
 pub mod clock;

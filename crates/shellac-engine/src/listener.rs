@@ -49,6 +49,7 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
     let stop = Arc::new(Stop::default());
     let open = Arc::new(Open::default());
     let sweeper = tokio::spawn(sweep_cache(server.clone()));
+    let lurker = tokio::spawn(crate::ban::lurker(server.clone()));
     let mut acceptors = Vec::new();
     for l in listens {
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
@@ -60,6 +61,7 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
         a.abort();
     }
     sweeper.abort();
+    lurker.abort();
     let deadline = secs(server.params().shutdown_timeout);
     let drained = async {
         while open.count.load(Ordering::Acquire) > 0 {

@@ -139,6 +139,14 @@ pub const PARAMS: &[ParamDef] = &[
 /// The typed parameter values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
+    /// `ban_dups`: a new ban completes the older identical ones.
+    pub ban_dups: bool,
+    /// `ban_lurker_age`: the lurker works on bans at least this old.
+    pub ban_lurker_age: f64,
+    /// `ban_lurker_batch`: objects the lurker tests between pauses.
+    pub ban_lurker_batch: u64,
+    /// `ban_lurker_sleep`: the lurker's pause between batches.
+    pub ban_lurker_sleep: f64,
     /// `backend_idle_timeout`
     pub backend_idle_timeout: f64,
     /// `backend_local_error_holddown`
@@ -220,6 +228,10 @@ pub enum ParamError {
 impl Default for Params {
     fn default() -> Self {
         let mut params = Params {
+            ban_dups: false,
+            ban_lurker_age: 0.0,
+            ban_lurker_batch: 0,
+            ban_lurker_sleep: 0.0,
             backend_idle_timeout: 0.0,
             backend_local_error_holddown: 0.0,
             backend_remote_error_holddown: 0.0,
@@ -282,6 +294,8 @@ impl Params {
                     }
                 }
                 let slot = match name {
+                    "ban_lurker_age" => &mut self.ban_lurker_age,
+                    "ban_lurker_sleep" => &mut self.ban_lurker_sleep,
                     "backend_idle_timeout" => &mut self.backend_idle_timeout,
                     "backend_local_error_holddown" => &mut self.backend_local_error_holddown,
                     "backend_remote_error_holddown" => &mut self.backend_remote_error_holddown,
@@ -325,6 +339,7 @@ impl Params {
                     }
                 }
                 let slot = match name {
+                    "ban_lurker_batch" => &mut self.ban_lurker_batch,
                     "clock_skew" => &mut self.clock_skew,
                     "http_max_hdr" => &mut self.http_max_hdr,
                     "http_req_hdr_len" => &mut self.http_req_hdr_len,
@@ -347,6 +362,7 @@ impl Params {
                     _ => return Err(invalid("use \"on\" or \"off\"".to_string())),
                 };
                 match name {
+                    "ban_dups" => self.ban_dups = b,
                     "http_gzip_support" => self.http_gzip_support = b,
                     "prefer_ipv6" => self.prefer_ipv6 = b,
                     "vcc_err_unref" => self.vcc_err_unref = b,
@@ -368,6 +384,10 @@ impl Params {
         let secs = |v: f64| format!("{v:.3}");
         let onoff = |b: bool| if b { "on" } else { "off" }.to_string();
         Some(match name {
+            "ban_dups" => onoff(self.ban_dups),
+            "ban_lurker_age" => secs(self.ban_lurker_age),
+            "ban_lurker_batch" => self.ban_lurker_batch.to_string(),
+            "ban_lurker_sleep" => secs(self.ban_lurker_sleep),
             "backend_idle_timeout" => secs(self.backend_idle_timeout),
             "backend_local_error_holddown" => secs(self.backend_local_error_holddown),
             "backend_remote_error_holddown" => secs(self.backend_remote_error_holddown),

@@ -55,6 +55,7 @@ impl Server {
         registry.cache = Some(cache.clone());
         let registry = Arc::new(registry);
         registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
+        cache.bans().set_dups(params.ban_dups);
         Arc::new(Server {
             active: ArcSwapOption::empty(),
             labels: ArcSwap::from_pointee(HashMap::new()),
@@ -94,6 +95,7 @@ impl Server {
 
     /// Replaces the parameters.
     pub fn set_params(&self, params: Params) {
+        self.cache.bans().set_dups(params.ban_dups);
         self.registry.set_idle_timeout(crate::fetch::secs(params.backend_idle_timeout));
         self.params.store(Arc::new(params));
     }

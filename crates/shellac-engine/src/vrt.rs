@@ -88,6 +88,8 @@ pub struct Req {
     pub is_hitpass: bool,
     /// It arrived with `If-None-Match` or `If-Modified-Since` (delivery then checks for 304).
     pub conditional: bool,
+    /// Why this task's last `std.ban()` failed (`std.ban_error()`).
+    pub ban_error: Option<Box<str>>,
 }
 
 /// A response being built for the client (`resp.*`).
@@ -138,6 +140,8 @@ pub struct Bereq {
     pub is_hitmiss: bool,
     /// `bereq.is_bgfetch`: a background fetch refreshing an object delivered in grace.
     pub is_bgfetch: bool,
+    /// Why this task's last `std.ban()` failed (`std.ban_error()`).
+    pub ban_error: Option<Box<str>>,
     /// `unset bereq.body` was run.
     pub body_unset: bool,
     /// `bereq.time`
@@ -274,6 +278,7 @@ impl Bereq {
             is_hitpass: req.is_hitpass,
             is_hitmiss: req.is_hitmiss,
             is_bgfetch: false,
+            ban_error: None,
             body_unset: false,
             time: crate::value::now(),
         }
@@ -325,6 +330,7 @@ impl Req {
             is_hitmiss: false,
             is_hitpass: false,
             conditional: false,
+            ban_error: None,
         }
     }
 }

@@ -570,3 +570,38 @@ fn r19_the_management_port_bounds_what_it_reads_before_and_after_auth() {
     // And the port still serves.
     assert!(ok(&r, &["ping"]).starts_with("PONG "));
 }
+
+#[test]
+fn bans_from_varnishadm_with_varnishds_errors_and_listing() {
+    let r = start();
+    let list = ok(&r, &["ban.list"]);
+    assert!(list.starts_with("Present bans:\n"), "{list}");
+    assert!(list.lines().nth(1).is_some_and(|l| l.ends_with(" 0 C  ")), "the completed ban from boot: {list}");
+    assert_eq!(ok(&r, &["ban", "req.url", "~", "/a"]).trim(), "");
+    let list = ok(&r, &["ban.list"]);
+    // (No object refers to the older ones: only the newest stays.)
+    assert_eq!(list.trim_end().lines().count(), 2, "{list}");
+    assert!(list.lines().nth(1).is_some_and(|l| l.ends_with(" 0 -  req.url ~ /a")), "{list}");
+    assert_eq!(ok(&r, &["ban", "obj.ttl", ">", "1.5m", "&&", "obj.status", "==", "200"]).trim(), "");
+    let list = ok(&r, &["ban.list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[1].ends_with(" 0 -  obj.ttl > 90s && obj.status == 200"), "{list}");
+    // `%10.6f %5u`: seconds with six decimals, then the refs in five columns.
+    let time = lines[1].split(' ').next().expect("a time");
+    assert!(time.len() == 17 && time.as_bytes()[10] == b'.', "{time}");
+    for (args, code, text) in [
+        (&["ban", "req.url"][..], "104", "Too few parameters"),
+        (&["ban", "foo.url", "~", "a"][..], "106", "Unknown or unsupported field \"foo.url\""),
+        (&["ban", "req.url", "~", "("][..], "106", "Regex compile error"),
+        (&["ban", "req.url", "<", "3"][..], "106", "expected conditional (==, !=, ~ or !~) got \"<\""),
+        (&["ban", "obj.status", "==", "200", "||", "req.url", "~", "a"][..], "106", "Found \"||\" expected &&"),
+        (&["ban", "obj.status", "==", "200", "&&"][..], "106", "Wrong number of arguments"),
+    ] {
+        let out = fails(&r, args);
+        assert!(out.contains(text) && out.contains(&format!("error code {code}")), "{args:?}: {out}");
+    }
+    let j = ok(&r, &["ban.list", "-j"]);
+    assert!(j.starts_with("[ 2, [\"ban.list\", \"-j\"], "), "{j}");
+    assert!(j.contains("  {\n    \"time\": ") && j.contains(",\n    \"refs\": 0,\n    \"completed\": false,\n    \"spec\": \"obj.ttl > 90s && obj.status == 200\"\n}"), "{j}");
+    assert_eq!(j.matches('{').count(), j.matches('}').count());
+}

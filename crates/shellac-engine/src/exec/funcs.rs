@@ -121,8 +121,21 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             Ok(Value::Real(lo + fastrand::f64() * (hi - lo)))
         }),
         Func::StdRound => Box::new(move |ctx| Ok(Value::Real(arg(ctx, &args, 0)?.num().round()))),
-        // Bans are not kept yet (issue 21): the ban is accepted and does nothing.
-        Func::StdBan => Box::new(|_| Ok(Value::Bool(true))),
+        // The reason a ban failed is the task's: `std.ban_error()` reads it back.
+        Func::StdBan => {
+            let cache = l.cache.cloned();
+            Box::new(move |ctx| {
+                let spec = arg(ctx, &args, 0)?.to_text();
+                let now = ctx.now();
+                let result = match &cache {
+                    Some(cache) => crate::ban::issue_vcl(cache, &spec, now).map_err(|e| e.to_string()),
+                    None => Err("No object store".to_string()),
+                };
+                let error = result.as_ref().err().map(|e| e.as_str().into());
+                set_ban_error(ctx, error);
+                Ok(Value::Bool(result.is_ok()))
+            })
+        }
         Func::PurgeHard | Func::PurgeSoft => {
             let cache = l.cache.cloned();
             let hard = func == Func::PurgeHard;
@@ -143,7 +156,14 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
             })
         }
-        Func::StdBanError => Box::new(|_| Ok(Value::Str(String::new()))),
+        Func::StdBanError => Box::new(|ctx| {
+            let error = match (&ctx.req, &ctx.bereq) {
+                (Some(req), _) => req.ban_error.as_deref(),
+                (None, Some(bereq)) => bereq.ban_error.as_deref(),
+                _ => None,
+            };
+            Ok(Value::Str(error.unwrap_or("").to_string()))
+        }),
         Func::StdCacheReqBody => Box::new(move |ctx| {
             let size = arg(ctx, &args, 0)?.int();
             if let Some(req) = ctx.req.as_deref_mut() {
@@ -278,6 +298,15 @@ fn recase(v: Value, change: fn(&mut str)) -> String {
 
 fn xid(ctx: &Ctx<'_>) -> u64 {
     ctx.req.as_ref().map(|r| r.xid).or(ctx.bereq.as_ref().map(|b| b.xid)).unwrap_or(0)
+}
+
+/// Records the outcome of the task's last `std.ban()`.
+fn set_ban_error(ctx: &mut Ctx<'_>, error: Option<Box<str>>) {
+    if let Some(req) = ctx.req.as_deref_mut() {
+        req.ban_error = error;
+    } else if let Some(bereq) = ctx.bereq.as_deref_mut() {
+        bereq.ban_error = error;
+    }
 }
 
 #[cfg(test)]

@@ -125,12 +125,18 @@ fn link_stmt(l: &Linker<'_>, s: &Stmt) -> Result<StmtFn, LoadError> {
             }
             None => link_hash_data(l, e)?,
         },
-        // There is no object store yet, so a ban has nothing to act on.
+        // `ban()`: as `std.ban()`, but a bad ban is only logged (varnishd: `VCL_Error`).
         Stmt::Ban(e) => {
             let f = link_expr(l, e)?;
+            let cache = l.cache.cloned();
             Box::new(move |ctx| {
                 let spec = f(ctx)?.to_text();
-                tracing::debug!(target: "vcl_log", "ban({spec}) ignored: no object store");
+                let now = ctx.now();
+                if let Some(cache) = &cache {
+                    if let Err(e) = crate::ban::issue_vcl(cache, &spec, now) {
+                        tracing::warn!(target: "vcl_log", "ban(\"{spec}\"): {e}");
+                    }
+                }
                 Ok(Flow::Next)
             })
         }

@@ -31,6 +31,7 @@ impl Task {
                 req_ttl: self.req.ttl,
                 req_grace: self.req.grace,
                 headers: &self.req.headers,
+                url: self.req.url.as_bytes(),
                 ignore_vary: self.req.hash_ignore_vary,
                 ignore_busy: self.req.hash_ignore_busy,
                 gzip_support: self.params.http_gzip_support,
