@@ -27,6 +27,7 @@ use crate::ban::{Bans, ReqView};
 use crate::lookup::{decide, Decision, Query};
 use crate::object::{Kind, Object};
 use crate::storage::Storage;
+use crate::xkey::Xkeys;
 
 /// A lookup key: the SHA-256 of what `vcl_hash` fed `hash_data`.
 pub type Key = [u8; 32];
@@ -53,6 +54,8 @@ struct Inner {
     expired: AtomicU64,
     /// The bans, and every stored object's place in them.
     bans: Bans,
+    /// Surrogate keys (`xkey`).
+    xkeys: Xkeys,
 }
 
 /// varnishd's default storage: `-s default,100m`.
@@ -212,6 +215,7 @@ impl Cache {
                 bans: Bans::new(
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
                 ),
+                xkeys: Xkeys::default(),
             }),
         }
     }
@@ -254,10 +258,41 @@ impl Cache {
         &self.inner.bans
     }
 
-    /// An object leaves the index: its charge is released and it leaves its ban.
+    /// The surrogate key index.
+    pub fn xkeys(&self) -> &Xkeys {
+        &self.inner.xkeys
+    }
+
+    /// Purges the stored objects carrying any of `keys` (separated by spaces, tabs or commas),
+    /// as varnish-modules' `xkey.purge` (they leave the index) or `xkey.softpurge` (`soft`: a
+    /// fresh one becomes stale at `now` and keeps its grace and keep; a stale one is passed
+    /// over). How many (an object carrying two of the keys counts twice, as in the vmod).
+    pub fn xkey_purge(&self, keys: &[u8], soft: bool, now: f64) -> usize {
+        // Found for every key first: an object under two of them counts twice, even when the
+        // first takes it out.
+        let found: Vec<Arc<Object>> = crate::xkey::words(keys).flat_map(|k| self.inner.xkeys.objects(k)).collect();
+        let mut n = 0;
+        for obj in &found {
+            if soft {
+                let t = obj.ttl();
+                if t.ttl <= now - t.t_origin {
+                    continue;
+                }
+                obj.rearm(now, 0.0, t.grace, t.keep);
+            } else if obj.is_stored() {
+                self.remove(obj);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// An object leaves the index: its charge is released, it leaves its ban and its surrogate
+    /// keys.
     fn forget(&self, obj: &Object) {
         self.store_of(obj).forget(obj);
         self.inner.bans.detach(obj);
+        self.inner.xkeys.remove(obj);
     }
 
     /// The store an object is charged to.
@@ -548,8 +583,10 @@ impl Fetch {
             !replace_good && shard.objects(key).iter().any(|o| o.kind == Kind::Normal && o.vary == obj.vary);
         let stored = obj.ttl().ttl > 0.0 && !shadows_good;
         if stored {
-            // (Placed in the ban list before any lookup or the lurker can see it.)
+            // (Placed in the ban list and under its surrogate keys before any lookup, the lurker
+            // or a purge can see it.)
             cache.inner.bans.attach(&obj);
+            cache.inner.xkeys.add(&obj);
             let gone = shard.put(key, obj.clone(), |o| {
                 let same = o.vary == obj.vary;
                 if same {

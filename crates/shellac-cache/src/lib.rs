@@ -2,7 +2,7 @@
 //! ([`ttl`]), objects ([`object`]) and their bodies, filled by one fetch and read by many
 //! ([`body`]), variants ([`vary`]), the lookup decision ([`lookup`]) and the index of objects by
 //! key with busy fetches and their waiting lists ([`index`]), and the storage they are charged to
-//! with its size limit and LRU eviction ([`storage`]), and bans ([`ban`]). The engine's request state machine uses all
+//! with its size limit and LRU eviction ([`storage`]), bans ([`ban`]) and surrogate keys ([`xkey`]). The engine's request state machine uses all
 //! of it.
 //!
 //! No HTTP server and no VCL here: the engine turns a backend response into an object and
@@ -17,6 +17,7 @@ pub mod object;
 pub mod storage;
 pub mod ttl;
 pub mod vary;
+pub mod xkey;
 
 pub use headers::Headers;
 pub use index::{Cache, Fetch, Key, Lookup, LurkPlan, Rushed, Waiter};

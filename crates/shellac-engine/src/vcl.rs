@@ -102,6 +102,12 @@ impl Vcl {
             cache: registry.cache.as_ref(),
         };
         let subs = exec::link(&linker)?;
+        // As the vmod subscribes to object events when a VCL that imports it loads.
+        if program.imports.contains(&"xkey") {
+            if let Some(cache) = &registry.cache {
+                cache.xkeys().enable();
+            }
+        }
         let default_backend = linker.backend_ref(program.default_backend);
         // A new VCL is warm: its probes run (spec §2.5).
         for b in &backends {

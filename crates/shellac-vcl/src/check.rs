@@ -460,6 +460,12 @@ impl<'a> Checker<'a, '_> {
             methods,
             regexes: self.regexes,
             default_backend,
+            imports: {
+                let mut v: Vec<&'static str> = self.imports.values().copied().collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
         }
     }
 }

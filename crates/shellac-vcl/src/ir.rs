@@ -56,6 +56,8 @@ pub struct Program {
     pub regexes: Vec<Arc<VclRegex>>,
     /// The initial `req.backend_hint`: the backend named `default`, else the first one.
     pub default_backend: BackendRef,
+    /// The vmods it imports (by their own names, not aliases), sorted.
+    pub imports: Vec<&'static str>,
 }
 
 /// A backend.

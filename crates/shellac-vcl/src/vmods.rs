@@ -1,4 +1,4 @@
-//! The vmods Shellac provides (`std`, `directors`, `etcd`, `purge`) and the builtin functions, as tables of
+//! The vmods Shellac provides (`std`, `directors`, `etcd`, `purge`, `xkey`) and the builtin functions, as tables of
 //! signatures: names, parameter types and defaults, return types and where they may be called.
 //!
 //! The checker binds call arguments against these rows; the engine dispatches on [`Func`],
@@ -8,7 +8,7 @@ use crate::symbols::{Mask, ALL, HOUSEKEEPING};
 use crate::types::Type;
 
 /// The vmods that may be imported.
-pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd", "purge"];
+pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd", "purge", "xkey"];
 
 /// A function of a vmod or of the language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +43,8 @@ pub enum Func {
     DirectorsLookup,
     PurgeHard,
     PurgeSoft,
+    XkeyPurge,
+    XkeySoftpurge,
 }
 
 /// A default value of an optional parameter.
@@ -262,6 +264,9 @@ pub const FUNCTIONS: &[FuncDef] = &[
         ],
     ),
     f("std.ban_error", Func::StdBanError, T::String, &[]),
+    // (varnish-modules' xkey: surrogate keys from the `xkey` response header.)
+    f("xkey.purge", Func::XkeyPurge, T::Int, &[p("keys", T::String)]),
+    f("xkey.softpurge", Func::XkeySoftpurge, T::Int, &[p("keys", T::String)]),
     f("std.cache_req_body", Func::StdCacheReqBody, T::Bool, &[p("size", T::Bytes)]),
     f("std.port", Func::StdPort, T::Int, &[p("ip", T::Ip)]),
     f("std.timestamp", Func::StdTimestamp, T::Void, &[p("s", T::String)]),

@@ -136,6 +136,16 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 Ok(Value::Bool(result.is_ok()))
             })
         }
+        Func::XkeyPurge | Func::XkeySoftpurge => {
+            let cache = l.cache.cloned();
+            let soft = func == Func::XkeySoftpurge;
+            Box::new(move |ctx| {
+                let keys = arg(ctx, &args, 0)?.to_text();
+                let now = ctx.now();
+                let n = cache.as_ref().map_or(0, |c| c.xkey_purge(keys.as_bytes(), soft, now));
+                Ok(Value::Int(n as i64))
+            })
+        }
         Func::PurgeHard | Func::PurgeSoft => {
             let cache = l.cache.cloned();
             let hard = func == Func::PurgeHard;
