@@ -39,17 +39,7 @@ fn main() {
     let header_bytes: u64 = map.iter().map(|(k, v)| (k.as_str().len() + v.len()) as u64).sum();
     let body = vec![b'x'; 100];
     let h = HeaderMap::new();
-    let q = Query {
-        now: 1000.0,
-        req_ttl: None,
-        req_grace: None,
-        headers: &h,
-        url: b"/",
-        ignore_vary: false,
-        ignore_busy: false,
-        gzip_support: true,
-        rush_exponent: 3,
-    };
+    let q = Query { gzip_support: true, ..Query::new(1000.0, &h, b"/") };
     let waker = Waker::noop();
     let before = rss();
     for i in 0..n {

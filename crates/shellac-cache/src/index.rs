@@ -56,6 +56,8 @@ struct Inner {
     bans: Bans,
     /// Surrogate keys (`xkey`).
     xkeys: Xkeys,
+    /// The latest time (`f64` bits) any object stored so far expires (ttl + grace + keep).
+    latest_expiry: AtomicU64,
 }
 
 /// varnishd's default storage: `-s default,100m`.
@@ -216,6 +218,7 @@ impl Cache {
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
                 ),
                 xkeys: Xkeys::default(),
+                latest_expiry: AtomicU64::new(0),
             }),
         }
     }
@@ -256,6 +259,12 @@ impl Cache {
     /// The bans.
     pub fn bans(&self) -> &Bans {
         &self.inner.bans
+    }
+
+    /// The latest time (seconds since the epoch) at which an object stored so far expires, past
+    /// ttl, grace and keep: after it, nothing stored before now can match anything.
+    pub fn latest_expiry(&self) -> f64 {
+        f64::from_bits(self.inner.latest_expiry.load(Ordering::Relaxed))
     }
 
     /// The surrogate key index.
@@ -587,6 +596,10 @@ impl Fetch {
             // or a purge can see it.)
             cache.inner.bans.attach(&obj);
             cache.inner.xkeys.add(&obj);
+            let t = obj.ttl();
+            // (Positive doubles order as their bits do.)
+            let end = (t.t_origin + t.ttl + t.grace.max(0.0) + t.keep.max(0.0)).max(0.0);
+            cache.inner.latest_expiry.fetch_max(end.to_bits(), Ordering::Relaxed);
             let gone = shard.put(key, obj.clone(), |o| {
                 let same = o.vary == obj.vary;
                 if same {
@@ -784,17 +797,7 @@ mod tests {
     use http::HeaderMap;
 
     fn q(now: f64, h: &HeaderMap) -> Query<'_> {
-        Query {
-            now,
-            req_ttl: None,
-            req_grace: None,
-            headers: h,
-            url: b"/",
-            ignore_vary: false,
-            ignore_busy: false,
-            gzip_support: false,
-            rush_exponent: 3,
-        }
+        Query::new(now, h, b"/")
     }
 
     fn object(ttl: f64) -> Object {

@@ -31,6 +31,24 @@ pub struct Query<'a> {
     pub rush_exponent: usize,
 }
 
+impl<'a> Query<'a> {
+    /// A plain lookup at `now` for a request with these headers and URL: no `req.ttl` or
+    /// `req.grace`, Vary and busy objects heeded, `rush_exponent` 3.
+    pub fn new(now: f64, headers: &'a HeaderMap, url: &'a [u8]) -> Query<'a> {
+        Query {
+            now,
+            req_ttl: None,
+            req_grace: None,
+            headers,
+            url,
+            ignore_vary: false,
+            ignore_busy: false,
+            gzip_support: false,
+            rush_exponent: 3,
+        }
+    }
+}
+
 /// What the request gets, as indices into the objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -98,17 +116,7 @@ mod tests {
     }
 
     fn q(now: f64, headers: &HeaderMap) -> Query<'_> {
-        Query {
-            now,
-            req_ttl: None,
-            req_grace: None,
-            headers,
-            url: b"/",
-            ignore_vary: false,
-            ignore_busy: false,
-            gzip_support: false,
-            rush_exponent: 3,
-        }
+        Query::new(now, headers, b"/")
     }
 
     /// A case: what it shows, the objects, whether a fetch is busy, the time, the decision.

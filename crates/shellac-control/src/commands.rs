@@ -52,6 +52,14 @@ pub const COMMANDS: &[CommandDef] = &[
         ANY,
         false,
     ),
+    c(
+        "ban.cluster",
+        "ban.cluster <field> <operator> <arg> [&& <field> <oper> <arg> ...]",
+        "Ban on every node watching etcd (written there; applied here too).",
+        3,
+        ANY,
+        false,
+    ),
     c("ban.list", "ban.list [-j]", "List the active bans.", 0, 1, false),
     c("banner", "banner", "Print welcome banner.", 0, 0, false),
     c(

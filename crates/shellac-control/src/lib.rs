@@ -4,6 +4,7 @@
 //! through `shellac_engine::server::Server`; the data path never calls back into it.
 
 pub mod backends;
+pub mod cluster;
 pub mod commands;
 pub mod discovery;
 pub mod fs;

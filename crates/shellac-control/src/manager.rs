@@ -43,6 +43,17 @@ pub struct Manager {
     resolve: bool,
     /// The etcd watch's status, when discovery is on.
     discovery: Mutex<Option<Arc<crate::discovery::status::Status>>>,
+    cluster: std::sync::OnceLock<Cluster>,
+}
+
+/// Invalidations across the cluster (`serve --etcd`): where `ban.cluster` writes, and how far
+/// this node has applied what was written.
+#[derive(Clone)]
+pub struct Cluster {
+    /// Writes invalidations.
+    pub publisher: Arc<crate::cluster::publisher::Publisher>,
+    /// The last revision this node applied.
+    pub applied: tokio::sync::watch::Receiver<i64>,
 }
 
 /// Where a VCL's text comes from.
@@ -87,7 +98,18 @@ impl Manager {
             active: Mutex::new(None),
             resolve,
             discovery: Mutex::new(None),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets up invalidations across the cluster (once).
+    pub fn set_cluster(&self, cluster: Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Invalidations across the cluster, if `serve --etcd` set them up.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.get()
     }
 
     /// Shows this discovery status through `discovery.status`.

@@ -215,6 +215,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             .map(|()| String::new())
             .map_err(|e| (Status::Param, e.to_string())),
         "ban.list" => Ok(ban_list(m, args)),
+        "ban.cluster" => ban_cluster(m, args).await,
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),
         _ => Err((Status::Unimplemented, format!("{name} is not implemented"))),
@@ -241,6 +242,26 @@ fn storage_list(m: &Manager, args: &[String]) -> String {
         out.push_str(&format!("\tstorage.{n} = malloc\n"));
     }
     out
+}
+
+/// `ban.cluster FIELD OP ARG …`: checked here (the same errors as `ban`), written to etcd, and
+/// answered once this node has applied it (every node applies it from etcd, this one too).
+async fn ban_cluster(m: &Manager, args: &[String]) -> Result<String, (Status, String)> {
+    let inv = shellac_engine::cluster::Invalidation::ban_from_args(args).map_err(|e| (Status::Param, e.to_string()))?;
+    let Some(cluster) = m.cluster() else {
+        return Err((Status::Cant, "No cluster: start shellac serve with --etcd".to_string()));
+    };
+    let revision = cluster
+        .publisher
+        .publish(inv)
+        .await
+        .map_err(|e| (Status::Cant, format!("The ban was not written to etcd (no node has it): {e}")))?;
+    let mut applied = cluster.applied.clone();
+    let here = tokio::time::timeout(crate::cluster::APPLY_WAIT, applied.wait_for(|r| *r >= revision)).await;
+    Ok(match here {
+        Ok(Ok(_)) => String::new(),
+        _ => format!("Written to etcd at revision {revision}; not applied on this node yet"),
+    })
 }
 
 /// `ban.list [-j]`, newest first, as varnishd lays it out (a completed ban shows no

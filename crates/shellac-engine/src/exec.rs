@@ -64,6 +64,8 @@ pub(crate) struct Linker<'a> {
     pub(crate) stores: &'a [Arc<shellac_cache::Storage>],
     /// The object store, for the `purge` vmod.
     pub(crate) cache: Option<&'a shellac_cache::Cache>,
+    /// The cluster's outbox, for `etcd.ban()` and its kin.
+    pub(crate) outbox: &'a crate::cluster::Slot,
 }
 
 /// Links every subroutine of a program.

@@ -11,6 +11,7 @@ pub mod ban;
 pub mod body;
 pub mod catalog;
 pub mod clock;
+pub mod cluster;
 pub mod deadline;
 pub mod director;
 pub mod error;

@@ -100,6 +100,7 @@ impl Vcl {
             acls,
             stores: &registry.stores,
             cache: registry.cache.as_ref(),
+            outbox: &registry.outbox,
         };
         let subs = exec::link(&linker)?;
         // As the vmod subscribes to object events when a VCL that imports it loads.

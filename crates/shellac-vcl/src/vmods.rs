@@ -45,6 +45,9 @@ pub enum Func {
     PurgeSoft,
     XkeyPurge,
     XkeySoftpurge,
+    EtcdBan,
+    EtcdPurge,
+    EtcdXkeyPurge,
 }
 
 /// A default value of an optional parameter.
@@ -267,6 +270,15 @@ pub const FUNCTIONS: &[FuncDef] = &[
     // (varnish-modules' xkey: surrogate keys from the `xkey` response header.)
     f("xkey.purge", Func::XkeyPurge, T::Int, &[p("keys", T::String)]),
     f("xkey.softpurge", Func::XkeySoftpurge, T::Int, &[p("keys", T::String)]),
+    // (Shellac's etcd vmod: invalidations for every node of the cluster, through etcd.)
+    f("etcd.ban", Func::EtcdBan, T::Bool, &[p("spec", T::String)]),
+    f("etcd.purge", Func::EtcdPurge, T::Bool, &[]),
+    f(
+        "etcd.xkey_purge",
+        Func::EtcdXkeyPurge,
+        T::Bool,
+        &[p("keys", T::String), dflt("soft", T::Bool, Default::Bool(false))],
+    ),
     f("std.cache_req_body", Func::StdCacheReqBody, T::Bool, &[p("size", T::Bytes)]),
     f("std.port", Func::StdPort, T::Int, &[p("ip", T::Ip)]),
     f("std.timestamp", Func::StdTimestamp, T::Void, &[p("s", T::String)]),

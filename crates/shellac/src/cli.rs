@@ -136,6 +136,11 @@ pub(crate) struct ServeArgs {
     /// Anti-entropy: list every key again this often.
     #[arg(long, value_name = "DURATION", default_value = "300s")]
     pub(crate) etcd_resync: String,
+    /// Where invalidations for the whole cluster (`ban.cluster`, `etcd.ban()`, `etcd.purge()`,
+    /// `etcd.xkey_purge()`) are written and watched (default: `bans/` beside the backend
+    /// prefix, `/varnish/bans/`).
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) etcd_bans_prefix: Option<String>,
     #[command(flatten)]
     pub(crate) etcd_args: EtcdArgs,
 }

@@ -85,6 +85,25 @@ pub(crate) async fn start(
     status
 }
 
+/// Starts invalidations across the cluster under `prefix`: VCL's outbox drained into etcd, and
+/// the watch that applies what every node writes (this one's too).
+pub(crate) fn start_cluster(
+    server: &Arc<Server>,
+    opts: EtcdOptions,
+    prefix: &str,
+) -> shellac_control::manager::Cluster {
+    use shellac_control::cluster::{applier::Applier, publisher};
+    let (outbox, inbox) = shellac_engine::cluster::outbox();
+    let _ = server.registry.outbox.set(outbox);
+    let publisher = Arc::new(publisher::Publisher::new(opts.clone(), prefix, &server.identity, server.cache.clone()));
+    tokio::spawn(publisher::drain(publisher.clone(), inbox));
+    let applier = Applier::new(EtcdStore::new(opts), prefix, server.cache.clone());
+    let applied = applier.applied();
+    tokio::spawn(applier.run());
+    tracing::info!("invalidations for the cluster: etcd prefix {prefix}");
+    shellac_control::manager::Cluster { publisher, applied }
+}
+
 /// How long `serve -C` waits for etcd's listing.
 const CHECK_WAIT: Duration = Duration::from_secs(3);
 

@@ -33,6 +33,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             crate::etcd::options(urls, &args.etcd_args)?,
             crate::etcd::prefix(&args.etcd_prefix)?,
             crate::etcd::duration("--etcd-resync", &args.etcd_resync)?,
+            match &args.etcd_bans_prefix {
+                Some(p) => crate::etcd::prefix(p)?,
+                None => shellac_control::cluster::prefix_beside(&crate::etcd::prefix(&args.etcd_prefix)?),
+            },
         )),
         None => None,
     };
@@ -55,11 +59,12 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         // Discovery starts first, so the VCL's etcd directors load with what it found (it waits
         // at most DISCOVERY_WAIT for etcd; without it, they are empty and answer 503 until it
         // connects).
-        let status = match discovery {
-            Some((opts, prefix, resync)) => {
-                Some(crate::etcd::start(&server, opts, &prefix, resync, params.prefer_ipv6).await)
+        let (status, cluster) = match discovery {
+            Some((opts, prefix, resync, bans)) => {
+                let cluster = crate::etcd::start_cluster(&server, opts.clone(), &bans);
+                (Some(crate::etcd::start(&server, opts, &prefix, resync, params.prefer_ipv6).await), Some(cluster))
             }
-            None => None,
+            None => (None, None),
         };
         let program = Arc::new(program);
         let registry_server = server.clone();
@@ -69,6 +74,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .context("cannot load the VCL")?;
         let manager = Arc::new(Manager::new(server.clone(), !args.no_resolve));
         manager.adopt(vcl, sources);
+        if let Some(cluster) = cluster {
+            manager.set_cluster(cluster);
+        }
         if let Some(status) = status {
             manager.set_discovery(status);
             // Discovered members are probed before the first request, so that those that

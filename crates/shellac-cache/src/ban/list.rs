@@ -425,17 +425,7 @@ mod tests {
     }
 
     fn q<'a>(url: &'a str, h: &'a HeaderMap) -> Query<'a> {
-        Query {
-            now: 150.0,
-            req_ttl: None,
-            req_grace: None,
-            headers: h,
-            url: url.as_bytes(),
-            ignore_vary: false,
-            ignore_busy: false,
-            gzip_support: false,
-            rush_exponent: 3,
-        }
+        Query::new(150.0, h, url.as_bytes())
     }
 
     /// Stores an object of `status` under key `k` (looked up as `url`).

@@ -30,6 +30,8 @@ pub struct Registry {
     pub stores: Vec<Arc<shellac_cache::Storage>>,
     /// The object store (the `purge` vmod works on it); none outside a server.
     pub cache: Option<shellac_cache::Cache>,
+    /// Where VCL queues invalidations for the cluster (set by `serve --etcd`).
+    pub outbox: crate::cluster::Slot,
     pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
@@ -45,6 +47,7 @@ impl Default for Registry {
             catalog: Catalog::default(),
             stores: Vec::new(),
             cache: None,
+            outbox: Arc::default(),
             pools: Arc::default(),
             probers: Mutex::default(),
             idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),

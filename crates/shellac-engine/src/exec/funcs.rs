@@ -136,6 +136,43 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 Ok(Value::Bool(result.is_ok()))
             })
         }
+        // Queued for the cluster (applied here too when it comes back through etcd); false
+        // when the outbox is full or there is no cluster (`serve` without `--etcd`).
+        Func::EtcdBan => {
+            let outbox = l.outbox.clone();
+            Box::new(move |ctx| {
+                let spec = arg(ctx, &args, 0)?.to_text();
+                let result = match crate::cluster::Invalidation::ban_from_vcl(&spec) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(inv) => queue(&outbox, inv),
+                };
+                let error = result.as_ref().err().map(|e| e.as_str().into());
+                set_ban_error(ctx, error);
+                Ok(Value::Bool(result.is_ok()))
+            })
+        }
+        Func::EtcdPurge => {
+            let outbox = l.outbox.clone();
+            Box::new(move |ctx| {
+                let Some(key) = ctx.req.as_deref().and_then(Req::key) else {
+                    return Err(VclFail("etcd.purge() needs the request's hash: call it after vcl_hash".into()));
+                };
+                Ok(Value::Bool(queue(&outbox, crate::cluster::Invalidation::Purge(key)).is_ok()))
+            })
+        }
+        Func::EtcdXkeyPurge => {
+            // (Objects need their keys indexed for the purge to find them, on every node that
+            // runs this VCL.)
+            if let Some(cache) = l.cache {
+                cache.xkeys().enable();
+            }
+            let outbox = l.outbox.clone();
+            Box::new(move |ctx| {
+                let keys = arg(ctx, &args, 0)?.to_text();
+                let soft = arg(ctx, &args, 1)?.truth();
+                Ok(Value::Bool(queue(&outbox, crate::cluster::Invalidation::Xkey { keys, soft }).is_ok()))
+            })
+        }
         Func::XkeyPurge | Func::XkeySoftpurge => {
             let cache = l.cache.cloned();
             let soft = func == Func::XkeySoftpurge;
@@ -308,6 +345,15 @@ fn recase(v: Value, change: fn(&mut str)) -> String {
 
 fn xid(ctx: &Ctx<'_>) -> u64 {
     ctx.req.as_ref().map(|r| r.xid).or(ctx.bereq.as_ref().map(|b| b.xid)).unwrap_or(0)
+}
+
+/// Queues an invalidation for the cluster.
+fn queue(outbox: &crate::cluster::Slot, inv: crate::cluster::Invalidation) -> Result<(), String> {
+    match outbox.get() {
+        None => Err("No cluster: start shellac serve with --etcd".to_string()),
+        Some(o) if o.send(inv) => Ok(()),
+        Some(_) => Err("The cluster outbox is full".to_string()),
+    }
 }
 
 /// Records the outcome of the task's last `std.ban()`.
