@@ -20,7 +20,7 @@
 //! expressions they share.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -42,6 +42,8 @@ pub struct Bans {
     dups: AtomicBool,
     /// Wakes the lurker when a ban comes.
     added: tokio::sync::Notify,
+    /// [`MAX_BANS`] (less in tests).
+    max: AtomicUsize,
 }
 
 /// What bans did so far (varnishstat's `MAIN.bans_*`).
@@ -127,7 +129,13 @@ impl Bans {
             counters: Counters::default(),
             dups: AtomicBool::new(true),
             added: tokio::sync::Notify::new(),
+            max: AtomicUsize::new(MAX_BANS),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_max(&self, n: usize) {
+        self.max.store(n, Ordering::Relaxed);
     }
 
     /// Sets `ban_dups`: whether a new ban completes the older identical ones (on by default).
@@ -300,7 +308,7 @@ impl Bans {
                 Some(_) => steps.push(Step::Stop(seq)),
             }
         }
-        let overflow = list.entries.len().saturating_sub(MAX_BANS);
+        let overflow = list.entries.len().saturating_sub(self.max.load(Ordering::Relaxed));
         let cut = list.first.wrapping_add(overflow as u32);
         (any || overflow > 0).then(|| Plan { steps, head: list.head(), first: list.first, cut })
     }
@@ -524,6 +532,30 @@ mod tests {
         assert!(!hit(&cache, 1, "/a"));
         assert!(hit(&cache, 3, "/c"));
         assert_eq!(refs(&cache), [(1, true)]);
+    }
+
+    #[test]
+    fn past_the_most_bans_the_lurker_kills_the_objects_holding_the_oldest() {
+        let cache = Cache::new();
+        cache.bans().set_max(3);
+        store(&cache, 1, "/old", 200);
+        for i in 0..5 {
+            cache.bans().add(spec(&format!("req.url == /nothing/{i}")), 200.0, false);
+            if i == 2 {
+                store(&cache, 2, "/newer", 200);
+            }
+        }
+        assert_eq!(cache.bans().len(), 6, "the one from boot, held by /old, and five");
+        let plan = cache.lurk_plan(200.0, 60.0).expect("over the most: a plan, though no ban is old enough");
+        let mut killed = 0;
+        for i in 0..Cache::SHARDS {
+            let c = cache.lurk_candidates(i, &plan);
+            killed += cache.lurk_test(&plan, &c);
+        }
+        cache.lurk_done(&plan);
+        assert_eq!(killed, 1, "only /old was held by a ban past the most");
+        assert!(hit(&cache, 2, "/newer"));
+        assert_eq!(cache.bans().len(), 1, "every ban left once nothing held them");
     }
 
     #[test]
