@@ -32,9 +32,29 @@ pub struct VclRegex {
 enum Engine {
     /// The linear engine, plus the `$`-before-final-newline program when the pattern has `$`,
     /// and for a pattern of literal alternatives, those alternatives.
-    Fast { re: regex::bytes::Regex, dollar: Option<Box<fancy_regex::Regex>>, lits: Option<Box<Literals>> },
+    Fast { re: regex::bytes::Regex, dollar: Option<Box<Dollar>>, lits: Option<Box<Literals>> },
     /// The backtracking engine.
     Backtrack(Box<fancy_regex::Regex>),
+}
+
+/// The `$`-before-final-newline program: checked when the pattern is compiled, built when a
+/// subject ending in a newline first needs it (rare: URLs and header values never end so, and it
+/// costs some 18 KB a pattern, which a list of bans would pay thousands of times).
+#[derive(Clone)]
+struct Dollar {
+    pattern: String,
+    re: std::sync::OnceLock<Result<fancy_regex::Regex, String>>,
+}
+
+impl Dollar {
+    fn new(pattern: &str) -> Result<Dollar, String> {
+        build_fancy(pattern)?;
+        Ok(Dollar { pattern: pattern.to_string(), re: std::sync::OnceLock::new() })
+    }
+
+    fn get(&self) -> Result<&fancy_regex::Regex, MatchError> {
+        self.re.get_or_init(|| build_fancy(&self.pattern)).as_ref().map_err(|e| MatchError(e.clone()))
+    }
 }
 
 /// A pattern of literal alternatives and nothing else (`no-cache|no-store|private`), perhaps
@@ -86,7 +106,7 @@ impl VclRegex {
                 .build()
                 .map_err(|e| clean_error(&e.to_string()))?;
             let dollar = match &t.dollar {
-                Some(d) => Some(Box::new(build_fancy(d)?)),
+                Some(d) => Some(Box::new(Dollar::new(d)?)),
                 None => None,
             };
             let lits = Literals::of(pattern).map(Box::new);
@@ -108,7 +128,7 @@ impl VclRegex {
     /// Unanchored match, as `~`.
     pub fn is_match(&self, subject: &[u8]) -> Result<bool, MatchError> {
         match &self.engine {
-            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => fancy_is_match(d, subject),
+            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => fancy_is_match(d.get()?, subject),
             Engine::Fast { lits: Some(l), .. } if subject.len() <= LITERALS_MAX => Ok(l.is_match(subject)),
             Engine::Fast { re, .. } => Ok(re.is_match(subject)),
             Engine::Backtrack(f) => fancy_is_match(f, subject),
@@ -152,7 +172,7 @@ impl VclRegex {
     /// Group ranges of the first match at or after `pos`.
     fn captures_at(&self, subject: &[u8], pos: usize) -> Result<Option<Groups>, MatchError> {
         let fancy = match &self.engine {
-            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => d,
+            Engine::Fast { dollar: Some(d), .. } if subject.ends_with(b"\n") => d.get()?,
             Engine::Fast { re, .. } => {
                 return Ok(re
                     .captures_at(subject, pos)

@@ -19,7 +19,7 @@
 //! One lock guards the list and every object's position; tests run outside it, on the
 //! expressions they share.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -28,9 +28,11 @@ use parking_lot::Mutex;
 use super::spec::{ReqView, Spec};
 use crate::object::Object;
 
-/// The most bans kept. Past it, the lurker kills the objects that hold the oldest bans in the
-/// list (an invalidation too many is a miss; a list without end is memory without end).
-pub const MAX_BANS: usize = 1 << 20;
+/// The most bans kept. A ban with a regular expression costs some 17 KB while it is not
+/// completed (most of it the compiled expression), so at most some 170 MB. Past it, the lurker
+/// kills the objects that hold the oldest bans in the list (an invalidation too many is a miss;
+/// a list without end is memory without end).
+pub const MAX_BANS: usize = 10_000;
 
 /// The bans issued to one cache.
 pub struct Bans {
@@ -73,6 +75,9 @@ struct List {
     /// The oldest ban's number.
     first: u32,
     entries: VecDeque<Entry>,
+    /// The newest ban not completed of each expression (`ban_dups` finds its duplicate here,
+    /// not by a walk of the list).
+    live: HashMap<Box<str>, u32>,
 }
 
 struct Entry {
@@ -124,7 +129,7 @@ impl Bans {
         let mut entries = VecDeque::new();
         entries.push_back(Entry { time: now, spec: None, refs: 0, cluster: false });
         Bans {
-            list: Mutex::new(List { first: 0, entries }),
+            list: Mutex::new(List { first: 0, entries, live: HashMap::new() }),
             head: AtomicU32::new(0),
             counters: Counters::default(),
             dups: AtomicBool::new(true),
@@ -153,20 +158,19 @@ impl Bans {
     pub fn add(&self, spec: Spec, time: f64, cluster: bool) -> u32 {
         let mut list = self.list.lock();
         if self.dups.load(Ordering::Relaxed) {
-            let mut n = 0;
-            for e in list.entries.iter_mut() {
-                if e.spec.as_ref().is_some_and(|s| s.text() == spec.text()) {
-                    e.spec = None;
-                    n += 1;
+            if let Some(&older) = list.live.get(spec.text()) {
+                if list.holds(older) && list.entry(older).spec.take().is_some() {
+                    self.counters.dups.fetch_add(1, Ordering::Relaxed);
+                    self.counters.completed.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            self.counters.dups.fetch_add(n, Ordering::Relaxed);
-            self.counters.completed.fetch_add(n, Ordering::Relaxed);
         }
         // Issued in order: a ban never looks older than the one before it.
         let time = list.entries.back().map_or(time, |b| time.max(b.time));
+        let text: Box<str> = spec.text().into();
         list.entries.push_back(Entry { time, spec: Some(Arc::new(spec)), refs: 0, cluster });
         let seq = list.first.wrapping_add(list.entries.len() as u32 - 1);
+        list.live.insert(text, seq);
         self.head.store(seq, Ordering::Release);
         self.counters.added.fetch_add(1, Ordering::Relaxed);
         list.trim(&self.counters);
@@ -346,11 +350,8 @@ impl Bans {
         let mut n = 0;
         for step in &plan.steps {
             if let Step::Test(p) = step {
-                if list.holds(p.seq) {
-                    let e = list.entry(p.seq);
-                    if e.spec.take().is_some() {
-                        n += 1;
-                    }
+                if list.holds(p.seq) && list.complete(p.seq) {
+                    n += 1;
                 }
             }
         }
@@ -405,9 +406,20 @@ impl List {
         &mut self.entries[i]
     }
 
+    /// Completes a ban: its expression goes; whether it was not completed yet.
+    fn complete(&mut self, seq: u32) -> bool {
+        let Some(spec) = self.entry(seq).spec.take() else { return false };
+        if self.live.get(spec.text()) == Some(&seq) {
+            self.live.remove(spec.text());
+        }
+        true
+    }
+
     /// Lets the oldest bans that no object refers to go (never the newest).
     fn trim(&mut self, counters: &Counters) {
         while self.entries.len() > 1 && self.entries.front().is_some_and(|e| e.refs == 0) {
+            let first = self.first;
+            self.complete(first);
             self.entries.pop_front();
             self.first = self.first.wrapping_add(1);
             counters.deleted.fetch_add(1, Ordering::Relaxed);
