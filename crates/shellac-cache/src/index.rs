@@ -510,6 +510,7 @@ impl Cache {
             storage.nuked_one();
         }
         if storage.is_over() && obj.is_stored() {
+            storage.failed_one();
             self.remove(obj);
         }
         obj.is_stored()

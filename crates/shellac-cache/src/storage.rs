@@ -43,6 +43,10 @@ pub struct Storage {
     used: AtomicU64,
     lru: Mutex<Lru>,
     nuked: AtomicU64,
+    /// Objects given room (`c_req`).
+    requests: AtomicU64,
+    /// Objects that did not fit even after evicting (`c_fail`).
+    failures: AtomicU64,
 }
 
 /// The LRU order: a list from the oldest (`nodes[0].next`) to the newest (`nodes[0].prev`),
@@ -88,6 +92,8 @@ impl Storage {
             used: AtomicU64::new(0),
             lru: Mutex::new(Lru::new()),
             nuked: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -118,7 +124,23 @@ impl Storage {
 
     /// Charges a newly stored object (its metadata and the body it has so far) and puts it in
     /// the LRU order as the newest.
+    /// Objects given room so far (`SMA.*.c_req`).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Objects that did not fit, even after evicting (`SMA.*.c_fail`).
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Counts an object that did not fit.
+    pub(crate) fn failed_one(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn admit(&self, obj: &Arc<Object>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         obj.stored.store(true, Ordering::SeqCst);
         self.charge(obj, obj.footprint());
         let node = self.lru.lock().push(Arc::downgrade(obj));

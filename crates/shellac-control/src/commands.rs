@@ -75,6 +75,7 @@ pub const COMMANDS: &[CommandDef] = &[
     c("param.show", "param.show [-l|-j] [<param>|changed]", "Show parameters and their values.", 0, 2, false),
     c("ping", "ping [-j] [<timestamp>]", "Keep connection alive.", 0, 2, true),
     c("quit", "quit", "Close connection.", 0, 0, true),
+    c("stats", "stats", "Every counter, as varnishstat -j lays them out (for shellac stat).", 0, 0, false),
     c("status", "status [-j]", "Check status of Varnish cache process.", 0, 1, false),
     c("storage.list", "storage.list [-j]", "List storage devices.", 0, 1, false),
     c(

@@ -15,5 +15,6 @@ pub mod proto;
 pub mod registrar;
 pub mod request;
 pub mod server;
+pub mod stats;
 pub mod vte;
 pub mod workdir;

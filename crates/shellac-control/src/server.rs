@@ -215,6 +215,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             .map(|()| String::new())
             .map_err(|e| (Status::Param, e.to_string())),
         "ban.list" => Ok(ban_list(m, args)),
+        "stats" => Ok(crate::stats::json(m)),
         "ban.cluster" => ban_cluster(m, args).await,
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),

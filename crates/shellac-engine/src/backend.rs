@@ -51,6 +51,8 @@ pub struct Backend {
     last_change: Mutex<SystemTime>,
     /// Whether its VCL is warm (it then counts as a user of its prober).
     warm: std::sync::atomic::AtomicBool,
+    /// Its counters (`VBE.<vcl>.<name>.*`).
+    pub stats: crate::stats::BackendStats,
 }
 
 /// Connect, first-byte and between-bytes timeouts in seconds; `None` or 0 means "next level".
@@ -120,6 +122,7 @@ impl Backend {
             probe,
             last_change: Mutex::new(SystemTime::now()),
             warm: std::sync::atomic::AtomicBool::new(false),
+            stats: crate::stats::BackendStats::default(),
         }
     }
 

@@ -210,6 +210,9 @@ pub fn start(
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
         let storage = storage_for(&server.cache, &params, &beresp, kind);
+        if kind == Kind::Normal && beresp.ttl + beresp.grace + beresp.keep < params.shortlived {
+            server.registry.stats.inc(crate::stats::Main::BerespShortlived);
+        }
         let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
         let (mut obj, headers) = object_of(beresp, kind);
         obj.storage = Some(storage);
@@ -389,6 +392,11 @@ fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, c
 impl FetchTask<'_> {
     /// Runs the steps to the end.
     async fn run(&mut self) -> Outcome {
+        let stats = &self.server.registry.stats;
+        stats.inc(crate::stats::Main::SFetch);
+        if self.bereq.is_bgfetch {
+            stats.inc(crate::stats::Main::SBgfetch);
+        }
         let mut step = Step::Fetch;
         loop {
             step = match step {
@@ -428,12 +436,13 @@ impl FetchTask<'_> {
             }
         };
         let result = match send_body {
-            Some(b) => send::send(self.params, &self.bereq, b).await,
+            Some(b) => send::send(&self.server.registry.stats, self.params, &self.bereq, b).await,
             None => Err(FetchError::BodyGone),
         };
         let sent = match result {
             Ok(sent) => sent,
             Err(e) => {
+                self.server.registry.stats.inc(crate::stats::Main::FetchFailed);
                 tracing::info!(xid = self.bereq.xid, backend = self.bereq.backend.name(), "FetchError: {e}");
                 return Step::Error(503, "Backend fetch failed".into());
             }
@@ -476,6 +485,10 @@ impl FetchTask<'_> {
                 } else {
                     Kind::Normal
                 };
+                // (varnishd counts every fetch that ends uncacheable: markers and passes.)
+                if kind != Kind::Normal || self.bereq.uncacheable {
+                    self.server.registry.stats.inc(crate::stats::Main::BerespUncacheable);
+                }
                 // The body's encoding: a 304's object keeps the stale one's.
                 let (body, gzip) = match &revalidated {
                     Some(old) => (sent.body, old.gzip),

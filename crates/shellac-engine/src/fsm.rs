@@ -18,6 +18,7 @@ mod lookup;
 mod pipe;
 mod synth;
 
+use crate::stats::Main;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
@@ -86,7 +87,13 @@ pub fn handle(
     sess: Arc<Sess>,
     request: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send {
+    let stats = server.registry.stats.clone();
     let mut started = start(server, sess, request);
+    match &started {
+        Ok(_) => stats.inc(Main::ClientReq),
+        Err((400, _)) => stats.inc(Main::ClientReq400),
+        Err(_) => {}
+    }
     async move {
         Ok(match &mut started {
             Ok(task) => task.run().await,
@@ -159,6 +166,7 @@ impl Task {
                     _ => None,
                 }),
                 Step::Pass => {
+                    self.count(Main::SPass);
                     // Nobody waits on a request that passes.
                     (self.fetch, self.stale) = (None, None);
                     self.client_step(Method::Pass, |a| match a {
@@ -175,7 +183,10 @@ impl Task {
                     }
                     self.client_step(Method::Purge, |_| None)
                 }
-                Step::Pipe => return self.pipe().await,
+                Step::Pipe => {
+                    self.count(Main::SPipe);
+                    return self.pipe().await;
+                }
                 // A miss: the fetch fills an object in a task of its own; the response is
                 // delivered from the object as it fills.
                 Step::Fetch(Mode::Miss) => {
@@ -203,7 +214,7 @@ impl Task {
                         Outcome::Failed => Step::Synth(503, "Service Unavailable".into()),
                     }
                 }
-                Step::Synth(status, reason) => match self.synth(status, reason) {
+                Step::Synth(status, reason) => match self.count(Main::SSynth).synth(status, reason) {
                     Ok(resp) => return resp,
                     Err(next) => next,
                 },
@@ -281,7 +292,14 @@ impl Task {
         }
     }
 
+    /// Counts one (`MAIN.*`); itself, to go on.
+    pub(crate) fn count(&mut self, c: Main) -> &mut Task {
+        self.server.registry.stats.inc(c);
+        self
+    }
+
     fn failed(&self, method: Method, why: &str) -> Step {
+        self.server.registry.stats.inc(Main::VclFail);
         tracing::info!(xid = self.req.xid, "VCL failed in {}: {why}", shellac_vcl::symbols::method_def(method).name);
         Step::Fail
     }

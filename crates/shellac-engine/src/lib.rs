@@ -24,6 +24,7 @@ pub mod listener;
 pub mod params;
 pub mod send_timeout;
 pub mod server;
+pub mod stats;
 pub mod stop;
 pub mod value;
 pub mod vcl;

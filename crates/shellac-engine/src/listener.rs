@@ -107,12 +107,15 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         let (stream, peer) = match l.socket.accept().await {
             Ok(x) => x,
             Err(e) => {
+                server.registry.stats.inc(crate::stats::Main::SessFail);
                 // Out of file descriptors and the like: back off rather than spin.
                 backoff.failed(&e).await;
                 continue;
             }
         };
         backoff.succeeded();
+        server.registry.stats.inc(crate::stats::Main::SessConn);
+        server.registry.stats.inc(crate::stats::Main::SSess);
         let local = stream.local_addr().unwrap_or(peer);
         let sess = Arc::new(Sess {
             client: peer,

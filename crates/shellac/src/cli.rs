@@ -19,6 +19,8 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Send a command to a running Shellac's management port, as varnishadm does.
     Adm(AdmArgs),
+    /// Show a running Shellac's counters, as varnishstat does.
+    Stat(StatArgs),
     /// Register a backend in etcd under a lease, keep it alive, withdraw it when a health check
     /// fails and on SIGTERM/SIGINT (replaces seed 000's fleet sidekick).
     Register(RegisterArgs),
@@ -66,9 +68,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) etcd_args: EtcdArgs,
 }
 
-/// `shellac adm`: varnishadm's flags.
+/// How a management client reaches a running Shellac (or varnishd).
 #[derive(Debug, Args)]
-pub(crate) struct AdmArgs {
+pub(crate) struct Reach {
     /// Management address `host:port`.
     #[arg(short = 'T', value_name = "ADDRESS")]
     pub(crate) admin: Option<String>,
@@ -79,9 +81,36 @@ pub(crate) struct AdmArgs {
     /// Secret file.
     #[arg(short = 'S', value_name = "FILE")]
     pub(crate) secret: Option<String>,
+}
+
+/// `shellac adm`: varnishadm's flags.
+#[derive(Debug, Args)]
+pub(crate) struct AdmArgs {
+    #[command(flatten)]
+    pub(crate) reach: Reach,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, required = true)]
     pub(crate) command: Vec<String>,
+}
+
+/// `shellac stat`: varnishstat's flags.
+#[derive(Debug, Args)]
+pub(crate) struct StatArgs {
+    #[command(flatten)]
+    pub(crate) reach: Reach,
+    /// Print the counters once, in varnishstat -1's layout.
+    #[arg(short = '1')]
+    pub(crate) once: bool,
+    /// Print the counters once, in varnishstat -j's layout.
+    #[arg(short = 'j', conflicts_with = "once")]
+    pub(crate) json: bool,
+    /// Only counters matching this glob (`*` for any characters; `^GLOB` leaves them out);
+    /// repeatable.
+    #[arg(short = 'f', value_name = "GLOB")]
+    pub(crate) fields: Vec<String>,
+    /// Seconds between refreshes of the live view.
+    #[arg(short = 'w', value_name = "SECONDS", default_value = "1")]
+    pub(crate) interval: f64,
 }
 
 /// `shellac serve`: varnishd's flags.

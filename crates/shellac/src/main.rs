@@ -11,6 +11,7 @@ mod management;
 mod params;
 mod register;
 mod serve;
+mod stat;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Check(args) => check::run_check(&args),
         cli::Command::Adm(args) => adm::run(&args),
+        cli::Command::Stat(args) => stat::run(&args),
         cli::Command::Register(args) => {
             init_logging();
             register::run(&args)

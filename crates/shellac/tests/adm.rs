@@ -605,3 +605,36 @@ fn bans_from_varnishadm_with_varnishds_errors_and_listing() {
     assert!(j.contains("  {\n    \"time\": ") && j.contains(",\n    \"refs\": 0,\n    \"completed\": false,\n    \"spec\": \"obj.ttl > 90s && obj.status == 200\"\n}"), "{j}");
     assert_eq!(j.matches('{').count(), j.matches('}').count());
 }
+
+#[test]
+fn shellac_stat_shows_the_counters_as_varnishstat_does() {
+    let r = start();
+    for _ in 0..3 {
+        assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
+    }
+    let stat = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+            .args(["stat", "-T", &r.admin, "-S"])
+            .arg(r.dir.join("secret"))
+            .args(args)
+            .output()
+            .expect("run shellac stat");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let once = stat(&["-1", "-f", "MAIN.client_req", "-f", "MAIN.n_object", "-f", "VBE.boot.web1.req"]);
+    let lines: Vec<&str> = once.lines().collect();
+    assert_eq!(lines.len(), 3, "{once}");
+    // The name in 18 columns (more for longer names), the value in 12, then the average.
+    assert!(
+        lines[0].starts_with("MAIN.client_req              3 ") && lines[0].ends_with(" Good client requests received"),
+        "{once}"
+    );
+    // (A hit-for-miss marker is an object.)
+    assert!(lines[1].starts_with("MAIN.n_object                1          .   object structs made"), "{once}");
+    assert!(lines[2].starts_with("VBE.boot.web1.req "), "{once}");
+    let json = stat(&["-j", "-f", "MAIN.cache_*", "-f", "^*grace"]);
+    assert!(json.starts_with("{\n  \"version\": 1,\n  \"timestamp\": \""), "{json}");
+    assert!(json.contains("    \"MAIN.cache_miss\": {\n      \"description\": \"Cache misses\",\n      \"flag\": \"c\",\n      \"format\": \"i\",\n      \"value\": "), "{json}");
+    assert!(!json.contains("cache_hit_grace") && !json.contains("client_req"), "{json}");
+}

@@ -189,6 +189,21 @@ impl Bans {
         self.len() == 0
     }
 
+    /// What the list holds now: bans, completed ones, ones testing only `obj.*`, ones testing
+    /// `req.*` (varnishstat's `bans`, `bans_completed`, `bans_obj`, `bans_req`).
+    pub fn census(&self) -> (u64, u64, u64, u64) {
+        let list = self.list.lock();
+        let (mut completed, mut obj, mut req) = (0, 0, 0);
+        for e in &list.entries {
+            match &e.spec {
+                None => completed += 1,
+                Some(s) if s.needs_req() => req += 1,
+                Some(_) => obj += 1,
+            }
+        }
+        (list.entries.len() as u64, completed, obj, req)
+    }
+
     /// The list, newest first (as `ban.list`).
     pub fn listed(&self) -> Vec<Listed> {
         let list = self.list.lock();

@@ -32,6 +32,8 @@ pub struct Registry {
     pub cache: Option<shellac_cache::Cache>,
     /// Where VCL queues invalidations for the cluster (set by `serve --etcd`).
     pub outbox: crate::cluster::Slot,
+    /// The server's counters (`MAIN.*`).
+    pub stats: Arc<crate::stats::Stats>,
     pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
@@ -48,6 +50,7 @@ impl Default for Registry {
             stores: Vec::new(),
             cache: None,
             outbox: Arc::default(),
+            stats: Arc::default(),
             pools: Arc::default(),
             probers: Mutex::default(),
             idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),

@@ -22,6 +22,8 @@ use crate::params::Params;
 use crate::value::now;
 use crate::vrt::{Bereq, Beresp};
 
+use crate::stats::{Main, Stats, Vbe};
+
 /// A response head and its body.
 pub(super) struct Sent {
     pub(super) beresp: Beresp,
@@ -29,12 +31,17 @@ pub(super) struct Sent {
 }
 
 /// Sends `bereq` with `body` to the backend it resolves to.
-pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<Sent, FetchError> {
+pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Body) -> Result<Sent, FetchError> {
     let backend = bereq.backend.resolve()?;
     if !backend.is_healthy() {
+        stats.inc(Main::BackendUnhealthy);
+        backend.stats.add(Vbe::Unhealthy, 1);
         return Err(FetchError::Unhealthy(backend.name.clone()));
     }
-    let busy = backend.claim()?;
+    let busy = backend.claim().inspect_err(|_| {
+        stats.inc(Main::BackendBusy);
+        backend.stats.add(Vbe::Busy, 1);
+    })?;
     let pool = backend.pool.as_ref().ok_or_else(|| FetchError::NoAddress(backend.name.clone()))?;
     let pick = |v: Option<f64>, b: Option<f64>, p: f64| v.filter(|t| *t > 0.0).or(b.filter(|t| *t > 0.0)).unwrap_or(p);
     let policy = ConnectPolicy {
@@ -62,7 +69,12 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
 
     let mut spare = body.try_clone();
     let mut body = Some(body);
-    let mut checkout = pool.checkout(&backend.name, &policy).await?;
+    let failed = |e: FetchError| {
+        count_connect_failure(stats, &backend, &e);
+        e
+    };
+    let mut checkout = pool.checkout(&backend.name, &policy).await.map_err(failed)?;
+    stats.inc(if checkout.reused { Main::BackendReuse } else { Main::BackendConn });
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
         match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, timeouts).await {
@@ -71,7 +83,9 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
                 // The backend may have closed the idle connection as we used it: once more on a
                 // fresh one.
                 body = spare.take();
-                checkout = pool.checkout_fresh(&backend.name, &policy).await?;
+                stats.inc(Main::BackendRetry);
+                checkout = pool.checkout_fresh(&backend.name, &policy).await.map_err(failed)?;
+                stats.inc(Main::BackendConn);
             }
             Err(ExchangeError::Failed(e)) => return Err(FetchError::Read(e)),
             Err(ExchangeError::Timeout) => return Err(FetchError::FirstByteTimeout),
@@ -79,7 +93,22 @@ pub(super) async fn send(params: &Params, bereq: &Bereq, body: Body) -> Result<S
     };
 
     let Exchanged { head: response, request_sent } = response;
-    let framing = codec::response_framing(&bereq.method, &response).map_err(FetchError::Read)?;
+    backend.stats.add(Vbe::Req, 1);
+    let framing = codec::response_framing(&bereq.method, &response).map_err(|e| {
+        stats.inc(Main::FetchBad);
+        FetchError::Read(e)
+    })?;
+    stats.inc(match framing {
+        _ if bereq.method == "HEAD" => Main::FetchHead,
+        _ if response.status == 304 => Main::Fetch304,
+        _ if response.status == 204 => Main::Fetch204,
+        _ if response.status < 200 => Main::Fetch1xx,
+        Framing::Length(_) => Main::FetchLength,
+        Framing::Empty if response.headers.contains_key(http::header::CONTENT_LENGTH) => Main::FetchLength,
+        Framing::Empty => Main::FetchNone,
+        Framing::Chunked => Main::FetchChunked,
+        Framing::Close => Main::FetchEof,
+    });
     // An answer that came before the whole request went out leaves the connection unusable.
     let reusable = response.keep_alive() && framing != Framing::Close && request_sent;
     let mut beresp_headers = response.headers;
@@ -127,4 +156,21 @@ fn body_of(mut lease: Lease, between_bytes: std::time::Duration, url: &str) -> B
 /// Whether `s` is an HTTP token (a method).
 fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Counts a connection that could not be made (`backend_fail`; `VBE.*.fail*`, or
+/// `VBE.*.helddown` for one not attempted during the error hold-down).
+fn count_connect_failure(stats: &Stats, backend: &crate::backend::Backend, e: &FetchError) {
+    stats.inc(Main::BackendFail);
+    if let FetchError::Holddown(_) = e {
+        backend.stats.add(Vbe::Helddown, 1);
+        return;
+    }
+    backend.stats.add(Vbe::Fail, 1);
+    let kind = match e {
+        FetchError::Connect { errno: 111, .. } => Vbe::FailEconnrefused,
+        FetchError::Connect { errno: 110, .. } => Vbe::FailEtimedout,
+        _ => Vbe::FailOther,
+    };
+    backend.stats.add(kind, 1);
 }

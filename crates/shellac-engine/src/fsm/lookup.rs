@@ -3,6 +3,7 @@
 //! hit; a stale one in grace is delivered while this request's background fetch refreshes it;
 //! hit-for-pass and hit-for-miss markers turn the request into a pass or an uncoalesced miss.
 
+use crate::stats::Main;
 use std::sync::Arc;
 
 use http::Response;
@@ -20,6 +21,7 @@ impl Task {
     pub(super) async fn lookup(&mut self) -> Step {
         let Some(key) = self.req.key() else { return Step::Fail };
         if self.req.hash_always_miss {
+            self.server.registry.stats.inc(Main::CacheMiss);
             // A fetch of its own, whose object is stored for the others.
             self.fetch = Some(self.server.cache.private(&key));
             return Step::Miss;
@@ -38,22 +40,33 @@ impl Task {
                 rush_exponent: usize::try_from(self.params.rush_exponent).unwrap_or(3),
             };
             let found = self.server.cache.lookup(&key, &query);
+            let stats = &self.server.registry.stats;
             return match found {
-                Lookup::Hit(obj) => Step::Hit(obj),
+                Lookup::Hit(obj) => {
+                    stats.inc(Main::CacheHit);
+                    Step::Hit(obj)
+                }
                 Lookup::HitForPass(_) => {
+                    stats.inc(Main::CacheHitpass);
                     self.req.is_hitpass = true;
                     Step::Pass
                 }
+                // (varnishd counts a hit-for-miss as a miss too.)
                 Lookup::HitMiss { fetch, .. } => {
+                    stats.inc(Main::CacheHitmiss);
+                    stats.inc(Main::CacheMiss);
                     self.req.is_hitmiss = true;
                     self.fetch = Some(fetch);
                     Step::Miss
                 }
                 Lookup::Grace { stale, fetch } => {
+                    stats.inc(Main::CacheHit);
+                    stats.inc(Main::CacheHitGrace);
                     self.fetch = fetch;
                     Step::Hit(stale)
                 }
                 Lookup::Miss { fetch, stale } => {
+                    stats.inc(Main::CacheMiss);
                     self.fetch = Some(fetch);
                     self.stale = stale;
                     Step::Miss

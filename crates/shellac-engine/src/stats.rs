@@ -1,0 +1,326 @@
+//! Counters with varnishstat's names and meanings (issue 22): `MAIN.*` for the server, `VBE.*`
+//! per backend, with the gauges read from where they live (the cache, its stores and bans).
+//!
+//! Counting costs no shared atomic per request: each counter set is cut into shards, one per
+//! thread slot (a thread takes the next slot on first use), each shard on cache lines of its
+//! own; a count is a relaxed add on the counting thread's shard, and a read sums the shards.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What a counter is, as varnishstat says (`flag`, `format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Def {
+    /// The name after its section (`client_req`).
+    pub name: &'static str,
+    /// `c` counter, `g` gauge, `b` bitmap.
+    pub flag: char,
+    /// `i` integer, `B` bytes, `d` duration, `b` bitmap.
+    pub format: char,
+    /// The one-line description.
+    pub desc: &'static str,
+}
+
+const fn c(name: &'static str, desc: &'static str) -> Def {
+    Def { name, flag: 'c', format: 'i', desc }
+}
+
+macro_rules! counters {
+    ($(#[$m:meta])* $ty:ident, $table:ident { $($var:ident = $def:expr,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        #[allow(missing_docs)]
+        pub enum $ty { $($var,)* }
+
+        /// The definitions, in the enum's order.
+        pub const $table: &[Def] = &[$($def,)*];
+    };
+}
+
+counters!(
+    /// The `MAIN.*` counters Shellac counts itself (gauges are read where they live).
+    Main, MAIN {
+        SessConn = c("sess_conn", "Sessions accepted"),
+        SessFail = c("sess_fail", "Session accept failures"),
+        ClientReq400 = c("client_req_400", "Client requests received, subject to 400 errors"),
+        ClientReq = c("client_req", "Good client requests received"),
+        CacheHit = c("cache_hit", "Cache hits"),
+        CacheHitGrace = c("cache_hit_grace", "Cache grace hits"),
+        CacheHitpass = c("cache_hitpass", "Cache hits for pass."),
+        CacheHitmiss = c("cache_hitmiss", "Cache hits for miss."),
+        CacheMiss = c("cache_miss", "Cache misses"),
+        BerespUncacheable = c("beresp_uncacheable", "Uncacheable backend responses"),
+        BerespShortlived = c("beresp_shortlived", "Shortlived objects"),
+        BackendConn = c("backend_conn", "Backend conn. success"),
+        BackendUnhealthy = c("backend_unhealthy", "Backend conn. not attempted"),
+        BackendBusy = c("backend_busy", "Backend conn. too many"),
+        BackendFail = c("backend_fail", "Backend conn. failures"),
+        BackendReuse = c("backend_reuse", "Backend conn. reuses"),
+        BackendRecycle = c("backend_recycle", "Backend conn. recycles"),
+        BackendRetry = c("backend_retry", "Backend conn. retry"),
+        FetchHead = c("fetch_head", "Fetch no body (HEAD)"),
+        FetchLength = c("fetch_length", "Fetch with Length"),
+        FetchChunked = c("fetch_chunked", "Fetch chunked"),
+        FetchEof = c("fetch_eof", "Fetch EOF"),
+        FetchBad = c("fetch_bad", "Fetch bad T-E"),
+        FetchNone = c("fetch_none", "Fetch no body"),
+        Fetch1xx = c("fetch_1xx", "Fetch no body (1xx)"),
+        Fetch204 = c("fetch_204", "Fetch no body (204)"),
+        Fetch304 = c("fetch_304", "Fetch no body (304)"),
+        FetchFailed = c("fetch_failed", "Fetch failed (all causes)"),
+        SSess = c("s_sess", "Total sessions seen"),
+        SPipe = c("s_pipe", "Total pipe sessions seen"),
+        SPass = c("s_pass", "Total pass-ed requests seen"),
+        SFetch = c("s_fetch", "Total backend fetches initiated"),
+        SBgfetch = c("s_bgfetch", "Total backend background fetches initiated"),
+        SSynth = c("s_synth", "Total synthetic responses made"),
+        VclFail = c("vcl_fail", "VCL failures"),
+    }
+);
+
+counters!(
+    /// The `VBE.<vcl>.<backend>.*` counters of one backend.
+    Vbe, VBE {
+        Req = c("req", "Backend requests sent"),
+        Unhealthy = c("unhealthy", "Fetches not attempted due to backend being unhealthy"),
+        Busy = c("busy", "Fetches not attempted due to backend being busy"),
+        Fail = c("fail", "Connections failed"),
+        FailEconnrefused = c("fail_econnrefused", "Connections failed with ECONNREFUSED"),
+        FailEtimedout = c("fail_etimedout", "Connections failed ETIMEDOUT"),
+        FailOther = c("fail_other", "Connections failed for other reason"),
+        Helddown = c("helddown", "Connection opens not attempted"),
+    }
+);
+
+/// Shards a counter set is cut into (thread slots share them past this many threads).
+const SHARDS: usize = 16;
+
+/// One shard: the counters of one thread slot, on cache lines of their own.
+#[repr(align(128))]
+struct Shard<const N: usize>([AtomicU64; N]);
+
+/// A set of `N` counters, sharded by thread.
+pub struct Set<const N: usize> {
+    shards: Box<[Shard<N>]>,
+}
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+impl<const N: usize> Default for Set<N> {
+    fn default() -> Self {
+        Set { shards: (0..SHARDS).map(|_| Shard(std::array::from_fn(|_| AtomicU64::new(0)))).collect() }
+    }
+}
+
+impl<const N: usize> Set<N> {
+    /// Adds `n` to counter `i` (the counting thread's shard).
+    pub fn add(&self, i: usize, n: u64) {
+        let slot = SLOT.with(|s| *s);
+        self.shards[slot].0[i].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counter `i`, summed.
+    pub fn get(&self, i: usize) -> u64 {
+        self.shards.iter().map(|s| s.0[i].load(Ordering::Relaxed)).fold(0, u64::wrapping_add)
+    }
+}
+
+/// How many `MAIN` counters there are.
+pub const N_MAIN: usize = MAIN.len();
+/// How many `VBE` counters a backend has.
+pub const N_VBE: usize = VBE.len();
+
+/// The server's own counters.
+pub struct Stats {
+    main: Set<N_MAIN>,
+    born: tokio::time::Instant,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats { main: Set::default(), born: tokio::time::Instant::now() }
+    }
+}
+
+impl Stats {
+    /// Counts one.
+    pub fn inc(&self, c: Main) {
+        self.main.add(c as usize, 1);
+    }
+
+    /// Counts `n`.
+    pub fn add(&self, c: Main, n: u64) {
+        self.main.add(c as usize, n);
+    }
+
+    /// A counter's value.
+    pub fn get(&self, c: Main) -> u64 {
+        self.main.get(c as usize)
+    }
+
+    /// Every `MAIN` counter with its value, in table order.
+    pub fn main(&self) -> impl Iterator<Item = (&'static Def, u64)> + '_ {
+        MAIN.iter().enumerate().map(|(i, d)| (d, self.main.get(i)))
+    }
+}
+
+/// One backend's counters.
+#[derive(Default)]
+pub struct BackendStats {
+    set: Set<N_VBE>,
+}
+
+impl BackendStats {
+    /// Counts `n`.
+    pub fn add(&self, c: Vbe, n: u64) {
+        self.set.add(c as usize, n);
+    }
+
+    /// Every counter with its value, in table order.
+    pub fn all(&self) -> impl Iterator<Item = (&'static Def, u64)> + '_ {
+        VBE.iter().enumerate().map(|(i, d)| (d, self.set.get(i)))
+    }
+}
+
+/// One line of a counter listing (varnishstat's point).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// The full name (`MAIN.client_req`, `VBE.boot.web1.req`).
+    pub name: String,
+    /// `c`, `g` or `b`.
+    pub flag: char,
+    /// `i`, `B`, `d` or `b`.
+    pub format: char,
+    /// The description.
+    pub desc: String,
+    /// The value.
+    pub value: u64,
+}
+
+impl Point {
+    /// A point of a counter definition.
+    pub fn of(section: &str, d: &Def, value: u64) -> Point {
+        Point { name: format!("{section}.{}", d.name), flag: d.flag, format: d.format, desc: d.desc.to_string(), value }
+    }
+
+    /// A gauge.
+    pub fn gauge(name: &str, format: char, desc: &str, value: u64) -> Point {
+        Point { name: name.to_string(), flag: 'g', format, desc: desc.to_string(), value }
+    }
+}
+
+/// The server's points: `MAIN.*` (its counters and the gauges of its cache and bans) and
+/// `SMA.*` per store, in varnishstat's order of sections.
+pub fn server_points(server: &crate::server::Server) -> Vec<Point> {
+    let stats = &server.registry.stats;
+    let cache = &server.cache;
+    let mut out = vec![Point {
+        name: "MAIN.uptime".into(),
+        flag: 'c',
+        format: 'd',
+        desc: "Child process uptime".into(),
+        value: stats.born.elapsed().as_secs(),
+    }];
+    out.extend(stats.main().map(|(d, v)| Point::of("MAIN", d, v)));
+    let threads = tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_workers() as u64);
+    out.push(Point::gauge("MAIN.threads", 'i', "Total number of threads", threads));
+    out.push(Point::gauge("MAIN.n_object", 'i', "object structs made", cache.len() as u64));
+    let c = |name: &str, desc: &str, value: u64| Point { flag: 'c', ..Point::gauge(name, 'i', desc, value) };
+    out.push(c("MAIN.n_expired", "Number of expired objects", cache.expired()));
+    let nuked = cache.stores().map(|s| s.nuked()).sum();
+    out.push(c("MAIN.n_lru_nuked", "Number of LRU nuked objects", nuked));
+    let bans = cache.bans();
+    let (n, completed, obj, req) = bans.census();
+    let k = bans.counters();
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    out.push(Point::gauge("MAIN.bans", 'i', "Count of bans", n));
+    out.push(Point::gauge("MAIN.bans_completed", 'i', "Number of bans marked 'completed'", completed));
+    out.push(Point::gauge("MAIN.bans_obj", 'i', "Number of bans using obj.*", obj));
+    out.push(Point::gauge("MAIN.bans_req", 'i', "Number of bans using req.*", req));
+    out.push(c("MAIN.bans_added", "Bans added", get(&k.added)));
+    out.push(c("MAIN.bans_deleted", "Bans deleted", get(&k.deleted)));
+    out.push(c("MAIN.bans_tested", "Bans tested against objects (lookup)", get(&k.tested)));
+    out.push(c("MAIN.bans_obj_killed", "Objects killed by bans (lookup)", get(&k.obj_killed)));
+    out.push(c("MAIN.bans_lurker_tested", "Bans tested against objects (lurker)", get(&k.lurker_tested)));
+    out.push(c("MAIN.bans_tests_tested", "Ban tests tested against objects (lookup)", get(&k.tests_tested)));
+    out.push(c("MAIN.bans_lurker_obj_killed", "Objects killed by bans (lurker)", get(&k.lurker_obj_killed)));
+    out.push(c("MAIN.bans_dups", "Bans superseded by other bans", get(&k.dups)));
+    for st in cache.stores() {
+        let name = |what: &str| format!("SMA.{}.{what}", st.name());
+        out.push(c(&name("c_req"), "Allocator requests", st.requests()));
+        out.push(c(&name("c_fail"), "Allocator failures", st.failures()));
+        out.push(Point::gauge(&name("g_bytes"), 'B', "Bytes outstanding", st.used()));
+        // (An unlimited store, as Transient, has no space to speak of: varnishd shows 0.)
+        let space = if st.limit() >= u64::MAX / 2 { 0 } else { st.free() };
+        out.push(Point::gauge(&name("g_space"), 'B', "Bytes available", space));
+    }
+    out
+}
+
+/// The points of one backend of a VCL: `VBE.<vcl>.<backend>.*` (`happy`, the probe's good
+/// results as a bitmap, newest lowest; its counters; `conn`, the fetches using it now).
+pub fn backend_points(vcl: &str, b: &crate::backend::Backend) -> Vec<Point> {
+    let section = format!("VBE.{vcl}.{}", b.name);
+    let happy = b.probe.as_ref().map_or(0, |p| p.state().bits[crate::backend::probe::Flag::Happy as usize]);
+    let mut out = vec![
+        Point {
+            name: format!("{section}.happy"),
+            flag: 'b',
+            format: 'b',
+            desc: "Happy health probes".into(),
+            value: happy,
+        },
+        Point::gauge(&format!("{section}.conn"), 'i', "Concurrent connections used", u64::from(b.busy())),
+    ];
+    out.extend(b.stats.all().map(|(d, v)| Point::of(&section, d, v)));
+    out
+}
+
+/// Points as `varnishstat -j` lays them out (7.1: `version`, `timestamp`, `counters`), with
+/// `timestamp` as given.
+pub fn to_json(points: &[Point], timestamp: &str) -> String {
+    let mut out = format!("{{\n  \"version\": 1,\n  \"timestamp\": \"{timestamp}\",\n  \"counters\": {{\n");
+    let items: Vec<String> = points
+        .iter()
+        .map(|p| {
+            format!(
+                "    \"{}\": {{\n      \"description\": \"{}\",\n      \"flag\": \"{}\",\n      \"format\": \"{}\",\n      \"value\": {}\n    }}",
+                p.name,
+                p.desc.replace('"', "\\\""),
+                p.flag,
+                p.format,
+                p.value
+            )
+        })
+        .collect();
+    out.push_str(&items.join(",\n"));
+    out.push_str("\n  }\n}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_from_many_threads_add_up_and_names_are_varnishstats() {
+        let stats = std::sync::Arc::new(Stats::default());
+        let threads: Vec<_> = (0..40)
+            .map(|_| {
+                let s = stats.clone();
+                std::thread::spawn(move || (0..1000).for_each(|_| s.inc(Main::ClientReq)))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().expect("thread"));
+        stats.add(Main::SFetch, 7);
+        assert_eq!(stats.get(Main::ClientReq), 40_000);
+        let all: Vec<(&str, u64)> = stats.main().map(|(d, v)| (d.name, v)).collect();
+        assert!(all.contains(&("client_req", 40_000)) && all.contains(&("s_fetch", 7)));
+        assert_eq!(MAIN[Main::CacheHitGrace as usize].name, "cache_hit_grace");
+        assert_eq!(VBE[Vbe::Req as usize].name, "req");
+    }
+}

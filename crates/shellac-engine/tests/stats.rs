@@ -1,0 +1,78 @@
+//! Counters (issue 22) after known traffic: hits, misses, hit-for-miss and hit-for-pass,
+//! passes, synth, a failing backend, bans; with varnishstat's names and the meanings varnishd
+//! 7.1.1 gives them (checked on it: a hit-for-miss counts as a miss too, a hit-for-pass as a
+//! pass, every backend request as `s_fetch`, every fetch that ends uncacheable, a pass's
+//! included, as `beresp_uncacheable`, a failed one not; `vcl_backend_error`'s answer is not
+//! `s_synth`). `SMA.*.c_req` counts objects stored (varnishd counts its allocations).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use shellac_engine::stats::{backend_points, server_points};
+
+fn values(p: &Proxy) -> HashMap<String, u64> {
+    let mut all: HashMap<String, u64> = server_points(&p.server).into_iter().map(|p| (p.name, p.value)).collect();
+    let vcl = p.server.active().expect("a VCL");
+    for b in &vcl.backends {
+        all.extend(backend_points("boot", b).into_iter().map(|p| (p.name, p.value)));
+    }
+    all
+}
+
+const VCL: &str = r#"
+import std;
+backend down { .host = "127.0.0.1"; .port = "1"; }
+sub vcl_recv {
+    if (req.url ~ "^/down") { set req.backend_hint = down; }
+    if (req.url ~ "^/pass") { return (pass); }
+    if (req.url ~ "^/synth") { return (synth(204)); }
+    if (req.url ~ "^/ban") { std.ban("obj.status == 999"); return (synth(200)); }
+}
+sub vcl_backend_response {
+    if (bereq.url ~ "^/hfm") { set beresp.uncacheable = true; set beresp.ttl = 60s; }
+    if (bereq.url ~ "^/hfp") { return (pass(60s)); }
+}
+"#;
+
+#[tokio::test]
+async fn counters_after_known_traffic_are_varnishds() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    let p = proxy(&vcl_for(&[&o], VCL)).await;
+    for path in ["/a", "/a", "/a", "/b", "/hfm", "/hfm", "/hfp", "/hfp", "/pass", "/synth", "/down", "/ban"] {
+        p.get(path).await;
+    }
+    let v = values(&p);
+    let want = [
+        ("MAIN.client_req", 12),
+        ("MAIN.cache_hit", 2),
+        ("MAIN.cache_miss", 6),
+        ("MAIN.cache_hitmiss", 1),
+        ("MAIN.cache_hitpass", 1),
+        ("MAIN.cache_hit_grace", 0),
+        ("MAIN.s_pass", 2),
+        ("MAIN.s_synth", 2),
+        ("MAIN.s_fetch", 8),
+        ("MAIN.fetch_length", 7),
+        ("MAIN.fetch_failed", 1),
+        ("MAIN.backend_fail", 1),
+        ("MAIN.beresp_uncacheable", 5),
+        ("MAIN.n_object", 4),
+        ("MAIN.bans_added", 1),
+        ("MAIN.bans", 2),
+        ("SMA.s0.c_req", 2),
+        ("SMA.Transient.c_req", 3),
+        ("VBE.boot.down.fail", 1),
+        ("VBE.boot.down.fail_econnrefused", 1),
+        ("VBE.boot.down.req", 0),
+        ("VBE.boot.o.req", 7),
+    ];
+    let got: Vec<(&str, u64)> = want.iter().map(|(k, _)| (*k, v.get(*k).copied().unwrap_or(u64::MAX))).collect();
+    assert_eq!(got, want);
+    // Every connection after the first was reused.
+    assert_eq!(v["MAIN.backend_conn"] + v["MAIN.backend_reuse"], 7);
+    assert!(v["MAIN.backend_reuse"] >= 1);
+    assert!(v["SMA.s0.g_bytes"] > 0 && v["SMA.s0.g_space"] > 0);
+}
