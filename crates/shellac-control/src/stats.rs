@@ -3,6 +3,9 @@
 //! engine's (`MAIN.*`, `SMA.*`), each loaded VCL's backends (`VBE.<vcl>.<backend>.*`), and
 //! discovery's own (`DISC.*`: revision, events, resyncs, drift, connected).
 
+use std::sync::Arc;
+
+use shellac_engine::backend::Backend;
 use shellac_engine::stats::{backend_points, server_points, to_json, Point};
 
 use crate::manager::Manager;
@@ -10,13 +13,9 @@ use crate::manager::Manager;
 /// Every point, in order: `MAIN`, `SMA`, `VBE`, `DISC`.
 pub fn points(m: &Manager) -> Vec<Point> {
     let mut out = server_points(&m.server);
-    m.with_vcls(|vcls| {
-        for l in vcls {
-            for b in &l.vcl.backends {
-                out.extend(backend_points(&l.name, b));
-            }
-        }
-    });
+    for (name, b) in backends(m) {
+        out.extend(backend_points(&name, &b));
+    }
     if let Some(d) = m.discovery() {
         let s = d.snapshot();
         let c = |name: &str, desc: &str, value: u64| Point { flag: 'c', ..Point::gauge(name, 'i', desc, value) };
@@ -32,6 +31,29 @@ pub fn points(m: &Manager) -> Vec<Point> {
         out.push(c("DISC.drift", "Keys an anti-entropy listing found the watch had missed", s.drift));
         out.push(c("DISC.failures", "Connection or watch failures", s.failures));
     }
+    out
+}
+
+/// Every backend of every loaded VCL, named as `backend.list` names it (`boot.web1`), the
+/// members discovered by its directors included (`boot.project(10.0.0.1:80)`).
+pub fn backends(m: &Manager) -> Vec<(String, Arc<Backend>)> {
+    let mut out = Vec::new();
+    m.with_vcls(|vcls| {
+        for l in vcls {
+            for b in &l.vcl.backends {
+                out.push((format!("{}.{}", l.name, b.name), b.clone()));
+            }
+            let mut stack = l.vcl.directors.clone();
+            while let Some(d) = stack.pop() {
+                for member in d.discovered() {
+                    if let Ok(b) = member.backend {
+                        out.push((format!("{}.{}", l.name, member.name), b));
+                    }
+                }
+                stack.extend(d.children());
+            }
+        }
+    });
     out
 }
 

@@ -96,7 +96,12 @@ pub fn handle(
     }
     async move {
         Ok(match &mut started {
-            Ok(task) => task.run().await,
+            Ok(task) => {
+                let t0 = crate::clock::mono();
+                let resp = task.run().await;
+                stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                resp
+            }
             Err((status, text)) => plain(*status, text),
         })
     }

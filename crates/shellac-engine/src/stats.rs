@@ -134,15 +134,51 @@ pub const N_MAIN: usize = MAIN.len();
 /// How many `VBE` counters a backend has.
 pub const N_VBE: usize = VBE.len();
 
+/// The upper bounds of the duration histograms' buckets, in seconds (the last is `+Inf`).
+pub const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A duration histogram, sharded as the counters are: a count per bucket (the last for
+/// anything longer), and the sum in microseconds.
+#[derive(Default)]
+pub struct Histogram {
+    set: Set<{ BUCKETS.len() + 2 }>,
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn record(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        let i = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        self.set.add(i, 1);
+        self.set.add(BUCKETS.len() + 1, d.as_micros().min(u128::from(u64::MAX)) as u64);
+    }
+
+    /// The count in each bucket (not cumulative; the last is past every bound), and the sum in
+    /// seconds.
+    pub fn read(&self) -> (Vec<u64>, f64) {
+        let counts = (0..=BUCKETS.len()).map(|i| self.set.get(i)).collect();
+        (counts, self.set.get(BUCKETS.len() + 1) as f64 / 1e6)
+    }
+}
+
 /// The server's own counters.
 pub struct Stats {
     main: Set<N_MAIN>,
     born: tokio::time::Instant,
+    /// Client requests, from the request's start to its response's head.
+    pub client: Histogram,
+    /// Backend fetches, from the request sent to the response's head.
+    pub fetch: Histogram,
 }
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { main: Set::default(), born: tokio::time::Instant::now() }
+        Stats {
+            main: Set::default(),
+            born: tokio::time::Instant::now(),
+            client: Histogram::default(),
+            fetch: Histogram::default(),
+        }
     }
 }
 
@@ -261,10 +297,11 @@ pub fn server_points(server: &crate::server::Server) -> Vec<Point> {
     out
 }
 
-/// The points of one backend of a VCL: `VBE.<vcl>.<backend>.*` (`happy`, the probe's good
-/// results as a bitmap, newest lowest; its counters; `conn`, the fetches using it now).
-pub fn backend_points(vcl: &str, b: &crate::backend::Backend) -> Vec<Point> {
-    let section = format!("VBE.{vcl}.{}", b.name);
+/// The points of one backend: `VBE.<name>.*`, `name` as `backend.list` shows it
+/// (`boot.web1`, `boot.project(10.0.0.1:80)`): `happy`, the probe's good results as a bitmap,
+/// newest lowest; `conn`, the fetches using it now; its counters.
+pub fn backend_points(name: &str, b: &crate::backend::Backend) -> Vec<Point> {
+    let section = format!("VBE.{name}");
     let happy = b.probe.as_ref().map_or(0, |p| p.state().bits[crate::backend::probe::Flag::Happy as usize]);
     let mut out = vec![
         Point {

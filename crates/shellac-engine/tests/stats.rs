@@ -16,7 +16,7 @@ fn values(p: &Proxy) -> HashMap<String, u64> {
     let mut all: HashMap<String, u64> = server_points(&p.server).into_iter().map(|p| (p.name, p.value)).collect();
     let vcl = p.server.active().expect("a VCL");
     for b in &vcl.backends {
-        all.extend(backend_points("boot", b).into_iter().map(|p| (p.name, p.value)));
+        all.extend(backend_points(&format!("boot.{}", b.name), b).into_iter().map(|p| (p.name, p.value)));
     }
     all
 }

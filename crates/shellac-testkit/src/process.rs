@@ -22,6 +22,8 @@ pub struct Shellac {
     pub addr: SocketAddr,
     /// The management address, when it has one.
     pub admin: Option<String>,
+    /// The metrics address (`--metrics`), when it has one.
+    pub metrics: Option<String>,
     log: Arc<Mutex<String>>,
 }
 
@@ -60,7 +62,7 @@ impl Shellac {
                 let _ = tx.send(line);
             }
         });
-        let (mut addr, mut admin) = (None, None);
+        let (mut addr, mut admin, mut metrics) = (None, None, None);
         while addr.is_none() {
             let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
                 let _ = child.kill();
@@ -71,9 +73,11 @@ impl Shellac {
                 addr = a.parse().ok();
             } else if let Some(a) = line.strip_prefix("Management port on ") {
                 admin = Some(a.to_string());
+            } else if let Some(a) = line.strip_prefix("Metrics on ") {
+                metrics = Some(a.to_string());
             }
         }
-        Shellac { binary: binary.to_string(), child, addr: addr.expect("addr"), admin, log }
+        Shellac { binary: binary.to_string(), child, addr: addr.expect("addr"), admin, metrics, log }
     }
 
     /// [`Shellac::start`] off the async runtime, so that in-process origins on it keep answering

@@ -151,6 +151,9 @@ pub(crate) struct ServeArgs {
     /// Do not resolve backend and ACL host names when checking (VCL written for another network).
     #[arg(long)]
     pub(crate) no_resolve: bool,
+    /// Serve Prometheus metrics on this address (`HOST:PORT`), at `/metrics`.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) metrics: Option<String>,
     /// Discover backends in etcd at these endpoints (`URL[,URL…]`). Without -f or -b, serve seed
     /// 000's setup: one round-robin director per group, routed by the Host's first label.
     #[arg(long, value_name = "URLS")]

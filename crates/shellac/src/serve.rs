@@ -93,6 +93,13 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        if let Some(addr) = &args.metrics {
+            let socket = TcpListener::bind(addr).await.with_context(|| format!("--metrics {addr}: cannot listen"))?;
+            let bound = socket.local_addr().map_or(addr.clone(), |a| a.to_string());
+            tracing::info!("metrics on http://{bound}/metrics");
+            println!("Metrics on {bound}");
+            tokio::spawn(shellac_control::web::serve(socket, manager.clone()));
+        }
         let crate::management::Management { address, workdir, secret_path, secret } = management;
         if let Some(addr) = address {
             let socket = TcpListener::bind(&addr).await.with_context(|| format!("-T {addr}: cannot listen"))?;

@@ -73,6 +73,7 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
         count_connect_failure(stats, &backend, &e);
         e
     };
+    let t0 = crate::clock::mono();
     let mut checkout = pool.checkout(&backend.name, &policy).await.map_err(failed)?;
     stats.inc(if checkout.reused { Main::BackendReuse } else { Main::BackendConn });
     let response = loop {
@@ -92,6 +93,7 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
         }
     };
 
+    stats.fetch.record(crate::clock::mono().saturating_duration_since(t0));
     let Exchanged { head: response, request_sent } = response;
     backend.stats.add(Vbe::Req, 1);
     let framing = codec::response_framing(&bereq.method, &response).map_err(|e| {

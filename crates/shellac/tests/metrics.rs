@@ -1,0 +1,106 @@
+//! Prometheus metrics (issue 22): `serve --metrics` with seed 000's setup on a real etcd; the
+//! exposition passes `promtool check metrics` (Debian's `prometheus`, installed by `./dev`),
+//! counts the traffic, and has a series per discovered member that comes and goes with its key.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use etcd_client::Client;
+use shellac_testkit::{request, Etcd, Origin, Shellac};
+
+async fn scrape(p: &Shellac) -> String {
+    let addr = p.metrics.as_deref().expect("--metrics").parse().expect("an address");
+    let r = request(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    r.text()
+}
+
+fn promtool(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; ./dev installs it)");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The value of the sample that starts with `series` (name and labels), if there is one.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
+    let etcd = Etcd::start().await;
+    let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let key = |o: &Origin| format!("/varnish/backends/web/{}", o.addr);
+    c.put(key(&a), "", None).await.expect("put");
+    c.put(key(&b), "", None).await.expect("put");
+    let dir = std::env::temp_dir().join(format!("shellac-metrics-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = dir.to_string_lossy().into_owned();
+    let args = [
+        "-a",
+        "127.0.0.1:0",
+        "-T",
+        "127.0.0.1:0",
+        "-S",
+        "none",
+        "-n",
+        &dir,
+        "--etcd",
+        &etcd.url,
+        "--metrics",
+        "127.0.0.1:0",
+    ];
+    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await;
+    for _ in 0..10 {
+        request(p.addr, "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").await;
+    }
+    let before = scrape(&p).await;
+    promtool(&before);
+    assert_eq!(sample(&before, "shellac_client_requests_total"), Some(10.0), "{before}");
+    // Seed 000's setup passes every request.
+    assert_eq!(sample(&before, "shellac_requests_handled_total{handling=\"pass\"}"), Some(10.0));
+    assert_eq!(sample(&before, "shellac_client_request_duration_seconds_count"), Some(10.0));
+    assert_eq!(sample(&before, "shellac_backend_fetch_duration_seconds_count"), Some(10.0));
+    let up = |o: &Origin| format!("shellac_backend_up{{backend=\"boot.web({})\"}}", o.addr);
+    let reqs = |o: &Origin| format!("shellac_backend_requests_total{{backend=\"boot.web({})\"}}", o.addr);
+    assert_eq!((sample(&before, &up(&a)), sample(&before, &up(&b))), (Some(1.0), Some(1.0)), "{before}");
+    assert_eq!(sample(&before, &reqs(&a)).unwrap_or(0.0) + sample(&before, &reqs(&b)).unwrap_or(0.0), 10.0);
+    assert_eq!(sample(&before, "shellac_discovery_connected"), Some(1.0));
+
+    // Member b goes: its series go with it.
+    c.delete(key(&b), None).await.expect("delete");
+    let mut after = String::new();
+    for _ in 0..100 {
+        after = scrape(&p).await;
+        if sample(&after, &up(&b)).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    promtool(&after);
+    assert_eq!((sample(&after, &up(&a)), sample(&after, &up(&b))), (Some(1.0), None), "{after}");
+    assert!(!after.contains(&b.addr.to_string()), "no series of b is left");
+    let addr = p.metrics.as_deref().expect("--metrics").parse().expect("an address");
+    assert_eq!(request(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.status, 404);
+    assert_eq!(
+        request(addr, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await
+            .status,
+        405
+    );
+}
