@@ -17,6 +17,7 @@ pub mod registrar;
 pub mod request;
 pub mod server;
 pub mod stats;
+pub mod status_page;
 pub mod vte;
 pub mod web;
 pub mod workdir;

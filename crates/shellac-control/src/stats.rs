@@ -35,12 +35,15 @@ pub fn points(m: &Manager) -> Vec<Point> {
 }
 
 /// Every backend of every loaded VCL, named as `backend.list` names it (`boot.web1`), the
-/// members discovered by its directors included (`boot.project(10.0.0.1:80)`).
+/// members discovered by its directors included (`boot.project(10.0.0.1:80)`), `none` ones
+/// left out.
 pub fn backends(m: &Manager) -> Vec<(String, Arc<Backend>)> {
     let mut out = Vec::new();
     m.with_vcls(|vcls| {
         for l in vcls {
-            for b in &l.vcl.backends {
+            // (`backend NAME none;` has no address and nothing to count: left out, as
+            // backend.list leaves it out.)
+            for b in l.vcl.backends.iter().filter(|b| b.addr.is_some()) {
                 out.push((format!("{}.{}", l.name, b.name), b.clone()));
             }
             let mut stack = l.vcl.directors.clone();

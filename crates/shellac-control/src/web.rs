@@ -1,6 +1,6 @@
 //! The metrics listener (`serve --metrics HOST:PORT`): `GET /metrics`, the Prometheus text
-//! exposition ([`crate::metrics`]). Anything else is 404; a method other than GET or HEAD,
-//! 405. Request heads are bounded by hyper's limits and must arrive within 10 seconds; the
+//! exposition ([`crate::metrics`]), and `GET /`, the status page ([`crate::status_page`]).
+//! Anything else is 404; a method other than GET or HEAD, 405. Request heads are bounded by hyper's limits and must arrive within 10 seconds; the
 //! accept loop rides out running out of descriptors as the others do.
 
 use std::convert::Infallible;
@@ -23,6 +23,7 @@ pub const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn serve(listener: TcpListener, manager: Arc<Manager>) {
     let bound = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     let mut backoff = Backoff::new(format!("the metrics port {bound}"));
+    let memory = Arc::new(crate::status_page::Memory::default());
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -32,11 +33,11 @@ pub async fn serve(listener: TcpListener, manager: Arc<Manager>) {
             }
         };
         backoff.succeeded();
-        let m = manager.clone();
+        let (m, memory) = (manager.clone(), memory.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let m = m.clone();
-                async move { Ok::<_, Infallible>(answer(&m, &req)) }
+                let (m, memory) = (m.clone(), memory.clone());
+                async move { Ok::<_, Infallible>(answer(&m, &memory, &req)) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -48,7 +49,7 @@ pub async fn serve(listener: TcpListener, manager: Arc<Manager>) {
 }
 
 /// The answer to one request.
-pub fn answer(m: &Manager, req: &Request<Incoming>) -> Response<Body> {
+pub fn answer(m: &Manager, memory: &Arc<crate::status_page::Memory>, req: &Request<Incoming>) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
@@ -60,7 +61,14 @@ pub fn answer(m: &Manager, req: &Request<Incoming>) -> Response<Body> {
             r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(METRICS_TYPE));
             r
         }
-        _ => plain(StatusCode::NOT_FOUND, "Not Found: /metrics has the metrics\n"),
+        "/" => {
+            let page = crate::status_page::render(m, memory);
+            let mut r = Response::new(if head { Body::empty() } else { Body::full(page) });
+            r.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html; charset=utf-8"));
+            r
+        }
+        _ => plain(StatusCode::NOT_FOUND, "Not Found: / is the status page, /metrics the metrics\n"),
     }
 }
 

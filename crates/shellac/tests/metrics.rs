@@ -96,11 +96,92 @@ async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
     assert_eq!((sample(&after, &up(&a)), sample(&after, &up(&b))), (Some(1.0), None), "{after}");
     assert!(!after.contains(&b.addr.to_string()), "no series of b is left");
     let addr = p.metrics.as_deref().expect("--metrics").parse().expect("an address");
-    assert_eq!(request(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.status, 404);
+    assert_eq!(request(addr, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.status, 404);
     assert_eq!(
         request(addr, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             .await
             .status,
         405
+    );
+}
+
+/// Runs headless Chromium (Debian's `chromium`, installed by `./dev`) with these arguments.
+fn chromium(args: &[&str]) -> std::process::Output {
+    let profile = std::env::temp_dir().join(format!("shellac-chromium-{}-{}", std::process::id(), args.len()));
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium (Debian package chromium; ./dev installs it)");
+    let _ = std::fs::remove_dir_all(&profile);
+    out
+}
+
+#[tokio::test]
+async fn the_status_page_shows_the_backends_under_load_in_a_real_browser() {
+    let etcd = Etcd::start().await;
+    let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    for o in [&a, &b] {
+        c.put(format!("/varnish/backends/web/{}", o.addr), "", None).await.expect("put");
+    }
+    let dir = std::env::temp_dir().join(format!("shellac-status-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = dir.to_string_lossy().into_owned();
+    let args = [
+        "-a",
+        "127.0.0.1:0",
+        "-T",
+        "127.0.0.1:0",
+        "-S",
+        "none",
+        "-n",
+        &dir,
+        "--etcd",
+        &etcd.url,
+        "--metrics",
+        "127.0.0.1:0",
+    ];
+    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await;
+    let url = format!("http://{}/", p.metrics.as_deref().expect("--metrics"));
+
+    // Load while the browser looks (bounded in count and time).
+    let addr = p.addr;
+    let load = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        for _ in 0..20_000 {
+            if start.elapsed() > Duration::from_secs(20) {
+                break;
+            }
+            request(addr, "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let u = url.clone();
+    let dom = tokio::task::spawn_blocking(move || chromium(&["--dump-dom", &u])).await.expect("chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    for o in [&a, &b] {
+        assert!(dom.contains(&format!("boot.web({})", o.addr)), "the page names backend {}:\n{dom}", o.addr);
+    }
+    assert!(dom.contains("requests/s") && dom.contains("hit ratio") && dom.contains("connected"), "{dom}");
+    assert!(dom.contains("class=\"good\""), "probe history drawn: {dom}");
+    assert!(dom.contains("http-equiv=\"refresh\""), "refreshes itself");
+
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&shots).expect("artifacts dir");
+    let png = shots.join("status-page.png");
+    let _ = std::fs::remove_file(&png);
+    let shot = format!("--screenshot={}", png.display());
+    let u = url.clone();
+    let out =
+        tokio::task::spawn_blocking(move || chromium(&[&shot, "--window-size=1280,900", &u])).await.expect("chromium");
+    load.abort();
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "a screenshot at {} ({size} bytes): {}",
+        png.display(),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
