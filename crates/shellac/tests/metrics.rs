@@ -35,20 +35,24 @@ fn promtool(text: &str) {
     );
 }
 
-/// The value of the sample that starts with `series` (name and labels), if there is one.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+/// etcd with members `a` and `b` in group `web`, and Shellac in seed 000's setup on it with
+/// `--metrics`.
+struct Fleet {
+    etcd: Etcd,
+    c: Client,
+    a: Origin,
+    b: Origin,
+    p: Shellac,
 }
 
-#[tokio::test]
-async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
+async fn fleet(name: &str) -> Fleet {
     let etcd = Etcd::start().await;
     let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
     let (a, b) = (Origin::start("a").await, Origin::start("b").await);
-    let key = |o: &Origin| format!("/varnish/backends/web/{}", o.addr);
-    c.put(key(&a), "", None).await.expect("put");
-    c.put(key(&b), "", None).await.expect("put");
-    let dir = std::env::temp_dir().join(format!("shellac-metrics-test-{}", std::process::id()));
+    for o in [&a, &b] {
+        c.put(format!("/varnish/backends/web/{}", o.addr), "", None).await.expect("put");
+    }
+    let dir = std::env::temp_dir().join(format!("shellac-{name}-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let dir = dir.to_string_lossy().into_owned();
     let args = [
@@ -66,6 +70,18 @@ async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
         "127.0.0.1:0",
     ];
     let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await;
+    Fleet { etcd, c, a, b, p }
+}
+
+/// The value of the sample that starts with `series` (name and labels), if there is one.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
+    let Fleet { etcd: _etcd, mut c, a, b, p } = fleet("metrics").await;
+    let key = |o: &Origin| format!("/varnish/backends/web/{}", o.addr);
     for _ in 0..10 {
         request(p.addr, "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").await;
     }
@@ -120,30 +136,7 @@ fn chromium(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn the_status_page_shows_the_backends_under_load_in_a_real_browser() {
-    let etcd = Etcd::start().await;
-    let mut c = Client::connect([etcd.url.as_str()], None).await.expect("etcd");
-    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
-    for o in [&a, &b] {
-        c.put(format!("/varnish/backends/web/{}", o.addr), "", None).await.expect("put");
-    }
-    let dir = std::env::temp_dir().join(format!("shellac-status-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let dir = dir.to_string_lossy().into_owned();
-    let args = [
-        "-a",
-        "127.0.0.1:0",
-        "-T",
-        "127.0.0.1:0",
-        "-S",
-        "none",
-        "-n",
-        &dir,
-        "--etcd",
-        &etcd.url,
-        "--metrics",
-        "127.0.0.1:0",
-    ];
-    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await;
+    let Fleet { etcd: _etcd, c: _c, a, b, p } = fleet("status").await;
     let url = format!("http://{}/", p.metrics.as_deref().expect("--metrics"));
 
     // Load while the browser looks (bounded in count and time).
