@@ -87,19 +87,13 @@ pub fn handle(
     sess: Arc<Sess>,
     request: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send {
-    let stats = server.registry.stats.clone();
     let mut started = start(server, sess, request);
-    match &started {
-        Ok(_) => stats.inc(Main::ClientReq),
-        Err((400, _)) => stats.inc(Main::ClientReq400),
-        Err(_) => {}
-    }
     async move {
         Ok(match &mut started {
             Ok(task) => {
                 let t0 = crate::clock::mono();
                 let resp = task.run().await;
-                stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
                 resp
             }
             Err((status, text)) => plain(*status, text),
@@ -116,9 +110,9 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let (mut parts, incoming) = request.into_parts();
     if let Some(name) = hdr::protected_in_connection(&parts.headers) {
         tracing::debug!("400: Connection names protected header {name}");
-        return Err((400, "Bad Request\n"));
+        return Err(refuse(&server, (400, "Bad Request\n")));
     }
-    let conditional = framing_checks(&mut parts)?;
+    let conditional = framing_checks(&mut parts).map_err(|e| refuse(&server, e))?;
     let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
     if longest as u64 > params.http_req_hdr_len {
         return Err((431, "Request Header Fields Too Large\n"));
@@ -149,7 +143,16 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         )
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    server.registry.stats.inc(Main::ClientReq);
     Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false, fetch: None, stale: None })
+}
+
+/// A request refused before it became a task: a 400 counts as `client_req_400`.
+fn refuse(server: &Server, answer: (u16, &'static str)) -> (u16, &'static str) {
+    if answer.0 == 400 {
+        server.registry.stats.inc(Main::ClientReq400);
+    }
+    answer
 }
 
 // === impl Task ===
