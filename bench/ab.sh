@@ -38,7 +38,6 @@ for bin in A B; do
     done
 done
 sleep 2
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 RES="$W/results"
 : > "$RES"
@@ -47,9 +46,9 @@ for r in $(seq 1 "$ROUNDS"); do
     for mode in hit pass; do
         for bin in A B; do
             pid=$(eval echo "\$PID_${bin}_$mode"); p=$(eval echo "\$PORT_${bin}_$mode")
-            t0=$(ticks "$pid")
+            t0=$(bench_ticks "$pid")
             out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$p/1k")
-            t1=$(ticks "$pid")
+            t1=$(bench_ticks "$pid")
             rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
             reqs=$(awk '/requests in/ {print $1}' <<<"$out")
             cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
@@ -58,7 +57,6 @@ for r in $(seq 1 "$ROUNDS"); do
         done
     done
 done
-median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
 echo
 for mode in hit pass; do
     for bin in A B; do

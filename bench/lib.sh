@@ -111,3 +111,9 @@ backend origins
 HAP
     chmod 644 "$W/haproxy.cfg"
 }
+
+# median: the median of the numbers on stdin, one a line (the mean of the middle two when even).
+median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
+
+# bench_ticks PID: the CPU time (user + system, in clock ticks) a process has used.
+bench_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -47,7 +47,6 @@ for mode in pass miss; do
     eval "PID_$mode=$!"
 done
 sleep 2
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 RES="$W/results"
 : > "$RES"
@@ -57,9 +56,9 @@ for r in $(seq 1 "$ROUNDS"); do
         port=$([ $mode = pass ] && echo 18600 || echo 18601)
         pid=$(eval echo "\$PID_$mode")
         script=$([ $mode = miss ] && echo "-s $W/unique.lua" || true)
-        t0=$(ticks "$pid")
+        t0=$(bench_ticks "$pid")
         out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" $script "http://127.0.0.1:$port/1k")
-        t1=$(ticks "$pid")
+        t1=$(bench_ticks "$pid")
         rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
         errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
@@ -69,7 +68,6 @@ for r in $(seq 1 "$ROUNDS"); do
         echo "$mode $r $rps $cpu" >> "$RES"
     done
 done
-median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
 echo
 for mode in pass miss; do
     printf '%-5s median req/s %s, cpu_us/req %s\n' $mode \
