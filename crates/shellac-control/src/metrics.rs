@@ -167,6 +167,20 @@ pub fn render(m: &Manager) -> String {
             o.sample("shellac_backend_connection_failures_total", &labels, v(&format!("VBE.{name}.{c}")) as f64);
         }
     }
+    o.family("shellac_backend_sent_bytes_total", "counter", "Bytes sent to each backend (request heads and bodies).");
+    for (name, _) in &backends {
+        let n = v(&format!("VBE.{name}.bereq_hdrbytes")) + v(&format!("VBE.{name}.bereq_bodybytes"));
+        o.sample("shellac_backend_sent_bytes_total", &[("backend", name)], n as f64);
+    }
+    o.family(
+        "shellac_backend_received_bytes_total",
+        "counter",
+        "Bytes received from each backend (response heads and bodies).",
+    );
+    for (name, _) in &backends {
+        let n = v(&format!("VBE.{name}.beresp_hdrbytes")) + v(&format!("VBE.{name}.beresp_bodybytes"));
+        o.sample("shellac_backend_received_bytes_total", &[("backend", name)], n as f64);
+    }
     o.family("shellac_backend_connections", "gauge", "Fetches using each backend now.");
     for (name, _) in &backends {
         o.sample("shellac_backend_connections", &[("backend", name)], v(&format!("VBE.{name}.conn")) as f64);

@@ -24,6 +24,10 @@ const fn c(name: &'static str, desc: &'static str) -> Def {
     Def { name, flag: 'c', format: 'i', desc }
 }
 
+const fn bytes(name: &'static str, desc: &'static str) -> Def {
+    Def { name, flag: 'c', format: 'B', desc }
+}
+
 macro_rules! counters {
     ($(#[$m:meta])* $ty:ident, $table:ident { $($var:ident = $def:expr,)* }) => {
         $(#[$m])*
@@ -81,6 +85,10 @@ counters!(
 counters!(
     /// The `VBE.<vcl>.<backend>.*` counters of one backend.
     Vbe, VBE {
+        BereqHdrbytes = bytes("bereq_hdrbytes", "Request header bytes"),
+        BereqBodybytes = bytes("bereq_bodybytes", "Request body bytes"),
+        BerespHdrbytes = bytes("beresp_hdrbytes", "Response header bytes"),
+        BerespBodybytes = bytes("beresp_bodybytes", "Response body bytes"),
         Req = c("req", "Backend requests sent"),
         Unhealthy = c("unhealthy", "Fetches not attempted due to backend being unhealthy"),
         Busy = c("busy", "Fetches not attempted due to backend being busy"),

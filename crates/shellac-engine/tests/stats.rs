@@ -68,6 +68,9 @@ async fn counters_after_known_traffic_are_varnishds() {
         ("VBE.boot.down.fail_econnrefused", 1),
         ("VBE.boot.down.req", 0),
         ("VBE.boot.o.req", 7),
+        // The origin's body is its name ("o"), once per fetch; nothing was sent with the requests.
+        ("VBE.boot.o.beresp_bodybytes", 7),
+        ("VBE.boot.o.bereq_bodybytes", 0),
     ];
     let got: Vec<(&str, u64)> = want.iter().map(|(k, _)| (*k, v.get(*k).copied().unwrap_or(u64::MAX))).collect();
     assert_eq!(got, want);
@@ -75,4 +78,7 @@ async fn counters_after_known_traffic_are_varnishds() {
     assert_eq!(v["MAIN.backend_conn"] + v["MAIN.backend_reuse"], 7);
     assert!(v["MAIN.backend_reuse"] >= 1);
     assert!(v["SMA.s0.g_bytes"] > 0 && v["SMA.s0.g_space"] > 0);
+    // Heads: some tens of bytes each way per fetch.
+    assert!((7 * 40..7 * 1000).contains(&v["VBE.boot.o.bereq_hdrbytes"]), "{}", v["VBE.boot.o.bereq_hdrbytes"]);
+    assert!((7 * 40..7 * 1000).contains(&v["VBE.boot.o.beresp_hdrbytes"]), "{}", v["VBE.boot.o.beresp_hdrbytes"]);
 }

@@ -95,6 +95,8 @@ pub struct Head {
     pub version: Version,
     /// The header fields.
     pub headers: HeaderMap,
+    /// Its length on the wire (status line and headers, with the blank line).
+    pub wire_len: usize,
 }
 
 impl Head {
@@ -164,7 +166,7 @@ pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>
             .map_err(|_| format!("bad value of header {name}"))?;
         headers.append(name, value);
     }
-    Ok(Some(Head { status, reason, version, headers }))
+    Ok(Some(Head { status, reason, version, headers, wire_len: len }))
 }
 
 /// How many header lines [`parse_head`] places without allocating.

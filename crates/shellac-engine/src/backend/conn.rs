@@ -71,6 +71,8 @@ pub struct Exchanged {
     /// False when the backend answered before the request body was sent in full: the
     /// connection cannot be reused.
     pub request_sent: bool,
+    /// Request body bytes sent.
+    pub body_sent: u64,
 }
 
 /// After an answer that came before the request body was sent, the longest the backend may take
@@ -126,6 +128,7 @@ impl Conn {
         let Conn { wire, first_byte: deadline } = self;
         wire.wbuf.clear();
         head(&mut wire.wbuf);
+        let mut body_sent = 0;
         if framing != ReqFraming::Empty {
             let mut send = Send { body, framing, early: None, sent: 0, written: 0, done: false };
             deadline.set(after(Instant::now(), timeouts.send_idle));
@@ -134,6 +137,7 @@ impl Conn {
             if wire.wbuf.capacity() > 2 * READ_CHUNK {
                 wire.wbuf = Vec::new();
             }
+            body_sent = send.sent;
             match early? {
                 Some(answered) => return Ok(answered),
                 None => deadline.set(after(Instant::now(), timeouts.first_byte)),
@@ -148,7 +152,7 @@ impl Conn {
         poll_fn(|cx| {
             if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
                 return Poll::Ready(
-                    r.map(|head| Exchanged { head, request_sent: true }).map_err(ExchangeError::Failed),
+                    r.map(|head| Exchanged { head, request_sent: true, body_sent }).map_err(ExchangeError::Failed),
                 );
             }
             deadline.poll_expired(cx).map(|()| Err(ExchangeError::Timeout))
@@ -223,7 +227,7 @@ impl Wire {
                 match self.poll_head(cx, max_headers) {
                     // A refusal (413, 401, …) or an answer that closes: the rest would be wasted.
                     Poll::Ready(Ok(head)) if head.status >= 400 || !head.keep_alive() => {
-                        return Poll::Ready(Ok(Some(Exchanged { head, request_sent: false })));
+                        return Poll::Ready(Ok(Some(Exchanged { head, request_sent: false, body_sent: send.sent })));
                     }
                     Poll::Ready(Ok(head)) => {
                         send.early = Some(head);
@@ -251,14 +255,14 @@ impl Wire {
                             None => self.take_head(max_headers).ok().flatten(),
                         };
                         return Poll::Ready(match head {
-                            Some(head) => Ok(Some(Exchanged { head, request_sent: false })),
+                            Some(head) => Ok(Some(Exchanged { head, request_sent: false, body_sent: send.sent })),
                             None => Err(ExchangeError::Failed(format!("write: {e}"))),
                         });
                     }
                     Poll::Pending => {
                         return idle.poll_expired(cx).map(|()| match send.early.take() {
                             // It answered and stopped reading: the rest is given up.
-                            Some(head) => Ok(Some(Exchanged { head, request_sent: false })),
+                            Some(head) => Ok(Some(Exchanged { head, request_sent: false, body_sent: send.sent })),
                             None => Err(ExchangeError::Failed(format!(
                                 "the backend took no request body bytes for {send_idle:?} (between_bytes_timeout)"
                             ))),
@@ -270,7 +274,11 @@ impl Wire {
             send.written = 0;
             if send.done {
                 // All sent: an early answer is an answer like any other.
-                return Poll::Ready(Ok(send.early.take().map(|head| Exchanged { head, request_sent: true })));
+                return Poll::Ready(Ok(send.early.take().map(|head| Exchanged {
+                    head,
+                    request_sent: true,
+                    body_sent: send.sent,
+                })));
             }
             // More of the body: what it has now, up to the high-water mark.
             while self.wbuf.len() < WRITE_HIGH_WATER {

@@ -48,7 +48,7 @@ pub struct Lease {
     /// Why the body broke off, until the reader was told.
     broken: Option<String>,
     reusable: bool,
-    _busy: Option<BusyGuard>,
+    busy: Option<BusyGuard>,
 }
 
 /// A connection handed out by [`Pool::checkout`].
@@ -144,7 +144,7 @@ impl Pool {
 
     /// Wraps a connection for one fetch's response body.
     pub fn lease(self: &Arc<Self>, conn: Conn, decoder: Decoder, reusable: bool, busy: Option<BusyGuard>) -> Lease {
-        Lease { pool: self.clone(), conn: Some(conn), decoder, broken: None, reusable, _busy: busy }
+        Lease { pool: self.clone(), conn: Some(conn), decoder, broken: None, reusable, busy }
     }
 
     /// Closes the idle connections that sat longer than `idle_timeout` or that the backend
@@ -216,6 +216,9 @@ impl Lease {
         loop {
             match self.decoder.decode(conn.buffer()) {
                 Ok(Some(data)) => {
+                    if let Some(b) = &self.busy {
+                        b.backend().stats.add(crate::stats::Vbe::BerespBodybytes, data.len() as u64);
+                    }
                     if self.decoder.is_done() {
                         self.finish();
                     }
@@ -242,7 +245,7 @@ impl Lease {
 
     /// The name of the backend it reads from.
     pub fn backend_name(&self) -> Option<&str> {
-        self._busy.as_ref().map(|b| b.backend().name.as_str())
+        self.busy.as_ref().map(|b| b.backend().name.as_str())
     }
 
     /// Whether the body was read to the end (or broke off and said so).

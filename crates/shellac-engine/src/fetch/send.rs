@@ -64,7 +64,14 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
     // The head of every attempt, with Host added after selection (spec §4.1).
     let framing = codec::request_framing(body.size_hint().exact(), body.is_end_stream());
     let host = if bereq.headers.contains_key(HOST) { None } else { backend.host_header.as_ref() };
-    let head = |buf: &mut Vec<u8>| codec::encode_head(buf, &bereq.method, &bereq.url, &bereq.headers, host, framing);
+    // (The length of the head sent, for `bereq_hdrbytes`: atomic only so that the future
+    // stays `Send`; one writer.)
+    let head_len = std::sync::atomic::AtomicUsize::new(0);
+    let head = |buf: &mut Vec<u8>| {
+        let before = buf.len();
+        codec::encode_head(buf, &bereq.method, &bereq.url, &bereq.headers, host, framing);
+        head_len.store(buf.len() - before, std::sync::atomic::Ordering::Relaxed);
+    };
     let max_headers = usize::try_from(params.http_max_hdr).unwrap_or(codec::MAX_HEADERS);
 
     let mut spare = body.try_clone();
@@ -94,7 +101,10 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
     };
 
     stats.fetch.record(crate::clock::mono().saturating_duration_since(t0));
-    let Exchanged { head: response, request_sent } = response;
+    let Exchanged { head: response, request_sent, body_sent } = response;
+    backend.stats.add(Vbe::BereqHdrbytes, head_len.load(std::sync::atomic::Ordering::Relaxed) as u64);
+    backend.stats.add(Vbe::BereqBodybytes, body_sent);
+    backend.stats.add(Vbe::BerespHdrbytes, response.wire_len as u64);
     backend.stats.add(Vbe::Req, 1);
     let framing = codec::response_framing(&bereq.method, &response).map_err(|e| {
         stats.inc(Main::FetchBad);
