@@ -216,6 +216,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             .map_err(|e| (Status::Param, e.to_string())),
         "ban.list" => Ok(ban_list(m, args)),
         "stats" => Ok(crate::stats::json(m)),
+        "log.read" => log_read(m, args),
         "ban.cluster" => ban_cluster(m, args).await,
         "param.show" => params_cmd::show(m, args),
         "param.set" => params_cmd::set(m, args),
@@ -263,6 +264,28 @@ async fn ban_cluster(m: &Manager, args: &[String]) -> Result<String, (Status, St
         Ok(Ok(_)) => String::new(),
         _ => format!("Written to etcd at revision {revision}; not applied on this node yet"),
     })
+}
+
+/// `log.read CURSOR|new [MAX]`: `next N lost M`, then each transaction as `* VXID SIDE` and
+/// its records as `TAG DATA` (a newline in data as `\n`). Reading keeps the log recording.
+fn log_read(m: &Manager, args: &[String]) -> Result<String, (Status, String)> {
+    let cursor = match args[0].as_str() {
+        "new" => u64::MAX,
+        c => c.parse().map_err(|_| (Status::Param, format!("bad cursor {c:?}: a number, or new")))?,
+    };
+    let max = match args.get(1) {
+        Some(n) => n.parse().map_err(|_| (Status::Param, format!("bad count {n:?}")))?,
+        None => 1000,
+    };
+    let read = m.server.registry.log.read(cursor, max);
+    let mut out = format!("next {} lost {}\n", read.next, read.lost);
+    for t in &read.txns {
+        out.push_str(&format!("* {} {}\n", t.vxid, t.side.letter()));
+        for (tag, data) in &t.records {
+            out.push_str(&format!("{} {}\n", tag.name(), data.replace('\n', "\\n")));
+        }
+    }
+    Ok(out)
 }
 
 /// `ban.list [-j]`, newest first, as varnishd lays it out (a completed ban shows no

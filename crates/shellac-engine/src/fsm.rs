@@ -77,6 +77,8 @@ pub(crate) struct Task {
     pub(crate) fetch: Option<shellac_cache::Fetch>,
     /// The stale object a miss may revalidate with the backend (kept past its grace).
     pub(crate) stale: Option<Arc<Object>>,
+    /// Its transaction log.
+    pub(crate) vsl: crate::vsl::Buffer,
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -94,6 +96,10 @@ pub fn handle(
                 let t0 = crate::clock::mono();
                 let resp = task.run().await;
                 task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                if task.vsl.on() {
+                    task.log_response(&resp);
+                    task.vsl.commit(&task.server.registry.log);
+                }
                 resp
             }
             Err((status, text)) => plain(*status, text),
@@ -144,7 +150,40 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     server.registry.stats.inc(Main::ClientReq);
-    Ok(Task { server, params, vcl, sess, req, body: Some(body), upgrade, switched: false, fetch: None, stale: None })
+    let vsl = request_log(&server, &sess, &req);
+    Ok(Task {
+        server,
+        params,
+        vcl,
+        sess,
+        req,
+        body: Some(body),
+        upgrade,
+        switched: false,
+        fetch: None,
+        stale: None,
+        vsl,
+    })
+}
+
+/// A request's log as it begins (when the log is read): `Begin`, `Timestamp Start`,
+/// `ReqStart`, the request line and headers.
+fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
+    use crate::vsl::Tag;
+    let mut b = crate::vsl::Buffer::new(&server.registry.log, req.xid, crate::vsl::Side::Client);
+    if !b.on() {
+        return b;
+    }
+    b.add(Tag::Begin, || format!("req {} rxreq", sess.xid));
+    b.add(Tag::Timestamp, || format!("Start: {:.6} 0.000000 0.000000", req.time));
+    b.add(Tag::ReqStart, || format!("{} {} {}", sess.client.ip(), sess.client.port(), sess.socket));
+    b.add(Tag::ReqMethod, || req.method.to_string());
+    b.add(Tag::ReqURL, || req.url.clone());
+    b.add(Tag::ReqProtocol, || req.proto.to_string());
+    for (name, value) in &req.headers {
+        b.add(Tag::ReqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+    }
+    b
 }
 
 /// A request refused before it became a task: a 400 counts as `client_req_400`.
@@ -242,7 +281,11 @@ impl Task {
 
     /// `vcl_recv`, then `vcl_hash` whatever recv returned.
     fn recv(&mut self) -> Step {
-        let h = match self.vcl.run(Method::Recv, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+        let h = match self.vcl.run(
+            Method::Recv,
+            &self.sess,
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), ..Parts::default() },
+        ) {
             Ok(h) => h,
             Err(e) => return self.failed(Method::Recv, &e.0),
         };
@@ -275,7 +318,11 @@ impl Task {
         }
         self.req.hasher = Sha256::new();
         self.req.hashed = false;
-        match self.vcl.run(Method::Hash, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+        match self.vcl.run(
+            Method::Hash,
+            &self.sess,
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), ..Parts::default() },
+        ) {
             Ok(h) if h.action == ActionKind::Lookup => {
                 self.req.hashed = true;
                 next
@@ -287,7 +334,11 @@ impl Task {
 
     /// Runs a client method whose actions besides synth/restart/fail are mapped by `map`.
     fn client_step(&mut self, method: Method, map: impl Fn(ActionKind) -> Option<Step>) -> Step {
-        match self.vcl.run(method, &self.sess, Parts { req: Some(&mut self.req), ..Parts::default() }) {
+        match self.vcl.run(
+            method,
+            &self.sess,
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), ..Parts::default() },
+        ) {
             Ok(h) => match map(h.action) {
                 Some(step) => step,
                 None => match h.action {

@@ -29,3 +29,4 @@ pub mod stop;
 pub mod value;
 pub mod vcl;
 pub mod vrt;
+pub mod vsl;

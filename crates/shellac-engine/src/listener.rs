@@ -91,6 +91,7 @@ async fn sweep_cache(server: Arc<Server>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for part in (0..parts).cycle() {
         tick.tick().await;
+        server.registry.log.idle_check();
         let gone = server.cache.sweep_shard(part, crate::value::now());
         if gone > 0 {
             tracing::debug!(gone, "expired objects removed");

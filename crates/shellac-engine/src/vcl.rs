@@ -52,6 +52,8 @@ pub struct Parts<'a> {
     pub beresp: Option<&'a mut Beresp>,
     /// `obj`: the object delivered (`vcl_hit`, `vcl_deliver`), read only.
     pub obj: Option<&'a shellac_cache::Object>,
+    /// The transaction's log (`VCL_call`, `VCL_return`).
+    pub vsl: Option<&'a mut crate::vsl::Buffer>,
 }
 
 // === impl Vcl ===
@@ -135,6 +137,21 @@ impl Vcl {
 
     /// Runs a method; falling off the end means the method's default action.
     pub fn run(&self, method: Method, sess: &Sess, parts: Parts<'_>) -> Result<Handling, VclFail> {
+        let Parts { req, resp, bereq, beresp, obj, mut vsl } = parts;
+        if let Some(b) = vsl.as_deref_mut() {
+            b.add(crate::vsl::Tag::VCL_call, || method.name().trim_start_matches("vcl_").to_ascii_uppercase());
+        }
+        let result = self.run_method(method, sess, Parts { req, resp, bereq, beresp, obj, vsl: None });
+        if let Some(b) = vsl {
+            b.add(crate::vsl::Tag::VCL_return, || match &result {
+                Ok(h) => format!("{:?}", h.action).to_ascii_lowercase(),
+                Err(_) => "fail".to_string(),
+            });
+        }
+        result
+    }
+
+    fn run_method(&self, method: Method, sess: &Sess, parts: Parts<'_>) -> Result<Handling, VclFail> {
         let mut ctx = Ctx {
             vcl: self,
             sess,

@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Adm(AdmArgs),
     /// Show a running Shellac's counters, as varnishstat does.
     Stat(StatArgs),
+    /// Follow a running Shellac's transaction log, as varnishlog does.
+    Log(LogArgs),
     /// Register a backend in etcd under a lease, keep it alive, withdraw it when a health check
     /// fails and on SIGTERM/SIGINT (replaces seed 000's fleet sidekick).
     Register(RegisterArgs),
@@ -111,6 +113,19 @@ pub(crate) struct StatArgs {
     /// Seconds between refreshes of the live view.
     #[arg(short = 'w', value_name = "SECONDS", default_value = "1")]
     pub(crate) interval: f64,
+}
+
+/// `shellac log`: varnishlog's flags (so far).
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    #[command(flatten)]
+    pub(crate) reach: Reach,
+    /// Grouping: `vxid` (a transaction at a time) or `raw` (a record a line).
+    #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "raw"])]
+    pub(crate) grouping: String,
+    /// Print what the log holds now, then exit.
+    #[arg(short = 'd')]
+    pub(crate) dump: bool,
 }
 
 /// `shellac serve`: varnishd's flags.

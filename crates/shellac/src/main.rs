@@ -7,6 +7,7 @@ mod adm;
 mod check;
 mod cli;
 mod etcd;
+mod log;
 mod management;
 mod params;
 mod register;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run_check(&args),
         cli::Command::Adm(args) => adm::run(&args),
         cli::Command::Stat(args) => stat::run(&args),
+        cli::Command::Log(args) => log::run(&args),
         cli::Command::Register(args) => {
             init_logging();
             register::run(&args)

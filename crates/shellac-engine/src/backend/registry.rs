@@ -34,6 +34,8 @@ pub struct Registry {
     pub outbox: crate::cluster::Slot,
     /// The server's counters (`MAIN.*`).
     pub stats: Arc<crate::stats::Stats>,
+    /// The transaction log.
+    pub log: Arc<crate::vsl::Log>,
     pools: Arc<Pools>,
     probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
@@ -51,6 +53,7 @@ impl Default for Registry {
             cache: None,
             outbox: Arc::default(),
             stats: Arc::default(),
+            log: Arc::default(),
             pools: Arc::default(),
             probers: Mutex::default(),
             idle_timeout_ms: Arc::new(AtomicU64::new(60_000)),

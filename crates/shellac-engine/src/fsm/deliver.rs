@@ -107,7 +107,13 @@ impl Task {
         match self.vcl.run(
             Method::Deliver,
             &self.sess,
-            Parts { req: Some(&mut self.req), resp: Some(&mut resp), obj, ..Parts::default() },
+            Parts {
+                req: Some(&mut self.req),
+                vsl: Some(&mut self.vsl),
+                resp: Some(&mut resp),
+                obj,
+                ..Parts::default()
+            },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 if let Some(plain_len) = unpack {
@@ -139,6 +145,26 @@ impl Task {
             Ok(_) => Err(Step::Fail),
             Err(e) => Err(self.failed(Method::Deliver, &e.0)),
         }
+    }
+
+    /// Logs the response as it goes to the client (`RespProtocol`, `RespStatus`, `RespReason`,
+    /// `RespHeader`, `Timestamp Resp`).
+    pub(crate) fn log_response(&mut self, r: &Response<Body>) {
+        use crate::vsl::Tag;
+        let start = self.req.time;
+        self.vsl.add(Tag::RespProtocol, || "HTTP/1.1".to_string());
+        self.vsl.add(Tag::RespStatus, || r.status().as_u16().to_string());
+        let reason = r
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+            .unwrap_or_else(|| r.status().canonical_reason().unwrap_or("").to_string());
+        self.vsl.add(Tag::RespReason, || reason);
+        for (name, value) in r.headers() {
+            self.vsl.add(Tag::RespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+        }
+        let t = now();
+        self.vsl.add(Tag::Timestamp, || format!("Resp: {t:.6} {:.6} {:.6}", t - start, t - start));
     }
 
     /// The response hyper writes: status (last three digits), reason phrase, headers, body.

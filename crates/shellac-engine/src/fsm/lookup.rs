@@ -44,16 +44,19 @@ impl Task {
             return match found {
                 Lookup::Hit(obj) => {
                     stats.inc(Main::CacheHit);
+                    log_hit(&mut self.vsl, crate::vsl::Tag::Hit, &obj, self.req.time);
                     Step::Hit(obj)
                 }
-                Lookup::HitForPass(_) => {
+                Lookup::HitForPass(marker) => {
                     stats.inc(Main::CacheHitpass);
+                    log_hit(&mut self.vsl, crate::vsl::Tag::HitPass, &marker, self.req.time);
                     self.req.is_hitpass = true;
                     Step::Pass
                 }
                 // (varnishd counts a hit-for-miss as a miss too.)
-                Lookup::HitMiss { fetch, .. } => {
+                Lookup::HitMiss { fetch, marker } => {
                     stats.inc(Main::CacheHitmiss);
+                    log_hit(&mut self.vsl, crate::vsl::Tag::HitMiss, &marker, self.req.time);
                     stats.inc(Main::CacheMiss);
                     self.req.is_hitmiss = true;
                     self.fetch = Some(fetch);
@@ -61,6 +64,7 @@ impl Task {
                 }
                 Lookup::Grace { stale, fetch } => {
                     stats.inc(Main::CacheHit);
+                    log_hit(&mut self.vsl, crate::vsl::Tag::Hit, &stale, self.req.time);
                     stats.inc(Main::CacheHitGrace);
                     self.fetch = fetch;
                     Step::Hit(stale)
@@ -87,7 +91,7 @@ impl Task {
         let handling = self.vcl.run(
             Method::Hit,
             &self.sess,
-            Parts { req: Some(&mut self.req), obj: Some(&obj), ..Parts::default() },
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), obj: Some(&obj), ..Parts::default() },
         );
         match handling {
             Ok(h) if h.action == ActionKind::Deliver => {
@@ -128,4 +132,18 @@ impl Task {
         let fill = fetch::Fill { fetch: Some(fetch), stale: Some(stale) };
         drop(fetch::start(server, params, vcl, sess, bereq, Body::empty(), fill));
     }
+}
+
+/// `Hit`, `HitMiss` or `HitPass`: the object's xid and what it has left of ttl, grace and keep
+/// (`HitMiss` and `HitPass`: of ttl only), as varnishlog shows them.
+fn log_hit(vsl: &mut crate::vsl::Buffer, tag: crate::vsl::Tag, obj: &Object, now: f64) {
+    vsl.add(tag, || {
+        let t = obj.ttl();
+        let left = t.t_origin + t.ttl - now;
+        if tag == crate::vsl::Tag::Hit {
+            format!("{} {left:.6} {:.6} {:.6}", obj.xid, t.grace, t.keep)
+        } else {
+            format!("{} {left:.6}", obj.xid)
+        }
+    });
 }

@@ -23,7 +23,7 @@ impl Task {
         let handling = self.vcl.run(
             Method::Pipe,
             &self.sess,
-            Parts { req: Some(&mut self.req), bereq: Some(&mut bereq), ..Parts::default() },
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), bereq: Some(&mut bereq), ..Parts::default() },
         );
         let next = match handling {
             Ok(h) if h.action == ActionKind::Pipe => match self.tunnel(bereq).await {

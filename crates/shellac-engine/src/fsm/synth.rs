@@ -34,7 +34,7 @@ impl Task {
         match self.vcl.run(
             Method::Synth,
             &self.sess,
-            Parts { req: Some(&mut self.req), resp: Some(&mut resp), ..Parts::default() },
+            Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), resp: Some(&mut resp), ..Parts::default() },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(std::mem::take(&mut resp.body));

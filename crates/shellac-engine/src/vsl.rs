@@ -1,0 +1,272 @@
+//! The transaction log (Varnish's VSL, issue 22): what each transaction did, as records with
+//! varnishlog's tags (`ReqStart`, `ReqMethod`, `VCL_call`, `RespStatus`, `Timestamp`, `End`, …).
+//! A transaction gathers its records as it runs and commits them at its end, in one piece,
+//! into a ring bounded in bytes; readers poll the ring from a cursor, and one that falls
+//! behind loses the oldest transactions and is told how many (as a VSL reader is told of an
+//! overrun). Nothing waits for a reader.
+//!
+//! When nobody has read the log lately (`IDLE`), transactions record nothing: the cost is one
+//! relaxed load per transaction.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// A record's tag, as varnishlog names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs, non_camel_case_types)]
+pub enum Tag {
+    Begin,
+    End,
+    ReqStart,
+    ReqMethod,
+    ReqURL,
+    ReqProtocol,
+    ReqHeader,
+    VCL_call,
+    VCL_return,
+    Hit,
+    HitMiss,
+    HitPass,
+    Link,
+    RespProtocol,
+    RespStatus,
+    RespReason,
+    RespHeader,
+    Timestamp,
+}
+
+impl Tag {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tag::Begin => "Begin",
+            Tag::End => "End",
+            Tag::ReqStart => "ReqStart",
+            Tag::ReqMethod => "ReqMethod",
+            Tag::ReqURL => "ReqURL",
+            Tag::ReqProtocol => "ReqProtocol",
+            Tag::ReqHeader => "ReqHeader",
+            Tag::VCL_call => "VCL_call",
+            Tag::VCL_return => "VCL_return",
+            Tag::Hit => "Hit",
+            Tag::HitMiss => "HitMiss",
+            Tag::HitPass => "HitPass",
+            Tag::Link => "Link",
+            Tag::RespProtocol => "RespProtocol",
+            Tag::RespStatus => "RespStatus",
+            Tag::RespReason => "RespReason",
+            Tag::RespHeader => "RespHeader",
+            Tag::Timestamp => "Timestamp",
+        }
+    }
+}
+
+/// Which side a transaction is on (varnishlog's `c`, `b`, or `-`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// A client request.
+    Client,
+    /// A backend fetch.
+    Backend,
+    /// Neither (a session).
+    None,
+}
+
+impl Side {
+    /// varnishlog's letter.
+    pub fn letter(self) -> char {
+        match self {
+            Side::Client => 'c',
+            Side::Backend => 'b',
+            Side::None => '-',
+        }
+    }
+}
+
+/// One transaction's records.
+#[derive(Debug)]
+pub struct Txn {
+    /// Its vxid.
+    pub vxid: u64,
+    /// Its side.
+    pub side: Side,
+    /// Its records, in order.
+    pub records: Vec<(Tag, String)>,
+}
+
+/// What a transaction gathers while it runs (nothing when the log is idle).
+#[derive(Debug, Default)]
+pub struct Buffer(Option<Txn>);
+
+impl Buffer {
+    /// A buffer for transaction `vxid`, if the log is being read.
+    pub fn new(log: &Log, vxid: u64, side: Side) -> Buffer {
+        Buffer(log.active().then(|| Txn { vxid, side, records: Vec::new() }))
+    }
+
+    /// Whether it records.
+    pub fn on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Records one (`data` is only made when recording).
+    pub fn add(&mut self, tag: Tag, data: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.0 {
+            t.records.push((tag, data()));
+        }
+    }
+
+    /// Ends the transaction (`End`) and commits it.
+    pub fn commit(&mut self, log: &Log) {
+        if let Some(mut t) = self.0.take() {
+            t.records.push((Tag::End, String::new()));
+            log.commit(t);
+        }
+    }
+}
+
+/// How long the log keeps recording after its last read, in seconds.
+pub const IDLE: u64 = 10;
+
+/// The ring's default size in bytes of record data.
+pub const DEFAULT_BYTES: usize = 16 << 20;
+
+/// The log.
+pub struct Log {
+    ring: Mutex<Ring>,
+    /// Whether anybody read it in the last [`IDLE`] seconds.
+    active: AtomicBool,
+    /// When it was last read (seconds of the monotonic clock since the log began).
+    last_read: AtomicU64,
+    born: tokio::time::Instant,
+}
+
+struct Ring {
+    /// The sequence number of `txns[0]`.
+    base: u64,
+    txns: VecDeque<(Arc<Txn>, usize)>,
+    bytes: usize,
+    cap: usize,
+}
+
+/// What a read returns.
+#[derive(Debug)]
+pub struct Read {
+    /// The transactions after the cursor, oldest first.
+    pub txns: Vec<Arc<Txn>>,
+    /// Where the next read starts.
+    pub next: u64,
+    /// Transactions the reader lost (they left the ring before it read them).
+    pub lost: u64,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log::with_capacity(DEFAULT_BYTES)
+    }
+}
+
+impl Log {
+    /// A log keeping about `bytes` of record data.
+    pub fn with_capacity(bytes: usize) -> Log {
+        Log {
+            ring: Mutex::new(Ring { base: 0, txns: VecDeque::new(), bytes: 0, cap: bytes }),
+            active: AtomicBool::new(false),
+            last_read: AtomicU64::new(0),
+            born: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Whether transactions record.
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Stops recording if nobody read for [`IDLE`] seconds (the server's sweeper calls it).
+    pub fn idle_check(&self) {
+        let now = self.born.elapsed().as_secs();
+        if now.saturating_sub(self.last_read.load(Ordering::Relaxed)) > IDLE {
+            self.active.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Commits a finished transaction; the oldest leave while the ring is over its size.
+    pub fn commit(&self, txn: Txn) {
+        let size = txn.records.iter().map(|(_, d)| d.len() + 16).sum::<usize>() + 32;
+        let mut ring = self.ring.lock();
+        ring.txns.push_back((Arc::new(txn), size));
+        ring.bytes += size;
+        while ring.bytes > ring.cap && ring.txns.len() > 1 {
+            if let Some((_, s)) = ring.txns.pop_front() {
+                ring.bytes -= s;
+                ring.base += 1;
+            }
+        }
+    }
+
+    /// The transactions from `cursor` on (at most `max`); a read also keeps the log recording.
+    /// A cursor of `u64::MAX` starts at the newest (a reader that wants only what comes next).
+    pub fn read(&self, cursor: u64, max: usize) -> Read {
+        self.last_read.store(self.born.elapsed().as_secs(), Ordering::Relaxed);
+        self.active.store(true, Ordering::Relaxed);
+        let ring = self.ring.lock();
+        let end = ring.base + ring.txns.len() as u64;
+        if cursor == u64::MAX {
+            return Read { txns: Vec::new(), next: end, lost: 0 };
+        }
+        let from = cursor.max(ring.base).min(end);
+        let lost = ring.base.saturating_sub(cursor);
+        let txns: Vec<Arc<Txn>> =
+            ring.txns.iter().skip((from - ring.base) as usize).take(max).map(|(t, _)| t.clone()).collect();
+        let next = from + txns.len() as u64;
+        Read { txns, next, lost }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(vxid: u64, data: &str) -> Txn {
+        Txn { vxid, side: Side::Client, records: vec![(Tag::ReqURL, data.to_string())] }
+    }
+
+    #[test]
+    fn readers_get_what_came_after_their_cursor_and_are_told_what_they_lost() {
+        let log = Log::with_capacity(1000);
+        assert!(!log.active(), "nobody reads yet: nothing records");
+        let start = log.read(u64::MAX, 10);
+        assert!(log.active());
+        for i in 0..5 {
+            log.commit(txn(i, "/x"));
+        }
+        let r = log.read(start.next, 3);
+        assert_eq!((r.txns.iter().map(|t| t.vxid).collect::<Vec<_>>(), r.next, r.lost), (vec![0, 1, 2], 3, 0));
+        let r = log.read(r.next, 10);
+        assert_eq!((r.txns.len(), r.next, r.lost), (2, 5, 0));
+        // A slow reader: the ring (1,000 bytes) keeps the newest transactions only.
+        for i in 5..100 {
+            log.commit(txn(i, &"y".repeat(100)));
+        }
+        let r = log.read(5, 1000);
+        assert!(r.lost > 80 && r.txns.last().is_some_and(|t| t.vxid == 99), "lost {}", r.lost);
+        assert_eq!(r.next, 100);
+    }
+
+    #[test]
+    fn a_buffer_records_only_while_the_log_is_read() {
+        let log = Log::default();
+        let mut b = Buffer::new(&log, 1, Side::Client);
+        b.add(Tag::ReqURL, || unreachable!("not made when idle"));
+        b.commit(&log);
+        assert_eq!(log.read(0, 10).txns.len(), 0);
+        let mut b = Buffer::new(&log, 2, Side::Client);
+        b.add(Tag::ReqURL, || "/a".into());
+        b.commit(&log);
+        let r = log.read(0, 10);
+        assert_eq!(r.txns[0].records, vec![(Tag::ReqURL, "/a".to_string()), (Tag::End, String::new())]);
+    }
+}
