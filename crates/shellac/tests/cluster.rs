@@ -133,9 +133,9 @@ async fn a_node_stopped_through_an_etcd_restart_and_a_compaction_applies_what_it
     let f = std::path::Path::new(&scratch("vcl")).join("cluster.vcl");
     std::fs::write(&f, vcl(&o)).expect("write");
     let f = f.to_string_lossy().into_owned();
-    let (a, b) = (node(&etcd, &f).await, node(&etcd, &f).await);
+    let (a, b, c) = (node(&etcd, &f).await, node(&etcd, &f).await, node(&etcd, &f).await);
     for path in ["/x", "/y"] {
-        until_fetched(&[&a, &b], &o, path, 2).await;
+        until_fetched(&[&a, &b, &c], &o, path, 3).await;
     }
 
     // B stops; a ban goes out; etcd restarts (keeping its data); another ban goes out and
@@ -157,22 +157,22 @@ async fn a_node_stopped_through_an_etcd_restart_and_a_compaction_applies_what_it
     let rev = client.get("/", None).await.expect("get").header().expect("header").revision();
     client.compact(rev, Some(CompactionOptions::new().with_physical())).await.expect("compact");
 
-    // A applied both at once; B applies both when it comes back, each once.
-    send(&a, "GET", "/x", "").await;
-    send(&a, "GET", "/y", "").await;
-    assert_eq!((fetches(&o, "/x"), fetches(&o, "/y")), (3, 3));
+    // A and C applied both (C through its own resumed watch); B applies both when it comes
+    // back, each once.
+    until_fetched(&[&a, &c], &o, "/x", 5).await;
+    until_fetched(&[&a, &c], &o, "/y", 5).await;
     signal(b.pid(), "-CONT");
     let mut seen = (0, 0);
     for _ in 0..200 {
         send(&b, "GET", "/x", "").await;
         send(&b, "GET", "/y", "").await;
         seen = (fetches(&o, "/x"), fetches(&o, "/y"));
-        if seen == (4, 4) {
+        if seen == (6, 6) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(seen, (4, 4), "B fetched /x and /y again, once each");
+    assert_eq!(seen, (6, 6), "B fetched /x and /y again, once each");
     let list = b.adm(&["ban.list"]);
     assert_eq!(list.matches("(cluster)").count(), 1, "the older one left once no object was older: {list}");
 }
