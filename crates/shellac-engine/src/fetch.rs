@@ -28,7 +28,7 @@ use crate::params::Params;
 use crate::server::Server;
 use crate::value::{http_date, now};
 use crate::vcl::{Parts, Vcl};
-use crate::vrt::{Bereq, Beresp, Req, Sess};
+use crate::vrt::{Bereq, Beresp, Sess};
 
 /// Why the backend request is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,21 +97,18 @@ struct FetchTask<'a> {
     /// A stale object this fetch asked the backend to revalidate (`If-None-Match`,
     /// `If-Modified-Since` from its `ETag`, `Last-Modified`).
     stale: Option<Arc<Object>>,
+    /// Its transaction log.
+    vsl: crate::vsl::Buffer,
 }
 
 /// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
-/// response streams from the backend to its one client.
-pub async fn fetch(
-    server: &Server,
-    params: &Params,
-    vcl: &Vcl,
-    sess: &Sess,
-    req: &Req,
-    body: Body,
-    mode: Mode,
-) -> Outcome {
-    let bereq = Bereq::from_req(server, params, req, mode);
-    FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None }.run().await
+/// response streams from the backend to its one client. The request's log gets the `Link`.
+pub(crate) async fn fetch(task: &mut crate::fsm::Task, body: Body, mode: Mode) -> Outcome {
+    let (server, params, vcl, sess) = (&*task.server, &*task.params, &*task.vcl, &*task.sess);
+    let bereq = Bereq::from_req(server, params, &task.req, mode);
+    task.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} fetch", bereq.xid));
+    let log = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
+    FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None, vsl: log }.run().await
 }
 
 /// What a spawned fetch hands the request that started it.
@@ -196,8 +193,17 @@ pub fn start(
     // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the
     // whole future, the backend request, the body and every await's state, into a task cell).
     let fut = Box::pin(async move {
-        let mut task =
-            FetchTask { server: &server, params: &params, vcl: &vcl, sess: &sess, bereq, body: Some(body), stale };
+        let log = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
+        let mut task = FetchTask {
+            server: &server,
+            params: &params,
+            vcl: &vcl,
+            sess: &sess,
+            bereq,
+            body: Some(body),
+            stale,
+            vsl: log,
+        };
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
         // some kilobytes, lives in a box of its own: the task's future stays small, and tokio
         // copies a task's future whole when it spawns it and when it finishes.)
@@ -390,8 +396,34 @@ fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, c
 // === impl FetchTask ===
 
 impl FetchTask<'_> {
-    /// Runs the steps to the end.
+    /// Runs the steps to the end, and commits its log.
     async fn run(&mut self) -> Outcome {
+        self.log_begin();
+        let out = self.steps().await;
+        self.vsl.commit(&self.server.registry.log);
+        out
+    }
+
+    /// The log's first records: `Begin`, `Timestamp Start`, the request line and headers.
+    fn log_begin(&mut self) {
+        use crate::vsl::Tag;
+        if !self.vsl.on() {
+            return;
+        }
+        let b = &self.bereq;
+        let why = if b.is_bgfetch { "bgfetch" } else { "fetch" };
+        self.vsl.add(Tag::Begin, || format!("bereq {} {why}", b.parent));
+        self.vsl.add(Tag::Timestamp, || format!("Start: {:.6} 0.000000 0.000000", b.time));
+        self.vsl.add(Tag::BereqMethod, || b.method.to_string());
+        self.vsl.add(Tag::BereqURL, || b.url.clone());
+        self.vsl.add(Tag::BereqProtocol, || b.proto.to_string());
+        for (name, value) in &b.headers {
+            self.vsl.add(Tag::BereqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+        }
+    }
+
+    /// The steps, from `vcl_backend_fetch` to the response or the failure.
+    async fn steps(&mut self) -> Outcome {
         let stats = &self.server.registry.stats;
         stats.inc(crate::stats::Main::SFetch);
         if self.bereq.is_bgfetch {
@@ -412,8 +444,11 @@ impl FetchTask<'_> {
 
     /// `vcl_backend_fetch`: `fetch`, or `error` to go straight to `vcl_backend_error`.
     fn fetch(&mut self) -> Step {
-        match self.vcl.run(Method::BackendFetch, self.sess, Parts { bereq: Some(&mut self.bereq), ..Parts::default() })
-        {
+        match self.vcl.run(
+            Method::BackendFetch,
+            self.sess,
+            Parts { bereq: Some(&mut self.bereq), vsl: Some(&mut self.vsl), ..Parts::default() },
+        ) {
             Ok(h) if h.action == ActionKind::Fetch => Step::StartFetch,
             Ok(h) if h.action == ActionKind::Error => error_args(&h),
             Ok(_) => Step::Fail,
@@ -442,12 +477,22 @@ impl FetchTask<'_> {
         let sent = match result {
             Ok(sent) => sent,
             Err(e) => {
+                self.vsl.add(crate::vsl::Tag::FetchError, || e.to_string());
                 self.server.registry.stats.inc(crate::stats::Main::FetchFailed);
                 tracing::info!(xid = self.bereq.xid, backend = self.bereq.backend.name(), "FetchError: {e}");
                 return Step::Error(503, "Backend fetch failed".into());
             }
         };
         let mut beresp = sent.beresp;
+        if self.vsl.on() {
+            use crate::vsl::Tag;
+            self.vsl.add(Tag::BerespProtocol, || beresp.proto.to_string());
+            self.vsl.add(Tag::BerespStatus, || beresp.status.to_string());
+            self.vsl.add(Tag::BerespReason, || beresp.reason.to_string());
+            for (name, value) in &beresp.headers {
+                self.vsl.add(Tag::BerespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+            }
+        }
         beresp.storage = Some(self.default_storage());
         let mut revalidated = None;
         if beresp.status == 304 && !self.bereq.uncacheable {
@@ -467,7 +512,12 @@ impl FetchTask<'_> {
         let handling = self.vcl.run(
             Method::BackendResponse,
             self.sess,
-            Parts { bereq: Some(&mut self.bereq), beresp: Some(&mut beresp), ..Parts::default() },
+            Parts {
+                bereq: Some(&mut self.bereq),
+                vsl: Some(&mut self.vsl),
+                beresp: Some(&mut beresp),
+                ..Parts::default()
+            },
         );
         match handling {
             Ok(h) if matches!(h.action, ActionKind::Deliver | ActionKind::Pass) => {
@@ -543,7 +593,12 @@ impl FetchTask<'_> {
         match self.vcl.run(
             Method::BackendError,
             self.sess,
-            Parts { bereq: Some(&mut self.bereq), beresp: Some(&mut beresp), ..Parts::default() },
+            Parts {
+                bereq: Some(&mut self.bereq),
+                vsl: Some(&mut self.vsl),
+                beresp: Some(&mut beresp),
+                ..Parts::default()
+            },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));

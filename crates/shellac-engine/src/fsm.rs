@@ -239,6 +239,7 @@ impl Task {
                 Step::Fetch(Mode::Miss) => {
                     let body = self.request_body().await;
                     let bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
+                    self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} fetch", bereq.xid));
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
@@ -253,7 +254,7 @@ impl Task {
                 // A pass (or pipe's sibling): the response streams straight from the backend.
                 Step::Fetch(mode) => {
                     let body = self.request_body().await;
-                    match fetch::fetch(&self.server, &self.params, &self.vcl, &self.sess, &self.req, body, mode).await {
+                    match fetch::fetch(self, body, mode).await {
                         Outcome::Deliver(fetched) => match self.deliver(*fetched) {
                             Ok(resp) => return resp,
                             Err(next) => next,

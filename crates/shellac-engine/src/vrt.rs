@@ -140,6 +140,8 @@ pub struct Bereq {
     pub is_hitmiss: bool,
     /// `bereq.is_bgfetch`: a background fetch refreshing an object delivered in grace.
     pub is_bgfetch: bool,
+    /// The xid of the client request that made it (the log's `Begin bereq PARENT fetch`).
+    pub parent: u64,
     /// Why this task's last `std.ban()` failed (`std.ban_error()`).
     pub ban_error: Option<Box<str>>,
     /// `unset bereq.body` was run.
@@ -278,6 +280,7 @@ impl Bereq {
             is_hitpass: req.is_hitpass,
             is_hitmiss: req.is_hitmiss,
             is_bgfetch: false,
+            parent: req.xid,
             ban_error: None,
             body_unset: false,
             time: crate::value::now(),

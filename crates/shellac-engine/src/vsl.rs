@@ -36,6 +36,15 @@ pub enum Tag {
     RespReason,
     RespHeader,
     Timestamp,
+    BereqMethod,
+    BereqURL,
+    BereqProtocol,
+    BereqHeader,
+    BerespProtocol,
+    BerespStatus,
+    BerespReason,
+    BerespHeader,
+    FetchError,
 }
 
 impl Tag {
@@ -60,6 +69,15 @@ impl Tag {
             Tag::RespReason => "RespReason",
             Tag::RespHeader => "RespHeader",
             Tag::Timestamp => "Timestamp",
+            Tag::BereqMethod => "BereqMethod",
+            Tag::BereqURL => "BereqURL",
+            Tag::BereqProtocol => "BereqProtocol",
+            Tag::BereqHeader => "BereqHeader",
+            Tag::BerespProtocol => "BerespProtocol",
+            Tag::BerespStatus => "BerespStatus",
+            Tag::BerespReason => "BerespReason",
+            Tag::BerespHeader => "BerespHeader",
+            Tag::FetchError => "FetchError",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The transaction log (issue 22): nothing is recorded until somebody reads; then each client
-//! request's records come in varnishlog's order, a miss's and a hit's.
+//! request's records come in varnishlog's order, a miss's and a hit's, and a miss's fetch is a
+//! backend transaction of its own, linked both ways.
 
 mod common;
 
@@ -22,7 +23,42 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     assert!(none.is_empty(), "nothing recorded while nobody read");
     p.get("/a").await;
     p.get("/a").await;
-    let (_, txns) = tags(&p, start);
+    let (_, all) = tags(&p, start);
+    let r = p.server.registry.log.read(start, 100);
+    // The miss's fetch is a transaction of its own, on the backend side.
+    let backend: Vec<_> = r.txns.iter().filter(|t| t.side == shellac_engine::vsl::Side::Backend).collect();
+    assert_eq!(backend.len(), 1);
+    let b: Vec<&str> = backend[0].records.iter().map(|(t, _)| t.name()).filter(|n| !n.ends_with("Header")).collect();
+    assert_eq!(
+        b,
+        [
+            "Begin",
+            "Timestamp",
+            "BereqMethod",
+            "BereqURL",
+            "BereqProtocol",
+            "VCL_call",
+            "VCL_return",
+            "BerespProtocol",
+            "BerespStatus",
+            "BerespReason",
+            "VCL_call",
+            "VCL_return",
+            "End"
+        ]
+    );
+    let begin = &backend[0].records[0].1;
+    let client = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Client).expect("the miss");
+    assert_eq!(begin, &format!("bereq {} fetch", client.vxid));
+    let link = client.records.iter().find(|(t, _)| *t == Tag::Link).map(|(_, d)| d.clone());
+    assert_eq!(link, Some(format!("bereq {} fetch", backend[0].vxid)));
+    let txns: Vec<Vec<&'static str>> = r
+        .txns
+        .iter()
+        .zip(all)
+        .filter(|(t, _)| t.side == shellac_engine::vsl::Side::Client)
+        .map(|(_, names)| names.into_iter().filter(|n| *n != "Link").collect())
+        .collect();
     assert_eq!(txns.len(), 2, "{txns:?}");
     let head = ["Begin", "Timestamp", "ReqStart", "ReqMethod", "ReqURL", "ReqProtocol"];
     for t in &txns {
@@ -38,10 +74,10 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     let miss: Vec<&str> = [&sub[..], &sub, &sub, &sub, &resp].concat();
     let hit: Vec<&str> = [&sub[..], &sub, &["Hit"], &sub, &sub, &resp].concat();
     assert_eq!((flow(&txns[0]), flow(&txns[1])), (miss, hit));
-    let r = p.server.registry.log.read(start, 100);
+    let hit_txn = r.txns.iter().rfind(|t| t.side == shellac_engine::vsl::Side::Client).expect("the hit");
     let calls: Vec<&str> =
-        r.txns[1].records.iter().filter(|(t, _)| *t == Tag::VCL_call).map(|(_, d)| d.as_str()).collect();
+        hit_txn.records.iter().filter(|(t, _)| *t == Tag::VCL_call).map(|(_, d)| d.as_str()).collect();
     assert_eq!(calls, ["RECV", "HASH", "HIT", "DELIVER"]);
-    let url = r.txns[0].records.iter().find(|(t, _)| *t == Tag::ReqURL).map(|(_, d)| d.as_str());
+    let url = client.records.iter().find(|(t, _)| *t == Tag::ReqURL).map(|(_, d)| d.as_str());
     assert_eq!(url, Some("/a"));
 }

@@ -126,6 +126,7 @@ impl Task {
     fn background_fetch(&mut self, fetch: shellac_cache::Fetch, stale: Arc<Object>) {
         let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
         bereq.is_bgfetch = true;
+        self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} bgfetch", bereq.xid));
         let (server, params, vcl, sess) =
             (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
         // Nobody waits for its result: the object is stored for the next requests.
