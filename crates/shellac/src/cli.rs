@@ -120,8 +120,9 @@ pub(crate) struct StatArgs {
 pub(crate) struct LogArgs {
     #[command(flatten)]
     pub(crate) reach: Reach,
-    /// Grouping: `vxid` (a transaction at a time) or `raw` (a record a line).
-    #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "raw"])]
+    /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches) or
+    /// `raw` (a record a line).
+    #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "request", "raw"])]
     pub(crate) grouping: String,
     /// Print what the log holds now, then exit.
     #[arg(short = 'd')]
