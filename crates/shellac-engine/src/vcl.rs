@@ -137,21 +137,6 @@ impl Vcl {
 
     /// Runs a method; falling off the end means the method's default action.
     pub fn run(&self, method: Method, sess: &Sess, parts: Parts<'_>) -> Result<Handling, VclFail> {
-        let Parts { req, resp, bereq, beresp, obj, mut vsl } = parts;
-        if let Some(b) = vsl.as_deref_mut() {
-            b.add(crate::vsl::Tag::VCL_call, || method.name().trim_start_matches("vcl_").to_ascii_uppercase());
-        }
-        let result = self.run_method(method, sess, Parts { req, resp, bereq, beresp, obj, vsl: None });
-        if let Some(b) = vsl {
-            b.add(crate::vsl::Tag::VCL_return, || match &result {
-                Ok(h) => format!("{:?}", h.action).to_ascii_lowercase(),
-                Err(_) => "fail".to_string(),
-            });
-        }
-        result
-    }
-
-    fn run_method(&self, method: Method, sess: &Sess, parts: Parts<'_>) -> Result<Handling, VclFail> {
         let mut ctx = Ctx {
             vcl: self,
             sess,
@@ -162,13 +147,25 @@ impl Vcl {
             bereq: parts.bereq,
             beresp: parts.beresp,
             obj: parts.obj,
+            vsl: parts.vsl,
         };
-        let id = self.program.methods[method as usize];
-        match exec::run_sub(&mut ctx, id)? {
-            Flow::Return(h) if h.action == ActionKind::Fail => Err(VclFail("return (fail)".into())),
-            Flow::Return(h) => Ok(h),
-            Flow::Next | Flow::Leave => Ok(Handling::new(method_def(method).actions[0])),
+        if let Some(b) = ctx.vsl.as_deref_mut() {
+            b.add(crate::vsl::Tag::VCL_call, || method.name().trim_start_matches("vcl_").to_ascii_uppercase());
         }
+        let id = self.program.methods[method as usize];
+        let result = match exec::run_sub(&mut ctx, id) {
+            Err(e) => Err(e),
+            Ok(Flow::Return(h)) if h.action == ActionKind::Fail => Err(VclFail("return (fail)".into())),
+            Ok(Flow::Return(h)) => Ok(h),
+            Ok(Flow::Next | Flow::Leave) => Ok(Handling::new(method_def(method).actions[0])),
+        };
+        if let Some(b) = ctx.vsl.as_deref_mut() {
+            b.add(crate::vsl::Tag::VCL_return, || match &result {
+                Ok(h) => format!("{:?}", h.action).to_ascii_lowercase(),
+                Err(_) => "fail".to_string(),
+            });
+        }
+        result
     }
 
     /// Warms or cools the VCL: a cold VCL's backends stop counting as users of their probers

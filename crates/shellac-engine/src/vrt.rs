@@ -216,6 +216,8 @@ pub struct Ctx<'a> {
     pub beresp: Option<&'a mut Beresp>,
     /// `obj`
     pub obj: Option<&'a shellac_cache::Object>,
+    /// The transaction's log (`VCL_Log` from `std.log`).
+    pub vsl: Option<&'a mut crate::vsl::Buffer>,
 }
 
 // === impl Ctx ===

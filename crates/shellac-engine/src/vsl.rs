@@ -45,6 +45,7 @@ pub enum Tag {
     BerespReason,
     BerespHeader,
     FetchError,
+    VCL_Log,
 }
 
 impl Tag {
@@ -78,6 +79,7 @@ impl Tag {
             Tag::BerespReason => "BerespReason",
             Tag::BerespHeader => "BerespHeader",
             Tag::FetchError => "FetchError",
+            Tag::VCL_Log => "VCL_Log",
         }
     }
 }

@@ -17,7 +17,7 @@ fn tags(p: &Proxy, cursor: u64) -> (u64, Vec<Vec<&'static str>>) {
 async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     let o = Origin::start("o").await;
     o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
-    let p = proxy(&vcl_for(&[&o], "")).await;
+    let p = proxy(&vcl_for(&[&o], "import std;\nsub vcl_recv { std.log(\"seen:\" + req.url); }\n")).await;
     p.get("/unread").await;
     let (start, none) = tags(&p, u64::MAX);
     assert!(none.is_empty(), "nothing recorded while nobody read");
@@ -66,7 +66,7 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
         assert!(t.ends_with(&["Timestamp", "End"]), "{t:?}");
     }
     let flow = |t: &Vec<&'static str>| -> Vec<&'static str> {
-        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader")).skip(6).collect()
+        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader" | "VCL_Log")).skip(6).collect()
     };
     // recv, hash, then miss or hit (a hit first says which object), then deliver.
     let sub = ["VCL_call", "VCL_return"];
@@ -80,4 +80,9 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     assert_eq!(calls, ["RECV", "HASH", "HIT", "DELIVER"]);
     let url = client.records.iter().find(|(t, _)| *t == Tag::ReqURL).map(|(_, d)| d.as_str());
     assert_eq!(url, Some("/a"));
+    // std.log, between vcl_recv's call and its return.
+    let names: Vec<&str> = client.records.iter().map(|(t, _)| t.name()).collect();
+    let at = names.iter().position(|n| *n == "VCL_Log").expect("a VCL_Log record");
+    assert_eq!((names[at - 1], names[at + 1]), ("VCL_call", "VCL_return"));
+    assert_eq!(client.records[at].1, "seen:/a");
 }

@@ -46,6 +46,13 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             let last = args.len() - 1;
             let s = arg(ctx, &args, last)?;
             tracing::info!(target: "vcl_log", xid = xid(ctx), "{}", s.str());
+            // `std.log` is `VCL_Log` in the transaction log (the others have tags of their own,
+            // not kept yet).
+            if func == Func::StdLog {
+                if let Some(b) = ctx.vsl.as_deref_mut() {
+                    b.add(crate::vsl::Tag::VCL_Log, || s.str().to_string());
+                }
+            }
             Ok(Value::Null)
         }),
         Func::StdTolower => Box::new(move |ctx| Ok(Value::Str(recase(arg(ctx, &args, 0)?, str::make_ascii_lowercase)))),
