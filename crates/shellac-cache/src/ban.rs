@@ -2,7 +2,7 @@
 //! stored before them, tested lazily (at lookup, and by the lurker in the background) rather
 //! than by walking the cache when they are issued. [`spec`] is the expression, [`list`] the
 //! list and every object's place in it; the lurker's pass over the index is
-//! [`crate::Cache::lurk_shard`].
+//! [`crate::Cache::lurk_plan`] and its kin (`index/invalidation.rs`).
 
 pub mod list;
 pub mod spec;

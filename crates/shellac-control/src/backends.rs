@@ -8,6 +8,7 @@
 //! error, and a draining member with admin state `drain`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use shellac_engine::backend::probe::Flag;
@@ -21,7 +22,7 @@ use crate::proto::Status;
 
 /// One object a pattern matched.
 enum Object<'a> {
-    Backend(&'a Backend),
+    Backend(&'a Arc<Backend>),
     Director(&'a dyn Director),
     Discovered(&'a Discovered),
 }
@@ -89,6 +90,20 @@ pub fn set_health(m: &Manager, args: &[String]) -> Result<String, Failure> {
         return Err((Status::Param, "No Backends matches".into()));
     }
     Ok(String::new())
+}
+
+/// Every backend of every loaded VCL, named as `backend.list` names it (`boot.web1`), the
+/// members discovered by its directors included (`boot.project(10.0.0.1:80)`), `none` ones left
+/// out: what the counters, metrics and status page show.
+pub fn all(m: &Manager) -> Vec<(String, Arc<Backend>)> {
+    let mut out = Vec::new();
+    each_match(m, "*.*", |name, obj, _| match obj {
+        Object::Backend(b) | Object::Discovered(Discovered { backend: Ok(b), .. }) => {
+            out.push((name.to_string(), b.clone()));
+        }
+        _ => {}
+    });
+    out
 }
 
 fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &Loaded)) {

@@ -106,22 +106,19 @@ pub fn render(m: &Manager) -> String {
     o.sample("shellac_cache_evictions_total", &[("reason", "expired")], v("MAIN.n_expired") as f64);
     o.sample("shellac_cache_evictions_total", &[("reason", "lru")], v("MAIN.n_lru_nuked") as f64);
     let stores: Vec<String> = m.server.cache.stores().map(|s| s.name().to_string()).collect();
-    o.family("shellac_storage_bytes", "gauge", "Bytes each store holds.");
-    for s in &stores {
-        o.sample("shellac_storage_bytes", &[("store", s)], v(&format!("SMA.{s}.g_bytes")) as f64);
-    }
+    o.per("shellac_storage_bytes", "gauge", "Bytes each store holds.", "store", &stores, |s| {
+        v(&format!("SMA.{s}.g_bytes"))
+    });
     o.family("shellac_storage_limit_bytes", "gauge", "Each store's size limit (unlimited stores not shown).");
     for st in m.server.cache.stores().filter(|s| s.limit() < u64::MAX / 2) {
         o.sample("shellac_storage_limit_bytes", &[("store", st.name())], st.limit() as f64);
     }
-    o.family("shellac_storage_objects_total", "counter", "Objects each store took in.");
-    for s in &stores {
-        o.sample("shellac_storage_objects_total", &[("store", s)], v(&format!("SMA.{s}.c_req")) as f64);
-    }
-    o.family("shellac_storage_failures_total", "counter", "Objects too large for their store.");
-    for s in &stores {
-        o.sample("shellac_storage_failures_total", &[("store", s)], v(&format!("SMA.{s}.c_fail")) as f64);
-    }
+    o.per("shellac_storage_objects_total", "counter", "Objects each store took in.", "store", &stores, |s| {
+        v(&format!("SMA.{s}.c_req"))
+    });
+    o.per("shellac_storage_failures_total", "counter", "Objects too large for their store.", "store", &stores, |s| {
+        v(&format!("SMA.{s}.c_fail"))
+    });
 
     o.family("shellac_bans", "gauge", "Bans in the list, active or completed.");
     let completed = v("MAIN.bans_completed");
@@ -140,15 +137,15 @@ pub fn render(m: &Manager) -> String {
     o.sample("shellac_ban_objects_killed_total", &[("by", "lurker")], v("MAIN.bans_lurker_obj_killed") as f64);
 
     // One series per backend, named as backend.list names it.
-    let backends = crate::stats::backends(m);
+    let backends = crate::backends::all(m);
     o.family("shellac_backend_up", "gauge", "Whether each backend is healthy (1) or sick (0).");
     for (name, b) in &backends {
         o.sample("shellac_backend_up", &[("backend", name)], f64::from(u8::from(b.is_healthy())));
     }
-    o.family("shellac_backend_requests_total", "counter", "Requests sent to each backend.");
-    for (name, _) in &backends {
-        o.sample("shellac_backend_requests_total", &[("backend", name)], v(&format!("VBE.{name}.req")) as f64);
-    }
+    let names: Vec<String> = backends.iter().map(|(n, _)| n.clone()).collect();
+    o.per("shellac_backend_requests_total", "counter", "Requests sent to each backend.", "backend", &names, |n| {
+        v(&format!("VBE.{n}.req"))
+    });
     o.family(
         "shellac_backend_connection_failures_total",
         "counter",
@@ -167,24 +164,17 @@ pub fn render(m: &Manager) -> String {
             o.sample("shellac_backend_connection_failures_total", &labels, v(&format!("VBE.{name}.{c}")) as f64);
         }
     }
-    o.family("shellac_backend_sent_bytes_total", "counter", "Bytes sent to each backend (request heads and bodies).");
-    for (name, _) in &backends {
-        let n = v(&format!("VBE.{name}.bereq_hdrbytes")) + v(&format!("VBE.{name}.bereq_bodybytes"));
-        o.sample("shellac_backend_sent_bytes_total", &[("backend", name)], n as f64);
-    }
-    o.family(
-        "shellac_backend_received_bytes_total",
-        "counter",
-        "Bytes received from each backend (response heads and bodies).",
-    );
-    for (name, _) in &backends {
-        let n = v(&format!("VBE.{name}.beresp_hdrbytes")) + v(&format!("VBE.{name}.beresp_bodybytes"));
-        o.sample("shellac_backend_received_bytes_total", &[("backend", name)], n as f64);
-    }
-    o.family("shellac_backend_connections", "gauge", "Fetches using each backend now.");
-    for (name, _) in &backends {
-        o.sample("shellac_backend_connections", &[("backend", name)], v(&format!("VBE.{name}.conn")) as f64);
-    }
+    let sent = "Bytes sent to each backend (request heads and bodies).";
+    o.per("shellac_backend_sent_bytes_total", "counter", sent, "backend", &names, |n| {
+        v(&format!("VBE.{n}.bereq_hdrbytes")) + v(&format!("VBE.{n}.bereq_bodybytes"))
+    });
+    let received = "Bytes received from each backend (response heads and bodies).";
+    o.per("shellac_backend_received_bytes_total", "counter", received, "backend", &names, |n| {
+        v(&format!("VBE.{n}.beresp_hdrbytes")) + v(&format!("VBE.{n}.beresp_bodybytes"))
+    });
+    o.per("shellac_backend_connections", "gauge", "Fetches using each backend now.", "backend", &names, |n| {
+        v(&format!("VBE.{n}.conn"))
+    });
 
     if m.discovery().is_some() {
         o.one("shellac_discovery_connected", "gauge", "Whether the etcd watch is up.", v("DISC.connected"));
@@ -230,6 +220,14 @@ impl Out {
             let _ = write!(self.0, "{{{}}}", l.join(","));
         }
         let _ = writeln!(self.0, " {value}");
+    }
+
+    /// A family with one label, a sample per value of it.
+    fn per(&mut self, name: &str, kind: &str, help: &str, label: &str, keys: &[String], value: impl Fn(&str) -> u64) {
+        self.family(name, kind, help);
+        for k in keys {
+            self.sample(name, &[(label, k)], value(k) as f64);
+        }
     }
 
     fn one(&mut self, name: &str, kind: &str, help: &str, value: u64) {

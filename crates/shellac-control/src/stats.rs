@@ -3,9 +3,6 @@
 //! engine's (`MAIN.*`, `SMA.*`), each loaded VCL's backends (`VBE.<vcl>.<backend>.*`), and
 //! discovery's own (`DISC.*`: revision, events, resyncs, drift, connected).
 
-use std::sync::Arc;
-
-use shellac_engine::backend::Backend;
 use shellac_engine::stats::{backend_points, server_points, to_json, Point};
 
 use crate::manager::Manager;
@@ -13,7 +10,7 @@ use crate::manager::Manager;
 /// Every point, in order: `MAIN`, `SMA`, `VBE`, `DISC`.
 pub fn points(m: &Manager) -> Vec<Point> {
     let mut out = server_points(&m.server);
-    for (name, b) in backends(m) {
+    for (name, b) in crate::backends::all(m) {
         out.extend(backend_points(&name, &b));
     }
     if let Some(d) = m.discovery() {
@@ -31,32 +28,6 @@ pub fn points(m: &Manager) -> Vec<Point> {
         out.push(c("DISC.drift", "Keys an anti-entropy listing found the watch had missed", s.drift));
         out.push(c("DISC.failures", "Connection or watch failures", s.failures));
     }
-    out
-}
-
-/// Every backend of every loaded VCL, named as `backend.list` names it (`boot.web1`), the
-/// members discovered by its directors included (`boot.project(10.0.0.1:80)`), `none` ones
-/// left out.
-pub fn backends(m: &Manager) -> Vec<(String, Arc<Backend>)> {
-    let mut out = Vec::new();
-    m.with_vcls(|vcls| {
-        for l in vcls {
-            // (`backend NAME none;` has no address and nothing to count: left out, as
-            // backend.list leaves it out.)
-            for b in l.vcl.backends.iter().filter(|b| b.addr.is_some()) {
-                out.push((format!("{}.{}", l.name, b.name), b.clone()));
-            }
-            let mut stack = l.vcl.directors.clone();
-            while let Some(d) = stack.pop() {
-                for member in d.discovered() {
-                    if let Ok(b) = member.backend {
-                        out.push((format!("{}.{}", l.name, member.name), b));
-                    }
-                }
-                stack.extend(d.children());
-            }
-        }
-    });
     out
 }
 

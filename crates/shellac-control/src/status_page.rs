@@ -114,7 +114,7 @@ pub fn render(m: &Manager, memory: &Arc<Memory>) -> String {
         "<h2>Backends</h2><table class=\"backends\"><tr><th>backend</th><th>health</th>\
          <th>probe history (newest right)</th><th>in use</th></tr>\n",
     );
-    for (name, b) in crate::stats::backends(m) {
+    for (name, b) in crate::backends::all(m) {
         let healthy = b.is_healthy();
         let (class, word) = if healthy { ("ok", "healthy") } else { ("bad", "sick") };
         let _ = write!(h, "<tr><td class=\"name\">{}</td><td class=\"{class}\">{word}</td><td>", esc(&name));

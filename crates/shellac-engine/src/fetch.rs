@@ -107,8 +107,7 @@ pub(crate) async fn fetch(task: &mut crate::fsm::Task, body: Body, mode: Mode) -
     let (server, params, vcl, sess) = (&*task.server, &*task.params, &*task.vcl, &*task.sess);
     let bereq = Bereq::from_req(server, params, &task.req, mode);
     task.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} fetch", bereq.xid));
-    let log = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
-    FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale: None, vsl: log }.run().await
+    FetchTask::new(server, params, vcl, sess, bereq, body, None).run().await
 }
 
 /// What a spawned fetch hands the request that started it.
@@ -193,17 +192,7 @@ pub fn start(
     // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the
     // whole future, the backend request, the body and every await's state, into a task cell).
     let fut = Box::pin(async move {
-        let log = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
-        let mut task = FetchTask {
-            server: &server,
-            params: &params,
-            vcl: &vcl,
-            sess: &sess,
-            bereq,
-            body: Some(body),
-            stale,
-            vsl: log,
-        };
+        let mut task = FetchTask::new(&server, &params, &vcl, &sess, bereq, body, stale);
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
         // some kilobytes, lives in a box of its own: the task's future stays small, and tokio
         // copies a task's future whole when it spawns it and when it finishes.)
@@ -216,7 +205,7 @@ pub fn start(
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
         let storage = storage_for(&server.cache, &params, &beresp, kind);
-        if kind == Kind::Normal && beresp.ttl + beresp.grace + beresp.keep < params.shortlived {
+        if kind == Kind::Normal && shortlived(&params, &beresp) {
             server.registry.stats.inc(crate::stats::Main::BerespShortlived);
         }
         let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
@@ -326,11 +315,15 @@ fn storage_for(
     beresp: &Beresp,
     kind: Kind,
 ) -> Arc<shellac_cache::Storage> {
-    let lifetime = beresp.ttl + beresp.grace + beresp.keep;
-    if kind != Kind::Normal || lifetime < params.shortlived {
+    if kind != Kind::Normal || shortlived(params, beresp) {
         return cache.transient().clone();
     }
     beresp.storage.clone().unwrap_or_else(|| cache.next_store())
+}
+
+/// Whether an object lives (ttl + grace + keep) less than `shortlived`.
+fn shortlived(params: &Params, beresp: &Beresp) -> bool {
+    beresp.ttl + beresp.grace + beresp.keep < params.shortlived
 }
 
 /// The object a response becomes: its head and lifetime as `vcl_backend_response` (or
@@ -395,7 +388,21 @@ fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, c
 
 // === impl FetchTask ===
 
-impl FetchTask<'_> {
+impl<'a> FetchTask<'a> {
+    /// A fetch of `bereq`, with its own transaction log.
+    fn new(
+        server: &'a Server,
+        params: &'a Params,
+        vcl: &'a Vcl,
+        sess: &'a Sess,
+        bereq: Bereq,
+        body: Body,
+        stale: Option<Arc<Object>>,
+    ) -> FetchTask<'a> {
+        let vsl = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
+        FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale, vsl }
+    }
+
     /// Runs the steps to the end, and commits its log.
     async fn run(&mut self) -> Outcome {
         self.log_begin();

@@ -2,14 +2,15 @@
 //! running Shellac, as `varnishstat` shows varnishd's: `-1` once in its plain layout (name,
 //! value, average per second since start, description), `-j` once in its JSON layout, and
 //! without either a view that refreshes every `-w` seconds with the rate of each counter over
-//! the last interval. `-f` keeps the counters matching a glob (`*` any run of characters;
-//! `^GLOB` leaves matching ones out), as varnishstat's does.
+//! the last interval. `-f` keeps the counters matching a glob (fnmatch's, as `backend.list`'s
+//! patterns; `^GLOB` leaves matching ones out), as varnishstat's does.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use shellac_engine::stats::{to_json, Point};
+use shellac_vcl::source::fnmatch;
 
 use crate::adm::Session;
 use crate::cli::StatArgs;
@@ -71,28 +72,8 @@ fn parse(v: &serde_json::Value) -> anyhow::Result<Vec<Point>> {
 /// exclusion (`^GLOB`).
 pub(crate) fn keep(name: &str, fields: &[String]) -> bool {
     let (out, inc): (Vec<&String>, Vec<&String>) = fields.iter().partition(|f| f.starts_with('^'));
-    let included = inc.is_empty() || inc.iter().any(|g| glob(g, name));
-    included && !out.iter().any(|g| glob(&g[1..], name))
-}
-
-/// `*` matches any run of characters; everything else itself.
-fn glob(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first) || !s[first.len()..].ends_with(last) || s.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
+    let included = inc.is_empty() || inc.iter().any(|g| fnmatch(g, name));
+    included && !out.iter().any(|g| fnmatch(&g[1..], name))
 }
 
 /// varnishstat -1's layout: the name padded to a width that grows with the longest name so
