@@ -32,6 +32,23 @@ enum Kind {
     Full(Option<Bytes>),
     Stream(Box<Stream>),
     Filtered(Box<Filtered>),
+    Logged(Box<Logged>),
+}
+
+/// A response body that reports, once, how many bytes it gave: when it ends, fails, or is
+/// dropped unread (the request's log is committed then, with `Timestamp Resp` and `ReqAcct`).
+struct Logged {
+    inner: Body,
+    sent: u64,
+    end: Option<Box<dyn FnOnce(u64) + Send + Sync>>,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(end) = self.end.take() {
+            end(self.sent);
+        }
+    }
 }
 
 /// A body run through a codec (gzip, gunzip, the gzip test).
@@ -137,6 +154,11 @@ impl Body {
         Body { kind: Kind::Filtered(Box::new(Filtered { inner: self, codec, done: false })) }
     }
 
+    /// This body, calling `end` with the bytes it gave once it ends, fails, or goes unread.
+    pub fn logged(self, end: Box<dyn FnOnce(u64) + Send + Sync>) -> Body {
+        Body { kind: Kind::Logged(Box::new(Logged { inner: self, sent: 0, end: Some(end) })) }
+    }
+
     /// For a body run through a codec that has read all of it: the length of the body unpacked
     /// (see [`Codec::plain_len`]).
     pub fn plain_len(&self) -> Option<u64> {
@@ -152,7 +174,7 @@ impl Body {
         match &self.kind {
             Kind::Empty => Some(Body::empty()),
             Kind::Full(b) => Some(Body { kind: Kind::Full(b.clone()) }),
-            Kind::Stream(_) | Kind::Filtered(_) => None,
+            Kind::Stream(_) | Kind::Filtered(_) | Kind::Logged(_) => None,
         }
     }
 
@@ -179,6 +201,19 @@ impl Body {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(s) => s.poll(cx),
             Kind::Filtered(f) => f.poll(cx),
+            Kind::Logged(l) => {
+                let polled = l.inner.poll_frame_inner(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => l.sent += frame.data_ref().map_or(0, |d| d.len() as u64),
+                    Poll::Ready(_) => {
+                        if let Some(end) = l.end.take() {
+                            end(l.sent);
+                        }
+                    }
+                    Poll::Pending => {}
+                }
+                polled
+            }
         }
     }
 }
@@ -197,6 +232,7 @@ impl http_body::Body for Body {
             Kind::Full(b) => b.is_none(),
             Kind::Stream(s) => s.first.is_none() && s.source.is_end_stream(),
             Kind::Filtered(f) => f.done,
+            Kind::Logged(l) => l.inner.is_end_stream(),
         }
     }
 
@@ -215,6 +251,7 @@ impl http_body::Body for Body {
                 hint
             }
             Kind::Filtered(_) => SizeHint::new(),
+            Kind::Logged(l) => l.inner.size_hint(),
         }
     }
 }
@@ -226,6 +263,7 @@ impl std::fmt::Debug for Body {
             Kind::Full(b) => write!(f, "Body::Full({})", b.as_ref().map_or(0, Bytes::len)),
             Kind::Stream(_) => f.write_str("Body::Stream"),
             Kind::Filtered(x) => write!(f, "Body::Filtered({:?}, {:?})", x.codec, x.inner),
+            Kind::Logged(x) => write!(f, "Body::Logged({:?})", x.inner),
         }
     }
 }

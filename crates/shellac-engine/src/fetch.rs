@@ -58,6 +58,33 @@ pub struct Fetched {
     pub gzip: bool,
     /// The length of the gzip body unpacked, when it is already known (a buffered body).
     pub plain_len: Option<u64>,
+    /// The fetch's log, still open: a pass's ends when its body has gone to the client.
+    pub log: Option<FetchLog>,
+}
+
+/// A backend transaction's log, open until its body is read (`Timestamp BerespBody`,
+/// `Length`, `BereqAcct`, `End`).
+pub struct FetchLog {
+    vsl: crate::vsl::Buffer,
+    /// Bereq head and body bytes sent, beresp head bytes read.
+    acct: [u64; 3],
+}
+
+impl FetchLog {
+    /// Ends it: the body was `body` bytes.
+    pub fn finish(mut self, log: &crate::vsl::Log, body: u64) {
+        use crate::vsl::Tag;
+        if !self.vsl.on() {
+            return;
+        }
+        let [h, b, rh] = self.acct;
+        self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
+        if rh > 0 {
+            self.vsl.add(Tag::Length, || body.to_string());
+        }
+        self.vsl.add(Tag::BereqAcct, || format!("{h} {b} {} {rh} {body} {}", h + b, rh + body));
+        self.vsl.commit(log);
+    }
 }
 
 /// What the fetch came to.
@@ -99,6 +126,8 @@ struct FetchTask<'a> {
     stale: Option<Arc<Object>>,
     /// Its transaction log.
     vsl: crate::vsl::Buffer,
+    /// What went over the wire (see [`FetchLog`]).
+    acct: [u64; 3],
 }
 
 /// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
@@ -106,8 +135,15 @@ struct FetchTask<'a> {
 pub(crate) async fn fetch(task: &mut crate::fsm::Task, body: Body, mode: Mode) -> Outcome {
     let (server, params, vcl, sess) = (&*task.server, &*task.params, &*task.vcl, &*task.sess);
     let bereq = Bereq::from_req(server, params, &task.req, mode);
-    task.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} fetch", bereq.xid));
-    FetchTask::new(server, params, vcl, sess, bereq, body, None).run().await
+    let why = if mode == Mode::Miss { "fetch" } else { "pass" };
+    task.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} {why}", bereq.xid));
+    let mut fetch = FetchTask::new(server, params, vcl, sess, bereq, body, None);
+    let mut out = fetch.run().await;
+    match &mut out {
+        Outcome::Deliver(f) => f.log = Some(fetch.take_log()),
+        Outcome::Failed => fetch.take_log().finish(&server.registry.log, 0),
+    }
+    out
 }
 
 /// What a spawned fetch hands the request that started it.
@@ -196,8 +232,11 @@ pub fn start(
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
         // some kilobytes, lives in a box of its own: the task's future stays small, and tokio
         // copies a task's future whole when it spawns it and when it finishes.)
-        let Outcome::Deliver(fetched) = Box::pin(task.run()).await else { return };
-        let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len } = *fetched;
+        let Outcome::Deliver(fetched) = Box::pin(task.run()).await else {
+            task.take_log().finish(&server.registry.log, 0);
+            return;
+        };
+        let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len, log: _ } = *fetched;
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
             // An error with requests waiting: kept a moment, so that they are served from it.
             let now = crate::value::now();
@@ -260,6 +299,7 @@ pub fn start(
         if !complete && obj.is_stored() {
             cache.remove(&obj);
         }
+        task.take_log().finish(&server.registry.log, obj.body.len());
     });
     Inline { fut: Some(fut), rx }
 }
@@ -386,6 +426,23 @@ fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, c
     }
 }
 
+/// A backend transaction's first records: `Begin` (`bereq PARENT WHY`), `Timestamp Start`, the
+/// request line and headers.
+pub(crate) fn log_bereq(vsl: &mut crate::vsl::Buffer, b: &Bereq, why: &str) {
+    use crate::vsl::Tag;
+    if !vsl.on() {
+        return;
+    }
+    vsl.add(Tag::Begin, || format!("bereq {} {why}", b.parent));
+    vsl.timestamp("Start", b.time);
+    vsl.add(Tag::BereqMethod, || b.method.to_string());
+    vsl.add(Tag::BereqURL, || b.url.clone());
+    vsl.add(Tag::BereqProtocol, || b.proto.to_string());
+    for (name, value) in &b.headers {
+        vsl.add(Tag::BereqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+    }
+}
+
 // === impl FetchTask ===
 
 impl<'a> FetchTask<'a> {
@@ -400,33 +457,29 @@ impl<'a> FetchTask<'a> {
         stale: Option<Arc<Object>>,
     ) -> FetchTask<'a> {
         let vsl = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
-        FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale, vsl }
+        FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale, vsl, acct: [0; 3] }
     }
 
-    /// Runs the steps to the end, and commits its log.
+    /// Runs the steps to the response (or the failure); its log stays open for the body.
     async fn run(&mut self) -> Outcome {
         self.log_begin();
-        let out = self.steps().await;
-        self.vsl.commit(&self.server.registry.log);
-        out
+        self.steps().await
+    }
+
+    /// Its log, to end when the body is read.
+    fn take_log(&mut self) -> FetchLog {
+        FetchLog { vsl: std::mem::take(&mut self.vsl), acct: self.acct }
     }
 
     /// The log's first records: `Begin`, `Timestamp Start`, the request line and headers.
     fn log_begin(&mut self) {
-        use crate::vsl::Tag;
-        if !self.vsl.on() {
-            return;
-        }
         let b = &self.bereq;
-        let why = if b.is_bgfetch { "bgfetch" } else { "fetch" };
-        self.vsl.add(Tag::Begin, || format!("bereq {} {why}", b.parent));
-        self.vsl.add(Tag::Timestamp, || format!("Start: {:.6} 0.000000 0.000000", b.time));
-        self.vsl.add(Tag::BereqMethod, || b.method.to_string());
-        self.vsl.add(Tag::BereqURL, || b.url.clone());
-        self.vsl.add(Tag::BereqProtocol, || b.proto.to_string());
-        for (name, value) in &b.headers {
-            self.vsl.add(Tag::BereqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
-        }
+        let why = match (b.is_bgfetch, b.uncacheable) {
+            (true, _) => "bgfetch",
+            (false, true) => "pass",
+            (false, false) => "fetch",
+        };
+        log_bereq(&mut self.vsl, b, why);
     }
 
     /// The steps, from `vcl_backend_fetch` to the response or the failure.
@@ -478,7 +531,7 @@ impl<'a> FetchTask<'a> {
             }
         };
         let result = match send_body {
-            Some(b) => send::send(&self.server.registry.stats, self.params, &self.bereq, b).await,
+            Some(b) => send::send(&self.server.registry.stats, self.params, &self.bereq, b, &mut self.vsl).await,
             None => Err(FetchError::BodyGone),
         };
         let sent = match result {
@@ -491,6 +544,7 @@ impl<'a> FetchTask<'a> {
             }
         };
         let mut beresp = sent.beresp;
+        self.acct = sent.acct;
         if self.vsl.on() {
             use crate::vsl::Tag;
             self.vsl.add(Tag::BerespProtocol, || beresp.proto.to_string());
@@ -573,7 +627,16 @@ impl<'a> FetchTask<'a> {
                         }
                     }
                 };
-                Step::Done(Box::new(Fetched { beresp, body, kind, synthetic: false, revalidated, gzip, plain_len }))
+                Step::Done(Box::new(Fetched {
+                    beresp,
+                    body,
+                    kind,
+                    synthetic: false,
+                    revalidated,
+                    gzip,
+                    plain_len,
+                    log: None,
+                }))
             }
             Ok(h) if h.action == ActionKind::Retry => {
                 if u64::from(self.bereq.retries) >= self.params.max_retries {
@@ -617,6 +680,7 @@ impl<'a> FetchTask<'a> {
                     revalidated: None,
                     gzip: false,
                     plain_len: None,
+                    log: None,
                 }))
             }
             Ok(h) if h.action == ActionKind::Retry => {

@@ -14,6 +14,7 @@
 //! ```
 
 mod deliver;
+mod log;
 mod lookup;
 mod pipe;
 mod synth;
@@ -79,6 +80,19 @@ pub(crate) struct Task {
     pub(crate) stale: Option<Arc<Object>>,
     /// Its transaction log.
     pub(crate) vsl: crate::vsl::Buffer,
+    /// While the log is read: the request head's length (`ReqAcct`), the log of a pass's
+    /// fetch (ended when its body has gone to the client), and whether the request was piped.
+    pub(crate) acct: Option<Box<Acct>>,
+}
+
+/// What the log of a request gathers besides records, for its end.
+#[derive(Default)]
+pub(crate) struct Acct {
+    pub(crate) head_in: u64,
+    pub(crate) body_in: u64,
+    pub(crate) fetch: Option<crate::fetch::FetchLog>,
+    pub(crate) piped: bool,
+    pub(crate) bereq_head: u64,
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -97,10 +111,10 @@ pub fn handle(
                 let resp = task.run().await;
                 task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
                 if task.vsl.on() {
-                    task.log_response(&resp);
-                    task.vsl.commit(&task.server.registry.log);
+                    task.logged(resp)
+                } else {
+                    resp
                 }
-                resp
             }
             Err((status, text)) => plain(*status, text),
         })
@@ -132,6 +146,8 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
     let mut headers = std::mem::take(&mut parts.headers);
+    // (The head as the client sent it, for `ReqAcct`, only while the log is read.)
+    let head_in = server.registry.log.active().then(|| hdr::head_len(parts.method.as_str(), &url, proto, &headers));
     prepare_headers(&mut headers, &sess);
     let mut req = Req::new(method_text(&parts.method), url, proto.into(), headers, server.next_xid(), now());
     req.conditional = conditional;
@@ -151,6 +167,11 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     server.registry.stats.inc(Main::ClientReq);
     let vsl = request_log(&server, &sess, &req);
+    // (The body as the client declared it.)
+    let acct = head_in.filter(|_| vsl.on()).map(|head_in| {
+        let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+        Box::new(Acct { head_in, body_in, ..Acct::default() })
+    });
     Ok(Task {
         server,
         params,
@@ -163,19 +184,28 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         fetch: None,
         stale: None,
         vsl,
+        acct,
     })
 }
 
-/// A request's log as it begins (when the log is read): `Begin`, `Timestamp Start`,
-/// `ReqStart`, the request line and headers.
+/// A request's log as it begins (when the log is read): `Begin`, `Timestamp Start` and `Req`,
+/// then [`log_request`].
 fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
-    use crate::vsl::Tag;
     let mut b = crate::vsl::Buffer::new(&server.registry.log, req.xid, crate::vsl::Side::Client);
     if !b.on() {
         return b;
     }
-    b.add(Tag::Begin, || format!("req {} rxreq", sess.xid));
-    b.add(Tag::Timestamp, || format!("Start: {:.6} 0.000000 0.000000", req.time));
+    sess.links.add(req.xid);
+    b.add(crate::vsl::Tag::Begin, || format!("req {} rxreq", sess.xid));
+    b.timestamp("Start", req.time);
+    b.timestamp("Req", req.time);
+    log_request(&mut b, sess, req);
+    b
+}
+
+/// `ReqStart`, the request line and headers.
+pub(crate) fn log_request(b: &mut crate::vsl::Buffer, sess: &Sess, req: &Req) {
+    use crate::vsl::Tag;
     b.add(Tag::ReqStart, || format!("{} {} {}", sess.client.ip(), sess.client.port(), sess.socket));
     b.add(Tag::ReqMethod, || req.method.to_string());
     b.add(Tag::ReqURL, || req.url.clone());
@@ -183,7 +213,6 @@ fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
     for (name, value) in &req.headers {
         b.add(Tag::ReqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
     }
-    b
 }
 
 /// A request refused before it became a task: a 400 counts as `client_req_400`.
@@ -243,7 +272,9 @@ impl Task {
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };
-                    match fetch::start(server, params, vcl, sess, bereq, body, fill).await {
+                    let started = fetch::start(server, params, vcl, sess, bereq, body, fill).await;
+                    self.log_fetched();
+                    match started {
                         Ok(fetch::Handoff { obj, headers }) => match self.deliver_object(obj, false, Some(headers)) {
                             Ok(resp) => return resp,
                             Err(next) => next,
@@ -254,7 +285,9 @@ impl Task {
                 // A pass (or pipe's sibling): the response streams straight from the backend.
                 Step::Fetch(mode) => {
                     let body = self.request_body().await;
-                    match fetch::fetch(self, body, mode).await {
+                    let fetched = fetch::fetch(self, body, mode).await;
+                    self.log_fetched();
+                    match fetched {
                         Outcome::Deliver(fetched) => match self.deliver(*fetched) {
                             Ok(resp) => return resp,
                             Err(next) => next,
@@ -269,6 +302,7 @@ impl Task {
                 Step::Restart => {
                     (self.fetch, self.stale) = (None, None);
                     self.req.restarts += 1;
+                    self.restart_log();
                     if u64::from(self.req.restarts) > self.params.max_restarts {
                         Step::Synth(503, "Service Unavailable".into())
                     } else {

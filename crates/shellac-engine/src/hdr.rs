@@ -204,6 +204,13 @@ fn digits(buf: &mut [u8], end: usize, n: u64) -> usize {
     }
 }
 
+/// The length of a message head on the wire: the first line (`A B C\r\n`), each header
+/// (`name: value\r\n`), and the blank line.
+pub(crate) fn head_len(a: &str, b: &str, c: &str, headers: &http::HeaderMap) -> u64 {
+    let fields: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    (a.len() + b.len() + c.len() + 4 + fields + 2) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

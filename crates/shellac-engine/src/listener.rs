@@ -127,6 +127,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
             hostname: server.hostname.clone(),
             identity: server.identity.clone(),
             client_ip: Sess::ip_value(&peer),
+            links: crate::vsl::Links::new(&server.registry.log),
         });
         open.count.fetch_add(1, Ordering::AcqRel);
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
@@ -141,6 +142,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
 
 async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStream, stop: Arc<Stop>) {
     let _ = stream.set_nodelay(true);
+    let opened = sess.links.on().then(|| (crate::value::now(), std::os::fd::AsRawFd::as_raw_fd(&stream)));
     let params = server.params();
     let svc = {
         let (server, sess) = (server.clone(), sess.clone());
@@ -157,13 +159,40 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     let io = SendTimeout::new(TokioIo::new(stream), secs(params.send_timeout));
     let conn = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => log_end(&sess.client, r),
+    let ended = tokio::select! {
+        r = conn.as_mut() => r,
         () = stop.wait() => {
             conn.as_mut().graceful_shutdown();
-            log_end(&sess.client, conn.await);
+            conn.await
         }
+    };
+    if let Some((t0, fd)) = opened {
+        session_log(&server, &sess, t0, fd, &ended);
     }
+    log_end(&sess.client, ended);
+}
+
+/// A session's transaction, at its end: `Begin sess`, `SessOpen`, a `Link` per request,
+/// `SessClose` with why it closed (as far as hyper tells) and how long it lasted.
+fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<(), hyper::Error>) {
+    use crate::vsl::Tag;
+    let mut b = crate::vsl::Buffer::new(&server.registry.log, sess.xid, crate::vsl::Side::Client);
+    b.add(Tag::Begin, || "sess 0 HTTP/1".to_string());
+    b.add(Tag::SessOpen, || {
+        let (c, l) = (sess.client, sess.local);
+        format!("{} {} {} {} {} {t0:.6} {fd}", c.ip(), c.port(), sess.socket, l.ip(), l.port())
+    });
+    for vxid in sess.links.take() {
+        b.add(Tag::Link, || format!("req {vxid} rxreq"));
+    }
+    let why = match ended {
+        Ok(()) => "REM_CLOSE",
+        Err(e) if e.is_timeout() => "RX_TIMEOUT",
+        Err(e) if e.is_parse() || e.is_parse_too_large() => "RX_BAD",
+        Err(_) => "TX_ERROR",
+    };
+    b.add(Tag::SessClose, || format!("{why} {:.3}", crate::value::now() - t0));
+    b.commit(&server.registry.log);
 }
 
 /// How a client connection ended, when it ended in an error. A request that is not HTTP/1 (an

@@ -400,6 +400,7 @@ impl Sess {
             hostname: hostname().into(),
             identity: hostname().into(),
             client_ip: Sess::ip_value(&zero),
+            links: crate::vsl::Links::default(),
         }
     }
 }

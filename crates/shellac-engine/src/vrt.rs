@@ -34,6 +34,9 @@ pub struct Sess {
     pub identity: Arc<str>,
     /// `client.ip` as text, for `X-Forwarded-For` (made once per connection).
     pub client_ip: HeaderValue,
+    /// The requests of the session, for its log (`Link req N rxreq`), when the log was read
+    /// as it began.
+    pub links: crate::vsl::Links,
 }
 
 impl Sess {

@@ -46,6 +46,13 @@ pub enum Tag {
     BerespHeader,
     FetchError,
     VCL_Log,
+    ReqAcct,
+    PipeAcct,
+    BereqAcct,
+    SessOpen,
+    SessClose,
+    BackendOpen,
+    Length,
 }
 
 impl Tag {
@@ -80,6 +87,13 @@ impl Tag {
             Tag::BerespHeader => "BerespHeader",
             Tag::FetchError => "FetchError",
             Tag::VCL_Log => "VCL_Log",
+            Tag::ReqAcct => "ReqAcct",
+            Tag::PipeAcct => "PipeAcct",
+            Tag::BereqAcct => "BereqAcct",
+            Tag::SessOpen => "SessOpen",
+            Tag::SessClose => "SessClose",
+            Tag::BackendOpen => "BackendOpen",
+            Tag::Length => "Length",
         }
     }
 }
@@ -115,6 +129,9 @@ pub struct Txn {
     pub side: Side,
     /// Its records, in order.
     pub records: Vec<(Tag, String)>,
+    /// When its first timestamp was taken, and its latest (for `Timestamp`'s two spans).
+    first: f64,
+    last: f64,
 }
 
 /// What a transaction gathers while it runs (nothing when the log is idle).
@@ -124,7 +141,20 @@ pub struct Buffer(Option<Txn>);
 impl Buffer {
     /// A buffer for transaction `vxid`, if the log is being read.
     pub fn new(log: &Log, vxid: u64, side: Side) -> Buffer {
-        Buffer(log.active().then(|| Txn { vxid, side, records: Vec::new() }))
+        Buffer(log.active().then(|| Txn { vxid, side, records: Vec::new(), first: 0.0, last: 0.0 }))
+    }
+
+    /// Records a `Timestamp`: `LABEL: TIME SINCE_FIRST SINCE_PREVIOUS` (the first one taken
+    /// starts the transaction's clock).
+    pub fn timestamp(&mut self, label: &str, t: f64) {
+        if let Some(x) = &mut self.0 {
+            if x.first == 0.0 {
+                (x.first, x.last) = (t, t);
+            }
+            let data = format!("{label}: {t:.6} {:.6} {:.6}", t - x.first, t - x.last);
+            x.last = t;
+            x.records.push((Tag::Timestamp, data));
+        }
     }
 
     /// Whether it records.
@@ -145,6 +175,42 @@ impl Buffer {
             t.records.push((Tag::End, String::new()));
             log.commit(t);
         }
+    }
+}
+
+/// The requests of a session, for its `Link` records: gathered only when the log was read as
+/// the session began, and at most [`Links::MAX`] (a session that lives long ends its list
+/// there: its requests still log themselves).
+#[derive(Debug, Default)]
+pub struct Links(Option<Mutex<Vec<u64>>>);
+
+impl Links {
+    /// The most requests a session's log lists.
+    pub const MAX: usize = 1000;
+
+    /// Links for a session beginning now.
+    pub fn new(log: &Log) -> Links {
+        Links(log.active().then(|| Mutex::new(Vec::new())))
+    }
+
+    /// Whether the session logs.
+    pub fn on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// A request of the session.
+    pub fn add(&self, vxid: u64) {
+        if let Some(l) = &self.0 {
+            let mut l = l.lock();
+            if l.len() < Links::MAX {
+                l.push(vxid);
+            }
+        }
+    }
+
+    /// The requests so far.
+    pub fn take(&self) -> Vec<u64> {
+        self.0.as_ref().map(|l| std::mem::take(&mut *l.lock())).unwrap_or_default()
     }
 }
 
@@ -251,7 +317,7 @@ mod tests {
     use super::*;
 
     fn txn(vxid: u64, data: &str) -> Txn {
-        Txn { vxid, side: Side::Client, records: vec![(Tag::ReqURL, data.to_string())] }
+        Txn { vxid, side: Side::Client, records: vec![(Tag::ReqURL, data.to_string())], first: 0.0, last: 0.0 }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The transaction log (issue 22): nothing is recorded until somebody reads; then each client
-//! request's records come in varnishlog's order, a miss's and a hit's, and a miss's fetch is a
-//! backend transaction of its own, linked both ways.
+//! request's records come in varnishlog's order (a miss's, a hit's, a pass's, a pipe's, a
+//! synth's, a restart's, as varnishd 7.1.1 logs them), and a fetch is a backend transaction of
+//! its own, linked both ways.
 
 mod common;
 
@@ -13,6 +14,13 @@ fn tags(p: &Proxy, cursor: u64) -> (u64, Vec<Vec<&'static str>>) {
     (r.next, txns)
 }
 
+/// The log from `cursor` once it holds `n` transactions (a request's ends once its body has
+/// gone, which can trail the answer by a moment).
+async fn read(p: &Proxy, cursor: u64, n: usize) -> shellac_engine::vsl::Read {
+    eventually(std::time::Duration::from_secs(5), || p.server.registry.log.read(cursor, 1000).txns.len() >= n).await;
+    p.server.registry.log.read(cursor, 1000)
+}
+
 #[tokio::test]
 async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     let o = Origin::start("o").await;
@@ -23,8 +31,8 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     assert!(none.is_empty(), "nothing recorded while nobody read");
     p.get("/a").await;
     p.get("/a").await;
+    let r = read(&p, start, 3).await;
     let (_, all) = tags(&p, start);
-    let r = p.server.registry.log.read(start, 100);
     // The miss's fetch is a transaction of its own, on the backend side.
     let backend: Vec<_> = r.txns.iter().filter(|t| t.side == shellac_engine::vsl::Side::Backend).collect();
     assert_eq!(backend.len(), 1);
@@ -39,11 +47,17 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
             "BereqProtocol",
             "VCL_call",
             "VCL_return",
+            "BackendOpen",
+            "Timestamp",
+            "Timestamp",
             "BerespProtocol",
             "BerespStatus",
             "BerespReason",
             "VCL_call",
             "VCL_return",
+            "Timestamp",
+            "Length",
+            "BereqAcct",
             "End"
         ]
     );
@@ -60,18 +74,19 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
         .map(|(_, names)| names.into_iter().filter(|n| *n != "Link").collect())
         .collect();
     assert_eq!(txns.len(), 2, "{txns:?}");
-    let head = ["Begin", "Timestamp", "ReqStart", "ReqMethod", "ReqURL", "ReqProtocol"];
+    let head = ["Begin", "Timestamp", "Timestamp", "ReqStart", "ReqMethod", "ReqURL", "ReqProtocol"];
     for t in &txns {
-        assert_eq!(&t[..6], &head);
-        assert!(t.ends_with(&["Timestamp", "End"]), "{t:?}");
+        assert_eq!(&t[..7], &head);
+        assert!(t.ends_with(&["Timestamp", "ReqAcct", "End"]), "{t:?}");
     }
     let flow = |t: &Vec<&'static str>| -> Vec<&'static str> {
-        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader" | "VCL_Log")).skip(6).collect()
+        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader" | "VCL_Log")).skip(7).collect()
     };
-    // recv, hash, then miss or hit (a hit first says which object), then deliver.
+    // recv, hash, then miss (the fetch's head: Timestamp Fetch) or hit (first saying which
+    // object), then deliver.
     let sub = ["VCL_call", "VCL_return"];
-    let resp = ["RespProtocol", "RespStatus", "RespReason", "Timestamp", "End"];
-    let miss: Vec<&str> = [&sub[..], &sub, &sub, &sub, &resp].concat();
+    let resp = ["Timestamp", "RespProtocol", "RespStatus", "RespReason", "Timestamp", "ReqAcct", "End"];
+    let miss: Vec<&str> = [&sub[..], &sub, &sub, &["Timestamp"], &sub, &resp].concat();
     let hit: Vec<&str> = [&sub[..], &sub, &["Hit"], &sub, &sub, &resp].concat();
     assert_eq!((flow(&txns[0]), flow(&txns[1])), (miss, hit));
     let hit_txn = r.txns.iter().rfind(|t| t.side == shellac_engine::vsl::Side::Client).expect("the hit");
@@ -85,4 +100,163 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     let at = names.iter().position(|n| *n == "VCL_Log").expect("a VCL_Log record");
     assert_eq!((names[at - 1], names[at + 1]), ("VCL_call", "VCL_return"));
     assert_eq!(client.records[at].1, "seen:/a");
+}
+
+/// The records of a transaction as `TAG data` lines, headers left out.
+fn lines(t: &shellac_engine::vsl::Txn) -> Vec<String> {
+    t.records
+        .iter()
+        .filter(|(tag, _)| !tag.name().ends_with("Header"))
+        .map(|(tag, d)| format!("{} {d}", tag.name()))
+        .collect()
+}
+
+/// `Timestamp` records as their labels only (`Timestamp Fetch`).
+fn labels(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .map(|l| match l.strip_prefix("Timestamp ") {
+            Some(rest) => format!("Timestamp {}", rest.split(':').next().unwrap_or("")),
+            None => l,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    let vcl = "sub vcl_recv {\n\
+        if (req.url == \"/pass\") { return (pass); }\n\
+        if (req.url == \"/pipe\") { return (pipe); }\n\
+        if (req.url == \"/synth\") { return (synth(404, \"Nope\")); }\n\
+        if (req.url == \"/restart\") { set req.url = \"/after\"; return (restart); }\n}\n";
+    let p = proxy(&vcl_for(&[&o], vcl)).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    let client = |r: &shellac_engine::vsl::Read, url: &str| -> Vec<String> {
+        let t = r
+            .txns
+            .iter()
+            .find(|t| {
+                t.records.iter().any(|(tag, d)| *tag == Tag::ReqURL && d == url)
+                    && t.side == shellac_engine::vsl::Side::Client
+            })
+            .unwrap_or_else(|| panic!("a transaction for {url}"));
+        labels(lines(t)).into_iter().skip(7).filter(|l| !l.starts_with("ReqStart")).collect()
+    };
+    let pass = p.get("/pass").await;
+    assert_eq!(pass.status, 200);
+    let r = read(&p, start, 2).await;
+    let c = client(&r, "/pass");
+    let fetch = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the pass's fetch");
+    assert_eq!(
+        fetch.records[0].1,
+        format!("bereq {} pass", r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Client).expect("c").vxid)
+    );
+    assert!(c.contains(&format!("Link bereq {} pass", fetch.vxid)), "{c:?}");
+    assert_eq!(
+        &c[..8],
+        [
+            "VCL_call RECV",
+            "VCL_return pass",
+            "VCL_call HASH",
+            "VCL_return lookup",
+            "VCL_call PASS",
+            "VCL_return fetch",
+            &format!("Link bereq {} pass", fetch.vxid),
+            "Timestamp Fetch"
+        ]
+    );
+    // A pass's fetch ends once its body has gone to the client: before the request does.
+    let at = |vxid: u64| r.txns.iter().position(|t| t.vxid == vxid).expect("in the log");
+    assert!(at(fetch.vxid) < at(r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Client).expect("c").vxid));
+
+    let next = r.next;
+    p.get("/synth").await;
+    let r = read(&p, next, 1).await;
+    let c = client(&r, "/synth");
+    assert_eq!(
+        c.iter().filter(|l| !l.starts_with("Resp")).cloned().collect::<Vec<_>>(),
+        [
+            "VCL_call RECV",
+            "VCL_return synth",
+            "VCL_call HASH",
+            "VCL_return lookup",
+            "VCL_call SYNTH",
+            "VCL_return deliver",
+            "Timestamp Process",
+            "Timestamp Resp",
+            c.iter().find(|l| l.starts_with("ReqAcct")).expect("ReqAcct"),
+            "End "
+        ]
+    );
+    assert!(c.contains(&"RespStatus 404".to_string()) && c.contains(&"RespReason Nope".to_string()), "{c:?}");
+
+    let next = r.next;
+    let restarted = p.get("/restart").await;
+    let r = read(&p, next, 3).await;
+    let first = client(&r, "/restart");
+    let second_vxid: u64 = restarted.header("x-varnish").expect("X-Varnish").parse().expect("a vxid");
+    assert_eq!(
+        first,
+        [
+            "VCL_call RECV",
+            "VCL_return restart",
+            "Timestamp Restart",
+            &format!("Link req {second_vxid} restart"),
+            "End "
+        ],
+        "the restarted transaction ends there; the answer names the next"
+    );
+    let second = r.txns.iter().find(|t| t.vxid == second_vxid).expect("the restart's transaction");
+    let first_vxid = r
+        .txns
+        .iter()
+        .find(|t| t.records.iter().any(|(tag, d)| *tag == Tag::Link && d.ends_with("restart")))
+        .expect("first")
+        .vxid;
+    assert_eq!(second.records[0].1, format!("req {first_vxid} restart"));
+    assert!(lines(second).contains(&"ReqURL /after".to_string()));
+
+    let next = r.next;
+    let piped = p.request("GET /pipe HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(piped.status, 200);
+    let r = read(&p, next, 2).await;
+    let c = client(&r, "/pipe");
+    let bereq =
+        r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the pipe's backend request");
+    assert_eq!(
+        c.iter()
+            .map(|l| if l.starts_with("Timestamp") { l.as_str() } else { l.split(' ').next().unwrap_or("") })
+            .collect::<Vec<_>>(),
+        [
+            "VCL_call",
+            "VCL_return",
+            "VCL_call",
+            "VCL_return",
+            "Link",
+            "VCL_call",
+            "VCL_return",
+            "Timestamp Pipe",
+            "Timestamp PipeSess",
+            "PipeAcct",
+            "End"
+        ],
+        "no Resp records, and PipeAcct for ReqAcct: {c:?}"
+    );
+    assert!(c.contains(&format!("Link bereq {} pipe", bereq.vxid)));
+    assert_eq!(
+        labels(lines(bereq)).iter().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>(),
+        [
+            "Begin",
+            "Timestamp",
+            "BereqMethod",
+            "BereqURL",
+            "BereqProtocol",
+            "BackendOpen",
+            "Timestamp",
+            "BereqAcct",
+            "End"
+        ]
+    );
 }

@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Stat(StatArgs),
     /// Follow a running Shellac's transaction log, as varnishlog does.
     Log(LogArgs),
+    /// Write a running Shellac's requests as access log lines, as varnishncsa does.
+    Ncsa(NcsaArgs),
     /// Register a backend in etcd under a lease, keep it alive, withdraw it when a health check
     /// fails and on SIGTERM/SIGINT (replaces seed 000's fleet sidekick).
     Register(RegisterArgs),
@@ -120,13 +122,53 @@ pub(crate) struct StatArgs {
 pub(crate) struct LogArgs {
     #[command(flatten)]
     pub(crate) reach: Reach,
-    /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches) or
-    /// `raw` (a record a line).
-    #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "request", "raw"])]
+    /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches and
+    /// restarts), `session` (a connection with its requests) or `raw` (a record a line).
+    #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "request", "session", "raw"])]
     pub(crate) grouping: String,
     /// Print what the log holds now, then exit.
     #[arg(short = 'd')]
     pub(crate) dump: bool,
+    /// Show only the transactions (or groups) this query selects (varnishlog's query
+    /// language); several are or'ed.
+    #[arg(short = 'q', value_name = "QUERY")]
+    pub(crate) query: Vec<String>,
+}
+
+/// `shellac ncsa`: varnishncsa's flags.
+#[derive(Debug, Args)]
+pub(crate) struct NcsaArgs {
+    #[command(flatten)]
+    pub(crate) reach: Reach,
+    /// The line format (default: NCSA combined,
+    /// `%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-agent}i"`).
+    #[arg(short = 'F', value_name = "FORMAT", conflicts_with = "format_file")]
+    pub(crate) format: Option<String>,
+    /// Read the format from the first line of this file.
+    #[arg(short = 'f', value_name = "FILE")]
+    pub(crate) format_file: Option<String>,
+    /// Log backend requests (alone, unless -c too).
+    #[arg(short = 'b')]
+    pub(crate) backend: bool,
+    /// Log client requests (the default).
+    #[arg(short = 'c')]
+    pub(crate) client: bool,
+    /// Write what the log holds now, then exit.
+    #[arg(short = 'd')]
+    pub(crate) dump: bool,
+    /// Only the requests this query selects (varnishlog's query language); several are or'ed.
+    #[arg(short = 'q', value_name = "QUERY")]
+    pub(crate) query: Vec<String>,
+    /// Write to this file (reopened on SIGHUP, for logrotate) instead of standard output.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub(crate) write: Option<String>,
+    /// Append to the -w file rather than truncate it.
+    #[arg(short = 'a')]
+    pub(crate) append: bool,
+    /// JSON-safe values: `\uXXXX` escapes, `""` for an empty string, `null` for a missing
+    /// number.
+    #[arg(short = 'j')]
+    pub(crate) json: bool,
 }
 
 /// `shellac serve`: varnishd's flags.

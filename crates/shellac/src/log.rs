@@ -1,8 +1,10 @@
-//! `shellac log [-T ADDR [-S FILE] | -n DIR] [-g vxid|request|raw] [-d]`: a running Shellac's
+//! `shellac log [-T ADDR [-S FILE] | -n DIR] [-g vxid|request|session|raw] [-d] [-q QUERY]`: a running Shellac's
 //! transaction log, as `varnishlog` shows varnishd's: by transaction (`-g vxid`, the default:
 //! `*   << Request  >> VXID` then one `-   TAG DATA` line per record), by request (`-g
-//! request`: each request with its backend fetches below it, `**  << BeReq    >>` and `--`), or
-//! one line per record (`-g raw`: `VXID TAG SIDE DATA`). It follows the log as it grows; with `-d` it prints what
+//! request`: each request with its backend fetches and restarts below it, `**  << BeReq    >>`
+//! and `--`; `-g session`: each connection with its requests, see [`crate::groups`]), or
+//! one line per record (`-g raw`: `VXID TAG SIDE DATA`), those a query selects (`-q`, see
+//! [`crate::query`]). It follows the log as it grows; with `-d` it prints what
 //! the log holds and exits. A reader that falls behind is told how many transactions it lost.
 
 use std::process::ExitCode;
@@ -22,9 +24,36 @@ pub(crate) struct Txn {
 
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(&args.reach)?;
-    let mut cursor = if args.dump { "0".to_string() } else { "new".to_string() };
-    let mut groups = Requests::default();
+    let query = crate::query::parse_all(&args.query)?;
+    let mut groups = match args.grouping.as_str() {
+        "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request)),
+        "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session)),
+        _ => None,
+    };
+    follow(&args.reach, args.dump, |txns| {
+        let mut out = String::new();
+        for t in txns {
+            if let Some(groups) = &mut groups {
+                out.push_str(&groups.take(t, query.as_ref()));
+            } else if crate::query::selects(query.as_ref(), &[&t]) {
+                out.push_str(&format(&t, &args.grouping));
+            }
+        }
+        print!("{out}");
+        Ok(())
+    })
+}
+
+/// Reads the log of the Shellac `reach` names, handing each batch of transactions to `each`
+/// as they come (from the oldest it holds with `dump`, which returns once they are all read;
+/// else from now on, for ever). A reader that fell behind says how many it lost.
+pub(crate) fn follow(
+    reach: &crate::cli::Reach,
+    dump: bool,
+    mut each: impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open(reach)?;
+    let mut cursor = if dump { "0".to_string() } else { "new".to_string() };
     loop {
         let (status, body) = session.command(&["log.read".to_string(), cursor.clone()])?;
         if status != 200 {
@@ -35,15 +64,9 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
             eprintln!("Log overrun: {lost} transactions lost (the reader fell behind)");
         }
         let more = !txns.is_empty();
-        for t in txns {
-            if args.grouping == "request" {
-                print!("{}", groups.take(t));
-            } else {
-                print!("{}", format(&t, &args.grouping));
-            }
-        }
+        each(txns)?;
         cursor = next.to_string();
-        if args.dump && !more {
+        if dump && !more {
             return Ok(ExitCode::SUCCESS);
         }
         if !more {
@@ -74,56 +97,13 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
     Ok((next, lost, txns))
 }
 
-/// `-g request`: a backend fetch goes below the request that made it. The fetch ends before
-/// its request does, so it waits for it; one whose request was already printed (a background
-/// fetch) is printed at once, on its own.
-#[derive(Default)]
-pub(crate) struct Requests {
-    waiting: std::collections::HashMap<u64, Vec<Txn>>,
-    printed: std::collections::VecDeque<u64>,
-}
-
-/// How many printed requests `-g request` remembers, for fetches that end after them.
-const REMEMBERED: usize = 10_000;
-
-impl Requests {
-    /// What to print now that `t` came.
-    pub(crate) fn take(&mut self, t: Txn) -> String {
-        if t.side == 'b' {
-            let parent = t
-                .records
-                .first()
-                .and_then(|(_, d)| d.split(' ').nth(1))
-                .and_then(|p| p.parse::<u64>().ok())
-                .unwrap_or(0);
-            if self.printed.contains(&parent) {
-                return format!("{}\n", level(&t, 2));
-            }
-            self.waiting.entry(parent).or_default().push(t);
-            // (Bounded: fetches whose request never comes are dropped past this many.)
-            if self.waiting.len() > REMEMBERED {
-                self.waiting.clear();
-            }
-            return String::new();
-        }
-        let mut out = level(&t, 1);
-        for child in self.waiting.remove(&t.vxid).unwrap_or_default() {
-            out.push_str(&level(&child, 2));
-        }
-        out.push('\n');
-        self.printed.push_back(t.vxid);
-        if self.printed.len() > REMEMBERED {
-            self.printed.pop_front();
-        }
-        out
-    }
-}
-
 /// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2).
-fn level(t: &Txn, depth: usize) -> String {
-    let kind = match t.side {
-        'c' => "Request",
-        'b' => "BeReq",
+pub(crate) fn level(t: &Txn, depth: usize) -> String {
+    let begin = t.records.iter().find(|(tag, _)| tag == "Begin").map_or("", |(_, d)| d.as_str());
+    let kind = match (begin.split(' ').next(), t.side) {
+        (Some("sess"), _) => "Session",
+        (Some("bereq"), _) | (_, 'b') => "BeReq",
+        (_, 'c') => "Request",
         _ => "Session",
     };
     let (star, dash) = ("*".repeat(depth), "-".repeat(depth));
@@ -161,15 +141,17 @@ mod tests {
             format(&txns[0], "vxid"),
             "*   << Request  >> 32770     \n-   Begin          req 32769 rxreq\n-   ReqURL         /a\n-   End            \n\n"
         );
-        let mut groups = Requests::default();
-        let (_, _, mut txns2) =
-            parse("next 2 lost 0\n* 3 b\nBegin bereq 2 fetch\nEnd \n* 2 c\nBegin req 1 rxreq\nEnd \n").expect("parses");
+        let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request);
+        let (_, _, mut txns2) = parse(
+            "next 2 lost 0\n* 3 b\nBegin bereq 2 fetch\nEnd \n* 2 c\nBegin req 1 rxreq\nLink bereq 3 fetch\nEnd \n",
+        )
+        .expect("parses");
         let client = txns2.pop().expect("client");
-        assert_eq!(groups.take(txns2.pop().expect("fetch")), "", "the fetch waits for its request");
+        assert_eq!(groups.take(txns2.pop().expect("fetch"), None), "", "the fetch waits for its request");
         assert_eq!(
-            groups.take(client),
-            "*   << Request  >> 2         \n-   Begin          req 1 rxreq\n-   End            \n\
-             **  << BeReq    >> 3         \n--  Begin          bereq 2 fetch\n--  End            \n\n"
+            groups.take(client, None),
+            "*   << Request  >> 2         \n-   Begin          req 1 rxreq\n-   Link           bereq 3 fetch\n\
+             -   End            \n**  << BeReq    >> 3         \n--  Begin          bereq 2 fetch\n--  End            \n\n"
         );
         assert_eq!(
             format(&txns[0], "raw"),

@@ -7,9 +7,12 @@ mod adm;
 mod check;
 mod cli;
 mod etcd;
+mod groups;
 mod log;
 mod management;
+mod ncsa;
 mod params;
+mod query;
 mod register;
 mod serve;
 mod stat;
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Adm(args) => adm::run(&args),
         cli::Command::Stat(args) => stat::run(&args),
         cli::Command::Log(args) => log::run(&args),
+        cli::Command::Ncsa(args) => ncsa::run(&args),
         cli::Command::Register(args) => {
             init_logging();
             register::run(&args)

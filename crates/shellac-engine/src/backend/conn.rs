@@ -101,6 +101,17 @@ struct Wire {
 }
 
 impl Conn {
+    /// `BackendOpen`'s fields after the backend's name: the socket's descriptor, the backend's
+    /// address and port, the local address and port.
+    pub fn open_record(&self) -> String {
+        use std::os::fd::AsRawFd;
+        let fd = self.wire.io.as_raw_fd();
+        match (self.wire.io.peer_addr(), self.wire.io.local_addr()) {
+            (Ok(p), Ok(l)) => format!("{fd} {} {} {} {}", p.ip(), p.port(), l.ip(), l.port()),
+            _ => format!("{fd} - - - -"),
+        }
+    }
+
     /// Wraps a connected socket.
     pub fn new(io: TcpStream) -> Conn {
         Conn { wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() }, first_byte: Deadline::new(Instant::now()) }

@@ -86,6 +86,11 @@ impl Pool {
         Pool { addr, idle: Mutex::new(Vec::new()), holddown_until: Mutex::new(None) }
     }
 
+    /// The backend's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// An idle open connection, else a new one.
     pub async fn checkout(&self, backend: &str, policy: &ConnectPolicy) -> Result<Checkout, FetchError> {
         let now = crate::clock::mono();

@@ -28,10 +28,18 @@ use crate::stats::{Main, Stats, Vbe};
 pub(super) struct Sent {
     pub(super) beresp: Beresp,
     pub(super) body: Body,
+    /// What went over the wire: bereq head and body bytes, beresp head bytes (`BereqAcct`).
+    pub(super) acct: [u64; 3],
 }
 
 /// Sends `bereq` with `body` to the backend it resolves to.
-pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Body) -> Result<Sent, FetchError> {
+pub(super) async fn send(
+    stats: &Stats,
+    params: &Params,
+    bereq: &Bereq,
+    body: Body,
+    vsl: &mut crate::vsl::Buffer,
+) -> Result<Sent, FetchError> {
     let backend = bereq.backend.resolve()?;
     if !backend.is_healthy() {
         stats.inc(Main::BackendUnhealthy);
@@ -83,6 +91,18 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
     let t0 = crate::clock::mono();
     let mut checkout = pool.checkout(&backend.name, &policy).await.map_err(failed)?;
     stats.inc(if checkout.reused { Main::BackendReuse } else { Main::BackendConn });
+    let log_open = |vsl: &mut crate::vsl::Buffer, c: &crate::backend::pool::Checkout| {
+        if vsl.on() {
+            let how = if c.reused { "reuse" } else { "connect" };
+            vsl.add(crate::vsl::Tag::BackendOpen, || {
+                let rec = c.conn.open_record();
+                let (fd, rest) = rec.split_once(' ').unwrap_or((&rec, ""));
+                format!("{fd} {} {rest} {how}", backend.name)
+            });
+            vsl.timestamp("Bereq", now());
+        }
+    };
+    log_open(vsl, &checkout);
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
         match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, timeouts).await {
@@ -94,6 +114,7 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
                 stats.inc(Main::BackendRetry);
                 checkout = pool.checkout_fresh(&backend.name, &policy).await.map_err(failed)?;
                 stats.inc(Main::BackendConn);
+                log_open(vsl, &checkout);
             }
             Err(ExchangeError::Failed(e)) => return Err(FetchError::Read(e)),
             Err(ExchangeError::Timeout) => return Err(FetchError::FirstByteTimeout),
@@ -102,7 +123,8 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
 
     stats.fetch.record(crate::clock::mono().saturating_duration_since(t0));
     let Exchanged { head: response, request_sent, body_sent } = response;
-    backend.stats.add(Vbe::BereqHdrbytes, head_len.load(std::sync::atomic::Ordering::Relaxed) as u64);
+    let acct = [head_len.load(std::sync::atomic::Ordering::Relaxed) as u64, body_sent, response.wire_len as u64];
+    backend.stats.add(Vbe::BereqHdrbytes, acct[0]);
     backend.stats.add(Vbe::BereqBodybytes, body_sent);
     backend.stats.add(Vbe::BerespHdrbytes, response.wire_len as u64);
     backend.stats.add(Vbe::Req, 1);
@@ -147,7 +169,8 @@ pub(super) async fn send(stats: &Stats, params: &Params, bereq: &Bereq, body: Bo
         (beresp.ttl, beresp.grace, beresp.keep) = (ttl.ttl, ttl.grace, ttl.keep);
     }
     let body = body_of(lease, between_bytes, &bereq.url);
-    Ok(Sent { beresp, body })
+    vsl.timestamp("Beresp", beresp.time);
+    Ok(Sent { beresp, body, acct })
 }
 
 /// The response body. Whatever the backend already sent with the head is taken now (never a

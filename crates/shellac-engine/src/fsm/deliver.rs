@@ -23,7 +23,10 @@ use crate::vrt::Resp;
 impl Task {
     /// Delivers a passed response, or says which step comes instead.
     pub(super) fn deliver(&mut self, fetched: Fetched) -> Result<Response<Body>, Step> {
-        let Fetched { beresp, body, gzip, plain_len, .. } = fetched;
+        let Fetched { beresp, body, gzip, plain_len, log, .. } = fetched;
+        if let (Some(acct), Some(log)) = (&mut self.acct, log) {
+            acct.fetch = Some(log);
+        }
         let t = now();
         let mut headers = self.delivery_headers(beresp.headers, t - beresp.t_origin, None);
         let unpack = self.unpack(gzip, &mut headers).then_some(plain_len);
@@ -145,26 +148,6 @@ impl Task {
             Ok(_) => Err(Step::Fail),
             Err(e) => Err(self.failed(Method::Deliver, &e.0)),
         }
-    }
-
-    /// Logs the response as it goes to the client (`RespProtocol`, `RespStatus`, `RespReason`,
-    /// `RespHeader`, `Timestamp Resp`).
-    pub(crate) fn log_response(&mut self, r: &Response<Body>) {
-        use crate::vsl::Tag;
-        let start = self.req.time;
-        self.vsl.add(Tag::RespProtocol, || "HTTP/1.1".to_string());
-        self.vsl.add(Tag::RespStatus, || r.status().as_u16().to_string());
-        let reason = r
-            .extensions()
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
-            .unwrap_or_else(|| r.status().canonical_reason().unwrap_or("").to_string());
-        self.vsl.add(Tag::RespReason, || reason);
-        for (name, value) in r.headers() {
-            self.vsl.add(Tag::RespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
-        }
-        let t = now();
-        self.vsl.add(Tag::Timestamp, || format!("Resp: {t:.6} {:.6} {:.6}", t - start, t - start));
     }
 
     /// The response hyper writes: status (last three digits), reason phrase, headers, body.

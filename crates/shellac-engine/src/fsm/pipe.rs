@@ -20,6 +20,7 @@ impl Task {
     pub(super) async fn pipe(&mut self) -> Response<Body> {
         let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Pipe);
         let xid = bereq.xid;
+        self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {xid} pipe"));
         let handling = self.vcl.run(
             Method::Pipe,
             &self.sess,
@@ -77,6 +78,12 @@ impl Task {
         if !bereq.headers.contains_key(CONNECTION) {
             bereq.headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        // The backend transaction's log: the request as it goes (a pipe counts no bytes).
+        let mut log = crate::vsl::Buffer::new(&self.server.registry.log, bereq.xid, crate::vsl::Side::Backend);
+        crate::fetch::log_bereq(&mut log, &bereq, "pipe");
+        if let Some(acct) = &mut self.acct {
+            acct.bereq_head = crate::hdr::head_len(&bereq.method, &bereq.url, "HTTP/1.1", &bereq.headers);
+        }
         let mut request = Request::new(self.body.take().unwrap_or_else(Body::empty));
         *request.method_mut() =
             HttpMethod::from_bytes(bereq.method.as_bytes()).map_err(|_| FetchError::Read("invalid method".into()))?;
@@ -88,6 +95,17 @@ impl Task {
             .await
             .map_err(|_| FetchError::FirstByteTimeout)?
             .map_err(|e| FetchError::Read(e.to_string()))?;
+        let addr = pool.addr();
+        // (The connection is hyper's here: its descriptor and local end are not ours to log.)
+        log.add(crate::vsl::Tag::BackendOpen, || {
+            format!("- {} {} {} - - connect", backend.name, addr.ip(), addr.port())
+        });
+        log.timestamp("Bereq", crate::value::now());
+        log.add(crate::vsl::Tag::BereqAcct, || "0 0 0 0 0 0".to_string());
+        log.commit(&self.server.registry.log);
+        if let Some(acct) = &mut self.acct {
+            acct.piped = true;
+        }
         // 101 (WebSocket), or a CONNECT the backend accepted: from now on a byte tunnel.
         let tunnel = response.status() == StatusCode::SWITCHING_PROTOCOLS
             || (bereq.method == "CONNECT" && response.status().is_success());

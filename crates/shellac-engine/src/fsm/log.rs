@@ -1,0 +1,98 @@
+//! A client request's transaction log at its turns (only while the log is read): the response
+//! it sends (`Resp*`, `Timestamp Process`), its end once the body has gone (`Timestamp Resp`
+//! and `ReqAcct`, or `Timestamp PipeSess` and `PipeAcct` for a pipe; a pass's fetch ends just
+//! before it), and a restart, which ends the transaction and begins the next (`Link req N
+//! restart`, `Begin req N restart`), as varnishd 7.1 logs them.
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::Response;
+
+use super::Task;
+use crate::body::Body;
+use crate::hdr;
+use crate::value::now;
+use crate::vsl::{Buffer, Side, Tag};
+
+impl Task {
+    /// Logs the response as it goes to the client, and wraps its body so that the
+    /// transaction ends (and is committed) when the body has gone.
+    pub(super) fn logged(&mut self, mut resp: Response<Body>) -> Response<Body> {
+        let acct = self.acct.take().map(|a| *a).unwrap_or_default();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+            .unwrap_or_else(|| resp.status().canonical_reason().unwrap_or("").to_string());
+        let code = resp.status().as_u16().to_string();
+        // The framing header hyper would add goes in now, so that it is logged (and counted)
+        // as varnishd logs its own.
+        let bodiless = matches!(resp.status().as_u16(), 100..=199 | 204 | 304);
+        if !bodiless && !resp.headers().contains_key(CONTENT_LENGTH) && !resp.headers().contains_key(TRANSFER_ENCODING)
+        {
+            if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
+                resp.headers_mut().insert(CONTENT_LENGTH, n.into());
+            }
+        }
+        let mut head_out = hdr::head_len("HTTP/1.1", &code, &reason, resp.headers());
+        if !bodiless
+            && !resp.headers().contains_key(CONTENT_LENGTH)
+            && !resp.headers().contains_key(TRANSFER_ENCODING)
+            && !http_body::Body::is_end_stream(resp.body())
+        {
+            head_out += "transfer-encoding: chunked\r\n".len() as u64;
+        }
+        let mut vsl = std::mem::take(&mut self.vsl);
+        if acct.piped {
+            vsl.timestamp("Pipe", now());
+        } else {
+            vsl.timestamp("Process", now());
+            vsl.add(Tag::RespProtocol, || "HTTP/1.1".to_string());
+            vsl.add(Tag::RespStatus, || code);
+            vsl.add(Tag::RespReason, || reason);
+            for (name, value) in resp.headers() {
+                vsl.add(Tag::RespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+            }
+        }
+        let server = self.server.clone();
+        let end = move |sent: u64| {
+            let log = &server.registry.log;
+            if let Some(fetch) = acct.fetch {
+                fetch.finish(log, sent);
+            }
+            let (hin, bin) = (acct.head_in, acct.body_in);
+            if acct.piped {
+                vsl.timestamp("PipeSess", now());
+                vsl.add(Tag::PipeAcct, || format!("{hin} {} {bin} {}", acct.bereq_head, head_out + sent));
+            } else {
+                vsl.timestamp("Resp", now());
+                vsl.add(Tag::ReqAcct, || format!("{hin} {bin} {} {head_out} {sent} {}", hin + bin, head_out + sent));
+            }
+            vsl.commit(log);
+        };
+        let body = std::mem::replace(resp.body_mut(), Body::empty());
+        *resp.body_mut() = body.logged(Box::new(end));
+        resp
+    }
+
+    /// A restart: this transaction ends and the request goes on as a new one, with a new xid.
+    pub(super) fn restart_log(&mut self) {
+        let (old, new) = (self.req.xid, self.server.next_xid());
+        self.req.xid = new;
+        if !self.vsl.on() {
+            return;
+        }
+        self.vsl.timestamp("Restart", now());
+        self.vsl.add(Tag::Link, || format!("req {new} restart"));
+        self.vsl.commit(&self.server.registry.log);
+        self.vsl = Buffer::new(&self.server.registry.log, new, Side::Client);
+        self.vsl.add(Tag::Begin, || format!("req {old} restart"));
+        let t = now();
+        self.vsl.timestamp("Start", t);
+        super::log_request(&mut self.vsl, &self.sess, &self.req);
+    }
+
+    /// `Timestamp Fetch`: the backend's response head is here (a miss or a pass).
+    pub(super) fn log_fetched(&mut self) {
+        self.vsl.timestamp("Fetch", now());
+    }
+}

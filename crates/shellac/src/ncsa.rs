@@ -1,0 +1,693 @@
+//! `shellac ncsa`: a running Shellac's requests as access log lines, as `varnishncsa` writes
+//! varnishd's: NCSA combined by default, or a `-F` format with varnishncsa's formatters
+//! (`%b %D %H %h %I %{X}i %l %m %{X}o %O %q %r %s %t %{X}t %T %{X}T %U %u` and the extended
+//! `%{Varnish:…}x`, `%{VCL_Log:key}x`, `%{VSL:tag:prefix[field]}x`). One line per client
+//! request (`-c`, the default), per backend request (`-b`), or both; `-q` selects with
+//! varnishlog's query language; `-w FILE` writes to a file that SIGHUP reopens (logrotate).
+//! Times (`%t`) are in UTC.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+
+use crate::cli::NcsaArgs;
+use crate::log::Txn;
+use crate::query::Selector;
+
+/// varnishncsa's default: NCSA combined.
+pub(crate) const DEFAULT_FORMAT: &str = "%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\"";
+
+/// One piece of a format.
+#[derive(Debug)]
+enum Item {
+    Text(String),
+    /// `%b` and the like: the letter, and the `{…}` argument if any.
+    Field(char, Option<String>),
+    /// `%{VSL:…}x`.
+    Vsl(Selector),
+}
+
+/// A parsed format.
+#[derive(Debug)]
+pub(crate) struct Format(Vec<Item>);
+
+impl Format {
+    /// Parses a format string; an unknown formatter is an error that names it.
+    pub(crate) fn parse(f: &str) -> anyhow::Result<Format> {
+        let mut items = Vec::new();
+        let mut text = String::new();
+        let mut chars = f.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => text.push('\n'),
+                    Some((_, 't')) => text.push('\t'),
+                    Some((_, other)) => {
+                        text.push('\\');
+                        text.push(other);
+                    }
+                    None => text.push('\\'),
+                },
+                '%' => {
+                    let mut arg = None;
+                    if chars.peek().is_some_and(|(_, c)| *c == '{') {
+                        chars.next();
+                        let mut a = String::new();
+                        let mut depth = 1;
+                        loop {
+                            match chars.next() {
+                                Some((_, '{')) => {
+                                    depth += 1;
+                                    a.push('{');
+                                }
+                                Some((_, '}')) => {
+                                    depth -= 1;
+                                    if depth == 0 {
+                                        break;
+                                    }
+                                    a.push('}');
+                                }
+                                Some((_, c)) => a.push(c),
+                                None => bail!("format: unterminated %{{ at character {}", at + 1),
+                            }
+                        }
+                        arg = Some(a);
+                    }
+                    let Some((_, letter)) = chars.next() else { bail!("format: % at the end") };
+                    if letter == '%' && arg.is_none() {
+                        text.push('%');
+                        continue;
+                    }
+                    let with_arg = "ioxtT";
+                    let plain = "bDHhIlmOqrsTtUu";
+                    let known = if arg.is_some() { with_arg.contains(letter) } else { plain.contains(letter) };
+                    if !known {
+                        let shown = arg.as_ref().map_or(String::new(), |a| format!("{{{a}}}"));
+                        bail!("format: unknown formatter %{shown}{letter} at character {}", at + 1);
+                    }
+                    if !text.is_empty() {
+                        items.push(Item::Text(std::mem::take(&mut text)));
+                    }
+                    if letter == 'x' {
+                        let a = arg.unwrap_or_default();
+                        if let Some(sel) = a.strip_prefix("VSL:") {
+                            let sel = Selector::parse(sel)
+                                .map_err(|(_, what)| anyhow::anyhow!("format: %{{{a}}}x: {what}"))?;
+                            items.push(Item::Vsl(sel));
+                            continue;
+                        }
+                        let ok = a.starts_with("VCL_Log:")
+                            || [
+                                "Varnish:time_firstbyte",
+                                "Varnish:hitmiss",
+                                "Varnish:handling",
+                                "Varnish:side",
+                                "Varnish:vxid",
+                            ]
+                            .contains(&a.as_str());
+                        if !ok {
+                            bail!("format: unknown extended variable %{{{a}}}x at character {}", at + 1);
+                        }
+                        items.push(Item::Field('x', Some(a)));
+                        continue;
+                    }
+                    if letter == 'T' {
+                        if let Some(a) = &arg {
+                            if !["s", "ms", "us"].contains(&a.as_str()) {
+                                bail!("format: %{{{a}}}T: the unit is s, ms or us");
+                            }
+                        }
+                    }
+                    items.push(Item::Field(letter, arg));
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            items.push(Item::Text(text));
+        }
+        Ok(Format(items))
+    }
+
+    /// The line for a transaction (without its newline); `json` as `-j`.
+    pub(crate) fn line(&self, t: &Txn, json: bool) -> String {
+        let v = View { t, backend: t.side == 'b' };
+        let mut out = String::new();
+        for item in &self.0 {
+            match item {
+                Item::Text(s) => out.push_str(s),
+                Item::Vsl(sel) => {
+                    let found = t.records.iter().find_map(|(tag, data)| sel.value(tag, data));
+                    push_str(&mut out, found, json);
+                }
+                Item::Field(c, arg) => v.field(&mut out, *c, arg.as_deref(), json),
+            }
+        }
+        out
+    }
+}
+
+/// A value as varnishncsa writes it: `-` when missing (`""` under -j), escaped.
+fn push_str(out: &mut String, v: Option<&str>, json: bool) {
+    match v {
+        None => out.push_str(if json { "" } else { "-" }),
+        Some(s) => {
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                        if json {
+                            out.push_str(&format!("\\u{:04x}", c as u32));
+                        } else {
+                            out.push_str(&format!("\\x{:02x}", c as u32));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+/// A number, or `-` (`null` under -j) when missing.
+fn push_num(out: &mut String, v: Option<String>, json: bool) {
+    match v {
+        Some(n) => out.push_str(&n),
+        None => out.push_str(if json { "null" } else { "-" }),
+    }
+}
+
+/// One transaction, read the way the formatters want it.
+struct View<'a> {
+    t: &'a Txn,
+    backend: bool,
+}
+
+impl View<'_> {
+    fn first(&self, tag: &str) -> Option<&str> {
+        self.t.records.iter().find(|(t, _)| t == tag).map(|(_, d)| d.as_str())
+    }
+
+    /// A header's value (the last one of that name): `side` is `Req`/`Resp` on the client,
+    /// `Bereq`/`Beresp` on the backend.
+    fn header(&self, tag: &str, name: &str) -> Option<&str> {
+        self.t.records.iter().rev().filter(|(t, _)| t == tag).find_map(|(_, d)| {
+            let (n, v) = d.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim_start())
+        })
+    }
+
+    fn req_tag(&self, client: &'static str, backend: &'static str) -> &'static str {
+        if self.backend {
+            backend
+        } else {
+            client
+        }
+    }
+
+    /// A `Timestamp` record's field (1: absolute, 2: since start).
+    fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
+        self.t.records.iter().find_map(|(t, d)| {
+            let rest = d.strip_prefix(label)?.strip_prefix(':')?;
+            (t == "Timestamp").then(|| rest.split_ascii_whitespace().nth(field - 1)?.parse().ok())?
+        })
+    }
+
+    /// `ReqAcct`'s (or `BereqAcct`'s) N-th field.
+    fn acct(&self, n: usize) -> Option<u64> {
+        let rec = self.first(self.req_tag("ReqAcct", "BereqAcct"))?;
+        rec.split_ascii_whitespace().nth(n - 1)?.parse().ok()
+    }
+
+    fn url(&self) -> Option<&str> {
+        self.first(self.req_tag("ReqURL", "BereqURL"))
+    }
+
+    /// How long it took, in seconds.
+    fn duration(&self) -> Option<f64> {
+        self.timestamp(if self.backend { "BerespBody" } else { "Resp" }, 2)
+            .or_else(|| (!self.backend).then(|| self.timestamp("PipeSess", 2)).flatten())
+    }
+
+    /// When it began.
+    fn start(&self) -> Option<f64> {
+        self.timestamp("Start", 1)
+    }
+
+    /// `hit`/`miss` and how it was handled, from the VCL calls as they came.
+    fn handling(&self) -> (&'static str, &'static str) {
+        let mut h = ("miss", "miss");
+        for (tag, data) in &self.t.records {
+            if tag == "VCL_call" {
+                h = match data.as_str() {
+                    "HIT" => ("hit", "hit"),
+                    "MISS" => ("miss", "miss"),
+                    "PASS" => ("miss", "pass"),
+                    "PIPE" => ("miss", "pipe"),
+                    "SYNTH" => ("miss", "synth"),
+                    _ => h,
+                };
+            }
+        }
+        h
+    }
+
+    fn field(&self, out: &mut String, c: char, arg: Option<&str>, json: bool) {
+        match c {
+            'b' => {
+                // CLF: `-` for no bytes on the client side.
+                let n = self.acct(5).filter(|n| *n > 0 || self.backend);
+                push_num(out, n.map(|n| n.to_string()), json);
+            }
+            'D' => push_num(out, self.duration().map(|d| format!("{:.0}", d * 1e6)), json),
+            'T' if arg.is_none() => push_num(out, self.duration().map(|d| format!("{}", d as u64)), json),
+            'T' => {
+                let d = self.duration();
+                push_num(
+                    out,
+                    match arg {
+                        Some("ms") => d.map(|d| format!("{}", (d * 1e3) as u64)),
+                        Some("us") => d.map(|d| format!("{:.0}", d * 1e6)),
+                        _ => d.map(|d| format!("{}", d as u64)),
+                    },
+                    json,
+                )
+            }
+            'H' => push_str(
+                out,
+                Some(self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0")),
+                json,
+            ),
+            'h' => {
+                let host = if self.backend {
+                    self.first("BackendOpen").and_then(|r| r.split_ascii_whitespace().nth(2))
+                } else {
+                    self.first("ReqStart").and_then(|r| r.split_ascii_whitespace().next())
+                };
+                push_str(out, host, json);
+            }
+            'I' => push_num(out, self.acct(3).map(|n| n.to_string()), json),
+            'O' => push_num(out, self.acct(6).map(|n| n.to_string()), json),
+            'i' => push_str(out, self.header(self.req_tag("ReqHeader", "BereqHeader"), arg.unwrap_or("")), json),
+            'o' => push_str(out, self.header(self.req_tag("RespHeader", "BerespHeader"), arg.unwrap_or("")), json),
+            'l' => out.push('-'),
+            'm' => push_str(out, self.first(self.req_tag("ReqMethod", "BereqMethod")), json),
+            'q' => out.push_str(self.url().and_then(|u| u.find('?').map(|i| &u[i..])).unwrap_or("")),
+            'U' => push_str(out, self.url().map(|u| u.split('?').next().unwrap_or(u)), json),
+            'r' => {
+                let method = self.first(self.req_tag("ReqMethod", "BereqMethod")).unwrap_or("-");
+                let host_tag = self.req_tag("ReqHeader", "BereqHeader");
+                // (The first Host, as varnishncsa takes it.)
+                let host = self.t.records.iter().filter(|(t, _)| t == host_tag).find_map(|(_, d)| {
+                    let (n, v) = d.split_once(':')?;
+                    n.eq_ignore_ascii_case("host").then(|| v.trim_start())
+                });
+                let proto = self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0");
+                let url = self.url().unwrap_or("-");
+                let line = match host {
+                    Some(h) => format!("{method} http://{h}{url} {proto}"),
+                    None => format!("{method} http://localhost{url} {proto}"),
+                };
+                push_str(out, Some(&line), json);
+            }
+            's' => push_num(out, self.first(self.req_tag("RespStatus", "BerespStatus")).map(str::to_string), json),
+            't' => match self.start() {
+                Some(t) => out.push_str(&strftime(arg.unwrap_or("[%d/%b/%Y:%T %z]"), t)),
+                None => out.push('-'),
+            },
+            'u' => push_str(out, self.user().as_deref(), json),
+            'x' => self.extended(out, arg.unwrap_or(""), json),
+            _ => {}
+        }
+    }
+
+    /// `%u`: the user of a Basic `Authorization`.
+    fn user(&self) -> Option<String> {
+        let auth = self.header(self.req_tag("ReqHeader", "BereqHeader"), "authorization")?;
+        let (scheme, cred) = auth.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = base64_decode(cred.trim())?;
+        let text = String::from_utf8_lossy(&decoded).into_owned();
+        Some(text.split(':').next().unwrap_or("").to_string())
+    }
+
+    fn extended(&self, out: &mut String, arg: &str, json: bool) {
+        match arg {
+            "Varnish:time_firstbyte" => {
+                let t = self.timestamp(if self.backend { "Beresp" } else { "Process" }, 2);
+                push_num(out, t.map(|t| format!("{t:.6}")), json);
+            }
+            "Varnish:hitmiss" => out.push_str(self.handling().0),
+            "Varnish:handling" => out.push_str(self.handling().1),
+            "Varnish:side" => out.push(self.t.side),
+            "Varnish:vxid" => out.push_str(&self.t.vxid.to_string()),
+            _ => {
+                let key = arg.strip_prefix("VCL_Log:").unwrap_or("");
+                let value = self.t.records.iter().filter(|(t, _)| t == "VCL_Log").find_map(|(_, d)| {
+                    let (k, v) = d.split_once(':')?;
+                    (k == key).then(|| v.trim_start())
+                });
+                push_str(out, value, json);
+            }
+        }
+    }
+}
+
+/// Standard base64, padded or not (for `%u`).
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().take_while(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The civil date of a day count since 1970-01-01: (year, month 1-12, day 1-31).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The day count since 1970-01-01 of a civil date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `t` (seconds since the epoch) in a strftime format, in UTC: `%a %b %d %e %F %H %j %m %M %S
+/// %s %T %y %Y %z %Z %%`, and varnishncsa's `sec`, `msec`, `usec`, `msec_frac`, `usec_frac`.
+pub(crate) fn strftime(f: &str, t: f64) -> String {
+    let ext = f.strip_prefix("%{").and_then(|x| x.strip_suffix('}')).unwrap_or(f);
+    match ext {
+        "sec" => return format!("{}", t as i64),
+        "msec" => return format!("{}", (t * 1e3) as i64),
+        "usec" => return format!("{}", (t * 1e6) as i64),
+        "msec_frac" => return format!("{:03}", ((t.fract()) * 1e3) as i64),
+        "usec_frac" => return format!("{:06}", ((t.fract()) * 1e6) as i64),
+        _ => {}
+    }
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let secs = t.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let (hh, mm, ss) = (sod / 3600, sod / 60 % 60, sod % 60);
+    let yday = days - days_from_civil(y, 1, 1) + 1;
+    let mut out = String::new();
+    let mut chars = f.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('a') => out.push_str(DAYS[days.rem_euclid(7) as usize]),
+            Some('b') | Some('h') => out.push_str(MONTHS[(m - 1) as usize]),
+            Some('d') => out.push_str(&format!("{d:02}")),
+            Some('e') => out.push_str(&format!("{d:2}")),
+            Some('F') => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
+            Some('H') => out.push_str(&format!("{hh:02}")),
+            Some('j') => out.push_str(&format!("{yday:03}")),
+            Some('m') => out.push_str(&format!("{m:02}")),
+            Some('M') => out.push_str(&format!("{mm:02}")),
+            Some('S') => out.push_str(&format!("{ss:02}")),
+            Some('s') => out.push_str(&secs.to_string()),
+            Some('T') => out.push_str(&format!("{hh:02}:{mm:02}:{ss:02}")),
+            Some('y') => out.push_str(&format!("{:02}", y.rem_euclid(100))),
+            Some('Y') => out.push_str(&y.to_string()),
+            Some('z') => out.push_str("+0000"),
+            Some('Z') => out.push_str("UTC"),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// Whether a transaction gives a line: a client request that was not restarted (its
+/// restart is the one that gives it) or a backend request, as the sides asked.
+fn wanted(t: &Txn, client: bool, backend: bool) -> bool {
+    match t.side {
+        'c' => {
+            client
+                && t.records.first().is_some_and(|(tag, d)| tag == "Begin" && d.starts_with("req "))
+                && !t.records.iter().any(|(tag, d)| tag == "Link" && d.ends_with(" restart"))
+        }
+        'b' => backend,
+        _ => false,
+    }
+}
+
+/// Where lines go: standard output, or a file that SIGHUP reopens.
+enum Out {
+    Stdout,
+    File { path: String, file: std::fs::File, hup: Arc<AtomicBool> },
+}
+
+impl Out {
+    fn open(path: &str, append: bool) -> anyhow::Result<std::fs::File> {
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true);
+        if append {
+            o.append(true);
+        } else {
+            o.write(true).truncate(true);
+        }
+        o.open(path).with_context(|| format!("-w {path}"))
+    }
+
+    fn write(&mut self, text: &str) -> anyhow::Result<()> {
+        match self {
+            Out::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(text.as_bytes())?;
+                o.flush()?;
+            }
+            Out::File { path, file, hup } => {
+                if hup.swap(false, Ordering::Relaxed) {
+                    // Rotated away: a new file under the same name (appended to, in case
+                    // it is already there).
+                    *file = Out::open(path, true)?;
+                }
+                file.write_all(text.as_bytes()).with_context(|| format!("writing {path}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets `flag` on each SIGHUP, from a thread of its own.
+fn on_hangup(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let mut hup = rt.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) })?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            while hup.recv().await.is_some() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+    });
+    Ok(())
+}
+
+/// Runs `shellac ncsa`.
+pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
+    let text = match (&args.format, &args.format_file) {
+        (Some(f), _) => f.clone(),
+        (None, Some(path)) => {
+            let all = std::fs::read_to_string(path).with_context(|| format!("-f {path}"))?;
+            all.lines().next().unwrap_or("").to_string()
+        }
+        (None, None) => DEFAULT_FORMAT.to_string(),
+    };
+    let format = Format::parse(&text)?;
+    let query = crate::query::parse_all(&args.query)?;
+    let (client, backend) = (args.client || !args.backend, args.backend);
+    let mut out = match &args.write {
+        Some(path) if path != "-" => {
+            let hup = Arc::new(AtomicBool::new(false));
+            on_hangup(hup.clone())?;
+            Out::File { path: path.clone(), file: Out::open(path, args.append)?, hup }
+        }
+        _ => Out::Stdout,
+    };
+    crate::log::follow(&args.reach, args.dump, |txns| {
+        let mut lines = String::new();
+        for t in txns.iter().filter(|t| wanted(t, client, backend)) {
+            if crate::query::selects(query.as_ref(), &[t]) {
+                lines.push_str(&format.line(t, args.json));
+                lines.push('\n');
+            }
+        }
+        out.write(&lines)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(vxid: u64, side: char, records: &[(&str, &str)]) -> Txn {
+        Txn { vxid, side, records: records.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+    }
+
+    /// A client request as Shellac logs it (and varnishd 7.1.1, the same traffic: its
+    /// varnishncsa wrote the expected lines).
+    fn miss() -> Txn {
+        txn(
+            2,
+            'c',
+            &[
+                ("Begin", "req 1 rxreq"),
+                ("Timestamp", "Start: 1796584732.786556 0.000000 0.000000"),
+                ("ReqStart", "127.0.0.1 34194 a0"),
+                ("ReqMethod", "GET"),
+                ("ReqURL", "/q?x=1"),
+                ("ReqProtocol", "HTTP/1.1"),
+                ("ReqHeader", "Host: 127.0.0.1:18700"),
+                ("ReqHeader", "User-Agent: ua/1"),
+                ("ReqHeader", "Referer: http://ref/"),
+                ("ReqHeader", "Authorization: Basic dXNlcjpwYXNz"),
+                ("VCL_call", "RECV"),
+                ("VCL_Log", "key:value1"),
+                ("VCL_call", "MISS"),
+                ("Link", "bereq 3 fetch"),
+                ("Timestamp", "Process: 1796584732.787031 0.000475 0.000016"),
+                ("RespStatus", "200"),
+                ("RespHeader", "Content-Type: text/html"),
+                ("Timestamp", "Resp: 1796584732.787376 0.000819 0.000344"),
+                ("ReqAcct", "95 0 95 317 6 323"),
+                ("End", ""),
+            ],
+        )
+    }
+
+    #[test]
+    fn lines_are_varnishncsa_lines() {
+        let t = miss();
+        let combined = Format::parse(DEFAULT_FORMAT).expect("parses");
+        assert_eq!(
+            combined.line(&t, false),
+            "127.0.0.1 - user [06/Dec/2026:19:18:52 +0000] \"GET http://127.0.0.1:18700/q?x=1 HTTP/1.1\" 200 6 \"http://ref/\" \"ua/1\""
+        );
+        let f = Format::parse(
+            "%{Varnish:hitmiss}x %{Varnish:handling}x %{Varnish:time_firstbyte}x %{VCL_Log:key}x %D %T %I %O %U %q %m %H %{Varnish:vxid}x %{Varnish:side}x %{VSL:Begin[2]}x %{VSL:Timestamp:Process}x %{Content-Type}o %{X}i %{%F %T}t %{msec}t",
+        )
+        .expect("parses");
+        assert_eq!(
+            f.line(&t, false),
+            "miss miss 0.000475 value1 819 0 95 323 /q ?x=1 GET HTTP/1.1 2 c 1 1796584732.787031 0.000475 0.000016 text/html - 2026-12-06 19:18:52 1796584732786"
+        );
+        assert_eq!(Format::parse("%{X}i|%b").expect("parses").line(&t, true), "|6");
+    }
+
+    #[test]
+    fn handling_follows_the_vcl_calls() {
+        let rows: &[(&[&str], &str)] = &[
+            (&["RECV", "HASH", "HIT", "DELIVER"], "hit hit"),
+            (&["RECV", "HASH", "MISS", "DELIVER"], "miss miss"),
+            (&["RECV", "HASH", "PASS", "DELIVER"], "miss pass"),
+            (&["RECV", "HASH", "MISS", "PASS"], "miss pass"),
+            (&["RECV", "HASH", "PIPE"], "miss pipe"),
+            (&["RECV", "HASH", "SYNTH"], "miss synth"),
+        ];
+        let f = Format::parse("%{Varnish:hitmiss}x %{Varnish:handling}x").expect("parses");
+        for (calls, want) in rows {
+            let recs: Vec<(&str, &str)> = calls.iter().map(|c| ("VCL_call", *c)).collect();
+            assert_eq!(f.line(&txn(1, 'c', &recs), false), *want, "{calls:?}");
+        }
+    }
+
+    #[test]
+    fn backend_lines_read_the_backend_records() {
+        let t = txn(
+            3,
+            'b',
+            &[
+                ("Begin", "bereq 2 fetch"),
+                ("Timestamp", "Start: 1796584732.786652 0.000000 0.000000"),
+                ("BereqMethod", "GET"),
+                ("BereqURL", "/a"),
+                ("BereqProtocol", "HTTP/1.1"),
+                ("BereqHeader", "Host: 127.0.0.1:18700"),
+                ("BackendOpen", "23 o 127.0.0.2 18702 127.0.0.1 51454 connect"),
+                ("Timestamp", "Beresp: 1796584732.786935 0.000283 0.000161"),
+                ("BerespStatus", "200"),
+                ("Timestamp", "BerespBody: 1796584732.787022 0.000370 0.000069"),
+                ("BereqAcct", "160 0 160 263 0 263"),
+            ],
+        );
+        let f = Format::parse("%h \"%r\" %s %b %D %{Varnish:time_firstbyte}x %{Varnish:side}x").expect("parses");
+        assert_eq!(f.line(&t, false), "127.0.0.2 \"GET http://127.0.0.1:18700/a HTTP/1.1\" 200 0 370 0.000283 b");
+        assert!(wanted(&t, false, true) && !wanted(&t, true, false));
+    }
+
+    #[test]
+    fn a_restarted_request_gives_no_line_and_its_restart_does() {
+        let first = txn(5, 'c', &[("Begin", "req 4 rxreq"), ("Link", "req 6 restart"), ("End", "")]);
+        let second = txn(6, 'c', &[("Begin", "req 5 restart"), ("End", "")]);
+        assert!(!wanted(&first, true, false));
+        assert!(wanted(&second, true, false));
+    }
+
+    #[test]
+    fn bad_formats_say_which_formatter() {
+        for (f, what) in [
+            ("%Z", "unknown formatter %Z"),
+            ("%{Varnish:nope}x", "unknown extended variable"),
+            ("%{X}b", "unknown formatter %{X}b"),
+            ("%{min}T", "the unit is s, ms or us"),
+            ("%{X", "unterminated"),
+            ("%{VSL:Timestamp[0]}x", "a field is a number"),
+        ] {
+            let e = Format::parse(f).expect_err(f).to_string();
+            assert!(e.contains(what), "{f}: {e}");
+        }
+        assert_eq!(Format::parse("100%% \\t%s\\n").expect("parses").line(&txn(1, 'c', &[]), false), "100% \t-\n");
+    }
+
+    #[test]
+    fn times_format_in_utc() {
+        assert_eq!(strftime("[%d/%b/%Y:%T %z]", 0.0), "[01/Jan/1970:00:00:00 +0000]");
+        assert_eq!(strftime("%F %T %a %j", 951_782_400.0), "2000-02-29 00:00:00 Tue 060");
+        assert_eq!(strftime("%{usec_frac}", 1.25), "250000");
+        assert_eq!(strftime("msec_frac", 1.25), "250");
+    }
+}

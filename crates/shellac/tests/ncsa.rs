@@ -1,0 +1,201 @@
+//! `shellac ncsa` and `shellac log` against a running Shellac (issue 22): the access log lines
+//! of a miss, a hit, a pass, a pipe, a synth and a restart, on the client side and the backend
+//! side; a query that picks one request in a thousand; `-w` reopened on SIGHUP.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::time::Instant;
+
+use shellac_testkit::{request, Origin, Shellac};
+
+const VCL: &str = "sub vcl_recv {\n\
+    if (req.url ~ \"^/pass\") { return (pass); }\n\
+    if (req.url ~ \"^/pipe\") { return (pipe); }\n\
+    if (req.url ~ \"^/synth\") { return (synth(404, \"Nope\")); }\n\
+    if (req.url == \"/restart\") { set req.url = \"/after\"; return (restart); }\n\
+}\n";
+
+async fn start(name: &str) -> (Origin, Shellac, String) {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    let dir = std::env::temp_dir().join(format!("shellac-{name}-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let vcl = dir.join("main.vcl");
+    let program = format!("vcl 4.1;\nbackend o {{ .host = \"{}\"; .port = \"{}\"; }}\n{VCL}", o.host(), o.port());
+    std::fs::write(&vcl, program).expect("vcl");
+    let vcl = vcl.to_string_lossy().into_owned();
+    let work = dir.join("work").to_string_lossy().into_owned();
+    let args = ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &work, "-f", &vcl];
+    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[("RUST_LOG", "error")]).await;
+    (o, p, dir.to_string_lossy().into_owned())
+}
+
+/// Runs `shellac TOOL -T ADMIN ARGS` to its end; its standard output.
+fn tool(p: &Shellac, tool: &str, args: &[&str]) -> String {
+    let admin = p.admin.as_deref().expect("-T");
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args([tool, "-T", admin])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("shellac {tool}: {e}"));
+    assert!(out.status.success(), "shellac {tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn get(p: &Shellac, path: &str) -> u16 {
+    request(
+        p.addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+    .status
+}
+
+/// `shellac ncsa -d ARGS` once it has `want` lines (a request's log is complete once its body
+/// has gone: the lines can trail the answers by a moment).
+fn ncsa_lines(p: &Shellac, args: &[&str], want: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut all = vec!["-d"];
+        all.extend_from_slice(args);
+        let lines: Vec<String> = tool(p, "ncsa", &all).lines().map(str::to_string).collect();
+        if lines.len() >= want || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_request_gives_its_line_on_each_side() {
+    let (_o, p, _dir) = start("ncsa").await;
+    tool(&p, "log", &["-d"]); // The log records once somebody reads it.
+    for path in ["/a", "/a", "/pass", "/pipe", "/synth", "/restart"] {
+        get(&p, path).await;
+    }
+    let client = ncsa_lines(&p, &["-F", "%{Varnish:hitmiss}x %{Varnish:handling}x %s %U %m %H"], 6);
+    assert_eq!(
+        client,
+        [
+            "miss miss 200 /a GET HTTP/1.1",
+            "hit hit 200 /a GET HTTP/1.1",
+            "miss pass 200 /pass GET HTTP/1.1",
+            "miss pipe - /pipe GET HTTP/1.1",
+            "miss synth 404 /synth GET HTTP/1.1",
+            "miss miss 200 /after GET HTTP/1.1",
+        ]
+    );
+    // %b is the body's length (CLF: `-` when there is none, as for the pipe).
+    let sizes = ncsa_lines(&p, &["-F", "%b %{Content-Length}o"], 6);
+    for line in &sizes {
+        let (b, cl) = line.split_once(' ').expect("two fields");
+        assert_eq!(b, cl, "{sizes:?}");
+    }
+    // The default format: NCSA combined.
+    let combined = ncsa_lines(&p, &[], 6);
+    let re = regex::Regex::new(
+        r#"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET http://example\.com/a HTTP/1\.1" 200 \d+ "-" "t/1"$"#,
+    )
+    .expect("regex");
+    assert!(re.is_match(&combined[0]), "{combined:?}");
+    // The backend side: one line per backend request (the hit made none).
+    let mut backend = ncsa_lines(&p, &["-b", "-F", "%{Varnish:side}x %s %U %h"], 4);
+    backend.sort();
+    let here = "127.0.0.1";
+    assert_eq!(
+        backend,
+        [
+            format!("b - /pipe {here}"),
+            format!("b 200 /a {here}"),
+            format!("b 200 /after {here}"),
+            format!("b 200 /pass {here}")
+        ]
+    );
+    // `shellac log -g session`: each connection (the requests closed theirs) with its request,
+    // and that request's fetch or restart below it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut sessions = String::new();
+    while sessions.matches("<< Session  >>").count() < 6 && Instant::now() < deadline {
+        sessions = tool(&p, "log", &["-d", "-g", "session"]);
+    }
+    let groups: Vec<&str> = sessions.split("\n\n").filter(|g| g.contains("<< Session  >>")).collect();
+    assert_eq!(groups.len(), 6, "{sessions}");
+    for g in &groups {
+        assert!(g.starts_with("*   << Session  >>") && g.contains("\n**  << Request  >>"), "{g}");
+        assert!(g.contains("SessOpen       127.0.0.1 ") && g.contains("SessClose      "), "{g}");
+    }
+    let pass = groups.iter().find(|g| g.contains("ReqURL         /pass")).expect("the pass's session");
+    assert!(pass.contains("\n*** << BeReq    >>"), "{pass}");
+    let restart = groups.iter().find(|g| g.contains("ReqURL         /restart")).expect("the restart's session");
+    assert!(restart.contains("\n*** << Request  >>"), "the restart below its request: {restart}");
+    // Both sides, and a query.
+    assert_eq!(ncsa_lines(&p, &["-b", "-c"], 10).len(), 10);
+    assert_eq!(ncsa_lines(&p, &["-q", "RespStatus == 404", "-F", "%U"], 1), ["/synth"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_picks_one_request_in_a_thousand() {
+    let (_o, p, _dir) = start("query").await;
+    tool(&p, "log", &["-d"]);
+    for i in 0..1000 {
+        get(&p, &format!("/n/{i}")).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ncsa_lines(&p, &["-F", "%U"], 1000).len() < 1000 && Instant::now() < deadline {}
+    let out = tool(&p, "log", &["-d", "-g", "request", "-q", "ReqURL eq \"/n/537\""]);
+    assert_eq!(out.matches("<< Request  >>").count(), 1, "{out}");
+    assert_eq!(out.matches("<< BeReq    >>").count(), 1, "its fetch comes with it: {out}");
+    assert!(out.contains("ReqURL         /n/537\n"), "{out}");
+    let vxid = tool(&p, "log", &["-d", "-q", "BereqURL ~ \"^/n/53[0-9]$\" and not BereqURL eq /n/531"]);
+    assert_eq!(vxid.matches("<< BeReq    >>").count(), 9, "{vxid}");
+    // A bad query says what and where, and nothing runs.
+    let admin = p.admin.as_deref().expect("-T");
+    let bad = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["log", "-T", admin, "-d", "-q", "RespStatus == ok"])
+        .output()
+        .expect("shellac log");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("compares numbers") && err.contains("character 15"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_written_file_is_reopened_on_sighup() {
+    let (_o, p, dir) = start("ncsa-w").await;
+    let file = format!("{dir}/access.log");
+    let admin = p.admin.clone().expect("-T");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["ncsa", "-T", &admin, "-F", "%U", "-w", &file])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("shellac ncsa -w");
+    let wait_for = |path: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::fs::read_to_string(path).is_ok_and(|s| s.contains(want)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    // Until the reader's first read, nothing records: ask until a line comes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&file).is_ok_and(|s| s.contains("/before")) && Instant::now() < deadline {
+        get(&p, "/before").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(wait_for(&file, "/before"));
+    let rotated = format!("{file}.1");
+    std::fs::rename(&file, &rotated).expect("rotate");
+    let hup = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().expect("kill");
+    assert!(hup.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    get(&p, "/after-rotation").await;
+    let found = wait_for(&file, "/after-rotation");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "a new file after SIGHUP");
+    let old = std::fs::read_to_string(&rotated).expect("the rotated file");
+    assert!(old.contains("/before") && !old.contains("/after-rotation"), "{old}");
+}
