@@ -5,6 +5,7 @@
 //! and closes it too. Then one command per line (8 MiB at most with its here-document), one
 //! framed response per command.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use shellac_engine::accept::Backoff;
@@ -278,11 +279,22 @@ fn log_read(m: &Manager, args: &[String]) -> Result<String, (Status, String)> {
         None => 1000,
     };
     let read = m.server.registry.log.read(cursor, max);
-    let mut out = format!("next {} lost {}\n", read.next, read.lost);
+    let size: usize = read.txns.iter().flat_map(|t| &t.records).map(|(_, d)| d.len() + 16).sum();
+    let mut out = String::with_capacity(size + 64 * read.txns.len() + 32);
+    let _ = writeln!(out, "next {} lost {}", read.next, read.lost);
     for t in &read.txns {
-        out.push_str(&format!("* {} {}\n", t.vxid, t.side.letter()));
+        let _ = writeln!(out, "* {} {}", t.vxid, t.side.letter());
         for (tag, data) in &t.records {
-            out.push_str(&format!("{} {}\n", tag.name(), data.replace('\n', "\\n")));
+            out.push_str(tag.name());
+            out.push(' ');
+            // (A newline in data would end the record: written as `\n`.)
+            for (i, part) in data.split('\n').enumerate() {
+                if i > 0 {
+                    out.push_str("\\n");
+                }
+                out.push_str(part);
+            }
+            out.push('\n');
         }
     }
     Ok(out)
