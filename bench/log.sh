@@ -10,7 +10,7 @@
 #
 #   bench/log.sh [ROUNDS=5] [SECONDS=8] [CONNECTIONS=50]
 #
-# Loopback ports 18670-18679 must be free.
+# Loopback ports 18668 and 18670-18679 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -21,7 +21,7 @@ CONNS=${3:-50}
 bench_need nginx:nginx-light wrk:wrk varnishd:varnish
 cargo build --release -q -p shellac
 BIN=target/release/shellac
-bench_ports 18670 18671 18672 18673 18674 18675 18676 18677 18678 18679
+bench_ports 18668 18670 18671 18672 18673 18674 18675 18676 18677 18678 18679
 bench_workdir shellac-log-bench
 
 mkdir -p "$W/www"
@@ -78,7 +78,7 @@ done
 # varnishd, bare then read (it records always; the readers cost only their reading).
 for mode in hit pass; do
     rm -rf "$W/v-$mode"
-    taskset -c 1 varnishd -n "$W/v-$mode" -a 127.0.0.1:18678 -T 127.0.0.1:18674 -f "$W/$mode.vcl" -s malloc,256m \
+    taskset -c 1 varnishd -n "$W/v-$mode" -a 127.0.0.1:18678 -T 127.0.0.1:18668 -f "$W/$mode.vcl" -s malloc,256m \
         -p thread_pools=1 -p thread_pool_min=10 >/dev/null
     sleep 2
     vpid=$(cat "$W/v-$mode/_.pid" 2>/dev/null || pgrep -n -f "varnishd -n $W/v-$mode")

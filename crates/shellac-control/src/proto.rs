@@ -35,10 +35,15 @@ pub enum Status {
 
 /// Encodes one response: 13-byte header, body, newline.
 pub fn encode(status: Status, body: &str) -> Vec<u8> {
-    let mut out = format!("{:<3} {:<8}\n", status as u16, body.len()).into_bytes();
+    let mut out = encode_head(status, body.len());
     out.extend_from_slice(body.as_bytes());
     out.push(b'\n');
     out
+}
+
+/// A response's header line alone (the body and a newline follow).
+pub fn encode_head(status: Status, len: usize) -> Vec<u8> {
+    format!("{:<3} {:<8}\n", status as u16, len).into_bytes()
 }
 
 /// Parses a response header line (`200 19      `) into status and body length.

@@ -14,7 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::commands::{command, COMMANDS};
 use crate::manager::{Manager, VclText};
-use crate::proto::{auth_digest, encode, Status};
+use crate::proto::{auth_digest, encode, encode_head, Status};
+
+/// An answer longer than this is written in three pieces rather than copied into one.
+const LARGE: usize = 16 * 1024;
 use crate::request::{read_request, ReadError, Request, PRE_AUTH_LIMIT, REQUEST_LIMIT};
 use crate::{backends, params_cmd};
 
@@ -161,7 +164,14 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
             }
             _ => {
                 let (status, body) = execute(m, &name, args).await;
-                write.write_all(&encode(status, &body)).await?;
+                if body.len() > LARGE {
+                    // (A large answer, such as log.read's, goes out without a copy.)
+                    write.write_all(&encode_head(status, body.len())).await?;
+                    write.write_all(body.as_bytes()).await?;
+                    write.write_all(b"\n").await?;
+                } else {
+                    write.write_all(&encode(status, &body)).await?;
+                }
             }
         }
     }
@@ -279,23 +289,12 @@ fn log_read(m: &Manager, args: &[String]) -> Result<String, (Status, String)> {
         None => 1000,
     };
     let read = m.server.registry.log.read(cursor, max);
-    let size: usize = read.txns.iter().flat_map(|t| &t.records).map(|(_, d)| d.len() + 16).sum();
-    let mut out = String::with_capacity(size + 64 * read.txns.len() + 32);
+    let size: usize = read.txns.iter().map(|t| t.text().len() + 32).sum();
+    let mut out = String::with_capacity(size + 32);
     let _ = writeln!(out, "next {} lost {}", read.next, read.lost);
     for t in &read.txns {
         let _ = writeln!(out, "* {} {}", t.vxid, t.side.letter());
-        for (tag, data) in &t.records {
-            out.push_str(tag.name());
-            out.push(' ');
-            // (A newline in data would end the record: written as `\n`.)
-            for (i, part) in data.split('\n').enumerate() {
-                if i > 0 {
-                    out.push_str("\\n");
-                }
-                out.push_str(part);
-            }
-            out.push('\n');
-        }
+        out.push_str(t.text());
     }
     Ok(out)
 }

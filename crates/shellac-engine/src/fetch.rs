@@ -80,9 +80,13 @@ impl FetchLog {
         let [h, b, rh] = self.acct;
         self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
         if rh > 0 {
-            self.vsl.add(Tag::Length, || body.to_string());
+            if let Some(mut r) = self.vsl.rec(Tag::Length) {
+                r.n(body);
+            }
         }
-        self.vsl.add(Tag::BereqAcct, || format!("{h} {b} {} {rh} {body} {}", h + b, rh + body));
+        if let Some(mut r) = self.vsl.rec(Tag::BereqAcct) {
+            r.n(h).s(" ").n(b).s(" ").n(h + b).s(" ").n(rh).s(" ").n(body).s(" ").n(rh + body);
+        }
         self.vsl.commit(log);
     }
 }
@@ -136,7 +140,9 @@ pub(crate) async fn fetch(task: &mut crate::fsm::Task, body: Body, mode: Mode) -
     let (server, params, vcl, sess) = (&*task.server, &*task.params, &*task.vcl, &*task.sess);
     let bereq = Bereq::from_req(server, params, &task.req, mode);
     let why = if mode == Mode::Miss { "fetch" } else { "pass" };
-    task.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} {why}", bereq.xid));
+    if let Some(mut r) = task.vsl.rec(crate::vsl::Tag::Link) {
+        r.s("bereq ").n(bereq.xid).s(" ").s(why);
+    }
     let mut fetch = FetchTask::new(server, params, vcl, sess, bereq, body, None);
     let mut out = fetch.run().await;
     match &mut out {
@@ -433,13 +439,15 @@ pub(crate) fn log_bereq(vsl: &mut crate::vsl::Buffer, b: &Bereq, why: &str) {
     if !vsl.on() {
         return;
     }
-    vsl.add(Tag::Begin, || format!("bereq {} {why}", b.parent));
+    if let Some(mut r) = vsl.rec(Tag::Begin) {
+        r.s("bereq ").n(b.parent).s(" ").s(why);
+    }
     vsl.timestamp("Start", b.time);
-    vsl.add(Tag::BereqMethod, || b.method.to_string());
-    vsl.add(Tag::BereqURL, || b.url.clone());
-    vsl.add(Tag::BereqProtocol, || b.proto.to_string());
+    vsl.add_str(Tag::BereqMethod, &b.method);
+    vsl.add_str(Tag::BereqURL, &b.url);
+    vsl.add_str(Tag::BereqProtocol, &b.proto);
     for (name, value) in &b.headers {
-        vsl.add(Tag::BereqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+        vsl.add_header(Tag::BereqHeader, name.as_str(), value.as_bytes());
     }
 }
 
@@ -537,7 +545,7 @@ impl<'a> FetchTask<'a> {
         let sent = match result {
             Ok(sent) => sent,
             Err(e) => {
-                self.vsl.add(crate::vsl::Tag::FetchError, || e.to_string());
+                self.vsl.add_fmt(crate::vsl::Tag::FetchError, format_args!("{e}"));
                 self.server.registry.stats.inc(crate::stats::Main::FetchFailed);
                 tracing::info!(xid = self.bereq.xid, backend = self.bereq.backend.name(), "FetchError: {e}");
                 return Step::Error(503, "Backend fetch failed".into());
@@ -547,11 +555,13 @@ impl<'a> FetchTask<'a> {
         self.acct = sent.acct;
         if self.vsl.on() {
             use crate::vsl::Tag;
-            self.vsl.add(Tag::BerespProtocol, || beresp.proto.to_string());
-            self.vsl.add(Tag::BerespStatus, || beresp.status.to_string());
-            self.vsl.add(Tag::BerespReason, || beresp.reason.to_string());
+            self.vsl.add_str(Tag::BerespProtocol, &beresp.proto);
+            if let Some(mut r) = self.vsl.rec(Tag::BerespStatus) {
+                r.n(u64::from(beresp.status));
+            }
+            self.vsl.add_str(Tag::BerespReason, &beresp.reason);
             for (name, value) in &beresp.headers {
-                self.vsl.add(Tag::BerespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+                self.vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
             }
         }
         beresp.storage = Some(self.default_storage());

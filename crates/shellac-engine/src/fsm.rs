@@ -196,7 +196,9 @@ fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
         return b;
     }
     sess.links.add(req.xid);
-    b.add(crate::vsl::Tag::Begin, || format!("req {} rxreq", sess.xid));
+    if let Some(mut r) = b.rec(crate::vsl::Tag::Begin) {
+        r.s("req ").n(sess.xid).s(" rxreq");
+    }
     b.timestamp("Start", req.time);
     b.timestamp("Req", req.time);
     log_request(&mut b, sess, req);
@@ -206,12 +208,15 @@ fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
 /// `ReqStart`, the request line and headers.
 pub(crate) fn log_request(b: &mut crate::vsl::Buffer, sess: &Sess, req: &Req) {
     use crate::vsl::Tag;
-    b.add(Tag::ReqStart, || format!("{} {} {}", sess.client.ip(), sess.client.port(), sess.socket));
-    b.add(Tag::ReqMethod, || req.method.to_string());
-    b.add(Tag::ReqURL, || req.url.clone());
-    b.add(Tag::ReqProtocol, || req.proto.to_string());
+    if let Some(mut r) = b.rec(Tag::ReqStart) {
+        // (The client's address as text already, for X-Forwarded-For.)
+        r.s(sess.client_ip.to_str().unwrap_or("-")).s(" ").n(u64::from(sess.client.port())).s(" ").s(&sess.socket);
+    }
+    b.add_str(Tag::ReqMethod, &req.method);
+    b.add_str(Tag::ReqURL, &req.url);
+    b.add_str(Tag::ReqProtocol, &req.proto);
     for (name, value) in &req.headers {
-        b.add(Tag::ReqHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+        b.add_header(Tag::ReqHeader, name.as_str(), value.as_bytes());
     }
 }
 
@@ -268,7 +273,9 @@ impl Task {
                 Step::Fetch(Mode::Miss) => {
                     let body = self.request_body().await;
                     let bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
-                    self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} fetch", bereq.xid));
+                    if let Some(mut r) = self.vsl.rec(crate::vsl::Tag::Link) {
+                        r.s("bereq ").n(bereq.xid).s(" fetch");
+                    }
                     let (server, params, vcl, sess) =
                         (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
                     let fill = fetch::Fill { fetch: self.fetch.take(), stale: self.stale.take() };

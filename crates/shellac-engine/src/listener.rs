@@ -177,13 +177,13 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
 fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<(), hyper::Error>) {
     use crate::vsl::Tag;
     let mut b = crate::vsl::Buffer::new(&server.registry.log, sess.xid, crate::vsl::Side::Client);
-    b.add(Tag::Begin, || "sess 0 HTTP/1".to_string());
+    b.add_str(Tag::Begin, "sess 0 HTTP/1");
     b.add(Tag::SessOpen, || {
         let (c, l) = (sess.client, sess.local);
         format!("{} {} {} {} {} {t0:.6} {fd}", c.ip(), c.port(), sess.socket, l.ip(), l.port())
     });
     for vxid in sess.links.take() {
-        b.add(Tag::Link, || format!("req {vxid} rxreq"));
+        b.add_fmt(Tag::Link, format_args!("req {vxid} rxreq"));
     }
     let why = match ended {
         Ok(()) => "REM_CLOSE",
@@ -191,7 +191,7 @@ fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<()
         Err(e) if e.is_parse() || e.is_parse_too_large() => "RX_BAD",
         Err(_) => "TX_ERROR",
     };
-    b.add(Tag::SessClose, || format!("{why} {:.3}", crate::value::now() - t0));
+    b.add_fmt(Tag::SessClose, format_args!("{why} {:.3}", crate::value::now() - t0));
     b.commit(&server.registry.log);
 }
 

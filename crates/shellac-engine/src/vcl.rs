@@ -24,6 +24,24 @@ use crate::exec::{self, Flow, Handling, LinkedAcl, LinkedSub, Linker};
 use crate::params::Params;
 use crate::vrt::{Bereq, Beresp, Ctx, Req, Resp, Sess};
 
+/// `VCL_call`'s names of the methods, in their order (`vcl_backend_fetch`: `BACKEND_FETCH`).
+const CALL_NAMES: [&str; 14] = [
+    "RECV",
+    "PIPE",
+    "PASS",
+    "HASH",
+    "PURGE",
+    "HIT",
+    "MISS",
+    "DELIVER",
+    "SYNTH",
+    "BACKEND_FETCH",
+    "BACKEND_RESPONSE",
+    "BACKEND_ERROR",
+    "INIT",
+    "FINI",
+];
+
 /// A loaded, linked VCL.
 pub struct Vcl {
     /// Its name (`boot` for the `-f` file).
@@ -150,7 +168,7 @@ impl Vcl {
             vsl: parts.vsl,
         };
         if let Some(b) = ctx.vsl.as_deref_mut() {
-            b.add(crate::vsl::Tag::VCL_call, || method.name().trim_start_matches("vcl_").to_ascii_uppercase());
+            b.add_str(crate::vsl::Tag::VCL_call, CALL_NAMES.get(method as usize).copied().unwrap_or("?"));
         }
         let id = self.program.methods[method as usize];
         let result = match exec::run_sub(&mut ctx, id) {
@@ -160,10 +178,11 @@ impl Vcl {
             Ok(Flow::Next | Flow::Leave) => Ok(Handling::new(method_def(method).actions[0])),
         };
         if let Some(b) = ctx.vsl.as_deref_mut() {
-            b.add(crate::vsl::Tag::VCL_return, || match &result {
-                Ok(h) => format!("{:?}", h.action).to_ascii_lowercase(),
-                Err(_) => "fail".to_string(),
-            });
+            let name = match &result {
+                Ok(h) => shellac_vcl::symbols::action_def(h.action).name,
+                Err(_) => "fail",
+            };
+            b.add_str(crate::vsl::Tag::VCL_return, name);
         }
         result
     }
@@ -412,4 +431,17 @@ pub fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vcl_call_names_are_the_methods_names() {
+        for d in shellac_vcl::symbols::METHODS {
+            let want = d.name.trim_start_matches("vcl_").to_ascii_uppercase();
+            assert_eq!(CALL_NAMES[d.method as usize], want);
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! relaxed load per transaction.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -56,6 +57,50 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// Every tag.
+    pub const ALL: [Tag; 35] = [
+        Tag::Begin,
+        Tag::End,
+        Tag::ReqStart,
+        Tag::ReqMethod,
+        Tag::ReqURL,
+        Tag::ReqProtocol,
+        Tag::ReqHeader,
+        Tag::VCL_call,
+        Tag::VCL_return,
+        Tag::Hit,
+        Tag::HitMiss,
+        Tag::HitPass,
+        Tag::Link,
+        Tag::RespProtocol,
+        Tag::RespStatus,
+        Tag::RespReason,
+        Tag::RespHeader,
+        Tag::Timestamp,
+        Tag::BereqMethod,
+        Tag::BereqURL,
+        Tag::BereqProtocol,
+        Tag::BereqHeader,
+        Tag::BerespProtocol,
+        Tag::BerespStatus,
+        Tag::BerespReason,
+        Tag::BerespHeader,
+        Tag::FetchError,
+        Tag::VCL_Log,
+        Tag::ReqAcct,
+        Tag::PipeAcct,
+        Tag::BereqAcct,
+        Tag::SessOpen,
+        Tag::SessClose,
+        Tag::BackendOpen,
+        Tag::Length,
+    ];
+
+    /// The tag of a name.
+    pub fn from_name(name: &str) -> Option<Tag> {
+        Tag::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
@@ -127,21 +172,113 @@ pub struct Txn {
     pub vxid: u64,
     /// Its side.
     pub side: Side,
-    /// Its records, in order.
-    pub records: Vec<(Tag, String)>,
+    /// Its records as `log.read` gives them, a line each: `TAG DATA` (a newline in data
+    /// written as `\n`). Written so as they are recorded, they are read without a copy per
+    /// record.
+    text: String,
     /// When its first timestamp was taken, and its latest (for `Timestamp`'s two spans).
     first: f64,
     last: f64,
+}
+
+impl Txn {
+    /// Its records as `TAG DATA` lines.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Its records, parsed back (for tests and tools; readers take [`Txn::text`]).
+    pub fn records(&self) -> Vec<(Tag, String)> {
+        self.text
+            .lines()
+            .filter_map(|l| {
+                let (tag, data) = l.split_once(' ').unwrap_or((l, ""));
+                Some((Tag::from_name(tag)?, data.replace("\\n", "\n")))
+            })
+            .collect()
+    }
 }
 
 /// What a transaction gathers while it runs (nothing when the log is idle).
 #[derive(Debug, Default)]
 pub struct Buffer(Option<Txn>);
 
+/// Writes `data` as one record's data: a newline in it as `\n`.
+fn push_data(out: &mut String, data: &str) {
+    if data.contains('\n') {
+        out.push_str(&data.replace('\n', "\\n"));
+    } else {
+        out.push_str(data);
+    }
+}
+
+/// Writes `n` in decimal (without `fmt`'s machinery: records are written on every request
+/// while somebody reads).
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("?"));
+}
+
+/// Writes `t` seconds with six decimals (as `{:.6}`, by integer arithmetic).
+pub(crate) fn push_secs(out: &mut String, t: f64) {
+    let micros = (t * 1e6).round();
+    let (neg, micros) = (micros < 0.0, micros.abs() as u64);
+    if neg {
+        out.push('-');
+    }
+    push_u64(out, micros / 1_000_000);
+    out.push('.');
+    let frac = micros % 1_000_000;
+    let mut pad = 100_000;
+    while pad > 1 && frac < pad {
+        out.push('0');
+        pad /= 10;
+    }
+    push_u64(out, frac);
+}
+
+/// One record being written (see [`Buffer::rec`]): its newline goes on when it is dropped.
+pub struct Rec<'a>(&'a mut String);
+
+impl Rec<'_> {
+    /// Text that cannot hold a newline (a name, an address, a fixed word).
+    pub fn s(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(text);
+        self
+    }
+
+    /// A number.
+    pub fn n(&mut self, n: u64) -> &mut Self {
+        push_u64(self.0, n);
+        self
+    }
+
+    /// Seconds, six decimals.
+    pub fn secs(&mut self, t: f64) -> &mut Self {
+        push_secs(self.0, t);
+        self
+    }
+}
+
+impl Drop for Rec<'_> {
+    fn drop(&mut self) {
+        self.0.push('\n');
+    }
+}
+
 impl Buffer {
     /// A buffer for transaction `vxid`, if the log is being read.
     pub fn new(log: &Log, vxid: u64, side: Side) -> Buffer {
-        Buffer(log.active().then(|| Txn { vxid, side, records: Vec::new(), first: 0.0, last: 0.0 }))
+        Buffer(log.active().then(|| Txn { vxid, side, text: String::with_capacity(1024), first: 0.0, last: 0.0 }))
     }
 
     /// Records a `Timestamp`: `LABEL: TIME SINCE_FIRST SINCE_PREVIOUS` (the first one taken
@@ -151,9 +288,18 @@ impl Buffer {
             if x.first == 0.0 {
                 (x.first, x.last) = (t, t);
             }
-            let data = format!("{label}: {t:.6} {:.6} {:.6}", t - x.first, t - x.last);
+            let (first, last) = (x.first, x.last);
             x.last = t;
-            x.records.push((Tag::Timestamp, data));
+            let out = &mut x.text;
+            out.push_str("Timestamp ");
+            out.push_str(label);
+            out.push_str(": ");
+            push_secs(out, t);
+            out.push(' ');
+            push_secs(out, t - first);
+            out.push(' ');
+            push_secs(out, t - last);
+            out.push('\n');
         }
     }
 
@@ -165,14 +311,68 @@ impl Buffer {
     /// Records one (`data` is only made when recording).
     pub fn add(&mut self, tag: Tag, data: impl FnOnce() -> String) {
         if let Some(t) = &mut self.0 {
-            t.records.push((tag, data()));
+            t.text.push_str(tag.name());
+            t.text.push(' ');
+            push_data(&mut t.text, &data());
+            t.text.push('\n');
+        }
+    }
+
+    /// A record to write piece by piece, if recording: `b.rec(Tag::Begin).map(|mut r| {
+    /// r.s("req ").n(xid); })`. Only for pieces that hold no newline.
+    pub fn rec(&mut self, tag: Tag) -> Option<Rec<'_>> {
+        let t = self.0.as_mut()?;
+        t.text.push_str(tag.name());
+        t.text.push(' ');
+        Some(Rec(&mut t.text))
+    }
+
+    /// Records one with this data.
+    pub fn add_str(&mut self, tag: Tag, data: &str) {
+        if let Some(t) = &mut self.0 {
+            t.text.push_str(tag.name());
+            t.text.push(' ');
+            push_data(&mut t.text, data);
+            t.text.push('\n');
+        }
+    }
+
+    /// Records one, its data formatted (`format_args!`) straight into the record.
+    pub fn add_fmt(&mut self, tag: Tag, data: std::fmt::Arguments<'_>) {
+        if let Some(t) = &mut self.0 {
+            t.text.push_str(tag.name());
+            t.text.push(' ');
+            let at = t.text.len();
+            let _ = t.text.write_fmt(data);
+            if t.text[at..].contains('\n') {
+                let escaped = t.text[at..].replace('\n', "\\n");
+                t.text.truncate(at);
+                t.text.push_str(&escaped);
+            }
+            t.text.push('\n');
+        }
+    }
+
+    /// Records a header: `name: value` (a value that is not UTF-8 with its bad bytes
+    /// replaced).
+    pub fn add_header(&mut self, tag: Tag, name: &str, value: &[u8]) {
+        if let Some(t) = &mut self.0 {
+            t.text.push_str(tag.name());
+            t.text.push(' ');
+            t.text.push_str(name);
+            t.text.push_str(": ");
+            match std::str::from_utf8(value) {
+                Ok(v) => push_data(&mut t.text, v),
+                Err(_) => push_data(&mut t.text, &String::from_utf8_lossy(value)),
+            }
+            t.text.push('\n');
         }
     }
 
     /// Ends the transaction (`End`) and commits it.
     pub fn commit(&mut self, log: &Log) {
         if let Some(mut t) = self.0.take() {
-            t.records.push((Tag::End, String::new()));
+            t.text.push_str("End \n");
             log.commit(t);
         }
     }
@@ -216,6 +416,9 @@ impl Links {
 
 /// How long the log keeps recording after its last read, in seconds.
 pub const IDLE: u64 = 10;
+
+/// About how much text a read takes at most.
+pub const READ_BYTES: usize = 128 * 1024;
 
 /// The ring's default size in bytes of record data.
 pub const DEFAULT_BYTES: usize = 16 << 20;
@@ -281,7 +484,7 @@ impl Log {
 
     /// Commits a finished transaction; the oldest leave while the ring is over its size.
     pub fn commit(&self, txn: Txn) {
-        let size = txn.records.iter().map(|(_, d)| d.len() + 16).sum::<usize>() + 32;
+        let size = txn.text.len() + 32;
         let mut ring = self.ring.lock();
         ring.txns.push_back((Arc::new(txn), size));
         ring.bytes += size;
@@ -305,8 +508,20 @@ impl Log {
         }
         let from = cursor.max(ring.base).min(end);
         let lost = ring.base.saturating_sub(cursor);
-        let txns: Vec<Arc<Txn>> =
-            ring.txns.iter().skip((from - ring.base) as usize).take(max).map(|(t, _)| t.clone()).collect();
+        // (At most about READ_BYTES of text a read: readers keep up in small steps.)
+        let mut bytes = 0;
+        let txns: Vec<Arc<Txn>> = ring
+            .txns
+            .iter()
+            .skip((from - ring.base) as usize)
+            .take(max)
+            .take_while(|(_, size)| {
+                let more = bytes < READ_BYTES;
+                bytes += size;
+                more
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
         let next = from + txns.len() as u64;
         Read { txns, next, lost }
     }
@@ -317,7 +532,7 @@ mod tests {
     use super::*;
 
     fn txn(vxid: u64, data: &str) -> Txn {
-        Txn { vxid, side: Side::Client, records: vec![(Tag::ReqURL, data.to_string())], first: 0.0, last: 0.0 }
+        Txn { vxid, side: Side::Client, text: format!("ReqURL {data}\n"), first: 0.0, last: 0.0 }
     }
 
     #[test]
@@ -340,6 +555,15 @@ mod tests {
         let r = log.read(5, 1000);
         assert!(r.lost > 80 && r.txns.last().is_some_and(|t| t.vxid == 99), "lost {}", r.lost);
         assert_eq!(r.next, 100);
+        // A read takes about READ_BYTES of text at most; the next goes on from there.
+        let log = Log::with_capacity(DEFAULT_BYTES);
+        let start = log.read(u64::MAX, 1).next;
+        for i in 0..100 {
+            log.commit(txn(i, &"z".repeat(4096)));
+        }
+        let r = log.read(start, 1000);
+        assert_eq!(r.txns.len(), READ_BYTES.div_ceil(4096 + 32 + 8));
+        assert_eq!(log.read(r.next, 1000).txns[0].vxid, r.txns.len() as u64);
     }
 
     #[test]
@@ -353,6 +577,46 @@ mod tests {
         b.add(Tag::ReqURL, || "/a".into());
         b.commit(&log);
         let r = log.read(0, 10);
-        assert_eq!(r.txns[0].records, vec![(Tag::ReqURL, "/a".to_string()), (Tag::End, String::new())]);
+        assert_eq!(r.txns[0].records(), vec![(Tag::ReqURL, "/a".to_string()), (Tag::End, String::new())]);
+        assert_eq!(r.txns[0].text(), "ReqURL /a\nEnd \n");
+    }
+
+    #[test]
+    fn records_write_as_varnishlog_shows_them() {
+        let log = Log::default();
+        log.read(u64::MAX, 1);
+        let mut b = Buffer::new(&log, 7, Side::Client);
+        b.timestamp("Start", 1_796_584_732.786_556);
+        b.add_str(Tag::VCL_Log, "two\nlines");
+        b.add_fmt(Tag::ReqAcct, format_args!("{} {}\n", 95, 0));
+        b.add_header(Tag::ReqHeader, "host", b"example.com");
+        b.add_header(Tag::ReqHeader, "x-bin", b"a\xffb");
+        b.timestamp("Resp", 1_796_584_732.787_376);
+        b.commit(&log);
+        let r = log.read(0, 10);
+        assert_eq!(
+            r.txns[0].text(),
+            "Timestamp Start: 1796584732.786556 0.000000 0.000000\nVCL_Log two\\nlines\nReqAcct 95 0\\n\n\
+             ReqHeader host: example.com\nReqHeader x-bin: a\u{fffd}b\n\
+             Timestamp Resp: 1796584732.787376 0.000820 0.000820\nEnd \n"
+        );
+        assert_eq!(r.txns[0].records()[1], (Tag::VCL_Log, "two\nlines".to_string()));
+        let mut s = String::new();
+        for (t, want) in [
+            (-0.25, "-0.250000"),
+            (0.0, "0.000000"),
+            (1.000_001, "1.000001"),
+            (12.5, "12.500000"),
+            (0.000_42, "0.000420"),
+        ] {
+            s.clear();
+            push_secs(&mut s, t);
+            assert_eq!(s, want);
+        }
+        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            s.clear();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 }

@@ -10,13 +10,13 @@ use shellac_engine::vsl::Tag;
 
 fn tags(p: &Proxy, cursor: u64) -> (u64, Vec<Vec<&'static str>>) {
     let r = p.server.registry.log.read(cursor, 100);
-    let txns = r.txns.iter().map(|t| t.records.iter().map(|(tag, _)| tag.name()).collect()).collect();
+    let txns = r.txns.iter().map(|t| t.records().iter().map(|(tag, _)| tag.name()).collect()).collect();
     (r.next, txns)
 }
 
 /// Whether a transaction is a client request (not a session).
 fn is_req(t: &shellac_engine::vsl::Txn) -> bool {
-    t.side == shellac_engine::vsl::Side::Client && t.records.first().is_some_and(|(_, d)| d.starts_with("req "))
+    t.side == shellac_engine::vsl::Side::Client && t.records().first().is_some_and(|(_, d)| d.starts_with("req "))
 }
 
 /// The log from `cursor` once it holds `n` transactions (a request's ends once its body has
@@ -42,7 +42,7 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     // The miss's fetch is a transaction of its own, on the backend side.
     let backend: Vec<_> = r.txns.iter().filter(|t| t.side == shellac_engine::vsl::Side::Backend).collect();
     assert_eq!(backend.len(), 1);
-    let b: Vec<&str> = backend[0].records.iter().map(|(t, _)| t.name()).filter(|n| !n.ends_with("Header")).collect();
+    let b: Vec<&str> = backend[0].records().iter().map(|(t, _)| t.name()).filter(|n| !n.ends_with("Header")).collect();
     assert_eq!(
         b,
         [
@@ -67,16 +67,16 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
             "End"
         ]
     );
-    let begin = &backend[0].records[0].1;
+    let begin = &backend[0].records()[0].1;
     let client = r.txns.iter().find(|t| is_req(t)).expect("the miss");
     assert_eq!(begin, &format!("bereq {} fetch", client.vxid));
-    let link = client.records.iter().find(|(t, _)| *t == Tag::Link).map(|(_, d)| d.clone());
+    let link = client.records().iter().find(|(t, _)| *t == Tag::Link).map(|(_, d)| d.clone());
     assert_eq!(link, Some(format!("bereq {} fetch", backend[0].vxid)));
     let txns: Vec<Vec<&'static str>> = r
         .txns
         .iter()
         .zip(all)
-        .filter(|(t, _)| t.side == shellac_engine::vsl::Side::Client && t.records[0].1.starts_with("req "))
+        .filter(|(t, _)| t.side == shellac_engine::vsl::Side::Client && t.records()[0].1.starts_with("req "))
         .map(|(_, names)| names.into_iter().filter(|n| *n != "Link").collect())
         .collect();
     assert_eq!(txns.len(), 2, "{txns:?}");
@@ -98,23 +98,23 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
     let hit_txn = r
         .txns
         .iter()
-        .rfind(|t| t.side == shellac_engine::vsl::Side::Client && t.records[0].1.starts_with("req "))
+        .rfind(|t| t.side == shellac_engine::vsl::Side::Client && t.records()[0].1.starts_with("req "))
         .expect("the hit");
-    let calls: Vec<&str> =
-        hit_txn.records.iter().filter(|(t, _)| *t == Tag::VCL_call).map(|(_, d)| d.as_str()).collect();
+    let calls: Vec<String> =
+        hit_txn.records().into_iter().filter(|(t, _)| *t == Tag::VCL_call).map(|(_, d)| d).collect();
     assert_eq!(calls, ["RECV", "HASH", "HIT", "DELIVER"]);
-    let url = client.records.iter().find(|(t, _)| *t == Tag::ReqURL).map(|(_, d)| d.as_str());
-    assert_eq!(url, Some("/a"));
+    let url = client.records().into_iter().find(|(t, _)| *t == Tag::ReqURL).map(|(_, d)| d);
+    assert_eq!(url.as_deref(), Some("/a"));
     // std.log, between vcl_recv's call and its return.
-    let names: Vec<&str> = client.records.iter().map(|(t, _)| t.name()).collect();
+    let names: Vec<&str> = client.records().iter().map(|(t, _)| t.name()).collect();
     let at = names.iter().position(|n| *n == "VCL_Log").expect("a VCL_Log record");
     assert_eq!((names[at - 1], names[at + 1]), ("VCL_call", "VCL_return"));
-    assert_eq!(client.records[at].1, "seen:/a");
+    assert_eq!(client.records()[at].1, "seen:/a");
 }
 
 /// The records of a transaction as `TAG data` lines, headers left out.
 fn lines(t: &shellac_engine::vsl::Txn) -> Vec<String> {
-    t.records
+    t.records()
         .iter()
         .filter(|(tag, _)| !tag.name().ends_with("Header"))
         .map(|(tag, d)| format!("{} {d}", tag.name()))
@@ -148,7 +148,7 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
             .txns
             .iter()
             .find(|t| {
-                t.records.iter().any(|(tag, d)| *tag == Tag::ReqURL && d == url)
+                t.records().iter().any(|(tag, d)| *tag == Tag::ReqURL && d == url)
                     && t.side == shellac_engine::vsl::Side::Client
             })
             .unwrap_or_else(|| panic!("a transaction for {url}"));
@@ -159,7 +159,7 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
     let r = read(&p, start, 2).await;
     let c = client(&r, "/pass");
     let fetch = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the pass's fetch");
-    assert_eq!(fetch.records[0].1, format!("bereq {} pass", r.txns.iter().find(|t| is_req(t)).expect("c").vxid));
+    assert_eq!(fetch.records()[0].1, format!("bereq {} pass", r.txns.iter().find(|t| is_req(t)).expect("c").vxid));
     assert!(c.contains(&format!("Link bereq {} pass", fetch.vxid)), "{c:?}");
     assert_eq!(
         &c[..8],
@@ -219,10 +219,10 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
     let first_vxid = r
         .txns
         .iter()
-        .find(|t| t.records.iter().any(|(tag, d)| *tag == Tag::Link && d.ends_with("restart")))
+        .find(|t| t.records().iter().any(|(tag, d)| *tag == Tag::Link && d.ends_with("restart")))
         .expect("first")
         .vxid;
-    assert_eq!(second.records[0].1, format!("req {first_vxid} restart"));
+    assert_eq!(second.records()[0].1, format!("req {first_vxid} restart"));
     assert!(lines(second).contains(&"ReqURL /after".to_string()));
 
     let next = r.next;

@@ -50,7 +50,7 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             // not kept yet).
             if func == Func::StdLog {
                 if let Some(b) = ctx.vsl.as_deref_mut() {
-                    b.add(crate::vsl::Tag::VCL_Log, || s.str().to_string());
+                    b.add_str(crate::vsl::Tag::VCL_Log, s.str());
                 }
             }
             Ok(Value::Null)

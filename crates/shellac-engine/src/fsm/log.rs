@@ -46,11 +46,11 @@ impl Task {
             vsl.timestamp("Pipe", now());
         } else {
             vsl.timestamp("Process", now());
-            vsl.add(Tag::RespProtocol, || "HTTP/1.1".to_string());
-            vsl.add(Tag::RespStatus, || code);
-            vsl.add(Tag::RespReason, || reason);
+            vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
+            vsl.add_str(Tag::RespStatus, &code);
+            vsl.add_str(Tag::RespReason, &reason);
             for (name, value) in resp.headers() {
-                vsl.add(Tag::RespHeader, || format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes())));
+                vsl.add_header(Tag::RespHeader, name.as_str(), value.as_bytes());
             }
         }
         let server = self.server.clone();
@@ -62,10 +62,13 @@ impl Task {
             let (hin, bin) = (acct.head_in, acct.body_in);
             if acct.piped {
                 vsl.timestamp("PipeSess", now());
-                vsl.add(Tag::PipeAcct, || format!("{hin} {} {bin} {}", acct.bereq_head, head_out + sent));
+                vsl.add_fmt(Tag::PipeAcct, format_args!("{hin} {} {bin} {}", acct.bereq_head, head_out + sent));
             } else {
                 vsl.timestamp("Resp", now());
-                vsl.add(Tag::ReqAcct, || format!("{hin} {bin} {} {head_out} {sent} {}", hin + bin, head_out + sent));
+                if let Some(mut r) = vsl.rec(Tag::ReqAcct) {
+                    r.n(hin).s(" ").n(bin).s(" ").n(hin + bin).s(" ");
+                    r.n(head_out).s(" ").n(sent).s(" ").n(head_out + sent);
+                }
             }
             vsl.commit(log);
         };
@@ -82,10 +85,10 @@ impl Task {
             return;
         }
         self.vsl.timestamp("Restart", now());
-        self.vsl.add(Tag::Link, || format!("req {new} restart"));
+        self.vsl.add_fmt(Tag::Link, format_args!("req {new} restart"));
         self.vsl.commit(&self.server.registry.log);
         self.vsl = Buffer::new(&self.server.registry.log, new, Side::Client);
-        self.vsl.add(Tag::Begin, || format!("req {old} restart"));
+        self.vsl.add_fmt(Tag::Begin, format_args!("req {old} restart"));
         let t = now();
         self.vsl.timestamp("Start", t);
         super::log_request(&mut self.vsl, &self.sess, &self.req);

@@ -126,7 +126,7 @@ impl Task {
     fn background_fetch(&mut self, fetch: shellac_cache::Fetch, stale: Arc<Object>) {
         let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Miss);
         bereq.is_bgfetch = true;
-        self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {} bgfetch", bereq.xid));
+        self.vsl.add_fmt(crate::vsl::Tag::Link, format_args!("bereq {} bgfetch", bereq.xid));
         let (server, params, vcl, sess) =
             (self.server.clone(), self.params.clone(), self.vcl.clone(), self.sess.clone());
         // Nobody waits for its result: the object is stored for the next requests.
@@ -138,13 +138,15 @@ impl Task {
 /// `Hit`, `HitMiss` or `HitPass`: the object's xid and what it has left of ttl, grace and keep
 /// (`HitMiss` and `HitPass`: of ttl only), as varnishlog shows them.
 fn log_hit(vsl: &mut crate::vsl::Buffer, tag: crate::vsl::Tag, obj: &Object, now: f64) {
-    vsl.add(tag, || {
-        let t = obj.ttl();
-        let left = t.t_origin + t.ttl - now;
+    if !vsl.on() {
+        return;
+    }
+    let t = obj.ttl();
+    let left = t.t_origin + t.ttl - now;
+    if let Some(mut r) = vsl.rec(tag) {
+        r.n(obj.xid).s(" ").secs(left);
         if tag == crate::vsl::Tag::Hit {
-            format!("{} {left:.6} {:.6} {:.6}", obj.xid, t.grace, t.keep)
-        } else {
-            format!("{} {left:.6}", obj.xid)
+            r.s(" ").secs(t.grace).s(" ").secs(t.keep);
         }
-    });
+    }
 }

@@ -20,7 +20,7 @@ impl Task {
     pub(super) async fn pipe(&mut self) -> Response<Body> {
         let mut bereq = Bereq::from_req(&self.server, &self.params, &self.req, Mode::Pipe);
         let xid = bereq.xid;
-        self.vsl.add(crate::vsl::Tag::Link, || format!("bereq {xid} pipe"));
+        self.vsl.add_fmt(crate::vsl::Tag::Link, format_args!("bereq {xid} pipe"));
         let handling = self.vcl.run(
             Method::Pipe,
             &self.sess,
@@ -101,7 +101,7 @@ impl Task {
             format!("- {} {} {} - - connect", backend.name, addr.ip(), addr.port())
         });
         log.timestamp("Bereq", crate::value::now());
-        log.add(crate::vsl::Tag::BereqAcct, || "0 0 0 0 0 0".to_string());
+        log.add_str(crate::vsl::Tag::BereqAcct, "0 0 0 0 0 0");
         log.commit(&self.server.registry.log);
         if let Some(acct) = &mut self.acct {
             acct.piped = true;
