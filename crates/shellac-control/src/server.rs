@@ -289,12 +289,12 @@ fn log_read(m: &Manager, args: &[String]) -> Result<String, (Status, String)> {
         None => 1000,
     };
     let read = m.server.registry.log.read(cursor, max);
-    let size: usize = read.txns.iter().map(|t| t.text().len() + 32).sum();
+    let size: usize = read.txns.iter().map(|t| t.bytes().len() * 5 / 4 + 32).sum();
     let mut out = String::with_capacity(size + 32);
     let _ = writeln!(out, "next {} lost {}", read.next, read.lost);
     for t in &read.txns {
         let _ = writeln!(out, "* {} {}", t.vxid, t.side.letter());
-        out.push_str(t.text());
+        out.push_str(&t.text());
     }
     Ok(out)
 }

@@ -80,13 +80,10 @@ impl FetchLog {
         let [h, b, rh] = self.acct;
         self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
         if rh > 0 {
-            if let Some(mut r) = self.vsl.rec(Tag::Length) {
-                r.n(body);
-            }
+            self.vsl.nums(Tag::Length, &[crate::vsl::Num::U(body)]);
         }
-        if let Some(mut r) = self.vsl.rec(Tag::BereqAcct) {
-            r.n(h).s(" ").n(b).s(" ").n(h + b).s(" ").n(rh).s(" ").n(body).s(" ").n(rh + body);
-        }
+        use crate::vsl::Num::U;
+        self.vsl.nums(Tag::BereqAcct, &[U(h), U(b), U(h + b), U(rh), U(body), U(rh + body)]);
         self.vsl.commit(log);
     }
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
+use shellac_engine::vsl::shared;
+
 use crate::adm::Session;
 use crate::cli::LogArgs;
 
@@ -46,12 +48,23 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads the log of the Shellac `reach` names, handing each batch of transactions to `each`
 /// as they come (from the oldest it holds with `dump`, which returns once they are all read;
-/// else from now on, for ever). A reader that fell behind says how many it lost.
+/// else from now on, for ever). On the same machine (`-n DIR`, or a default working directory)
+/// it reads the shared file the server fills, costing the server nothing; with `-T` it asks
+/// the management port (`log.read`). A reader that fell behind says what it lost.
 pub(crate) fn follow(
     reach: &crate::cli::Reach,
     dump: bool,
     mut each: impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
+    if reach.admin.is_none() {
+        let dirs: Vec<std::path::PathBuf> = match &reach.workdir {
+            Some(d) => vec![d.into()],
+            None => shellac_control::workdir::defaults().into_iter().collect(),
+        };
+        if let Some(dir) = dirs.iter().find(|d| d.join(shared::POINTER).exists()) {
+            return follow_shared(dir, dump, &mut each);
+        }
+    }
     let mut session = Session::open(reach)?;
     let mut cursor = if dump { "0".to_string() } else { "new".to_string() };
     loop {
@@ -71,6 +84,50 @@ pub(crate) fn follow(
         }
         if !more {
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// [`follow`] through the shared file named in `dir`.
+fn follow_shared(
+    dir: &std::path::Path,
+    dump: bool,
+    each: &mut impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let open = |from_start| {
+        shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))
+    };
+    let mut reader = open(dump)?;
+    loop {
+        let batch = match reader.read() {
+            Ok(b) => b,
+            Err(shared::ReadError::Restarted) if !dump => {
+                eprintln!("The server restarted: reading its new log");
+                std::thread::sleep(Duration::from_millis(500));
+                reader = open(false)?;
+                continue;
+            }
+            Err(e) => return Err(e).context("the shared log"),
+        };
+        if batch.lost > 0 && !dump {
+            eprintln!("Log overrun: {} bytes of transactions lost (the reader fell behind)", batch.lost);
+        }
+        let more = !batch.txns.is_empty();
+        let txns = batch
+            .txns
+            .into_iter()
+            .map(|t| Txn {
+                vxid: t.vxid,
+                side: t.side.letter(),
+                records: t.records.into_iter().map(|(tag, data)| (tag.name().to_string(), data)).collect(),
+            })
+            .collect();
+        each(txns)?;
+        if dump && !more {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !more {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -106,24 +163,54 @@ pub(crate) fn level(t: &Txn, depth: usize) -> String {
         (_, 'c') => "Request",
         _ => "Session",
     };
-    let (star, dash) = ("*".repeat(depth), "-".repeat(depth));
-    let mut out = format!("{star:<4}<< {kind:<8} >> {:<10}\n", t.vxid);
+    let mut out = String::with_capacity(64 + t.records.iter().map(|(_, d)| d.len() + 20).sum::<usize>());
+    pad(&mut out, &"*".repeat(depth), 4);
+    out.push_str("<< ");
+    pad(&mut out, kind, 8);
+    out.push_str(" >> ");
+    pad(&mut out, &t.vxid.to_string(), 10);
+    out.push('\n');
+    let dash = "-".repeat(depth);
     for (tag, data) in &t.records {
-        out.push_str(&format!("{dash:<4}{tag:<14} {data}\n"));
+        pad(&mut out, &dash, 4);
+        pad(&mut out, tag, 14);
+        out.push(' ');
+        out.push_str(data);
+        out.push('\n');
     }
     out
 }
 
+/// `text` left-aligned in `width` columns (as `{:<width}`; records are printed by the
+/// hundred thousand a second, without `fmt`).
+fn pad(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    for _ in text.len()..width {
+        out.push(' ');
+    }
+}
+
 /// A transaction as varnishlog prints it.
 pub(crate) fn format(t: &Txn, grouping: &str) -> String {
-    let mut out = String::new();
     if grouping == "raw" {
+        let vxid = t.vxid.to_string();
+        let mut out = String::with_capacity(t.records.iter().map(|(_, d)| d.len() + 30).sum());
         for (tag, data) in &t.records {
-            out.push_str(&format!("{:>10} {tag:<14} {} {data}\n", t.vxid, t.side));
+            for _ in vxid.len()..10 {
+                out.push(' ');
+            }
+            out.push_str(&vxid);
+            out.push(' ');
+            pad(&mut out, tag, 14);
+            out.push(' ');
+            out.push(t.side);
+            out.push(' ');
+            out.push_str(data);
+            out.push('\n');
         }
         return out;
     }
-    out.push_str(&level(t, 1));
+    let mut out = level(t, 1);
     out.push('\n');
     out
 }

@@ -123,6 +123,17 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
             tokio::spawn(shellac_control::server::serve(socket, manager.clone(), secret.clone()));
         }
+        // The log, shared with `shellac log` and `shellac ncsa` on this machine through a file.
+        let _shared = match &workdir {
+            Some(w) => match shellac_engine::vsl::shared::start(server.registry.log.clone(), w.path()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("{}: cannot share the log ({e}); shellac log reads it over -T", w.path().display());
+                    None
+                }
+            },
+            None => None,
+        };
         // Held (locked) until the process ends.
         let _workdir = workdir;
         let mut listens = Vec::new();

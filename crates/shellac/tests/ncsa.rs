@@ -1,6 +1,7 @@
 //! `shellac ncsa` and `shellac log` against a running Shellac (issue 22): the access log lines
 //! of a miss, a hit, a pass, a pipe, a synth and a restart, on the client side and the backend
-//! side; a query that picks one request in a thousand; `-w` reopened on SIGHUP.
+//! side, read through the management port (`-T`) and through the shared file (`-n`) alike; a
+//! query that picks one request in a thousand; `-w` reopened on SIGHUP.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -33,8 +34,18 @@ async fn start(name: &str) -> (Origin, Shellac, String) {
 /// Runs `shellac TOOL -T ADMIN ARGS` to its end; its standard output.
 fn tool(p: &Shellac, tool: &str, args: &[&str]) -> String {
     let admin = p.admin.as_deref().expect("-T");
+    run(&[tool, "-T", admin], args)
+}
+
+/// Runs `shellac TOOL -n WORKDIR ARGS` (the shared file) to its end; its standard output.
+fn tool_n(dir: &str, tool: &str, args: &[&str]) -> String {
+    run(&[tool, "-n", &format!("{dir}/work")], args)
+}
+
+fn run(head: &[&str], args: &[&str]) -> String {
+    let tool = head[0];
     let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
-        .args([tool, "-T", admin])
+        .args(head)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("shellac {tool}: {e}"));
@@ -68,8 +79,9 @@ fn ncsa_lines(p: &Shellac, args: &[&str], want: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_kind_of_request_gives_its_line_on_each_side() {
-    let (_o, p, _dir) = start("ncsa").await;
+    let (_o, p, dir) = start("ncsa").await;
     tool(&p, "log", &["-d"]); // The log records once somebody reads it.
+    tool_n(&dir, "log", &["-d"]);
     for path in ["/a", "/a", "/pass", "/pipe", "/synth", "/restart"] {
         get(&p, path).await;
     }
@@ -128,6 +140,17 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
     assert!(pass.contains("\n*** << BeReq    >>"), "{pass}");
     let restart = groups.iter().find(|g| g.contains("ReqURL         /restart")).expect("the restart's session");
     assert!(restart.contains("\n*** << Request  >>"), "the restart below its request: {restart}");
+    // The same lines through the shared file (the server's writer copies every 10 ms).
+    let f = "%{Varnish:hitmiss}x %{Varnish:handling}x %s %U %m %H %b";
+    let want = ncsa_lines(&p, &["-F", f], 6);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut shared = String::new();
+    while shared.lines().count() < 6 && Instant::now() < deadline {
+        shared = tool_n(&dir, "ncsa", &["-d", "-F", f]);
+    }
+    assert_eq!(shared.lines().collect::<Vec<_>>(), want);
+    let raw = tool_n(&dir, "log", &["-d", "-g", "raw"]);
+    assert_eq!(raw.lines().filter(|l| l.contains(" ReqAcct ") || l.contains(" PipeAcct ")).count(), 6, "{raw}");
     // Both sides, and a query.
     assert_eq!(ncsa_lines(&p, &["-b", "-c"], 10).len(), 10);
     assert_eq!(ncsa_lines(&p, &["-q", "RespStatus == 404", "-F", "%U"], 1), ["/synth"]);

@@ -11,6 +11,7 @@ use super::Task;
 use crate::body::Body;
 use crate::hdr;
 use crate::value::now;
+use crate::vsl::Num::U;
 use crate::vsl::{Buffer, Side, Tag};
 
 impl Task {
@@ -62,13 +63,10 @@ impl Task {
             let (hin, bin) = (acct.head_in, acct.body_in);
             if acct.piped {
                 vsl.timestamp("PipeSess", now());
-                vsl.add_fmt(Tag::PipeAcct, format_args!("{hin} {} {bin} {}", acct.bereq_head, head_out + sent));
+                vsl.nums(Tag::PipeAcct, &[U(hin), U(acct.bereq_head), U(bin), U(head_out + sent)]);
             } else {
                 vsl.timestamp("Resp", now());
-                if let Some(mut r) = vsl.rec(Tag::ReqAcct) {
-                    r.n(hin).s(" ").n(bin).s(" ").n(hin + bin).s(" ");
-                    r.n(head_out).s(" ").n(sent).s(" ").n(head_out + sent);
-                }
+                vsl.nums(Tag::ReqAcct, &[U(hin), U(bin), U(hin + bin), U(head_out), U(sent), U(head_out + sent)]);
             }
             vsl.commit(log);
         };

@@ -143,10 +143,10 @@ fn log_hit(vsl: &mut crate::vsl::Buffer, tag: crate::vsl::Tag, obj: &Object, now
     }
     let t = obj.ttl();
     let left = t.t_origin + t.ttl - now;
-    if let Some(mut r) = vsl.rec(tag) {
-        r.n(obj.xid).s(" ").secs(left);
-        if tag == crate::vsl::Tag::Hit {
-            r.s(" ").secs(t.grace).s(" ").secs(t.keep);
-        }
+    use crate::vsl::Num::{S, U};
+    if tag == crate::vsl::Tag::Hit {
+        vsl.nums(tag, &[U(obj.xid), S(left), S(t.grace), S(t.keep)]);
+    } else {
+        vsl.nums(tag, &[U(obj.xid), S(left)]);
     }
 }

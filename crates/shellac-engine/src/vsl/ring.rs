@@ -1,0 +1,179 @@
+//! The log's ring: committed transactions, oldest first, bounded in bytes; readers take them
+//! from a cursor and are told how many they lost.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::Txn;
+
+/// How long the log keeps recording after its last read, in seconds.
+pub const IDLE: u64 = 10;
+
+/// About how much text a read takes at most.
+pub const READ_BYTES: usize = 128 * 1024;
+
+/// The ring's default size in bytes of record data.
+pub const DEFAULT_BYTES: usize = 16 << 20;
+
+/// The log.
+pub struct Log {
+    ring: Mutex<Ring>,
+    /// Whether anybody read it in the last [`IDLE`] seconds.
+    active: AtomicBool,
+    /// When it was last read (seconds of the monotonic clock since the log began).
+    last_read: AtomicU64,
+    born: tokio::time::Instant,
+}
+
+struct Ring {
+    /// The sequence number of `txns[0]`.
+    base: u64,
+    txns: VecDeque<(Arc<Txn>, usize)>,
+    bytes: usize,
+    cap: usize,
+}
+
+/// What a read returns.
+#[derive(Debug)]
+pub struct Read {
+    /// The transactions after the cursor, oldest first.
+    pub txns: Vec<Arc<Txn>>,
+    /// Where the next read starts.
+    pub next: u64,
+    /// Transactions the reader lost (they left the ring before it read them).
+    pub lost: u64,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log::with_capacity(DEFAULT_BYTES)
+    }
+}
+
+impl Log {
+    /// A log keeping about `bytes` of record data.
+    pub fn with_capacity(bytes: usize) -> Log {
+        Log {
+            ring: Mutex::new(Ring { base: 0, txns: VecDeque::new(), bytes: 0, cap: bytes }),
+            active: AtomicBool::new(false),
+            last_read: AtomicU64::new(0),
+            born: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Whether transactions record.
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Stops recording if nobody read for [`IDLE`] seconds (the server's sweeper calls it).
+    pub fn idle_check(&self) {
+        let now = self.born.elapsed().as_secs();
+        if now.saturating_sub(self.last_read.load(Ordering::Relaxed)) > IDLE {
+            self.active.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Commits a finished transaction; the oldest leave while the ring is over its size.
+    pub fn commit(&self, txn: Txn) {
+        let size = txn.bytes().len() + 32;
+        let mut ring = self.ring.lock();
+        ring.txns.push_back((Arc::new(txn), size));
+        ring.bytes += size;
+        while ring.bytes > ring.cap && ring.txns.len() > 1 {
+            if let Some((_, s)) = ring.txns.pop_front() {
+                ring.bytes -= s;
+                ring.base += 1;
+            }
+        }
+    }
+
+    /// The transactions from `cursor` on (at most `max`); a read also keeps the log recording.
+    /// A cursor of `u64::MAX` starts at the newest (a reader that wants only what comes next).
+    pub fn read(&self, cursor: u64, max: usize) -> Read {
+        self.keep_active();
+        self.peek(cursor, max)
+    }
+
+    /// Somebody reads the log (the shared file's readers): it records for [`IDLE`] seconds
+    /// more.
+    pub fn keep_active(&self) {
+        self.last_read.store(self.born.elapsed().as_secs(), Ordering::Relaxed);
+        self.active.store(true, Ordering::Relaxed);
+    }
+
+    /// [`Log::read`] without keeping the log recording (the shared file's writer).
+    pub fn peek(&self, cursor: u64, max: usize) -> Read {
+        let ring = self.ring.lock();
+        let end = ring.base + ring.txns.len() as u64;
+        if cursor == u64::MAX {
+            return Read { txns: Vec::new(), next: end, lost: 0 };
+        }
+        let from = cursor.max(ring.base).min(end);
+        let lost = ring.base.saturating_sub(cursor);
+        // (At most about READ_BYTES of text a read: readers keep up in small steps.)
+        let mut bytes = 0;
+        let txns: Vec<Arc<Txn>> = ring
+            .txns
+            .iter()
+            .skip((from - ring.base) as usize)
+            .take(max)
+            .take_while(|(_, size)| {
+                let more = bytes < READ_BYTES;
+                bytes += size;
+                more
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        let next = from + txns.len() as u64;
+        Read { txns, next, lost }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{txn, Side, Tag};
+    use super::*;
+
+    fn txn(vxid: u64, data: &str) -> Txn {
+        let mut b = txn::begin(vxid, Side::Client);
+        let at = txn::open(&mut b, Tag::ReqURL);
+        b.extend_from_slice(data.as_bytes());
+        txn::close(&mut b, at);
+        Txn::new(vxid, Side::Client, b)
+    }
+
+    #[test]
+    fn readers_get_what_came_after_their_cursor_and_are_told_what_they_lost() {
+        let log = Log::with_capacity(1000);
+        assert!(!log.active(), "nobody reads yet: nothing records");
+        let start = log.read(u64::MAX, 10);
+        assert!(log.active());
+        for i in 0..5 {
+            log.commit(txn(i, "/x"));
+        }
+        let r = log.read(start.next, 3);
+        assert_eq!((r.txns.iter().map(|t| t.vxid).collect::<Vec<_>>(), r.next, r.lost), (vec![0, 1, 2], 3, 0));
+        let r = log.read(r.next, 10);
+        assert_eq!((r.txns.len(), r.next, r.lost), (2, 5, 0));
+        // A slow reader: the ring (1,000 bytes) keeps the newest transactions only.
+        for i in 5..100 {
+            log.commit(txn(i, &"y".repeat(100)));
+        }
+        let r = log.read(5, 1000);
+        assert!(r.lost > 80 && r.txns.last().is_some_and(|t| t.vxid == 99), "lost {}", r.lost);
+        assert_eq!(r.next, 100);
+        // A read takes about READ_BYTES of text at most; the next goes on from there.
+        let log = Log::with_capacity(DEFAULT_BYTES);
+        let start = log.read(u64::MAX, 1).next;
+        for i in 0..100 {
+            log.commit(txn(i, &"z".repeat(4096)));
+        }
+        let r = log.read(start, 1000);
+        assert_eq!(r.txns.len(), READ_BYTES.div_ceil(4096 + 32 + 25));
+        assert_eq!(log.read(r.next, 1000).txns[0].vxid, r.txns.len() as u64);
+    }
+}

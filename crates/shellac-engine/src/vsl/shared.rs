@@ -1,0 +1,375 @@
+//! The log shared with readers on the same machine through a file in shared memory, as
+//! varnishd shares its log: `shellac log` and `shellac ncsa` read it without asking the server
+//! anything, so that reading costs the server no formatting and no answers, however many
+//! read. A thread of the server copies committed transactions from the ring into the file
+//! (a ring too, of [`FILE_BYTES`], in `/dev/shm`, named by `_.vsl` in the working directory);
+//! each write of data is followed by the new head (bytes written since the start), and a
+//! reader that finds the head more than the file's size ahead of it knows what it lost.
+//! Readers say they are there by touching `PATH.readers` every second: with none in the last
+//! [`super::IDLE`] seconds, the server stops recording.
+//!
+//! Only plain reads and writes at offsets: the file is shared memory by way of the page cache,
+//! with no mapping (and no `unsafe`).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{decode, Decoded, Found, Log, IDLE};
+
+/// The file's size for data (varnishd's `vsl_space` is 80 MB).
+pub const FILE_BYTES: u64 = 64 << 20;
+
+/// The file's head: magic, size, head position, generation.
+const HEADER: u64 = 4096;
+const MAGIC: &[u8; 8] = b"SHLCVSL1";
+
+/// The name, in the working directory, of the file that names the shared file.
+pub const POINTER: &str = "_.vsl";
+
+/// How often the writer copies what was committed.
+const EVERY: Duration = Duration::from_millis(10);
+
+/// The server's side: stops its thread and removes its files when dropped.
+pub struct Shared {
+    stop: Arc<AtomicBool>,
+    path: PathBuf,
+    pointer: PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(readers_path(&self.path));
+        let _ = std::fs::remove_file(&self.pointer);
+    }
+}
+
+fn readers_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".readers");
+    PathBuf::from(p)
+}
+
+/// Shares `log` through a new file in `/dev/shm` (or in `workdir` without one), named in
+/// `workdir`'s `_.vsl`. A file an earlier process left is removed first.
+pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
+    let pointer = workdir.join(POINTER);
+    if let Ok(old) = std::fs::read_to_string(&pointer) {
+        let old = PathBuf::from(old.trim());
+        let _ = std::fs::remove_file(readers_path(&old));
+        let _ = std::fs::remove_file(old);
+    }
+    let generation = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let name = format!("shellac-vsl-{}-{generation:x}", std::process::id());
+    let shm = Path::new("/dev/shm");
+    let path = if shm.is_dir() { shm.join(&name) } else { workdir.join(&name) };
+    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    file.set_len(HEADER + FILE_BYTES)?;
+    let mut head = [0u8; 32];
+    head[..8].copy_from_slice(MAGIC);
+    head[8..16].copy_from_slice(&FILE_BYTES.to_le_bytes());
+    head[24..32].copy_from_slice(&generation.to_le_bytes());
+    file.write_all_at(&head, 0)?;
+    std::fs::write(&pointer, format!("{}\n", path.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = Writer { log, file, readers: readers_path(&path), head: 0, batch: Vec::with_capacity(256 << 10) };
+    let s = stop.clone();
+    let thread = std::thread::Builder::new().name("shellac-vsl".into()).spawn(move || writer.run(&s))?;
+    Ok(Shared { stop, path, pointer, thread: Some(thread) })
+}
+
+struct Writer {
+    log: Arc<Log>,
+    file: File,
+    readers: PathBuf,
+    /// Bytes written since the start.
+    head: u64,
+    batch: Vec<u8>,
+}
+
+impl Writer {
+    fn run(mut self, stop: &AtomicBool) {
+        let mut cursor = self.log.peek(u64::MAX, 1).next;
+        let mut checked = tokio::time::Instant::now() - Duration::from_secs(60);
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(EVERY);
+            if checked.elapsed() >= Duration::from_millis(500) {
+                checked = tokio::time::Instant::now();
+                let touched = std::fs::metadata(&self.readers).and_then(|m| m.modified()).ok();
+                if touched.and_then(|t| t.elapsed().ok()).is_some_and(|age| age.as_secs() <= IDLE) {
+                    self.log.keep_active();
+                }
+            }
+            if !self.log.active() {
+                cursor = self.log.peek(u64::MAX, 1).next;
+                continue;
+            }
+            loop {
+                let read = self.log.peek(cursor, 4096);
+                if read.txns.is_empty() {
+                    break;
+                }
+                cursor = read.next;
+                self.batch.clear();
+                for t in &read.txns {
+                    self.batch.extend_from_slice(t.bytes());
+                }
+                if let Err(e) = self.write() {
+                    tracing::warn!("the shared log: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes the batch at the head (wrapping at the end), then the new head.
+    fn write(&mut self) -> io::Result<()> {
+        let mut data = &self.batch[..];
+        if data.len() as u64 > FILE_BYTES {
+            data = &data[data.len() - FILE_BYTES as usize..];
+            self.head += self.batch.len() as u64 - FILE_BYTES;
+        }
+        let at = self.head % FILE_BYTES;
+        let first = data.len().min((FILE_BYTES - at) as usize);
+        self.file.write_all_at(&data[..first], HEADER + at)?;
+        if first < data.len() {
+            self.file.write_all_at(&data[first..], HEADER)?;
+        }
+        self.head += data.len() as u64;
+        self.file.write_all_at(&self.head.to_le_bytes(), 16)
+    }
+}
+
+/// What a read of the shared log found.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Whole transactions, oldest first.
+    pub txns: Vec<Decoded>,
+    /// Bytes lost since the last read (the writer went round past the reader).
+    pub lost: u64,
+}
+
+/// A reader of the shared log.
+pub struct Reader {
+    file: File,
+    readers: PathBuf,
+    size: u64,
+    generation: u64,
+    /// Where the next read starts.
+    pos: u64,
+    /// The reader has to find the start of a transaction first.
+    resync: bool,
+    touched: Option<tokio::time::Instant>,
+    buf: Vec<u8>,
+}
+
+/// Why the shared log cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// No shared log named in the working directory, or it cannot be opened.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The file is not a shared log.
+    #[error("{0}: not a Shellac log")]
+    NotALog(String),
+    /// The server that wrote it stopped, or another took its place.
+    #[error("the server restarted")]
+    Restarted,
+}
+
+impl Reader {
+    /// Opens the shared log named in `workdir`, at its end (`from_start`: at the oldest it
+    /// holds).
+    pub fn open(workdir: &Path, from_start: bool) -> Result<Reader, ReadError> {
+        let path = PathBuf::from(std::fs::read_to_string(workdir.join(POINTER))?.trim());
+        let file = File::open(&path)?;
+        let mut head = [0u8; 32];
+        file.read_exact_at(&mut head, 0)?;
+        if &head[..8] != MAGIC {
+            return Err(ReadError::NotALog(path.display().to_string()));
+        }
+        let num = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (size, at, generation) = (num(8), num(16), num(24));
+        if size == 0 {
+            return Err(ReadError::NotALog(path.display().to_string()));
+        }
+        let pos = if from_start { at.saturating_sub(size) } else { at };
+        let mut r = Reader {
+            file,
+            readers: readers_path(&path),
+            size,
+            generation,
+            pos,
+            resync: from_start && at > size,
+            touched: None,
+            buf: Vec::new(),
+        };
+        r.touch();
+        Ok(r)
+    }
+
+    /// Says this reader is there (at most once a second).
+    fn touch(&mut self) {
+        if self.touched.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.touched = Some(tokio::time::Instant::now());
+        let _ = std::fs::write(&self.readers, std::process::id().to_string());
+    }
+
+    fn head(&self) -> Result<u64, ReadError> {
+        let mut h = [0u8; 32];
+        self.file.read_exact_at(&mut h, 0)?;
+        if u64::from_le_bytes(h[24..32].try_into().unwrap_or([0; 8])) != self.generation {
+            return Err(ReadError::Restarted);
+        }
+        Ok(u64::from_le_bytes(h[16..24].try_into().unwrap_or([0; 8])))
+    }
+
+    /// What was written since the last read (at most a few megabytes at a time).
+    pub fn read(&mut self) -> Result<Batch, ReadError> {
+        self.touch();
+        let mut batch = Batch::default();
+        let head = self.head()?;
+        if head.saturating_sub(self.pos) > self.size {
+            batch.lost += head - self.size - self.pos;
+            self.pos = head - self.size;
+            self.buf.clear();
+            self.resync = true;
+        }
+        // (The buffer holds what was read from `pos` on and not taken yet.)
+        let start = self.buf.len();
+        let have = self.pos + start as u64;
+        let want = head.saturating_sub(have).min(4 << 20) as usize;
+        self.buf.resize(start + want, 0);
+        let at = have % self.size;
+        let first = want.min((self.size - at) as usize);
+        self.file.read_exact_at(&mut self.buf[start..start + first], HEADER + at)?;
+        if first < want {
+            self.file.read_exact_at(&mut self.buf[start + first..], HEADER)?;
+        }
+        // What the writer wrote over while it was read is lost.
+        let after = self.head()?;
+        let safe_from = after.saturating_sub(self.size);
+        if safe_from > self.pos {
+            let gone = ((safe_from - self.pos) as usize).min(self.buf.len());
+            self.buf.drain(..gone);
+            self.pos += gone as u64;
+            batch.lost += gone as u64;
+            self.resync = true;
+        }
+        let mut i = 0;
+        loop {
+            if self.resync {
+                match find_start(&self.buf[i..]) {
+                    Some(skip) => {
+                        i += skip;
+                        self.resync = false;
+                    }
+                    None => {
+                        // Keep the last bytes: a magic number may straddle the reads.
+                        let keep = self.buf.len().saturating_sub(i).min(3);
+                        i = self.buf.len() - keep;
+                        break;
+                    }
+                }
+            }
+            match decode(&self.buf[i..]) {
+                Found::Txn(t, used) => {
+                    batch.txns.push(t);
+                    i += used;
+                }
+                Found::Partial => break,
+                Found::Garbage => {
+                    self.resync = true;
+                    i += 1;
+                }
+            }
+        }
+        self.buf.drain(..i);
+        self.pos += i as u64;
+        Ok(batch)
+    }
+}
+
+/// Where in `buf` the next transaction starts (or may, at its end).
+fn find_start(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 4 <= buf.len() {
+        let at = buf[i..].windows(4).position(|w| w == super::txn::MAGIC)?;
+        match decode(&buf[i + at..]) {
+            Found::Txn(..) | Found::Partial => return Some(i + at),
+            Found::Garbage => i += at + 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Buffer, Side, Tag};
+    use super::*;
+
+    fn commit(log: &Log, vxid: u64, url: &str) {
+        let mut b = Buffer::new(log, vxid, Side::Client);
+        b.add_str(Tag::ReqURL, url);
+        b.commit(log);
+    }
+
+    #[test]
+    fn readers_get_the_transactions_through_the_file() {
+        let dir = std::env::temp_dir().join(format!("shellac-vsl-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = Arc::new(Log::default());
+        let shared = start(log.clone(), &dir).expect("shared");
+        let mut r = Reader::open(&dir, false).expect("reader");
+        // The reader's touch turns recording on within a second.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !log.active() && tokio::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(log.active(), "a reader of the file keeps the log recording");
+        for i in 0..1000 {
+            commit(&log, i, &format!("/{i}"));
+        }
+        let mut got = Vec::new();
+        while got.len() < 1000 && tokio::time::Instant::now() < deadline {
+            let b = r.read().expect("read");
+            assert_eq!(b.lost, 0);
+            got.extend(b.txns);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(got.len(), 1000);
+        assert!(got.iter().enumerate().all(|(i, t)| t.vxid == i as u64 && t.records[0].1 == format!("/{i}")));
+        // One that starts later reads from then on; one from the start reads it all.
+        let mut all = Reader::open(&dir, true).expect("reader");
+        assert_eq!(all.read().expect("read").txns.len(), 1000);
+        drop(shared);
+        assert!(Reader::open(&dir, false).is_err(), "the files go with the server");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reader_lapped_by_the_writer_is_told_and_finds_its_place() {
+        // A transaction-sized chunk of garbage, then real ones: the reader resyncs.
+        let mut buf = vec![0xF3, 0xA7, 0x5C, 0x2E, 9, 9, 9];
+        let log = Log::default();
+        log.read(u64::MAX, 1);
+        commit(&log, 5, "/five");
+        let t = log.read(0, 1).txns[0].bytes().to_vec();
+        buf.extend_from_slice(&t);
+        assert_eq!(find_start(&buf), Some(7));
+        assert_eq!(find_start(&buf[..5]), Some(0), "may be a start: more bytes tell");
+        assert_eq!(find_start(b"no magic here"), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! A transaction's binary form, as it is gathered, kept in the ring and written to the shared
+//! file: a head (a magic number, the length of the whole, the vxid, the side) and the records,
+//! each a tag byte, a length (`u32`, little-endian) and its data. Data is the record's text
+//! as varnishlog shows it, except a `Timestamp`'s, which is its label, a zero byte and three
+//! `f64` (when, when the transaction began, when the previous timestamp was taken): the
+//! reader writes the numbers. Nothing is formatted while a request is served but integers.
+
+use super::{Side, Tag};
+
+/// What starts every transaction: bytes that no UTF-8 text holds (0xF3 wants three
+/// continuation bytes), so that a reader that lost its place finds the next one.
+pub(crate) const MAGIC: [u8; 4] = [0xF3, 0xA7, 0x5C, 0x2E];
+
+/// The head: magic, length, vxid, side, three bytes of padding.
+pub(crate) const HEAD: usize = 20;
+
+/// The largest transaction a reader accepts (a longer length is not a transaction's).
+pub(crate) const MAX_TXN: usize = 64 << 20;
+
+/// A committed transaction.
+#[derive(Debug)]
+pub struct Txn {
+    /// Its vxid.
+    pub vxid: u64,
+    /// Its side.
+    pub side: Side,
+    bytes: Vec<u8>,
+}
+
+/// A transaction read back: its records' data as text (a newline in it as `\n`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Its vxid.
+    pub vxid: u64,
+    /// Its side.
+    pub side: Side,
+    /// Its records.
+    pub records: Vec<(Tag, String)>,
+}
+
+/// What [`decode`] found at the start of a buffer.
+#[derive(Debug)]
+pub enum Found {
+    /// A transaction, and how many bytes it took.
+    Txn(Decoded, usize),
+    /// The start of one: more bytes are needed.
+    Partial,
+    /// Not a transaction (a reader that lost its place looks for the next [`MAGIC`]).
+    Garbage,
+}
+
+/// A new transaction's bytes, its head written (its length is filled in at the commit).
+pub(crate) fn begin(vxid: u64, side: Side) -> Vec<u8> {
+    let mut b = Vec::with_capacity(4096);
+    b.extend_from_slice(&MAGIC);
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&vxid.to_le_bytes());
+    b.extend_from_slice(&[side.letter() as u8, 0, 0, 0]);
+    b
+}
+
+/// Opens a record: its tag and room for its length; returns where the length goes.
+pub(crate) fn open(b: &mut Vec<u8>, tag: Tag) -> usize {
+    b.push(tag as u8);
+    b.extend_from_slice(&[0; 4]);
+    b.len() - 4
+}
+
+/// Closes the record opened at `at`: its length.
+pub(crate) fn close(b: &mut [u8], at: usize) {
+    let len = (b.len() - at - 4) as u32;
+    b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// A `Timestamp` record.
+pub(crate) fn timestamp(b: &mut Vec<u8>, label: &str, t: f64, first: f64, last: f64) {
+    let at = open(b, Tag::Timestamp);
+    b.extend_from_slice(label.as_bytes());
+    b.push(0);
+    for x in [t, first, last] {
+        b.extend_from_slice(&x.to_le_bytes());
+    }
+    close(b, at);
+}
+
+/// A number of a numeric record (see [`nums`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Num {
+    /// An integer.
+    U(u64),
+    /// Seconds, written with six decimals.
+    S(f64),
+}
+
+/// A record of numbers only (`ReqAcct`, `Hit`, `Length`, …), kept binary: a zero byte, then
+/// each number as a type byte and eight bytes; the reader writes them, a space between.
+pub(crate) fn nums(b: &mut Vec<u8>, tag: Tag, nums: &[Num]) {
+    let at = open(b, tag);
+    b.push(0);
+    for n in nums {
+        match *n {
+            Num::U(u) => {
+                b.push(b'u');
+                b.extend_from_slice(&u.to_le_bytes());
+            }
+            Num::S(f) => {
+                b.push(b's');
+                b.extend_from_slice(&f.to_le_bytes());
+            }
+        }
+    }
+    close(b, at);
+}
+
+/// Writes `n` in decimal (without `fmt`'s machinery).
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Writes `t` seconds with six decimals (as `{:.6}`, by integer arithmetic).
+pub(crate) fn push_secs(out: &mut Vec<u8>, t: f64) {
+    let micros = (t * 1e6).round();
+    if micros < 0.0 {
+        out.push(b'-');
+    }
+    let micros = micros.abs() as u64;
+    push_u64(out, micros / 1_000_000);
+    out.push(b'.');
+    let frac = micros % 1_000_000;
+    let mut pad = 100_000;
+    while pad > 1 && frac < pad {
+        out.push(b'0');
+        pad /= 10;
+    }
+    push_u64(out, frac);
+}
+
+/// A record's data as text: a timestamp's numbers written out, bytes that are not UTF-8
+/// replaced, and (with `escape`) a newline as `\n`.
+fn text_of(tag: Tag, data: &[u8], escape: bool) -> String {
+    if tag == Tag::Timestamp {
+        if let Some(zero) = data.iter().position(|b| *b == 0) {
+            let nums = &data[zero + 1..];
+            if nums.len() == 24 {
+                let f = |i: usize| f64::from_le_bytes(nums[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+                let (t, first, last) = (f(0), f(1), f(2));
+                let mut out = Vec::with_capacity(64);
+                out.extend_from_slice(&data[..zero]);
+                out.extend_from_slice(b": ");
+                push_secs(&mut out, t);
+                out.push(b' ');
+                push_secs(&mut out, t - first);
+                out.push(b' ');
+                push_secs(&mut out, t - last);
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+        }
+    }
+    if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
+        let mut out = Vec::with_capacity(data.len() * 2);
+        for (i, field) in data[1..].chunks_exact(9).enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            let bits = field[1..9].try_into().unwrap_or([0; 8]);
+            match field[0] {
+                b'u' => push_u64(&mut out, u64::from_le_bytes(bits)),
+                _ => push_secs(&mut out, f64::from_le_bytes(bits)),
+            }
+        }
+        return String::from_utf8_lossy(&out).into_owned();
+    }
+    let s = String::from_utf8_lossy(data);
+    if escape && s.contains('\n') {
+        s.replace('\n', "\\n")
+    } else {
+        s.into_owned()
+    }
+}
+
+/// The records of a transaction's bytes (after its head): tag, data.
+fn records(body: &[u8]) -> Option<Vec<(Tag, &[u8])>> {
+    let mut out = Vec::with_capacity(48);
+    let mut i = 0;
+    while i < body.len() {
+        let tag = *Tag::ALL.get(usize::from(body[i]))?;
+        let len = u32::from_le_bytes(body.get(i + 1..i + 5)?.try_into().ok()?) as usize;
+        let data = body.get(i + 5..i + 5 + len)?;
+        out.push((tag, data));
+        i += 5 + len;
+    }
+    Some(out)
+}
+
+/// The transaction at the start of `buf`, if one is there whole.
+pub fn decode(buf: &[u8]) -> Found {
+    if buf.len() < HEAD {
+        return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { Found::Partial } else { Found::Garbage };
+    }
+    if buf[..4] != MAGIC {
+        return Found::Garbage;
+    }
+    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+    let side = match buf[16] {
+        b'c' => Side::Client,
+        b'b' => Side::Backend,
+        b'-' => Side::None,
+        _ => return Found::Garbage,
+    };
+    if !(HEAD..=MAX_TXN).contains(&len) {
+        return Found::Garbage;
+    }
+    if buf.len() < len {
+        return Found::Partial;
+    }
+    let vxid = u64::from_le_bytes(buf[8..16].try_into().unwrap_or([0; 8]));
+    let Some(recs) = records(&buf[HEAD..len]) else { return Found::Garbage };
+    let records = recs.into_iter().map(|(tag, data)| (tag, text_of(tag, data, true))).collect();
+    Found::Txn(Decoded { vxid, side, records }, len)
+}
+
+impl Txn {
+    /// A transaction of these bytes (from [`begin`]; its length is written now).
+    pub(crate) fn new(vxid: u64, side: Side, mut bytes: Vec<u8>) -> Txn {
+        let len = bytes.len() as u32;
+        bytes[4..8].copy_from_slice(&len.to_le_bytes());
+        Txn { vxid, side, bytes }
+    }
+
+    /// Its bytes (head and records).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Its records, their data as recorded (for tests and tools).
+    pub fn records(&self) -> Vec<(Tag, String)> {
+        records(&self.bytes[HEAD..])
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(tag, data)| (tag, text_of(tag, data, false)))
+            .collect()
+    }
+
+    /// Its records as `log.read` gives them: a line each, `TAG DATA` (a newline in data as
+    /// `\n`).
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(self.bytes.len() + 256);
+        for (tag, data) in records(&self.bytes[HEAD..]).unwrap_or_default() {
+            out.push_str(tag.name());
+            out.push(' ');
+            out.push_str(&text_of(tag, data, true));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_write_as_fmt_would() {
+        let mut s = Vec::new();
+        for (t, want) in [
+            (-0.25, "-0.250000"),
+            (0.0, "0.000000"),
+            (1.000_001, "1.000001"),
+            (12.5, "12.500000"),
+            (0.000_42, "0.000420"),
+        ] {
+            s.clear();
+            push_secs(&mut s, t);
+            assert_eq!(s, want.as_bytes());
+        }
+        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            s.clear();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_reader_finds_transactions_and_tells_garbage_and_halves() {
+        let mut b = begin(42, Side::Backend);
+        let at = open(&mut b, Tag::BereqURL);
+        b.extend_from_slice(b"/x");
+        close(&mut b, at);
+        timestamp(&mut b, "Start", 10.5, 10.5, 10.5);
+        nums(&mut b, Tag::Hit, &[Num::U(3), Num::S(119.5), Num::S(10.0)]);
+        let t = Txn::new(42, Side::Backend, b);
+        let mut buf = t.bytes().to_vec();
+        buf.extend_from_slice(b"trailing");
+        let Found::Txn(d, used) = decode(&buf) else { panic!("a transaction") };
+        assert_eq!(used, t.bytes().len());
+        assert_eq!((d.vxid, d.side), (42, Side::Backend));
+        assert_eq!(
+            d.records,
+            [
+                (Tag::BereqURL, "/x".to_string()),
+                (Tag::Timestamp, "Start: 10.500000 0.000000 0.000000".to_string()),
+                (Tag::Hit, "3 119.500000 10.000000".to_string())
+            ]
+        );
+        assert!(matches!(decode(&t.bytes()[..used - 1]), Found::Partial));
+        assert!(matches!(decode(&t.bytes()[..3]), Found::Partial));
+        assert!(matches!(decode(b"trailing and more than twenty bytes"), Found::Garbage));
+        let mut bad = t.bytes().to_vec();
+        bad[HEAD] = 250; // no such tag
+        assert!(matches!(decode(&bad), Found::Garbage));
+    }
+}
