@@ -60,11 +60,12 @@ pub enum Tag {
     SessClose,
     BackendOpen,
     Length,
+    Backend_health,
 }
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Tag; 35] = [
+    pub const ALL: [Tag; 36] = [
         Tag::Begin,
         Tag::End,
         Tag::ReqStart,
@@ -100,6 +101,7 @@ impl Tag {
         Tag::SessClose,
         Tag::BackendOpen,
         Tag::Length,
+        Tag::Backend_health,
     ];
 
     /// The tag of a name.
@@ -145,6 +147,7 @@ impl Tag {
             Tag::SessClose => "SessClose",
             Tag::BackendOpen => "BackendOpen",
             Tag::Length => "Length",
+            Tag::Backend_health => "Backend_health",
         }
     }
 }
@@ -288,6 +291,14 @@ impl Buffer {
             g.bytes.extend_from_slice(b": ");
             g.bytes.extend_from_slice(value);
             txn::close(&mut g.bytes, at);
+        }
+    }
+
+    /// Commits records that belong to no transaction (vxid 0: `Backend_health`), without an
+    /// `End`.
+    pub fn commit_bare(&mut self, log: &Log) {
+        if let Some(g) = self.0.take() {
+            log.commit(Txn::new(g.vxid, g.side, g.bytes));
         }
     }
 

@@ -267,3 +267,35 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
         ]
     );
 }
+
+#[tokio::test]
+async fn probes_log_backend_health_records_of_no_transaction() {
+    let o = Origin::start("o").await;
+    let vcl = format!(
+        "vcl 4.1;\nbackend o {{ .host = \"{}\"; .port = \"{}\"; .probe = {{ .url = \"/\"; .interval = 50ms; \
+         .window = 5; .threshold = 3; .initial = 2; }} }}\n",
+        o.host(),
+        o.port()
+    );
+    let p = proxy(&vcl).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    let found = eventually(std::time::Duration::from_secs(5), || {
+        p.server.registry.log.read(start, 1000).txns.iter().any(|t| t.vxid == 0)
+    })
+    .await;
+    assert!(found, "a Backend_health record");
+    let r = p.server.registry.log.read(start, 1000);
+    let t = r.txns.iter().find(|t| t.vxid == 0).expect("found");
+    let records = t.records();
+    assert_eq!(records.len(), 1, "one record, no Begin or End: {records:?}");
+    let (tag, data) = &records[0];
+    assert_eq!(*tag, Tag::Backend_health);
+    // `NAME Still|Went healthy|sick FLAGS GOOD THRESHOLD WINDOW LAST AVG "MESSAGE"` (spec §2.6).
+    let f: Vec<&str> = data.split(' ').collect();
+    assert!(f[0].ends_with('o') && ["Still", "Went"].contains(&f[1]) && ["healthy", "sick"].contains(&f[2]), "{data}");
+    assert!(f[3].len() == 8 && f[3].chars().zip("46UxXrRH".chars()).all(|(c, flag)| c == '-' || c == flag), "{data}");
+    assert!(f[4].parse::<u32>().is_ok() && f[5] == "3" && f[6] == "5", "{data}");
+    assert!(f[7..9].iter().all(|x| x.split_once('.').is_some_and(|(_, frac)| frac.len() == 6)), "{data}");
+    assert!(f[9].starts_with('"') && data.ends_with('"'), "{data}");
+    assert_eq!(t.side, shellac_engine::vsl::Side::None);
+}

@@ -35,6 +35,10 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     follow(&args.reach, args.dump, |txns| {
         let mut out = String::new();
         for t in txns {
+            // Records of no transaction (`Backend_health`) show only record by record.
+            if t.vxid == 0 && args.grouping != "raw" {
+                continue;
+            }
             if let Some(groups) = &mut groups {
                 out.push_str(&groups.take(t, query.as_ref()));
             } else if crate::query::selects(query.as_ref(), &[&t]) {

@@ -87,6 +87,8 @@ pub struct Prober {
     wake: Arc<tokio::sync::Notify>,
     /// When the verdict last changed (or the prober was made).
     changed: Mutex<std::time::SystemTime>,
+    /// The transaction log, for `Backend_health` records.
+    log: Option<Arc<crate::vsl::Log>>,
 }
 
 // === impl Prober ===
@@ -103,9 +105,16 @@ impl Prober {
             warm: AtomicUsize::new(0),
             wake: Arc::new(tokio::sync::Notify::new()),
             changed: Mutex::new(std::time::SystemTime::now()),
+            log: None,
         };
         p.reset();
         p
+    }
+
+    /// This prober, logging its `Backend_health` records into `log` (while it is read).
+    pub fn with_log(mut self, log: Arc<crate::vsl::Log>) -> Prober {
+        self.log = Some(log);
+        self
     }
 
     /// Starts the probe task: the first probe at once (if warm), then `.interval` after each one
@@ -237,6 +246,26 @@ impl Prober {
                     st.message
                 )
             };
+        }
+        if let Some(log) = &self.log {
+            let mut b = crate::vsl::Buffer::new(log, 0, crate::vsl::Side::None);
+            b.add_fmt(
+                crate::vsl::Tag::Backend_health,
+                format_args!(
+                    "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
+                    self.name,
+                    if was == now { "Still" } else { "Went" },
+                    if now { "healthy" } else { "sick" },
+                    newest_slots(&st.bits),
+                    st.good,
+                    self.threshold(),
+                    self.spec.window,
+                    st.last,
+                    st.avg,
+                    st.message
+                ),
+            );
+            b.commit_bare(log);
         }
         if was == now {
             health!(debug);

@@ -103,7 +103,7 @@ impl Registry {
             return p;
         }
         probers.retain(|_, w| w.strong_count() > 0);
-        let p = Arc::new(Prober::new(name.to_string(), addr, key.1.clone()));
+        let p = Arc::new(Prober::new(name.to_string(), addr, key.1.clone()).with_log(self.log.clone()));
         p.start();
         probers.insert(key, Arc::downgrade(&p));
         p
