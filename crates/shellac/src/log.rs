@@ -21,7 +21,8 @@ use crate::cli::LogArgs;
 pub(crate) struct Txn {
     pub(crate) vxid: u64,
     pub(crate) side: char,
-    pub(crate) records: Vec<(String, String)>,
+    /// Tag (varnishlog's name) and data.
+    pub(crate) records: Vec<(&'static str, String)>,
 }
 
 /// Runs `shellac log`.
@@ -123,7 +124,7 @@ fn follow_shared(
             .map(|t| Txn {
                 vxid: t.vxid,
                 side: t.side.letter(),
-                records: t.records.into_iter().map(|(tag, data)| (tag.name().to_string(), data)).collect(),
+                records: t.records.into_iter().map(|(tag, data)| (tag.name(), data)).collect(),
             })
             .collect();
         each(txns)?;
@@ -152,7 +153,9 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
             txns.push(Txn { vxid: vxid.parse()?, side: side.chars().next().unwrap_or('-'), records: Vec::new() });
         } else if let Some(t) = txns.last_mut() {
             let (tag, data) = line.split_once(' ').unwrap_or((line, ""));
-            t.records.push((tag.to_string(), data.to_string()));
+            // (A tag this reader does not know is shown by name all the same.)
+            let name = shellac_engine::vsl::Tag::from_name(tag).map_or("Unknown", |t| t.name());
+            t.records.push((name, data.to_string()));
         }
     }
     Ok((next, lost, txns))
@@ -160,7 +163,7 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
 
 /// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2).
 pub(crate) fn level(t: &Txn, depth: usize) -> String {
-    let begin = t.records.iter().find(|(tag, _)| tag == "Begin").map_or("", |(_, d)| d.as_str());
+    let begin = t.records.iter().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d.as_str());
     let kind = match (begin.split(' ').next(), t.side) {
         (Some("sess"), _) => "Session",
         (Some("bereq"), _) | (_, 'b') => "BeReq",

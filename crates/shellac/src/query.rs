@@ -389,19 +389,15 @@ pub(crate) fn parse_all(queries: &[String]) -> anyhow::Result<Option<Query>> {
 /// Whether `q` (if any) holds for the records of `txns`.
 pub(crate) fn selects(q: Option<&Query>, txns: &[&crate::log::Txn]) -> bool {
     let Some(q) = q else { return true };
-    q.matches(&|| Box::new(txns.iter().flat_map(|t| t.records.iter().map(|(a, b)| (a.as_str(), b.as_str())))))
+    q.matches(&|| Box::new(txns.iter().flat_map(|t| t.records.iter().map(|(a, b)| (*a, b.as_str())))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn txn(records: &[(&str, &str)]) -> crate::log::Txn {
-        crate::log::Txn {
-            vxid: 1,
-            side: 'c',
-            records: records.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-        }
+    fn txn(records: &[(&'static str, &str)]) -> crate::log::Txn {
+        crate::log::Txn { vxid: 1, side: 'c', records: records.iter().map(|(a, b)| (*a, b.to_string())).collect() }
     }
 
     #[test]
