@@ -84,7 +84,11 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = Writer { log, file, readers: readers_path(&path), head: 0, batch: Vec::with_capacity(256 << 10) };
     let s = stop.clone();
-    let thread = std::thread::Builder::new().name("shellac-vsl".into()).spawn(move || writer.run(&s))?;
+    // (The thread settles, its allocator's first pages taken, before the server serves: the
+    // process's memory does not move later for it.)
+    let (ready, settled) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new().name("shellac-vsl".into()).spawn(move || writer.run(&s, &ready))?;
+    let _ = settled.recv_timeout(Duration::from_secs(1));
     Ok(Shared { stop, path, pointer, thread: Some(thread) })
 }
 
@@ -98,11 +102,14 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, stop: &AtomicBool) {
+    fn run(mut self, stop: &AtomicBool, ready: &std::sync::mpsc::Sender<()>) {
         let mut cursor = self.log.peek(u64::MAX, 1).next;
         let mut checked = tokio::time::Instant::now() - Duration::from_secs(60);
+        let mut first = true;
         while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(EVERY);
+            if !std::mem::take(&mut first) {
+                std::thread::sleep(EVERY);
+            }
             if checked.elapsed() >= Duration::from_millis(500) {
                 checked = tokio::time::Instant::now();
                 let touched = std::fs::metadata(&self.readers).and_then(|m| m.modified()).ok();
@@ -110,6 +117,7 @@ impl Writer {
                     self.log.keep_active();
                 }
             }
+            let _ = ready.send(());
             if !self.log.active() {
                 cursor = self.log.peek(u64::MAX, 1).next;
                 continue;
