@@ -65,6 +65,15 @@ pub fn rfc_ttl(status: u16, headers: &HeaderMap, now: f64, p: &TtlParams) -> Ttl
     out
 }
 
+/// What a response's headers say of its lifetime, as varnishd's `TTL RFC` record shows it:
+/// its `Date` and `Expires` (seconds since the epoch, 0 without one) and the `s-maxage` or
+/// `max-age` that counts (0 without one).
+pub fn header_times(headers: &HeaderMap) -> (f64, f64, f64) {
+    let time = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok()).and_then(parse_rfc1123);
+    let cc = Directives::of(headers);
+    (time(DATE).unwrap_or(0.0), time(EXPIRES).unwrap_or(0.0), cc.s_maxage.or(cc.max_age).unwrap_or(0.0))
+}
+
 /// The `Cache-Control` directives the lifetime depends on, across every `Cache-Control` header
 /// (the first of each counts). A value is digits, then optional spaces, then the end, `,` or
 /// `.`; anything else counts as 0.

@@ -560,6 +560,19 @@ impl<'a> FetchTask<'a> {
             for (name, value) in &beresp.headers {
                 self.vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
             }
+            if !self.bereq.uncacheable {
+                // `TTL RFC TTL GRACE KEEP NOW ORIGIN DATE EXPIRES MAX-AGE cacheable`, as varnishd
+                // logs the lifetime the headers gave.
+                let (date, expires, max_age) = shellac_cache::ttl::header_times(&beresp.headers);
+                let b = &beresp;
+                self.vsl.add_fmt(
+                    Tag::TTL,
+                    format_args!(
+                        "RFC {:.0} {:.0} {:.0} {:.0} {:.0} {:.0} {:.0} {:.0} cacheable",
+                        b.ttl, b.grace, b.keep, b.time, b.t_origin, date, expires, max_age
+                    ),
+                );
+            }
         }
         beresp.storage = Some(self.default_storage());
         let mut revalidated = None;

@@ -61,11 +61,12 @@ pub enum Tag {
     BackendOpen,
     Length,
     Backend_health,
+    TTL,
 }
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Tag; 36] = [
+    pub const ALL: [Tag; 37] = [
         Tag::Begin,
         Tag::End,
         Tag::ReqStart,
@@ -102,6 +103,7 @@ impl Tag {
         Tag::BackendOpen,
         Tag::Length,
         Tag::Backend_health,
+        Tag::TTL,
     ];
 
     /// The tag of a name.
@@ -148,6 +150,7 @@ impl Tag {
             Tag::BackendOpen => "BackendOpen",
             Tag::Length => "Length",
             Tag::Backend_health => "Backend_health",
+            Tag::TTL => "TTL",
         }
     }
 }

@@ -59,6 +59,7 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
             "BerespProtocol",
             "BerespStatus",
             "BerespReason",
+            "TTL",
             "VCL_call",
             "VCL_return",
             "Timestamp",
@@ -298,4 +299,36 @@ async fn probes_log_backend_health_records_of_no_transaction() {
     assert!(f[7..9].iter().all(|x| x.split_once('.').is_some_and(|(_, frac)| frac.len() == 6)), "{data}");
     assert!(f[9].starts_with('"') && data.ends_with('"'), "{data}");
     assert_eq!(t.side, shellac_engine::vsl::Side::None);
+}
+
+#[tokio::test]
+async fn a_fetch_logs_the_lifetime_the_headers_gave_and_each_change_vcl_made() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: s-maxage=50, max-age=600, stale-while-revalidate=30".into()]);
+    let vcl =
+        "sub vcl_backend_response {\n  if (bereq.url == \"/v\") { set beresp.ttl = 77s; set beresp.grace = 5s; }\n}\n";
+    let p = proxy(&vcl_for(&[&o], vcl)).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    p.get("/v").await;
+    p.get("/pass-me").await;
+    let r = read(&p, start, 4).await;
+    let ttl = |url: &str| -> Vec<String> {
+        let t = r
+            .txns
+            .iter()
+            .find(|t| t.records().iter().any(|(tag, d)| *tag == Tag::BereqURL && d == url))
+            .unwrap_or_else(|| panic!("the fetch of {url}"));
+        t.records().into_iter().filter(|(tag, _)| *tag == Tag::TTL).map(|(_, d)| d).collect()
+    };
+    // `RFC TTL GRACE KEEP NOW ORIGIN DATE EXPIRES MAX-AGE cacheable`: s-maxage, and
+    // stale-while-revalidate as grace.
+    let plain = ttl("/pass-me");
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    let f: Vec<&str> = plain[0].split(' ').collect();
+    assert_eq!((f[0], f[1], f[2], f[3], f[8], f[9]), ("RFC", "50", "30", "0", "50", "cacheable"), "{plain:?}");
+    assert_eq!(f[4], f[5], "no Age: born now");
+    // Then one `VCL TTL GRACE KEEP ORIGIN cacheable` per change.
+    let changed = ttl("/v");
+    let origin = changed[0].split(' ').nth(5).expect("origin").to_string();
+    assert_eq!(changed[1..], [format!("VCL 77 30 0 {origin} cacheable"), format!("VCL 77 5 0 {origin} cacheable")]);
 }

@@ -42,6 +42,8 @@ async fn r19_accept_loops_survive_running_out_of_descriptors() {
     let p = tokio::task::block_in_place(|| Shellac::start_limited(bin, 64, &args, &[("RUST_LOG", "warn")]));
     let (addr, admin) = (p.addr.to_string(), p.admin.clone().expect("admin"));
     assert!(get(&addr).starts_with("HTTP/1.1 200"), "serves before the flood");
+    // (Its connection closed on both sides before the flood.)
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     // More idle connections than descriptors left: the kernel completes them, accept fails
     // (and they stay: timeout_idle is a minute).
@@ -61,8 +63,12 @@ async fn r19_accept_loops_survive_running_out_of_descriptors() {
     // Retrying every 50 ms at most costs almost nothing; a spinning loop would take 2 s.
     assert!(spent < 40, "{spent} ticks of CPU in 2 s while out of descriptors");
     let log = p.log();
-    assert!(log.matches("accept on a0=").count() <= 2, "rate-limited:\n{log}");
-    assert!(log.matches("accept on the management port").count() <= 2, "rate-limited:\n{log}");
+    // (A descriptor freed by a closing connection can let one accept through, and the next
+    // failure is a new spell: at most two spells each.)
+    let spells =
+        |listener: &str| log.lines().filter(|l| l.contains(listener) && l.contains("Too many open files")).count();
+    assert!(spells("accept on a0=") <= 2, "rate-limited:\n{log}");
+    assert!(spells("accept on the management port") <= 2, "rate-limited:\n{log}");
 
     // Descriptors come back: both listeners accept again.
     drop(held);

@@ -220,13 +220,21 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::BerespTtl => {
             let now = ctx.now();
             beresp(ctx)?.set_ttl_now(v.num(), now);
+            log_ttl(ctx);
         }
-        V::BerespGrace => beresp(ctx)?.grace = v.num(),
-        V::BerespKeep => beresp(ctx)?.keep = v.num(),
+        V::BerespGrace => {
+            beresp(ctx)?.grace = v.num();
+            log_ttl(ctx);
+        }
+        V::BerespKeep => {
+            beresp(ctx)?.keep = v.num();
+            log_ttl(ctx);
+        }
         V::BerespUncacheable => {
             // Once uncacheable, always uncacheable (Varnish ignores `false` after `true`).
             let b = beresp(ctx)?;
             b.uncacheable |= v.truth();
+            log_ttl(ctx);
         }
         V::BerespDoStream => beresp(ctx)?.do_stream = v.truth(),
         V::BerespDoGzip => beresp(ctx)?.do_gzip = v.truth(),
@@ -358,6 +366,17 @@ fn req<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Req, VclFail> {
 
 fn bereq<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Bereq, VclFail> {
     ctx.bereq.as_deref_mut().ok_or_else(|| missing("bereq"))
+}
+
+/// `TTL VCL TTL GRACE KEEP ORIGIN cacheable|uncacheable`: VCL changed the object's lifetime
+/// (as varnishd logs each change).
+fn log_ttl(ctx: &mut Ctx<'_>) {
+    let (Some(b), Some(vsl)) = (ctx.beresp.as_deref(), ctx.vsl.as_deref_mut()) else { return };
+    let cacheable = if b.uncacheable { "uncacheable" } else { "cacheable" };
+    vsl.add_fmt(
+        crate::vsl::Tag::TTL,
+        format_args!("VCL {:.0} {:.0} {:.0} {:.0} {cacheable}", b.ttl, b.grace, b.keep, b.t_origin),
+    );
 }
 
 fn beresp<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Beresp, VclFail> {
