@@ -103,6 +103,7 @@ fn follow_shared(
         shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))
     };
     let mut reader = open(dump)?;
+    let mut idle = 0u32;
     loop {
         let batch = match reader.read() {
             Ok(b) => b,
@@ -131,8 +132,23 @@ fn follow_shared(
         if dump && !more {
             return Ok(ExitCode::SUCCESS);
         }
-        if !more {
+        if more {
+            idle = 0;
+        } else {
             std::thread::sleep(Duration::from_millis(20));
+            idle += 1;
+            // Nothing for a second: is the server still there? If it stopped, wait for the
+            // next one and read its log.
+            if idle % 50 == 0 && !reader.is_current() {
+                eprintln!("The server stopped: waiting for it to start again");
+                reader = loop {
+                    std::thread::sleep(Duration::from_millis(500));
+                    if let Ok(r) = shared::Reader::open(dir, false) {
+                        break r;
+                    }
+                };
+                eprintln!("Reading the new server's log");
+            }
         }
     }
 }

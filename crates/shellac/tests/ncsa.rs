@@ -222,3 +222,37 @@ async fn the_written_file_is_reopened_on_sighup() {
     let old = std::fs::read_to_string(&rotated).expect("the rotated file");
     assert!(old.contains("/before") && !old.contains("/after-rotation"), "{old}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_of_the_shared_file_follows_the_server_across_a_restart() {
+    let (o, p, dir) = start("ncsa-restart").await;
+    let file = format!("{dir}/access.log");
+    let work = format!("{dir}/work");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["ncsa", "-n", &work, "-F", "%U", "-w", &file])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("shellac ncsa -n");
+    let has = |want: &str| std::fs::read_to_string(&file).is_ok_and(|s| s.contains(want));
+    // Until the reader is seen (it touches its file), nothing records: ask until a line comes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has("/first") && Instant::now() < deadline {
+        get(&p, "/first").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(has("/first"), "the reader writes what the first server logs");
+    assert!(tokio::task::block_in_place(|| p.stop()), "the first server stops");
+    // A new server in the same working directory: the reader finds its log.
+    let vcl = format!("{dir}/main.vcl");
+    let args = ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &work, "-f", &vcl];
+    let p2 = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[("RUST_LOG", "error")]).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !has("/second") && Instant::now() < deadline {
+        get(&p2, "/second").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(o);
+    assert!(has("/second"), "the reader follows the next server: {:?}", std::fs::read_to_string(&file));
+}

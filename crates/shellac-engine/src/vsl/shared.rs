@@ -170,6 +170,9 @@ pub struct Batch {
 /// A reader of the shared log.
 pub struct Reader {
     file: File,
+    /// The working directory's pointer file, and the shared file it named when opened.
+    pointer: PathBuf,
+    path: PathBuf,
     readers: PathBuf,
     size: u64,
     generation: u64,
@@ -199,7 +202,8 @@ impl Reader {
     /// Opens the shared log named in `workdir`, at its end (`from_start`: at the oldest it
     /// holds).
     pub fn open(workdir: &Path, from_start: bool) -> Result<Reader, ReadError> {
-        let path = PathBuf::from(std::fs::read_to_string(workdir.join(POINTER))?.trim());
+        let pointer = workdir.join(POINTER);
+        let path = PathBuf::from(std::fs::read_to_string(&pointer)?.trim());
         let file = File::open(&path)?;
         let mut head = [0u8; 32];
         file.read_exact_at(&mut head, 0)?;
@@ -214,7 +218,9 @@ impl Reader {
         let pos = if from_start { at.saturating_sub(size) } else { at };
         let mut r = Reader {
             file,
+            pointer,
             readers: readers_path(&path),
+            path,
             size,
             generation,
             pos,
@@ -224,6 +230,13 @@ impl Reader {
         };
         r.touch();
         Ok(r)
+    }
+
+    /// Whether the server that writes the file still runs: its working directory still names
+    /// this file (a server that stopped took the name away; one that started since named its
+    /// own).
+    pub fn is_current(&self) -> bool {
+        std::fs::read_to_string(&self.pointer).is_ok_and(|p| Path::new(p.trim()) == self.path)
     }
 
     /// Says this reader is there (at most once a second).
@@ -362,7 +375,9 @@ mod tests {
         // One that starts later reads from then on; one from the start reads it all.
         let mut all = Reader::open(&dir, true).expect("reader");
         assert_eq!(all.read().expect("read").txns.len(), 1000);
+        assert!(r.is_current());
         drop(shared);
+        assert!(!r.is_current(), "a reader sees its server stopped");
         assert!(Reader::open(&dir, false).is_err(), "the files go with the server");
         let _ = std::fs::remove_dir_all(&dir);
     }
