@@ -139,7 +139,7 @@ fn follow_shared(
             idle += 1;
             // Nothing for a second: is the server still there? If it stopped, wait for the
             // next one and read its log.
-            if idle % 50 == 0 && !reader.is_current() {
+            if idle.is_multiple_of(50) && !reader.is_current() {
                 eprintln!("The server stopped: waiting for it to start again");
                 reader = loop {
                     std::thread::sleep(Duration::from_millis(500));
