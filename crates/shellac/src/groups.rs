@@ -32,7 +32,7 @@ pub(crate) struct Groups {
 
 /// What a transaction's `Begin` says: its kind and its parent.
 fn begin(t: &Txn) -> (&str, u64, &str) {
-    let data = t.records.iter().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d.as_str());
+    let data = t.records().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d);
     let mut f = data.split(' ');
     let kind = f.next().unwrap_or("");
     let parent = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -41,7 +41,7 @@ fn begin(t: &Txn) -> (&str, u64, &str) {
 
 /// The children a transaction's `Link` records name (a background fetch's aside), in order.
 fn links(t: &Txn) -> impl Iterator<Item = u64> + '_ {
-    t.records.iter().filter(|(tag, _)| *tag == "Link").filter_map(|(_, d)| {
+    t.records().filter(|(tag, _)| *tag == "Link").filter_map(|(_, d)| {
         let mut f = d.split(' ');
         let (_, vxid, why) = (f.next()?, f.next()?.parse().ok()?, f.next().unwrap_or(""));
         (why != "bgfetch").then_some(vxid)
@@ -142,10 +142,13 @@ mod tests {
     use super::*;
 
     fn txn(vxid: u64, begin: &str, links: &[&str]) -> Txn {
-        let mut records = vec![("Begin", begin.to_string())];
-        records.extend(links.iter().map(|l| ("Link", l.to_string())));
-        records.push(("End", String::new()));
-        Txn { vxid, side: 'c', records }
+        let mut t = Txn::new(vxid, 'c');
+        t.push("Begin", begin);
+        for l in links {
+            t.push("Link", l);
+        }
+        t.push("End", "");
+        t
     }
 
     /// The vxids and depths of what was printed.

@@ -17,12 +17,37 @@ use shellac_engine::vsl::shared;
 use crate::adm::Session;
 use crate::cli::LogArgs;
 
-/// One transaction as `log.read` gives it.
+/// One transaction as a reader has it: its records' data in one string, with where each is.
 pub(crate) struct Txn {
     pub(crate) vxid: u64,
     pub(crate) side: char,
-    /// Tag (varnishlog's name) and data.
-    pub(crate) records: Vec<(&'static str, String)>,
+    text: String,
+    /// Tag (varnishlog's name) and where its data is in `text`.
+    spans: Vec<(&'static str, std::ops::Range<usize>)>,
+}
+
+impl Txn {
+    /// A transaction with no records yet.
+    pub(crate) fn new(vxid: u64, side: char) -> Txn {
+        Txn { vxid, side, text: String::new(), spans: Vec::new() }
+    }
+
+    /// Adds a record.
+    pub(crate) fn push(&mut self, tag: &'static str, data: &str) {
+        let at = self.text.len();
+        self.text.push_str(data);
+        self.spans.push((tag, at..self.text.len()));
+    }
+
+    /// Its records: tag, data.
+    pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = (&'static str, &str)> + '_ {
+        self.spans.iter().map(|(tag, r)| (*tag, &self.text[r.clone()]))
+    }
+
+    /// How many bytes of data its records hold.
+    pub(crate) fn data_len(&self) -> usize {
+        self.text.len()
+    }
 }
 
 /// Runs `shellac log`.
@@ -125,7 +150,8 @@ fn follow_shared(
             .map(|t| Txn {
                 vxid: t.vxid,
                 side: t.side.letter(),
-                records: t.records.into_iter().map(|(tag, data)| (tag.name(), data)).collect(),
+                spans: t.spans.into_iter().map(|(tag, r)| (tag.name(), r)).collect(),
+                text: t.text,
             })
             .collect();
         each(txns)?;
@@ -166,12 +192,12 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
     for line in lines {
         if let Some(rest) = line.strip_prefix("* ") {
             let (vxid, side) = rest.split_once(' ').context("log.read: bad transaction line")?;
-            txns.push(Txn { vxid: vxid.parse()?, side: side.chars().next().unwrap_or('-'), records: Vec::new() });
+            txns.push(Txn::new(vxid.parse()?, side.chars().next().unwrap_or('-')));
         } else if let Some(t) = txns.last_mut() {
             let (tag, data) = line.split_once(' ').unwrap_or((line, ""));
             // (A tag this reader does not know is shown by name all the same.)
             let name = shellac_engine::vsl::Tag::from_name(tag).map_or("Unknown", |t| t.name());
-            t.records.push((name, data.to_string()));
+            t.push(name, data);
         }
     }
     Ok((next, lost, txns))
@@ -179,14 +205,14 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
 
 /// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2).
 pub(crate) fn level(t: &Txn, depth: usize) -> String {
-    let begin = t.records.iter().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d.as_str());
+    let begin = t.records().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d);
     let kind = match (begin.split(' ').next(), t.side) {
         (Some("sess"), _) => "Session",
         (Some("bereq"), _) | (_, 'b') => "BeReq",
         (_, 'c') => "Request",
         _ => "Session",
     };
-    let mut out = String::with_capacity(64 + t.records.iter().map(|(_, d)| d.len() + 20).sum::<usize>());
+    let mut out = String::with_capacity(64 + t.data_len() + 20 * t.spans.len());
     pad(&mut out, &"*".repeat(depth), 4);
     out.push_str("<< ");
     pad(&mut out, kind, 8);
@@ -194,7 +220,7 @@ pub(crate) fn level(t: &Txn, depth: usize) -> String {
     pad(&mut out, &t.vxid.to_string(), 10);
     out.push('\n');
     let dash = "-".repeat(depth);
-    for (tag, data) in &t.records {
+    for (tag, data) in t.records() {
         pad(&mut out, &dash, 4);
         pad(&mut out, tag, 14);
         out.push(' ');
@@ -217,8 +243,8 @@ fn pad(out: &mut String, text: &str, width: usize) {
 pub(crate) fn format(t: &Txn, grouping: &str) -> String {
     if grouping == "raw" {
         let vxid = t.vxid.to_string();
-        let mut out = String::with_capacity(t.records.iter().map(|(_, d)| d.len() + 30).sum());
-        for (tag, data) in &t.records {
+        let mut out = String::with_capacity(t.data_len() + 30 * t.spans.len());
+        for (tag, data) in t.records() {
             for _ in vxid.len()..10 {
                 out.push(' ');
             }

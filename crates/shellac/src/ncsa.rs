@@ -140,7 +140,7 @@ impl Format {
             match item {
                 Item::Text(s) => out.push_str(s),
                 Item::Vsl(sel) => {
-                    let found = t.records.iter().find_map(|(tag, data)| sel.value(tag, data));
+                    let found = t.records().find_map(|(tag, data)| sel.value(tag, data));
                     push_str(&mut out, found, json);
                 }
                 Item::Field(c, arg) => v.field(&mut out, *c, arg.as_deref(), json),
@@ -189,13 +189,13 @@ struct View<'a> {
 
 impl View<'_> {
     fn first(&self, tag: &str) -> Option<&str> {
-        self.t.records.iter().find(|(t, _)| *t == tag).map(|(_, d)| d.as_str())
+        self.t.records().find(|(t, _)| *t == tag).map(|(_, d)| d)
     }
 
     /// A header's value (the last one of that name): `side` is `Req`/`Resp` on the client,
     /// `Bereq`/`Beresp` on the backend.
     fn header(&self, tag: &str, name: &str) -> Option<&str> {
-        self.t.records.iter().rev().filter(|(t, _)| *t == tag).find_map(|(_, d)| {
+        self.t.records().rev().filter(|(t, _)| *t == tag).find_map(|(_, d)| {
             let (n, v) = d.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim_start())
         })
@@ -211,9 +211,9 @@ impl View<'_> {
 
     /// A `Timestamp` record's field (1: absolute, 2: since start).
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.t.records.iter().find_map(|(t, d)| {
+        self.t.records().find_map(|(t, d)| {
             let rest = d.strip_prefix(label)?.strip_prefix(':')?;
-            (*t == "Timestamp").then(|| rest.split_ascii_whitespace().nth(field - 1)?.parse().ok())?
+            (t == "Timestamp").then(|| rest.split_ascii_whitespace().nth(field - 1)?.parse().ok())?
         })
     }
 
@@ -241,9 +241,9 @@ impl View<'_> {
     /// `hit`/`miss` and how it was handled, from the VCL calls as they came.
     fn handling(&self) -> (&'static str, &'static str) {
         let mut h = ("miss", "miss");
-        for (tag, data) in &self.t.records {
-            if *tag == "VCL_call" {
-                h = match data.as_str() {
+        for (tag, data) in self.t.records() {
+            if tag == "VCL_call" {
+                h = match data {
                     "HIT" => ("hit", "hit"),
                     "MISS" => ("miss", "miss"),
                     "PASS" => ("miss", "pass"),
@@ -302,7 +302,7 @@ impl View<'_> {
                 let method = self.first(self.req_tag("ReqMethod", "BereqMethod")).unwrap_or("-");
                 let host_tag = self.req_tag("ReqHeader", "BereqHeader");
                 // (The first Host, as varnishncsa takes it.)
-                let host = self.t.records.iter().filter(|(t, _)| *t == host_tag).find_map(|(_, d)| {
+                let host = self.t.records().filter(|(t, _)| *t == host_tag).find_map(|(_, d)| {
                     let (n, v) = d.split_once(':')?;
                     n.eq_ignore_ascii_case("host").then(|| v.trim_start())
                 });
@@ -349,7 +349,7 @@ impl View<'_> {
             "Varnish:vxid" => out.push_str(&self.t.vxid.to_string()),
             _ => {
                 let key = arg.strip_prefix("VCL_Log:").unwrap_or("");
-                let value = self.t.records.iter().filter(|(t, _)| *t == "VCL_Log").find_map(|(_, d)| {
+                let value = self.t.records().filter(|(t, _)| *t == "VCL_Log").find_map(|(_, d)| {
                     let (k, v) = d.split_once(':')?;
                     (k == key).then(|| v.trim_start())
                 });
@@ -467,8 +467,8 @@ fn wanted(t: &Txn, client: bool, backend: bool) -> bool {
     match t.side {
         'c' => {
             client
-                && t.records.first().is_some_and(|(tag, d)| *tag == "Begin" && d.starts_with("req "))
-                && !t.records.iter().any(|(tag, d)| *tag == "Link" && d.ends_with(" restart"))
+                && t.records().next().is_some_and(|(tag, d)| tag == "Begin" && d.starts_with("req "))
+                && !t.records().any(|(tag, d)| tag == "Link" && d.ends_with(" restart"))
         }
         'b' => backend,
         _ => false,
@@ -565,7 +565,11 @@ mod tests {
     use super::*;
 
     fn txn(vxid: u64, side: char, records: &[(&'static str, &str)]) -> Txn {
-        Txn { vxid, side, records: records.iter().map(|(a, b)| (*a, b.to_string())).collect() }
+        let mut t = Txn::new(vxid, side);
+        for (tag, data) in records {
+            t.push(tag, data);
+        }
+        t
     }
 
     /// A client request as Shellac logs it (and varnishd 7.1.1, the same traffic: its

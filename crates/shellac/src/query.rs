@@ -166,7 +166,10 @@ impl Query {
     }
 
     /// Whether it holds for a transaction (or a group) with these records.
-    pub(crate) fn matches<'r>(&self, records: &dyn Fn() -> Box<dyn Iterator<Item = (&'r str, &'r str)> + 'r>) -> bool {
+    pub(crate) fn matches<'r>(
+        &self,
+        records: &dyn Fn() -> Box<dyn Iterator<Item = (&'static str, &'r str)> + 'r>,
+    ) -> bool {
         match self {
             Query::Not(q) => !q.matches(records),
             Query::And(a, b) => a.matches(records) && b.matches(records),
@@ -389,7 +392,7 @@ pub(crate) fn parse_all(queries: &[String]) -> anyhow::Result<Option<Query>> {
 /// Whether `q` (if any) holds for the records of `txns`.
 pub(crate) fn selects(q: Option<&Query>, txns: &[&crate::log::Txn]) -> bool {
     let Some(q) = q else { return true };
-    q.matches(&|| Box::new(txns.iter().flat_map(|t| t.records.iter().map(|(a, b)| (*a, b.as_str())))))
+    q.matches(&|| Box::new(txns.iter().flat_map(|t| t.records())))
 }
 
 #[cfg(test)]
@@ -397,7 +400,11 @@ mod tests {
     use super::*;
 
     fn txn(records: &[(&'static str, &str)]) -> crate::log::Txn {
-        crate::log::Txn { vxid: 1, side: 'c', records: records.iter().map(|(a, b)| (*a, b.to_string())).collect() }
+        let mut t = crate::log::Txn::new(1, 'c');
+        for (tag, data) in records {
+            t.push(tag, data);
+        }
+        t
     }
 
     #[test]
