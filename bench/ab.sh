@@ -19,12 +19,7 @@ bench_need nginx:nginx-light wrk:wrk
 bench_ports 18660 18661 18662 18663 18664
 bench_workdir shellac-ab-bench
 
-mkdir -p "$W/www"
-head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
-bench_origin origin 18664 "root $W/www; location / { add_header Cache-Control \"max-age=3600\"; try_files /1k =404; }"
-printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18664"; }\nsub vcl_recv { call vcl_builtin_recv; return (pass); }\n' > "$W/pass.vcl"
-printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18664"; }\n' > "$W/hit.vcl"
-chmod -R a+rX "$W"
+bench_hit_pass_origin 18664
 
 taskset -c 1 nginx -c "$W/origin.conf" -p "$W" & PIDS+=($!)
 port=18660

@@ -115,5 +115,17 @@ HAP
 # median: the median of the numbers on stdin, one a line (the mean of the middle two when even).
 median() { sort -g | awk '{a[NR]=$1} END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2 }'; }
 
+# bench_hit_pass_origin PORT: in $W, a 1 KiB file an nginx origin on PORT serves cacheable
+# ($W/origin.conf), and two VCLs for it: $W/hit.vcl (the builtin: lookups) and $W/pass.vcl (the
+# builtin vcl_recv's checks, then pass).
+bench_hit_pass_origin() {
+    mkdir -p "$W/www"
+    head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
+    bench_origin origin "$1" "root $W/www; location / { add_header Cache-Control \"max-age=3600\"; try_files /1k =404; }"
+    printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "%s"; }\nsub vcl_recv { call vcl_builtin_recv; return (pass); }\n' "$1" > "$W/pass.vcl"
+    printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "%s"; }\n' "$1" > "$W/hit.vcl"
+    chmod -R a+rX "$W"
+}
+
 # bench_ticks PID: the CPU time (user + system, in clock ticks) a process has used.
 bench_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -25,12 +25,7 @@ BIN=target/release/shellac
 bench_ports 18668 18670 18671 18672 18673 18674 18675 18676 18677 18678 18679
 bench_workdir shellac-log-bench
 
-mkdir -p "$W/www"
-head -c 768 /dev/urandom | base64 -w0 > "$W/www/1k"
-bench_origin origin 18679 "root $W/www; location / { add_header Cache-Control \"max-age=3600\"; try_files /1k =404; }"
-printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18679"; }\nsub vcl_recv { call vcl_builtin_recv; return (pass); }\n' > "$W/pass.vcl"
-printf 'vcl 4.1;\nbackend origin { .host = "127.0.0.1"; .port = "18679"; }\n' > "$W/hit.vcl"
-chmod -R a+rX "$W"
+bench_hit_pass_origin 18679
 taskset -c 1 nginx -c "$W/origin.conf" -p "$W" & PIDS+=($!)
 
 # Shellac: bare and read, for hits and passes (ports 18670-18673, management 18674-18677).

@@ -212,12 +212,6 @@ impl Rec<'_> {
         txn::push_u64(self.bytes, n);
         self
     }
-
-    /// Seconds, six decimals.
-    pub fn secs(&mut self, t: f64) -> &mut Self {
-        txn::push_secs(self.bytes, t);
-        self
-    }
 }
 
 impl Drop for Rec<'_> {

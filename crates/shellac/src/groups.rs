@@ -85,7 +85,7 @@ impl Groups {
         let orphan = !self.is_root(&t) && !self.held.contains_key(&begin(&t).1);
         if orphan && self.grouping == Grouping::Request && begin(&t).2 == "bgfetch" {
             // A background fetch: its request went long ago.
-            out.push_str(&self.show(t, query, 1));
+            out.push_str(&show(&t, query));
             return out;
         }
         self.held.insert(vxid, t);
@@ -128,13 +128,14 @@ impl Groups {
             self.collect(c, depth + 1, tree);
         }
     }
+}
 
-    fn show(&self, t: Txn, query: Option<&Query>, depth: usize) -> String {
-        if !crate::query::selects(query, &[&t]) {
-            return String::new();
-        }
-        format!("{}\n", crate::log::level(&t, depth))
+/// A transaction on its own (a background fetch whose request went long ago).
+fn show(t: &Txn, query: Option<&Query>) -> String {
+    if !crate::query::selects(query, &[t]) {
+        return String::new();
     }
+    format!("{}\n", crate::log::level(t, 1))
 }
 
 #[cfg(test)]

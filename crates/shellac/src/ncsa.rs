@@ -192,13 +192,23 @@ impl View<'_> {
         self.t.records().find(|(t, _)| *t == tag).map(|(_, d)| d)
     }
 
-    /// A header's value (the last one of that name): `side` is `Req`/`Resp` on the client,
-    /// `Bereq`/`Beresp` on the backend.
-    fn header(&self, tag: &str, name: &str) -> Option<&str> {
-        self.t.records().rev().filter(|(t, _)| *t == tag).find_map(|(_, d)| {
-            let (n, v) = d.split_once(':')?;
+    /// A header's value (the last one of that name, or with `first` the first): `tag` is
+    /// `ReqHeader`/`RespHeader` on the client, `BereqHeader`/`BerespHeader` on the backend.
+    fn header_at(&self, tag: &str, name: &str, first: bool) -> Option<&str> {
+        fn value<'d>((t, d): (&str, &'d str), tag: &str, name: &str) -> Option<&'d str> {
+            let (n, v) = d.split_once(':').filter(|_| t == tag)?;
             n.eq_ignore_ascii_case(name).then(|| v.trim_start())
-        })
+        }
+        if first {
+            self.t.records().find_map(|r| value(r, tag, name))
+        } else {
+            self.t.records().rev().find_map(|r| value(r, tag, name))
+        }
+    }
+
+    /// A header's value (the last one of that name).
+    fn header(&self, tag: &str, name: &str) -> Option<&str> {
+        self.header_at(tag, name, false)
     }
 
     fn req_tag(&self, client: &'static str, backend: &'static str) -> &'static str {
@@ -300,12 +310,8 @@ impl View<'_> {
             'U' => push_str(out, self.url().map(|u| u.split('?').next().unwrap_or(u)), json),
             'r' => {
                 let method = self.first(self.req_tag("ReqMethod", "BereqMethod")).unwrap_or("-");
-                let host_tag = self.req_tag("ReqHeader", "BereqHeader");
                 // (The first Host, as varnishncsa takes it.)
-                let host = self.t.records().filter(|(t, _)| *t == host_tag).find_map(|(_, d)| {
-                    let (n, v) = d.split_once(':')?;
-                    n.eq_ignore_ascii_case("host").then(|| v.trim_start())
-                });
+                let host = self.header_at(self.req_tag("ReqHeader", "BereqHeader"), "host", true);
                 let proto = self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0");
                 let url = self.url().unwrap_or("-");
                 let line = match host {

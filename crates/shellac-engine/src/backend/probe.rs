@@ -228,49 +228,31 @@ impl Prober {
         st.count += 1;
         let was = self.is_healthy();
         let now = self.verdict(&mut st);
-        // varnishlog's Backend_health record: every probe at debug, a change of health at info.
-        macro_rules! health {
-            ($level:ident) => {
-                tracing::$level!(
-                    target: "backend_health",
-                    "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
-                    self.name,
-                    if was == now { "Still" } else { "Went" },
-                    if now { "healthy" } else { "sick" },
-                    newest_slots(&st.bits),
-                    st.good,
-                    self.threshold(),
-                    self.spec.window,
-                    st.last,
-                    st.avg,
-                    st.message
-                )
-            };
-        }
+        // varnishlog's Backend_health record: into the transaction log (while it is read), and
+        // as a trace line, every probe at debug, a change of health at info. (Probes come
+        // seconds apart: made once, whether or not anybody reads it.)
+        let record = format!(
+            "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
+            self.name,
+            if was == now { "Still" } else { "Went" },
+            if now { "healthy" } else { "sick" },
+            newest_slots(&st.bits),
+            st.good,
+            self.threshold(),
+            self.spec.window,
+            st.last,
+            st.avg,
+            st.message
+        );
         if let Some(log) = &self.log {
             let mut b = crate::vsl::Buffer::new(log, 0, crate::vsl::Side::None);
-            b.add_fmt(
-                crate::vsl::Tag::Backend_health,
-                format_args!(
-                    "{} {} {} {} {} {} {} {:.6} {:.6} \"{}\"",
-                    self.name,
-                    if was == now { "Still" } else { "Went" },
-                    if now { "healthy" } else { "sick" },
-                    newest_slots(&st.bits),
-                    st.good,
-                    self.threshold(),
-                    self.spec.window,
-                    st.last,
-                    st.avg,
-                    st.message
-                ),
-            );
+            b.add_str(crate::vsl::Tag::Backend_health, &record);
             b.commit_bare(log);
         }
         if was == now {
-            health!(debug);
+            tracing::debug!(target: "backend_health", "{record}");
         } else {
-            health!(info);
+            tracing::info!(target: "backend_health", "{record}");
             *self.changed.lock() = std::time::SystemTime::now();
         }
         // A sick backend says why once per sick spell, with what the last failed probe saw.

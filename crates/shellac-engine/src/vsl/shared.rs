@@ -107,7 +107,7 @@ impl Writer {
         let mut checked = tokio::time::Instant::now() - Duration::from_secs(60);
         let mut first = true;
         while !stop.load(Ordering::Relaxed) {
-            if !std::mem::take(&mut first) {
+            if !first {
                 std::thread::sleep(EVERY);
             }
             if checked.elapsed() >= Duration::from_millis(500) {
@@ -117,7 +117,9 @@ impl Writer {
                     self.log.keep_active();
                 }
             }
-            let _ = ready.send(());
+            if std::mem::take(&mut first) {
+                let _ = ready.send(());
+            }
             if !self.log.active() {
                 cursor = self.log.peek(u64::MAX, 1).next;
                 continue;
