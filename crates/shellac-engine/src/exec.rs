@@ -66,6 +66,8 @@ pub(crate) struct Linker<'a> {
     pub(crate) cache: Option<&'a shellac_cache::Cache>,
     /// The cluster's outbox, for `etcd.ban()` and its kin.
     pub(crate) outbox: &'a crate::cluster::Slot,
+    /// Set when a call of `std.rollback()` is linked: requests then keep their originals.
+    pub(crate) rollback: std::cell::Cell<bool>,
 }
 
 /// Links every subroutine of a program.

@@ -509,6 +509,10 @@ impl<'a> FetchTask<'a> {
 
     /// `vcl_backend_fetch`: `fetch`, or `error` to go straight to `vcl_backend_error`.
     fn fetch(&mut self) -> Step {
+        // (What `std.rollback(bereq)` goes back to: the request before this VCL touched it.)
+        if self.vcl.keeps_originals && self.bereq.original.is_none() {
+            self.bereq.keep_original();
+        }
         match self.vcl.run(
             Method::BackendFetch,
             self.sess,

@@ -152,6 +152,9 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     let mut req = Req::new(method_text(&parts.method), url, proto.into(), headers, server.next_xid(), now());
     req.conditional = conditional;
     req.backend_hint = vcl.default_backend.clone();
+    if vcl.keeps_originals {
+        req.keep_original();
+    }
     // A request without a body gets an empty one, which retries can send again.
     let body = if http_body::Body::is_end_stream(&incoming) {
         Body::empty()

@@ -26,6 +26,7 @@ pub mod send_timeout;
 pub mod server;
 pub mod stats;
 pub mod stop;
+pub mod strftime;
 pub mod value;
 pub mod vcl;
 pub mod vrt;

@@ -53,7 +53,8 @@ impl Value {
             Value::Ip(Some(ip)) => ip.ip().to_string(),
             Value::Ip(None) => String::new(),
             Value::Backend(b) => b.name().to_string(),
-            Value::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            // (As varnishd 7.1 writes a BLOB: an RFC 8941 byte sequence, `:base64:`.)
+            Value::Blob(b) => format!(":{}:", base64(b)),
             Value::Stevedore(s) => format!("storage.{}", s.name()),
         }
     }
@@ -121,6 +122,23 @@ pub fn http_date(t: f64) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs_f64(t))
 }
 
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +154,15 @@ mod tests {
         assert_eq!(Value::Null.to_text(), "");
         assert!(!Value::Null.truth() && Value::Str(String::new()).truth());
         assert!(!Value::Duration(0.0).truth());
+    }
+
+    #[test]
+    fn a_blob_reads_as_varnishd_writes_it() {
+        // (varnishd 7.1.1: `set resp.http.x = std.blobread(F)` for a file "ab" gives `:YWI=:`.)
+        assert_eq!(Value::Blob(Arc::from(&b"ab"[..])).to_text(), ":YWI=:");
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
     }
 }

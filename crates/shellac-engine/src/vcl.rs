@@ -55,6 +55,8 @@ pub struct Vcl {
     /// The initial `req.backend_hint`.
     pub default_backend: BackendHandle,
     pub(crate) subs: Vec<LinkedSub>,
+    /// It calls `std.rollback()`: requests keep a copy of themselves as they came.
+    pub keeps_originals: bool,
 }
 
 /// The parts of a task a method may touch.
@@ -121,8 +123,10 @@ impl Vcl {
             stores: &registry.stores,
             cache: registry.cache.as_ref(),
             outbox: &registry.outbox,
+            rollback: std::cell::Cell::new(false),
         };
         let subs = exec::link(&linker)?;
+        let keeps_originals = linker.rollback.get();
         // As the vmod subscribes to object events when a VCL that imports it loads.
         if program.imports.contains(&"xkey") {
             if let Some(cache) = &registry.cache {
@@ -144,6 +148,7 @@ impl Vcl {
             directors,
             default_backend,
             subs,
+            keeps_originals,
         });
         let sess = Sess::housekeeping();
         match vcl.run(Method::Init, &sess, Parts::default()) {

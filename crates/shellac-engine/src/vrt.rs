@@ -93,6 +93,18 @@ pub struct Req {
     pub conditional: bool,
     /// Why this task's last `std.ban()` failed (`std.ban_error()`).
     pub ban_error: Option<Box<str>>,
+    /// The request as it came, when the VCL may roll back to it.
+    pub original: Option<Box<Original>>,
+}
+
+/// A request line and headers as they were: what `std.rollback()` goes back to. Kept only
+/// when the VCL calls it.
+#[derive(Clone, Debug)]
+pub struct Original {
+    method: Cow<'static, str>,
+    url: String,
+    proto: Cow<'static, str>,
+    headers: HeaderMap,
 }
 
 /// A response being built for the client (`resp.*`).
@@ -151,6 +163,8 @@ pub struct Bereq {
     pub body_unset: bool,
     /// `bereq.time`
     pub time: f64,
+    /// The request as the fetch made it, when the VCL may roll back to it.
+    pub original: Option<Box<Original>>,
 }
 
 /// The backend response (`beresp.*`).
@@ -289,9 +303,41 @@ impl Bereq {
             ban_error: None,
             body_unset: false,
             time: crate::value::now(),
+            original: None,
         }
     }
 }
+
+// === impl Original ===
+
+/// `keep_original` and `rollback` for a request type with `method`, `url`, `proto`,
+/// `headers` and `original`.
+macro_rules! rollback_impl {
+    ($ty:ty, $name:literal) => {
+        impl $ty {
+            #[doc = concat!("Keeps the request as it is now for `std.rollback(", $name, ")`.")]
+            pub fn keep_original(&mut self) {
+                self.original = Some(Box::new(Original {
+                    method: self.method.clone(),
+                    url: self.url.clone(),
+                    proto: self.proto.clone(),
+                    headers: self.headers.clone(),
+                }));
+            }
+
+            #[doc = concat!("`std.rollback(", $name, ")`: the request line and headers as kept; whether there was a copy.")]
+            pub fn rollback(&mut self) -> bool {
+                let Some(o) = self.original.as_deref() else { return false };
+                (self.method, self.url, self.proto, self.headers) =
+                    (o.method.clone(), o.url.clone(), o.proto.clone(), o.headers.clone());
+                true
+            }
+        }
+    };
+}
+
+rollback_impl!(Req, "req");
+rollback_impl!(Bereq, "bereq");
 
 // === impl Req ===
 
@@ -339,6 +385,7 @@ impl Req {
             is_hitpass: false,
             conditional: false,
             ban_error: None,
+            original: None,
         }
     }
 }

@@ -292,3 +292,149 @@ async fn default_ttl_is_a_parameter_and_beresp_ttl_is_set_from_now() {
     let r = p.get("/").await;
     assert_eq!((r.header("x-before"), r.header("x-after")), (Some("50.000"), Some("30.000")));
 }
+
+/// The std functions added for Varnish 7.1 parity, each row as varnishd 7.1.1 answered the same
+/// VCL (`set resp.http.NAME = EXPR;` in vcl_synth).
+#[tokio::test]
+async fn std_conversions_files_and_strftime_give_what_varnishd_gives() {
+    let o = Origin::start("b").await;
+    let file = std::env::temp_dir().join(format!("shellac-fileread-{}", std::process::id()));
+    std::fs::write(&file, "line one\nline two\n").expect("temp file");
+    let file = file.display().to_string();
+    let rows: &[(&str, &str, &str)] = &[
+        ("r2i-a", "std.real2integer(1.5, 7)", "2"),
+        ("r2i-b", "std.real2integer(-0.5, 7)", "-1"),
+        ("r2i-c", "std.real2integer(2.5, 7)", "3"),
+        ("r2i-d", "std.real2integer(-2.5, 7)", "-3"),
+        ("r2i-e", "std.real2integer(-2.499, 7)", "-2"),
+        ("r2t-a", "std.real2time(1140618699.5, now)", "Wed, 22 Feb 2006 14:31:39 GMT"),
+        ("r2t-b", "std.time2real(std.real2time(1140618699.5, now), 0.0)", "1140618699.500"),
+        ("r2t-c", "std.time2real(std.real2time(-1.5, now), 0.0)", "-1.500"),
+        ("t2i-a", "std.time2integer(std.real2time(1140618699.0, now) + 0.7s, 0)", "1140618700"),
+        ("t2i-b", "std.time2integer(std.real2time(-3, now) - 0.7s, 0)", "-4"),
+        ("t2i-c", "std.time2integer(std.real2time(-3.5, now), 0)", "-4"),
+        ("t2i-d", "std.time2integer(std.real2time(0.5, now), 0)", "1"),
+        ("t2r-a", "std.time2real(std.real2time(1140618699.0, now) + 0.25s, 0.0)", "1140618699.250"),
+        ("env-a", "\"[\" + std.getenv(\"SHELLAC_SURELY_UNSET\") + \"]\"", "[]"),
+        ("syn-a", "std.syntax(4.0)", "true"),
+        ("syn-b", "std.syntax(4.1)", "true"),
+        ("syn-c", "std.syntax(4.2)", "false"),
+        ("syn-d", "std.syntax(3.9)", "true"),
+        ("fe-a", &format!("std.file_exists(\"{file}\")"), "true"),
+        ("fe-b", "std.file_exists(\"/nonexistent/shellac\")", "false"),
+        ("fe-c", "std.file_exists(\"/\")", "true"),
+        ("fr-a", &format!("regsuball(std.fileread(\"{file}\"), \"\\n\", \"|\")"), "line one|line two|"),
+        ("br-a", &format!("std.blobread(\"{file}\")"), ":bGluZSBvbmUKbGluZSB0d28K:"),
+        (
+            "sf-a",
+            "std.strftime(std.real2time(1140618699.0, now), \"%Y%m%dT%H%M%SZ %a %b %j %e %A %B %p %I %u %w %C %D %R %y %%\")",
+            "20060222T143139Z Wed Feb 053 22 Wednesday February PM 02 3 3 20 02/22/06 14:31 06 %",
+        ),
+        ("sf-b", "std.strftime(std.real2time(0, now), \"%F %T %z %Z %s\")", "1970-01-01 00:00:00 +0000 GMT 0"),
+        ("sf-c", "\"[\" + std.strftime(now, \"\") + \"]\"", "[]"),
+    ];
+    let sets: String = rows.iter().map(|(name, expr, _)| format!("    set resp.http.{name} = {expr};\n")).collect();
+    let vcl = vcl_for(
+        &[&o],
+        &format!(
+            "import std;\nsub vcl_recv {{ return (synth(200)); }}\nsub vcl_synth {{\n{sets}    set resp.http.env-path = std.getenv(\"PATH\");\n}}\n"
+        ),
+    );
+    let p = proxy(&vcl).await;
+    let r = p.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (name, expr, want) in rows {
+        assert_eq!(r.header(name), Some(*want), "{expr}");
+    }
+    assert_eq!(r.header("env-path").map(str::to_string), std::env::var("PATH").ok());
+    // A file that is not there fails the VCL, as varnishd's does.
+    let p = proxy(&vcl_for(
+        &[&o],
+        "import std;\nsub vcl_recv { set req.http.x = std.fileread(\"/nonexistent/shellac\"); }\n",
+    ))
+    .await;
+    assert_eq!(p.get("/").await.status, 503);
+}
+
+#[tokio::test]
+async fn std_rollback_takes_req_and_bereq_back_to_what_they_were() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        r#"
+import std;
+sub vcl_recv {
+    set req.url = "/changed";
+    set req.http.X-Added = "1";
+    unset req.http.X-Keep;
+    if (req.http.X-Roll) { std.rollback(req); }
+    set req.http.X-Url-In-Recv = req.url;
+    return (pass);
+}
+sub vcl_backend_fetch {
+    set bereq.http.X-Be = "1";
+    set bereq.url = "/be";
+    std.rollback(bereq);
+    set bereq.http.X-After = "yes";
+}
+sub vcl_pipe { std.rollback(req); }
+"#,
+    );
+    let p = proxy(&vcl).await;
+    let r = p.request("GET /orig HTTP/1.1\r\nHost: a\r\nX-Keep: k\r\nX-Roll: 1\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    let r = p.request("GET /orig HTTP/1.1\r\nHost: a\r\nX-Keep: k\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    let reqs = o.requests();
+    let h = |i: usize, n: &str| reqs[i].headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    // Rolled back in vcl_recv: the URL and headers as the client sent them, then what came after.
+    assert_eq!(reqs[0].line, "GET /orig HTTP/1.1");
+    assert_eq!(h(0, "x-keep").as_deref(), Some("k"));
+    assert_eq!(h(0, "x-added"), None);
+    assert_eq!(h(0, "x-url-in-recv").as_deref(), Some("/orig"));
+    // bereq rolled back to what the fetch made of the request: vcl_recv's changes stay.
+    assert_eq!(reqs[1].line, "GET /changed HTTP/1.1");
+    assert_eq!(h(1, "x-added").as_deref(), Some("1"));
+    assert_eq!(h(1, "x-keep"), None);
+    assert_eq!(h(1, "x-be"), None);
+    assert_eq!(h(1, "x-after").as_deref(), Some("yes"));
+}
+
+/// Comparisons and sums as varnishd 7.1.1 evaluated the same expressions: strings in byte
+/// order with an unset one greater than anything, `+` of values without a sum concatenated
+/// where a string is wanted.
+#[tokio::test]
+async fn string_order_unset_strings_and_mixed_sums_evaluate_as_varnishd() {
+    let o = Origin::start("b").await;
+    let rows: &[(&str, &str, &str)] = &[
+        ("lt-ab", "\"a\" < \"b\"", "true"),
+        ("lt-Ba", "\"B\" < \"a\"", "true"),
+        ("lt-nulla", "req.http.nope < \"a\"", "false"),
+        ("gt-nulla", "req.http.nope > \"a\"", "true"),
+        ("le-nulla", "req.http.nope <= \"a\"", "false"),
+        ("ge-nulla", "req.http.nope >= \"a\"", "true"),
+        ("lt-anull", "\"a\" < req.http.nope", "false"),
+        ("gt-anull", "\"a\" > req.http.nope", "true"),
+        ("eq-nullnull", "req.http.nope == req.http.nope2", "false"),
+        ("lt-nullnull", "req.http.nope < req.http.nope2", "false"),
+        ("le-nullnull", "req.http.nope <= req.http.nope2", "false"),
+        ("le-aa", "\"a\" <= \"a\"", "true"),
+        ("cat1", "1 + 1s", "11.000"),
+        ("cat2", "true + true", "truetrue"),
+        ("cat3", "1.5 + 1s", "1.5001.000"),
+        ("num1", "1 + 1.5", "2.500"),
+        ("num2", "1.5 * 2", "3.000"),
+        ("num3", "7 / 2", "3"),
+        ("num4", "1s * 1.5", "1.500"),
+        ("cmp1", "1.5 > 1", "true"),
+        ("ipcmp", "client.ip == \"127.0.0.1\"", "true"),
+        ("bool-case", "True", "true"),
+    ];
+    let sets: String = rows.iter().map(|(name, expr, _)| format!("    set resp.http.{name} = {expr};\n")).collect();
+    let vcl = vcl_for(&[&o], &format!("sub vcl_recv {{ return (synth(200)); }}\nsub vcl_synth {{\n{sets}}}\n"));
+    let r = proxy(&vcl).await.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (name, expr, want) in rows {
+        assert_eq!(r.header(name), Some(*want), "{expr}");
+    }
+}

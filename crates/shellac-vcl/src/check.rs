@@ -96,6 +96,10 @@ pub(crate) struct Checker<'a, 'd> {
     pub(crate) vcl3_keys: HashMap<ObjId, ir::Expr>,
     /// The sub being checked.
     pub(crate) current: SubId,
+    /// The type the expression being checked is wanted as (Varnish's `fmt`): a number with a
+    /// unit is BYTES only where BYTES is wanted, and `+` of values without a sum makes a
+    /// string where a STRING is.
+    pub(crate) want: Option<crate::types::Type>,
 }
 
 /// Builtin subroutines that are not methods (7.1 splits the builtin into helpers users may call).
@@ -134,6 +138,7 @@ pub(crate) fn check(
         vcl3_init: Vec::new(),
         vcl3_keys: HashMap::new(),
         current: SubId(0),
+        want: None,
     };
     let all: Vec<&Decl> = user.iter().chain(builtin.iter()).collect();
     c.declare(&all, builtin);

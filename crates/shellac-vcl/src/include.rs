@@ -56,6 +56,14 @@ impl Version {
             Version::V41 => "4.1",
         }
     }
+
+    /// The version in tenths (40, 41), as `std.syntax()` compares it.
+    pub fn tenths(self) -> u16 {
+        match self {
+            Version::V40 => 40,
+            Version::V41 => 41,
+        }
+    }
 }
 
 struct Expander<'a> {

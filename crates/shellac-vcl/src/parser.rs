@@ -54,7 +54,12 @@ impl Parser<'_> {
                     "sub" => self.sub().map(Decl::Sub),
                     "import" => self.import().map(Decl::Import),
                     "director" => self.director().map(Decl::Director),
-                    "vcl" => Err(self.error(t.span, "'vcl X.Y;' must be the first declaration of its file")),
+                    // (varnishd takes a repeated declaration later in a file, and keeps the
+                    // first one's version.)
+                    "vcl" => {
+                        self.later_version();
+                        continue;
+                    }
                     _ => Err(self.top_level_error(&t)),
                 },
                 _ => Err(self.top_level_error(&t)),
@@ -65,6 +70,24 @@ impl Parser<'_> {
             }
         }
         decls
+    }
+
+    /// A `vcl 4.0;` or `vcl 4.1;` after the first declaration: read and ignored.
+    fn later_version(&mut self) {
+        self.bump();
+        let t = self.peek().clone();
+        match &t.tok {
+            Tok::Real(v) if v == "4.0" || v == "4.1" => {
+                self.bump();
+                if self.expect(&Tok::Semi, "after the VCL version").is_err() {
+                    self.recover_top_level();
+                }
+            }
+            _ => {
+                self.error(t.span, format!("Expected 4.0 or 4.1 after 'vcl', found {}", t.tok.describe()));
+                self.recover_top_level();
+            }
+        }
     }
 
     fn top_level_error(&mut self, t: &Token) -> Reported {

@@ -37,6 +37,8 @@ pub enum Type {
     Probe,
     /// A storage (`storage.NAME`, `beresp.storage`).
     Stevedore,
+    /// A whole message's head (`req`, `bereq`, `resp`, `beresp`), as `std.rollback()` takes it.
+    Http,
     /// No value (functions called for their effect).
     Void,
 }
@@ -63,6 +65,7 @@ impl Type {
             Type::Acl => "ACL",
             Type::Probe => "PROBE",
             Type::Stevedore => "STEVEDORE",
+            Type::Http => "HTTP",
             Type::Void => "VOID",
         }
     }
@@ -82,6 +85,7 @@ impl Type {
                 | Type::Ip
                 | Type::Backend
                 | Type::Stevedore
+                | Type::Blob
         )
     }
 
@@ -92,10 +96,7 @@ impl Type {
 
     /// Whether values of this type have a truth value in `if` (spec §1.5 "Truthiness").
     pub fn is_boolable(self) -> bool {
-        matches!(
-            self,
-            Type::Bool | Type::String | Type::Header | Type::Int | Type::Real | Type::Duration | Type::Backend
-        )
+        matches!(self, Type::Bool | Type::String | Type::Header | Type::Int | Type::Duration | Type::Backend)
     }
 
     /// Whether `<`, `>`, `<=`, `>=` and arithmetic apply.

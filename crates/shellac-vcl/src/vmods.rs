@@ -4,7 +4,7 @@
 //! The checker binds call arguments against these rows; the engine dispatches on [`Func`],
 //! [`DirectorKind`] and [`ObjMethod`]. Any other vmod is rejected at `import`.
 
-use crate::symbols::{Mask, ALL, HOUSEKEEPING};
+use crate::symbols::{Mask, ALL};
 use crate::types::Type;
 
 /// The vmods that may be imported.
@@ -40,6 +40,17 @@ pub enum Func {
     StdFnmatch,
     StdLate100Continue,
     StdSetIpTos,
+    StdRealToInteger,
+    StdRealToTime,
+    StdTimeToInteger,
+    StdTimeToReal,
+    StdGetenv,
+    StdSyntax,
+    StdRollback,
+    StdFileread,
+    StdBlobread,
+    StdFileExists,
+    StdStrftime,
     DirectorsLookup,
     PurgeHard,
     PurgeSoft,
@@ -296,14 +307,20 @@ pub const FUNCTIONS: &[FuncDef] = &[
     ),
     f("std.late_100_continue", Func::StdLate100Continue, T::Void, &[p("late", T::Bool)]),
     f("std.set_ip_tos", Func::StdSetIpTos, T::Void, &[p("tos", T::Int)]),
-    FuncDef {
-        name: "directors.lookup",
-        func: Func::DirectorsLookup,
-        ret: T::Backend,
-        params: &[p("name", T::String)],
-        mask: HOUSEKEEPING,
-        one_of: &[],
-    },
+    // (Deprecated in Varnish 7.1, still there: the conversions with a fallback.)
+    f("std.real2integer", Func::StdRealToInteger, T::Int, &[p("r", T::Real), p("fallback", T::Int)]),
+    f("std.real2time", Func::StdRealToTime, T::Time, &[p("r", T::Real), p("fallback", T::Time)]),
+    f("std.time2integer", Func::StdTimeToInteger, T::Int, &[p("t", T::Time), p("fallback", T::Int)]),
+    f("std.time2real", Func::StdTimeToReal, T::Real, &[p("t", T::Time), p("fallback", T::Real)]),
+    f("std.getenv", Func::StdGetenv, T::String, &[p("name", T::String)]),
+    f("std.syntax", Func::StdSyntax, T::Bool, &[p("version", T::Real)]),
+    f("std.rollback", Func::StdRollback, T::Void, &[p("h", T::Http)]),
+    f("std.fileread", Func::StdFileread, T::String, &[p("path", T::String)]),
+    f("std.blobread", Func::StdBlobread, T::Blob, &[p("path", T::String)]),
+    f("std.file_exists", Func::StdFileExists, T::Bool, &[p("path", T::String)]),
+    f("std.strftime", Func::StdStrftime, T::String, &[p("time", T::Time), p("format", T::String)]),
+    // (As Varnish's: compiled anywhere, a VCL failure outside vcl_init and vcl_fini.)
+    f("directors.lookup", Func::DirectorsLookup, T::Backend, &[p("name", T::String)]),
 ];
 
 const BACKEND_ARG: &[Param] = &[p("backend", T::Backend)];

@@ -388,83 +388,19 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The civil date of a day count since 1970-01-01: (year, month 1-12, day 1-31).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The day count since 1970-01-01 of a civil date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `t` (seconds since the epoch) in a strftime format, in UTC: `%a %b %d %e %F %H %j %m %M %S
-/// %s %T %y %Y %z %Z %%`, and varnishncsa's `sec`, `msec`, `usec`, `msec_frac`, `usec_frac`.
+/// `t` (seconds since the epoch) in a strftime format, in UTC (see
+/// [`shellac_engine::strftime`]), and varnishncsa's `sec`, `msec`, `usec`, `msec_frac`,
+/// `usec_frac`.
 pub(crate) fn strftime(f: &str, t: f64) -> String {
     let ext = f.strip_prefix("%{").and_then(|x| x.strip_suffix('}')).unwrap_or(f);
     match ext {
-        "sec" => return format!("{}", t as i64),
-        "msec" => return format!("{}", (t * 1e3) as i64),
-        "usec" => return format!("{}", (t * 1e6) as i64),
-        "msec_frac" => return format!("{:03}", ((t.fract()) * 1e3) as i64),
-        "usec_frac" => return format!("{:06}", ((t.fract()) * 1e6) as i64),
-        _ => {}
+        "sec" => format!("{}", t as i64),
+        "msec" => format!("{}", (t * 1e3) as i64),
+        "usec" => format!("{}", (t * 1e6) as i64),
+        "msec_frac" => format!("{:03}", ((t.fract()) * 1e3) as i64),
+        "usec_frac" => format!("{:06}", ((t.fract()) * 1e6) as i64),
+        _ => shellac_engine::strftime::strftime(f, t, "UTC"),
     }
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    let secs = t.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    let (hh, mm, ss) = (sod / 3600, sod / 60 % 60, sod % 60);
-    let yday = days - days_from_civil(y, 1, 1) + 1;
-    let mut out = String::new();
-    let mut chars = f.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('a') => out.push_str(DAYS[days.rem_euclid(7) as usize]),
-            Some('b') | Some('h') => out.push_str(MONTHS[(m - 1) as usize]),
-            Some('d') => out.push_str(&format!("{d:02}")),
-            Some('e') => out.push_str(&format!("{d:2}")),
-            Some('F') => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
-            Some('H') => out.push_str(&format!("{hh:02}")),
-            Some('j') => out.push_str(&format!("{yday:03}")),
-            Some('m') => out.push_str(&format!("{m:02}")),
-            Some('M') => out.push_str(&format!("{mm:02}")),
-            Some('S') => out.push_str(&format!("{ss:02}")),
-            Some('s') => out.push_str(&secs.to_string()),
-            Some('T') => out.push_str(&format!("{hh:02}:{mm:02}:{ss:02}")),
-            Some('y') => out.push_str(&format!("{:02}", y.rem_euclid(100))),
-            Some('Y') => out.push_str(&y.to_string()),
-            Some('z') => out.push_str("+0000"),
-            Some('Z') => out.push_str("UTC"),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
 }
 
 /// Whether a transaction gives a line: a client request that was not restarted (its

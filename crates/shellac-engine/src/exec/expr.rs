@@ -254,13 +254,14 @@ pub(crate) fn arith(op: ArithOp, ty: Type, a: Value, b: Value) -> Result<Value, 
     })
 }
 
-/// Comparison by operand type; strings compare byte-wise and an unset one equals nothing.
+/// Comparison by operand type; strings compare byte-wise, and an unset one on either side
+/// compares as greater (equal to nothing), as varnishd's `VRT_strcmp` has it.
 pub(crate) fn compare(op: CmpOp, operand: Type, a: &Value, b: &Value) -> bool {
     let ord = match operand {
-        Type::String | Type::Header => {
-            let (Some(x), Some(y)) = (a.as_opt_str(), b.as_opt_str()) else { return op == CmpOp::Ne };
-            x.as_bytes().cmp(y.as_bytes())
-        }
+        Type::String | Type::Header => match (a.as_opt_str(), b.as_opt_str()) {
+            (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+            _ => std::cmp::Ordering::Greater,
+        },
         Type::Backend => {
             let same = match (a, b) {
                 (Value::Backend(x), Value::Backend(y)) => x.same(y),

@@ -236,12 +236,75 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
             Ok(Value::Bool(shellac_vcl::source::fnmatch(p.str(), s.str())))
         }),
         Func::StdLate100Continue | Func::StdSetIpTos => Box::new(|_| Ok(Value::Null)),
+        // The deprecated conversions: a fallback when the value has no integer or time.
+        Func::StdRealToInteger | Func::StdTimeToInteger => Box::new(move |ctx| {
+            // (Both round halfway away from zero, as varnishd's do.)
+            let r = arg(ctx, &args, 0)?.num().round();
+            if r.is_finite() && r.abs() < 9.2e18 {
+                Ok(Value::Int(r as i64))
+            } else {
+                arg(ctx, &args, 1)
+            }
+        }),
+        Func::StdRealToTime | Func::StdTimeToReal => Box::new(move |ctx| {
+            let r = arg(ctx, &args, 0)?.num();
+            if !r.is_finite() {
+                return arg(ctx, &args, 1);
+            }
+            Ok(if func == Func::StdRealToTime { Value::Time(r) } else { Value::Real(r) })
+        }),
+        // (Unset reads as the empty string.)
+        Func::StdGetenv => Box::new(move |ctx| {
+            let name = arg(ctx, &args, 0)?;
+            Ok(std::env::var_os(name.str()).map_or(Value::Null, |v| Value::Str(v.to_string_lossy().into_owned())))
+        }),
+        Func::StdSyntax => {
+            let version = l.program.version.tenths();
+            Box::new(move |ctx| {
+                let want = (arg(ctx, &args, 0)?.num() * 10.0).round();
+                Ok(Value::Bool(want <= f64::from(version)))
+            })
+        }
+        Func::StdRollback => {
+            let Some(Some(Expr { kind: ExprKind::Str(which), .. })) = raw.first() else {
+                return Err(LoadError::Unsupported("std.rollback without req or bereq".into()));
+            };
+            let which = which.clone();
+            l.rollback.set(true);
+            Box::new(move |ctx| {
+                rollback(ctx, &which)?;
+                Ok(Value::Null)
+            })
+        }
+        Func::StdFileread | Func::StdBlobread => {
+            let files = Files::default();
+            Box::new(move |ctx| {
+                let path = arg(ctx, &args, 0)?;
+                let bytes = files.read(path.str())?;
+                Ok(if func == Func::StdBlobread {
+                    Value::Blob(bytes)
+                } else {
+                    Value::Str(String::from_utf8_lossy(&bytes).into_owned())
+                })
+            })
+        }
+        Func::StdFileExists => Box::new(move |ctx| {
+            let path = arg(ctx, &args, 0)?;
+            Ok(Value::Bool(std::fs::metadata(path.str()).is_ok()))
+        }),
+        Func::StdStrftime => Box::new(move |ctx| {
+            let (t, format) = (arg(ctx, &args, 0)?.num(), arg(ctx, &args, 1)?);
+            Ok(Value::Str(crate::strftime::strftime(format.str(), t, "GMT")))
+        }),
         Func::DirectorsLookup => {
             // Only allowed in vcl_init/vcl_fini: the names are fixed, so look them up now when
             // the argument is a literal, else at run time among this VCL's objects.
             let backends: Vec<_> = l.backends.to_vec();
             let directors: Vec<_> = l.directors.to_vec();
             Box::new(move |ctx| {
+                if !matches!(ctx.method, Method::Init | Method::Fini) {
+                    return Err(VclFail("directors.lookup() may only be called from vcl_init{} and vcl_fini{}".into()));
+                }
                 let name = arg(ctx, &args, 0)?;
                 let name = name.str();
                 if let Some(b) = backends.iter().find(|b| b.name == name) {
@@ -361,6 +424,57 @@ fn queue(outbox: &crate::cluster::Slot, inv: crate::cluster::Invalidation) -> Re
         Some(o) if o.send(inv) => Ok(()),
         Some(_) => Err("The cluster outbox is full".to_string()),
     }
+}
+
+/// `std.rollback(req|bereq)`: the request back as it came (or as the fetch made it), when the
+/// VCL keeps the originals (it does when it calls `std.rollback`). Varnish's own rollback of
+/// `resp` or `beresp` stops the process; here it is a VCL failure.
+fn rollback(ctx: &mut Ctx<'_>, which: &str) -> Result<(), VclFail> {
+    if ctx.method == Method::Pipe {
+        return Err(VclFail("Cannot rollback in vcl_pipe {}".into()));
+    }
+    let restored = match which {
+        "req" => ctx.req.as_deref_mut().map(|r| r.rollback()),
+        "bereq" => ctx.bereq.as_deref_mut().map(|b| b.rollback()),
+        _ => return Err(VclFail(format!("std.rollback({which}): only req and bereq can be rolled back"))),
+    };
+    match restored {
+        Some(true) => Ok(()),
+        _ => Err(VclFail(format!("std.rollback({which}): no original to go back to"))),
+    }
+}
+
+/// The files `std.fileread()`/`std.blobread()` read: each read once, on its first call, and
+/// the same contents given from then on (Varnish's cache, per call site).
+#[derive(Default)]
+struct Files(parking_lot::Mutex<Vec<(String, std::sync::Arc<[u8]>)>>);
+
+impl Files {
+    /// At most this much of a file is read (a body-sized string, not a disk).
+    const MAX: u64 = 64 << 20;
+
+    fn read(&self, path: &str) -> Result<std::sync::Arc<[u8]>, VclFail> {
+        let mut files = self.0.lock();
+        if let Some((_, bytes)) = files.iter().find(|(p, _)| p == path) {
+            return Ok(bytes.clone());
+        }
+        let bytes =
+            read_capped(path, Self::MAX).map_err(|e| VclFail(format!("std.fileread: cannot read {path}: {e}")))?;
+        let bytes: std::sync::Arc<[u8]> = bytes.into();
+        files.push((path.to_string(), bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+/// A whole file of at most `max` bytes.
+fn read_capped(path: &str, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(out)
 }
 
 /// Records the outcome of the task's last `std.ban()`.

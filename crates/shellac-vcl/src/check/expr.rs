@@ -29,7 +29,7 @@ impl Checker<'_, '_> {
         match &e.kind {
             A::Str(s) => Some(lit(K::Str(Arc::from(s.as_str())), Type::String, e.span)),
             A::Number(n) => match number(n) {
-                Ok(v) => Some(num_expr(v, e.span)),
+                Ok(v) => self.number_as_wanted(v, n, e.span),
                 Err(d) => {
                     self.diags.push(d);
                     None
@@ -61,9 +61,39 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Types an expression wanted as `want` (which it is then converted to by the caller).
+    pub(crate) fn expr_as(&mut self, e: &ast::Expr, want: Type) -> Option<Expr> {
+        let want = if matches!(want, Type::Header | Type::Body) { Type::String } else { want };
+        let outer = self.want.replace(want);
+        let v = self.expr(e);
+        self.want = outer;
+        v
+    }
+
+    /// A number literal as Varnish reads it where `self.want` is wanted: with a unit it is a
+    /// DURATION, unless BYTES is wanted (`1KB` anywhere else is an unknown duration unit);
+    /// where BYTES is wanted it must have a bytes unit.
+    fn number_as_wanted(&mut self, v: Num, n: &ast::NumberLit, span: Span) -> Option<Expr> {
+        match (v, self.want) {
+            (Num::Bytes(_), Some(want)) if want != Type::Bytes => {
+                let unit = n.unit.as_ref().map_or("", |u| u.name.as_str());
+                self.error(
+                    span,
+                    format!("Unknown duration unit '{unit}' (a BYTES value is only read where BYTES is wanted)"),
+                );
+                None
+            }
+            (Num::Int(_) | Num::Real(_), Some(Type::Bytes)) => {
+                self.error(span, format!("Expected BYTES unit (B, KB, MB...) after '{}'", n.text));
+                None
+            }
+            (v, _) => Some(num_expr(v, span)),
+        }
+    }
+
     /// Types an expression used as a condition: any type with a truth value.
     pub(crate) fn cond(&mut self, e: &ast::Expr) -> Option<Expr> {
-        let v = self.expr(e)?;
+        let v = self.expr_as(e, Type::Bool)?;
         self.truth(v)
     }
 
@@ -126,10 +156,12 @@ impl Checker<'_, '_> {
     /// Resolves a name used as a value.
     fn path(&mut self, id: &ast::Ident) -> Option<Expr> {
         let name = id.name.as_str();
-        match name {
-            "true" => return Some(lit(K::Bool(true), Type::Bool, id.span)),
-            "false" => return Some(lit(K::Bool(false), Type::Bool, id.span)),
-            _ => {}
+        // (Varnish reads the BOOL literals in any case: `True`, `FALSE`.)
+        if name.eq_ignore_ascii_case("true") {
+            return Some(lit(K::Bool(true), Type::Bool, id.span));
+        }
+        if name.eq_ignore_ascii_case("false") {
+            return Some(lit(K::Bool(false), Type::Bool, id.span));
         }
         if let Some((sym, _)) = self.names.get(name).copied() {
             return match sym {
@@ -251,19 +283,34 @@ impl Checker<'_, '_> {
             }
             BinOp::Match | BinOp::NotMatch => self.matches(op == BinOp::NotMatch, l, r, span),
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge => {
-                let (a, b) = (self.expr(l), self.expr(r));
+                // (The right side is read as the left's type, as Varnish reads it.)
+                let a = self.expr(l);
+                let b = self.right_operand(a.as_ref(), r);
                 self.compare(op, a?, b?, span)
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
-                let (a, b) = (self.expr(l), self.expr(r));
+                let a = self.expr(l);
+                let b = self.right_operand(a.as_ref(), r);
                 self.arith(op, a?, b?, span)
             }
         }
     }
 
+    /// The right operand of a binary operator, wanted as the left one's type.
+    fn right_operand(&mut self, left: Option<&Expr>, r: &ast::Expr) -> Option<Expr> {
+        match left {
+            Some(a) => self.expr_as(r, a.ty),
+            None => self.expr(r),
+        }
+    }
+
+    /// Arithmetic as Varnish 7.1 types it: the left operand's type decides (`2 * 1s` and
+    /// `1 * 1.5` have no product where `1s * 2` and `1.5 * 1` do); `+` of values without a sum
+    /// concatenates them where the left is a string or a STRING is wanted.
     pub(crate) fn arith(&mut self, op: BinOp, a: Expr, b: Expr, span: Span) -> Option<Expr> {
         use Type::*;
-        if op == BinOp::Add && (a.ty.is_string_like() || b.ty.is_string_like()) {
+        let string_wanted = self.want.is_some_and(Type::is_string_like);
+        if op == BinOp::Add && (a.ty.is_string_like() || (b.ty.is_string_like() && string_wanted)) {
             return self.concat(a, b, span);
         }
         let aop = match op {
@@ -273,21 +320,30 @@ impl Checker<'_, '_> {
             BinOp::Div => ArithOp::Div,
             _ => ArithOp::Rem,
         };
+        let additive = matches!(aop, ArithOp::Add | ArithOp::Sub);
         let result = match (aop, a.ty, b.ty) {
             (ArithOp::Rem, Int, Int) => Some((Int, Int, Int)),
             (ArithOp::Rem, ..) => None,
             (_, Int, Int) => Some((Int, Int, Int)),
-            (_, Int | Real, Int | Real) => Some((Real, Real, Real)),
+            (ArithOp::Add | ArithOp::Sub, Int, Real) => Some((Real, Real, Real)),
+            (_, Real, Int | Real) => Some((Real, Real, Real)),
             (ArithOp::Add | ArithOp::Sub, Duration, Duration) => Some((Duration, Duration, Duration)),
             (ArithOp::Add | ArithOp::Sub, Time, Duration) => Some((Time, Time, Duration)),
             (ArithOp::Sub, Time, Time) => Some((Duration, Time, Time)),
             (ArithOp::Add | ArithOp::Sub, Bytes, Bytes) => Some((Bytes, Bytes, Bytes)),
             (ArithOp::Mul | ArithOp::Div, Duration, Int | Real) => Some((Duration, Duration, Real)),
-            (ArithOp::Mul, Int | Real, Duration) => Some((Duration, Real, Duration)),
             _ => None,
         };
         let Some((ty, ta, tb)) = result else {
-            self.error(span, format!("Operator '{}' is not possible on {} and {}", op.as_str(), a.ty, b.ty));
+            if op == BinOp::Add && string_wanted && a.ty.is_stringifiable() && b.ty.is_stringifiable() {
+                return self.concat(a, b, span);
+            }
+            let msg = if !additive && matches!(a.ty, Time | Bool | String | Header | Ip | Backend) {
+                format!("Operator {} not possible on type {}", op.as_str(), a.ty)
+            } else {
+                format!("{} {} {} not possible", a.ty, op.as_str(), b.ty)
+            };
+            self.error(span, msg);
             return None;
         };
         let (a, b) = (self.coerce(a, ta)?, self.coerce(b, tb)?);
@@ -318,15 +374,16 @@ impl Checker<'_, '_> {
             BinOp::Le => CmpOp::Le,
             _ => CmpOp::Ge,
         };
+        // As Varnish 7.1 compares: both sides of one type (strings in byte order; a REAL with
+        // an INT on its right; an IP with an address literal), equality only for BOOL,
+        // BACKEND, IP and STEVEDORE.
         let equality = matches!(cop, CmpOp::Eq | CmpOp::Ne);
-        let (a, b) = if a.ty.is_string_like() || b.ty.is_string_like() {
-            if !equality {
-                self.error(span, format!("Operator '{}' is not possible on strings (only == and !=)", op.as_str()));
-                return None;
-            }
+        let (a, b) = if a.ty.is_string_like() && b.ty.is_string_like() {
             (self.coerce(a, Type::String)?, self.coerce(b, Type::String)?)
-        } else if matches!((a.ty, b.ty), (Type::Int, Type::Real) | (Type::Real, Type::Int)) {
-            (self.coerce(a, Type::Real)?, self.coerce(b, Type::Real)?)
+        } else if matches!((a.ty, b.ty), (Type::Real, Type::Int)) {
+            (a, self.coerce(b, Type::Real)?)
+        } else if a.ty == Type::Ip && matches!(b.kind, K::Str(_)) && equality {
+            (a, self.coerce(b, Type::Ip)?)
         } else if a.ty == b.ty
             && (a.ty.is_numeric()
                 || (equality && matches!(a.ty, Type::Bool | Type::Backend | Type::Ip | Type::Stevedore)))
@@ -357,6 +414,11 @@ impl Checker<'_, '_> {
             MatchTarget::Regex(regex) => {
                 if subject.ty == Type::Ip {
                     self.error(r.span, "An IP address can only be matched against an ACL name");
+                    return None;
+                }
+                if !subject.ty.is_string_like() {
+                    let op = if negated { "!~" } else { "~" };
+                    self.error(subject.span, format!("Operator {op} not possible on {} (only on strings)", subject.ty));
                     return None;
                 }
                 let subject = self.coerce(subject, Type::String)?;
@@ -592,6 +654,24 @@ impl Checker<'_, '_> {
                 let id = self.regex(&pattern, e.span)?;
                 Some(lit(K::RegexRef(id), Type::Regex, e.span))
             }
+            Type::Http => {
+                // `req`, `bereq`, `resp` or `beresp`: legal where its headers may be read.
+                let name = match &e.kind {
+                    ast::ExprKind::Path(id) if ["req", "bereq", "resp", "beresp"].contains(&id.name.as_str()) => {
+                        id.name.as_str()
+                    }
+                    _ => {
+                        self.error(
+                            e.span,
+                            format!("'{}' must be req, bereq, resp or beresp (a whole HTTP message)", p.name),
+                        );
+                        return None;
+                    }
+                };
+                let mask = symbols::lookup_var(&format!("{name}.http.x")).map_or(symbols::NONE, |(d, _)| d.read);
+                self.record(mask, e.span, format!("'{name}' cannot be used"));
+                Some(lit(K::Str(Arc::from(name)), Type::Http, e.span))
+            }
             Type::Header => {
                 let v = self.expr(e)?;
                 if v.ty != Type::Header {
@@ -601,7 +681,7 @@ impl Checker<'_, '_> {
                 Some(v)
             }
             ty => {
-                let v = self.expr(e)?;
+                let v = self.expr_as(e, ty)?;
                 self.coerce(v, ty)
             }
         }

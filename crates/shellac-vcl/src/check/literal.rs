@@ -18,16 +18,17 @@ pub(crate) fn number(lit: &NumberLit) -> Result<Num, Diagnostic> {
     let sign = if lit.negative { -1.0 } else { 1.0 };
     let value = if lit.is_real {
         let (int, frac) = lit.text.split_once('.').unwrap_or((&lit.text, ""));
-        if int.len() > 13 {
-            return Err(Diagnostic::error(lit.span, "Too many digits for a real (at most 13 before the point)"));
+        // (varnishd 7.1: at most 12 digits before the point and 3 after.)
+        if int.len() > 12 {
+            return Err(Diagnostic::error(lit.span, "Too many digits for real (at most 12 before the point)"));
         }
         if frac.len() > 3 {
-            return Err(Diagnostic::error(lit.span, "Too many decimal places (at most 3 after the point)"));
+            return Err(Diagnostic::error(lit.span, "Too many digits for real (at most 3 after the point)"));
         }
         lit.text.parse::<f64>().unwrap_or(0.0) * sign
     } else {
         if lit.text.len() > 15 {
-            return Err(Diagnostic::error(lit.span, "Too many digits for an integer (at most 15)"));
+            return Err(Diagnostic::error(lit.span, "Too many digits for integer (at most 15)"));
         }
         lit.text.parse::<f64>().unwrap_or(0.0) * sign
     };

@@ -74,17 +74,17 @@ impl Checker<'_, '_> {
                     s.span,
                     "'synthetic()' cannot be used".into(),
                 );
-                let v = self.expr(e)?;
+                let v = self.expr_as(e, Type::String)?;
                 Some(ir::Stmt::Synthetic(self.coerce(v, Type::String)?))
             }
             StmtKind::HashData(e) => {
                 self.record(symbols::Mask(0).with(Method::Hash), s.span, "'hash_data()' cannot be used".into());
-                let v = self.expr(e)?;
+                let v = self.expr_as(e, Type::String)?;
                 Some(ir::Stmt::HashData(self.coerce(v, Type::String)?))
             }
             StmtKind::Ban(e) => {
                 self.record(symbols::Mask(CLIENT.0 | BACKEND.0), s.span, "'ban()' cannot be used".into());
-                let v = self.expr(e)?;
+                let v = self.expr_as(e, Type::String)?;
                 Some(ir::Stmt::Ban(self.coerce(v, Type::String)?))
             }
             StmtKind::Eval(e) => {
@@ -106,7 +106,16 @@ impl Checker<'_, '_> {
         span: crate::source::Span,
     ) -> Option<ir::Stmt> {
         let resolved = self.var(target, Access::Write);
-        let v = self.expr(value);
+        // (Wanted as the variable's type; `+=` on a TIME adds a DURATION.)
+        let want = resolved.as_ref().map(|(d, _)| match (op, d.ty) {
+            (AssignOp::Add | AssignOp::Sub, Type::Time) => Type::Duration,
+            (AssignOp::Mul | AssignOp::Div, Type::Real | Type::Duration) => Type::Real,
+            (_, ty) => ty,
+        });
+        let v = match want {
+            Some(want) => self.expr_as(value, want),
+            None => self.expr(value),
+        };
         let (def, header) = resolved?;
         let v = v?;
         let var = ir::VarRef { var: def.var, header: header.map(Into::into) };
@@ -199,7 +208,7 @@ impl Checker<'_, '_> {
         let mut args = Vec::new();
         let mut ok = true;
         for (e, ty) in action.args.iter().zip(def.args) {
-            match self.expr(e).and_then(|v| self.coerce(v, *ty)) {
+            match self.expr_as(e, *ty).and_then(|v| self.coerce(v, *ty)) {
                 Some(v) => args.push(v),
                 None => ok = false,
             }

@@ -77,9 +77,9 @@ impl Parser<'_> {
         let t = self.peek().clone();
         let start = t.span;
         let kind = match &t.tok {
+            // (As varnishd 7.1: no empty statement, so no stray ';' after a block either.)
             Tok::Semi => {
-                self.bump();
-                return Ok(None);
+                return Err(self.error(t.span, "Expected an action, 'if', '{' or '}' (an empty statement ';' is not allowed)"));
             }
             Tok::LBrace => {
                 self.bump();

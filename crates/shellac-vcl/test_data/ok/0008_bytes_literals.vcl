@@ -3,6 +3,6 @@ import std;
 backend default { .host = "127.0.0.1"; }
 sub vcl_recv {
 	if (std.cache_req_body(64KB)) {
-		set req.http.x = 1MB;
+		if (std.bytes(req.http.len, 0B) > 1MB) { set req.http.x = std.bytes(req.http.len, 0B) - 1KB; }
 	}
 }

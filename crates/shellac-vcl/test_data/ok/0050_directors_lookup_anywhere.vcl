@@ -1,3 +1,5 @@
+# directors.lookup() compiles anywhere, as in varnishd 7.1; outside vcl_init and vcl_fini it
+# fails at run time.
 vcl 4.1;
 import directors;
 backend default { .host = "127.0.0.1"; }
