@@ -152,6 +152,7 @@ pub(crate) fn check(
     let reach = c.check_flow();
     c.check_unused(&reach);
     c.resolve_hosts();
+    c.check_acl_entries();
     if c.diags.iter().any(Diagnostic::is_error) {
         return None;
     }
@@ -197,7 +198,7 @@ impl<'a> Checker<'a, '_> {
                 }
                 Decl::Acl(a) => {
                     let id = AclId(self.acls.len() as u32);
-                    self.acls.push(ir::Acl { name: a.name.name.clone(), entries: vec![] });
+                    self.acls.push(ir::Acl { name: a.name.name.clone(), entries: vec![], pedantic: true });
                     self.acl_spans.push(a.name.span);
                     let fresh = self.define(&a.name, Symbol::Acl(id), "ACL");
                     self.acl_used.push(!fresh);

@@ -142,6 +142,9 @@ pub struct Acl {
     pub name: String,
     /// Its entries in order.
     pub entries: Vec<AclEntry>,
+    /// `+pedantic` (Varnish 7.1's default; `-pedantic` turns it off): an entry with bits set
+    /// beyond its mask is an error rather than a warning.
+    pub pedantic: bool,
 }
 
 /// One ACL entry. Host names are resolved when the program is loaded; entries that resolve to

@@ -386,16 +386,21 @@ impl Checker<'_, '_> {
                 resolved: vec![],
             });
         }
+        // (Varnish 7.1's flags; `fold` came later.)
+        let mut pedantic = true;
         for f in &a.flags {
-            if !matches!(
-                f.name.as_str(),
-                "+log" | "-log" | "+pedantic" | "-pedantic" | "+table" | "-table" | "+fold" | "-fold"
-            ) {
-                self.error(f.span, format!("Unknown ACL flag '{}'", f.name));
+            match f.name.as_str() {
+                "+pedantic" => pedantic = true,
+                "-pedantic" => pedantic = false,
+                "+log" | "-log" | "+table" | "-table" => {}
+                other => {
+                    self.error(f.span, format!("Unknown ACL flag '{other}' (the flags are log, pedantic and table)"))
+                }
             }
         }
         if let Some(acl) = self.acls.get_mut(index) {
             acl.entries = entries;
+            acl.pedantic = pedantic;
         }
     }
 

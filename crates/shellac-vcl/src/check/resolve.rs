@@ -1,8 +1,10 @@
 //! Pass 5b: backend and ACL host names, resolved through the caller's [`Resolver`] as varnishd
 //! does at compile time (spec §0 S3, §1.3): a name that does not resolve, or that yields more than
-//! one IPv4 or more than one IPv6 address for a backend, is an error at its line.
+//! one IPv4 or more than one IPv6 address for a backend, is an error at its line. Then the ACL
+//! entries' addresses are checked as varnishd 7.1 checks them: no bits set beyond the mask
+//! (under `+pedantic`, the default) and no address and mask both included and excluded.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::Checker;
 use crate::diagnostic::Diagnostic;
@@ -71,5 +73,66 @@ impl Checker<'_, '_> {
             }
         }
         self.diags.extend(found);
+    }
+
+    pub(super) fn check_acl_entries(&mut self) {
+        let mut found = Vec::new();
+        for acl in &self.acls {
+            // (address, mask) → whether it is excluded, and where.
+            let mut seen: Vec<(IpAddr, u32, bool)> = Vec::new();
+            for e in &acl.entries {
+                let literal = e.addr.parse::<IpAddr>().ok();
+                let addrs: Vec<IpAddr> =
+                    if e.resolved.is_empty() { literal.into_iter().collect() } else { e.resolved.clone() };
+                for ip in addrs {
+                    let max = if ip.is_ipv4() { 32 } else { 128 };
+                    let Some(bits) = e.mask.or(Some(max)).filter(|b| *b <= max) else { continue };
+                    let net = masked(ip, bits);
+                    if net != ip {
+                        let d = Diagnostic::error(
+                            e.span,
+                            format!("Non-zero bits in masked part of \"{}\"/{bits} (maybe use {net}/{bits}?)", e.addr),
+                        );
+                        if acl.pedantic {
+                            found.push(d.with_note("or declare the ACL '-pedantic' to have them ignored", None));
+                        } else {
+                            found.push(Diagnostic::warning(
+                                e.span,
+                                format!(
+                                    "Non-zero bits in masked part of \"{}\"/{bits}: ignored ({net}/{bits})",
+                                    e.addr
+                                ),
+                            ));
+                        }
+                    }
+                    match seen.iter().find(|(a, b, _)| *a == net && *b == bits) {
+                        Some((_, _, negated)) if *negated != e.negated => found.push(Diagnostic::error(
+                            e.span,
+                            format!(
+                                "Conflicting ACL entries: {net}/{bits} is both included and excluded in ACL '{}'",
+                                acl.name
+                            ),
+                        )),
+                        Some(_) => {}
+                        None => seen.push((net, bits, e.negated)),
+                    }
+                }
+            }
+        }
+        self.diags.extend(found);
+    }
+}
+
+/// `ip` with every bit past the first `bits` cleared.
+fn masked(ip: IpAddr, bits: u32) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let m = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
+        }
+        IpAddr::V6(a) => {
+            let m = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
+        }
     }
 }
