@@ -10,6 +10,8 @@ pub struct Ident {
     pub name: String,
     /// Where it stands.
     pub span: Span,
+    /// Its last part was written as a string: `req.http."X-Name"` (VCL 4.1).
+    pub quoted: bool,
 }
 
 /// A top-level declaration.

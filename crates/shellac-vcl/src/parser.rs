@@ -179,7 +179,7 @@ impl Parser<'_> {
         match t.tok {
             Tok::Ident(name) => {
                 self.pos += 1;
-                Ok(Ident { name, span: t.span })
+                Ok(Ident { name, span: t.span, quoted: false })
             }
             other => Err(self.error(t.span, format!("Expected {what}, found {}", other.describe()))),
         }

@@ -216,6 +216,11 @@ impl Checker<'_, '_> {
             self.error(id.span, format!("'{}' is only available in 'vcl {need};'", def.name.trim_end_matches('.')));
             return None;
         }
+        if let (Some(h), true) = (header, def.ty == Type::Header) {
+            if !self.header_name_ok(id, h) {
+                return None;
+            }
+        }
         if let (Some(store), true) = (header, def.name.starts_with("storage.")) {
             if !self.opts.storages.iter().any(|s| s == store) {
                 let known = self.opts.storages.iter().map(|s| format!("storage.{s}")).collect::<Vec<_>>();
@@ -246,6 +251,32 @@ impl Checker<'_, '_> {
         }
         self.record(mask, id.span, what);
         Some((def, header.map(str::to_string)))
+    }
+
+    /// A header name as varnishd 7.1 takes it: a token of at most 126 characters; a quoted
+    /// one (`req.http."X-Name"`) only in VCL 4.1, and only a quoted one may hold a dot.
+    fn header_name_ok(&mut self, id: &ast::Ident, h: &str) -> bool {
+        if id.quoted && self.version == crate::include::Version::V40 {
+            self.error(id.span, "Quoted headers are available for VCL >= 4.1");
+            return false;
+        }
+        if !id.quoted && h.contains('.') {
+            self.unknown_name(id);
+            return false;
+        }
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if let Some(c) = h.chars().find(|c| !token(*c)) {
+            self.error(id.span, format!("Invalid character '{}' in header name '{h}'", c.escape_default()));
+            return false;
+        }
+        if h.len() > 126 {
+            self.error(
+                id.span,
+                format!("Header name '{}..' is too long ({} characters, at most 126)", &h[..20], h.len()),
+            );
+            return false;
+        }
+        true
     }
 
     fn unknown_name(&mut self, id: &ast::Ident) {

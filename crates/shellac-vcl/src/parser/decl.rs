@@ -74,7 +74,7 @@ impl Parser<'_> {
             Tok::Minus | Tok::Int(_) | Tok::Real(_) => Ok(FieldValue::Number(self.number_lit()?)),
             Tok::Ident(name) => {
                 self.bump();
-                Ok(FieldValue::Ident(crate::ast::Ident { name, span: t.span }))
+                Ok(FieldValue::Ident(crate::ast::Ident { name, span: t.span, quoted: false }))
             }
             other => Err(self.error(t.span, format!("Expected a value, found {}", other.describe()))),
         }

@@ -127,10 +127,11 @@ impl Parser<'_> {
             }
             Tok::Ident(name) => {
                 self.bump();
-                let mut id = Ident { name, span: t.span };
+                let mut id = Ident { name, span: t.span, quoted: false };
                 if self.at(&Tok::Dot) {
                     if let Tok::Str(h) = &self.peek_at(1).tok {
                         id.name = format!("{}.{h}", id.name);
+                        id.quoted = true;
                         self.bump();
                         id.span = id.span.to(self.bump().span);
                         return Ok(Expr { span: id.span, kind: ExprKind::Path(id) });

@@ -155,6 +155,7 @@ impl Parser<'_> {
         if self.at(&Tok::Dot) {
             if let Tok::Str(h) = &self.peek_at(1).tok {
                 id.name = format!("{}.{h}", id.name);
+                id.quoted = true;
                 self.bump();
                 id.span = id.span.to(self.bump().span);
             }
