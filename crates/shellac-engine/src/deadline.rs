@@ -55,12 +55,20 @@ impl Deadline {
 #[derive(Clone)]
 pub struct ConnTimer {
     shared: Arc<Mutex<Deadline>>,
+    /// The session's `sess.timeout_idle`, which replaces the duration hyper asks for (hyper's
+    /// server times only the wait for a request head with it).
+    idle: Option<crate::vrt::timeouts::Secs>,
 }
 
 impl ConnTimer {
     /// A timer with no deadline yet.
     pub fn new() -> ConnTimer {
-        ConnTimer { shared: Arc::new(Mutex::new(Deadline::new(Instant::now()))) }
+        ConnTimer { shared: Arc::new(Mutex::new(Deadline::new(Instant::now()))), idle: None }
+    }
+
+    /// A timer whose every sleep lasts what `idle` says when it starts.
+    pub fn with_idle(idle: crate::vrt::timeouts::Secs) -> ConnTimer {
+        ConnTimer { idle: Some(idle), ..ConnTimer::new() }
     }
 }
 
@@ -79,11 +87,16 @@ struct DeadlineSleep {
 #[allow(clippy::disallowed_types)]
 impl hyper::rt::Timer for ConnTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        let duration = self.idle.as_ref().map_or(duration, crate::vrt::timeouts::Secs::duration);
         Box::pin(DeadlineSleep { shared: self.shared.clone(), at: crate::clock::mono() + duration })
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(DeadlineSleep { shared: self.shared.clone(), at: Instant::from_std(deadline) })
+        let at = match &self.idle {
+            Some(idle) => crate::clock::mono() + idle.duration(),
+            None => Instant::from_std(deadline),
+        };
+        Box::pin(DeadlineSleep { shared: self.shared.clone(), at })
     }
 
     fn now(&self) -> std::time::Instant {

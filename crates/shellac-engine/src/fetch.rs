@@ -226,6 +226,7 @@ pub fn start(
     Fill { fetch, stale }: Fill,
 ) -> Inline {
     let (tx, rx) = oneshot::channel();
+    bereq.hash = fetch.as_ref().map(|f| *f.key());
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
     // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the

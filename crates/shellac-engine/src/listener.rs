@@ -128,6 +128,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
             identity: server.identity.clone(),
             client_ip: Sess::ip_value(&peer),
             links: crate::vsl::Links::new(&server.registry.log),
+            timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
         });
         open.count.fetch_add(1, Ordering::AcqRel);
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
@@ -150,13 +151,14 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
     };
     let mut builder = http1::Builder::new();
     builder
-        .timer(ConnTimer::new())
+        // (The idle timeout as `sess.timeout_idle` has it when the timer arms.)
+        .timer(ConnTimer::with_idle(sess.timeouts.idle.clone()))
         .keep_alive(true)
         .header_read_timeout(secs(params.timeout_idle))
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
         .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64))
         .writev(false);
-    let io = SendTimeout::new(TokioIo::new(stream), secs(params.send_timeout));
+    let io = SendTimeout::new(TokioIo::new(stream), sess.timeouts.send.clone());
     let conn = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     let ended = tokio::select! {

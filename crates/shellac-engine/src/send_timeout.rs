@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::time::{Instant, Sleep};
@@ -13,13 +12,14 @@ use tokio::time::{Instant, Sleep};
 /// A connection whose writes time out.
 pub struct SendTimeout<T> {
     inner: T,
-    limit: Duration,
+    /// The session's `sess.send_timeout`, read each time a stalled write arms the timer.
+    limit: crate::vrt::timeouts::Secs,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> SendTimeout<T> {
     /// Wraps `inner`; a zero `limit` disables the timeout.
-    pub fn new(inner: T, limit: Duration) -> SendTimeout<T> {
+    pub fn new(inner: T, limit: crate::vrt::timeouts::Secs) -> SendTimeout<T> {
         SendTimeout { inner, limit, timer: None }
     }
 
@@ -36,10 +36,10 @@ impl<T> SendTimeout<T> {
     }
 
     fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
-        if self.limit.is_zero() {
+        let limit = self.limit.duration();
+        if limit.is_zero() {
             return Poll::Pending;
         }
-        let limit = self.limit;
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(std::io::Error::new(std::io::ErrorKind::TimedOut, "send_timeout")),

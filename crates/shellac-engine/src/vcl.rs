@@ -425,6 +425,7 @@ impl Sess {
             identity: hostname().into(),
             client_ip: Sess::ip_value(&zero),
             links: crate::vsl::Links::default(),
+            timeouts: crate::vrt::timeouts::Timeouts::new(&crate::params::Params::default()),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! that subroutines read and write, and the context one subroutine runs with. Variable access
 //! lives in [`vars`].
 
+pub mod filters;
+pub mod timeouts;
 pub mod vars;
 
 use std::borrow::Cow;
@@ -37,6 +39,8 @@ pub struct Sess {
     /// The requests of the session, for its log (`Link req N rxreq`), when the log was read
     /// as it began.
     pub links: crate::vsl::Links,
+    /// `sess.timeout_idle`, `sess.send_timeout`, `sess.timeout_linger`.
+    pub timeouts: timeouts::Timeouts,
 }
 
 impl Sess {
@@ -122,6 +126,8 @@ pub struct Resp {
     pub body: Vec<u8>,
     /// `resp.time`
     pub time: f64,
+    /// `resp.filters`: what delivery does to the body (its default set before `vcl_deliver`).
+    pub filters: String,
 }
 
 /// The backend request (`bereq.*`).
@@ -165,6 +171,8 @@ pub struct Bereq {
     pub time: f64,
     /// The request as the fetch made it, when the VCL may roll back to it.
     pub original: Option<Box<Original>>,
+    /// `bereq.hash`: the key of the object a miss or background fetch fills.
+    pub hash: Option<shellac_cache::Key>,
 }
 
 /// The backend response (`beresp.*`).
@@ -304,6 +312,7 @@ impl Bereq {
             body_unset: false,
             time: crate::value::now(),
             original: None,
+            hash: None,
         }
     }
 }

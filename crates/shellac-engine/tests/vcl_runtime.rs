@@ -438,3 +438,111 @@ async fn string_order_unset_strings_and_mixed_sums_evaluate_as_varnishd() {
         assert_eq!(r.header(name), Some(*want), "{expr}");
     }
 }
+
+/// `sess.timeout_idle` set by VCL is the session's from then on: the keep-alive connection of
+/// a request that shortened it closes after the new timeout, another one stays open.
+#[tokio::test]
+async fn sess_timeout_idle_set_in_vcl_applies_to_the_rest_of_the_session() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let o = Origin::start("b").await;
+    let p = proxy(&vcl_for(
+        &[&o],
+        "sub vcl_recv { if (req.http.short) { set sess.timeout_idle = 0.2s; } return (synth(200)); }\nsub vcl_synth { set resp.http.idle = sess.timeout_idle; set resp.http.send = sess.send_timeout; }\n",
+    ))
+    .await;
+    let idle_after = |short: bool| {
+        let addr = p.addr;
+        async move {
+            let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let h = if short { "short: 1\r\n" } else { "" };
+            c.write_all(format!("GET / HTTP/1.1\r\nHost: a\r\n{h}\r\n").as_bytes()).await.expect("write");
+            let mut buf = vec![0u8; 4096];
+            let n = c.read(&mut buf).await.expect("read");
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            // Closed (EOF) within a second, or still open then.
+            let closed = matches!(tokio::time::timeout(Duration::from_secs(1), c.read(&mut buf)).await, Ok(Ok(0)));
+            (head, closed)
+        }
+    };
+    let (head, closed) = idle_after(true).await;
+    assert!(head.contains("idle: 0.200"), "{head}");
+    assert!(head.contains("send: 600.000"), "{head}");
+    assert!(closed, "the shortened session closes after 0.2 s idle");
+    let (head, closed) = idle_after(false).await;
+    assert!(head.contains("idle: 5.000"), "{head}");
+    assert!(!closed, "the default 5 s still holds for another session");
+}
+
+/// The filter lists as varnishd 7.1.1 showed them for the same responses, and what setting
+/// them does; `req_top` is the request; `bereq.hash` is `req.hash`.
+#[tokio::test]
+async fn filter_lists_req_top_and_bereq_hash_read_as_varnishd_shows_them() {
+    use std::io::Write as _;
+    let plain = Origin::start("plain").await;
+    plain.set(|b| {
+        b.body = "hello world hello world hello world".into();
+        b.headers = vec!["Cache-Control: max-age=60".into()];
+    });
+    let gz = Origin::start("gz").await;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b"hello world hello world hello world").expect("gzip");
+    let packed = e.finish().expect("gzip");
+    gz.set(|b| {
+        b.bytes = Some(packed);
+        b.headers = vec!["Cache-Control: max-age=60".into(), "Content-Encoding: gzip".into()];
+    });
+    let vcl = vcl_for(
+        &[&plain, &gz],
+        r#"
+sub vcl_recv {
+    set req.http.top = req_top.url + " " + req_top.method + " " + req_top.http.host;
+    if (req.url ~ "^/gz") { set req.backend_hint = gz; } else { set req.backend_hint = plain; }
+}
+sub vcl_miss { set req.http.hash = req.hash; }
+sub vcl_backend_response {
+    set beresp.http.f0 = "[" + beresp.filters + "]";
+    if (bereq.url ~ "dogzip") { set beresp.do_gzip = true; }
+    if (bereq.url ~ "dogunzip") { set beresp.do_gunzip = true; }
+    if (bereq.url ~ "setfilters") { set beresp.filters = "gunzip"; }
+    set beresp.http.f1 = "[" + beresp.filters + "]";
+    set beresp.http.bhash = bereq.hash;
+}
+sub vcl_deliver {
+    set resp.http.d0 = "[" + resp.filters + "]";
+    if (req.http.nofilters) { set resp.filters = ""; }
+    set resp.http.top = req.http.top;
+    set resp.http.hash = req.http.hash;
+}
+"#,
+    );
+    let p = proxy(&vcl).await;
+    let ask = |path: &str, gzip: bool, extra: &str| {
+        let ae = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\n{ae}{extra}\r\n")
+    };
+    /// (path, client takes gzip, f0, f1, d0, content-encoding on the answer)
+    type Row<'a> = (&'a str, bool, &'a str, &'a str, &'a str, Option<&'a str>);
+    let rows: &[Row<'_>] = &[
+        ("/plain", true, "[]", "[]", "[]", None),
+        ("/gz", true, "[ testgunzip]", "[ testgunzip]", "[]", Some("gzip")),
+        ("/gz?2", false, "[ testgunzip]", "[ testgunzip]", "[ gunzip]", None),
+        ("/plain-dogzip", true, "[]", "[ gzip]", "[]", Some("gzip")),
+        ("/plain-dogzip?2", false, "[]", "[ gzip]", "[ gunzip]", None),
+        ("/gz-dogunzip", true, "[ testgunzip]", "[ gunzip]", "[]", None),
+        ("/gz-setfilters", true, "[ testgunzip]", "[ gunzip]", "[]", None),
+    ];
+    for (path, gzip, f0, f1, d0, ce) in rows {
+        let r = p.request(&ask(path, *gzip, "")).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("f0"), Some(*f0), "{path} f0");
+        assert_eq!(r.header("f1"), Some(*f1), "{path} f1");
+        assert_eq!(r.header("d0"), Some(*d0), "{path} d0");
+        assert_eq!(r.header("content-encoding"), *ce, "{path} content-encoding");
+        assert_eq!(r.header("top"), Some(format!("{path} GET h").as_str()));
+        assert!(r.header("hash").is_some_and(|h| h.starts_with(':') && h.len() == 46), "{path}");
+        assert_eq!(r.header("bhash"), r.header("hash"), "bereq.hash is req.hash");
+    }
+    // An empty resp.filters keeps the body gzip even for a client that does not take it.
+    let r = p.request(&ask("/gz?2", false, "nofilters: 1\r\n")).await;
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+}

@@ -18,7 +18,7 @@ use crate::gzip;
 use crate::hdr;
 use crate::value::now;
 use crate::vcl::Parts;
-use crate::vrt::Resp;
+use crate::vrt::{filters, Resp};
 
 impl Task {
     /// Delivers a passed response, or says which step comes instead.
@@ -37,6 +37,7 @@ impl Task {
             headers,
             body: Vec::new(),
             time: t,
+            filters: filters::resp_list(unpack.is_some()),
         };
         self.deliver_resp(resp, body, None, beresp.t_origin, unpack)
     }
@@ -67,6 +68,7 @@ impl Task {
             headers,
             body: Vec::new(),
             time: t,
+            filters: filters::resp_list(unpack.is_some()),
         };
         let body = Body::object(obj.clone());
         self.deliver_resp(resp, body, Some(&obj), obj.ttl().t_origin, unpack)
@@ -119,6 +121,12 @@ impl Task {
             },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
+                // `resp.filters` as vcl_deliver left it decides whether a gzip body is unpacked.
+                let unpack = match (unpack, filters::resp_unpacks(&resp.filters)) {
+                    (Some(_), false) => None,
+                    (None, true) if filters::is_gzip(&resp.headers) => Some(obj.and_then(Object::plain_len)),
+                    (unpack, _) => unpack,
+                };
                 if let Some(plain_len) = unpack {
                     gzip::deliver_gunzip(&mut resp.headers, plain_len);
                     body = body.filtered(gzip::Codec::gunzip());

@@ -130,6 +130,22 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::RespBody => Value::Null,
         V::RespIsStreaming => Value::Bool(false),
         V::RespTime => Value::Time(resp(ctx)?.time),
+        // (Without ESI the top request is the request.)
+        V::ReqTopUrl => Value::Str(req(ctx)?.url.clone()),
+        V::ReqTopMethod => Value::Str(req(ctx)?.method.to_string()),
+        V::ReqTopProto => Value::Str(req(ctx)?.proto.to_string()),
+        V::ReqTopTime => Value::Time(req(ctx)?.time),
+        V::ReqTopHttp => header(&req(ctx)?.headers, hdr),
+        V::ReqStorage => Value::Null,
+        V::BereqHash => bereq(ctx)?.hash.map_or(Value::Null, |k| Value::Blob(std::sync::Arc::from(&k[..]))),
+        V::BerespFilters => Value::Str(super::filters::beresp_list(beresp(ctx)?)),
+        V::RespFilters => Value::Str(resp(ctx)?.filters.clone()),
+        // (varnishd reads it true by default; nothing here is ESI.)
+        V::RespDoEsi => Value::Bool(true),
+        V::SessTimeoutIdle => Value::Duration(ctx.sess.timeouts.idle.get()),
+        V::SessSendTimeout => Value::Duration(ctx.sess.timeouts.send.get()),
+        V::SessTimeoutLinger => Value::Duration(ctx.sess.timeouts.linger.get()),
+        V::SessIdleSendTimeout => Value::Duration(ctx.sess.timeouts.send.get()),
     })
 }
 
@@ -254,6 +270,15 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::RespReason => resp(ctx)?.reason = v.to_text().into(),
         V::RespProto => resp(ctx)?.proto = v.to_text().into(),
         V::RespBody => resp(ctx)?.body = v.to_text().into_bytes(),
+        V::BerespFilters => super::filters::set_beresp(beresp(ctx)?, &v.to_text())?,
+        V::RespFilters => {
+            let list = v.to_text();
+            super::filters::check_resp(&list)?;
+            resp(ctx)?.filters = list;
+        }
+        V::SessTimeoutIdle => ctx.sess.timeouts.idle.set(v.num()),
+        V::SessSendTimeout => ctx.sess.timeouts.send.set(v.num()),
+        V::SessTimeoutLinger => ctx.sess.timeouts.linger.set(v.num()),
         other => return Err(VclFail(format!("variable {other:?} is read only"))),
     }
     Ok(())

@@ -117,6 +117,10 @@ impl Checker<'_, '_> {
             None => self.expr(value),
         };
         let (def, header) = resolved?;
+        if let Some(why) = unsupported_write(def.var) {
+            self.error(target.span, format!("'{}' cannot be set: {why}", def.name));
+            return None;
+        }
         let v = v?;
         let var = ir::VarRef { var: def.var, header: header.map(Into::into) };
         let ty = def.ty;
@@ -318,5 +322,19 @@ impl Checker<'_, '_> {
             }
         }
         ok.then_some(())
+    }
+}
+
+/// Variables Varnish 7.1 lets VCL set for a feature Shellac lacks: refused, never set and
+/// ignored.
+fn unsupported_write(var: crate::symbols::Var) -> Option<&'static str> {
+    use crate::symbols::Var as V;
+    match var {
+        V::BerespDoEsi | V::RespDoEsi | V::ReqEsi => Some("ESI is not supported by Shellac"),
+        V::ReqStorage => Some("Shellac keeps a cached request body (std.cache_req_body) in memory, not in a storage"),
+        V::SessIdleSendTimeout => Some(
+            "Shellac has one send timeout per write, sess.send_timeout (a write that makes no progress for it fails)",
+        ),
+        _ => None,
     }
 }

@@ -114,6 +114,20 @@ pub enum Var {
     RespBody,
     RespIsStreaming,
     RespTime,
+    ReqTopUrl,
+    ReqTopMethod,
+    ReqTopProto,
+    ReqTopTime,
+    ReqTopHttp,
+    ReqStorage,
+    BereqHash,
+    BerespFilters,
+    RespFilters,
+    RespDoEsi,
+    SessTimeoutIdle,
+    SessTimeoutLinger,
+    SessSendTimeout,
+    SessIdleSendTimeout,
 }
 
 /// One variable's row.
@@ -249,6 +263,21 @@ pub const VARIABLES: &[VarDef] = &[
     v("resp.body", V::RespBody, T::Body, NONE, m(&[M::Synth]), NONE),
     v("resp.is_streaming", V::RespIsStreaming, T::Bool, RESP, NONE, NONE),
     v("resp.time", V::RespTime, T::Time, RESP, NONE, NONE),
+    // Without ESI the top request is the request itself.
+    v("req_top.url", V::ReqTopUrl, T::String, CLIENT, NONE, NONE),
+    v("req_top.method", V::ReqTopMethod, T::String, CLIENT, NONE, NONE),
+    v("req_top.proto", V::ReqTopProto, T::String, CLIENT, NONE, NONE),
+    v("req_top.time", V::ReqTopTime, T::Time, CLIENT, NONE, NONE),
+    v("req_top.http.", V::ReqTopHttp, T::Header, CLIENT, NONE, NONE),
+    v("req.storage", V::ReqStorage, T::Stevedore, CLIENT, CLIENT, NONE),
+    v("bereq.hash", V::BereqHash, T::Blob, PIPE_BACKEND, NONE, NONE),
+    v("beresp.filters", V::BerespFilters, T::String, m(&[M::BackendResponse]), m(&[M::BackendResponse]), NONE),
+    v("resp.filters", V::RespFilters, T::String, m(&[M::Deliver, M::Synth]), m(&[M::Deliver, M::Synth]), NONE),
+    since41(v("resp.do_esi", V::RespDoEsi, T::Bool, m(&[M::Deliver, M::Synth]), m(&[M::Deliver, M::Synth]), NONE)),
+    v("sess.timeout_idle", V::SessTimeoutIdle, T::Duration, CLIENT, CLIENT, NONE),
+    v("sess.timeout_linger", V::SessTimeoutLinger, T::Duration, CLIENT, CLIENT, NONE),
+    v("sess.send_timeout", V::SessSendTimeout, T::Duration, CLIENT, CLIENT, NONE),
+    v("sess.idle_send_timeout", V::SessIdleSendTimeout, T::Duration, CLIENT, CLIENT, NONE),
     // The storages `-s` names (and Transient): `storage.NAME` and its properties; the name is
     // in place of `*` (see [`lookup_var`]).
     v("storage.*", V::Storage, T::Stevedore, ALL, NONE, NONE),
