@@ -299,17 +299,23 @@ impl BackendHandle {
     /// Resolves directors down to a backend, as the fetch does before connecting. Errors say
     /// which director came up empty, as Varnish's FetchError does.
     pub fn resolve(&self) -> Result<Arc<Backend>, FetchError> {
+        self.resolve_for(&crate::director::ResolveHint::default())
+    }
+
+    /// As [`BackendHandle::resolve`], for a backend request that directors picking by the
+    /// request (shard) look at.
+    pub fn resolve_for(&self, hint: &crate::director::ResolveHint<'_>) -> Result<Arc<Backend>, FetchError> {
         // The first level is borrowed; only what a director hands out is owned.
         let mut cur = match self {
             BackendHandle::None => return Err(FetchError::NoBackend),
             BackendHandle::Backend(b) => return Ok(b.clone()),
-            BackendHandle::Director(d) => pick(d)?,
+            BackendHandle::Director(d) => pick(d, hint)?,
         };
         for _ in 1..MAX_DEPTH {
             cur = match cur {
                 BackendHandle::None => return Err(FetchError::NoBackend),
                 BackendHandle::Backend(b) => return Ok(b),
-                BackendHandle::Director(d) => pick(&d)?,
+                BackendHandle::Director(d) => pick(&d, hint)?,
             };
         }
         Err(FetchError::TooDeep)
@@ -317,11 +323,11 @@ impl BackendHandle {
 }
 
 /// One level of resolution: the member a director picks.
-fn pick(d: &Arc<dyn Director>) -> Result<BackendHandle, FetchError> {
+fn pick(d: &Arc<dyn Director>, hint: &crate::director::ResolveHint<'_>) -> Result<BackendHandle, FetchError> {
     if d.members().admin.get() == Admin::Sick {
         return Err(FetchError::DirectorEmpty(d.name().to_string()));
     }
-    d.resolve().ok_or_else(|| FetchError::DirectorEmpty(d.name().to_string()))
+    d.resolve_for(hint).ok_or_else(|| FetchError::DirectorEmpty(d.name().to_string()))
 }
 
 impl fmt::Debug for BackendHandle {

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod hash;
 pub mod random;
 pub mod round_robin;
+pub mod shard;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +27,11 @@ pub trait Director: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     /// Picks a member, or `None` when no member can take the request.
     fn resolve(&self) -> Option<BackendHandle>;
+    /// Picks a member for a backend request: directors that pick by the request (shard)
+    /// look at it; the others pick as [`Director::resolve`].
+    fn resolve_for(&self, _hint: &ResolveHint<'_>) -> Option<BackendHandle> {
+        self.resolve()
+    }
     /// Whether it can take requests (at least one member healthy); `depth` guards against
     /// cycles.
     fn is_healthy(&self, depth: usize) -> bool {
@@ -61,6 +67,23 @@ pub trait Director: Send + Sync + 'static {
     fn as_groups(&self) -> Option<&groups::Groups> {
         None
     }
+    /// The shard director it is, for its own methods.
+    fn as_shard(&self) -> Option<&shard::Shard> {
+        None
+    }
+    /// Makes `live` its members (a dynamic director's, after a membership change).
+    fn set_members(&self, live: Vec<Member>) {
+        self.members().replace(live);
+    }
+}
+
+/// What a backend request tells the directors that pick by it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResolveHint<'a> {
+    /// The hash of the object it fetches (`bereq.hash`).
+    pub hash: Option<&'a [u8]>,
+    /// Its URL.
+    pub url: &'a str,
 }
 
 /// A director's member list, and its `backend.set_health` override.
@@ -87,6 +110,7 @@ pub fn new_director(kind: DirectorKind, name: &str, sticky: bool) -> Arc<dyn Dir
         DirectorKind::Fallback => Arc::new(fallback::Fallback::new(name, sticky)),
         DirectorKind::Random => Arc::new(random::Random::new(name)),
         DirectorKind::Hash => Arc::new(hash::Hash::new(name)),
+        DirectorKind::Shard => shard::new(name),
         // Discovered directors are built by the loader, which has the registry; as a policy
         // these never reach here.
         DirectorKind::Etcd | DirectorKind::EtcdGroups => Arc::new(round_robin::RoundRobin::new(name)),

@@ -6,6 +6,7 @@ mod acl;
 mod expr;
 mod funcs;
 mod parse;
+mod shard;
 mod stmt;
 
 use std::sync::Arc;

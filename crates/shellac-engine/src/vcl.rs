@@ -57,6 +57,8 @@ pub struct Vcl {
     pub(crate) subs: Vec<LinkedSub>,
     /// It calls `std.rollback()`: requests keep a copy of themselves as they came.
     pub keeps_originals: bool,
+    /// It has shard directors (whose pending changes apply when a method ends).
+    has_shards: bool,
 }
 
 /// The parts of a task a method may touch.
@@ -141,8 +143,10 @@ impl Vcl {
         for d in &directors {
             d.set_warm(true);
         }
+        let has_shards = directors.iter().any(|d| d.as_shard().is_some());
         let vcl = Arc::new(Vcl {
             name: name.to_string(),
+            has_shards,
             program: program.clone(),
             backends,
             directors,
@@ -182,6 +186,11 @@ impl Vcl {
             Ok(Flow::Return(h)) => Ok(h),
             Ok(Flow::Next | Flow::Leave) => Ok(Handling::new(method_def(method).actions[0])),
         };
+        // Shard directors' changes not yet reconfigured take effect at the end of the method
+        // (varnishd's end of task).
+        if self.has_shards {
+            self.directors.iter().filter_map(|d| d.as_shard()).for_each(|s| s.end_task());
+        }
         if let Some(b) = ctx.vsl.as_deref_mut() {
             let name = match &result {
                 Ok(h) => shellac_vcl::symbols::action_def(h.action).name,

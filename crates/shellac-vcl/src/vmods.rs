@@ -72,6 +72,8 @@ pub enum Default {
     Bool(bool),
     /// A real default.
     Real(f64),
+    /// An integer default.
+    Int(i64),
     /// A string default.
     Str(&'static str),
 }
@@ -118,6 +120,8 @@ pub enum DirectorKind {
     Random,
     /// `directors.hash()`
     Hash,
+    /// `directors.shard()`: consistent hashing on a ring, as Varnish 7.1's.
+    Shard,
     /// `etcd.director(prefix, policy, …)`: members from discovery.
     Etcd,
     /// `etcd.groups(prefix, default, policy, …)`: one director per group from discovery.
@@ -135,6 +139,18 @@ pub enum ObjMethod {
     Backend,
     /// `.explain(STRING)` of `etcd.groups`: how a name routes now, as a sentence.
     Explain,
+    /// `.clear()` of the shard director.
+    Clear,
+    /// `.reconfigure([INT replicas])` of the shard director.
+    Reconfigure,
+    /// `.key(STRING)` of the shard director.
+    Key,
+    /// `.set_warmup([REAL])` of the shard director.
+    SetWarmup,
+    /// `.set_rampup([DURATION])` of the shard director.
+    SetRampup,
+    /// `.debug(INT)` of the shard director (its logging only).
+    Debug,
 }
 
 /// A director type's row: constructor parameters and methods.
@@ -375,6 +391,46 @@ pub const DIRECTORS: &[DirectorDef] = &[
             ("backend", ObjMethod::Backend, T::Backend, &[p("key", T::String)]),
         ],
     },
+    DirectorDef {
+        name: "directors.shard",
+        kind: DirectorKind::Shard,
+        type_name: "shard",
+        ctor: &[],
+        methods: SHARD_METHODS,
+    },
+];
+
+/// `directors.shard()`'s methods, as Varnish 7.1 declares them (`param` and `associate`, for
+/// `directors.shard_param()`, are not there: see [`crate::check`]).
+const SHARD_METHODS: &[MethodRow] = &[
+    (
+        "add_backend",
+        ObjMethod::AddBackend,
+        T::Bool,
+        &[p("backend", T::Backend), opt("ident", T::String), opt("rampup", T::Duration), opt("weight", T::Real)],
+    ),
+    ("remove_backend", ObjMethod::RemoveBackend, T::Bool, &[opt("backend", T::Backend), opt("ident", T::String)]),
+    ("clear", ObjMethod::Clear, T::Bool, &[]),
+    ("reconfigure", ObjMethod::Reconfigure, T::Bool, &[dflt("replicas", T::Int, Default::Int(67))]),
+    ("key", ObjMethod::Key, T::Int, &[p("string", T::String)]),
+    (
+        "backend",
+        ObjMethod::Backend,
+        T::Backend,
+        &[
+            choice("by", &["HASH", "URL", "KEY", "BLOB"], "HASH"),
+            opt("key", T::Int),
+            opt("key_blob", T::Blob),
+            dflt("alt", T::Int, Default::Int(0)),
+            dflt("warmup", T::Real, Default::Real(-1.0)),
+            dflt("rampup", T::Bool, Default::Bool(true)),
+            choice("healthy", &["CHOSEN", "IGNORE", "ALL"], "CHOSEN"),
+            Param { name: "resolve", ty: T::String, default: Default::Absent, choices: &["NOW", "LAZY"] },
+        ],
+    ),
+    ("set_warmup", ObjMethod::SetWarmup, T::Void, &[dflt("probability", T::Real, Default::Real(0.0))]),
+    ("set_rampup", ObjMethod::SetRampup, T::Void, &[dflt("duration", T::Duration, Default::Real(0.0))]),
+    ("debug", ObjMethod::Debug, T::Void, &[p("flags", T::Int)]),
 ];
 
 /// The policies of `etcd.director` and `etcd.groups`, as their `policy` parameter spells them.
@@ -383,10 +439,11 @@ pub const POLICIES: &[(&str, DirectorKind)] = &[
     ("random", DirectorKind::Random),
     ("hash", DirectorKind::Hash),
     ("fallback", DirectorKind::Fallback),
+    ("shard", DirectorKind::Shard),
 ];
 
 /// The policy parameter's choices.
-const POLICY_NAMES: &[&str] = &["round_robin", "random", "hash", "fallback"];
+const POLICY_NAMES: &[&str] = &["round_robin", "random", "hash", "fallback", "shard"];
 
 /// Parameters every `etcd` constructor takes after its own: how members are built.
 macro_rules! member_params {

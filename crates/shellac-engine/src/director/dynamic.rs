@@ -147,7 +147,7 @@ impl Dynamic {
                 s.backend.as_ref().map(|b| Member { handle: BackendHandle::Backend(b.clone()), weight: s.entry.weight })
             })
             .collect();
-        self.inner.members().replace(live);
+        self.inner.set_members(live);
     }
 
     /// The prefix it follows.
@@ -209,6 +209,10 @@ impl Director for Dynamic {
 
     fn resolve(&self) -> Option<BackendHandle> {
         self.inner.resolve()
+    }
+
+    fn resolve_for(&self, hint: &super::ResolveHint<'_>) -> Option<BackendHandle> {
+        self.inner.resolve_for(hint)
     }
 
     fn members(&self) -> &Members {

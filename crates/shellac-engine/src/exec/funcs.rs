@@ -328,6 +328,9 @@ pub(crate) fn link_method(
 ) -> Result<ExprFn, LoadError> {
     let args = link_args(l, raw)?;
     let d = l.directors[obj.0 as usize].clone();
+    if d.as_shard().is_some() {
+        return Ok(super::shard::link(d, method, args));
+    }
     Ok(match method {
         ObjMethod::AddBackend => Box::new(move |ctx| {
             let Value::Backend(b) = arg(ctx, &args, 0)? else {
@@ -362,6 +365,15 @@ pub(crate) fn link_method(
             let name = arg(ctx, &args, 0)?;
             Ok(Value::Str(d.as_groups().map(|g| g.explain(name.str())).unwrap_or_default()))
         }),
+        // (The shard director's own; the front end allows them on nothing else.)
+        ObjMethod::Clear
+        | ObjMethod::Reconfigure
+        | ObjMethod::Key
+        | ObjMethod::SetWarmup
+        | ObjMethod::SetRampup
+        | ObjMethod::Debug => {
+            return Err(LoadError::Unsupported(format!("{method:?} on a {} director", d.type_name())))
+        }
     })
 }
 

@@ -40,7 +40,8 @@ pub(super) async fn send(
     body: Body,
     vsl: &mut crate::vsl::Buffer,
 ) -> Result<Sent, FetchError> {
-    let backend = bereq.backend.resolve()?;
+    let hint = crate::director::ResolveHint { hash: bereq.hash.as_ref().map(|h| &h[..]), url: &bereq.url };
+    let backend = bereq.backend.resolve_for(&hint)?;
     if !backend.is_healthy() {
         stats.inc(Main::BackendUnhealthy);
         backend.stats.add(Vbe::Unhealthy, 1);

@@ -526,10 +526,10 @@ impl Checker<'_, '_> {
                 );
                 return None;
             }
-            if full == "directors.shard" || full == "directors.shard_param" {
+            if full == "directors.shard_param" {
                 self.error(
                     callee.span,
-                    "The shard director is not supported by Shellac (use hash, random, round_robin or fallback)",
+                    "directors.shard_param() is not supported by Shellac: give by, key, alt, warmup, rampup and healthy to the shard director's .backend() itself",
                 );
                 return None;
             }
@@ -649,6 +649,7 @@ impl Checker<'_, '_> {
                     }
                     Default::Bool(b) => Some(lit(K::Bool(b), Type::Bool, span)),
                     Default::Real(r) => Some(lit(K::Real(r), Type::Real, span)),
+                    Default::Int(i) => Some(lit(K::Int(i), Type::Int, span)),
                     Default::Str(s) => Some(lit(K::Str(Arc::from(s)), Type::String, span)),
                 },
             };

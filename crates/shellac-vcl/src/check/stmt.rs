@@ -265,8 +265,8 @@ impl Checker<'_, '_> {
         };
         let full = format!("{vmod}.{func}");
         let Some(def) = vmods::director(&full) else {
-            let msg = if full == "directors.shard" {
-                "The shard director is not supported by Shellac (use hash, random, round_robin or fallback)".to_string()
+            let msg = if full == "directors.shard_param" {
+                "directors.shard_param() is not supported by Shellac: give by, key, alt, warmup, rampup and healthy to the shard director's .backend() itself".to_string()
             } else {
                 format!("'{}' is not an object constructor", callee.name)
             };

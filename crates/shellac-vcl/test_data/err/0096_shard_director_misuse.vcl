@@ -1,0 +1,15 @@
+# The shard director's arguments are checked as varnishd checks them; shard_param is refused
+# (not supported), naming what to write instead.
+vcl 4.1;
+import directors;
+backend a { .host = "127.0.0.1"; .port = "8080"; }
+sub vcl_init {
+    new s = directors.shard();
+    s.add_backend(a, weight = "heavy");
+    new p = directors.shard_param();
+}
+sub vcl_recv {
+    set req.backend_hint = s.backend(by=NAME);
+    set req.backend_hint = s.backend(healthy=YES);
+    set req.http.x = s.key();
+}
