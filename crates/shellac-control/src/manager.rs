@@ -137,6 +137,7 @@ impl Manager {
             vcl_path: params.vcl_path.clone(),
             err_unref: params.vcc_err_unref,
             storages: self.server.cache.stores().map(|s| s.name().to_string()).collect(),
+            labels: Some(self.labels.lock().iter().map(|(l, _)| l.clone()).collect()),
         };
         let resolve = self.resolve;
         let server = self.server.clone();

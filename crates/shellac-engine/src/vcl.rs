@@ -182,7 +182,10 @@ impl Vcl {
         let id = self.program.methods[method as usize];
         let result = match exec::run_sub(&mut ctx, id) {
             Err(e) => Err(e),
-            Ok(Flow::Return(h)) if h.action == ActionKind::Fail => Err(VclFail("return (fail)".into())),
+            Ok(Flow::Return(h)) if h.action == ActionKind::Fail => Err(VclFail(match h.args.first() {
+                Some(reason) => reason.to_text(),
+                None => "return (fail)".into(),
+            })),
             Ok(Flow::Return(h)) => Ok(h),
             Ok(Flow::Next | Flow::Leave) => Ok(Handling::new(method_def(method).actions[0])),
         };

@@ -47,6 +47,8 @@ pub(crate) struct CheckOptions<'a> {
     pub(crate) resolver: Option<&'a dyn Resolver>,
     /// The storage names `storage.NAME` may use.
     pub(crate) storages: &'a [String],
+    /// The labels `return (vcl(LABEL))` may name (`None`: any).
+    pub(crate) labels: Option<&'a [String]>,
 }
 
 /// A name in the global namespace.

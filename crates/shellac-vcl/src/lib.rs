@@ -45,6 +45,9 @@ pub struct Options {
     pub err_unref: bool,
     /// The storages `-s` declares, `Transient` included: what `storage.NAME` may name.
     pub storages: Vec<String>,
+    /// The VCL labels that exist, which `return (vcl(LABEL))` may name (as varnishd, which
+    /// refuses a label it does not have when it compiles); `None` takes any label.
+    pub labels: Option<Vec<String>>,
 }
 
 /// varnishd's storages without `-s`: the default store `s0`, and `Transient`.
@@ -70,6 +73,7 @@ impl Default for Options {
             vcl_path: vec!["/etc/varnish".into(), "/usr/share/varnish/vcl".into()],
             err_unref: true,
             storages: default_storages(),
+            labels: Some(Vec::new()),
         }
     }
 }
@@ -105,7 +109,12 @@ pub fn compile(
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let opts = check::CheckOptions { err_unref: options.err_unref, resolver, storages: &options.storages };
+        let opts = check::CheckOptions {
+            err_unref: options.err_unref,
+            resolver,
+            storages: &options.storages,
+            labels: options.labels.as_deref(),
+        };
         check::check(&decls, &builtin, builtin_file, expanded.version, opts, &mut diags)
     };
     // Show diagnostics in source order (whole-program ones first), whatever pass found them.

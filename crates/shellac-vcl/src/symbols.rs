@@ -191,7 +191,7 @@ pub const ACTIONS: &[ActionDef] = &[
     ActionDef { kind: A::Synth, name: "synth", args: &[Type::Int, Type::String], required: 1 },
     ActionDef { kind: A::Restart, name: "restart", args: &[], required: 0 },
     ActionDef { kind: A::Vcl, name: "vcl", args: &[Type::String], required: 1 },
-    ActionDef { kind: A::Fail, name: "fail", args: &[], required: 0 },
+    ActionDef { kind: A::Fail, name: "fail", args: &[Type::String], required: 0 },
     ActionDef { kind: A::Fetch, name: "fetch", args: &[], required: 0 },
     ActionDef { kind: A::Lookup, name: "lookup", args: &[], required: 0 },
     ActionDef { kind: A::Deliver, name: "deliver", args: &[], required: 0 },

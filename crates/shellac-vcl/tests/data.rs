@@ -87,7 +87,12 @@ fn run(case: &Case) -> (bool, String) {
     use shellac_vcl::Loader;
     let source = case.loader.load(&case.main).unwrap();
     let first = String::from_utf8_lossy(&source).lines().next().unwrap_or("").to_string();
-    let mut opts = Options { vcl_path: vec![".".into()], err_unref: true, storages: shellac_vcl::default_storages() };
+    let mut opts = Options {
+        vcl_path: vec![".".into()],
+        err_unref: true,
+        storages: shellac_vcl::default_storages(),
+        labels: Some(vec!["other".into()]),
+    };
     let mut resolve = true;
     if let Some(o) = first.strip_prefix("# options:") {
         for o in o.split_whitespace() {

@@ -21,6 +21,8 @@ pub(crate) fn compiler_options(params: &Params) -> Options {
         vcl_path: params.vcl_path.clone(),
         err_unref: params.vcc_err_unref,
         storages: shellac_vcl::default_storages(),
+        // (At boot, and for `check`, there are no labels yet: as `varnishd -C`.)
+        labels: Some(Vec::new()),
     }
 }
 

@@ -32,7 +32,7 @@ pub fn compile(vcl: &str) -> shellac_vcl::Program {
 
 /// Compiles a VCL text that may name these storages.
 pub fn compile_with_storages(vcl: &str, storages: Vec<String>) -> shellac_vcl::Program {
-    let opts = shellac_vcl::Options { vcl_path: Vec::new(), err_unref: false, storages };
+    let opts = shellac_vcl::Options { vcl_path: Vec::new(), err_unref: false, storages, labels: None };
     let out = shellac_vcl::compile("test.vcl", vcl.as_bytes(), &opts, &shellac_vcl::MemLoader::new(), None);
     match out.program {
         Some(p) => p,
@@ -167,6 +167,7 @@ pub fn compile_files(main: &str, files: &[(&str, String)]) -> shellac_vcl::Progr
         vcl_path: vec!["/seed".into()],
         err_unref: true,
         storages: shellac_vcl::default_storages(),
+        labels: None,
     };
     let mut loader = shellac_vcl::MemLoader::new();
     for (name, text) in files {

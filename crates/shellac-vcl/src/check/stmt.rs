@@ -184,6 +184,14 @@ impl Checker<'_, '_> {
         if def.kind == ActionKind::Vcl {
             return match action.args.as_slice() {
                 [ast::Expr { kind: ast::ExprKind::Path(label), .. }] if !label.name.contains('.') => {
+                    if self.opts.labels.is_some_and(|known| !known.contains(&label.name)) {
+                        let d = Diagnostic::error(label.span, format!("Symbol not found: '{}'", label.name)).with_note(
+                            "the label must exist when this VCL is compiled: 'vcl.label LABEL VCL' first",
+                            None,
+                        );
+                        self.diags.push(d);
+                        return None;
+                    }
                     Some(ir::Stmt::Return(Action::Vcl(label.name.clone()), span))
                 }
                 _ => {
