@@ -3,6 +3,7 @@
 //! that returns how control goes on. Running a method is calling its closures in order.
 
 mod acl;
+mod cookie;
 mod expr;
 mod funcs;
 mod parse;

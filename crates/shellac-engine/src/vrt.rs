@@ -2,6 +2,7 @@
 //! that subroutines read and write, and the context one subroutine runs with. Variable access
 //! lives in [`vars`].
 
+pub mod cookies;
 pub mod filters;
 pub mod timeouts;
 pub mod vars;
@@ -99,6 +100,8 @@ pub struct Req {
     pub ban_error: Option<Box<str>>,
     /// The request as it came, when the VCL may roll back to it.
     pub original: Option<Box<Original>>,
+    /// vmod cookie's jar of the client task.
+    pub cookies: Option<Box<cookies::Jar>>,
 }
 
 /// A request line and headers as they were: what `std.rollback()` goes back to. Kept only
@@ -173,6 +176,8 @@ pub struct Bereq {
     pub original: Option<Box<Original>>,
     /// `bereq.hash`: the key of the object a miss or background fetch fills.
     pub hash: Option<shellac_cache::Key>,
+    /// vmod cookie's jar of the backend task.
+    pub cookies: Option<Box<cookies::Jar>>,
 }
 
 /// The backend response (`beresp.*`).
@@ -313,6 +318,7 @@ impl Bereq {
             time: crate::value::now(),
             original: None,
             hash: None,
+            cookies: None,
         }
     }
 }
@@ -395,6 +401,7 @@ impl Req {
             conditional: false,
             ban_error: None,
             original: None,
+            cookies: None,
         }
     }
 }

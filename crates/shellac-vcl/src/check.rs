@@ -182,10 +182,16 @@ impl<'a> Checker<'a, '_> {
                         let alias = imp.alias.as_ref().map_or(vmod, |a| a.name.as_str());
                         self.imports.insert(alias.to_string(), k);
                     }
-                    None => self.error(
-                        imp.vmod.span,
-                        format!("Unknown vmod '{vmod}': Shellac provides {}", crate::vmods::KNOWN_VMODS.join(", ")),
-                    ),
+                    None => {
+                        let why = crate::vmods::unsupported_vmod(vmod).map_or_else(
+                            || format!("Unknown vmod '{vmod}'"),
+                            |why| format!("vmod '{vmod}' is not supported by Shellac: {why}"),
+                        );
+                        self.error(
+                            imp.vmod.span,
+                            format!("{why} (Shellac provides {})", crate::vmods::KNOWN_VMODS.join(", ")),
+                        );
+                    }
                 }
             }
         }

@@ -8,7 +8,21 @@ use crate::symbols::{Mask, ALL};
 use crate::types::Type;
 
 /// The vmods that may be imported.
-pub const KNOWN_VMODS: &[&str] = &["std", "directors", "etcd", "purge", "xkey"];
+pub const KNOWN_VMODS: &[&str] = &["std", "directors", "cookie", "etcd", "purge", "xkey"];
+
+/// Why a vmod bundled with Varnish 7.1 (or a well-known one) is not here, and what to do.
+pub fn unsupported_vmod(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "blob" => "encode and decode blobs in VCL is not there yet (a BLOB reads as :base64: where a STRING is wanted)",
+        "proxy" => "Shellac does not speak the PROXY protocol, so there are no PROXY TLVs to read",
+        "unix" => "Shellac listens on TCP only: there is no Unix-socket peer to ask about",
+        "vtc" => "it is Varnish's test-suite helper",
+        "debug" => "it is Varnish's test-suite helper",
+        "header" => "use std.collect(), regsub() and unset on the headers themselves",
+        "bodyaccess" => "request bodies are not readable from VCL",
+        _ => return None,
+    })
+}
 
 /// A function of a vmod or of the language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +73,19 @@ pub enum Func {
     EtcdBan,
     EtcdPurge,
     EtcdXkeyPurge,
+    CookieClean,
+    CookieDelete,
+    CookieFilter,
+    CookieFilterRe,
+    CookieKeep,
+    CookieKeepRe,
+    CookieFormatDate,
+    CookieGet,
+    CookieGetRe,
+    CookieGetString,
+    CookieIsset,
+    CookieParse,
+    CookieSet,
 }
 
 /// A default value of an optional parameter.
@@ -335,6 +362,20 @@ pub const FUNCTIONS: &[FuncDef] = &[
     f("std.blobread", Func::StdBlobread, T::Blob, &[p("path", T::String)]),
     f("std.file_exists", Func::StdFileExists, T::Bool, &[p("path", T::String)]),
     f("std.strftime", Func::StdStrftime, T::String, &[p("time", T::Time), p("format", T::String)]),
+    // (vmod cookie: a jar per task, as Varnish 7.1's.)
+    f("cookie.clean", Func::CookieClean, T::Void, &[]),
+    f("cookie.delete", Func::CookieDelete, T::Void, &[p("cookiename", T::String)]),
+    f("cookie.filter", Func::CookieFilter, T::Void, &[p("filterstring", T::String)]),
+    f("cookie.filter_re", Func::CookieFilterRe, T::Void, &[p("expression", T::Regex)]),
+    f("cookie.keep", Func::CookieKeep, T::Void, &[p("filterstring", T::String)]),
+    f("cookie.keep_re", Func::CookieKeepRe, T::Void, &[p("expression", T::Regex)]),
+    f("cookie.format_date", Func::CookieFormatDate, T::String, &[p("now", T::Time), p("timedelta", T::Duration)]),
+    f("cookie.get", Func::CookieGet, T::String, &[p("cookiename", T::String)]),
+    f("cookie.get_re", Func::CookieGetRe, T::String, &[p("expression", T::Regex)]),
+    f("cookie.get_string", Func::CookieGetString, T::String, &[]),
+    f("cookie.isset", Func::CookieIsset, T::Bool, &[p("cookiename", T::String)]),
+    f("cookie.parse", Func::CookieParse, T::Void, &[p("cookieheader", T::String)]),
+    f("cookie.set", Func::CookieSet, T::Void, &[p("cookiename", T::String), p("value", T::String)]),
     // (As Varnish's: compiled anywhere, a VCL failure outside vcl_init and vcl_fini.)
     f("directors.lookup", Func::DirectorsLookup, T::Backend, &[p("name", T::String)]),
 ];

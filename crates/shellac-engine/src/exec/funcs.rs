@@ -21,6 +21,19 @@ type Args = Vec<Option<ExprFn>>;
 pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Result<ExprFn, LoadError> {
     let args = link_args(l, raw)?;
     Ok(match func {
+        Func::CookieClean
+        | Func::CookieDelete
+        | Func::CookieFilter
+        | Func::CookieFilterRe
+        | Func::CookieKeep
+        | Func::CookieKeepRe
+        | Func::CookieFormatDate
+        | Func::CookieGet
+        | Func::CookieGetRe
+        | Func::CookieGetString
+        | Func::CookieIsset
+        | Func::CookieParse
+        | Func::CookieSet => return super::cookie::link(l, func, raw, args),
         Func::Regsub | Func::Regsuball => {
             let all = func == Func::Regsuball;
             let Some(Some(Expr { kind: ExprKind::RegexRef(id), .. })) = raw.get(1) else {
