@@ -546,3 +546,19 @@ sub vcl_deliver {
     let r = p.request(&ask("/gz?2", false, "nofilters: 1\r\n")).await;
     assert_eq!(r.header("content-encoding"), Some("gzip"));
 }
+
+/// varnishd's ACL network notation at run time: `"127.0.0"` is 127.0.0.0/24, `"127"` is
+/// 127.0.0.0/8, and the longest match decides.
+#[tokio::test]
+async fn acl_network_notation_matches_the_network_it_names() {
+    let o = Origin::start("b").await;
+    let vcl = vcl_for(
+        &[&o],
+        "acl net { \"127\"; ! \"127.0.0\"; }\nacl host { \"127.0.0\"; }\n\
+         sub vcl_recv { return (synth(200)); }\n\
+         sub vcl_synth { set resp.http.net = client.ip ~ net; set resp.http.host = client.ip ~ host; }\n",
+    );
+    let r = proxy(&vcl).await.get("/").await;
+    assert_eq!(r.header("net"), Some("false"), "127.0.0.1 is in the excluded /24");
+    assert_eq!(r.header("host"), Some("true"));
+}

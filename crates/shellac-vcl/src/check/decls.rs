@@ -368,6 +368,12 @@ impl Checker<'_, '_> {
     fn acl(&mut self, a: &AclDecl, index: usize) {
         let mut entries = Vec::new();
         for e in &a.entries {
+            // varnishd's network notation: one to three numbers are a network, `"10.1.1"` is
+            // 10.1.1.0/24 unless a mask is given.
+            let (addr, mask) = match net_notation(&e.addr) {
+                Some((net, bits)) => (net.to_string(), Some(e.mask.map_or(bits, |m| m.0))),
+                None => (e.addr.clone(), e.mask.map(|m| m.0)),
+            };
             if let Some((mask, span)) = e.mask {
                 let max = if e.addr.contains(':') { 128 } else { 32 };
                 if mask > max {
@@ -380,8 +386,8 @@ impl Checker<'_, '_> {
             entries.push(ir::AclEntry {
                 negated: e.negated,
                 optional: e.optional,
-                addr: e.addr.clone(),
-                mask: e.mask.map(|m| m.0),
+                addr,
+                mask,
                 span: e.addr_span,
                 resolved: vec![],
             });
@@ -564,4 +570,21 @@ fn split_host(h: &str) -> Result<(String, Option<String>), String> {
         }
         _ => Ok((h.to_string(), None)),
     }
+}
+
+/// An ACL entry of one to three dot-separated numbers (`"10"`, `"10.1"`, `"10.1.1"`): the network
+/// it stands for in varnishd, and its default mask length.
+fn net_notation(addr: &str) -> Option<(std::net::Ipv4Addr, u32)> {
+    let parts: Vec<&str> = addr.split('.').collect();
+    if parts.len() > 3 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (i, p) in parts.iter().enumerate() {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        octets[i] = p.parse().ok()?;
+    }
+    Some((std::net::Ipv4Addr::from(octets), 8 * parts.len() as u32))
 }

@@ -12,7 +12,8 @@ impl Parser<'_> {
     pub(super) fn backend(&mut self) -> PResult<BackendDecl> {
         self.bump();
         let name = self.ident("a backend name")?;
-        if self.peek().tok.is_ident("none") {
+        // (`none` in any case, as varnishd reads it: `backend dummy None;`.)
+        if matches!(&self.peek().tok, Tok::Ident(w) if w.eq_ignore_ascii_case("none")) {
             self.bump();
             self.expect(&Tok::Semi, "after 'backend NAME none'")?;
             return Ok(BackendDecl { name, fields: None });
@@ -112,8 +113,13 @@ impl Parser<'_> {
         let mut entries = Vec::new();
         while !self.eat(&Tok::RBrace) {
             let start = self.peek().span;
-            let negated = self.eat(&Tok::Not);
+            // `!` and the mask may stand inside the parentheses of an optional entry too:
+            // `("name" / 22);`, `(!"name");`.
+            let mut negated = self.eat(&Tok::Not);
             let optional = self.eat(&Tok::LParen);
+            if optional && !negated {
+                negated = self.eat(&Tok::Not);
+            }
             let t = self.bump();
             let Tok::Str(addr) = t.tok else {
                 return Err(
@@ -121,28 +127,37 @@ impl Parser<'_> {
                 );
             };
             let addr_span = t.span;
+            let mut mask = self.acl_mask()?;
             if optional {
                 self.expect(&Tok::RParen, "to close the optional ACL entry")?;
             }
-            let mut mask = None;
-            if self.eat(&Tok::Slash) {
-                let m = self.bump();
-                match m.tok {
-                    Tok::Int(digits) => match digits.parse::<u32>() {
-                        Ok(v) => mask = Some((v, m.span)),
-                        Err(_) => return Err(self.error(m.span, "ACL mask is too large")),
-                    },
-                    other => {
-                        return Err(
-                            self.error(m.span, format!("Expected a mask length after '/', found {}", other.describe()))
-                        )
-                    }
-                }
+            if mask.is_none() {
+                mask = self.acl_mask()?;
             }
             self.expect(&Tok::Semi, "after the ACL entry")?;
             entries.push(AclEntry { negated, optional, addr, mask, span: start.to(self.prev_span()), addr_span });
         }
         Ok(AclDecl { name, flags, entries })
+    }
+
+    /// An ACL entry's `/ LENGTH`, if there.
+    fn acl_mask(&mut self) -> PResult<Option<(u32, crate::source::Span)>> {
+        let mut mask = None;
+        if self.eat(&Tok::Slash) {
+            let m = self.bump();
+            match m.tok {
+                Tok::Int(digits) => match digits.parse::<u32>() {
+                    Ok(v) => mask = Some((v, m.span)),
+                    Err(_) => return Err(self.error(m.span, "ACL mask is too large")),
+                },
+                other => {
+                    return Err(
+                        self.error(m.span, format!("Expected a mask length after '/', found {}", other.describe()))
+                    )
+                }
+            }
+        }
+        Ok(mask)
     }
 
     pub(super) fn sub(&mut self) -> PResult<crate::ast::SubDecl> {
