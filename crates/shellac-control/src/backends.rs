@@ -128,7 +128,8 @@ fn each_match(m: &Manager, pattern: &str, mut f: impl FnMut(&str, Object<'_>, &L
                     f(&name, Object::Backend(b), l);
                 }
             }
-            for d in &l.vcl.directors {
+            // (A shard parameter set is an object of vmod directors, not a director.)
+            for d in l.vcl.directors.iter().filter(|d| d.as_shard_param().is_none()) {
                 each_director(d.as_ref(), &full, l, &mut f);
             }
         }

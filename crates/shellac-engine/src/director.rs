@@ -10,6 +10,7 @@ pub mod hash;
 pub mod random;
 pub mod round_robin;
 pub mod shard;
+pub mod shard_param;
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,6 +72,11 @@ pub trait Director: Send + Sync + 'static {
     fn as_shard(&self) -> Option<&shard::Shard> {
         None
     }
+    /// The shard parameter set it is (an object of vmod directors that is not a director: never
+    /// listed, never a backend).
+    fn as_shard_param(&self) -> Option<&shard_param::ShardParam> {
+        None
+    }
     /// Makes `live` its members (a dynamic director's, after a membership change).
     fn set_members(&self, live: Vec<Member>) {
         self.members().replace(live);
@@ -84,6 +90,8 @@ pub struct ResolveHint<'a> {
     pub hash: Option<&'a [u8]>,
     /// Its URL.
     pub url: &'a str,
+    /// Its own copies of shard parameter sets (`shard_param.set()` on the backend side).
+    pub shard_params: &'a [(usize, shard_param::ShardArgs)],
 }
 
 /// A director's member list, and its `backend.set_health` override.
@@ -111,6 +119,7 @@ pub fn new_director(kind: DirectorKind, name: &str, sticky: bool) -> Arc<dyn Dir
         DirectorKind::Random => Arc::new(random::Random::new(name)),
         DirectorKind::Hash => Arc::new(hash::Hash::new(name)),
         DirectorKind::Shard => shard::new(name),
+        DirectorKind::ShardParam => Arc::new(shard_param::ShardParam::new(name)),
         // Discovered directors are built by the loader, which has the registry; as a policy
         // these never reach here.
         DirectorKind::Etcd | DirectorKind::EtcdGroups => Arc::new(round_robin::RoundRobin::new(name)),

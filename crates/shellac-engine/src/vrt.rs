@@ -178,6 +178,8 @@ pub struct Bereq {
     pub hash: Option<shellac_cache::Key>,
     /// vmod cookie's jar of the backend task.
     pub cookies: Option<Box<cookies::Jar>>,
+    /// Its own copies of shard parameter sets, by set.
+    pub shard_params: Vec<(usize, crate::director::shard_param::ShardArgs)>,
 }
 
 /// The backend response (`beresp.*`).
@@ -319,6 +321,7 @@ impl Bereq {
             original: None,
             hash: None,
             cookies: None,
+            shard_params: Vec::new(),
         }
     }
 }

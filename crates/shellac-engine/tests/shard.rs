@@ -23,6 +23,10 @@ async fn routes(p: &Proxy, urls: &[String]) -> Vec<String> {
     out
 }
 
+/// A shard director `s` over b1, b2 and b3, for vcl_init.
+const SHARD3: &str =
+    "new s = directors.shard(); s.add_backend(b1); s.add_backend(b2); s.add_backend(b3); s.reconfigure();";
+
 fn urls(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("/k{i}")).collect()
 }
@@ -61,22 +65,16 @@ async fn a_sick_member_moves_only_its_share_and_gets_it_back() {
 
 #[tokio::test]
 async fn by_hash_takes_the_objects_hash_on_the_backend_side_and_when_resolved_lazily() {
-    let o: Vec<Origin> = futures_join(["b1", "b2", "b3"]).await;
-    let refs: Vec<&Origin> = o.iter().collect();
     // The round robin's only member is the shard director itself (resolve=LAZY in vcl_init):
     // the fetch resolves it by the object's hash; vcl_backend_fetch asks the same now.
-    let vcl = vcl_for(
-        &refs,
+    let (_o, p) = three(&format!(
         "import directors;\n\
-         sub vcl_init {\n\
-           new s = directors.shard(); s.add_backend(b1); s.add_backend(b2); s.add_backend(b3); s.reconfigure();\n\
-           new rr = directors.round_robin(); rr.add_backend(s.backend());\n\
-         }\n\
-         sub vcl_recv { set req.backend_hint = rr.backend(); }\n\
-         sub vcl_backend_fetch { set bereq.http.x-now = s.backend(); }\n\
-         sub vcl_backend_response { set beresp.http.x-now = bereq.http.x-now; }\n",
-    );
-    let p = proxy(&vcl).await;
+             sub vcl_init {{ {SHARD3} new rr = directors.round_robin(); rr.add_backend(s.backend()); }}\n\
+             sub vcl_recv {{ set req.backend_hint = rr.backend(); }}\n\
+             sub vcl_backend_fetch {{ set bereq.http.x-now = s.backend(); }}\n\
+             sub vcl_backend_response {{ set beresp.http.x-now = bereq.http.x-now; }}\n"
+    ))
+    .await;
     let mut served = HashMap::new();
     for u in urls(24) {
         let r = p.get(&u).await;
@@ -89,12 +87,8 @@ async fn by_hash_takes_the_objects_hash_on_the_backend_side_and_when_resolved_la
 
 #[tokio::test]
 async fn rampup_and_warmup_send_the_chosen_members_requests_to_the_next_one() {
-    let o: Vec<Origin> = futures_join(["b1", "b2", "b3"]).await;
-    let refs: Vec<&Origin> = o.iter().collect();
     // b1 ramps up for 1000 s from now; the others do not ramp up.
-    let vcl = vcl_for(
-        &refs,
-        "import directors;\nimport std;\n\
+    let (_o, p) = three("import directors;\nimport std;\n\
          sub vcl_init { new s = directors.shard(); s.add_backend(b1, rampup = 1000s); s.add_backend(b2); s.add_backend(b3); s.reconfigure(); }\n\
          sub vcl_recv { return (synth(200)); }\n\
          sub vcl_synth {\n\
@@ -102,9 +96,7 @@ async fn rampup_and_warmup_send_the_chosen_members_requests_to_the_next_one() {
            set resp.http.next = s.backend(by=KEY, key=std.integer(req.http.k), alt=1, healthy=IGNORE);\n\
            set resp.http.pick = s.backend(by=KEY, key=std.integer(req.http.k));\n\
            set resp.http.warm = s.backend(by=KEY, key=std.integer(req.http.k), warmup=0.999, rampup=false);\n\
-         }\n",
-    );
-    let p = proxy(&vcl).await;
+         }\n").await;
     let (mut ramping, mut settled) = (Vec::new(), Vec::new());
     for k in 1..=60u32 {
         let r = p.request(&format!("GET / HTTP/1.1\r\nHost: a\r\nk: {}\r\n\r\n", k.wrapping_mul(71_582_788))).await;
@@ -125,6 +117,32 @@ async fn rampup_and_warmup_send_the_chosen_members_requests_to_the_next_one() {
     assert!(settled.iter().all(|(_, pick, chosen, _)| pick == chosen), "{settled:?}");
     let warmed = settled.iter().filter(|(next, .., warm)| warm == next).count();
     assert!(warmed >= settled.len() - 1, "{settled:?}");
+}
+
+/// Varnish's own example of a parameter set: the director is chosen lazily on the client side,
+/// and the backend request changes the set it is associated with (here `alt=1`, `by=URL`); the
+/// fetch resolves the director with the request's copy, which no other request sees.
+#[tokio::test]
+async fn a_parameter_set_changed_in_the_backend_request_steers_the_lazy_resolution() {
+    let (_o, p) = three(&format!(
+            "import directors;\n\
+             sub vcl_init {{ new p = directors.shard_param(); {SHARD3} s.associate(p.use()); }}\n\
+             sub vcl_recv {{ set req.backend_hint = s.backend(resolve=LAZY); return (pass); }}\n\
+             sub vcl_backend_fetch {{\n\
+               set bereq.http.x-first = s.backend(by=URL);\n\
+               if (bereq.http.alt) {{ p.set(alt=1, by=URL); }} else {{ p.set(by=URL); }}\n\
+               set bereq.http.x-set = p.get_by() + \" \" + p.get_alt();\n\
+             }}\n\
+             sub vcl_backend_response {{ set beresp.http.x-first = bereq.http.x-first; set beresp.http.x-set = bereq.http.x-set; }}\n"
+        )).await;
+    for u in urls(12) {
+        let plain = p.get(&u).await;
+        assert_eq!(plain.header("x-set"), Some("URL 0"));
+        assert_eq!(who(&plain), plain.header("x-first").unwrap_or(""), "{u}: by=URL through the set");
+        let alt = p.request(&format!("GET {u} HTTP/1.1\r\nHost: a\r\nalt: 1\r\n\r\n")).await;
+        assert_eq!(alt.header("x-set"), Some("URL 1"), "the request's own copy");
+        assert_ne!(who(&alt), who(&plain), "{u}: alt=1 is the next member");
+    }
 }
 
 #[tokio::test]
@@ -162,6 +180,15 @@ async fn an_etcd_director_with_the_shard_policy_keeps_its_key_map_when_a_node_jo
     assert!(moved.iter().all(|(_, a)| *a == "d"), "keys move only to the new node: {moved:?}");
     p.server.registry.catalog.apply([Change::Delete(format!("{ROOT}web/{}", o[3].addr))]);
     assert_eq!(routes(&p, &urls).await, before, "and come back when it leaves");
+}
+
+/// Origins b1, b2, b3 and a proxy running `rest` after their backends (the origins live as
+/// long as the first half).
+async fn three(rest: &str) -> (Vec<Origin>, Proxy) {
+    let o: Vec<Origin> = futures_join(["b1", "b2", "b3"]).await;
+    let refs: Vec<&Origin> = o.iter().collect();
+    let p = proxy(&vcl_for(&refs, rest)).await;
+    (o, p)
 }
 
 /// Starts origins named so, in order.

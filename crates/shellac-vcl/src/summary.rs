@@ -16,7 +16,7 @@ pub fn summary(p: &Program) -> String {
         p.version.as_str(),
         count(p.backends.len(), "backend"),
         count(p.probes.len(), "probe"),
-        count(p.objects.len(), "director"),
+        count(p.objects.iter().filter(|o| o.kind != crate::vmods::DirectorKind::ShardParam).count(), "director"),
         count(subs.len(), "subroutine")
     );
     for b in &p.backends {
@@ -54,6 +54,10 @@ pub fn summary(p: &Program) -> String {
             .iter()
             .filter(|s| matches!(s, Stmt::Eval(e) if matches!(&e.kind, crate::ir::ExprKind::Method(id, ObjMethod::AddBackend, _) if id.0 as usize == i)))
             .count();
+        if o.kind == crate::vmods::DirectorKind::ShardParam {
+            let _ = writeln!(out, "  object   {} shard_param", o.name);
+            continue;
+        }
         let origin = if o.from_vcl3 { " (Varnish 3 director)" } else { "" };
         let _ = writeln!(
             out,

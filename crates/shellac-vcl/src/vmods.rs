@@ -149,6 +149,8 @@ pub enum DirectorKind {
     Hash,
     /// `directors.shard()`: consistent hashing on a ring, as Varnish 7.1's.
     Shard,
+    /// `directors.shard_param()`: a set of the shard director's `.backend()` arguments.
+    ShardParam,
     /// `etcd.director(prefix, policy, …)`: members from discovery.
     Etcd,
     /// `etcd.groups(prefix, default, policy, …)`: one director per group from discovery.
@@ -178,6 +180,24 @@ pub enum ObjMethod {
     SetRampup,
     /// `.debug(INT)` of the shard director (its logging only).
     Debug,
+    /// `.associate([BLOB param])` of the shard director.
+    Associate,
+    /// `.set(…)` of a shard parameter set.
+    Set,
+    /// `.use()` of a shard parameter set.
+    Use,
+    /// `.get_by()` of a shard parameter set.
+    GetBy,
+    /// `.get_key()` of a shard parameter set.
+    GetKey,
+    /// `.get_alt()` of a shard parameter set.
+    GetAlt,
+    /// `.get_warmup()` of a shard parameter set.
+    GetWarmup,
+    /// `.get_rampup()` of a shard parameter set.
+    GetRampup,
+    /// `.get_healthy()` of a shard parameter set.
+    GetHealthy,
 }
 
 /// A director type's row: constructor parameters and methods.
@@ -210,6 +230,28 @@ const fn dflt(name: &'static str, ty: Type, default: Default) -> Param {
 /// An ENUM parameter with a default choice.
 const fn choice(name: &'static str, choices: &'static [&'static str], default: &'static str) -> Param {
     Param { name, ty: Type::String, default: Default::Str(default), choices }
+}
+
+/// An ENUM parameter with no default (it may be left out).
+const fn enum_opt(name: &'static str, choices: &'static [&'static str]) -> Param {
+    Param { name, ty: Type::String, default: Default::Absent, choices }
+}
+
+/// The lookup arguments `.backend()` and a parameter set's `.set()` share; each may be left out
+/// (the set, or else `.backend()`'s defaults, then decides).
+macro_rules! shard_args {
+    ($($more:expr),*) => {
+        &[
+            enum_opt("by", &["HASH", "URL", "KEY", "BLOB"]),
+            opt("key", T::Int),
+            opt("key_blob", T::Blob),
+            opt("alt", T::Int),
+            opt("warmup", T::Real),
+            opt("rampup", T::Bool),
+            enum_opt("healthy", &["CHOSEN", "IGNORE", "ALL"]),
+            $($more,)*
+        ]
+    };
 }
 
 const fn f(name: &'static str, func: Func, ret: Type, params: &'static [Param]) -> FuncDef {
@@ -439,10 +481,26 @@ pub const DIRECTORS: &[DirectorDef] = &[
         ctor: &[],
         methods: SHARD_METHODS,
     },
+    DirectorDef {
+        name: "directors.shard_param",
+        kind: DirectorKind::ShardParam,
+        type_name: "shard_param",
+        ctor: &[],
+        methods: &[
+            ("clear", ObjMethod::Clear, T::Void, &[]),
+            ("set", ObjMethod::Set, T::Void, shard_args!()),
+            ("get_by", ObjMethod::GetBy, T::String, &[]),
+            ("get_key", ObjMethod::GetKey, T::Int, &[]),
+            ("get_alt", ObjMethod::GetAlt, T::Int, &[]),
+            ("get_warmup", ObjMethod::GetWarmup, T::Real, &[]),
+            ("get_rampup", ObjMethod::GetRampup, T::Bool, &[]),
+            ("get_healthy", ObjMethod::GetHealthy, T::String, &[]),
+            ("use", ObjMethod::Use, T::Blob, &[]),
+        ],
+    },
 ];
 
-/// `directors.shard()`'s methods, as Varnish 7.1 declares them (`param` and `associate`, for
-/// `directors.shard_param()`, are not there: see [`crate::check`]).
+/// `directors.shard()`'s methods, as Varnish 7.1 declares them.
 const SHARD_METHODS: &[MethodRow] = &[
     (
         "add_backend",
@@ -458,17 +516,9 @@ const SHARD_METHODS: &[MethodRow] = &[
         "backend",
         ObjMethod::Backend,
         T::Backend,
-        &[
-            choice("by", &["HASH", "URL", "KEY", "BLOB"], "HASH"),
-            opt("key", T::Int),
-            opt("key_blob", T::Blob),
-            dflt("alt", T::Int, Default::Int(0)),
-            dflt("warmup", T::Real, Default::Real(-1.0)),
-            dflt("rampup", T::Bool, Default::Bool(true)),
-            choice("healthy", &["CHOSEN", "IGNORE", "ALL"], "CHOSEN"),
-            Param { name: "resolve", ty: T::String, default: Default::Absent, choices: &["NOW", "LAZY"] },
-        ],
+        shard_args!(opt("param", T::Blob), enum_opt("resolve", &["NOW", "LAZY"])),
     ),
+    ("associate", ObjMethod::Associate, T::Void, &[opt("param", T::Blob)]),
     ("set_warmup", ObjMethod::SetWarmup, T::Void, &[dflt("probability", T::Real, Default::Real(0.0))]),
     ("set_rampup", ObjMethod::SetRampup, T::Void, &[dflt("duration", T::Duration, Default::Real(0.0))]),
     ("debug", ObjMethod::Debug, T::Void, &[p("flags", T::Int)]),

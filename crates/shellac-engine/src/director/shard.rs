@@ -18,6 +18,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
 
+use super::shard_param::{By, ShardArgs};
 use super::{Director, Member, Members, ResolveHint};
 use crate::backend::BackendHandle;
 
@@ -35,6 +36,8 @@ pub struct Shard {
     pending: Mutex<Vec<Change>>,
     /// `set_warmup()`, `set_rampup()`.
     defaults: Mutex<(f64, f64)>,
+    /// The parameter set `associate()` gave it.
+    associated: Mutex<Option<Arc<dyn Director>>>,
 }
 
 /// A backend of the director.
@@ -137,6 +140,22 @@ impl Shard {
             ring: RwLock::new(Ring::default()),
             pending: Mutex::new(Vec::new()),
             defaults: Mutex::new((0.0, 0.0)),
+            associated: Mutex::new(None),
+        }
+    }
+
+    /// `associate(param)`: the parameter set its lookups start from (none: `.backend()`'s
+    /// defaults).
+    pub fn associate(&self, param: Option<Arc<dyn Director>>) {
+        *self.associated.lock() = param.filter(|p| p.as_shard_param().is_some());
+    }
+
+    /// The arguments a lookup starts from: the associated set's (as this request has it), or
+    /// the defaults.
+    pub fn base_args(&self, copies: &[(usize, ShardArgs)]) -> ShardArgs {
+        match &*self.associated.lock() {
+            Some(p) => p.as_shard_param().map_or_else(ShardArgs::default, |p| p.effective(copies)),
+            None => ShardArgs::default(),
         }
     }
 
@@ -380,6 +399,23 @@ impl Walk<'_> {
     }
 }
 
+/// The key a lookup with `args` takes: the object's `hash` and the `url` for `by=HASH` and
+/// `by=URL` (the URL's hash when there is no object hash).
+pub fn key_of(args: &ShardArgs, hash: Option<&[u8]>, url: &str) -> u32 {
+    match args.by {
+        // (An INT key is taken modulo 2^32, as varnishd's cast does.)
+        By::Key => args.key as u32,
+        By::Blob => args.key_blob.as_deref().filter(|b| !b.is_empty()).map_or(0, key_from_bytes),
+        By::Url => hash_str(url),
+        By::Hash => hash.map_or_else(|| hash_str(url), key_from_bytes),
+    }
+}
+
+/// A lookup of `key` with the rest of `args`.
+pub fn lookup_of(args: &ShardArgs, key: u32) -> Lookup {
+    Lookup { key, alt: args.alt, warmup: args.warmup, rampup: args.rampup, healthy: args.healthy }
+}
+
 fn epoch(t: std::time::SystemTime) -> f64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
@@ -397,14 +433,12 @@ impl Director for Shard {
         self.resolve_for(&ResolveHint::default())
     }
 
-    /// Resolved when a fetch uses it (`resolve=LAZY`, or as another director's member): by
-    /// the object's hash when there is one, else by the URL, with the default parameters.
+    /// Resolved when a fetch uses it (`resolve=LAZY`, or as another director's member): with
+    /// the associated parameter set as this backend request has it (or the defaults), `by=HASH`
+    /// being the object's hash (the URL's for a fetch without one).
     fn resolve_for(&self, hint: &ResolveHint<'_>) -> Option<BackendHandle> {
-        let key = match hint.hash {
-            Some(h) => key_from_bytes(h),
-            None => hash_str(hint.url),
-        };
-        let q = Lookup { key, alt: 0, warmup: -1.0, rampup: true, healthy: Healthy::Chosen };
+        let args = self.base_args(hint.shard_params);
+        let q = lookup_of(&args, key_of(&args, hint.hash, hint.url));
         self.pick(&q, crate::value::now())
     }
 

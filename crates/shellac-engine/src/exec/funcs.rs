@@ -323,7 +323,7 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
                 if let Some(b) = backends.iter().find(|b| b.name == name) {
                     return Ok(Value::Backend(BackendHandle::Backend(b.clone())));
                 }
-                if let Some(d) = directors.iter().find(|d| d.name() == name) {
+                if let Some(d) = directors.iter().find(|d| d.name() == name && d.as_shard_param().is_none()) {
                     return Ok(Value::Backend(BackendHandle::Director(d.clone())));
                 }
                 Ok(Value::Backend(BackendHandle::None))
@@ -341,8 +341,8 @@ pub(crate) fn link_method(
 ) -> Result<ExprFn, LoadError> {
     let args = link_args(l, raw)?;
     let d = l.directors[obj.0 as usize].clone();
-    if d.as_shard().is_some() {
-        return Ok(super::shard::link(d, method, args));
+    if d.as_shard().is_some() || d.as_shard_param().is_some() {
+        return Ok(super::shard::link(d, l.directors.to_vec().into(), method, args));
     }
     Ok(match method {
         ObjMethod::AddBackend => Box::new(move |ctx| {
@@ -384,7 +384,16 @@ pub(crate) fn link_method(
         | ObjMethod::Key
         | ObjMethod::SetWarmup
         | ObjMethod::SetRampup
-        | ObjMethod::Debug => {
+        | ObjMethod::Debug
+        | ObjMethod::Associate
+        | ObjMethod::Set
+        | ObjMethod::Use
+        | ObjMethod::GetBy
+        | ObjMethod::GetKey
+        | ObjMethod::GetAlt
+        | ObjMethod::GetWarmup
+        | ObjMethod::GetRampup
+        | ObjMethod::GetHealthy => {
             return Err(LoadError::Unsupported(format!("{method:?} on a {} director", d.type_name())))
         }
     })

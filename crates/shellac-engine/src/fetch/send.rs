@@ -40,7 +40,11 @@ pub(super) async fn send(
     body: Body,
     vsl: &mut crate::vsl::Buffer,
 ) -> Result<Sent, FetchError> {
-    let hint = crate::director::ResolveHint { hash: bereq.hash.as_ref().map(|h| &h[..]), url: &bereq.url };
+    let hint = crate::director::ResolveHint {
+        hash: bereq.hash.as_ref().map(|h| &h[..]),
+        url: &bereq.url,
+        shard_params: &bereq.shard_params,
+    };
     let backend = bereq.backend.resolve_for(&hint)?;
     if !backend.is_healthy() {
         stats.inc(Main::BackendUnhealthy);

@@ -56,7 +56,11 @@ impl Task {
     async fn tunnel(&mut self, mut bereq: Bereq) -> Result<Response<Body>, crate::error::FetchError> {
         use crate::error::FetchError;
         let params = self.params.clone();
-        let hint = crate::director::ResolveHint { hash: bereq.hash.as_ref().map(|h| &h[..]), url: &bereq.url };
+        let hint = crate::director::ResolveHint {
+            hash: bereq.hash.as_ref().map(|h| &h[..]),
+            url: &bereq.url,
+            shard_params: &bereq.shard_params,
+        };
         let backend = bereq.backend.resolve_for(&hint)?;
         if !backend.is_healthy() {
             return Err(FetchError::Unhealthy(backend.name.clone()));

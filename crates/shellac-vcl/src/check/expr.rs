@@ -172,11 +172,13 @@ impl Checker<'_, '_> {
                 Symbol::Object(o) => match &self.objects[o.0 as usize] {
                     Some(obj) if obj.from_vcl3 => Some(self.vcl3_director_backend(o, id.span)),
                     Some(obj) => {
-                        let ty = vmods::director_def(obj.kind).name;
-                        self.diags.push(
-                            Diagnostic::error(id.span, format!("Expression has type {ty}, expected BACKEND"))
-                                .with_note(format!("use '{name}.backend()'"), None),
-                        );
+                        let def = vmods::director_def(obj.kind);
+                        let mut d =
+                            Diagnostic::error(id.span, format!("Expression has type {}, expected BACKEND", def.name));
+                        if def.methods.iter().any(|(m, ..)| *m == "backend") {
+                            d = d.with_note(format!("use '{name}.backend()'"), None);
+                        }
+                        self.diags.push(d);
                         None
                     }
                     None => {
@@ -523,13 +525,6 @@ impl Checker<'_, '_> {
                 self.error(
                     callee.span,
                     format!("'{name}()' creates an object; use it as 'new NAME = {name}();' in vcl_init"),
-                );
-                return None;
-            }
-            if full == "directors.shard_param" {
-                self.error(
-                    callee.span,
-                    "directors.shard_param() is not supported by Shellac: give by, key, alt, warmup, rampup and healthy to the shard director's .backend() itself",
                 );
                 return None;
             }

@@ -273,12 +273,7 @@ impl Checker<'_, '_> {
         };
         let full = format!("{vmod}.{func}");
         let Some(def) = vmods::director(&full) else {
-            let msg = if full == "directors.shard_param" {
-                "directors.shard_param() is not supported by Shellac: give by, key, alt, warmup, rampup and healthy to the shard director's .backend() itself".to_string()
-            } else {
-                format!("'{}' is not an object constructor", callee.name)
-            };
-            self.error(callee.span, msg);
+            self.error(callee.span, format!("'{}' is not an object constructor", callee.name));
             return None;
         };
         let bound = self.bind(&callee.name, def.ctor, args, ctor.span);

@@ -1,5 +1,5 @@
-# The shard director of Varnish 7.1, every method with its named arguments (varnishd -C 7.1.1
-# accepts it), and the shard policy of an etcd director.
+# The shard director of Varnish 7.1 and its parameter sets, every method with its named
+# arguments (varnishd -C 7.1.1 accepts it), and the shard policy of an etcd director.
 vcl 4.1;
 import directors;
 import std;
@@ -16,6 +16,11 @@ sub vcl_init {
     s.set_rampup(10s);
     s.debug(0);
     s.reconfigure(replicas = 25);
+    new p = directors.shard_param();
+    p.set(by=KEY, key=7, alt=1, warmup=0.1, rampup=false, healthy=ALL);
+    p.clear();
+    s.associate(p.use());
+    s.associate();
     new rr = directors.round_robin();
     rr.add_backend(s.backend());
     new nodes = etcd.director(prefix = "/varnish/backends/web/", policy = shard);
@@ -29,4 +34,8 @@ sub vcl_recv {
     if (req.http.rr) { set req.backend_hint = rr.backend(); }
     if (req.http.n) { set req.backend_hint = nodes.backend(); }
 }
-sub vcl_backend_fetch { set bereq.backend = s.backend(by=HASH, healthy=IGNORE, resolve=NOW); }
+sub vcl_backend_fetch {
+    p.set(alt=bereq.retries, by=URL);
+    set bereq.http.p = p.get_by() + p.get_key() + p.get_alt() + p.get_warmup() + p.get_rampup() + p.get_healthy();
+    set bereq.backend = s.backend(by=HASH, healthy=IGNORE, resolve=NOW, param=p.use());
+}
