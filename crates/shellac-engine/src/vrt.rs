@@ -178,7 +178,8 @@ pub struct Bereq {
     pub hash: Option<shellac_cache::Key>,
     /// vmod cookie's jar of the backend task.
     pub cookies: Option<Box<cookies::Jar>>,
-    /// Its own copies of shard parameter sets, by set.
+    /// Its own copies of shard parameter sets, by set; and the arguments a backend-side
+    /// `.backend(resolve=LAZY, …)` gave a shard director for this request, by director.
     pub shard_params: Vec<(usize, crate::director::shard_param::ShardArgs)>,
 }
 

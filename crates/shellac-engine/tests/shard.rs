@@ -145,6 +145,30 @@ async fn a_parameter_set_changed_in_the_backend_request_steers_the_lazy_resoluti
     }
 }
 
+/// A lazy `.backend()` with arguments: on the backend side they hold for this request's
+/// resolution; in vcl_init and on the client side they are an error (as varnishd has it).
+#[tokio::test]
+async fn lazy_arguments_hold_for_the_backend_request_and_fail_on_the_client_side() {
+    let (_o, p) = three(&format!(
+        "import directors;\n\
+         sub vcl_init {{ {SHARD3} }}\n\
+         sub vcl_recv {{ if (req.http.client) {{ set req.backend_hint = s.backend(resolve=LAZY, alt=1); }} return (pass); }}\n\
+         sub vcl_backend_fetch {{\n\
+           set bereq.http.x-want = s.backend(by=URL, alt=1);\n\
+           set bereq.backend = s.backend(resolve=LAZY, by=URL, alt=1);\n\
+         }}\n\
+         sub vcl_backend_response {{ set beresp.http.x-want = bereq.http.x-want; }}\n"
+    ))
+    .await;
+    for u in urls(8) {
+        let r = p.get(&u).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-want"), Some(who(&r).as_str()), "{u}: resolved with the request's arguments");
+    }
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nclient: 1\r\n\r\n").await;
+    assert_eq!(r.status, 503, "LAZY with arguments on the client side fails the VCL");
+}
+
 #[tokio::test]
 async fn an_etcd_director_with_the_shard_policy_keeps_its_key_map_when_a_node_joins() {
     const ROOT: &str = "/varnish/backends/";

@@ -150,6 +150,12 @@ impl Shard {
         *self.associated.lock() = param.filter(|p| p.as_shard_param().is_some());
     }
 
+    /// Its identity, under which a backend request keeps the arguments a lazy `.backend()`
+    /// gave it.
+    pub fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// The arguments a lookup starts from: the associated set's (as this request has it), or
     /// the defaults.
     pub fn base_args(&self, copies: &[(usize, ShardArgs)]) -> ShardArgs {
@@ -437,7 +443,11 @@ impl Director for Shard {
     /// the associated parameter set as this backend request has it (or the defaults), `by=HASH`
     /// being the object's hash (the URL's for a fetch without one).
     fn resolve_for(&self, hint: &ResolveHint<'_>) -> Option<BackendHandle> {
-        let args = self.base_args(hint.shard_params);
+        // (What a backend-side `.backend(resolve=LAZY, …)` gave it for this request, if any.)
+        let args = match hint.shard_params.iter().find(|(id, _)| *id == self.id()) {
+            Some((_, a)) => a.clone(),
+            None => self.base_args(hint.shard_params),
+        };
         let q = lookup_of(&args, key_of(&args, hint.hash, hint.url));
         self.pick(&q, crate::value::now())
     }

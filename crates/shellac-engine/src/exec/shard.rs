@@ -114,11 +114,26 @@ fn backend(ctx: &mut Ctx<'_>, d: &Arc<dyn Director>, all: &[Arc<dyn Director>], 
         None => ctx.method == Method::Init,
     };
     if lazy {
-        if given.any() || param.is_some() {
+        if !given.any() && param.is_none() {
+            return Ok(Value::Backend(BackendHandle::Director(d.clone())));
+        }
+        // On the backend side (and in vcl_pipe) the arguments hold for this request's
+        // resolution of the director, wherever it is referenced; elsewhere they are an error.
+        let Some(bereq) = ctx.bereq.as_deref_mut().filter(|_| ctx.method != Method::Init) else {
             return Err(VclFail(format!(
-                "{}.backend(resolve=LAZY) takes no other argument: associate a shard_param and set it in the backend request",
+                "{}.backend(resolve=LAZY) takes no other argument in vcl_init or on the client side",
                 d.name()
             )));
+        };
+        let base = match &param {
+            Some(p) => p.as_shard_param().map_or_else(ShardArgs::default, |p| p.effective(&bereq.shard_params)),
+            None => shard(d)?.base_args(&bereq.shard_params),
+        };
+        let args = given.over(base);
+        let id = shard(d)?.id();
+        match bereq.shard_params.iter_mut().find(|(k, _)| *k == id) {
+            Some((_, a)) => *a = args,
+            None => bereq.shard_params.push((id, args)),
         }
         return Ok(Value::Backend(BackendHandle::Director(d.clone())));
     }
