@@ -434,7 +434,7 @@ impl<'a> Checker<'a, '_> {
 
     /// The backend named `default`, else the first declared one: what Varnish counts as used
     /// even when nothing names it.
-    fn declared_default_backend(&self) -> BackendRef {
+    pub(crate) fn declared_default_backend(&self) -> BackendRef {
         let pos = self.backends.iter().position(|b| b.name == "default").or(if self.backends.is_empty() {
             None
         } else {

@@ -196,6 +196,11 @@ impl Checker<'_, '_> {
                 }
             };
         }
+        // `default` (with no backend of that name): the VCL's default backend, varnishd 7.1's
+        // symbol for it.
+        if name == "default" {
+            return Some(lit(K::Backend(self.declared_default_backend()), Type::Backend, id.span));
+        }
         let (def, header) = self.var(id, Access::Read)?;
         let ty = def.ty;
         Some(lit(K::Var(VarRef { var: def.var, header: header.map(Arc::from) }), ty, id.span))
