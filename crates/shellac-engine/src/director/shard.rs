@@ -26,7 +26,7 @@ use crate::backend::BackendHandle;
 pub const DEFAULT_REPLICAS: i64 = 67;
 
 /// At most this many points on a ring (weights that would make more are capped).
-const MAX_POINTS: usize = 1 << 24;
+const MAX_POINTS: usize = 1 << 20;
 
 /// A shard director.
 pub struct Shard {
