@@ -33,6 +33,14 @@ enum Kind {
     Stream(Box<Stream>),
     Filtered(Box<Filtered>),
     Logged(Box<Logged>),
+    Range(Box<Ranged>),
+}
+
+/// A byte range of a body: `skip` bytes dropped, then `left` bytes given.
+struct Ranged {
+    inner: Body,
+    skip: u64,
+    left: u64,
 }
 
 /// A response body that reports, once, how many bytes it gave: when it ends, fails, or is
@@ -154,6 +162,11 @@ impl Body {
         Body { kind: Kind::Filtered(Box::new(Filtered { inner: self, codec, done: false })) }
     }
 
+    /// The `len` bytes of this body from byte `start` (a `Range` request's).
+    pub fn range(self, start: u64, len: u64) -> Body {
+        Body { kind: Kind::Range(Box::new(Ranged { inner: self, skip: start, left: len })) }
+    }
+
     /// This body, calling `end` with the bytes it gave once it ends, fails, or goes unread.
     pub fn logged(self, end: Box<dyn FnOnce(u64) + Send + Sync>) -> Body {
         Body { kind: Kind::Logged(Box::new(Logged { inner: self, sent: 0, end: Some(end) })) }
@@ -174,7 +187,7 @@ impl Body {
         match &self.kind {
             Kind::Empty => Some(Body::empty()),
             Kind::Full(b) => Some(Body { kind: Kind::Full(b.clone()) }),
-            Kind::Stream(_) | Kind::Filtered(_) | Kind::Logged(_) => None,
+            Kind::Stream(_) | Kind::Filtered(_) | Kind::Logged(_) | Kind::Range(_) => None,
         }
     }
 
@@ -201,6 +214,7 @@ impl Body {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(s) => s.poll(cx),
             Kind::Filtered(f) => f.poll(cx),
+            Kind::Range(r) => r.poll(cx),
             Kind::Logged(l) => {
                 let polled = l.inner.poll_frame_inner(cx);
                 match &polled {
@@ -232,6 +246,7 @@ impl http_body::Body for Body {
             Kind::Full(b) => b.is_none(),
             Kind::Stream(s) => s.first.is_none() && s.source.is_end_stream(),
             Kind::Filtered(f) => f.done,
+            Kind::Range(r) => r.left == 0,
             Kind::Logged(l) => l.inner.is_end_stream(),
         }
     }
@@ -240,6 +255,7 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Range(r) => SizeHint::with_exact(r.left),
             Kind::Stream(s) => {
                 let extra = s.first.as_ref().map_or(0, |b| b.len() as u64);
                 let inner = s.source.size_hint();
@@ -264,6 +280,7 @@ impl std::fmt::Debug for Body {
             Kind::Stream(_) => f.write_str("Body::Stream"),
             Kind::Filtered(x) => write!(f, "Body::Filtered({:?}, {:?})", x.codec, x.inner),
             Kind::Logged(x) => write!(f, "Body::Logged({:?})", x.inner),
+            Kind::Range(x) => write!(f, "Body::Range({}+{}, {:?})", x.skip, x.left, x.inner),
         }
     }
 }
@@ -385,5 +402,34 @@ impl Source {
             Source::Object(..) => SizeHint::new(),
             Source::Broken => SizeHint::with_exact(0),
         }
+    }
+}
+
+// === impl Ranged ===
+
+impl Ranged {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        while self.left > 0 {
+            let Some(frame) = std::task::ready!(self.inner.poll_frame_inner(cx)) else {
+                return Poll::Ready(None);
+            };
+            let mut data = match frame?.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            };
+            let n = data.len() as u64;
+            if self.skip >= n {
+                self.skip -= n;
+                continue;
+            }
+            let _ = data.split_to(self.skip as usize);
+            self.skip = 0;
+            if data.len() as u64 > self.left {
+                data.truncate(self.left as usize);
+            }
+            self.left -= data.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        Poll::Ready(None)
     }
 }

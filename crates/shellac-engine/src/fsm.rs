@@ -17,6 +17,7 @@ mod deliver;
 mod log;
 mod lookup;
 mod pipe;
+mod range;
 mod synth;
 
 use crate::stats::Main;

@@ -108,7 +108,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("http_max_hdr", "64", K::Uint, "header lines", true, "Most header lines in a client request (more: 431).")
         .min("32")
         .max("65535"),
-    p("http_range_support", "on", K::Bool, "bool", false, "Serve Range requests from cached objects."),
+    p("http_range_support", "on", K::Bool, "bool", true, "Answer a single byte range of a 200 with 206 (416 when it cannot)."),
     p("http_req_hdr_len", "8k", K::Bytes, "bytes", true, "Longest client request header line (longer: 431).").min("40b"),
     p("http_req_size", "32k", K::Bytes, "bytes", true, "Largest client request head (larger: 431).").min("0.25k"),
     p("max_restarts", "4", K::Uint, "restarts", true, "Most restarts of one request.").min("0"),
@@ -171,6 +171,8 @@ pub struct Params {
     pub first_byte_timeout: f64,
     /// `http_gzip_support`
     pub http_gzip_support: bool,
+    /// `http_range_support`
+    pub http_range_support: bool,
     /// `http_max_hdr`
     pub http_max_hdr: u64,
     /// `http_req_hdr_len`
@@ -244,6 +246,7 @@ impl Default for Params {
             default_ttl: 0.0,
             first_byte_timeout: 0.0,
             http_gzip_support: false,
+            http_range_support: false,
             http_max_hdr: 0,
             http_req_hdr_len: 0,
             http_req_size: 0,
@@ -364,6 +367,7 @@ impl Params {
                 match name {
                     "ban_dups" => self.ban_dups = b,
                     "http_gzip_support" => self.http_gzip_support = b,
+                    "http_range_support" => self.http_range_support = b,
                     "prefer_ipv6" => self.prefer_ipv6 = b,
                     "vcc_err_unref" => self.vcc_err_unref = b,
                     _ => self.keep(def, if b { "on" } else { "off" }),
@@ -405,6 +409,7 @@ impl Params {
             "timeout_idle" => secs(self.timeout_idle),
             "vcl_cooldown" => secs(self.vcl_cooldown),
             "http_gzip_support" => onoff(self.http_gzip_support),
+            "http_range_support" => onoff(self.http_range_support),
             "prefer_ipv6" => onoff(self.prefer_ipv6),
             "vcc_err_unref" => onoff(self.vcc_err_unref),
             "http_max_hdr" => self.http_max_hdr.to_string(),

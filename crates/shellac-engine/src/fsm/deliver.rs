@@ -30,6 +30,7 @@ impl Task {
         let t = now();
         let mut headers = self.delivery_headers(beresp.headers, t - beresp.t_origin, None);
         let unpack = self.unpack(gzip, &mut headers).then_some(plain_len);
+        let range = self.wants_range(beresp.status);
         let resp = Resp {
             status: beresp.status,
             reason: beresp.reason,
@@ -37,7 +38,7 @@ impl Task {
             headers,
             body: Vec::new(),
             time: t,
-            filters: filters::resp_list(unpack.is_some()),
+            filters: filters::resp_list(unpack.is_some(), range),
         };
         self.deliver_resp(resp, body, None, beresp.t_origin, unpack)
     }
@@ -56,7 +57,12 @@ impl Task {
         let headers = headers.unwrap_or_else(|| obj.head.headers.to_map(3));
         // A hit names the fetch that stored the object too: `X-Varnish: 32770 3`.
         let mut headers = self.delivery_headers(headers, obj.age(t), hit.then_some(obj.xid));
+        // (Before vcl_deliver, which may take it away; a pass answer does not say it.)
+        if obj.head.status == 200 && self.params.http_range_support {
+            headers.insert(http::header::ACCEPT_RANGES, http::HeaderValue::from_static("bytes"));
+        }
         let unpack = self.unpack(obj.gzip, &mut headers).then(|| obj.plain_len());
+        let range = self.wants_range(u32::from(obj.head.status));
         let resp = Resp {
             status: u32::from(obj.head.status),
             // A standard phrase is borrowed, not copied for every hit.
@@ -68,10 +74,41 @@ impl Task {
             headers,
             body: Vec::new(),
             time: t,
-            filters: filters::resp_list(unpack.is_some()),
+            filters: filters::resp_list(unpack.is_some(), range),
         };
         let body = Body::object(obj.clone());
         self.deliver_resp(resp, body, Some(&obj), obj.ttl().t_origin, unpack)
+    }
+
+    /// Whether this request asks for a range of an answer with `status` that delivery cuts.
+    fn wants_range(&self, status: u32) -> bool {
+        status == 200 && self.params.http_range_support && self.req.headers.contains_key(http::header::RANGE)
+    }
+
+    /// Cuts the range the request asks for from a 200 answer whose length is known: 206 with
+    /// `Content-Range`, or 416 (see [`super::range`]); anything else goes out whole.
+    fn cut_range(&self, resp: &mut Resp, body: Body, len: Option<u64>) -> Body {
+        use http::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+        let (Some(len), Some(header)) = (len, self.req.headers.get(RANGE)) else { return body };
+        if resp.status % 1000 != 200 || !super::range::if_range_holds(&self.req.headers, &resp.headers) {
+            return body;
+        }
+        match super::range::parse(header.as_bytes(), len) {
+            super::range::Range::Part { start, len: n } => {
+                resp.status = 206;
+                resp.reason = "Partial Content".into();
+                resp.headers.insert(CONTENT_RANGE, value(format!("bytes {start}-{}/{len}", start + n - 1)));
+                resp.headers.insert(CONTENT_LENGTH, hdr::num(n));
+                body.range(start, n)
+            }
+            super::range::Range::Unsatisfiable => {
+                resp.status = 416;
+                resp.reason = "Requested Range Not Satisfiable".into();
+                resp.headers.insert(CONTENT_RANGE, value(format!("bytes */{len}")));
+                resp.headers.insert(CONTENT_LENGTH, hdr::num(0));
+                Body::empty()
+            }
+        }
     }
 
     /// Whether a gzip body goes to this client unpacked (`http_gzip_support`, and its
@@ -149,6 +186,15 @@ impl Task {
                     resp.headers.remove(TRANSFER_ENCODING);
                     return Ok(self.response(resp, Body::empty()));
                 }
+                if filters::resp_ranges(&resp.filters) && self.params.http_range_support {
+                    // (The length as it goes out: a stored body's, the answer's Content-Length.)
+                    let len = match (unpack, obj) {
+                        (Some(plain), _) => plain,
+                        (None, Some(o)) if o.body.state() == shellac_cache::body::State::Complete => Some(o.body.len()),
+                        _ => resp.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()),
+                    };
+                    body = self.cut_range(&mut resp, body, len);
+                }
                 Ok(self.response(resp, body))
             }
             Ok(h) if h.action == ActionKind::Synth => Err(synth_step(&h)),
@@ -197,6 +243,11 @@ fn not_modified(req: &HeaderMap, resp: &HeaderMap, t_origin: f64, now: f64) -> b
     }
     let modified = resp.get(LAST_MODIFIED).and_then(date).unwrap_or(t_origin);
     modified <= ims
+}
+
+/// A header value made here (ASCII by construction).
+fn value(s: String) -> http::HeaderValue {
+    http::HeaderValue::try_from(s).unwrap_or_else(|_| http::HeaderValue::from_static(""))
 }
 
 #[cfg(test)]

@@ -35,13 +35,23 @@ pub fn set_beresp(b: &mut Beresp, list: &str) -> Result<(), VclFail> {
     Ok(())
 }
 
-/// `resp.filters` by default: `gunzip` when a gzip body goes to a client that does not take it.
-pub fn resp_list(unpack: bool) -> String {
-    if unpack { " gunzip" } else { "" }.to_string()
+/// `resp.filters` by default: `gunzip` when a gzip body goes to a client that does not take it,
+/// `range` for a `Range` request of a 200 answer (with `http_range_support`).
+pub fn resp_list(unpack: bool, range: bool) -> String {
+    match (unpack, range) {
+        (false, false) => String::new(),
+        (true, false) => " gunzip".into(),
+        (false, true) => " range".into(),
+        (true, true) => " gunzip range".into(),
+    }
 }
 
-/// Checks a `resp.filters` list (Shellac delivers with `gunzip` and, where Varnish would cut a
-/// `range`, sends the whole body).
+/// Whether a `resp.filters` list cuts a range.
+pub fn resp_ranges(list: &str) -> bool {
+    list.split_ascii_whitespace().any(|n| n == "range")
+}
+
+/// Checks a `resp.filters` list (`gunzip` and `range` are Shellac's delivery filters).
 pub fn check_resp(list: &str) -> Result<(), VclFail> {
     names(list)?.into_iter().find(|n| !matches!(*n, "gunzip" | "range")).map_or(Ok(()), |n| Err(unknown(n)))
 }
