@@ -208,6 +208,22 @@ pub fn normalize_path(path: &str) -> String {
 /// Shell-style wildcard matching (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`), as fnmatch(3) without
 /// flags: `*` also matches `/`.
 pub fn fnmatch(pattern: &str, name: &str) -> bool {
+    fnmatch_with(pattern, name, Fnmatch::default())
+}
+
+/// fnmatch(3)'s flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fnmatch {
+    /// `FNM_PATHNAME`: `/` is matched only by `/` itself.
+    pub pathname: bool,
+    /// `FNM_NOESCAPE`: a backslash is an ordinary character.
+    pub noescape: bool,
+    /// `FNM_PERIOD`: a leading `.` (after a `/` too, with `pathname`) is matched only by `.`.
+    pub period: bool,
+}
+
+/// fnmatch(3) with its flags, as `std.fnmatch()` has it.
+pub fn fnmatch_with(pattern: &str, name: &str, flags: Fnmatch) -> bool {
     fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
         // Returns whether `c` matches the class starting after `[` and the length consumed.
         let mut i = 0;
@@ -237,22 +253,26 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
         None
     }
     let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let leading = |i: usize| i == 0 || (flags.pathname && n[i - 1] == b'/');
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
         if pi < p.len() {
             match p[pi] {
+                // (A leading `.` under `period` is not for a star, not even an empty one.)
+                b'*' if flags.period && n[ni] == b'.' && leading(ni) => return false,
                 b'*' => {
                     star = Some((pi, ni));
                     pi += 1;
                     continue;
                 }
-                b'?' => {
+                _ if flags.period && n[ni] == b'.' && leading(ni) && p[pi] != b'.' => {}
+                b'?' if !(flags.pathname && n[ni] == b'/') => {
                     pi += 1;
                     ni += 1;
                     continue;
                 }
-                b'[' => {
+                b'[' if !(flags.pathname && n[ni] == b'/') => {
                     if let Some((ok, len)) = class(&p[pi + 1..], n[ni]) {
                         if ok {
                             pi += 1 + len;
@@ -265,7 +285,7 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
                         continue;
                     }
                 }
-                b'\\' if pi + 1 < p.len() && p[pi + 1] == n[ni] => {
+                b'\\' if !flags.noescape && pi + 1 < p.len() && p[pi + 1] == n[ni] => {
                     pi += 2;
                     ni += 1;
                     continue;
@@ -279,12 +299,15 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
             }
         }
         match star {
-            Some((sp, sn)) => {
+            // (A star never takes a `/` with `pathname`, nor a leading `.` with `period`.)
+            Some((sp, sn))
+                if !((flags.pathname && n[sn] == b'/') || (flags.period && n[sn] == b'.' && leading(sn))) =>
+            {
                 pi = sp + 1;
                 ni = sn + 1;
                 star = Some((sp, sn + 1));
             }
-            None => return false,
+            _ => return false,
         }
     }
     p[pi..].iter().all(|c| *c == b'*')

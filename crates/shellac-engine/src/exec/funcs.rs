@@ -246,7 +246,12 @@ pub(crate) fn link_call(l: &Linker<'_>, func: Func, raw: &[Option<Expr>]) -> Res
         }),
         Func::StdFnmatch => Box::new(move |ctx| {
             let (p, s) = (arg(ctx, &args, 0)?, arg(ctx, &args, 1)?);
-            Ok(Value::Bool(shellac_vcl::source::fnmatch(p.str(), s.str())))
+            let flags = shellac_vcl::source::Fnmatch {
+                pathname: arg(ctx, &args, 2)?.truth(),
+                noescape: arg(ctx, &args, 3)?.truth(),
+                period: arg(ctx, &args, 4)?.truth(),
+            };
+            Ok(Value::Bool(shellac_vcl::source::fnmatch_with(p.str(), s.str(), flags)))
         }),
         Func::StdLate100Continue | Func::StdSetIpTos => Box::new(|_| Ok(Value::Null)),
         // The deprecated conversions: a fallback when the value has no integer or time.

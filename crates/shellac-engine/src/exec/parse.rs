@@ -27,13 +27,24 @@ pub(super) fn integer(s: &str) -> Option<i64> {
     Some(if neg { -n } else { n })
 }
 
-/// `std.real`: a decimal number.
+/// `std.real`: a decimal number as varnishd reads one: optional blanks and `-`, digits with at
+/// most one point, no exponent; decimals past the third are dropped (`1.2345678` is 1.234).
 pub(super) fn real(s: &str) -> Option<f64> {
     let t = s.trim_matches([' ', '\t']);
-    if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) {
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |d: &str| d.bytes().all(|c| c.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || int.len() > 15 {
         return None;
     }
-    t.parse().ok().filter(|r: &f64| r.is_finite())
+    let int: f64 = if int.is_empty() { 0.0 } else { int.parse().ok()? };
+    let kept = &frac[..frac.len().min(3)];
+    let frac = if kept.is_empty() { 0.0 } else { kept.parse::<f64>().ok()? / 10f64.powi(kept.len() as i32) };
+    let r = int + frac;
+    Some(if neg { -r } else { r })
 }
 
 /// `std.duration`: a number and a unit (`ms s m h d w y`), the unit required.
@@ -60,28 +71,56 @@ pub(super) fn bytes(s: &str) -> Option<u64> {
     crate::params::parse_bytes(s.trim_matches([' ', '\t']))
 }
 
-/// `std.time`: an HTTP date or seconds since the epoch.
+/// `std.time`: an HTTP date (RFC 1123, RFC 850, asctime), an ISO 8601 `YYYY-MM-DDTHH:MM:SS`, or
+/// seconds since the epoch.
 pub(super) fn time(s: &str) -> Option<f64> {
     let t = s.trim();
     if let Ok(st) = httpdate::parse_http_date(t) {
         return st.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs_f64());
     }
-    real(t)
+    iso8601(t).or_else(|| real(t))
 }
 
-/// `std.ip` without name resolution: an address, optionally bracketed.
+/// `YYYY-MM-DDTHH:MM:SS` (UTC), as varnishd's time parser takes it.
+fn iso8601(t: &str) -> Option<f64> {
+    let b = t.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, s) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s) as f64)
+}
+
+/// `std.ip` without name resolution: an address, optionally bracketed, optionally with a port
+/// (`127.0.0.1:8080`, `[::1]:8080`), which is dropped.
 pub(super) fn ip(s: &str) -> Option<IpAddr> {
     let t = s.trim();
-    let t = t.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(t);
-    t.parse().ok()
+    if let Ok(ip) = t.parse() {
+        return Some(ip);
+    }
+    if let Ok(sa) = t.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip());
+    }
+    t.strip_prefix('[').and_then(|x| x.strip_suffix(']')).and_then(|x| x.parse().ok())
 }
 
-/// `std.querysort`: the query parameters in byte order, empty ones dropped.
+/// `std.querysort`: the query parameters in byte order, empty ones dropped (a query of none
+/// keeps its `?`, as varnishd's does).
 pub(super) fn querysort(url: &str) -> String {
     let Some((path, query)) = url.split_once('?') else { return url.to_string() };
     let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
     if params.is_empty() {
-        return path.to_string();
+        return format!("{path}?");
     }
     params.sort_unstable();
     format!("{path}?{}", params.join("&"))
@@ -114,8 +153,11 @@ mod tests {
 
     #[test]
     fn querysort_orders_parameters() {
+        // (As varnishd 7.1.1 gave them.)
         assert_eq!(querysort("/a?b=2&a=1&&c"), "/a?a=1&b=2&c");
-        assert_eq!(querysort("/a?"), "/a");
+        assert_eq!(querysort("/a?"), "/a?");
+        assert_eq!(querysort("/a?&&"), "/a?");
+        assert_eq!(querysort("/a?b&a&a"), "/a?a&a&b");
         assert_eq!(querysort("/a"), "/a");
         assert_eq!(bytes("1k"), Some(1024));
         assert_eq!(ip("[::1]"), Some("::1".parse().unwrap()));
