@@ -566,6 +566,25 @@ mod tests {
         assert_eq!(pick(&s, 0, 9), pick(&s, 0, 2));
     }
 
+    /// The ring points of replica 0 for these idents, as Varnish's own test suite (d00015)
+    /// expects its shard director to place them.
+    #[test]
+    fn ring_points_are_the_ones_varnish_places() {
+        let rows: &[(&str, u32)] = &[
+            ("s1", 0xf08a_d325),
+            ("s2", 0x6e04_0182),
+            ("s1_1", 0xbae8_0b0b),
+            ("s1_2", 0x732c_7bbe),
+            ("1", 0xd51d_afe6),
+            ("4", 0x03d1_fe97),
+            ("9", 0x6337_e62c),
+        ];
+        for (ident, point) in rows {
+            let ring = Ring::build(vec![member("x", Some(ident), 1.0)], 1);
+            assert_eq!(ring.points, [(*point, 0)], "{ident}");
+        }
+    }
+
     #[test]
     fn keys_from_bytes_are_big_endian_and_left_padded() {
         assert_eq!(key_from_bytes(&[0x12, 0x34, 0xab]), 0x0012_34ab);
