@@ -16,7 +16,7 @@ pub mod shared;
 mod txn;
 
 pub use ring::{Log, Read, DEFAULT_BYTES, IDLE, READ_BYTES};
-pub use txn::{decode, Decoded, Found, Num, Txn};
+pub use txn::{decode, decode_only, Decoded, Found, Num, Txn};
 
 use parking_lot::Mutex;
 
@@ -62,6 +62,34 @@ pub enum Tag {
     Length,
     Backend_health,
     TTL,
+}
+
+/// A set of tags: the records a reader wants decoded (a reader that writes a few fields of
+/// each transaction, as `shellac ncsa` does, need not turn every record into text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagSet(u64);
+
+// (A tag is a bit of the set.)
+const _: () = assert!(Tag::ALL.len() <= 64);
+
+impl TagSet {
+    /// Every tag.
+    pub const ALL: TagSet = TagSet(u64::MAX);
+
+    /// These tags.
+    pub fn of(tags: &[Tag]) -> TagSet {
+        tags.iter().fold(TagSet(0), |set, t| set.with(*t))
+    }
+
+    /// This set and `tag`.
+    pub fn with(self, tag: Tag) -> TagSet {
+        TagSet(self.0 | 1 << (tag as u8))
+    }
+
+    /// Whether `tag` is in it.
+    pub fn contains(self, tag: Tag) -> bool {
+        self.0 >> (tag as u8) & 1 == 1
+    }
 }
 
 impl Tag {

@@ -62,14 +62,14 @@ impl Session {
 pub(crate) fn run(args: &AdmArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(&args.reach)?;
     let (status, body) = session.command(&args.command)?;
-    print!("{body}");
+    crate::stdout(&body)?;
     if !body.is_empty() && !body.ends_with('\n') {
-        println!();
+        crate::stdout("\n")?;
     }
     if status == 200 {
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("Command failed with error code {status}");
+        crate::stdout(&format!("Command failed with error code {status}\n"))?;
         Ok(ExitCode::FAILURE)
     }
 }

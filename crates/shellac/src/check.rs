@@ -60,10 +60,11 @@ pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => (format!("unknown (etcd at {urls} did not answer: {e:#})"), "unknown".to_string()),
         };
-        println!("Seed 000 setup (--etcd without -f):");
+        let mut text = "Seed 000 setup (--etcd without -f):\n".to_string();
         for line in crate::etcd::setup_lines(prefix, &rule, &groups, &fallback) {
-            println!("  {line}");
+            text.push_str(&format!("  {line}\n"));
         }
+        crate::stdout(&text)?;
     }
     Ok(code)
 }
@@ -84,7 +85,7 @@ pub(crate) fn source_of(args: &ServeArgs) -> anyhow::Result<VclSource> {
 fn print_check(source: &VclSource, opts: &Options, resolve: bool) -> anyhow::Result<ExitCode> {
     match compile_vcl(source, opts, resolve)? {
         Some((p, _)) => {
-            print!("{}", summary(&p));
+            crate::stdout(&summary(&p))?;
             Ok(ExitCode::SUCCESS)
         }
         None => Ok(ExitCode::FAILURE),

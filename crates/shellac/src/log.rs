@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use shellac_engine::vsl::shared;
+use shellac_engine::vsl::{shared, TagSet};
 
 use crate::adm::Session;
 use crate::cli::LogArgs;
@@ -58,7 +58,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
         "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session)),
         _ => None,
     };
-    follow(&args.reach, args.dump, |txns| {
+    follow(&args.reach, args.dump, TagSet::ALL, |txns| {
         let mut out = String::new();
         for t in txns {
             // Records of no transaction (`Backend_health`) show only record by record.
@@ -68,10 +68,10 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
             if let Some(groups) = &mut groups {
                 out.push_str(&groups.take(t, query.as_ref()));
             } else if crate::query::selects(query.as_ref(), &[&t]) {
-                out.push_str(&format(&t, &args.grouping));
+                format_into(&mut out, &t, &args.grouping);
             }
         }
-        print!("{out}");
+        crate::stdout(&out)?;
         Ok(())
     })
 }
@@ -79,11 +79,13 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
 /// Reads the log of the Shellac `reach` names, handing each batch of transactions to `each`
 /// as they come (from the oldest it holds with `dump`, which returns once they are all read;
 /// else from now on, for ever). On the same machine (`-n DIR`, or a default working directory)
-/// it reads the shared file the server fills, costing the server nothing; with `-T` it asks
-/// the management port (`log.read`). A reader that fell behind says what it lost.
+/// it reads the shared file the server fills, costing the server nothing, and turns only the
+/// records tagged `tags` into text; with `-T` it asks the management port (`log.read`) and
+/// gets every record. A reader that fell behind says what it lost.
 pub(crate) fn follow(
     reach: &crate::cli::Reach,
     dump: bool,
+    tags: TagSet,
     mut each: impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     if reach.admin.is_none() {
@@ -92,7 +94,7 @@ pub(crate) fn follow(
             None => shellac_control::workdir::defaults().into_iter().collect(),
         };
         if let Some(dir) = dirs.iter().find(|d| d.join(shared::POINTER).exists()) {
-            return follow_shared(dir, dump, &mut each);
+            return follow_shared(dir, dump, tags, &mut each);
         }
     }
     let mut session = Session::open(reach)?;
@@ -122,10 +124,14 @@ pub(crate) fn follow(
 fn follow_shared(
     dir: &std::path::Path,
     dump: bool,
+    tags: TagSet,
     each: &mut impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     let open = |from_start| {
-        shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))
+        let mut r =
+            shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))?;
+        r.keep_only(tags);
+        anyhow::Ok(r)
     };
     let mut reader = open(dump)?;
     let mut idle = 0u32;
@@ -169,7 +175,7 @@ fn follow_shared(
                 eprintln!("The server stopped: waiting for it to start again");
                 reader = loop {
                     std::thread::sleep(Duration::from_millis(500));
-                    if let Ok(r) = shared::Reader::open(dir, false) {
+                    if let Ok(r) = open(false) {
                         break r;
                     }
                 };
@@ -240,28 +246,36 @@ fn pad(out: &mut String, text: &str, width: usize) {
 }
 
 /// A transaction as varnishlog prints it.
+#[cfg(test)]
 pub(crate) fn format(t: &Txn, grouping: &str) -> String {
+    let mut out = String::new();
+    format_into(&mut out, t, grouping);
+    out
+}
+
+/// A transaction as varnishlog prints it, added to `out` (the batch's text: records are
+/// printed by the hundred thousand a second, each copied once).
+pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
     if grouping == "raw" {
         let vxid = t.vxid.to_string();
-        let mut out = String::with_capacity(t.data_len() + 30 * t.spans.len());
+        out.reserve(t.data_len() + 30 * t.spans.len());
         for (tag, data) in t.records() {
             for _ in vxid.len()..10 {
                 out.push(' ');
             }
             out.push_str(&vxid);
             out.push(' ');
-            pad(&mut out, tag, 14);
+            pad(out, tag, 14);
             out.push(' ');
             out.push(t.side);
             out.push(' ');
             out.push_str(data);
             out.push('\n');
         }
-        return out;
+        return;
     }
-    let mut out = level(t, 1);
+    out.push_str(&level(t, 1));
     out.push('\n');
-    out
 }
 
 #[cfg(test)]

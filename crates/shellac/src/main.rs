@@ -46,11 +46,27 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Whoever read the output went away (`shellac log | head`): nothing more to say.
+        Err(e) if e.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shellac: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `text` to standard output. A failure (a closed pipe included) is an error, never a
+/// panic as `print!`'s is.
+pub(crate) fn stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Whether an error is standard output's reader having gone away.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Logs to stderr; `RUST_LOG` (e.g. `info,backend_health=warn`) filters.

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use shellac_engine::vsl::TagSet;
 
 use crate::cli::NcsaArgs;
 use crate::log::Txn;
@@ -132,10 +133,53 @@ impl Format {
         Ok(Format(items))
     }
 
+    /// The records its lines are made of (with whatever `wanted` and `%{VSL:…}x` need): a
+    /// reader decodes no others.
+    pub(crate) fn tags(&self) -> TagSet {
+        use shellac_engine::vsl::Tag as T;
+        let mut set = TagSet::of(&[T::Begin, T::Link, T::End]);
+        for item in &self.0 {
+            let more: &[T] = match item {
+                Item::Text(_) => &[],
+                Item::Vsl(_) => return TagSet::ALL,
+                Item::Field(c, arg) => match c {
+                    'b' | 'I' | 'O' => &[T::ReqAcct, T::BereqAcct],
+                    'D' | 'T' | 't' => &[T::Timestamp],
+                    'H' => &[T::ReqProtocol, T::BereqProtocol],
+                    'h' => &[T::ReqStart, T::BackendOpen],
+                    'i' | 'u' => &[T::ReqHeader, T::BereqHeader],
+                    'o' => &[T::RespHeader, T::BerespHeader],
+                    'm' => &[T::ReqMethod, T::BereqMethod],
+                    'q' | 'U' => &[T::ReqURL, T::BereqURL],
+                    'r' => &[
+                        T::ReqMethod,
+                        T::BereqMethod,
+                        T::ReqHeader,
+                        T::BereqHeader,
+                        T::ReqProtocol,
+                        T::BereqProtocol,
+                        T::ReqURL,
+                        T::BereqURL,
+                    ],
+                    's' => &[T::RespStatus, T::BerespStatus],
+                    'x' => match arg.as_deref() {
+                        Some("Varnish:time_firstbyte") => &[T::Timestamp],
+                        Some("Varnish:hitmiss" | "Varnish:handling") => &[T::VCL_call],
+                        Some(a) if a.starts_with("VCL_Log:") => &[T::VCL_Log],
+                        _ => &[],
+                    },
+                    _ => &[],
+                },
+            };
+            set = more.iter().fold(set, |s, t| s.with(*t));
+        }
+        set
+    }
+
     /// The line for a transaction (without its newline); `json` as `-j`.
     pub(crate) fn line(&self, t: &Txn, json: bool) -> String {
         let v = View { t, backend: t.side == 'b' };
-        let mut out = String::new();
+        let mut out = String::with_capacity(256);
         for item in &self.0 {
             match item {
                 Item::Text(s) => out.push_str(s),
@@ -195,9 +239,14 @@ impl View<'_> {
     /// A header's value (the last one of that name, or with `first` the first): `tag` is
     /// `ReqHeader`/`RespHeader` on the client, `BereqHeader`/`BerespHeader` on the backend.
     fn header_at(&self, tag: &str, name: &str, first: bool) -> Option<&str> {
+        // (Read for every record of every line: the tag first, then the name where it must
+        // be, with no search for the colon.)
         fn value<'d>((t, d): (&str, &'d str), tag: &str, name: &str) -> Option<&'d str> {
-            let (n, v) = d.split_once(':').filter(|_| t == tag)?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim_start())
+            if t != tag || name.contains(':') {
+                return None;
+            }
+            let v = d.get(name.len()..)?.strip_prefix(':')?;
+            d[..name.len()].eq_ignore_ascii_case(name).then(|| v.trim_start())
         }
         if first {
             self.t.records().find_map(|r| value(r, tag, name))
@@ -222,8 +271,11 @@ impl View<'_> {
     /// A `Timestamp` record's field (1: absolute, 2: since start).
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
         self.t.records().find_map(|(t, d)| {
+            if t != "Timestamp" {
+                return None;
+            }
             let rest = d.strip_prefix(label)?.strip_prefix(':')?;
-            (t == "Timestamp").then(|| rest.split_ascii_whitespace().nth(field - 1)?.parse().ok())?
+            rest.split_ascii_whitespace().nth(field - 1)?.parse().ok()
         })
     }
 
@@ -437,11 +489,7 @@ impl Out {
 
     fn write(&mut self, text: &str) -> anyhow::Result<()> {
         match self {
-            Out::Stdout => {
-                let mut o = std::io::stdout().lock();
-                o.write_all(text.as_bytes())?;
-                o.flush()?;
-            }
+            Out::Stdout => crate::stdout(text)?,
             Out::File { path, file, hup } => {
                 if hup.swap(false, Ordering::Relaxed) {
                     // Rotated away: a new file under the same name (appended to, in case
@@ -490,8 +538,10 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
         }
         _ => Out::Stdout,
     };
-    crate::log::follow(&args.reach, args.dump, |txns| {
-        let mut lines = String::new();
+    // (A query may look at any record.)
+    let tags = if query.is_some() { TagSet::ALL } else { format.tags() };
+    crate::log::follow(&args.reach, args.dump, tags, |txns| {
+        let mut lines = String::with_capacity(256 * txns.len());
         for t in txns.iter().filter(|t| wanted(t, client, backend)) {
             if crate::query::selects(query.as_ref(), &[t]) {
                 lines.push_str(&format.line(t, args.json));
@@ -603,6 +653,86 @@ mod tests {
         let f = Format::parse("%h \"%r\" %s %b %D %{Varnish:time_firstbyte}x %{Varnish:side}x").expect("parses");
         assert_eq!(f.line(&t, false), "127.0.0.2 \"GET http://127.0.0.1:18700/a HTTP/1.1\" 200 0 370 0.000283 b");
         assert!(wanted(&t, false, true) && !wanted(&t, true, false));
+    }
+
+    /// `t` with only the records a reader decodes for `tags`.
+    fn only(t: &Txn, tags: TagSet) -> Txn {
+        let mut out = Txn::new(t.vxid, t.side);
+        for (tag, data) in t.records() {
+            let known = shellac_engine::vsl::Tag::from_name(tag).expect("a known tag");
+            if tags.contains(known) {
+                out.push(tag, data);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_formatter_reads_only_records_its_format_keeps() {
+        let backend = {
+            // The backend side's records, with the client side's left in (they must not count).
+            let mut t = Txn::new(3, 'b');
+            for (tag, data) in miss().records() {
+                t.push(tag, data);
+            }
+            for (tag, data) in [
+                ("BereqMethod", "POST"),
+                ("BereqURL", "/b?y=2"),
+                ("BereqProtocol", "HTTP/1.0"),
+                ("BereqHeader", "Host: origin"),
+                ("BereqHeader", "Authorization: Basic Ym9iOng="),
+                ("BackendOpen", "23 o 127.0.0.2 18702 127.0.0.1 51454 connect"),
+                ("Timestamp", "Beresp: 1796584732.786935 0.000283 0.000161"),
+                ("BerespStatus", "503"),
+                ("BerespHeader", "Content-Type: text/plain"),
+                ("Timestamp", "BerespBody: 1796584732.787022 0.000370 0.000069"),
+                ("BereqAcct", "160 0 160 263 7 270"),
+            ] {
+                t.push(tag, data);
+            }
+            t
+        };
+        let formats = [
+            DEFAULT_FORMAT,
+            "%b",
+            "%D",
+            "%H",
+            "%h",
+            "%I",
+            "%{Referer}i",
+            "%{Host}i",
+            "%l",
+            "%m",
+            "%{Content-Type}o",
+            "%O",
+            "%q",
+            "%r",
+            "%s",
+            "%t",
+            "%{%F %T}t",
+            "%{msec}t",
+            "%T",
+            "%{ms}T",
+            "%U",
+            "%u",
+            "%{Varnish:time_firstbyte}x",
+            "%{Varnish:hitmiss}x",
+            "%{Varnish:handling}x",
+            "%{Varnish:side}x",
+            "%{Varnish:vxid}x",
+            "%{VCL_Log:key}x",
+            "%{VSL:ReqAcct[2]}x",
+        ];
+        for text in formats {
+            let f = Format::parse(text).expect("parses");
+            for t in [&miss(), &backend] {
+                let kept = only(t, f.tags());
+                for json in [false, true] {
+                    assert_eq!(f.line(&kept, json), f.line(t, json), "{text:?} on side {}", t.side);
+                }
+            }
+        }
+        assert!(!Format::parse(DEFAULT_FORMAT).expect("parses").tags().contains(shellac_engine::vsl::Tag::RespHeader));
     }
 
     #[test]

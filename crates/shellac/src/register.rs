@@ -20,6 +20,7 @@ pub(crate) fn run(args: &RegisterArgs) -> anyhow::Result<ExitCode> {
     reg.validate()?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(registrar::run(opts, reg, crate::serve::shutdown_signal()));
+    // (The signal handlers are set up inside the runtime, before the registrar starts.)
+    runtime.block_on(async { registrar::run(opts, reg, crate::serve::shutdown_signal()).await });
     Ok(ExitCode::SUCCESS)
 }

@@ -93,11 +93,21 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // The signal handlers are in place before any port is announced: a signal that
+        // comes as soon as the server answers drains it (or reloads), never kills it.
+        let shutdown = shutdown_signal();
+        if let VclSource::File(file) = &source {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(hup) => drop(tokio::spawn(reload_on_sighup(hup, manager.clone(), file.clone()))),
+                Err(e) => tracing::warn!("no SIGHUP handler ({e}): the VCL file is not reloaded on SIGHUP"),
+            }
+        }
         if let Some(addr) = &args.metrics {
             let socket = TcpListener::bind(addr).await.with_context(|| format!("--metrics {addr}: cannot listen"))?;
             let bound = socket.local_addr().map_or(addr.clone(), |a| a.to_string());
             tracing::info!("metrics on http://{bound}/metrics");
-            println!("Metrics on {bound}");
+            // (Announced on stdout for scripts; a closed stdout must not stop the server.)
+            let _ = crate::stdout(&format!("Metrics on {bound}\n"));
             tokio::spawn(shellac_control::web::serve(socket, manager.clone()));
         }
         let crate::management::Management { address, workdir, secret_path, secret } = management;
@@ -110,7 +120,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
                 Some(f) => tracing::info!("management port {bound}, secret {}", f.display()),
             }
-            println!("Management port on {bound}");
+            let _ = crate::stdout(&format!("Management port on {bound}\n"));
             if let (Some(w), Ok(local)) = (&workdir, socket.local_addr()) {
                 shellac_control::workdir::publish(w.path(), local, secret_path.as_deref())
                     .with_context(|| format!("{}: cannot publish the management address", w.path().display()))?;
@@ -142,13 +152,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 TcpListener::bind(addr).await.with_context(|| format!("-a {endpoint}: cannot listen on {addr}"))?;
             let bound = socket.local_addr().unwrap_or(addr);
             tracing::info!("listening on {name}={bound}");
-            println!("Listening on {name}={bound}");
+            let _ = crate::stdout(&format!("Listening on {name}={bound}\n"));
             listens.push(Listen { name, endpoint, socket });
         }
-        if let VclSource::File(file) = &source {
-            tokio::spawn(reload_on_sighup(manager.clone(), file.clone()));
-        }
-        listener::serve(server, listens, shutdown_signal()).await;
+        listener::serve(server, listens, shutdown).await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -191,9 +198,7 @@ fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, Sock
 
 /// SIGHUP: compile the `-f` file again and switch to it if it compiles and loads; otherwise
 /// log why and keep serving with the VCL in use.
-async fn reload_on_sighup(manager: Arc<Manager>, file: String) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+async fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, manager: Arc<Manager>, file: String) {
     let mut n = 0u32;
     while hup.recv().await.is_some() {
         n += 1;
@@ -208,16 +213,22 @@ async fn reload_on_sighup(manager: Arc<Manager>, file: String) {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
+/// The first SIGTERM or SIGINT. The handlers are in place when this returns, not when the
+/// future is first polled (until then the default action, the end of the process, would
+/// stand). Called within a runtime.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        // Without signal handlers, run until killed.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining"),
-        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers, run until killed.
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+            _ = int.recv() => tracing::info!("SIGINT: draining"),
+        }
     }
 }
 

@@ -20,11 +20,11 @@ pub(crate) fn run(args: &StatArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(&args.reach)?;
     let (stamp, uptime, points) = fetch(&mut session, &args.fields)?;
     if args.json {
-        print!("{}", to_json(&points, &stamp));
+        crate::stdout(&to_json(&points, &stamp))?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.once {
-        print!("{}", once(&points, uptime));
+        crate::stdout(&once(&points, uptime))?;
         return Ok(ExitCode::SUCCESS);
     }
     let every = Duration::from_secs_f64(args.interval.max(0.1));
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &StatArgs) -> anyhow::Result<ExitCode> {
     loop {
         std::thread::sleep(every);
         let (_, uptime, now) = fetch(&mut session, &args.fields)?;
-        print!("\x1b[H\x1b[2J{}", live(&last, &now, every.as_secs_f64(), uptime));
+        crate::stdout(&format!("\x1b[H\x1b[2J{}", live(&last, &now, every.as_secs_f64(), uptime)))?;
         last = now;
     }
 }

@@ -171,8 +171,22 @@ async fn a_query_picks_one_request_in_a_thousand() {
     assert!(out.contains("ReqURL         /n/537\n"), "{out}");
     let vxid = tool(&p, "log", &["-d", "-q", "BereqURL ~ \"^/n/53[0-9]$\" and not BereqURL eq /n/531"]);
     assert_eq!(vxid.matches("<< BeReq    >>").count(), 9, "{vxid}");
-    // A bad query says what and where, and nothing runs.
+    // A reader whose output is closed early (`| head`) stops quietly: no panic, no error.
     let admin = p.admin.as_deref().expect("-T");
+    for args in [&["log", "-T", admin, "-d", "-g", "raw"][..], &["ncsa", "-T", admin, "-d"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shellac");
+        let mut first = [0u8; 64];
+        std::io::Read::read_exact(&mut child.stdout.take().expect("stdout"), &mut first).expect("some output");
+        let out = child.wait_with_output().expect("exits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "{args:?}: {:?} {err}", out.status);
+    }
+    // A bad query says what and where, and nothing runs.
     let bad = Command::new(env!("CARGO_BIN_EXE_shellac"))
         .args(["log", "-T", admin, "-d", "-q", "RespStatus == ok"])
         .output()

@@ -1,5 +1,5 @@
 //! `shellac serve` as a process: a bad load exits 1 before listening; a good one serves, and
-//! SIGTERM drains and exits 0.
+//! SIGTERM drains and exits 0, even when it comes the moment the port is announced.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -61,6 +61,18 @@ fn run_bounded(mut cmd: Command) -> std::process::Output {
 
 struct Running(Child);
 
+/// Starts `shellac serve ARGS` and reads its first line (`Listening on a0=ADDRESS`): the
+/// process, and the address it listens on.
+fn serve_process(args: &[&str]) -> (Running, String) {
+    let child = shellac(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut running = Running(child);
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.take().expect("stdout")).read_line(&mut line).expect("the listening line");
+    assert!(line.starts_with("Listening on a0=127.0.0.1:"), "{line}");
+    let addr = line.trim().rsplit('=').next().expect("address").to_string();
+    (running, addr)
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -95,17 +107,8 @@ fn a_failed_load_exits_1_with_the_diagnostic() {
 fn serves_then_drains_on_sigterm() {
     let port = origin();
     let backend = format!("127.0.0.1:{port}");
-    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-b", &backend, "-F", "-p", "timeout_idle=2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut running = Running(child);
-    let stdout = running.0.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let addr = line.trim().rsplit('=').next().expect("address").to_string();
-    assert!(line.starts_with("Listening on a0=127.0.0.1:"), "{line}");
+    let (mut running, addr) =
+        serve_process(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-b", &backend, "-F", "-p", "timeout_idle=2"]);
 
     let mut c = TcpStream::connect(&addr).expect("connect");
     c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
@@ -115,18 +118,45 @@ fn serves_then_drains_on_sigterm() {
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.ends_with("origin"), "{resp}");
 
+    let status = terminate(&mut running);
+    assert!(status.success(), "{status:?}");
+}
+
+/// Sends SIGTERM and waits (at most 10 s) for the process to end.
+fn terminate(running: &mut Running) -> std::process::ExitStatus {
     let pid = running.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let mut waited = 0;
-    let status = loop {
+    for _ in 0..100 {
         if let Some(s) = running.0.try_wait().expect("wait") {
-            break s;
+            return s;
         }
-        assert!(waited < 100, "did not exit within 10 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
-        waited += 1;
-    };
-    assert!(status.success(), "{status:?}");
+    }
+    panic!("did not exit within 10 s of SIGTERM");
+}
+
+#[test]
+fn a_signal_as_soon_as_the_port_is_announced_is_handled_not_fatal() {
+    // SIGHUP (reload) then SIGTERM (drain), each sent the moment the listening line is read: the
+    // handlers are in place by then, so the process neither dies of the first nor fails the
+    // second. Several times over, for the race this closes.
+    let port = origin();
+    let dir = std::env::temp_dir().join(format!("shellac-sig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("main.vcl");
+    std::fs::write(&f, format!("vcl 4.1;\nbackend o {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n"))
+        .expect("write");
+    for round in 0..5 {
+        let (mut running, _) =
+            serve_process(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", f.to_str().expect("path")]);
+        let pid = running.0.id().to_string();
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(running.0.try_wait().expect("wait").is_none(), "round {round}: SIGHUP ended the process");
+        let status = terminate(&mut running);
+        assert!(status.success(), "round {round}: {status:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -142,15 +172,8 @@ fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
         )
     };
     std::fs::write(&f, vcl("one")).expect("write");
-    let child = shellac(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", f.to_str().expect("path")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut running = Running(child);
-    let mut line = String::new();
-    BufReader::new(running.0.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    let addr = line.trim().rsplit('=').next().expect("address").to_string();
+    let (mut running, addr) =
+        serve_process(&["serve", "-a", "127.0.0.1:0", "-T", "none", "-f", f.to_str().expect("path")]);
     let generation = || {
         let mut c = TcpStream::connect(&addr).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{decode, Decoded, Found, Log, IDLE};
+use super::{decode, decode_only, Decoded, Found, Log, TagSet, IDLE};
 
 /// The file's size for data (varnishd's `vsl_space` is 80 MB).
 pub const FILE_BYTES: u64 = 64 << 20;
@@ -184,6 +184,8 @@ pub struct Reader {
     resync: bool,
     touched: Option<tokio::time::Instant>,
     buf: Vec<u8>,
+    /// The records it decodes (the others it skips).
+    keep: TagSet,
 }
 
 /// Why the shared log cannot be read.
@@ -229,9 +231,15 @@ impl Reader {
             resync: from_start && at > size,
             touched: None,
             buf: Vec::new(),
+            keep: TagSet::ALL,
         };
         r.touch();
         Ok(r)
+    }
+
+    /// From now on, decodes only the records whose tags are in `tags`.
+    pub fn keep_only(&mut self, tags: TagSet) {
+        self.keep = tags;
     }
 
     /// Whether the server that writes the file still runs: its working directory still names
@@ -307,7 +315,7 @@ impl Reader {
                     }
                 }
             }
-            match decode(&self.buf[i..]) {
+            match decode_only(&self.buf[i..], self.keep) {
                 Found::Txn(t, used) => {
                     batch.txns.push(t);
                     i += used;

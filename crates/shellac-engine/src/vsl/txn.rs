@@ -5,7 +5,7 @@
 //! `f64` (when, when the transaction began, when the previous timestamp was taken): the
 //! reader writes the numbers. Nothing is formatted while a request is served but integers.
 
-use super::{Side, Tag};
+use super::{Side, Tag, TagSet};
 
 /// What starts every transaction: bytes that no UTF-8 text holds (0xF3 wants three
 /// continuation bytes), so that a reader that lost its place finds the next one.
@@ -221,6 +221,12 @@ fn records(body: &[u8]) -> Option<Vec<(Tag, &[u8])>> {
 
 /// The transaction at the start of `buf`, if one is there whole.
 pub fn decode(buf: &[u8]) -> Found {
+    decode_only(buf, TagSet::ALL)
+}
+
+/// As [`decode`], keeping only the records whose tags are in `keep` (the others are checked
+/// for their framing, not turned into text).
+pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
     if buf.len() < HEAD {
         return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { Found::Partial } else { Found::Garbage };
     }
@@ -244,7 +250,7 @@ pub fn decode(buf: &[u8]) -> Found {
     let Some(recs) = records(&buf[HEAD..len]) else { return Found::Garbage };
     let mut text = String::with_capacity(len);
     let mut spans = Vec::with_capacity(recs.len());
-    for (tag, data) in recs {
+    for (tag, data) in recs.into_iter().filter(|(tag, _)| keep.contains(*tag)) {
         let at = text.len();
         push_text(&mut text, tag, data, true);
         spans.push((tag, at..text.len()));
@@ -341,5 +347,18 @@ mod tests {
         let mut bad = t.bytes().to_vec();
         bad[HEAD] = 250; // no such tag
         assert!(matches!(decode(&bad), Found::Garbage));
+        // A reader that keeps some tags gets those records only, from the same bytes.
+        let Found::Txn(d, n) = decode_only(&buf, TagSet::of(&[Tag::Hit, Tag::BereqURL])) else {
+            panic!("a transaction")
+        };
+        assert_eq!(n, used);
+        assert_eq!(
+            d.records().map(|(t, s)| (t, s.to_string())).collect::<Vec<_>>(),
+            [(Tag::BereqURL, "/x".to_string()), (Tag::Hit, "3 119.500000 10.000000".to_string())]
+        );
+        let Found::Txn(d, _) = decode_only(&buf, TagSet::of(&[])) else { panic!("a transaction") };
+        assert_eq!((d.vxid, d.records().count(), d.text.as_str()), (42, 0, ""));
+        // Framing is checked all the same.
+        assert!(matches!(decode_only(&bad, TagSet::of(&[Tag::Hit])), Found::Garbage));
     }
 }
