@@ -6,6 +6,7 @@ mod acl;
 mod cookie;
 mod expr;
 mod funcs;
+mod native;
 mod parse;
 mod shard;
 mod stmt;
@@ -78,7 +79,13 @@ pub(crate) fn link(linker: &Linker<'_>) -> Result<Vec<LinkedSub>, LoadError> {
         .program
         .subs
         .iter()
-        .map(|s| Ok(LinkedSub { name: s.name.clone(), body: stmt::link_block(linker, &s.body)? }))
+        .map(|s| {
+            let body = match native::body(linker.program, &s.name) {
+                Some(f) => vec![f],
+                None => stmt::link_block(linker, &s.body)?,
+            };
+            Ok(LinkedSub { name: s.name.clone(), body })
+        })
         .collect()
 }
 
