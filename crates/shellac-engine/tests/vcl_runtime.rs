@@ -298,9 +298,8 @@ async fn default_ttl_is_a_parameter_and_beresp_ttl_is_set_from_now() {
 #[tokio::test]
 async fn std_conversions_files_and_strftime_give_what_varnishd_gives() {
     let o = Origin::start("b").await;
-    let file = std::env::temp_dir().join(format!("shellac-fileread-{}", std::process::id()));
-    std::fs::write(&file, "line one\nline two\n").expect("temp file");
-    let file = file.display().to_string();
+    let scratch = shellac_testkit::Scratch::new("fileread");
+    let file = scratch.write("lines.txt", "line one\nline two\n");
     let rows: &[(&str, &str, &str)] = &[
         ("r2i-a", "std.real2integer(1.5, 7)", "2"),
         ("r2i-b", "std.real2integer(-0.5, 7)", "-1"),

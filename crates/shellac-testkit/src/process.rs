@@ -25,6 +25,8 @@ pub struct Shellac {
     /// The metrics address (`--metrics`), when it has one.
     pub metrics: Option<String>,
     log: Arc<Mutex<String>>,
+    /// Directories removed once the process has stopped (see [`Shellac::owning`]).
+    dirs: Vec<crate::Scratch>,
 }
 
 // === impl Shellac ===
@@ -77,7 +79,7 @@ impl Shellac {
                 metrics = Some(a.to_string());
             }
         }
-        Shellac { binary: binary.to_string(), child, addr: addr.expect("addr"), admin, metrics, log }
+        Shellac { binary: binary.to_string(), child, addr: addr.expect("addr"), admin, metrics, log, dirs: Vec::new() }
     }
 
     /// [`Shellac::start`] off the async runtime, so that in-process origins on it keep answering
@@ -93,6 +95,13 @@ impl Shellac {
         })
         .await
         .expect("start shellac")
+    }
+
+    /// Keeps `dir` (its working directory, its VCL) until the process has stopped, then
+    /// removes it.
+    pub fn owning(mut self, dir: crate::Scratch) -> Shellac {
+        self.dirs.push(dir);
+        self
     }
 
     /// Its process id.
@@ -143,6 +152,7 @@ impl Drop for Shellac {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // (Then `dirs` go: nothing works in them any more.)
     }
 }
 

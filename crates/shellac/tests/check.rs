@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a failure is the report.
 
+use shellac_testkit::Scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -18,12 +19,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A fresh directory under the system temp dir, removed by the caller's test end.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shellac-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system temp dir, removed when the test ends (passed or not).
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("check-test-{name}"))
 }
 
 #[test]
@@ -69,7 +67,6 @@ fn localhost_resolves_through_the_system_resolver() {
     let out = shellac(&["check", "-f", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("backend  default 127.0.0.1:8080"));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -125,7 +122,6 @@ fn parameters_change_what_is_an_error() {
 
     let out = shellac(&["check", "-p", "vcc_err_unref=maybe", "-f", f]);
     assert_eq!(out.status.code(), Some(1));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -152,7 +148,6 @@ fn includes_are_read_from_disk_along_vcl_path_relative_and_by_glob() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("main.vcl:3:9: error: Cannot read file 'missing.vcl': not found"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -183,5 +178,4 @@ fn storage_names_come_from_the_s_flags() {
     assert!(checked.status.success(), "{}", text(&checked.stderr));
     let bad = shellac(&["serve", "-C", "-f", v, "-s", "mem=malloc,1m", "-s", "mem=malloc,2m"]);
     assert!(text(&bad.stderr).contains("already defined"), "{}", text(&bad.stderr));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use etcd_client::{Client, CompactionOptions};
-use shellac_testkit::{request, Etcd, Origin, Shellac};
+use shellac_testkit::{request, Etcd, Origin, Scratch, Shellac};
 
 /// Caches everything for an hour; `BAN`, `XPURGE` and `PURGE` requests go to the cluster.
 fn vcl(o: &Origin) -> String {
@@ -46,19 +46,12 @@ async fn origin() -> Origin {
     o
 }
 
-fn scratch(name: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("shellac-cluster-test-{}/{name}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir.to_string_lossy().into_owned()
-}
-
 async fn node(etcd: &Etcd, vcl_file: &str) -> Shellac {
-    let dir = scratch("workdir");
+    let work = Scratch::new("cluster-test-workdir");
+    let dir = work.dir();
     let args =
         ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &dir, "-f", vcl_file, "--etcd", &etcd.url];
-    Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await
+    Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await.owning(work)
 }
 
 async fn send(n: &Shellac, method: &str, path: &str, header: &str) -> (u16, String) {
@@ -95,9 +88,8 @@ fn signal(pid: u32, sig: &str) {
 async fn a_ban_purge_or_xkey_purge_on_one_node_reaches_every_node() {
     let etcd = Etcd::start().await;
     let o = origin().await;
-    let f = std::path::Path::new(&scratch("vcl")).join("cluster.vcl");
-    std::fs::write(&f, vcl(&o)).expect("write");
-    let f = f.to_string_lossy().into_owned();
+    let scratch = Scratch::new("cluster-test-vcl");
+    let f = scratch.write("cluster.vcl", &vcl(&o));
     let (a, b, c) = (node(&etcd, &f).await, node(&etcd, &f).await, node(&etcd, &f).await);
     let all = [&a, &b, &c];
     for path in ["/x", "/y", "/z"] {
@@ -130,9 +122,8 @@ async fn a_ban_purge_or_xkey_purge_on_one_node_reaches_every_node() {
 async fn a_node_stopped_through_an_etcd_restart_and_a_compaction_applies_what_it_missed() {
     let mut etcd = Etcd::start().await;
     let o = origin().await;
-    let f = std::path::Path::new(&scratch("vcl")).join("cluster.vcl");
-    std::fs::write(&f, vcl(&o)).expect("write");
-    let f = f.to_string_lossy().into_owned();
+    let scratch = Scratch::new("cluster-test-vcl");
+    let f = scratch.write("cluster.vcl", &vcl(&o));
     let (a, b, c) = (node(&etcd, &f).await, node(&etcd, &f).await, node(&etcd, &f).await);
     for path in ["/x", "/y"] {
         until_fetched(&[&a, &b, &c], &o, path, 3).await;

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use etcd_client::{Client, CompactionOptions, Txn, TxnOp};
-use shellac_testkit::{request, Etcd, Origin, Relay, Shellac};
+use shellac_testkit::{request, Etcd, Origin, Relay, Scratch, Shellac};
 
 /// A running `shellac serve` with what the tests ask of it.
 struct Proxy(Shellac);
@@ -22,10 +22,11 @@ impl Proxy {
     /// Starts `shellac serve -a 127.0.0.1:0 -T 127.0.0.1:0 -S none ARGS` (its own working
     /// directory) and waits until it listens.
     async fn start(args: &[&str]) -> Proxy {
-        let dir = scratch("workdir");
+        let work = Scratch::new("etcd-test-workdir");
+        let dir = work.dir();
         let mut all = vec!["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &dir];
         all.extend_from_slice(args);
-        Proxy(Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &all, &[]).await)
+        Proxy(Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &all, &[]).await.owning(work))
     }
 
     /// The body (or status, when not 200) of `GET /` with this Host.
@@ -110,18 +111,12 @@ sub vcl_recv { set req.backend_hint = web.backend(); return (pass); }
 "#;
 
 /// A fresh directory for this test process, named `name`.
-fn scratch(name: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("shellac-etcd-test-{}/{name}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir.to_string_lossy().into_owned()
-}
-
-fn vcl_file(name: &str, text: &str) -> String {
-    let f = std::path::Path::new(&scratch("vcl")).join(name);
-    std::fs::write(&f, text).expect("write");
-    f.to_string_lossy().into_owned()
+/// A VCL file in a scratch directory of its own (removed when the first value is dropped);
+/// its path.
+fn vcl_file(name: &str, text: &str) -> (Scratch, String) {
+    let dir = Scratch::new("etcd-test-vcl");
+    let f = dir.write(name, text);
+    (dir, f)
 }
 
 #[tokio::test]
@@ -131,7 +126,7 @@ async fn weights_and_an_etcd_restart_under_a_running_proxy() {
     let (a, b) = (Origin::start("a").await, Origin::start("b").await);
     c.put(key("web", &a), "", None).await.expect("put");
     c.put(key("web", &b), r#"{"weight": 0}"#, None).await.expect("put");
-    let f = vcl_file("random.vcl", RANDOM_VCL);
+    let (_vcl, f) = vcl_file("random.vcl", RANDOM_VCL);
     let p = Proxy::start(&["-f", &f, "--etcd", &etcd.url]).await;
     p.until("x", &["a"]).await;
     c.put(key("web", &b), r#"{"weight": 1}"#, None).await.expect("weight");
@@ -162,7 +157,7 @@ async fn a_compaction_past_the_watchers_revision_relists() {
     c.put(key("web", &a), "", None).await.expect("put");
     // The proxy reaches etcd through a relay, which the test cuts like a network partition.
     let relay = Relay::start(format!("127.0.0.1:{}", etcd.port()).parse().expect("addr")).await;
-    let f = vcl_file("compact.vcl", RANDOM_VCL);
+    let (_vcl, f) = vcl_file("compact.vcl", RANDOM_VCL);
     let p = Proxy::start(&["-f", &f, "--etcd", &relay.url()]).await;
     p.until("x", &["a"]).await;
     relay.cut();
@@ -206,7 +201,7 @@ sub vcl_recv {
     return (pass);
 }
 "#;
-    let f = vcl_file("big.vcl", vcl);
+    let (_vcl, f) = vcl_file("big.vcl", vcl);
     let p = Proxy::start(&["-f", &f, "--etcd", &etcd.url]).await;
     p.until("x", &["a"]).await;
     let list = p.adm(&["backend.list", "big(*)"]);

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use shellac_testkit::{Origin, Shellac};
+use shellac_testkit::{Origin, Scratch, Shellac};
 
 /// CPU time (user + system) of a process so far, in clock ticks (1/100 s).
 fn cpu_ticks(pid: u32) -> u64 {
@@ -14,12 +14,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
-}
-
-fn scratch(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("shellac-hardening-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir.to_string_lossy().into_owned()
 }
 
 fn get(addr: &str) -> String {
@@ -35,11 +29,13 @@ fn get(addr: &str) -> String {
 async fn r19_accept_loops_survive_running_out_of_descriptors() {
     let origin = Origin::start("o").await;
     let backend = origin.addr.to_string();
-    let dir = scratch("fds");
+    let work = Scratch::new("hardening-fds");
+    let dir = work.dir();
     let args =
         ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &dir, "-b", &backend, "-p", "timeout_idle=60"];
     let bin = env!("CARGO_BIN_EXE_shellac");
-    let p = tokio::task::block_in_place(|| Shellac::start_limited(bin, 64, &args, &[("RUST_LOG", "warn")]));
+    let p =
+        tokio::task::block_in_place(|| Shellac::start_limited(bin, 64, &args, &[("RUST_LOG", "warn")]).owning(work));
     let (addr, admin) = (p.addr.to_string(), p.admin.clone().expect("admin"));
     assert!(get(&addr).starts_with("HTTP/1.1 200"), "serves before the flood");
     // (Its connection closed on both sides before the flood.)

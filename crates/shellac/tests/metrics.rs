@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use etcd_client::Client;
-use shellac_testkit::{request, Etcd, Origin, Shellac};
+use shellac_testkit::{request, Etcd, Origin, Scratch, Shellac};
 
 async fn scrape(p: &Shellac) -> String {
     let addr = p.metrics.as_deref().expect("--metrics").parse().expect("an address");
@@ -52,9 +52,8 @@ async fn fleet(name: &str) -> Fleet {
     for o in [&a, &b] {
         c.put(format!("/varnish/backends/web/{}", o.addr), "", None).await.expect("put");
     }
-    let dir = std::env::temp_dir().join(format!("shellac-{name}-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let dir = dir.to_string_lossy().into_owned();
+    let work = Scratch::new(&format!("{name}-test"));
+    let dir = work.dir();
     let args = [
         "-a",
         "127.0.0.1:0",
@@ -69,7 +68,7 @@ async fn fleet(name: &str) -> Fleet {
         "--metrics",
         "127.0.0.1:0",
     ];
-    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await;
+    let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[]).await.owning(work);
     Fleet { etcd, c, a, b, p }
 }
 

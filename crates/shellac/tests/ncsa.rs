@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use shellac_testkit::{request, Origin, Shellac};
+use shellac_testkit::{request, Origin, Scratch, Shellac};
 
 const VCL: &str = "sub vcl_recv {\n\
     if (req.url ~ \"^/pass\") { return (pass); }\n\
@@ -16,11 +16,13 @@ const VCL: &str = "sub vcl_recv {\n\
     if (req.url == \"/restart\") { set req.url = \"/after\"; return (restart); }\n\
 }\n";
 
-async fn start(name: &str) -> (Origin, Shellac, String) {
+/// An origin and a server with its VCL and working directory in a scratch directory (given
+/// first: it outlives the server), and that directory's path.
+async fn start(name: &str) -> (Scratch, Origin, Shellac, String) {
     let o = Origin::start("o").await;
     o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
-    let dir = std::env::temp_dir().join(format!("shellac-{name}-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let scratch = Scratch::new(&format!("{name}-test"));
+    let dir = scratch.path().to_path_buf();
     let vcl = dir.join("main.vcl");
     let program = format!("vcl 4.1;\nbackend o {{ .host = \"{}\"; .port = \"{}\"; }}\n{VCL}", o.host(), o.port());
     std::fs::write(&vcl, program).expect("vcl");
@@ -28,7 +30,7 @@ async fn start(name: &str) -> (Origin, Shellac, String) {
     let work = dir.join("work").to_string_lossy().into_owned();
     let args = ["-a", "127.0.0.1:0", "-T", "127.0.0.1:0", "-S", "none", "-n", &work, "-f", &vcl];
     let p = Shellac::spawn(env!("CARGO_BIN_EXE_shellac"), &args, &[("RUST_LOG", "error")]).await;
-    (o, p, dir.to_string_lossy().into_owned())
+    (scratch, o, p, dir.to_string_lossy().into_owned())
 }
 
 /// Runs `shellac TOOL -T ADMIN ARGS` to its end; its standard output.
@@ -79,7 +81,7 @@ fn ncsa_lines(p: &Shellac, args: &[&str], want: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_kind_of_request_gives_its_line_on_each_side() {
-    let (_o, p, dir) = start("ncsa").await;
+    let (_scratch, _o, p, dir) = start("ncsa").await;
     tool(&p, "log", &["-d"]); // The log records once somebody reads it.
     tool_n(&dir, "log", &["-d"]);
     for path in ["/a", "/a", "/pass", "/pipe", "/synth", "/restart"] {
@@ -158,7 +160,7 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_picks_one_request_in_a_thousand() {
-    let (_o, p, _dir) = start("query").await;
+    let (_scratch, _o, p, _dir) = start("query").await;
     tool(&p, "log", &["-d"]);
     for i in 0..1000 {
         get(&p, &format!("/n/{i}")).await;
@@ -198,7 +200,7 @@ async fn a_query_picks_one_request_in_a_thousand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_written_file_is_reopened_on_sighup() {
-    let (_o, p, dir) = start("ncsa-w").await;
+    let (_scratch, _o, p, dir) = start("ncsa-w").await;
     let file = format!("{dir}/access.log");
     let admin = p.admin.clone().expect("-T");
     let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))
@@ -239,7 +241,7 @@ async fn the_written_file_is_reopened_on_sighup() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_of_the_shared_file_follows_the_server_across_a_restart() {
-    let (o, p, dir) = start("ncsa-restart").await;
+    let (_scratch, o, p, dir) = start("ncsa-restart").await;
     let file = format!("{dir}/access.log");
     let work = format!("{dir}/work");
     let mut child = Command::new(env!("CARGO_BIN_EXE_shellac"))

@@ -1,6 +1,7 @@
 //! `shellac serve` as a process: a bad load exits 1 before listening; a good one serves, and
 //! SIGTERM drains and exits 0, even when it comes the moment the port is announced.
 
+use shellac_testkit::Scratch;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -88,8 +89,7 @@ fn a_failed_load_exits_1_with_the_diagnostic() {
     assert!(err.contains("no-such-host.invalid"), "{err}");
     assert!(out.stdout.is_empty(), "nothing listened");
 
-    let dir = std::env::temp_dir().join(format!("shellac-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("serve-test-serve");
     let f = dir.join("bad.vcl");
     std::fs::write(
         &f,
@@ -100,7 +100,6 @@ fn a_failed_load_exits_1_with_the_diagnostic() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.vcl:3:"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -141,8 +140,7 @@ fn a_signal_as_soon_as_the_port_is_announced_is_handled_not_fatal() {
     // handlers are in place by then, so the process neither dies of the first nor fails the
     // second. Several times over, for the race this closes.
     let port = origin();
-    let dir = std::env::temp_dir().join(format!("shellac-sig-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("serve-test-sig");
     let f = dir.join("main.vcl");
     std::fs::write(&f, format!("vcl 4.1;\nbackend o {{ .host = \"127.0.0.1\"; .port = \"{port}\"; }}\n"))
         .expect("write");
@@ -156,14 +154,12 @@ fn a_signal_as_soon_as_the_port_is_announced_is_handled_not_fatal() {
         let status = terminate(&mut running);
         assert!(status.success(), "round {round}: {status:?}");
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
     let port = origin();
-    let dir = std::env::temp_dir().join(format!("shellac-hup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("serve-test-hup");
     let f = dir.join("main.vcl");
     let vcl = |tag: &str| {
         format!(
@@ -204,5 +200,4 @@ fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(generation(), "two", "a broken file leaves the VCL in use");
     assert!(running.0.try_wait().expect("wait").is_none(), "still running");
-    let _ = std::fs::remove_dir_all(dir);
 }
