@@ -1,8 +1,9 @@
-//! The builtin subroutines Shellac runs as Rust (`vcl_builtin_recv` and
+//! The builtin subroutines Shellac runs as Rust (`vcl_builtin_recv`, `vcl_builtin_hash` and
 //! `vcl_builtin_backend_response` with the subroutines they call) decide as the interpreted
 //! builtin does: the same requests and responses through a VCL that leaves the builtin as it is,
 //! and through one that adds an empty part of its own to one subroutine of each (which makes
-//! Shellac interpret them), give the same answers, the same way, the same backend requests.
+//! Shellac interpret them), give the same answers, the same way, the same backend requests; and
+//! the native hash makes the interpreted one's keys (one cache, the two VCLs in turn).
 
 mod common;
 
@@ -138,4 +139,38 @@ async fn the_native_builtin_backend_response_decides_as_the_interpreted_one() {
     o.0.set(|b| b.headers = vec!["Cache-Control: no-cache".into()]);
     send(&o.0, &o.1, &raw("/not")).await;
     assert_eq!(send(&o.0, &o.1, &raw("/not")).await.way.as_deref(), Some("miss"));
+}
+
+#[tokio::test]
+async fn the_native_builtin_hash_makes_the_keys_the_interpreted_one_makes() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    let native = vcl_for(&[&o], WAYS);
+    let interpreted = format!("{native}sub vcl_builtin_hash {{}}\n");
+    let p = proxy(&native).await;
+    let way = |r: Response| r.header("x-way").map(str::to_string).unwrap_or_default();
+    let raw = |head: &str| format!("{head}Connection: close\r\n\r\n");
+    // URL and Host make the key; without a Host (HTTP/1.0) the server's address does.
+    let stored_native = [
+        "GET /a HTTP/1.1\r\nHost: example.com\r\n",
+        "GET /a HTTP/1.1\r\nHost: other.example\r\n",
+        "GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\n",
+        "GET /b HTTP/1.0\r\n",
+    ];
+    let stored_interpreted = ["GET /c HTTP/1.1\r\nHost: example.com\r\n", "GET /d HTTP/1.0\r\n"];
+    for head in stored_native {
+        assert_eq!(way(p.request(&raw(head)).await), "miss", "{head:?}: a key of its own");
+        assert_eq!(way(p.request(&raw(head)).await), "hit", "{head:?}");
+    }
+    p.server.use_vcl(load(&p.server, "interpreted", &interpreted));
+    for head in stored_native {
+        assert_eq!(way(p.request(&raw(head)).await), "hit", "{head:?}: the interpreted hash finds it");
+    }
+    for head in stored_interpreted {
+        assert_eq!(way(p.request(&raw(head)).await), "miss", "{head:?}");
+    }
+    p.server.use_vcl(load(&p.server, "native", &native));
+    for head in stored_interpreted {
+        assert_eq!(way(p.request(&raw(head)).await), "hit", "{head:?}: the native hash finds it");
+    }
 }

@@ -1,8 +1,8 @@
 //! The builtin subroutines every request runs, linked as Rust rather than as a tree of
 //! closures: `vcl_builtin_recv` (with `vcl_req_host`, `vcl_req_method`,
-//! `vcl_req_authorization`, `vcl_req_cookie`) and `vcl_builtin_backend_response` (with
-//! `vcl_beresp_stale`, `vcl_beresp_cookie`, `vcl_beresp_control`, `vcl_beresp_vary`,
-//! `vcl_beresp_hitmiss`). Varnish compiles VCL to C; interpreted, these two cost a cache hit
+//! `vcl_req_authorization`, `vcl_req_cookie`), `vcl_builtin_hash` and
+//! `vcl_builtin_backend_response` (with `vcl_beresp_stale`, `vcl_beresp_cookie`,
+//! `vcl_beresp_control`, `vcl_beresp_vary`, `vcl_beresp_hitmiss`). Varnish compiles VCL to C; interpreted, these two cost a cache hit
 //! about a tenth of its instructions.
 //!
 //! Only when none of those subroutines has a part of the user's (a VCL may add to any of them;
@@ -23,6 +23,9 @@ use crate::vrt::{vars, Ctx};
 /// The subroutines [`vcl_builtin_recv`] stands for.
 const RECV: [&str; 5] =
     ["vcl_builtin_recv", "vcl_req_host", "vcl_req_method", "vcl_req_authorization", "vcl_req_cookie"];
+
+/// The subroutine [`vcl_builtin_hash`] stands for.
+const HASH: [&str; 1] = ["vcl_builtin_hash"];
 
 /// The subroutines [`vcl_builtin_backend_response`] stands for.
 const BACKEND_RESPONSE: [&str; 6] = [
@@ -45,6 +48,7 @@ const CACHE_CONTROL: HeaderName = http::header::CACHE_CONTROL;
 pub(crate) fn body(program: &Program, name: &str) -> Option<StmtFn> {
     let (family, f): (&[&str], Native) = match name {
         "vcl_builtin_recv" => (&RECV, vcl_builtin_recv),
+        "vcl_builtin_hash" => (&HASH, vcl_builtin_hash),
         "vcl_builtin_backend_response" => (&BACKEND_RESPONSE, vcl_builtin_backend_response),
         _ => return None,
     };
@@ -123,6 +127,21 @@ fn vcl_builtin_recv(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
     Ok(Flow::Next)
 }
 
+/// `vcl_builtin_hash`: the URL, then the `Host` header or, without one, the server's address.
+fn vcl_builtin_hash(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
+    let outside = || VclFail("hash_data outside vcl_hash".into());
+    vars::hash_req_var(ctx, Var::ReqUrl, None).ok_or_else(outside)??;
+    if is_set(ctx, Var::ReqHttp, &HOST)? {
+        vars::hash_req_var(ctx, Var::ReqHttp, Some(&HOST)).ok_or_else(outside)??;
+    } else {
+        let ip = vars::get(ctx, Var::ServerIp, None)?.to_text();
+        let req = ctx.req.as_deref_mut().ok_or_else(outside)?;
+        sha2::Digest::update(&mut req.hasher, ip.as_bytes());
+        sha2::Digest::update(&mut req.hasher, b"#");
+    }
+    Ok(Flow::Next)
+}
+
 /// `vcl_builtin_backend_response` and the five subroutines it calls.
 fn vcl_builtin_backend_response(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
     if vars::get(ctx, Var::BereqUncacheable, None)?.truth() {
@@ -170,6 +189,7 @@ mod tests {
         let plain = program(head);
         assert!(body(&plain, "vcl_builtin_recv").is_some());
         assert!(body(&plain, "vcl_builtin_backend_response").is_some());
+        assert!(body(&plain, "vcl_builtin_hash").is_some());
         assert!(body(&plain, "vcl_req_host").is_none(), "only the family's head stands for it");
         // The user's own vcl_recv and vcl_backend_response do not touch the families.
         let own = program(&format!(
@@ -190,6 +210,7 @@ mod tests {
             ("vcl_beresp_control", "vcl_builtin_backend_response"),
             ("vcl_beresp_vary", "vcl_builtin_backend_response"),
             ("vcl_beresp_hitmiss", "vcl_builtin_backend_response"),
+            ("vcl_builtin_hash", "vcl_builtin_hash"),
         ] {
             let p = program(&format!("{head}sub {sub} {{ }}\n"));
             assert!(body(&p, family).is_none(), "{sub}");
