@@ -165,6 +165,22 @@ impl Body {
         Body { inner: Mutex::new(Inner { chunks: Chunks::List(Box::new(chunks)), fill: None }) }
     }
 
+    /// A complete body of these chunks (all of it came with the response's head), kept as
+    /// [`Body::finish`] keeps a complete body; each chunk a copy when `copy` (a stored body never
+    /// holds on to the buffer its chunks were read into).
+    pub fn complete_from(chunks: &[Bytes], copy: bool) -> Body {
+        let len = chunks.iter().map(Bytes::len).sum::<usize>();
+        let chunks = if len <= SMALL_MAX {
+            Chunks::Small(chunks.concat().into_boxed_slice())
+        } else if len as u64 <= MERGE_MAX && chunks.len() > len.div_ceil(PIECE) {
+            Chunks::List(Box::new(cut(chunks, len)))
+        } else {
+            let own = |c: &Bytes| if copy { Bytes::copy_from_slice(c) } else { c.clone() };
+            Chunks::List(Box::new(chunks.iter().map(own).collect()))
+        };
+        Body { inner: Mutex::new(Inner { chunks, fill: None }) }
+    }
+
     /// Appends a chunk (the fetch) and wakes the readers waiting for it.
     pub fn append(&self, chunk: Bytes) {
         if chunk.is_empty() {
@@ -315,6 +331,46 @@ mod tests {
     fn poll(b: &Body, c: &mut Cursor, w: &Arc<Count>) -> Poll<Option<Result<Bytes, String>>> {
         let waker = Waker::from(w.clone());
         b.poll_chunk(c, &mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn a_body_complete_from_the_start_is_kept_as_one_appended_and_finished_is() {
+        let sizes: &[&[usize]] = &[
+            &[],
+            &[100],
+            &[SMALL_MAX],
+            &[SMALL_MAX + 1],
+            &[1000, 500, 24],
+            &[8 << 10; 40],
+            &[PIECE; 3],
+            &[(MERGE_MAX as usize) / 2 + 1; 3],
+        ];
+        for (i, parts) in sizes.iter().enumerate() {
+            let chunks: Vec<Bytes> =
+                parts.iter().enumerate().map(|(j, &n)| Bytes::from(vec![(i * 7 + j) as u8; n])).collect();
+            let appended = Body::default();
+            chunks.iter().for_each(|c| appended.append(c.clone()));
+            appended.finish(State::Complete);
+            for copy in [false, true] {
+                let b = Body::complete_from(&chunks, copy);
+                assert_eq!(b.state(), State::Complete, "{parts:?}");
+                assert_eq!((b.len(), b.chunks()), (appended.len(), appended.chunks()), "{parts:?}");
+                let w = Arc::new(Count(AtomicUsize::new(0)));
+                let read = |b: &Body| read_all(b, &mut Cursor::default(), &w);
+                assert_eq!(read(&b), read(&appended), "{parts:?}");
+            }
+        }
+        // A copy holds on to nothing of the buffer the chunk was read into; a chunk kept as it
+        // is shares it.
+        let read_buffer = Bytes::from(vec![b'r'; 4096]);
+        let chunk = read_buffer.slice(..1000);
+        let copied = Body::complete_from(std::slice::from_ref(&chunk), true);
+        drop(chunk);
+        assert!(read_buffer.is_unique());
+        let shared = Body::complete_from(&[read_buffer.slice(..1000)], false);
+        assert!(!read_buffer.is_unique());
+        let w = Arc::new(Count(AtomicUsize::new(0)));
+        assert_eq!(read_all(&copied, &mut Cursor::default(), &w), read_all(&shared, &mut Cursor::default(), &w));
     }
 
     #[test]

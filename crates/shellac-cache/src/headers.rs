@@ -28,33 +28,37 @@ impl Headers {
         if map.is_empty() {
             return Headers::default();
         }
-        let data: usize = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
-        let fits = |max: u16| data <= usize::from(max) && map.len() <= usize::from(max);
+        let n = map.len();
+        let data: usize = map.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+        let fits = |max: usize| data <= max && n <= max;
         let width = if fits(u8::MAX.into()) {
             1
-        } else if fits(u16::MAX) {
+        } else if fits(u16::MAX.into()) {
             2
         } else {
             4
         };
-        let start = 1 + width * (1 + 2 * map.len());
-        let mut block = Vec::with_capacity(start + data);
-        block.push(width as u8);
-        let put = |block: &mut Vec<u8>, n: usize| {
-            // (Both fit: the width was chosen for them; header blocks are far below 4 GiB.)
-            block.extend_from_slice(&(n as u32).to_le_bytes()[..width]);
+        let start = 1 + width * (1 + 2 * n);
+        let mut block = vec![0u8; start + data];
+        block[0] = width as u8;
+        // (Each number fits: the width was chosen for them; header blocks are far below 4 GiB.
+        // A width known here writes each in place, not through a copy of some length.)
+        let put = |block: &mut [u8], i: usize, number: usize| {
+            let at = 1 + width * i;
+            match width {
+                1 => block[at] = number as u8,
+                2 => block[at..at + 2].copy_from_slice(&(number as u16).to_le_bytes()),
+                _ => block[at..at + 4].copy_from_slice(&(number as u32).to_le_bytes()),
+            }
         };
-        put(&mut block, map.len());
+        put(&mut block, 0, n);
         let mut end = 0;
-        for (name, value) in map {
-            end += name.as_str().len();
-            put(&mut block, end);
-            end += value.len();
-            put(&mut block, end);
-        }
-        for (name, value) in map {
-            block.extend_from_slice(name.as_str().as_bytes());
-            block.extend_from_slice(value.as_bytes());
+        for (i, (name, value)) in map.iter().enumerate() {
+            for (j, part) in [name.as_str().as_bytes(), value.as_bytes()].into_iter().enumerate() {
+                block[start + end..start + end + part.len()].copy_from_slice(part);
+                end += part.len();
+                put(&mut block, 1 + 2 * i + j, end);
+            }
         }
         Headers { block: block.into_boxed_slice() }
     }
@@ -70,9 +74,12 @@ impl Headers {
     /// The `i`th number after the width byte.
     fn number(&self, width: usize, i: usize) -> usize {
         let at = 1 + width * i;
-        let mut b = [0u8; 4];
-        b[..width].copy_from_slice(&self.block[at..at + width]);
-        u32::from_le_bytes(b) as usize
+        let b = &self.block[at..];
+        match width {
+            1 => usize::from(b[0]),
+            2 => usize::from(u16::from_le_bytes([b[0], b[1]])),
+            _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+        }
     }
 
     /// The names and values, back to back, and per header where its name starts, where it

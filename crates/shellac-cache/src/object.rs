@@ -126,7 +126,8 @@ impl Object {
         Object::with_body(head, ttl, Kind::Normal, Body::complete(body))
     }
 
-    fn with_body(head: Head, ttl: Ttl, kind: Kind, body: Body) -> Object {
+    /// An object with this body (complete, or to be appended to).
+    pub fn with_body(head: Head, ttl: Ttl, kind: Kind, body: Body) -> Object {
         let mut obj = Object {
             key: [0; 32],
             head,

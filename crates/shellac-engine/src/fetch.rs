@@ -252,11 +252,24 @@ pub fn start(
             server.registry.stats.inc(crate::stats::Main::BerespShortlived);
         }
         let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
-        let (mut obj, headers) = object_of(beresp, kind);
+        // What came with the head: a body that came whole is stored complete at once (no
+        // appends, no waking, one charge); the rest of one still arriving follows the object.
+        let mut body = body;
+        let ready = if revalidated.is_none() { take_ready(&mut body) } else { Ready::default() };
+        let complete_at_once = ready.end == Some(Ok(()));
+        let complete = complete_at_once.then(|| {
+            // (As `Cache::append` copies what it appends to a stored object.)
+            shellac_cache::body::Body::complete_from(&ready.chunks, beresp.ttl > 0.0)
+        });
+        let (mut obj, headers) = object_of(beresp, kind, complete);
         obj.storage = Some(storage);
         obj.xid = task.bereq.xid;
         obj.gzip = gzip;
         if let Some(n) = plain_len {
+            obj.set_plain_len(n);
+        }
+        // (A codec counted the unpacked length of a body it has seen whole.)
+        if let Some(n) = body.plain_len().filter(|_| complete_at_once) {
             obj.set_plain_len(n);
         }
         match vary {
@@ -278,7 +291,6 @@ pub fn start(
         // (The cache copies and charges what it appends to an object it stores; to any other
         // it appends as it is.)
         let cache = &server.cache;
-        let mut body = body;
         let ended = match revalidated {
             Some(old) => {
                 // The body of the object the 304 confirmed (its chunks are shared, not copied).
@@ -291,8 +303,23 @@ pub fn start(
                 cache.finish(&obj, BodyState::Complete);
                 Some(true)
             }
-            // What came with the head goes in first: the client writes it with the head.
-            None => fill_ready(cache, &obj, &mut body),
+            None if complete_at_once => Some(true),
+            None => {
+                // What came with the head goes in first: the client writes it with the head.
+                for chunk in ready.chunks {
+                    cache.append(&obj, chunk);
+                }
+                match ready.end {
+                    // A body that broke off fails the object: its readers end with the error.
+                    Some(Err(e)) => {
+                        cache.finish(&obj, BodyState::Failed(e.into()));
+                        Some(false)
+                    }
+                    // (Complete: stored whole above.)
+                    Some(Ok(())) => Some(true),
+                    None => None,
+                }
+            }
         };
         // Whoever waits gets the object now; the rest of the body follows.
         let _ = tx.send(Handoff { obj: obj.clone(), headers });
@@ -374,7 +401,8 @@ fn shortlived(params: &Params, beresp: &Beresp) -> bool {
 /// `vcl_backend_error`) left them.
 /// The headers come back as they were: the request that made the fetch delivers them as they
 /// are (the object keeps its own compact copy).
-fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
+/// `body`: the body, complete (else the fetch appends it).
+fn object_of(beresp: Beresp, kind: Kind, body: Option<shellac_cache::body::Body>) -> (Object, http::HeaderMap) {
     let head = Head::new(
         (beresp.status % 1000) as u16,
         &beresp.reason,
@@ -382,7 +410,11 @@ fn object_of(beresp: Beresp, kind: Kind) -> (Object, http::HeaderMap) {
         shellac_cache::Headers::from_map(&beresp.headers),
     );
     let ttl = Ttl { t_origin: beresp.t_origin, ttl: beresp.ttl, grace: beresp.grace, keep: beresp.keep };
-    (Object::new(head, ttl, kind), beresp.headers)
+    let obj = match body {
+        Some(body) => Object::with_body(head, ttl, kind, body),
+        None => Object::new(head, ttl, kind),
+    };
+    (obj, beresp.headers)
 }
 
 /// Streams a response body into its object (charged to the store while it is stored under
@@ -392,15 +424,41 @@ async fn fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, mut body: Body) -
     std::future::poll_fn(|cx| poll_fill(cache, obj, &mut body, cx)).await
 }
 
-/// Appends what the body has ready now (what came in the read that brought the head, or all of
-/// a buffered body), without waiting: `Some(whether it completed)` when the body ended, `None`
-/// when more is to come. (Polled with a waker that does nothing: the next poll, by [`fill`],
-/// registers the task's.)
-fn fill_ready(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body) -> Option<bool> {
+/// What a response body had ready when its head came.
+#[derive(Default)]
+struct Ready {
+    /// The chunks.
+    chunks: Vec<bytes::Bytes>,
+    /// `Some` when the body ended: complete, or broken off with this error.
+    end: Option<Result<(), String>>,
+}
+
+/// Takes what the body has ready now (what came in the read that brought the head, or all of
+/// a buffered body), without waiting. (Polled with a waker that does nothing: the next poll, by
+/// [`fill`], registers the task's.)
+fn take_ready(body: &mut Body) -> Ready {
+    use http_body::Body as _;
     let mut cx = Context::from_waker(std::task::Waker::noop());
-    match poll_fill(cache, obj, body, &mut cx) {
-        Poll::Ready(complete) => Some(complete),
-        Poll::Pending => None,
+    let mut ready = Ready::default();
+    loop {
+        match std::pin::Pin::new(&mut *body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if !data.is_empty() {
+                        ready.chunks.push(data);
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                ready.end = Some(Err(e.to_string()));
+                return ready;
+            }
+            Poll::Ready(None) => {
+                ready.end = Some(Ok(()));
+                return ready;
+            }
+            Poll::Pending => return ready,
+        }
     }
 }
 
