@@ -85,21 +85,24 @@ struct Directives {
 }
 
 impl Directives {
-    /// One pass over the headers.
+    /// One pass over the headers. (A header that is not text — bytes past ASCII — counts for
+    /// nothing.)
     fn of(headers: &HeaderMap) -> Directives {
         let mut d = Directives::default();
         for value in headers.get_all(CACHE_CONTROL) {
-            let Ok(text) = value.to_str() else { continue };
-            for part in text.split(',') {
-                let Some((name, v)) = part.trim_start().split_once('=') else { continue };
-                let slot = if name.eq_ignore_ascii_case("s-maxage") {
-                    &mut d.s_maxage
-                } else if name.eq_ignore_ascii_case("max-age") {
-                    &mut d.max_age
-                } else if name.eq_ignore_ascii_case("stale-while-revalidate") {
-                    &mut d.stale_while_revalidate
-                } else {
-                    continue;
+            let text = value.as_bytes();
+            if !text.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+                continue;
+            }
+            for part in text.split(|&b| b == b',') {
+                let part = part.trim_ascii_start();
+                let Some(eq) = part.iter().position(|&b| b == b'=') else { continue };
+                let (name, v) = (&part[..eq], &part[eq + 1..]);
+                let slot = match name.len() {
+                    7 if name.eq_ignore_ascii_case(b"max-age") => &mut d.max_age,
+                    8 if name.eq_ignore_ascii_case(b"s-maxage") => &mut d.s_maxage,
+                    22 if name.eq_ignore_ascii_case(b"stale-while-revalidate") => &mut d.stale_while_revalidate,
+                    _ => continue,
                 };
                 if slot.is_none() {
                     *slot = Some(seconds(v));
@@ -124,13 +127,17 @@ fn freshness(cc: &Directives, headers: &HeaderMap, now: f64, p: &TtlParams) -> O
     })
 }
 
-fn seconds(v: &str) -> f64 {
-    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-    let after = v[digits..].trim_start_matches(' ');
-    if digits == 0 || !(after.is_empty() || after.starts_with('.')) {
+/// A directive's value in seconds: digits, then optional spaces, then the end or `.` (a
+/// fraction is cut); anything else is 0.
+fn seconds(v: &[u8]) -> f64 {
+    let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = &v[digits..];
+    let rest = &after[after.iter().take_while(|&&b| b == b' ').count()..];
+    if digits == 0 || !(rest.is_empty() || rest[0] == b'.') {
         return 0.0;
     }
-    v[..digits].parse::<f64>().unwrap_or(0.0)
+    // (Exact up to 2^53; a longer number of seconds is past any lifetime anyway.)
+    v[..digits].iter().fold(0.0, |n, &b| n * 10.0 + f64::from(b - b'0'))
 }
 
 /// Parses an RFC 1123 date (`Sun, 06 Nov 1994 08:49:37 GMT`) strictly: that exact layout, names
@@ -231,6 +238,10 @@ mod tests {
             ("negative is 0", 200, vec![("cache-control", "max-age=-2".into())], 0.0, 10.0),
             ("a fraction is cut at the dot", 200, vec![("cache-control", "max-age=10.5".into())], 10.0, 10.0),
             ("spaces before a comma", 200, vec![("cache-control", "max-age=10 , public".into())], 10.0, 10.0),
+            ("names in any case", 200, vec![("cache-control", "public,\tMAX-Age=12".into())], 12.0, 10.0),
+            ("a space before = is another name", 200, vec![("cache-control", "max-age =12".into())], 120.0, 10.0),
+            ("digits then a space then more", 200, vec![("cache-control", "max-age=12 3".into())], 0.0, 10.0),
+            ("many digits", 200, vec![("cache-control", "max-age=31536000000".into())], 31_536_000_000.0, 10.0),
             ("Expires without Date", 200, vec![("expires", date(100.0))], 100.0, 10.0),
             ("Expires in the past", 200, vec![("expires", date(-100.0))], 0.0, 10.0),
             (
@@ -277,6 +288,17 @@ mod tests {
             assert_eq!((got.ttl, got.grace), (ttl, grace), "{what}");
             assert_eq!(got.keep, 0.0, "{what}");
         }
+    }
+
+    #[test]
+    fn a_cache_control_that_is_not_text_counts_for_nothing() {
+        let mut h = HeaderMap::new();
+        h.append(CACHE_CONTROL, HeaderValue::from_bytes(b"max-age=5, x=\xff").unwrap());
+        h.append(CACHE_CONTROL, HeaderValue::from_static("s-maxage=7"));
+        assert_eq!(rfc_ttl(200, &h, NOW, &TtlParams::default()).ttl, 7.0);
+        h.remove(CACHE_CONTROL);
+        h.append(CACHE_CONTROL, HeaderValue::from_bytes(b"max-age=5, x=\xff").unwrap());
+        assert_eq!(rfc_ttl(200, &h, NOW, &TtlParams::default()).ttl, 120.0);
     }
 
     #[test]

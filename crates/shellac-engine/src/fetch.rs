@@ -233,10 +233,10 @@ pub fn start(
     // whole future, the backend request, the body and every await's state, into a task cell).
     let fut = Box::pin(async move {
         let mut task = FetchTask::new(&server, &params, &vcl, &sess, bereq, body, stale);
-        // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state,
-        // some kilobytes, lives in a box of its own: the task's future stays small, and tokio
-        // copies a task's future whole when it spawns it and when it finishes.)
-        let Outcome::Deliver(fetched) = Box::pin(task.run()).await else {
+        // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state
+        // lives in this box with the rest: a task spawned for what is left holds the box, and
+        // tokio copies no more than that.)
+        let Outcome::Deliver(fetched) = task.run().await else {
             task.take_log().finish(&server.registry.log, 0);
             return;
         };
