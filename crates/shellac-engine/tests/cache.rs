@@ -259,6 +259,28 @@ async fn a_small_store_evicts_the_least_recently_used_and_stays_within_its_size(
 }
 
 #[tokio::test]
+async fn a_body_that_came_whole_with_its_head_and_outgrows_the_store_is_delivered_and_not_kept() {
+    // (9 KB comes in the read that brings the head: the object is made complete at once.)
+    let o = cacheable("o", 600).await;
+    o.set(|b| b.body = "k".repeat(9_000));
+    const LIMIT: u64 = 8 << 10;
+    let p = proxy_with_storage(&vcl_for(&[&o], ""), shellac_cache::Storage::new("s0", LIMIT)).await;
+    for n in 1..=2 {
+        let r = p.get("/whole").await;
+        assert_eq!((r.status, r.body.len()), (200, 9_000));
+        assert_eq!(fetches(&o), n, "not kept: fetched again");
+        assert_eq!((p.server.cache.len(), p.server.cache.storage().used()), (0, 0));
+    }
+    // One that fits is kept whole, and charged what it costs.
+    o.set(|b| b.body = "k".repeat(2_000));
+    assert_eq!(p.get("/fits").await.body.len(), 2_000);
+    assert_eq!(p.get("/fits").await.body.len(), 2_000);
+    assert_eq!(fetches(&o), 3);
+    let used = p.server.cache.storage().used();
+    assert!((2_000..LIMIT).contains(&used), "{used}");
+}
+
+#[tokio::test]
 async fn clients_get_304_on_their_conditions_and_the_backend_never_sees_them() {
     let o = cacheable("o", 60).await;
     o.set(|b| b.headers.push("ETag: \"v1\"".into()));
