@@ -251,7 +251,10 @@ impl Drop for Rec<'_> {
 impl Buffer {
     /// A buffer for transaction `vxid`, if the log is being read.
     pub fn new(log: &Log, vxid: u64, side: Side) -> Buffer {
-        Buffer(log.active().then(|| Gathering { vxid, side, bytes: txn::begin(vxid, side), first: 0.0, last: 0.0 }))
+        Buffer(log.active().then(|| {
+            let bytes = txn::begin(vxid, side, log.room_for(side));
+            Gathering { vxid, side, bytes, first: 0.0, last: 0.0 }
+        }))
     }
 
     /// Whether it records.

@@ -2,12 +2,12 @@
 //! from a cursor and are told how many they lost.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::Txn;
+use super::{Side, Txn};
 
 /// How long the log keeps recording after its last read, in seconds.
 pub const IDLE: u64 = 10;
@@ -26,6 +26,9 @@ pub struct Log {
     /// When it was last read (seconds of the monotonic clock since the log began).
     last_read: AtomicU64,
     born: tokio::time::Instant,
+    /// The size of the latest transaction committed, per side (client, backend, session):
+    /// the room a new one starts with.
+    latest: [AtomicUsize; 3],
 }
 
 struct Ring {
@@ -61,6 +64,7 @@ impl Log {
             active: AtomicBool::new(false),
             last_read: AtomicU64::new(0),
             born: tokio::time::Instant::now(),
+            latest: std::array::from_fn(|_| AtomicUsize::new(1024)),
         }
     }
 
@@ -77,9 +81,21 @@ impl Log {
         }
     }
 
-    /// Commits a finished transaction; the oldest leave while the ring is over its size.
-    pub fn commit(&self, txn: Txn) {
-        let size = txn.bytes().len() + 32;
+    /// The room a new transaction of `side` starts with: the latest one's size and an eighth
+    /// (most transactions of a kind are alike; one that grows past it doubles its room).
+    pub(crate) fn room_for(&self, side: Side) -> usize {
+        let latest = self.latest[side as usize].load(Ordering::Relaxed);
+        (latest + latest / 8).next_multiple_of(64)
+    }
+
+    /// Commits a finished transaction; the oldest leave while the ring is over its size. The
+    /// ring counts what each one holds in memory: a transaction that grew (and so holds up to
+    /// twice its size) gives the rest back first.
+    pub fn commit(&self, mut txn: Txn) {
+        let len = txn.bytes().len();
+        self.latest[txn.side as usize].store(len, Ordering::Relaxed);
+        txn.shrink_if_slack();
+        let size = txn.capacity() + 32;
         let mut ring = self.ring.lock();
         ring.txns.push_back((Arc::new(txn), size));
         ring.bytes += size;
@@ -98,11 +114,20 @@ impl Log {
         self.peek(cursor, max)
     }
 
-    /// Somebody reads the log (the shared file's readers): it records for [`IDLE`] seconds
-    /// more.
+    /// Somebody reads the log now: it records for [`IDLE`] seconds more.
     pub fn keep_active(&self) {
-        self.last_read.store(self.born.elapsed().as_secs(), Ordering::Relaxed);
-        self.active.store(true, Ordering::Relaxed);
+        self.read_ago(std::time::Duration::ZERO);
+    }
+
+    /// Somebody read the log `age` ago (a reader's mark on the shared file, seen late): it
+    /// records until [`IDLE`] seconds after that read, not after it was seen.
+    pub fn read_ago(&self, age: std::time::Duration) {
+        let now = self.born.elapsed();
+        let at = now.saturating_sub(age).as_secs();
+        self.last_read.fetch_max(at, Ordering::Relaxed);
+        if now.as_secs().saturating_sub(at) <= IDLE {
+            self.active.store(true, Ordering::Relaxed);
+        }
     }
 
     /// [`Log::read`] without keeping the log recording (the shared file's writer).
@@ -138,8 +163,66 @@ mod tests {
     use super::super::{txn, Side, Tag};
     use super::*;
 
+    #[test]
+    fn the_ring_holds_its_size_in_memory_and_new_transactions_start_with_the_room_they_need() {
+        const CAP: usize = 64 << 10;
+        let log = Log::with_capacity(CAP);
+        let record = |b: &mut Vec<u8>| {
+            let at = txn::open(b, Tag::ReqURL);
+            b.extend_from_slice(&[b'x'; 480]);
+            txn::close(b, at);
+        };
+        for vxid in 0..1000 {
+            // (Far more room than it uses: given back at the commit.)
+            let mut b = txn::begin(vxid, Side::Client, 4096);
+            record(&mut b);
+            log.commit(Txn::new(vxid, Side::Client, b));
+        }
+        let held = |log: &Log| -> (usize, usize) {
+            let ring = log.ring.lock();
+            (ring.txns.iter().map(|(t, _)| t.capacity()).sum(), ring.txns.len())
+        };
+        let (memory, n) = held(&log);
+        assert!(memory <= CAP, "{memory} bytes held");
+        assert!(n > 100, "only {n} kept: the room they did not use was counted");
+        // A new one starts with room for one like the latest, and needs no more.
+        let room = log.room_for(Side::Client);
+        let mut b = txn::begin(1000, Side::Client, room);
+        record(&mut b);
+        assert_eq!(b.capacity(), room.max(64), "it did not grow");
+        assert!(room < 1024, "{room}");
+        assert_eq!(log.room_for(Side::Backend), 1152, "a side with no transaction yet: 1 KiB and an eighth");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recording_stops_idle_seconds_after_the_last_read_however_late_it_was_seen() {
+        use std::time::Duration;
+        let log = Log::default();
+        assert!(!log.active());
+        tokio::time::advance(Duration::from_secs(30)).await;
+        // A read seen 8 s after it happened: the log records 2 s more, not IDLE.
+        log.read_ago(Duration::from_secs(8));
+        assert!(log.active());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        log.idle_check();
+        assert!(log.active(), "IDLE seconds after the read");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        log.idle_check();
+        assert!(!log.active(), "past IDLE seconds after the read");
+        // A read longer ago than IDLE does not start it again; one now does.
+        log.read_ago(Duration::from_secs(IDLE + 1));
+        assert!(!log.active());
+        log.keep_active();
+        assert!(log.active());
+        // An older read seen after a newer one does not move the newer back.
+        log.read_ago(Duration::from_secs(5));
+        tokio::time::advance(Duration::from_secs(IDLE)).await;
+        log.idle_check();
+        assert!(log.active());
+    }
+
     fn txn(vxid: u64, data: &str) -> Txn {
-        let mut b = txn::begin(vxid, Side::Client);
+        let mut b = txn::begin(vxid, Side::Client, 0);
         let at = txn::open(&mut b, Tag::ReqURL);
         b.extend_from_slice(data.as_bytes());
         txn::close(&mut b, at);

@@ -112,9 +112,11 @@ impl Writer {
             }
             if checked.elapsed() >= Duration::from_millis(500) {
                 checked = tokio::time::Instant::now();
+                // (The log records until IDLE seconds after the readers' last mark, however
+                // late it is seen here.)
                 let touched = std::fs::metadata(&self.readers).and_then(|m| m.modified()).ok();
-                if touched.and_then(|t| t.elapsed().ok()).is_some_and(|age| age.as_secs() <= IDLE) {
-                    self.log.keep_active();
+                if let Some(age) = touched.and_then(|t| t.elapsed().ok()).filter(|age| age.as_secs() <= IDLE) {
+                    self.log.read_ago(age);
                 }
             }
             if std::mem::take(&mut first) {

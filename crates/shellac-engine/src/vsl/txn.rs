@@ -59,9 +59,10 @@ pub enum Found {
     Garbage,
 }
 
-/// A new transaction's bytes, its head written (its length is filled in at the commit).
-pub(crate) fn begin(vxid: u64, side: Side) -> Vec<u8> {
-    let mut b = Vec::with_capacity(4096);
+/// A new transaction's bytes, its head written (its length is filled in at the commit), with
+/// room for `capacity` bytes.
+pub(crate) fn begin(vxid: u64, side: Side, capacity: usize) -> Vec<u8> {
+    let mut b = Vec::with_capacity(capacity.max(64));
     b.extend_from_slice(&MAGIC);
     b.extend_from_slice(&0u32.to_le_bytes());
     b.extend_from_slice(&vxid.to_le_bytes());
@@ -266,6 +267,18 @@ impl Txn {
         Txn { vxid, side, bytes }
     }
 
+    /// The memory its bytes take.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Gives back the room it did not use, if that is more than a quarter of what it used.
+    pub(crate) fn shrink_if_slack(&mut self) {
+        if self.bytes.capacity() - self.bytes.len() > self.bytes.len() / 4 {
+            self.bytes.shrink_to_fit();
+        }
+    }
+
     /// Its bytes (head and records).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -321,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_reader_finds_transactions_and_tells_garbage_and_halves() {
-        let mut b = begin(42, Side::Backend);
+        let mut b = begin(42, Side::Backend, 0);
         let at = open(&mut b, Tag::BereqURL);
         b.extend_from_slice(b"/x");
         close(&mut b, at);
