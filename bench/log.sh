@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# What reading the transaction log costs (issue 22, point 8): two Shellac processes of the same
-# build (the plain release build `./dev run` uses), one whose log nobody reads and one read by
-# `shellac log -g raw` and `shellac ncsa` (both to /dev/null), serving the same work in
+# What reading the transaction log costs (issue 22, point 8): three Shellac processes of the same
+# build (the plain release build `./dev run` uses), one whose log nobody reads, one read by
+# `shellac log -g raw` and `shellac ncsa` (both to /dev/null), and one `marked`: its readers'
+# mark on the shared file is kept fresh but nothing reads it, so that it records and writes the
+# file as when read, and what it costs is the server's part alone. They serve the same work in
 # alternating rounds: cache hits (one 1 KiB URL) and passes (the builtin vcl_recv's checks,
 # then pass) of a local nginx's answer. wrk on CPU 0 with the readers; each Shellac (one
 # thread) and the origin on CPU 1. Then the cache hits with varnishd 7.1 (-s malloc,256m),
@@ -11,7 +13,7 @@
 #
 #   bench/log.sh [ROUNDS=5] [SECONDS=8] [CONNECTIONS=50]
 #
-# Loopback ports 18668 and 18670-18679 must be free.
+# Loopback ports 18668, 18678-18685 and 18690-18695 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -22,17 +24,18 @@ CONNS=${3:-50}
 bench_need nginx:nginx-light wrk:wrk varnishd:varnish
 cargo build --release -q -p shellac
 BIN=target/release/shellac
-bench_ports 18668 18670 18671 18672 18673 18674 18675 18676 18677 18678 18679
+bench_ports 18668 18678 18679 18680 18681 18682 18683 18684 18685 18690 18691 18692 18693 18694 18695
 bench_workdir shellac-log-bench
 
 bench_hit_pass_origin 18679
 taskset -c 1 nginx -c "$W/origin.conf" -p "$W" & PIDS+=($!)
 
-# Shellac: bare and read, for hits and passes (ports 18670-18673, management 18674-18677).
-port=18670
-for side in bare read; do
+# Shellac: bare, read and marked, for hits and passes (ports 18680-18685, management
+# 18690-18695).
+port=18680
+for side in bare read marked; do
     for mode in hit pass; do
-        admin=$((port + 4))
+        admin=$((port + 10))
         mkdir -p "$W/n-$side-$mode"
         TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$BIN" serve -a 127.0.0.1:$port -T 127.0.0.1:$admin \
             -S none -n "$W/n-$side-$mode" -f "$W/$mode.vcl" >/dev/null & PIDS+=($!)
@@ -45,6 +48,11 @@ sleep 2
 for mode in hit pass; do
     taskset -c 0 "$BIN" log -n "$W/n-read-$mode" -g raw >/dev/null 2>&1 & PIDS+=($!)
     taskset -c 0 "$BIN" ncsa -n "$W/n-read-$mode" >/dev/null 2>&1 & PIDS+=($!)
+done
+# The marked ones: a fresh mark, as readers leave it every second, and no reader.
+for mode in hit pass; do
+    shm=$(cat "$W/n-marked-$mode/_.vsl")
+    (while true; do touch "$shm.readers"; sleep 0.5; done) & PIDS+=($!)
 done
 sleep 1
 
@@ -65,7 +73,7 @@ run() { # run NAME MODE PID PORT ROUND
 printf '%-14s %-5s %5s %10s %12s\n' server mode round req/s cpu_us/req
 for mode in hit pass; do
     for r in $(seq 1 "$ROUNDS"); do
-        for side in bare read; do
+        for side in bare marked read; do
             run "shellac-$side" $mode "$(eval echo "\$PID_${side}_$mode")" "$(eval echo "\$PORT_${side}_$mode")" "$r"
         done
     done
@@ -96,13 +104,17 @@ echo
 for server in shellac varnish; do
     for mode in hit pass; do
         [ $server = varnish ] && [ $mode = pass ] && continue
-        for side in bare read; do
+        for side in bare marked read; do
+            [ $server = varnish ] && [ $side = marked ] && continue
             printf '%-14s %-5s median req/s %s, cpu_us/req %s\n' "$server-$side" $mode \
                 "$(awk -v s="$server-$side" -v m=$mode '$1 == s && $2 == m {print $4}' "$RES" | median)" \
                 "$(awk -v s="$server-$side" -v m=$mode '$1 == s && $2 == m {print $5}' "$RES" | median)"
         done
-        echo "  $server $mode, read / bare by round: req/s, CPU per request"
+        echo "  $server $mode, by round: read / bare req/s, CPU per request$([ $server = shellac ] && echo '; marked / bare the same')"
         awk -v s=$server -v m=$mode '$2 == m && index($1, s "-") == 1 { side = substr($1, length(s) + 2); rps[side, $3] = $4; cpu[side, $3] = $5 }
-            END { for (r = 1; rps["bare", r] != ""; r++) printf "    round %d: %.3f %.3f\n", r, rps["read", r] / rps["bare", r], cpu["read", r] / cpu["bare", r] }' "$RES"
+            END { for (r = 1; rps["bare", r] != ""; r++) {
+                printf "    round %d: %.3f %.3f", r, rps["read", r] / rps["bare", r], cpu["read", r] / cpu["bare", r]
+                if (rps["marked", r] != "") printf "   %.3f %.3f", rps["marked", r] / rps["bare", r], cpu["marked", r] / cpu["bare", r]
+                printf "\n" } }' "$RES"
     done
 done
