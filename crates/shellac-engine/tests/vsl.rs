@@ -332,3 +332,33 @@ async fn a_fetch_logs_the_lifetime_the_headers_gave_and_each_change_vcl_made() {
     let origin = changed[0].split(' ').nth(5).expect("origin").to_string();
     assert_eq!(changed[1..], [format!("VCL 77 30 0 {origin} cacheable"), format!("VCL 77 5 0 {origin} cacheable")]);
 }
+
+#[tokio::test]
+async fn backend_open_names_the_descriptor_the_backend_and_both_ends_and_says_connect_or_reuse() {
+    let o = Origin::start("o").await;
+    let p = proxy(&vcl_for(&[&o], "sub vcl_recv { return (pass); }\n")).await;
+    let (start, _) = tags(&p, u64::MAX);
+    for path in ["/1", "/2", "/3"] {
+        p.get(path).await;
+    }
+    let r = read(&p, start, 6).await;
+    let opens: Vec<String> = r
+        .txns
+        .iter()
+        .flat_map(|t| t.records().into_iter().filter(|(tag, _)| *tag == Tag::BackendOpen).map(|(_, d)| d))
+        .collect();
+    assert_eq!(opens.len(), 3, "{opens:?}");
+    let port = o.addr.port().to_string();
+    for open in &opens {
+        let f: Vec<&str> = open.split(' ').collect();
+        assert_eq!(f.len(), 7, "{open}");
+        assert!(f[0].parse::<u32>().is_ok(), "a descriptor: {open}");
+        assert_eq!((f[1], f[2], f[3], f[4]), ("o", "127.0.0.1", port.as_str(), "127.0.0.1"), "{open}");
+        assert!(f[5].parse::<u16>().is_ok_and(|p| p > 0), "the local port: {open}");
+    }
+    // One connection, opened for the first and reused for the others: the same fields.
+    let how: Vec<&str> = opens.iter().map(|o| o.rsplit_once(' ').map_or("", |(_, h)| h)).collect();
+    assert_eq!(how, ["connect", "reuse", "reuse"]);
+    let fields = |o: &String| o.rsplit_once(' ').map(|(f, _)| f.to_string());
+    assert!(opens.iter().all(|o| fields(o) == fields(&opens[0])), "{opens:?}");
+}

@@ -34,6 +34,9 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 pub struct Conn {
     wire: Wire,
     first_byte: Deadline,
+    /// `BackendOpen`'s fields for it, made the first time it is logged (asking the socket for
+    /// both ends takes two system calls; they do not change).
+    open_fields: std::sync::OnceLock<Box<str>>,
 }
 
 /// Why an exchange failed.
@@ -101,20 +104,28 @@ struct Wire {
 }
 
 impl Conn {
-    /// `BackendOpen`'s fields after the backend's name: the socket's descriptor, the backend's
-    /// address and port, the local address and port.
-    pub fn open_record(&self) -> String {
+    /// `BackendOpen`'s fields but the backend's name: the socket's descriptor, then the
+    /// backend's address and port and the local address and port (made once a connection).
+    pub fn open_fields(&self) -> (&str, &str) {
         use std::os::fd::AsRawFd;
-        let fd = self.wire.io.as_raw_fd();
-        match (self.wire.io.peer_addr(), self.wire.io.local_addr()) {
-            (Ok(p), Ok(l)) => format!("{fd} {} {} {} {}", p.ip(), p.port(), l.ip(), l.port()),
-            _ => format!("{fd} - - - -"),
-        }
+        let fields = self.open_fields.get_or_init(|| {
+            let fd = self.wire.io.as_raw_fd();
+            match (self.wire.io.peer_addr(), self.wire.io.local_addr()) {
+                (Ok(p), Ok(l)) => format!("{fd} {} {} {} {}", p.ip(), p.port(), l.ip(), l.port()),
+                _ => format!("{fd} - - - -"),
+            }
+            .into()
+        });
+        fields.split_once(' ').unwrap_or((fields, ""))
     }
 
     /// Wraps a connected socket.
     pub fn new(io: TcpStream) -> Conn {
-        Conn { wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() }, first_byte: Deadline::new(Instant::now()) }
+        Conn {
+            wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() },
+            first_byte: Deadline::new(Instant::now()),
+            open_fields: std::sync::OnceLock::new(),
+        }
     }
 
     /// Sends a request (its head as `head` writes it, [`codec::encode_head`] for `framing`,
@@ -136,7 +147,7 @@ impl Conn {
         start: Instant,
         timeouts: ExchangeTimeouts,
     ) -> Result<Exchanged, ExchangeError> {
-        let Conn { wire, first_byte: deadline } = self;
+        let Conn { wire, first_byte: deadline, .. } = self;
         wire.wbuf.clear();
         head(&mut wire.wbuf);
         let mut body_sent = 0;

@@ -99,11 +99,10 @@ pub(super) async fn send(
     let log_open = |vsl: &mut crate::vsl::Buffer, c: &crate::backend::pool::Checkout| {
         if vsl.on() {
             let how = if c.reused { "reuse" } else { "connect" };
-            vsl.add(crate::vsl::Tag::BackendOpen, || {
-                let rec = c.conn.open_record();
-                let (fd, rest) = rec.split_once(' ').unwrap_or((&rec, ""));
-                format!("{fd} {} {rest} {how}", backend.name)
-            });
+            if let Some(mut r) = vsl.rec(crate::vsl::Tag::BackendOpen) {
+                let (fd, ends) = c.conn.open_fields();
+                r.s(fd).s(" ").s(&backend.name).s(" ").s(ends).s(" ").s(how);
+            }
             vsl.timestamp("Bereq", now());
         }
     };
