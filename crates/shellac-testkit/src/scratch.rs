@@ -2,7 +2,8 @@
 //! system's temp directory) and is removed, with everything in it, when its [`Scratch`] is
 //! dropped, so that a test run leaves nothing behind. A directory a `shellac` process works in
 //! is handed to its [`crate::Shellac`] ([`crate::Shellac::owning`]), which removes it after the
-//! process has stopped.
+//! process has stopped; the shared log file such a working directory names (in `/dev/shm`,
+//! which a killed server cannot remove) goes with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -52,13 +53,58 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        remove_shared_logs(&self.path);
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Removes the shared log files (and their readers' marks) that the `shellac` working
+/// directories in `dir` (it, or one or two levels down) name in their `_.vsl`: a server that
+/// stops removes its own, one that is killed leaves it behind. Only files named as a server
+/// names them are removed.
+pub fn remove_shared_logs(dir: &Path) {
+    fn walk(dir: &Path, depth: usize) {
+        let pointer = dir.join("_.vsl");
+        if let Ok(text) = std::fs::read_to_string(&pointer) {
+            let file = PathBuf::from(text.trim());
+            if file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("shellac-vsl-")) {
+                let mut marks = file.clone().into_os_string();
+                marks.push(".readers");
+                let _ = std::fs::remove_file(&file);
+                let _ = std::fs::remove_file(PathBuf::from(marks));
+            }
+        }
+        if depth == 0 {
+            return;
+        }
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), depth - 1);
+            }
+        }
+    }
+    walk(dir, 2);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_log_a_working_directory_in_it_names_goes_with_it() {
+        let shm = Scratch::new("scratch-test-shm");
+        let log = shm.write("shellac-vsl-1-abc", "log");
+        let marks = shm.write("shellac-vsl-1-abc.readers", "");
+        let other = shm.write("not-a-log", "kept");
+        let s = Scratch::new("scratch-test");
+        std::fs::create_dir_all(s.join("work")).expect("mkdir");
+        std::fs::write(s.join("work/_.vsl"), format!("{log}\n")).expect("pointer");
+        // A pointer to a file no server would make is left alone.
+        std::fs::write(s.join("_.vsl"), format!("{other}\n")).expect("pointer");
+        drop(s);
+        assert!(!Path::new(&log).exists() && !Path::new(&marks).exists());
+        assert!(Path::new(&other).exists());
+    }
 
     #[test]
     fn each_is_new_and_is_gone_with_its_contents_when_dropped() {

@@ -18,6 +18,7 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        shellac_testkit::scratch::remove_shared_logs(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

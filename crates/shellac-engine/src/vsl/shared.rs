@@ -5,8 +5,9 @@
 //! (a ring too, of [`FILE_BYTES`], in `/dev/shm`, named by `_.vsl` in the working directory);
 //! each write of data is followed by the new head (bytes written since the start), and a
 //! reader that finds the head more than the file's size ahead of it knows what it lost.
-//! Readers say they are there by touching `PATH.readers` every second: with none in the last
-//! [`super::IDLE`] seconds, the server stops recording.
+//! Readers say they are there by writing to `PATH.readers` (which the server makes, so that no
+//! reader ever leaves a file behind) every second: with none in the last [`super::IDLE`]
+//! seconds, the server stops recording.
 //!
 //! Only plain reads and writes at offsets: the file is shared memory by way of the page cache,
 //! with no mapping (and no `unsafe`).
@@ -80,6 +81,10 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     head[8..16].copy_from_slice(&FILE_BYTES.to_le_bytes());
     head[24..32].copy_from_slice(&generation.to_le_bytes());
     file.write_all_at(&head, 0)?;
+    // The readers' mark: made here, with a time long past (nobody reads yet), so that readers
+    // only ever write to it and never make a file of their own that outlives the server.
+    let marks = std::fs::File::create(readers_path(&path))?;
+    marks.set_modified(SystemTime::UNIX_EPOCH)?;
     std::fs::write(&pointer, format!("{}\n", path.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let writer = Writer { log, file, readers: readers_path(&path), head: 0, batch: Vec::with_capacity(256 << 10) };
@@ -251,13 +256,16 @@ impl Reader {
         std::fs::read_to_string(&self.pointer).is_ok_and(|p| Path::new(p.trim()) == self.path)
     }
 
-    /// Says this reader is there (at most once a second).
+    /// Says this reader is there (at most once a second), on the mark the server made: once
+    /// the server has gone, with its files, there is nothing to write to.
     fn touch(&mut self) {
         if self.touched.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
             return;
         }
         self.touched = Some(tokio::time::Instant::now());
-        let _ = std::fs::write(&self.readers, std::process::id().to_string());
+        if let Ok(mut marks) = std::fs::OpenOptions::new().write(true).truncate(true).open(&self.readers) {
+            let _ = std::io::Write::write_all(&mut marks, std::process::id().to_string().as_bytes());
+        }
     }
 
     fn head(&self) -> Result<u64, ReadError> {
@@ -361,10 +369,12 @@ mod tests {
 
     #[test]
     fn readers_get_the_transactions_through_the_file() {
-        let dir = std::env::temp_dir().join(format!("shellac-vsl-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let scratch = shellac_testkit::Scratch::new("vsl-test");
+        let dir = scratch.path().to_path_buf();
         let log = Arc::new(Log::default());
         let shared = start(log.clone(), &dir).expect("shared");
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(!log.active(), "the mark the server made says nobody reads");
         let mut r = Reader::open(&dir, false).expect("reader");
         // The reader's touch turns recording on within a second.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -394,7 +404,12 @@ mod tests {
         drop(shared);
         assert!(!r.is_current(), "a reader sees its server stopped");
         assert!(Reader::open(&dir, false).is_err(), "the files go with the server");
-        let _ = std::fs::remove_dir_all(&dir);
+        // A reader still there does not make the mark again once the server has gone.
+        let marks = r.readers.clone();
+        assert!(!marks.exists());
+        r.touched = None;
+        let _ = r.read();
+        assert!(!marks.exists(), "{} was made again", marks.display());
     }
 
     #[test]
