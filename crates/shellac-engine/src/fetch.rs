@@ -256,8 +256,8 @@ pub fn start(
         // appends, no waking, one charge); the rest of one still arriving follows the object.
         let mut body = body;
         let ready = if revalidated.is_none() { take_ready(&mut body) } else { Ready::default() };
-        let complete_at_once = ready.end == Some(Ok(()));
-        let complete = complete_at_once.then(|| {
+        let whole = ready.end == Some(Ok(()));
+        let complete = whole.then(|| {
             // (As `Cache::append` copies what it appends to a stored object.)
             shellac_cache::body::Body::complete_from(&ready.chunks, beresp.ttl > 0.0)
         });
@@ -269,7 +269,7 @@ pub fn start(
             obj.set_plain_len(n);
         }
         // (A codec counted the unpacked length of a body it has seen whole.)
-        if let Some(n) = body.plain_len().filter(|_| complete_at_once) {
+        if let Some(n) = body.plain_len().filter(|_| whole) {
             obj.set_plain_len(n);
         }
         match vary {
@@ -303,7 +303,8 @@ pub fn start(
                 cache.finish(&obj, BodyState::Complete);
                 Some(true)
             }
-            None if complete_at_once => Some(true),
+            // (Stored whole above.)
+            None if whole => Some(true),
             None => {
                 // What came with the head goes in first: the client writes it with the head.
                 for chunk in ready.chunks {
@@ -315,9 +316,8 @@ pub fn start(
                         cache.finish(&obj, BodyState::Failed(e.into()));
                         Some(false)
                     }
-                    // (Complete: stored whole above.)
-                    Some(Ok(())) => Some(true),
-                    None => None,
+                    // (More to come: a whole one was stored above.)
+                    _ => None,
                 }
             }
         };
@@ -437,44 +437,32 @@ struct Ready {
 /// a buffered body), without waiting. (Polled with a waker that does nothing: the next poll, by
 /// [`fill`], registers the task's.)
 fn take_ready(body: &mut Body) -> Ready {
-    use http_body::Body as _;
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut ready = Ready::default();
     loop {
-        match std::pin::Pin::new(&mut *body).poll_frame(&mut cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data() {
-                    if !data.is_empty() {
-                        ready.chunks.push(data);
-                    }
-                }
+        ready.end = match poll_data(body, &mut cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                ready.chunks.push(data);
+                continue;
             }
-            Poll::Ready(Some(Err(e))) => {
-                ready.end = Some(Err(e.to_string()));
-                return ready;
-            }
-            Poll::Ready(None) => {
-                ready.end = Some(Ok(()));
-                return ready;
-            }
-            Poll::Pending => return ready,
-        }
+            Poll::Ready(Some(Err(e))) => Some(Err(e)),
+            Poll::Ready(None) => Some(Ok(())),
+            Poll::Pending => None,
+        };
+        return ready;
     }
 }
 
 /// Appends every chunk the body has ready; at its end, completes the object (with its unpacked
 /// length, if a codec counted it) or fails it: `Ready(whether it completed)`.
 fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, cx: &mut Context<'_>) -> Poll<bool> {
-    use http_body::Body as _;
     loop {
-        match std::task::ready!(std::pin::Pin::new(&mut *body).poll_frame(cx)) {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    cache.append(obj, data);
-                }
+        match std::task::ready!(poll_data(body, cx)) {
+            Some(Ok(data)) => {
+                cache.append(obj, data);
             }
             Some(Err(e)) => {
-                cache.finish(obj, BodyState::Failed(e.to_string().into()));
+                cache.finish(obj, BodyState::Failed(e.into()));
                 return Poll::Ready(false);
             }
             None => {
@@ -484,6 +472,22 @@ fn poll_fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, body: &mut Body, c
                 cache.finish(obj, BodyState::Complete);
                 return Poll::Ready(true);
             }
+        }
+    }
+}
+
+/// The body's next chunk of data (frames without data, and empty chunks, are passed over), its
+/// end (`None`), or why it broke off.
+fn poll_data(body: &mut Body, cx: &mut Context<'_>) -> Poll<Option<Result<bytes::Bytes, String>>> {
+    use http_body::Body as _;
+    loop {
+        match std::task::ready!(std::pin::Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() => return Poll::Ready(Some(Ok(data))),
+                _ => {}
+            },
+            Some(Err(e)) => return Poll::Ready(Some(Err(e.to_string()))),
+            None => return Poll::Ready(None),
         }
     }
 }

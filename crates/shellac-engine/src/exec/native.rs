@@ -134,10 +134,8 @@ fn vcl_builtin_hash(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
     if is_set(ctx, Var::ReqHttp, &HOST)? {
         vars::hash_req_var(ctx, Var::ReqHttp, Some(&HOST)).ok_or_else(outside)??;
     } else {
-        let ip = vars::get(ctx, Var::ServerIp, None)?.to_text();
-        let req = ctx.req.as_deref_mut().ok_or_else(outside)?;
-        sha2::Digest::update(&mut req.hasher, ip.as_bytes());
-        sha2::Digest::update(&mut req.hasher, b"#");
+        let ip = vars::get(ctx, Var::ServerIp, None)?;
+        vars::hash_value(ctx, &ip)?;
     }
     Ok(Flow::Next)
 }

@@ -1,6 +1,5 @@
 //! Linking statements (spec §1.6).
 
-use sha2::Digest;
 use shellac_vcl::ast::AssignOp;
 use shellac_vcl::ir::{Action, ArithOp, Stmt};
 use shellac_vcl::symbols::Var;
@@ -155,13 +154,7 @@ fn link_hash_data(l: &Linker<'_>, e: &shellac_vcl::ir::Expr) -> Result<StmtFn, L
     let f = link_expr(l, e)?;
     Ok(Box::new(move |ctx| {
         let v = f(ctx)?;
-        let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
-        if let Some(s) = v.as_opt_str() {
-            req.hasher.update(s.as_bytes());
-        } else if !matches!(v, Value::Null) {
-            req.hasher.update(v.to_text().as_bytes());
-        }
-        req.hasher.update(b"#");
+        vars::hash_value(ctx, &v)?;
         Ok(Flow::Next)
     }))
 }

@@ -202,6 +202,20 @@ pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Op
     }))
 }
 
+/// `hash_data(EXPR)` of any other value: its text (nothing for an unset one), then the
+/// field separator.
+pub fn hash_value(ctx: &mut Ctx<'_>, v: &Value) -> Result<(), VclFail> {
+    use sha2::Digest;
+    let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
+    if let Some(s) = v.as_opt_str() {
+        req.hasher.update(s.as_bytes());
+    } else if !matches!(v, Value::Null) {
+        req.hasher.update(v.to_text().as_bytes());
+    }
+    req.hasher.update(b"#");
+    Ok(())
+}
+
 /// Sets a variable to a value of its type (`=`); STRING and BODY values are text.
 pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> Result<(), VclFail> {
     if let Some(headers) = headers_of(ctx, var)? {

@@ -83,11 +83,11 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     file.write_all_at(&head, 0)?;
     // The readers' mark: made here, with a time long past (nobody reads yet), so that readers
     // only ever write to it and never make a file of their own that outlives the server.
-    let marks = std::fs::File::create(readers_path(&path))?;
-    marks.set_modified(SystemTime::UNIX_EPOCH)?;
+    let readers = readers_path(&path);
+    std::fs::File::create(&readers)?.set_modified(SystemTime::UNIX_EPOCH)?;
     std::fs::write(&pointer, format!("{}\n", path.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = Writer { log, file, readers: readers_path(&path), head: 0, batch: Vec::with_capacity(256 << 10) };
+    let writer = Writer { log, file, readers, head: 0, batch: Vec::with_capacity(256 << 10) };
     let s = stop.clone();
     // (The thread settles, its allocator's first pages taken, before the server serves: the
     // process's memory does not move later for it.)
