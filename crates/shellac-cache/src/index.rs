@@ -599,6 +599,11 @@ impl Busy {
     /// all of them.
     fn release(&self, rush: bool) {
         self.done.store(true, Ordering::Release);
+        // (Called under the shard's lock, after the fetch left the busy list: with nobody
+        // waiting now, nobody ever will, and the semaphore's lock need not be taken.)
+        if self.waiters.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         if rush {
             self.rush.add_permits(self.rush_exponent);
         } else {

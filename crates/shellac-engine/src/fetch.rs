@@ -259,7 +259,7 @@ pub fn start(
         let whole = ready.end == Some(Ok(()));
         let complete = whole.then(|| {
             // (As `Cache::append` copies what it appends to a stored object.)
-            shellac_cache::body::Body::complete_from(&ready.chunks, beresp.ttl > 0.0)
+            shellac_cache::body::Body::complete_from(ready.chunks(), beresp.ttl > 0.0)
         });
         let (mut obj, headers) = object_of(beresp, kind, complete);
         obj.storage = Some(storage);
@@ -307,7 +307,7 @@ pub fn start(
             None if whole => Some(true),
             None => {
                 // What came with the head goes in first: the client writes it with the head.
-                for chunk in ready.chunks {
+                for chunk in ready.one.into_iter().chain(ready.more) {
                     cache.append(&obj, chunk);
                 }
                 match ready.end {
@@ -427,10 +427,31 @@ async fn fill(cache: &shellac_cache::Cache, obj: &Arc<Object>, mut body: Body) -
 /// What a response body had ready when its head came.
 #[derive(Default)]
 struct Ready {
-    /// The chunks.
-    chunks: Vec<bytes::Bytes>,
+    /// The chunk, when there is one (nearly always: no list to allocate)...
+    one: Option<bytes::Bytes>,
+    /// ...else the chunks.
+    more: Vec<bytes::Bytes>,
     /// `Some` when the body ended: complete, or broken off with this error.
     end: Option<Result<(), String>>,
+}
+
+impl Ready {
+    fn push(&mut self, chunk: bytes::Bytes) {
+        if self.one.is_none() && self.more.is_empty() {
+            self.one = Some(chunk);
+        } else {
+            self.more.extend(self.one.take());
+            self.more.push(chunk);
+        }
+    }
+
+    /// The chunks, in order.
+    fn chunks(&self) -> &[bytes::Bytes] {
+        match &self.one {
+            Some(chunk) => std::slice::from_ref(chunk),
+            None => &self.more,
+        }
+    }
 }
 
 /// Takes what the body has ready now (what came in the read that brought the head, or all of
@@ -442,7 +463,7 @@ fn take_ready(body: &mut Body) -> Ready {
     loop {
         ready.end = match poll_data(body, &mut cx) {
             Poll::Ready(Some(Ok(data))) => {
-                ready.chunks.push(data);
+                ready.push(data);
                 continue;
             }
             Poll::Ready(Some(Err(e))) => Some(Err(e)),

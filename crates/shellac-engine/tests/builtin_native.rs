@@ -114,6 +114,10 @@ async fn the_native_builtin_backend_response_decides_as_the_interpreted_one() {
         &["Cache-Control: max-age=60", "Vary: Accept"],
         &["Cache-Control: max-age=60", "Vary: *, Accept"],
         &["Cache-Control: max-age=60", "Cache-Control: private"],
+        &["Surrogate-Control: max-age=60", "Surrogate-Control: no-store", "Cache-Control: max-age=60"],
+        &["Vary: Accept", "Vary: *", "Cache-Control: max-age=60"],
+        &["Cache-Control: max-age=60", "Set-Cookie:"],
+        &["Cache-Control: max-age=60, nno-cachee"],
     ];
     for (n, headers) in cases.iter().enumerate() {
         let mut seen = Vec::new();

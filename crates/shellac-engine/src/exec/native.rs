@@ -85,7 +85,38 @@ fn matches(ctx: &mut Ctx<'_>, var: Var, name: Option<&HeaderName>, re: fn(&[u8])
 
 /// Whether `hay` holds `needle` (lower case ASCII), ignoring ASCII case: `(?i)needle`.
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else { return false };
+    // (A scan for the first byte, then the rest compared where it is found.)
+    (0..=last_start)
+        .any(|i| hay[i].to_ascii_lowercase() == first && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest))
+}
+
+/// `vcl_beresp_cookie`, `vcl_beresp_control` and `vcl_beresp_vary`: whether the response's
+/// headers make it uncacheable. Each test reads a header's first value, as `beresp.http.NAME`
+/// does (an unset one as the empty string), all of them from one walk over the headers rather
+/// than a lookup each.
+fn headers_make_uncacheable(headers: &http::HeaderMap) -> bool {
+    let (mut cookie, mut surrogate, mut control, mut vary) = (false, None, None, None);
+    for (name, value) in headers {
+        let value = value.as_bytes();
+        if name == SET_COOKIE {
+            cookie = true;
+        } else if name == CACHE_CONTROL {
+            control.get_or_insert(value);
+        } else if name == VARY {
+            vary.get_or_insert(value);
+        } else if name == SURROGATE_CONTROL {
+            surrogate.get_or_insert(value);
+        }
+    }
+    cookie
+        || surrogate.is_some_and(|v| contains_ignore_case(v, b"no-store"))
+        || (surrogate.is_none()
+            && control.is_some_and(|v| {
+                [&b"no-cache"[..], b"no-store", b"private"].iter().any(|n| contains_ignore_case(v, n))
+            }))
+        || vary == Some(&b"*"[..])
 }
 
 /// `vcl_builtin_recv` and the four subroutines it calls.
@@ -146,14 +177,10 @@ fn vcl_builtin_backend_response(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
         return ret(ActionKind::Deliver);
     }
     let stale = matches!(vars::get(ctx, Var::BerespTtl, None)?, Value::Duration(t) if t <= 0.0);
-    let hitmiss = stale
-        || is_set(ctx, Var::BerespHttp, &SET_COOKIE)?
-        || matches(ctx, Var::BerespHttp, Some(&SURROGATE_CONTROL), |v| contains_ignore_case(v, b"no-store"))?
-        || (!is_set(ctx, Var::BerespHttp, &SURROGATE_CONTROL)?
-            && matches(ctx, Var::BerespHttp, Some(&CACHE_CONTROL), |v| {
-                [&b"no-cache"[..], b"no-store", b"private"].iter().any(|n| contains_ignore_case(v, n))
-            })?)
-        || matches(ctx, Var::BerespHttp, Some(&VARY), |v| v == b"*")?;
+    let hitmiss = stale || {
+        let beresp = ctx.beresp.as_deref().ok_or_else(|| VclFail("beresp is not available here".into()))?;
+        headers_make_uncacheable(&beresp.headers)
+    };
     if !hitmiss {
         return Ok(Flow::Next);
     }
@@ -225,6 +252,10 @@ mod tests {
             (b"", b"private", false),
             (b"PrIvAtE", b"private", true),
             (b"priv\xc3\xa9", b"private", false),
+            (b"max-age=1,private", b"private", true),
+            (b"ppprivate", b"private", true),
+            (b"privat", b"private", false),
+            (b"x", b"", true),
         ] {
             assert_eq!(contains_ignore_case(hay, needle), want, "{hay:?}");
         }
