@@ -198,6 +198,8 @@ impl Format {
 fn push_str(out: &mut String, v: Option<&str>, json: bool) {
     match v {
         None => out.push_str(if json { "" } else { "-" }),
+        // (Nearly every value needs no escape: copied whole.)
+        Some(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f) => out.push_str(s),
         Some(s) => {
             for c in s.chars() {
                 match c {
@@ -366,15 +368,13 @@ impl View<'_> {
                 let host = self.header_at(self.req_tag("ReqHeader", "BereqHeader"), "host", true);
                 let proto = self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0");
                 let url = self.url().unwrap_or("-");
-                let line = match host {
-                    Some(h) => format!("{method} http://{h}{url} {proto}"),
-                    None => format!("{method} http://localhost{url} {proto}"),
-                };
-                push_str(out, Some(&line), json);
+                for part in [method, " http://", host.unwrap_or("localhost"), url, " ", proto] {
+                    push_str(out, Some(part), json);
+                }
             }
             's' => push_num(out, self.first(self.req_tag("RespStatus", "BerespStatus")).map(str::to_string), json),
             't' => match self.start() {
-                Some(t) => out.push_str(&strftime(arg.unwrap_or("[%d/%b/%Y:%T %z]"), t)),
+                Some(t) => push_time(out, arg.unwrap_or("[%d/%b/%Y:%T %z]"), t),
                 None => out.push('-'),
             },
             'u' => push_str(out, self.user().as_deref(), json),
@@ -453,6 +453,28 @@ pub(crate) fn strftime(f: &str, t: f64) -> String {
         "usec_frac" => format!("{:06}", ((t.fract()) * 1e6) as i64),
         _ => shellac_engine::strftime::strftime(f, t, "UTC"),
     }
+}
+
+/// `%t`: `t` in the format `f` (see [`strftime`]). A whole-second format is made once a
+/// second, not once a line: the last one made is kept.
+fn push_time(out: &mut String, f: &str, t: f64) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, i64, String)> = const { std::cell::RefCell::new((String::new(), i64::MIN, String::new())) };
+    }
+    // (varnishncsa's sub-second forms change within a second: made each time.)
+    let whole = !f.contains("sec") && t.is_finite() && t.abs() < 1e17;
+    if !whole {
+        out.push_str(&strftime(f, t));
+        return;
+    }
+    let second = t.floor() as i64;
+    LAST.with_borrow_mut(|(format, at, text)| {
+        if *at != second || format != f {
+            *text = strftime(f, t);
+            (*at, *format) = (second, f.to_string());
+        }
+        out.push_str(text);
+    });
 }
 
 /// Whether a transaction gives a line: a client request that was not restarted (its
@@ -765,5 +787,44 @@ mod tests {
         assert_eq!(strftime("%F %T %a %j", 951_782_400.0), "2000-02-29 00:00:00 Tue 060");
         assert_eq!(strftime("%{usec_frac}", 1.25), "250000");
         assert_eq!(strftime("msec_frac", 1.25), "250");
+    }
+
+    #[test]
+    fn a_time_made_once_a_second_is_made_again_for_the_next_second_and_another_format() {
+        let t = |f: &str, at: f64| {
+            let mut out = String::new();
+            push_time(&mut out, f, at);
+            out
+        };
+        let f = "[%d/%b/%Y:%T %z]";
+        assert_eq!(t(f, 0.2), "[01/Jan/1970:00:00:00 +0000]");
+        assert_eq!(t(f, 0.9), "[01/Jan/1970:00:00:00 +0000]");
+        assert_eq!(t(f, 1.0), "[01/Jan/1970:00:00:01 +0000]");
+        assert_eq!(t("%F", 1.5), "1970-01-01");
+        assert_eq!(t(f, 1.5), "[01/Jan/1970:00:00:01 +0000]");
+        assert_eq!(t(f, -0.5), "[31/Dec/1969:23:59:59 +0000]");
+        // Sub-second forms are made each time.
+        assert_eq!(t("%{msec_frac}", 1.25), "250");
+        assert_eq!(t("%{msec_frac}", 1.75), "750");
+    }
+
+    #[test]
+    fn values_are_escaped_as_varnishncsa_does_and_plain_ones_copied() {
+        for (v, plain, json) in [
+            ("Mozilla/5.0 (X11)", "Mozilla/5.0 (X11)", "Mozilla/5.0 (X11)"),
+            ("caf\u{e9}", "caf\u{e9}", "caf\u{e9}"),
+            ("a\"b\\c", "a\\\"b\\\\c", "a\\\"b\\\\c"),
+            ("tab\there\u{7f}", "tab\\x09here\\x7f", "tab\\u0009here\\u007f"),
+        ] {
+            for (json_mode, want) in [(false, plain), (true, json)] {
+                let mut out = String::new();
+                push_str(&mut out, Some(v), json_mode);
+                assert_eq!(out, want, "{v:?}");
+            }
+        }
+        let mut out = String::new();
+        push_str(&mut out, None, false);
+        push_str(&mut out, None, true);
+        assert_eq!(out, "-");
     }
 }
