@@ -298,8 +298,11 @@ impl Buffer {
 
     /// Records one with this data.
     pub fn add_str(&mut self, tag: Tag, data: &str) {
-        if let Some(mut r) = self.rec(tag) {
-            r.s(data);
+        if let Some(g) = &mut self.0 {
+            let [a, b, c, d] = u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes();
+            g.bytes.reserve(5 + data.len());
+            g.bytes.extend_from_slice(&[tag as u8, a, b, c, d]);
+            g.bytes.extend_from_slice(data.as_bytes());
         }
     }
 
@@ -313,12 +316,14 @@ impl Buffer {
     /// Records a header: `name: value` (its bytes as they are).
     pub fn add_header(&mut self, tag: Tag, name: &str, value: &[u8]) {
         if let Some(g) = &mut self.0 {
-            g.bytes.reserve(7 + name.len() + value.len());
-            let at = txn::open(&mut g.bytes, tag);
+            // (Its length known at once: written with the tag, not filled in after.)
+            let len = name.len() + 2 + value.len();
+            g.bytes.reserve(5 + len);
+            let [a, b, c, d] = u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
+            g.bytes.extend_from_slice(&[tag as u8, a, b, c, d]);
             g.bytes.extend_from_slice(name.as_bytes());
             g.bytes.extend_from_slice(b": ");
             g.bytes.extend_from_slice(value);
-            txn::close(&mut g.bytes, at);
         }
     }
 

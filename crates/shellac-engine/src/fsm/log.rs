@@ -9,7 +9,6 @@ use http::Response;
 
 use super::Task;
 use crate::body::Body;
-use crate::hdr;
 use crate::value::now;
 use crate::vsl::Num::U;
 use crate::vsl::{Buffer, Side, Tag};
@@ -19,39 +18,44 @@ impl Task {
     /// transaction ends (and is committed) when the body has gone.
     pub(super) fn logged(&mut self, mut resp: Response<Body>) -> Response<Body> {
         let acct = self.acct.take().map(|a| *a).unwrap_or_default();
-        let reason = resp
-            .extensions()
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
-            .unwrap_or_else(|| resp.status().canonical_reason().unwrap_or("").to_string());
-        let code = resp.status().as_u16().to_string();
+        let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+            Some(p) => String::from_utf8_lossy(p.as_bytes()).into_owned().into(),
+            None => std::borrow::Cow::Borrowed(resp.status().canonical_reason().unwrap_or("")),
+        };
+        let status = resp.status();
+        let code = status.as_str();
         // The framing header hyper would add goes in now, so that it is logged (and counted)
         // as varnishd logs its own.
         let bodiless = matches!(resp.status().as_u16(), 100..=199 | 204 | 304);
-        if !bodiless && !resp.headers().contains_key(CONTENT_LENGTH) && !resp.headers().contains_key(TRANSFER_ENCODING)
-        {
-            if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
-                resp.headers_mut().insert(CONTENT_LENGTH, n.into());
+        let framed = resp.headers().contains_key(CONTENT_LENGTH) || resp.headers().contains_key(TRANSFER_ENCODING);
+        let mut chunked = false;
+        if !bodiless && !framed {
+            match http_body::Body::size_hint(resp.body()).exact() {
+                Some(n) => {
+                    resp.headers_mut().insert(CONTENT_LENGTH, n.into());
+                }
+                None => chunked = !http_body::Body::is_end_stream(resp.body()),
             }
         }
-        let mut head_out = hdr::head_len("HTTP/1.1", &code, &reason, resp.headers());
-        if !bodiless
-            && !resp.headers().contains_key(CONTENT_LENGTH)
-            && !resp.headers().contains_key(TRANSFER_ENCODING)
-            && !http_body::Body::is_end_stream(resp.body())
-        {
+        // The head's length (`ReqAcct`'s fourth field): the status line and the end here, the
+        // headers counted on the walk that logs them.
+        let mut head_out = ("HTTP/1.1".len() + 1 + code.len() + 1 + reason.len() + 2 + 2) as u64;
+        if chunked {
             head_out += "transfer-encoding: chunked\r\n".len() as u64;
         }
         let mut vsl = std::mem::take(&mut self.vsl);
         if acct.piped {
             vsl.timestamp("Pipe", now());
+            head_out += resp.headers().iter().map(|(n, v)| (n.as_str().len() + 2 + v.len() + 2) as u64).sum::<u64>();
         } else {
             vsl.timestamp("Process", now());
             vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
-            vsl.add_str(Tag::RespStatus, &code);
+            vsl.add_str(Tag::RespStatus, code);
             vsl.add_str(Tag::RespReason, &reason);
             for (name, value) in resp.headers() {
-                vsl.add_header(Tag::RespHeader, name.as_str(), value.as_bytes());
+                let name = name.as_str();
+                head_out += (name.len() + 2 + value.len() + 2) as u64;
+                vsl.add_header(Tag::RespHeader, name, value.as_bytes());
             }
         }
         let server = self.server.clone();
