@@ -89,11 +89,38 @@ pub(crate) struct Task {
 /// What the log of a request gathers besides records, for its end.
 #[derive(Default)]
 pub(crate) struct Acct {
+    /// How the client's connection goes on after this request, as hyper sees it (see
+    /// [`Peer`]): what it adds to the response head is counted in `ReqAcct`.
+    pub(crate) peer: Peer,
     pub(crate) head_in: u64,
     pub(crate) body_in: u64,
     pub(crate) fetch: Option<crate::fetch::FetchLog>,
     pub(crate) piped: bool,
     pub(crate) bereq_head: u64,
+}
+
+/// The client's HTTP version and whether its connection is kept after this request, as hyper
+/// decides from the request (an HTTP/1.1 one is kept unless a `Connection` header says
+/// `close`; an HTTP/1.0 one only if one says `keep-alive`). hyper's server adds a
+/// `Connection` header to the response from it, which `ReqAcct` counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub(crate) http10: bool,
+    pub(crate) keep_alive: bool,
+}
+
+impl Peer {
+    fn of(version: Version, headers: &http::HeaderMap) -> Peer {
+        let http10 = version == Version::HTTP_10;
+        let has = |token: &str| {
+            headers
+                .get_all(http::header::CONNECTION)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+        };
+        let keep_alive = !has("close") && (!http10 || has("keep-alive"));
+        Peer { http10, keep_alive }
+    }
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -146,6 +173,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     }
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
+    let peer = server.registry.log.active().then(|| Peer::of(parts.version, &parts.headers));
     let mut headers = std::mem::take(&mut parts.headers);
     // (The head as the client sent it, for `ReqAcct`, only while the log is read.)
     let head_in = server.registry.log.active().then(|| hdr::head_len(parts.method.as_str(), &url, proto, &headers));
@@ -174,7 +202,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     // (The body as the client declared it.)
     let acct = head_in.filter(|_| vsl.on()).map(|head_in| {
         let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
-        Box::new(Acct { head_in, body_in, ..Acct::default() })
+        Box::new(Acct { head_in, body_in, peer: peer.unwrap_or_default(), ..Acct::default() })
     });
     Ok(Task {
         server,

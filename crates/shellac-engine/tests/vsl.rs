@@ -362,3 +362,73 @@ async fn backend_open_names_the_descriptor_the_backend_and_both_ends_and_says_co
     let fields = |o: &String| o.rsplit_once(' ').map(|(f, _)| f.to_string());
     assert!(opens.iter().all(|o| fields(o) == fields(&opens[0])), "{opens:?}");
 }
+
+/// Sends `raw` on a connection of its own, then a request that closes it, and reads to the
+/// end: the bytes of the first answer's head and of its body as they came over the wire.
+async fn wire(p: &Proxy, raw: &str) -> (u64, u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    let bye = "GET /bye HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    s.write_all(format!("{raw}{bye}").as_bytes()).await.expect("write");
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).await.expect("read");
+    let head = got.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let text = String::from_utf8_lossy(&got[..head]).to_ascii_lowercase();
+    let body = match text.split("\r\n").find_map(|l| l.strip_prefix("content-length: ")) {
+        Some(n) => n.parse().expect("a length"),
+        // (Chunked, and the connection closed after it.)
+        None => (got.len() - head) as u64,
+    };
+    (head as u64, body)
+}
+
+#[tokio::test]
+async fn req_acct_counts_the_head_and_body_bytes_that_went_to_the_client() {
+    let o = Origin::start("o").await;
+    let p = proxy(&vcl_for(
+        &[&o],
+        "sub vcl_recv { if (req.url == \"/synth\") { return (synth(404, \"Not Here At All\")); } \
+         if (req.url == \"/chunked\") { return (pass); } }\n\
+         sub vcl_deliver { if (req.url == \"/own\") { set resp.http.Connection = \"x-own\"; } }\n",
+    ))
+    .await;
+    let (start, _) = tags(&p, u64::MAX);
+    p.get("/warm").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into(), "X-Long: ".to_string() + &"v".repeat(300)]);
+    // The same object missed, then hit by clients that keep the connection, close it, and
+    // speak HTTP/1.0 with and without keep-alive; a synth; an answer of its own Connection.
+    let get = |url: &str, proto: &str, conn: &str| format!("GET {url} {proto}\r\nHost: h\r\n{conn}\r\n");
+    let cases = [
+        ("/object", get("/object", "HTTP/1.1", "Connection: close\r\n")),
+        ("/object", get("/object", "HTTP/1.1", "")),
+        ("/object", get("/object", "HTTP/1.0", "Connection: keep-alive\r\n")),
+        ("/object", get("/object", "HTTP/1.0", "")),
+        ("/synth", get("/synth", "HTTP/1.1", "Connection: close\r\n")),
+        ("/own", get("/own", "HTTP/1.1", "Connection: close\r\n")),
+    ];
+    let mut wires = Vec::new();
+    for (url, raw) in &cases {
+        wires.push((*url, wire(&p, raw).await));
+    }
+    o.set(|b| b.raw = Some("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".into()));
+    wires.push(("/chunked", wire(&p, &get("/chunked", "HTTP/1.1", "Connection: close\r\n")).await));
+    let r = read(&p, start, 20).await;
+    let mut accts: Vec<(String, Vec<u64>)> = r
+        .txns
+        .iter()
+        .filter(|t| is_req(t))
+        .filter_map(|t| {
+            let recs = t.records();
+            let url = recs.iter().find(|(tag, _)| *tag == Tag::ReqURL)?.1.clone();
+            let acct = &recs.iter().find(|(tag, _)| *tag == Tag::ReqAcct)?.1;
+            Some((url, acct.split(' ').map(|n| n.parse().expect("a number")).collect()))
+        })
+        .filter(|(url, _)| url != "/bye" && url != "/warm")
+        .collect();
+    accts.sort_by_key(|(url, _)| wires.iter().position(|(u, _)| u == url));
+    assert_eq!(accts.len(), wires.len(), "{accts:?}");
+    for ((url, (head, body)), (logged, acct)) in wires.iter().zip(&accts) {
+        assert_eq!(url, logged);
+        assert_eq!((acct[3], acct[4], acct[5]), (*head, *body, head + body), "{url}: {acct:?}");
+    }
+}
