@@ -158,8 +158,9 @@ pub(crate) fn push_secs(out: &mut Vec<u8>, t: f64) {
 
 /// A record's data as text, added to `out`: a timestamp's numbers written out, bytes that are
 /// not UTF-8 replaced, and (with `escape`) a newline as `\n`.
-fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool) {
-    let mut bytes = Vec::new();
+/// `bytes`: room to write numbers in (kept from one record to the next).
+fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut Vec<u8>) {
+    bytes.clear();
     let numbers = if tag == Tag::Timestamp {
         data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24).map(|zero| {
             let nums = &data[zero + 1..];
@@ -167,11 +168,11 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool) {
             let (t, first, last) = (f(0), f(1), f(2));
             bytes.extend_from_slice(&data[..zero]);
             bytes.extend_from_slice(b": ");
-            push_secs(&mut bytes, t);
+            push_secs(bytes, t);
             bytes.push(b' ');
-            push_secs(&mut bytes, t - first);
+            push_secs(bytes, t - first);
             bytes.push(b' ');
-            push_secs(&mut bytes, t - last);
+            push_secs(bytes, t - last);
         })
     } else if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
         for (i, field) in data[1..].chunks_exact(9).enumerate() {
@@ -180,8 +181,8 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool) {
             }
             let bits = field[1..9].try_into().unwrap_or([0; 8]);
             match field[0] {
-                b'u' => push_u64(&mut bytes, u64::from_le_bytes(bits)),
-                _ => push_secs(&mut bytes, f64::from_le_bytes(bits)),
+                b'u' => push_u64(bytes, u64::from_le_bytes(bits)),
+                _ => push_secs(bytes, f64::from_le_bytes(bits)),
             }
         }
         Some(())
@@ -202,7 +203,7 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool) {
 /// A record's data as text (see [`push_text`]).
 fn text_of(tag: Tag, data: &[u8], escape: bool) -> String {
     let mut s = String::new();
-    push_text(&mut s, tag, data, escape);
+    push_text(&mut s, tag, data, escape, &mut Vec::new());
     s
 }
 
@@ -248,13 +249,23 @@ pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
         return Found::Partial;
     }
     let vxid = u64::from_le_bytes(buf[8..16].try_into().unwrap_or([0; 8]));
-    let Some(recs) = records(&buf[HEAD..len]) else { return Found::Garbage };
+    // (One walk: each record's framing checked, the kept ones turned into text as it goes.)
+    let body = &buf[HEAD..len];
     let mut text = String::with_capacity(len);
-    let mut spans = Vec::with_capacity(recs.len());
-    for (tag, data) in recs.into_iter().filter(|(tag, _)| keep.contains(*tag)) {
-        let at = text.len();
-        push_text(&mut text, tag, data, true);
-        spans.push((tag, at..text.len()));
+    let mut spans = Vec::with_capacity(48);
+    let mut scratch = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        let Some(&tag) = Tag::ALL.get(usize::from(body[i])) else { return Found::Garbage };
+        let Some(n) = body.get(i + 1..i + 5) else { return Found::Garbage };
+        let n = u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize;
+        let Some(data) = body.get(i + 5..i + 5 + n) else { return Found::Garbage };
+        if keep.contains(tag) {
+            let at = text.len();
+            push_text(&mut text, tag, data, true, &mut scratch);
+            spans.push((tag, at..text.len()));
+        }
+        i += 5 + n;
     }
     Found::Txn(Decoded { vxid, side, text, spans }, len)
 }
@@ -297,10 +308,11 @@ impl Txn {
     /// `\n`).
     pub fn text(&self) -> String {
         let mut out = String::with_capacity(self.bytes.len() + 256);
+        let mut scratch = Vec::new();
         for (tag, data) in records(&self.bytes[HEAD..]).unwrap_or_default() {
             out.push_str(tag.name());
             out.push(' ');
-            push_text(&mut out, tag, data, true);
+            push_text(&mut out, tag, data, true, &mut scratch);
             out.push('\n');
         }
         out
@@ -360,6 +372,11 @@ mod tests {
         let mut bad = t.bytes().to_vec();
         bad[HEAD] = 250; // no such tag
         assert!(matches!(decode(&bad), Found::Garbage));
+        // A record longer than its transaction: garbage, whether it is kept or not.
+        let mut long = t.bytes().to_vec();
+        long[HEAD + 1..HEAD + 5].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(matches!(decode(&long), Found::Garbage));
+        assert!(matches!(decode_only(&long, TagSet::of(&[Tag::Hit])), Found::Garbage));
         // A reader that keeps some tags gets those records only, from the same bytes.
         let Found::Txn(d, n) = decode_only(&buf, TagSet::of(&[Tag::Hit, Tag::BereqURL])) else {
             panic!("a transaction")
