@@ -239,9 +239,13 @@ pub(crate) fn level(t: &Txn, depth: usize) -> String {
 /// `text` left-aligned in `width` columns (as `{:<width}`; records are printed by the
 /// hundred thousand a second, without `fmt`).
 fn pad(out: &mut String, text: &str, width: usize) {
+    const SPACES: &str = "                ";
     out.push_str(text);
-    for _ in text.len()..width {
-        out.push(' ');
+    let mut n = width.saturating_sub(text.len());
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
@@ -257,18 +261,14 @@ pub(crate) fn format(t: &Txn, grouping: &str) -> String {
 /// printed by the hundred thousand a second, each copied once).
 pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
     if grouping == "raw" {
-        let vxid = t.vxid.to_string();
+        // (What every line of it begins with, made once.)
+        let vxid = format!("{:>10} ", t.vxid);
+        let side = format!(" {} ", t.side);
         out.reserve(t.data_len() + 30 * t.spans.len());
         for (tag, data) in t.records() {
-            for _ in vxid.len()..10 {
-                out.push(' ');
-            }
             out.push_str(&vxid);
-            out.push(' ');
             pad(out, tag, 14);
-            out.push(' ');
-            out.push(t.side);
-            out.push(' ');
+            out.push_str(&side);
             out.push_str(data);
             out.push('\n');
         }
@@ -290,6 +290,10 @@ mod tests {
         assert_eq!(
             format(&txns[0], "vxid"),
             "*   << Request  >> 32770     \n-   Begin          req 32769 rxreq\n-   ReqURL         /a\n-   End            \n\n"
+        );
+        assert_eq!(
+            format(&txns[0], "raw"),
+            "     32770 Begin          c req 32769 rxreq\n     32770 ReqURL         c /a\n     32770 End            c \n"
         );
         let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request);
         let (_, _, mut txns2) = parse(
