@@ -84,14 +84,13 @@ pub(crate) struct Task {
     /// While the log is read: the request head's length (`ReqAcct`), the log of a pass's
     /// fetch (ended when its body has gone to the client), and whether the request was piped.
     pub(crate) acct: Option<Box<Acct>>,
+    /// How the client's connection goes on after this request.
+    pub(crate) peer: Peer,
 }
 
 /// What the log of a request gathers besides records, for its end.
 #[derive(Default)]
 pub(crate) struct Acct {
-    /// How the client's connection goes on after this request, as hyper sees it (see
-    /// [`Peer`]): what it adds to the response head is counted in `ReqAcct`.
-    pub(crate) peer: Peer,
     pub(crate) head_in: u64,
     pub(crate) body_in: u64,
     pub(crate) fetch: Option<crate::fetch::FetchLog>,
@@ -101,8 +100,8 @@ pub(crate) struct Acct {
 
 /// The client's HTTP version and whether its connection is kept after this request, as hyper
 /// decides from the request (an HTTP/1.1 one is kept unless a `Connection` header says
-/// `close`; an HTTP/1.0 one only if one says `keep-alive`). hyper's server adds a
-/// `Connection` header to the response from it, which `ReqAcct` counts.
+/// `close`; an HTTP/1.0 one only if one says `keep-alive`). The response says which in its
+/// `Connection` header, as varnishd's do (see [`connection_header`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Peer {
     pub(crate) http10: bool,
@@ -123,6 +122,29 @@ impl Peer {
     }
 }
 
+/// What varnishd's HTTP/1 delivery does last: the response says whether the connection goes
+/// on, `Connection: keep-alive` unless it has a `Connection` header of its own, or
+/// `Connection: close` (in place of any other) when it closes (the client asked to, or the
+/// response says `close`). Not for a tunnel (`CONNECT`) or a protocol switch, whose
+/// connection is no longer HTTP.
+fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &str) {
+    use http::header::CONNECTION;
+    if method == "CONNECT" || resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    let values = resp.headers().get_all(CONNECTION);
+    let says_close =
+        values.iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))));
+    if !peer.keep_alive || says_close {
+        let only_close = values.iter().count() == 1 && resp.headers().get(CONNECTION).is_some_and(|v| v == "close");
+        if !only_close {
+            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    } else if !resp.headers().contains_key(CONNECTION) {
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+}
+
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
 /// hyper moves the future, whole, for every request, so the checks and the request's parts stay
 /// out of it: it holds the task and the run.
@@ -136,8 +158,9 @@ pub fn handle(
         Ok(match &mut started {
             Ok(task) => {
                 let t0 = crate::clock::mono();
-                let resp = task.run().await;
+                let mut resp = task.run().await;
                 task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                connection_header(&mut resp, task.peer, &task.req.method);
                 if task.vsl.on() {
                     task.logged(resp)
                 } else {
@@ -173,7 +196,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     }
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
-    let peer = server.registry.log.active().then(|| Peer::of(parts.version, &parts.headers));
+    let peer = Peer::of(parts.version, &parts.headers);
     let mut headers = std::mem::take(&mut parts.headers);
     // (The head as the client sent it, for `ReqAcct`, only while the log is read.)
     let head_in = server.registry.log.active().then(|| hdr::head_len(parts.method.as_str(), &url, proto, &headers));
@@ -202,7 +225,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     // (The body as the client declared it.)
     let acct = head_in.filter(|_| vsl.on()).map(|head_in| {
         let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
-        Box::new(Acct { head_in, body_in, peer: peer.unwrap_or_default(), ..Acct::default() })
+        Box::new(Acct { head_in, body_in, ..Acct::default() })
     });
     Ok(Task {
         server,
@@ -217,6 +240,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         stale: None,
         vsl,
         acct,
+        peer,
     })
 }
 

@@ -152,6 +152,41 @@ async fn http10_clients_are_served_and_closed() {
 }
 
 #[tokio::test]
+async fn every_answer_says_whether_the_connection_goes_on_as_varnishd_does() {
+    let o = Origin::start("o").await;
+    let p = proxy(&vcl_for(
+        &[&o],
+        "sub vcl_recv { if (req.url == \"/synth\") { return (synth(404)); } }\n\
+         sub vcl_deliver { if (req.http.x-conn) { set resp.http.Connection = req.http.x-conn; } }\n",
+    ))
+    .await;
+    // (request line, request headers) -> the answer's Connection, and whether it closed.
+    let cases = [
+        ("GET / HTTP/1.1", "", "keep-alive", false),
+        ("GET /synth HTTP/1.1", "", "keep-alive", false),
+        ("GET / HTTP/1.1", "Connection: close\r\n", "close", true),
+        ("GET / HTTP/1.1", "Connection: Keep-Alive, CLOSE\r\n", "close", true),
+        ("GET / HTTP/1.0", "", "close", true),
+        ("GET / HTTP/1.0", "Connection: keep-alive\r\n", "keep-alive", false),
+        // The answer's own: kept while the connection goes on, `close` closes it, and a
+        // closing connection says `close` in its place.
+        ("GET / HTTP/1.1", "X-Conn: x-mine\r\n", "x-mine", false),
+        ("GET / HTTP/1.1", "X-Conn: close\r\n", "close", true),
+        ("GET / HTTP/1.1", "X-Conn: x-mine\r\nConnection: close\r\n", "close", true),
+    ];
+    for (line, headers, want, closes) in cases {
+        let mut c = Client::connect(p.addr).await;
+        let r = c.send(&format!("{line}\r\nHost: a\r\n{headers}\r\n")).await;
+        assert_eq!(r.headers_named("connection"), [want], "{line} {headers:?}");
+        assert_eq!(
+            c.is_closed(Duration::from_millis(if closes { 3000 } else { 200 })).await,
+            closes,
+            "{line} {headers:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn malformed_and_oversized_requests_get_400_and_431() {
     let o = Origin::start("b").await;
     let p = proxy_with(&vcl_for(&[&o], ""), |p| p.http_req_size = 32768).await;

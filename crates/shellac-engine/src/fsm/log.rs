@@ -65,7 +65,7 @@ impl Task {
                     resp.headers_mut().insert(CONTENT_LENGTH, n.into());
                 }
                 // (An HTTP/1.0 client gets such a body to the connection's end.)
-                None => chunked = !http_body::Body::is_end_stream(resp.body()) && !acct.peer.http10,
+                None => chunked = !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10,
             }
         }
         // The head's length (`ReqAcct`'s fourth field): the status line, what hyper adds on
@@ -74,7 +74,7 @@ impl Task {
         if chunked {
             head_out += "transfer-encoding: chunked\r\n".len() as u64;
         }
-        head_out += added_by_hyper(resp.headers(), acct.peer);
+        head_out += added_by_hyper(resp.headers(), self.peer);
         let mut vsl = std::mem::take(&mut self.vsl);
         if acct.piped {
             vsl.timestamp("Pipe", now());
