@@ -111,13 +111,16 @@ pub(crate) struct Peer {
 impl Peer {
     fn of(version: Version, headers: &http::HeaderMap) -> Peer {
         let http10 = version == Version::HTTP_10;
-        let has = |token: &str| {
-            headers
-                .get_all(http::header::CONNECTION)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
-        };
-        let keep_alive = !has("close") && (!http10 || has("keep-alive"));
+        // (One probe of the headers, and a walk over the tokens of what it finds.)
+        let (mut close, mut keep) = (false, false);
+        for value in headers.get_all(http::header::CONNECTION) {
+            for token in value.to_str().unwrap_or("").split(',') {
+                let token = token.trim();
+                close |= token.eq_ignore_ascii_case("close");
+                keep |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+        let keep_alive = !close && (!http10 || keep);
         Peer { http10, keep_alive }
     }
 }
@@ -128,20 +131,26 @@ impl Peer {
 /// response says `close`). Not for a tunnel (`CONNECT`) or a protocol switch, whose
 /// connection is no longer HTTP.
 fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &str) {
-    use http::header::CONNECTION;
+    use http::header::{Entry, CONNECTION};
     if method == "CONNECT" || resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
-    let values = resp.headers().get_all(CONNECTION);
-    let says_close =
-        values.iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))));
-    if !peer.keep_alive || says_close {
-        let only_close = values.iter().count() == 1 && resp.headers().get(CONNECTION).is_some_and(|v| v == "close");
-        if !only_close {
-            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    // (One probe of the headers: nearly every answer has no Connection of its own.)
+    match resp.headers_mut().entry(CONNECTION) {
+        Entry::Vacant(v) => {
+            v.insert(HeaderValue::from_static(if peer.keep_alive { "keep-alive" } else { "close" }));
         }
-    } else if !resp.headers().contains_key(CONNECTION) {
-        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        Entry::Occupied(mut o) => {
+            let close = |v: &HeaderValue| {
+                v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+            };
+            let closing = !peer.keep_alive || o.iter().any(close);
+            let only_close = o.get() == "close" && o.iter().count() == 1;
+            if closing && !only_close {
+                // (Every value goes: `close` alone says it.)
+                o.insert(HeaderValue::from_static("close"));
+            }
+        }
     }
 }
 
