@@ -90,11 +90,9 @@ impl Directives {
     fn of(headers: &HeaderMap) -> Directives {
         let mut d = Directives::default();
         for value in headers.get_all(CACHE_CONTROL) {
-            let text = value.as_bytes();
-            if !text.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
-                continue;
-            }
-            for part in text.split(|&b| b == b',') {
+            // (The text test is the header value's own: visible ASCII and tabs.)
+            let Ok(text) = value.to_str() else { continue };
+            for part in text.as_bytes().split(|&b| b == b',') {
                 let part = part.trim_ascii_start();
                 let Some(eq) = part.iter().position(|&b| b == b'=') else { continue };
                 let (name, v) = (&part[..eq], &part[eq + 1..]);

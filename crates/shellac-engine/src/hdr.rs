@@ -155,13 +155,13 @@ pub fn filter(headers: &mut HeaderMap, drop: &NameSet) {
 
 /// The tokens listed in `Connection:`, trimmed and as sent (compare them ignoring case).
 pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_ {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    tokens(headers.get_all(CONNECTION).iter())
+}
+
+/// The comma-separated tokens of some header values, trimmed and as sent (a value that is not
+/// text has none).
+pub fn tokens<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> impl Iterator<Item = &'a str> {
+    values.filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// A protected header named in the client's `Connection:`, if any (lower case).
@@ -207,8 +207,17 @@ fn digits(buf: &mut [u8], end: usize, n: u64) -> usize {
 /// The length of a message head on the wire: the first line (`A B C\r\n`), each header
 /// (`name: value\r\n`), and the blank line.
 pub(crate) fn head_len(a: &str, b: &str, c: &str, headers: &http::HeaderMap) -> u64 {
-    let fields: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
-    (a.len() + b.len() + c.len() + 4 + fields + 2) as u64
+    line_and_end_len(a, b, c) + headers.iter().map(|(n, v)| field_len(n.as_str(), v.as_bytes())).sum::<u64>()
+}
+
+/// The length of a head's first line (`A B C\r\n`) and of the blank line that ends it.
+pub(crate) fn line_and_end_len(a: &str, b: &str, c: &str) -> u64 {
+    (a.len() + b.len() + c.len() + 4 + 2) as u64
+}
+
+/// The length of a header line on the wire (`name: value\r\n`).
+pub(crate) fn field_len(name: &str, value: &[u8]) -> u64 {
+    (name.len() + value.len() + 4) as u64
 }
 
 #[cfg(test)]

@@ -299,9 +299,7 @@ impl Buffer {
     /// Records one with this data.
     pub fn add_str(&mut self, tag: Tag, data: &str) {
         if let Some(g) = &mut self.0 {
-            let [a, b, c, d] = u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes();
-            g.bytes.reserve(5 + data.len());
-            g.bytes.extend_from_slice(&[tag as u8, a, b, c, d]);
+            txn::open_sized(&mut g.bytes, tag, data.len());
             g.bytes.extend_from_slice(data.as_bytes());
         }
     }
@@ -317,10 +315,7 @@ impl Buffer {
     pub fn add_header(&mut self, tag: Tag, name: &str, value: &[u8]) {
         if let Some(g) = &mut self.0 {
             // (Its length known at once: written with the tag, not filled in after.)
-            let len = name.len() + 2 + value.len();
-            g.bytes.reserve(5 + len);
-            let [a, b, c, d] = u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
-            g.bytes.extend_from_slice(&[tag as u8, a, b, c, d]);
+            txn::open_sized(&mut g.bytes, tag, name.len() + 2 + value.len());
             g.bytes.extend_from_slice(name.as_bytes());
             g.bytes.extend_from_slice(b": ");
             g.bytes.extend_from_slice(value);

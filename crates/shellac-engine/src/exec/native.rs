@@ -2,8 +2,8 @@
 //! closures: `vcl_builtin_recv` (with `vcl_req_host`, `vcl_req_method`,
 //! `vcl_req_authorization`, `vcl_req_cookie`), `vcl_builtin_hash` and
 //! `vcl_builtin_backend_response` (with `vcl_beresp_stale`, `vcl_beresp_cookie`,
-//! `vcl_beresp_control`, `vcl_beresp_vary`, `vcl_beresp_hitmiss`). Varnish compiles VCL to C; interpreted, these two cost a cache hit
-//! about a tenth of its instructions.
+//! `vcl_beresp_control`, `vcl_beresp_vary`, `vcl_beresp_hitmiss`). Varnish compiles VCL to C;
+//! interpreted, the builtin subroutines cost a cache hit about a tenth of its instructions.
 //!
 //! Only when none of those subroutines has a part of the user's (a VCL may add to any of them;
 //! then the interpreter runs them all). Each reads and writes through the same `vars` calls

@@ -22,12 +22,9 @@ impl Peer {
         let http10 = version == Version::HTTP_10;
         // (One probe of the headers, and a walk over the tokens of what it finds.)
         let (mut close, mut keep) = (false, false);
-        for value in headers.get_all(http::header::CONNECTION) {
-            for token in value.to_str().unwrap_or("").split(',') {
-                let token = token.trim();
-                close |= token.eq_ignore_ascii_case("close");
-                keep |= token.eq_ignore_ascii_case("keep-alive");
-            }
+        for token in crate::hdr::connection_tokens(headers) {
+            close |= token.eq_ignore_ascii_case("close");
+            keep |= token.eq_ignore_ascii_case("keep-alive");
         }
         let keep_alive = !close && (!http10 || keep);
         Peer { http10, keep_alive }
@@ -50,10 +47,7 @@ pub(super) fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &
             v.insert(HeaderValue::from_static(if peer.keep_alive { "keep-alive" } else { "close" }));
         }
         Entry::Occupied(mut o) => {
-            let close = |v: &HeaderValue| {
-                v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-            };
-            let closing = !peer.keep_alive || o.iter().any(close);
+            let closing = !peer.keep_alive || crate::hdr::tokens(o.iter()).any(|t| t.eq_ignore_ascii_case("close"));
             let only_close = o.get() == "close" && o.iter().count() == 1;
             if closing && !only_close {
                 // (Every value goes: `close` alone says it.)

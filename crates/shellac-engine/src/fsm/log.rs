@@ -4,44 +4,15 @@
 //! before it), and a restart, which ends the transaction and begins the next (`Link req N
 //! restart`, `Begin req N restart`), as varnishd 7.1 logs them.
 
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::Response;
 
 use super::Task;
 use crate::body::Body;
+use crate::hdr;
 use crate::value::now;
 use crate::vsl::Num::U;
 use crate::vsl::{Buffer, Side, Tag};
-
-/// The bytes hyper's server adds to a response head: `date` when it has none, and the
-/// `Connection` token that tells the client whether the connection goes on (`close` to an
-/// HTTP/1.1 client that asked for it, `keep-alive` to an HTTP/1.0 one that asked for that),
-/// on a line of its own or after the response's own `Connection` values.
-fn added_by_hyper(headers: &http::HeaderMap, peer: super::Peer) -> u64 {
-    let mut n = 0;
-    if !headers.contains_key(DATE) {
-        n += "date: Mon, 07 Dec 2026 03:41:10 GMT\r\n".len();
-    }
-    let has = |token: &str| {
-        headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
-    };
-    let token = match (peer.http10, peer.keep_alive) {
-        (false, false) if !has("close") => Some("close"),
-        (true, true) if !has("keep-alive") => Some("keep-alive"),
-        _ => None,
-    };
-    if let Some(token) = token {
-        n += if headers.contains_key(CONNECTION) {
-            ", ".len() + token.len()
-        } else {
-            "connection: \r\n".len() + token.len()
-        };
-    }
-    n as u64
-}
 
 impl Task {
     /// Logs the response as it goes to the client, and wraps its body so that the
@@ -68,26 +39,29 @@ impl Task {
                 None => chunked = !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10,
             }
         }
-        // The head's length (`ReqAcct`'s fourth field): the status line, what hyper adds on
-        // the way out and the end here, the headers counted on the walk that logs them.
-        let mut head_out = ("HTTP/1.1".len() + 1 + code.len() + 1 + reason.len() + 2 + 2) as u64;
+        // The head's length (`ReqAcct`'s fourth field): the status line and the end, what
+        // hyper adds on the way out, and the headers, counted on the walk that logs them. (The
+        // Connection header is in already, so hyper adds none: see `connection.rs`. A date it
+        // adds when the answer has none.)
+        let mut head_out = hdr::line_and_end_len("HTTP/1.1", code, &reason);
         if chunked {
-            head_out += "transfer-encoding: chunked\r\n".len() as u64;
+            head_out += hdr::field_len("transfer-encoding", b"chunked");
         }
-        head_out += added_by_hyper(resp.headers(), self.peer);
+        if !resp.headers().contains_key(DATE) {
+            head_out += hdr::field_len("date", b"Thu, 01 Jan 1970 00:00:00 GMT");
+        }
         let mut vsl = std::mem::take(&mut self.vsl);
         if acct.piped {
             vsl.timestamp("Pipe", now());
-            head_out += resp.headers().iter().map(|(n, v)| (n.as_str().len() + 2 + v.len() + 2) as u64).sum::<u64>();
+            head_out += resp.headers().iter().map(|(n, v)| hdr::field_len(n.as_str(), v.as_bytes())).sum::<u64>();
         } else {
             vsl.timestamp("Process", now());
             vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
             vsl.add_str(Tag::RespStatus, code);
             vsl.add_str(Tag::RespReason, &reason);
             for (name, value) in resp.headers() {
-                let name = name.as_str();
-                head_out += (name.len() + 2 + value.len() + 2) as u64;
-                vsl.add_header(Tag::RespHeader, name, value.as_bytes());
+                head_out += hdr::field_len(name.as_str(), value.as_bytes());
+                vsl.add_header(Tag::RespHeader, name.as_str(), value.as_bytes());
             }
         }
         let server = self.server.clone();

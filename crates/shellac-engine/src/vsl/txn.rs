@@ -77,6 +77,14 @@ pub(crate) fn open(b: &mut Vec<u8>, tag: Tag) -> usize {
     b.len() - 4
 }
 
+/// Opens a record whose data will be `len` bytes: its tag and its length at once (room made
+/// for the data too).
+pub(crate) fn open_sized(b: &mut Vec<u8>, tag: Tag, len: usize) {
+    b.reserve(5 + len);
+    let [x, y, z, w] = u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
+    b.extend_from_slice(&[tag as u8, x, y, z, w]);
+}
+
 /// Closes the record opened at `at`: its length.
 pub(crate) fn close(b: &mut [u8], at: usize) {
     let len = (b.len() - at - 4) as u32;
@@ -212,13 +220,20 @@ fn records(body: &[u8]) -> Option<Vec<(Tag, &[u8])>> {
     let mut out = Vec::with_capacity(48);
     let mut i = 0;
     while i < body.len() {
-        let tag = *Tag::ALL.get(usize::from(body[i]))?;
-        let len = u32::from_le_bytes(body.get(i + 1..i + 5)?.try_into().ok()?) as usize;
-        let data = body.get(i + 5..i + 5 + len)?;
+        let (tag, data, next) = record_at(body, i)?;
         out.push((tag, data));
-        i += 5 + len;
+        i = next;
     }
     Some(out)
+}
+
+/// The record at `i` of a transaction's bytes (after its head): tag, data, and where the next
+/// one starts; `None` when its framing is wrong.
+fn record_at(body: &[u8], i: usize) -> Option<(Tag, &[u8], usize)> {
+    let tag = *Tag::ALL.get(usize::from(*body.get(i)?))?;
+    let len = u32::from_le_bytes(body.get(i + 1..i + 5)?.try_into().ok()?) as usize;
+    let data = body.get(i + 5..i + 5 + len)?;
+    Some((tag, data, i + 5 + len))
 }
 
 /// The transaction at the start of `buf`, if one is there whole.
@@ -256,16 +271,13 @@ pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
     let mut scratch = Vec::new();
     let mut i = 0;
     while i < body.len() {
-        let Some(&tag) = Tag::ALL.get(usize::from(body[i])) else { return Found::Garbage };
-        let Some(n) = body.get(i + 1..i + 5) else { return Found::Garbage };
-        let n = u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize;
-        let Some(data) = body.get(i + 5..i + 5 + n) else { return Found::Garbage };
+        let Some((tag, data, next)) = record_at(body, i) else { return Found::Garbage };
         if keep.contains(tag) {
             let at = text.len();
             push_text(&mut text, tag, data, true, &mut scratch);
             spans.push((tag, at..text.len()));
         }
-        i += 5 + n;
+        i = next;
     }
     Found::Txn(Decoded { vxid, side, text, spans }, len)
 }
