@@ -280,6 +280,12 @@ impl Body {
         self.len() == 0
     }
 
+    /// Whether a reader at `cursor` has read all of it (it is complete, and no bytes are left).
+    pub fn is_read(&self, cursor: &Cursor) -> bool {
+        let i = self.inner.lock();
+        i.fill.is_none() && cursor.read >= i.chunks.len()
+    }
+
     /// Where the filling stands.
     pub fn state(&self) -> State {
         match &self.inner.lock().fill {
@@ -387,11 +393,16 @@ mod tests {
         assert_eq!(poll(&b, &mut late, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"ab")))));
         assert_eq!(poll(&b, &mut late, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"cd")))));
         assert!(poll(&b, &mut late, &w).is_pending());
+        // Read to the end so far, but not complete: not read yet.
+        assert!(!b.is_read(&late));
         b.finish(State::Complete);
+        assert!(b.is_read(&late) && !b.is_read(&early));
         assert_eq!(poll(&b, &mut late, &w), Poll::Ready(None));
         assert_eq!(poll(&b, &mut early, &w), Poll::Ready(Some(Ok(Bytes::from_static(b"cd")))));
+        assert!(b.is_read(&early));
         assert_eq!(poll(&b, &mut early, &w), Poll::Ready(None));
         assert_eq!(b.len(), 4);
+        assert!(Body::complete(Bytes::new()).is_read(&Cursor::default()));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The one message body type of the data path, for responses to clients and requests to
 //! backends: empty, a buffer (synthetic pages, buffered fetches), or a stream read from the other
 //! side (a client's request body, or a backend response through its pool [`Lease`]) with a
-//! between-bytes timeout and a size limit. When a backend response stream ends cleanly, its
+//! between-bytes timeout and a size limit, or a stored object's body (read from the store as its
+//! fetch fills it). When a backend response stream ends cleanly, its
 //! connection goes back to the pool; when it stalls or breaks, the stream errors, so hyper aborts
 //! the client connection and the client sees a truncated body (spec §4.2).
 
@@ -30,6 +31,8 @@ pub struct Body {
 enum Kind {
     Empty,
     Full(Option<Bytes>),
+    /// A stored object's body, read from its first byte while its fetch may still fill it.
+    Object(Arc<Object>, Cursor),
     Stream(Box<Stream>),
     Filtered(Box<Filtered>),
     Logged(Box<Logged>),
@@ -85,8 +88,6 @@ enum Source {
     Incoming(Incoming),
     /// A backend response body on a pooled connection.
     Backend(Lease),
-    /// A stored object's body, read from its first byte while its fetch may still fill it.
-    Object(Arc<Object>, Cursor),
     /// Ended by an error.
     Broken,
 }
@@ -143,7 +144,7 @@ impl Body {
 
     /// The body of a stored object (complete or still filling), from its first byte.
     pub fn object(obj: Arc<Object>) -> Body {
-        Body::streamed(None, Source::Object(obj, Cursor::default()), None, 0, None)
+        Body { kind: Kind::Object(obj, Cursor::default()) }
     }
 
     fn streamed(
@@ -187,7 +188,7 @@ impl Body {
         match &self.kind {
             Kind::Empty => Some(Body::empty()),
             Kind::Full(b) => Some(Body { kind: Kind::Full(b.clone()) }),
-            Kind::Stream(_) | Kind::Filtered(_) | Kind::Logged(_) | Kind::Range(_) => None,
+            Kind::Object(..) | Kind::Stream(_) | Kind::Filtered(_) | Kind::Logged(_) | Kind::Range(_) => None,
         }
     }
 
@@ -212,6 +213,9 @@ impl Body {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Object(obj, cursor) => {
+                obj.body.poll_chunk(cursor, cx).map(|c| c.map(|c| c.map(Frame::data).map_err(BodyError::Backend)))
+            }
             Kind::Stream(s) => s.poll(cx),
             Kind::Filtered(f) => f.poll(cx),
             Kind::Range(r) => r.poll(cx),
@@ -244,6 +248,9 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(b) => b.is_none(),
+            // (Read to the end: hyper ends the answer with its last chunk, not with one more
+            // poll.)
+            Kind::Object(obj, cursor) => obj.body.is_read(cursor),
             Kind::Stream(s) => s.first.is_none() && s.source.is_end_stream(),
             Kind::Filtered(f) => f.done,
             Kind::Range(r) => r.left == 0,
@@ -256,6 +263,8 @@ impl http_body::Body for Body {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Range(r) => SizeHint::with_exact(r.left),
+            // The object's headers carry its length when the backend gave one.
+            Kind::Object(..) => SizeHint::new(),
             Kind::Stream(s) => {
                 let extra = s.first.as_ref().map_or(0, |b| b.len() as u64);
                 let inner = s.source.size_hint();
@@ -277,6 +286,7 @@ impl std::fmt::Debug for Body {
         match &self.kind {
             Kind::Empty => f.write_str("Body::Empty"),
             Kind::Full(b) => write!(f, "Body::Full({})", b.as_ref().map_or(0, Bytes::len)),
+            Kind::Object(..) => f.write_str("Body::Object"),
             Kind::Stream(_) => f.write_str("Body::Stream"),
             Kind::Filtered(x) => write!(f, "Body::Filtered({:?}, {:?})", x.codec, x.inner),
             Kind::Logged(x) => write!(f, "Body::Logged({:?})", x.inner),
@@ -332,9 +342,6 @@ impl Stream {
             Source::Backend(lease) => {
                 lease.poll_data(cx).map(|d| d.map(|d| d.map(Frame::data).map_err(BodyError::Backend)))
             }
-            Source::Object(obj, cursor) => {
-                obj.body.poll_chunk(cursor, cx).map(|c| c.map(|c| c.map(Frame::data).map_err(BodyError::Backend)))
-            }
             Source::Broken => Poll::Ready(None),
         };
         match polled {
@@ -386,7 +393,6 @@ impl Source {
         match self {
             Source::Incoming(inner) => inner.is_end_stream(),
             Source::Backend(lease) => lease.is_done(),
-            Source::Object(obj, _) => obj.body.state() == shellac_cache::body::State::Complete && obj.body.is_empty(),
             Source::Broken => true,
         }
     }
@@ -398,8 +404,6 @@ impl Source {
                 Some(n) => SizeHint::with_exact(n),
                 None => SizeHint::new(),
             },
-            // The object's headers carry its length when the backend gave one.
-            Source::Object(..) => SizeHint::new(),
             Source::Broken => SizeHint::with_exact(0),
         }
     }
