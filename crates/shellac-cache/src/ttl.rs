@@ -4,7 +4,7 @@
 //! grace. Pure: the caller gives the time.
 
 use http::header::{AGE, CACHE_CONTROL, DATE, EXPIRES};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 /// The parameters the rules read.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,23 +42,28 @@ impl Default for TtlParams {
 /// When a response received at `now` was born at the origin: `now − Age` (a non-numeric
 /// `Age` counts as 0).
 pub fn origin_time(headers: &HeaderMap, now: f64) -> f64 {
-    let age = headers.get(AGE).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    born(headers.get(AGE), now)
+}
+
+/// `now − Age` (a non-numeric one counts as 0).
+fn born(age: Option<&HeaderValue>, now: f64) -> f64 {
+    let age = age.and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     now - age as f64
 }
 
 /// The TTL of a response with `status` and `headers` received at `now`.
 pub fn rfc_ttl(status: u16, headers: &HeaderMap, now: f64, p: &TtlParams) -> Ttl {
-    let t_origin = origin_time(headers, now);
+    let f = Fields::of(headers);
+    let t_origin = born(f.age, now);
     let mut out = Ttl { t_origin, ttl: p.default_ttl, grace: p.default_grace, keep: p.default_keep };
-    let cc = Directives::of(headers);
     out.ttl = match status {
         // Redirects that are temporary: only an explicit lifetime makes them cacheable.
-        302 | 307 => freshness(&cc, headers, now, p).unwrap_or(-1.0),
-        200 | 203 | 204 | 300 | 301 | 304 | 404 | 410 | 414 => freshness(&cc, headers, now, p).unwrap_or(p.default_ttl),
+        302 | 307 => freshness(&f, now, p).unwrap_or(-1.0),
+        200 | 203 | 204 | 300 | 301 | 304 | 404 | 410 | 414 => freshness(&f, now, p).unwrap_or(p.default_ttl),
         _ => -1.0,
     };
     if out.ttl >= 0.0 {
-        if let Some(swr) = cc.stale_while_revalidate {
+        if let Some(swr) = f.cc.stale_while_revalidate {
             out.grace = swr;
         }
     }
@@ -69,9 +74,37 @@ pub fn rfc_ttl(status: u16, headers: &HeaderMap, now: f64, p: &TtlParams) -> Ttl
 /// its `Date` and `Expires` (seconds since the epoch, 0 without one) and the `s-maxage` or
 /// `max-age` that counts (0 without one).
 pub fn header_times(headers: &HeaderMap) -> (f64, f64, f64) {
-    let time = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok()).and_then(parse_rfc1123);
-    let cc = Directives::of(headers);
-    (time(DATE).unwrap_or(0.0), time(EXPIRES).unwrap_or(0.0), cc.s_maxage.or(cc.max_age).unwrap_or(0.0))
+    let f = Fields::of(headers);
+    let time = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).and_then(parse_rfc1123).unwrap_or(0.0);
+    (time(f.date), time(f.expires), f.cc.s_maxage.or(f.cc.max_age).unwrap_or(0.0))
+}
+
+/// The headers the rules read, found in one walk over the headers (a response has a handful:
+/// cheaper than a hashed lookup of each): the first `Age`, `Date` and `Expires`, and the
+/// directives of every `Cache-Control`.
+struct Fields<'a> {
+    age: Option<&'a HeaderValue>,
+    date: Option<&'a HeaderValue>,
+    expires: Option<&'a HeaderValue>,
+    cc: Directives,
+}
+
+impl<'a> Fields<'a> {
+    fn of(headers: &'a HeaderMap) -> Fields<'a> {
+        let mut f = Fields { age: None, date: None, expires: None, cc: Directives::default() };
+        for (name, value) in headers {
+            if name == CACHE_CONTROL {
+                f.cc.add(value);
+            } else if name == AGE {
+                f.age.get_or_insert(value);
+            } else if name == DATE {
+                f.date.get_or_insert(value);
+            } else if name == EXPIRES {
+                f.expires.get_or_insert(value);
+            }
+        }
+        f
+    }
 }
 
 /// The `Cache-Control` directives the lifetime depends on, across every `Cache-Control` header
@@ -85,40 +118,42 @@ struct Directives {
 }
 
 impl Directives {
-    /// One pass over the headers. (A header that is not text — bytes past ASCII — counts for
-    /// nothing.)
-    fn of(headers: &HeaderMap) -> Directives {
-        let mut d = Directives::default();
-        for value in headers.get_all(CACHE_CONTROL) {
-            // (The text test is the header value's own: visible ASCII and tabs.)
-            let Ok(text) = value.to_str() else { continue };
-            for part in text.as_bytes().split(|&b| b == b',') {
-                let part = part.trim_ascii_start();
-                let Some(eq) = part.iter().position(|&b| b == b'=') else { continue };
-                let (name, v) = (&part[..eq], &part[eq + 1..]);
-                let slot = match name.len() {
-                    7 if name.eq_ignore_ascii_case(b"max-age") => &mut d.max_age,
-                    8 if name.eq_ignore_ascii_case(b"s-maxage") => &mut d.s_maxage,
-                    22 if name.eq_ignore_ascii_case(b"stale-while-revalidate") => &mut d.stale_while_revalidate,
-                    _ => continue,
-                };
-                if slot.is_none() {
-                    *slot = Some(seconds(v));
-                }
+    /// Adds what one `Cache-Control` value says. (A value that is not text — bytes past
+    /// ASCII — counts for nothing.)
+    fn add(&mut self, value: &HeaderValue) {
+        let text = value.as_bytes();
+        // (The text test is the header value's own, `to_str`'s: visible ASCII and tabs.)
+        if !text.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+            return;
+        }
+        let mut rest = text;
+        while !rest.is_empty() {
+            let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+            let part = rest[..end].trim_ascii_start();
+            rest = rest.get(end + 1..).unwrap_or_default();
+            let Some(eq) = part.iter().position(|&b| b == b'=') else { continue };
+            let (name, v) = (&part[..eq], &part[eq + 1..]);
+            let slot = match name.len() {
+                7 if name.eq_ignore_ascii_case(b"max-age") => &mut self.max_age,
+                8 if name.eq_ignore_ascii_case(b"s-maxage") => &mut self.s_maxage,
+                22 if name.eq_ignore_ascii_case(b"stale-while-revalidate") => &mut self.stale_while_revalidate,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(seconds(v));
             }
         }
-        d
     }
 }
 
 /// The lifetime the headers give, if they give one: `s-maxage`, else `max-age`, else `Expires`.
-fn freshness(cc: &Directives, headers: &HeaderMap, now: f64, p: &TtlParams) -> Option<f64> {
-    if let Some(n) = cc.s_maxage.or(cc.max_age) {
+fn freshness(f: &Fields<'_>, now: f64, p: &TtlParams) -> Option<f64> {
+    if let Some(n) = f.cc.s_maxage.or(f.cc.max_age) {
         return Some(n);
     }
-    let expires = headers.get(EXPIRES).and_then(|v| v.to_str().ok()).and_then(parse_rfc1123)?;
-    let date = headers.get(DATE).and_then(|v| v.to_str().ok()).and_then(parse_rfc1123);
-    Some(match date {
+    let time = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).and_then(parse_rfc1123);
+    let expires = time(f.expires)?;
+    Some(match time(f.date) {
         Some(d) if expires < d => 0.0,
         Some(d) if (d - now).abs() >= p.clock_skew => expires - d,
         _ => (expires - now).max(0.0),
