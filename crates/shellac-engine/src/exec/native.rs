@@ -92,13 +92,19 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 /// Whether `hay` holds any of `needles` (lower case ASCII, each beginning with a letter),
 /// ignoring ASCII case: `(?i)(a|b|c)`, in one scan.
 fn contains_any_ignore_case(hay: &[u8], needles: &[&[u8]]) -> bool {
+    // The needles' first letters, a bit each: most bytes are passed over on one test.
+    let firsts = needles.iter().filter_map(|n| n.first()).fold(0u32, |m, &b| m | 1 << (b.wrapping_sub(b'a') & 31));
     hay.iter().enumerate().any(|(i, &b)| {
         // (A letter's two cases differ by 0x20 alone; no other byte maps onto a lower case
         // letter this way.)
-        let b = b | 0x20;
-        needles
-            .iter()
-            .any(|n| n.first() == Some(&b) && hay.len() - i >= n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n))
+        let letter = (b | 0x20).wrapping_sub(b'a');
+        letter < 26
+            && firsts & 1 << letter != 0
+            && needles.iter().any(|n| {
+                n.first() == Some(&(b | 0x20))
+                    && hay.len() - i >= n.len()
+                    && hay[i..i + n.len()].eq_ignore_ascii_case(n)
+            })
     })
 }
 
