@@ -18,7 +18,6 @@ use http::HeaderValue;
 use shellac_cache::body::State as BodyState;
 use shellac_cache::{Fetch, Head, Kind, Object, Ttl, Vary};
 use shellac_vcl::symbols::{ActionKind, Method};
-use tokio::sync::oneshot;
 
 use crate::body::Body;
 use crate::error::FetchError;
@@ -165,57 +164,64 @@ pub struct Fill {
     pub stale: Option<Arc<Object>>,
 }
 
-/// A fetch begun by the request that waits for its object: polled in that request's task
-/// until the object's head is handed over (a body that came with the head is complete by
-/// then, and the fetch is over: no task, no wake-ups across tasks), then, if its body is still
-/// arriving, or if the request goes away first, it goes on in a task of its own. Dropped at
-/// once, it is a background fetch.
+/// A fetch begun by the request that waits for its object: its head is polled in that
+/// request's task until the object is handed over (a body that came with the head is complete
+/// by then, and the fetch is over: no task, no wake-ups across tasks); if its body is still
+/// arriving, the rest of it goes on in a task of its own, as all of it does if the request goes
+/// away first. Dropped at once, it is a background fetch.
 pub struct Inline {
-    fut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-    rx: oneshot::Receiver<Handoff>,
+    head: Option<UpToHandoff>,
 }
 
-impl Inline {
-    /// What is left of the fetch goes on in a task of its own (without a runtime, at
-    /// shutdown, it stops).
-    fn detach(&mut self) {
-        if let Some(fut) = self.fut.take() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(crate::clock::per_poll(fut));
-            }
-        }
+/// A fetch up to the handing over of its object (`None`: it ended without one), with what is
+/// left of it then.
+type UpToHandoff = Pin<Box<dyn Future<Output = Option<(Handoff, Option<Rest>)>> + Send>>;
+
+/// What is left of a fetch once its object is handed over: its body, still arriving.
+type Rest = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `fut` in a task of its own (without a runtime, at shutdown, it stops).
+fn go_on(fut: impl Future<Output = ()> + Send + 'static) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(crate::clock::per_poll(fut));
     }
 }
 
 impl Future for Inline {
-    type Output = Result<Handoff, oneshot::error::RecvError>;
+    /// The object, `None` when the fetch ended without one.
+    type Output = Option<Handoff>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if let Some(fut) = &mut this.fut {
-            if fut.as_mut().poll(cx).is_ready() {
-                this.fut = None;
+        let Some(head) = &mut self.head else { return Poll::Ready(None) };
+        let out = std::task::ready!(head.as_mut().poll(cx));
+        self.head = None;
+        Poll::Ready(out.map(|(handoff, rest)| {
+            if let Some(rest) = rest {
+                go_on(rest);
             }
-        }
-        // (A fetch that ended without an object dropped the sender: `Err` now.)
-        let handoff = std::task::ready!(Pin::new(&mut this.rx).poll(cx));
-        this.detach();
-        Poll::Ready(handoff)
+            handoff
+        }))
     }
 }
 
 impl Drop for Inline {
     fn drop(&mut self) {
         // The request went away: the fetch goes on without it.
-        self.detach();
+        if let Some(head) = self.head.take() {
+            go_on(async move {
+                if let Some((_, Some(rest))) = head.await {
+                    rest.await;
+                }
+            });
+        }
     }
 }
 
 /// A backend fetch that fills an object (a miss, or a background fetch): the object is stored
 /// in the index through `fetch` (when its lifetime says so; the requests waiting on it are
 /// woken) and comes back as soon as its head is known, its body then streaming into it for
-/// whoever reads it; the channel closes when the fetch failed. The fetch goes on if the client
-/// goes away; a body that breaks off takes the object out of the index.
+/// whoever reads it (`None` when the fetch failed). The fetch goes on if the client goes away;
+/// a body that breaks off takes the object out of the index.
 pub fn start(
     server: Arc<Server>,
     params: Arc<Params>,
@@ -225,20 +231,19 @@ pub fn start(
     body: Body,
     Fill { fetch, stale }: Fill,
 ) -> Inline {
-    let (tx, rx) = oneshot::channel();
     bereq.hash = fetch.as_ref().map(|f| *f.key());
     // A kept object with a validator is revalidated rather than fetched again (spec §5.7).
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
     // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the
     // whole future, the backend request, the body and every await's state, into a task cell).
-    let fut = Box::pin(async move {
+    let head = Box::pin(async move {
         let mut task = FetchTask::new(&server, &params, &vcl, &sess, bereq, body, stale);
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state
         // lives in this box with the rest: a task spawned for what is left holds the box, and
         // tokio copies no more than that.)
         let Outcome::Deliver(fetched) = task.run().await else {
             task.take_log().finish(&server.registry.log, 0);
-            return;
+            return None;
         };
         let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len, log: _ } = *fetched;
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
@@ -322,17 +327,30 @@ pub fn start(
             }
         };
         // Whoever waits gets the object now; the rest of the body follows.
-        let _ = tx.send(Handoff { obj: obj.clone(), headers });
-        let complete = match ended {
-            Some(complete) => complete,
-            None => fill(cache, &obj, body).await,
+        let handoff = Handoff { obj: obj.clone(), headers };
+        let log = task.take_log();
+        let rest = match ended {
+            Some(complete) => {
+                finish(&server, &obj, complete, log);
+                None
+            }
+            None => Some(Box::pin(async move {
+                let complete = fill(&server.cache, &obj, body).await;
+                finish(&server, &obj, complete, log);
+            }) as Rest),
         };
-        if !complete && obj.is_stored() {
-            cache.remove(&obj);
-        }
-        task.take_log().finish(&server.registry.log, obj.body.len());
+        Some((handoff, rest))
     });
-    Inline { fut: Some(fut), rx }
+    Inline { head: Some(head) }
+}
+
+/// The end of a fetch that handed its object over: a body that did not complete takes the
+/// object out of the index; the backend transaction's log is committed.
+fn finish(server: &Server, obj: &Arc<Object>, complete: bool, log: FetchLog) {
+    if !complete && obj.is_stored() {
+        server.cache.remove(obj);
+    }
+    log.finish(&server.registry.log, obj.body.len());
 }
 
 /// Whether `stale` can be revalidated (it has a keep, a complete body and an `ETag` or

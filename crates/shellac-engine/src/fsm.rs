@@ -293,11 +293,11 @@ impl Task {
                     let started = fetch::start(server, params, vcl, sess, bereq, body, fill).await;
                     self.log_fetched();
                     match started {
-                        Ok(fetch::Handoff { obj, headers }) => match self.deliver_object(obj, false, Some(headers)) {
+                        Some(fetch::Handoff { obj, headers }) => match self.deliver_object(obj, false, Some(headers)) {
                             Ok(resp) => return resp,
                             Err(next) => next,
                         },
-                        Err(_) => Step::Synth(503, "Service Unavailable".into()),
+                        None => Step::Synth(503, "Service Unavailable".into()),
                     }
                 }
                 // A pass (or pipe's sibling): the response streams straight from the backend.
