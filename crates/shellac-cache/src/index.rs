@@ -14,7 +14,7 @@
 //! (by insert, abandon or drop).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hashbrown::hash_table::Entry;
@@ -75,7 +75,17 @@ struct Shard {
     /// `newest`).
     more: HashMap<Key, Vec<Arc<Object>>, KeyHash>,
     /// The busy fetch of each key that has one.
-    busy: HashMap<Key, Arc<Busy>, KeyHash>,
+    busy: HashMap<Key, Registered, KeyHash>,
+    /// The number the next registered fetch gets.
+    next_fetch: u64,
+}
+
+/// A busy fetch as its shard knows it: which one it is, and its waiting list, made when the
+/// first request waits (most fetches nobody waits on need none).
+struct Registered {
+    fetch: u64,
+    rush_exponent: usize,
+    waiting: Option<Arc<Busy>>,
 }
 
 /// Hashes a key by some of its own bits (uniform already: no need for SipHash's cost on every
@@ -115,14 +125,13 @@ fn hash(key: &Key) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// A fetch in progress that requests wait on.
+/// The waiting list of a fetch in progress.
 struct Busy {
     /// Lets waiters go: `rush_exponent` permits when a cacheable object arrives, and each
     /// waiter that goes passes on as many after its lookup (Varnish's rush, 3, 9, 27, …);
     /// closed (all go at once) when the fetch fails or brings a marker.
     rush: Semaphore,
     rush_exponent: usize,
-    done: AtomicBool,
     waiters: AtomicUsize,
 }
 
@@ -163,8 +172,9 @@ pub enum Lookup {
 pub struct Fetch {
     cache: Cache,
     key: Key,
-    /// The registered busy fetch; `None` for a fetch nobody waits on (hit-for-miss).
-    busy: Option<Arc<Busy>>,
+    /// Its number among its shard's registered fetches; `None` for a fetch nobody waits on
+    /// (hit-for-miss).
+    registered: Option<u64>,
 }
 
 /// A place on a busy fetch's waiting list.
@@ -292,7 +302,7 @@ impl Cache {
     /// Looks `key` up for a request (spec §5.3).
     pub fn lookup(&self, key: &Key, q: &Query<'_>) -> Lookup {
         let mut shard = self.shard(key).lock();
-        let busy = shard.busy.get(key).is_some_and(|b| !b.done.load(Ordering::Acquire));
+        let busy = shard.busy.contains_key(key);
         if shard.objects(key).iter().any(|o| self.inner.bans.behind(o)) {
             self.test_bans(&mut shard, key, q);
         }
@@ -317,8 +327,9 @@ impl Cache {
                 };
                 Lookup::Miss { fetch, stale }
             }
-            Decision::Wait => match shard.busy.get(key) {
-                Some(busy) => {
+            Decision::Wait => match shard.busy.get_mut(key) {
+                Some(r) => {
+                    let busy = r.waiting.get_or_insert_with(|| Busy::new(r.rush_exponent));
                     busy.waiters.fetch_add(1, Ordering::Relaxed);
                     Lookup::Wait(Waiter { busy: busy.clone() })
                 }
@@ -330,18 +341,19 @@ impl Cache {
 
     /// A fetch that nobody waits on, and that no lookup will wait for.
     pub fn private(&self, key: &Key) -> Fetch {
-        Fetch { cache: self.clone(), key: *key, busy: None }
+        Fetch { cache: self.clone(), key: *key, registered: None }
     }
 
     fn register(&self, key: &Key, shard: &mut Shard, rush_exponent: usize) -> Fetch {
-        let busy = Arc::new(Busy {
-            rush: Semaphore::new(0),
-            rush_exponent: rush_exponent.max(1),
-            done: AtomicBool::new(false),
-            waiters: AtomicUsize::new(0),
-        });
-        shard.busy.insert(*key, busy.clone());
-        Fetch { cache: self.clone(), key: *key, busy: Some(busy) }
+        let fetch = shard.next_fetch;
+        shard.next_fetch += 1;
+        let r = Registered { fetch, rush_exponent: rush_exponent.max(1), waiting: None };
+        // (A lookup registers a fetch only where none is busy; should one be, its waiters look
+        // up again, and wait for this one.)
+        if let Some(Registered { waiting: Some(busy), .. }) = shard.busy.insert(*key, r) {
+            busy.release(false);
+        }
+        Fetch { cache: self.clone(), key: *key, registered: Some(fetch) }
     }
 
     /// Removes `obj` from the index (its fetch failed, or it is evicted): its charge is
@@ -480,7 +492,14 @@ impl Fetch {
     /// Whether requests are waiting on this fetch (an error object is then kept a moment, so
     /// that they are served from it).
     pub fn has_waiters(&self) -> bool {
-        self.busy.as_ref().is_some_and(|b| b.waiters.load(Ordering::Relaxed) > 0)
+        let Some(fetch) = self.registered else { return false };
+        let shard = self.cache.shard(&self.key).lock();
+        shard
+            .busy
+            .get(&self.key)
+            .filter(|r| r.fetch == fetch)
+            .and_then(|r| r.waiting.as_ref())
+            .is_some_and(|b| b.waiters.load(Ordering::Relaxed) > 0)
     }
 
     /// The key it fills.
@@ -550,20 +569,25 @@ impl Fetch {
     /// Unregisters the busy fetch (if it is still this one) and wakes its waiters.
     /// `rush`: a cacheable object came, let the waiters go a few at a time; else all at once.
     fn clear(&mut self, shard: &mut Shard, rush: bool) {
-        let Some(busy) = self.busy.take() else { return };
+        let Some(fetch) = self.registered.take() else { return };
         // (One probe: a key's registered fetch is nearly always this one.)
-        if let Some(registered) = shard.busy.remove(&self.key) {
-            if !Arc::ptr_eq(&registered, &busy) {
-                shard.busy.insert(self.key, registered);
+        match shard.busy.remove(&self.key) {
+            Some(r) if r.fetch == fetch => {
+                if let Some(busy) = r.waiting {
+                    busy.release(rush);
+                }
             }
+            Some(other) => {
+                shard.busy.insert(self.key, other);
+            }
+            None => {}
         }
-        busy.release(rush);
     }
 }
 
 impl Drop for Fetch {
     fn drop(&mut self) {
-        if self.busy.is_some() {
+        if self.registered.is_some() {
             let cache = self.cache.clone();
             let mut shard = cache.shard(&self.key).lock();
             self.clear(&mut shard, false);
@@ -595,15 +619,13 @@ impl Drop for Rushed {
 // === impl Busy ===
 
 impl Busy {
+    fn new(rush_exponent: usize) -> Arc<Busy> {
+        Arc::new(Busy { rush: Semaphore::new(0), rush_exponent, waiters: AtomicUsize::new(0) })
+    }
+
     /// The fetch is over: the first `rush_exponent` waiters go (each then lets as many go), or
-    /// all of them.
+    /// all of them. (Called under the shard's lock, after the fetch left the busy list.)
     fn release(&self, rush: bool) {
-        self.done.store(true, Ordering::Release);
-        // (Called under the shard's lock, after the fetch left the busy list: with nobody
-        // waiting now, nobody ever will, and the semaphore's lock need not be taken.)
-        if self.waiters.load(Ordering::Relaxed) == 0 {
-            return;
-        }
         if rush {
             self.rush.add_permits(self.rush_exponent);
         } else {
