@@ -94,18 +94,22 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 fn contains_any_ignore_case(hay: &[u8], needles: &[&[u8]]) -> bool {
     // The needles' first letters, a bit each: most bytes are passed over on one test.
     let firsts = needles.iter().filter_map(|n| n.first()).fold(0u32, |m, &b| m | 1 << (b.wrapping_sub(b'a') & 31));
-    hay.iter().enumerate().any(|(i, &b)| {
+    for (i, &b) in hay.iter().enumerate() {
         // (A letter's two cases differ by 0x20 alone; no other byte maps onto a lower case
         // letter this way.)
-        let letter = (b | 0x20).wrapping_sub(b'a');
-        letter < 26
-            && firsts & 1 << letter != 0
-            && needles.iter().any(|n| {
-                n.first() == Some(&(b | 0x20))
-                    && hay.len() - i >= n.len()
-                    && hay[i..i + n.len()].eq_ignore_ascii_case(n)
-            })
-    })
+        let lower = b | 0x20;
+        let letter = lower.wrapping_sub(b'a');
+        if letter < 26 && firsts >> letter & 1 != 0 {
+            let rest = &hay[i..];
+            if needles
+                .iter()
+                .any(|n| n.first() == Some(&lower) && rest.len() >= n.len() && rest[..n.len()].eq_ignore_ascii_case(n))
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `vcl_beresp_cookie`, `vcl_beresp_control` and `vcl_beresp_vary`: whether the response's
