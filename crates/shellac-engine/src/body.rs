@@ -173,6 +173,16 @@ impl Body {
         Body { kind: Kind::Logged(Box::new(Logged { inner: self, sent: 0, end: Some(end) })) }
     }
 
+    /// The bytes of a complete body not read yet, taken (an empty body gives empty bytes);
+    /// `None` for any other body, left as it was.
+    pub fn take_full(&mut self) -> Option<Bytes> {
+        match &mut self.kind {
+            Kind::Empty => Some(Bytes::new()),
+            Kind::Full(b) => Some(b.take().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
     /// For a body run through a codec that has read all of it: the length of the body unpacked
     /// (see [`Codec::plain_len`]).
     pub fn plain_len(&self) -> Option<u64> {

@@ -476,8 +476,14 @@ impl Ready {
 /// a buffered body), without waiting. (Polled with a waker that does nothing: the next poll, by
 /// [`fill`], registers the task's.)
 fn take_ready(body: &mut Body) -> Ready {
-    let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut ready = Ready::default();
+    // (A body that came whole with the head, nearly always for a small one, needs no polling.)
+    if let Some(whole) = body.take_full() {
+        ready.one = Some(whole).filter(|b| !b.is_empty());
+        ready.end = Some(Ok(()));
+        return ready;
+    }
+    let mut cx = Context::from_waker(std::task::Waker::noop());
     loop {
         ready.end = match poll_data(body, &mut cx) {
             Poll::Ready(Some(Ok(data))) => {
