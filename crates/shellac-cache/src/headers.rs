@@ -28,8 +28,29 @@ impl Headers {
         if map.is_empty() {
             return Headers::default();
         }
-        let n = map.len();
-        let data: usize = map.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+        fn part<'a>((name, value): (&'a HeaderName, &'a HeaderValue)) -> (&'a [u8], &'a [u8]) {
+            (name.as_str().as_bytes(), value.as_bytes())
+        }
+        // (The map is walked once: up to this many headers, nearly always, into a list on the
+        // stack, read twice after; past it, into one on the heap.)
+        const INLINE: usize = 32;
+        if map.len() <= INLINE {
+            let mut parts: [(&[u8], &[u8]); INLINE] = [(&[], &[]); INLINE];
+            let mut n = 0;
+            for (slot, header) in parts.iter_mut().zip(map) {
+                *slot = part(header);
+                n += 1;
+            }
+            Headers::from_parts(&parts[..n])
+        } else {
+            Headers::from_parts(&map.iter().map(part).collect::<Vec<_>>())
+        }
+    }
+
+    /// Headers of these names (lower case) and values.
+    fn from_parts(parts: &[(&[u8], &[u8])]) -> Headers {
+        let n = parts.len();
+        let data: usize = parts.iter().map(|(name, value)| name.len() + value.len()).sum();
         let fits = |max: usize| data <= max && n <= max;
         let width = if fits(u8::MAX.into()) {
             1
@@ -53,8 +74,8 @@ impl Headers {
         };
         put(&mut block, 0, n);
         let mut end = 0;
-        for (i, (name, value)) in map.iter().enumerate() {
-            for (j, part) in [name.as_str().as_bytes(), value.as_bytes()].into_iter().enumerate() {
+        for (i, (name, value)) in parts.iter().enumerate() {
+            for (j, part) in [name, value].into_iter().enumerate() {
                 block[start + end..start + end + part.len()].copy_from_slice(part);
                 end += part.len();
                 put(&mut block, 1 + 2 * i + j, end);
@@ -195,6 +216,18 @@ mod tests {
             m.insert("x", HeaderValue::from_static("vvv"));
             m
         });
+    }
+
+    #[test]
+    fn many_headers_round_trip_as_few_do() {
+        for count in [1, 31, 32, 33, 100] {
+            let mut m = HeaderMap::new();
+            for i in 0..count {
+                m.append(HeaderName::from_bytes(format!("x-h{}", i % 7).as_bytes()).expect("name"), i.into());
+            }
+            let h = Headers::from_map(&m);
+            assert_eq!((h.len(), h.to_map(0)), (count, m), "{count} headers");
+        }
     }
 
     #[test]
