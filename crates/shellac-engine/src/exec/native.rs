@@ -191,14 +191,13 @@ fn vcl_builtin_hash(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
 
 /// `vcl_builtin_backend_response` and the five subroutines it calls.
 fn vcl_builtin_backend_response(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
-    if vars::get(ctx, Var::BereqUncacheable, None)?.truth() {
+    // (bereq.uncacheable and beresp.ttl read from the request and response themselves.)
+    if ctx.bereq.as_deref().ok_or_else(|| VclFail("bereq is not available here".into()))?.uncacheable {
         return ret(ActionKind::Deliver);
     }
-    let stale = matches!(vars::get(ctx, Var::BerespTtl, None)?, Value::Duration(t) if t <= 0.0);
-    let hitmiss = stale || {
-        let beresp = ctx.beresp.as_deref().ok_or_else(|| VclFail("beresp is not available here".into()))?;
-        headers_make_uncacheable(&beresp.headers)
-    };
+    let now = ctx.now();
+    let beresp = ctx.beresp.as_deref().ok_or_else(|| VclFail("beresp is not available here".into()))?;
+    let hitmiss = beresp.ttl_now(now) <= 0.0 || headers_make_uncacheable(&beresp.headers);
     if !hitmiss {
         return Ok(Flow::Next);
     }
