@@ -236,7 +236,7 @@ pub fn start(
     let stale = stale.filter(|s| revalidate(s, &mut bereq));
     // Boxed: it moves from the request's task to its own (and tokio would otherwise copy the
     // whole future, the backend request, the body and every await's state, into a task cell).
-    let head = Box::pin(async move {
+    let head = boxed(move || async move {
         let mut task = FetchTask::new(&server, &params, &vcl, &sess, bereq, body, stale);
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state
         // lives in this box with the rest: a task spawned for what is left holds the box, and
@@ -342,6 +342,13 @@ pub fn start(
         Some((handoff, rest))
     });
     Inline { head: Some(head) }
+}
+
+/// The future `make` makes, made in its box: a fetch's is some kilobytes (every await's state),
+/// which `Box::pin` of a future made on the stack would copy there and again into the box.
+fn boxed<F: Future + Send + 'static>(make: impl FnOnce() -> F) -> Pin<Box<dyn Future<Output = F::Output> + Send>> {
+    let made: Box<F> = Box::write(Box::<F>::new_uninit(), make());
+    Box::into_pin(made)
 }
 
 /// The end of a fetch that handed its object over: a body that did not complete takes the
