@@ -7,8 +7,12 @@
 # caches, so the gap between `miss` and `small` is what storing into (and evicting from) memory
 # the caches do not hold costs, and the gap between `small` and `pass` the miss path's own work.
 # Prints per round req/s and CPU per request of each, then the medians and the ratios.
+# With INSTRUCTIONS=1, then also the user-space instructions per request of a pass and of a miss
+# under valgrind's callgrind (a figure the machine's noise does not move; valgrind hides the CPU's
+# SHA instructions, so the key's hash runs in software there: some 3,500 instructions a miss
+# spends on real hardware in about 60 ns).
 #
-#   bench/miss.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
+#   [INSTRUCTIONS=1] bench/miss.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
 #
 # Loopback ports 18600-18603 must be free.
 set -euo pipefail
@@ -19,6 +23,7 @@ CONNS=${3:-50}
 
 . bench/lib.sh
 bench_need nginx:nginx-light wrk:wrk
+[ "${INSTRUCTIONS:-0}" = 1 ] && bench_need valgrind:valgrind
 cargo build --release -q -p shellac
 SHELLAC_PLAIN=target/release/shellac
 bench_ports 18600 18601 18602 18603
@@ -80,3 +85,32 @@ for mode in pass miss small; do
 done
 echo "per round, CPU per request of miss / pass (the figure) and of small / pass:"
 awk '{ cpu[$1, $2] = $4 } END { for (r = 1; cpu["pass", r] != ""; r++) printf "  round %d: %.3f   %.3f\n", r, cpu["miss", r] / cpu["pass", r], cpu["small", r] / cpu["pass", r] }' "$RES"
+
+[ "${INSTRUCTIONS:-0}" = 1 ] || exit 0
+# Instructions: one more Shellac at a time under callgrind (port 18603, the `small` one stopped
+# first; `-s malloc,4m`, which the warm-up fills, so that the misses evict), warmed up, counters
+# zeroed, SECONDS of load, dumped.
+kill "$PID_small"; wait "$PID_small" 2>/dev/null || true
+echo
+printf '%-5s %10s\n' mode instr/req
+for mode in pass miss; do
+    vcl=$mode
+    TOKIO_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$W/cg.$mode.%p" \
+        "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:18603 -f "$W/$vcl.vcl" -s malloc,4m >/dev/null 2>"$W/vg.$mode" &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18603/1k && break; sleep 0.2; done
+    script=$([ $mode = miss ] && echo "-s $W/unique.lua" || true)
+    taskset -c 0 wrk -t1 -c10 -d3s $script http://127.0.0.1:18603/1k >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    out=$(taskset -c 0 wrk -t1 -c10 -d"${SECS}s" $script http://127.0.0.1:18603/1k)
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    sleep 0.5
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    ir=$(awk '/^summary:/ {print $2}' "$(ls -S "$W"/cg."$mode".* | head -1)")
+    rm -f "$W"/cg."$mode".*
+    printf '%-5s %10s\n' "$mode" "$((ir / reqs))"
+    eval "IR_$mode=$((ir / reqs))"
+done
+awk -v p="$IR_pass" -v m="$IR_miss" 'BEGIN { printf "instructions of a miss / a pass: %.3f (%d more)\n", m / p, m - p }'
