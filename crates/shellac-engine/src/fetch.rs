@@ -239,8 +239,8 @@ pub fn start(
     let head = boxed(move || async move {
         let mut task = FetchTask::new(&server, &params, &vcl, &sess, bereq, body, stale);
         // A failed fetch drops `fetch`: its waiters wake and look up again. (The steps' state
-        // lives in this box with the rest: a task spawned for what is left holds the box, and
-        // tokio copies no more than that.)
+        // lives in this box: a task spawned for the fetch, should the request go away, holds
+        // the box, and tokio copies no more than that.)
         let Outcome::Deliver(fetched) = task.run().await else {
             task.take_log().finish(&server.registry.log, 0);
             return None;
