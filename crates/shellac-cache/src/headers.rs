@@ -13,6 +13,30 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+/// Writes the count and the positions into `numbers` (one slot each, by `put`) and the names and
+/// values into `bytes`.
+fn fill<'a>(
+    mut numbers: impl Iterator<Item = &'a mut [u8]>,
+    bytes: &mut [u8],
+    parts: &[(&[u8], &[u8])],
+    put: impl Fn(&mut [u8], usize),
+) {
+    let mut next = |v: usize| {
+        if let Some(slot) = numbers.next() {
+            put(slot, v);
+        }
+    };
+    next(parts.len());
+    let mut end = 0;
+    for (name, value) in parts {
+        for part in [name, value] {
+            bytes[end..end + part.len()].copy_from_slice(part);
+            end += part.len();
+            next(end);
+        }
+    }
+}
+
 /// Stored headers, in order.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
@@ -62,24 +86,13 @@ impl Headers {
         let start = 1 + width * (1 + 2 * n);
         let mut block = vec![0u8; start + data];
         block[0] = width as u8;
+        let (numbers, bytes) = block[1..].split_at_mut(start - 1);
         // (Each number fits: the width was chosen for them; header blocks are far below 4 GiB.
-        // A width known here writes each in place, not through a copy of some length.)
-        let put = |block: &mut [u8], i: usize, number: usize| {
-            let at = 1 + width * i;
-            match width {
-                1 => block[at] = number as u8,
-                2 => block[at..at + 2].copy_from_slice(&(number as u16).to_le_bytes()),
-                _ => block[at..at + 4].copy_from_slice(&(number as u32).to_le_bytes()),
-            }
-        };
-        put(&mut block, 0, n);
-        let mut end = 0;
-        for (i, (name, value)) in parts.iter().enumerate() {
-            for (j, part) in [name, value].into_iter().enumerate() {
-                block[start + end..start + end + part.len()].copy_from_slice(part);
-                end += part.len();
-                put(&mut block, 1 + 2 * i + j, end);
-            }
+        // A width fixed for the loop writes each in place, not through a copy of some length.)
+        match width {
+            1 => fill(numbers.chunks_exact_mut(1), bytes, parts, |c, v| c[0] = v as u8),
+            2 => fill(numbers.chunks_exact_mut(2), bytes, parts, |c, v| c.copy_from_slice(&(v as u16).to_le_bytes())),
+            _ => fill(numbers.chunks_exact_mut(4), bytes, parts, |c, v| c.copy_from_slice(&(v as u32).to_le_bytes())),
         }
         Headers { block: block.into_boxed_slice() }
     }
