@@ -275,6 +275,12 @@ impl Body {
         self.inner.lock().chunks.shared()
     }
 
+    /// Bytes stored so far and shared chunks, read together.
+    pub fn len_and_chunks(&self) -> (u64, usize) {
+        let i = self.inner.lock();
+        (i.chunks.len(), i.chunks.shared())
+    }
+
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -191,7 +191,8 @@ impl Object {
             }
             _ => 0,
         };
-        let body = self.body.len() + self.body.chunks() as u64 * storage::CHUNK_OVERHEAD;
+        let (len, chunks) = self.body.len_and_chunks();
+        let body = len + chunks as u64 * storage::CHUNK_OVERHEAD;
         std::mem::size_of::<Object>() as u64
             + storage::OBJECT_OVERHEAD
             + self.head.reason.as_ref().map_or(0, |r| r.len() as u64)
