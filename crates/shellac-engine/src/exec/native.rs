@@ -6,9 +6,11 @@
 //! interpreted, the builtin subroutines cost a cache hit about a tenth of its instructions.
 //!
 //! Only when none of those subroutines has a part of the user's (a VCL may add to any of them;
-//! then the interpreter runs them all). Each reads and writes through the same `vars` calls
-//! the linked statements make, so the log records, the "from now" TTL arithmetic and the
-//! header handling are the interpreter's own; the tests run both on the same requests.
+//! then the interpreter runs them all). Each writes through the same `vars` calls the linked
+//! statements make, and reads what they read (`vcl_builtin_backend_response` takes `bereq` and
+//! `beresp` from `vars` and reads `beresp.ttl` through the same "from now" arithmetic, its
+//! headers' first values in one walk), so the log records, the TTL arithmetic and the header
+//! handling are the interpreter's own; the tests run both on the same requests.
 
 use http::header::{AUTHORIZATION, COOKIE, HOST, SET_COOKIE, VARY};
 use http::HeaderName;
@@ -191,12 +193,11 @@ fn vcl_builtin_hash(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
 
 /// `vcl_builtin_backend_response` and the five subroutines it calls.
 fn vcl_builtin_backend_response(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
-    // (bereq.uncacheable and beresp.ttl read from the request and response themselves.)
-    if ctx.bereq.as_deref().ok_or_else(|| VclFail("bereq is not available here".into()))?.uncacheable {
+    if vars::bereq(ctx)?.uncacheable {
         return ret(ActionKind::Deliver);
     }
     let now = ctx.now();
-    let beresp = ctx.beresp.as_deref().ok_or_else(|| VclFail("beresp is not available here".into()))?;
+    let beresp = vars::beresp(ctx)?;
     let hitmiss = beresp.ttl_now(now) <= 0.0 || headers_make_uncacheable(&beresp.headers);
     if !hitmiss {
         return Ok(Flow::Next);

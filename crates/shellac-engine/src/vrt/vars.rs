@@ -403,7 +403,8 @@ fn req<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Req, VclFail> {
     ctx.req.as_deref_mut().ok_or_else(|| missing("req"))
 }
 
-fn bereq<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Bereq, VclFail> {
+/// The backend request of `ctx`, or the error VCL gets where there is none.
+pub(crate) fn bereq<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Bereq, VclFail> {
     ctx.bereq.as_deref_mut().ok_or_else(|| missing("bereq"))
 }
 
@@ -418,7 +419,8 @@ fn log_ttl(ctx: &mut Ctx<'_>) {
     );
 }
 
-fn beresp<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Beresp, VclFail> {
+/// The backend response of `ctx`, or the error VCL gets where there is none.
+pub(crate) fn beresp<'c>(ctx: &'c mut Ctx<'_>) -> Result<&'c mut Beresp, VclFail> {
     ctx.beresp.as_deref_mut().ok_or_else(|| missing("beresp"))
 }
 
