@@ -84,7 +84,6 @@ struct Shard {
 /// first request waits (most fetches nobody waits on need none).
 struct Registered {
     fetch: u64,
-    rush_exponent: usize,
     waiting: Option<Arc<Busy>>,
 }
 
@@ -315,26 +314,22 @@ impl Cache {
             Decision::HitMiss(i) => Lookup::HitMiss { marker: pick(i), fetch: self.private(key) },
             Decision::Grace { stale, fetch } => {
                 let stale = pick(stale);
-                let fetch = fetch.then(|| self.register(key, &mut shard, q.rush_exponent));
+                let fetch = fetch.then(|| self.register(key, &mut shard));
                 Lookup::Grace { stale, fetch }
             }
             Decision::Miss { stale } => {
                 let stale = stale.map(pick);
-                let fetch = if q.ignore_busy && busy {
-                    self.private(key)
-                } else {
-                    self.register(key, &mut shard, q.rush_exponent)
-                };
+                let fetch = if q.ignore_busy && busy { self.private(key) } else { self.register(key, &mut shard) };
                 Lookup::Miss { fetch, stale }
             }
             Decision::Wait => match shard.busy.get_mut(key) {
                 Some(r) => {
-                    let busy = r.waiting.get_or_insert_with(|| Busy::new(r.rush_exponent));
+                    let busy = r.waiting.get_or_insert_with(|| Busy::new(q.rush_exponent.max(1)));
                     busy.waiters.fetch_add(1, Ordering::Relaxed);
                     Lookup::Wait(Waiter { busy: busy.clone() })
                 }
                 // (Wait is only decided with a busy fetch.)
-                None => Lookup::Miss { fetch: self.register(key, &mut shard, q.rush_exponent), stale: None },
+                None => Lookup::Miss { fetch: self.register(key, &mut shard), stale: None },
             },
         }
     }
@@ -344,10 +339,10 @@ impl Cache {
         Fetch { cache: self.clone(), key: *key, registered: None }
     }
 
-    fn register(&self, key: &Key, shard: &mut Shard, rush_exponent: usize) -> Fetch {
+    fn register(&self, key: &Key, shard: &mut Shard) -> Fetch {
         let fetch = shard.next_fetch;
         shard.next_fetch += 1;
-        let r = Registered { fetch, rush_exponent: rush_exponent.max(1), waiting: None };
+        let r = Registered { fetch, waiting: None };
         // (A lookup registers a fetch only where none is busy; should one be, its waiters look
         // up again, and wait for this one.)
         if let Some(Registered { waiting: Some(busy), .. }) = shard.busy.insert(*key, r) {
