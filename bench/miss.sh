@@ -2,7 +2,9 @@
 # What a cache miss costs against a pass: the same 1 KiB answer from a local nginx, through two
 # Shellac processes (the plain release build `./dev run` uses), one passing every request after
 # the builtin vcl_recv's checks, one looking each up (a new URL every time: every request misses,
-# fetches, stores the object and streams it; `-s malloc,64m` evicts as it goes). wrk on CPU 0, Shellac and the origin on CPU 1.
+# fetches, stores the object and streams it; `-s malloc,64m` evicts as it goes). Both are sent the
+# same kind of URLs (`/m/ID/N`, a new one every request), so that what differs is what each does
+# with a request, not the request. wrk on CPU 0, Shellac and the origin on CPU 1.
 # A third Shellac misses the same way into `-s malloc,1m` (`small`): its store stays in the CPU's
 # caches, so the gap between `miss` and `small` is what storing into (and evicting from) memory
 # the caches do not hold costs, and the gap between `small` and `pass` the miss path's own work.
@@ -65,9 +67,8 @@ for r in $(seq 1 "$ROUNDS"); do
     for mode in pass miss small; do
         port=$(port_of $mode)
         pid=$(eval echo "\$PID_$mode")
-        script=$([ $mode != pass ] && echo "-s $W/unique.lua" || true)
         t0=$(bench_ticks "$pid")
-        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" $script "http://127.0.0.1:$port/1k")
+        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" -s "$W/unique.lua" "http://127.0.0.1:$port/1k")
         t1=$(bench_ticks "$pid")
         rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -100,10 +101,9 @@ for mode in pass miss; do
     pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18603/1k && break; sleep 0.2; done
-    script=$([ $mode = miss ] && echo "-s $W/unique.lua" || true)
-    taskset -c 0 wrk -t1 -c10 -d3s $script http://127.0.0.1:18603/1k >/dev/null
+    taskset -c 0 wrk -t1 -c10 -d3s -s "$W/unique.lua" http://127.0.0.1:18603/1k >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1
-    out=$(taskset -c 0 wrk -t1 -c10 -d"${SECS}s" $script http://127.0.0.1:18603/1k)
+    out=$(taskset -c 0 wrk -t1 -c10 -d"${SECS}s" -s "$W/unique.lua" http://127.0.0.1:18603/1k)
     callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 0.5
     kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -78,6 +78,11 @@ struct Shard {
     busy: HashMap<Key, Registered, KeyHash>,
     /// The number the next registered fetch gets.
     next_fetch: u64,
+    /// No object here expires before this time (seconds; 0: not known): the sweep passes over
+    /// a shard whose objects all live on, without touching them (a million objects, nearly
+    /// all of them memory no cache holds, would cost the sweeper some 100 ms a second). Each
+    /// object put lowers it to its own end, a rearm to the new one; a sweep sets it anew.
+    soonest: f64,
 }
 
 /// A busy fetch as its shard knows it: which one it is, and its waiting list, made when the
@@ -383,10 +388,23 @@ impl Cache {
     /// Gives every object under `key` a new lifetime from `now` (`purge.soft`: see
     /// [`Object::rearm`]); how many. They leave when the sweep finds them past it.
     pub fn rearm(&self, key: &Key, now: f64, ttl: f64, grace: f64, keep: f64) -> usize {
-        let shard = self.shard(key).lock();
+        let mut shard = self.shard(key).lock();
+        let mut soonest = shard.soonest;
         let objects = shard.objects(key);
-        objects.iter().for_each(|o| o.rearm(now, ttl, grace, keep));
-        objects.len()
+        for o in objects {
+            o.rearm(now, ttl, grace, keep);
+            soonest = soonest.min(o.expires_at());
+        }
+        let n = objects.len();
+        shard.soonest = soonest;
+        n
+    }
+
+    /// Gives one stored object a new lifetime from `now`, as [`Cache::rearm`] does.
+    pub(crate) fn rearm_one(&self, obj: &Object, now: f64, ttl: f64, grace: f64, keep: f64) {
+        let mut shard = self.shard(&obj.key).lock();
+        obj.rearm(now, ttl, grace, keep);
+        shard.soonest = shard.soonest.min(obj.expires_at());
     }
 
     /// Appends a body chunk to `obj` (stored under `key`) and charges it; whether the object is
@@ -455,15 +473,21 @@ impl Cache {
     /// ttl, grace and keep at `now`; returns how many went. (An expired object is never served
     /// meanwhile: lookups check the time themselves. The sweep gives the memory back.)
     pub fn sweep_shard(&self, i: usize, now: f64) -> usize {
-        let mut gone = 0;
         let mut shard = self.inner.shards[i % SHARDS].lock();
-        gone += shard.sweep(|o| {
-            let expired = o.is_expired(now);
-            if expired {
+        if now < shard.soonest {
+            return 0;
+        }
+        let mut soonest = f64::INFINITY;
+        let gone = shard.sweep(|o| {
+            let end = o.expires_at();
+            if end <= now {
                 self.forget(o);
+                return true;
             }
-            expired
+            soonest = soonest.min(end);
+            false
         });
+        shard.soonest = soonest;
         drop(shard);
         self.inner.objects.fetch_sub(gone, Ordering::Relaxed);
         self.inner.expired.fetch_add(gone as u64, Ordering::Relaxed);
@@ -667,6 +691,7 @@ impl Shard {
     /// Adds `obj` as the newest of `key`, removing the objects `replaced` says it replaces;
     /// how many went. (One probe of the table for a key with at most one object.)
     fn put(&mut self, key: &Key, obj: Arc<Object>, mut replaced: impl FnMut(&Arc<Object>) -> bool) -> usize {
+        self.soonest = self.soonest.min(obj.expires_at());
         if !self.more.is_empty() && self.more.contains_key(key) {
             let gone = self.retain(key, |o| !replaced(o));
             self.push_front(key, obj);
@@ -866,6 +891,40 @@ mod tests {
         refresh.insert_unless_good(error);
         let Lookup::Grace { stale, .. } = cache.lookup(&key, &q(103.0, &h)) else { panic!("still served in grace") };
         assert!(Arc::ptr_eq(&stale, &good));
+    }
+
+    #[test]
+    fn the_sweep_passes_over_a_shard_until_an_object_in_it_may_have_expired() {
+        let cache = Cache::new();
+        let key = [3u8; 32];
+        let part = usize::from(key[0]) % SHARDS;
+        let soonest = |cache: &Cache| cache.inner.shards[part].lock().soonest;
+        // Born at 100, ttl 60, grace 10: it goes at 170. The first sweep learns that.
+        let obj = store(&cache, key, 10);
+        assert_eq!(cache.sweep_shard(part, 169.0), 0);
+        assert_eq!(soonest(&cache), 170.0);
+        // An object that lives longer leaves the floor where it is; one that goes sooner lowers it.
+        store(
+            &cache,
+            [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            10,
+        );
+        assert_eq!(soonest(&cache), 170.0);
+        // A soft purge brings an end nearer (fresh until 120, then 5 s of grace): the floor
+        // follows, and the sweep finds it then, and only it.
+        assert_eq!(cache.rearm(&key, 115.0, 5.0, 5.0, 0.0), 1);
+        assert_eq!(soonest(&cache), 125.0);
+        assert_eq!(cache.sweep_shard(part, 124.0), 0);
+        assert_eq!(cache.sweep_shard(part, 125.0), 1);
+        assert!(!obj.is_stored());
+        assert!(matches!(cache.lookup(&key, &q(125.0, &HeaderMap::new())), Lookup::Miss { .. }));
+        assert_eq!(soonest(&cache), 170.0, "the other one is left");
+        // One object rearmed alone (an xkey soft purge) lowers it too.
+        let other = store(&cache, key, 10);
+        cache.rearm_one(&other, 130.0, 0.0, 2.0, 0.0);
+        assert_eq!(soonest(&cache), 132.0);
+        assert_eq!(cache.sweep_shard(part, 132.0), 1);
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]

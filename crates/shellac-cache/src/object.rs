@@ -172,7 +172,8 @@ impl Object {
 
     /// Gives it a new lifetime from `now` (a soft purge, Varnish's `EXP_Rearm`): fresh for
     /// `ttl` more seconds, then `grace` and `keep`; a negative grace or keep stays as it was.
-    pub fn rearm(&self, now: f64, ttl: f64, grace: f64, keep: f64) {
+    /// (Only through the index, whose sweep must learn the new end: [`crate::Cache::rearm`].)
+    pub(crate) fn rearm(&self, now: f64, ttl: f64, grace: f64, keep: f64) {
         let ttl = now + ttl - self.t_origin;
         for (i, d) in [(0, ttl), (1, grace), (2, keep)] {
             if i == 0 || d >= 0.0 {
@@ -283,8 +284,13 @@ impl Object {
 
     /// Whether it has outlived ttl, grace and keep at `now` (it can go).
     pub fn is_expired(&self, now: f64) -> bool {
+        self.expires_at() <= now
+    }
+
+    /// When it will have outlived ttl, grace and keep (seconds since the epoch).
+    pub fn expires_at(&self) -> f64 {
         let [ttl, grace, keep] = self.spans();
-        self.t_origin + ttl.max(0.0) + grace + keep <= now
+        self.t_origin + ttl.max(0.0) + grace + keep
     }
 }
 

@@ -245,22 +245,25 @@ pub fn start(
             task.take_log().finish(&server.registry.log, 0);
             return None;
         };
-        let Fetched { mut beresp, body, kind, synthetic, revalidated, gzip, plain_len, log: _ } = *fetched;
+        // (Read where it lies: moved out of its box, a fetch's whole answer would be copied.)
+        let mut fetched = fetched;
+        let Fetched { beresp, body, kind, synthetic, revalidated, gzip, plain_len, log: _ } = &mut *fetched;
+        let (kind, synthetic, gzip, plain_len, revalidated) =
+            (*kind, *synthetic, *gzip, *plain_len, revalidated.take());
         if synthetic && fetch.as_ref().is_some_and(Fetch::has_waiters) {
             // An error with requests waiting: kept a moment, so that they are served from it.
             let now = crate::value::now();
             beresp.set_ttl_now(1.0, now);
             (beresp.grace, beresp.keep) = (5.0, 5.0);
         }
-        let storage = storage_for(&server.cache, &params, &beresp, kind);
-        if kind == Kind::Normal && shortlived(&params, &beresp) {
+        let storage = storage_for(&server.cache, &params, beresp, kind);
+        if kind == Kind::Normal && shortlived(&params, beresp) {
             server.registry.stats.inc(crate::stats::Main::BerespShortlived);
         }
         let vary = if synthetic { Ok(None) } else { Vary::record(&beresp.headers, &task.bereq.headers) };
         // What came with the head: a body that came whole is stored complete at once (no
         // appends, no waking, one charge); the rest of one still arriving follows the object.
-        let mut body = body;
-        let ready = if revalidated.is_none() { take_ready(&mut body) } else { Ready::default() };
+        let ready = if revalidated.is_none() { take_ready(body) } else { Ready::default() };
         let whole = ready.end == Some(Ok(()));
         let complete = whole.then(|| {
             // (As `Cache::append` copies what it appends to a stored object.)
@@ -334,10 +337,13 @@ pub fn start(
                 finish(&server, &obj, complete, log);
                 None
             }
-            None => Some(Box::pin(async move {
-                let complete = fill(&server.cache, &obj, body).await;
-                finish(&server, &obj, complete, log);
-            }) as Rest),
+            None => {
+                let body = std::mem::replace(body, Body::empty());
+                Some(Box::pin(async move {
+                    let complete = fill(&server.cache, &obj, body).await;
+                    finish(&server, &obj, complete, log);
+                }) as Rest)
+            }
         };
         Some((handoff, rest))
     });
@@ -427,7 +433,7 @@ fn shortlived(params: &Params, beresp: &Beresp) -> bool {
 /// The headers come back as they were: the request that made the fetch delivers them as they
 /// are (the object keeps its own compact copy).
 /// `body`: the body, complete (else the fetch appends it).
-fn object_of(beresp: Beresp, kind: Kind, body: Option<shellac_cache::body::Body>) -> (Object, http::HeaderMap) {
+fn object_of(beresp: &mut Beresp, kind: Kind, body: Option<shellac_cache::body::Body>) -> (Object, http::HeaderMap) {
     let head = Head::new(
         (beresp.status % 1000) as u16,
         &beresp.reason,
@@ -439,7 +445,7 @@ fn object_of(beresp: Beresp, kind: Kind, body: Option<shellac_cache::body::Body>
         Some(body) => Object::with_body(head, ttl, kind, body),
         None => Object::new(head, ttl, kind),
     };
-    (obj, beresp.headers)
+    (obj, std::mem::take(&mut beresp.headers))
 }
 
 /// Streams a response body into its object (charged to the store while it is stored under

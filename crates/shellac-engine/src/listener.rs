@@ -84,7 +84,8 @@ pub async fn serve(server: Arc<Server>, listens: Vec<Listen>, shutdown: impl Fut
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Removes the objects that outlived ttl, grace and keep: the whole index every
-/// [`SWEEP_EVERY`], one part at a time, so that no request waits behind a long sweep.
+/// [`SWEEP_EVERY`], one part at a time, so that no request waits behind a long sweep. (A part
+/// none of whose objects can have expired yet is passed over without a look.)
 async fn sweep_cache(server: Arc<Server>) {
     let parts = shellac_cache::Cache::SHARDS;
     let mut tick = tokio::time::interval(SWEEP_EVERY / parts as u32);

@@ -32,7 +32,7 @@ impl Cache {
                 if t.ttl <= now - t.t_origin {
                     continue;
                 }
-                obj.rearm(now, 0.0, t.grace, t.keep);
+                self.rearm_one(obj, now, 0.0, t.grace, t.keep);
             } else if obj.is_stored() {
                 self.remove(obj);
             }
