@@ -16,7 +16,7 @@ pub mod shared;
 mod txn;
 
 pub use ring::{Log, Read, DEFAULT_BYTES, IDLE, READ_BYTES};
-pub use txn::{decode, decode_only, Decoded, Found, Num, Txn};
+pub use txn::{decode, decode_only, decode_raw, push_record, Decoded, Found, FoundRaw, Num, Raw, Txn};
 
 use parking_lot::Mutex;
 

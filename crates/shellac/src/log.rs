@@ -53,6 +53,25 @@ impl Txn {
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
+    // Every record as it comes, on the server's machine: written out from the shared file's
+    // bytes, each record turned into text once, in the output itself.
+    if args.grouping == "raw" && query.is_none() {
+        if let Some(dir) = shared_dir(&args.reach) {
+            let (mut out, mut scratch) = (Vec::new(), Vec::new());
+            return follow_shared(&dir, args.dump, TagSet::ALL, &mut |reader| {
+                let mut any = false;
+                let lost = reader
+                    .read_raw(|t| {
+                        any = true;
+                        format_raw(&mut out, &t, &mut scratch);
+                    })
+                    .context("the shared log")?;
+                crate::stdout_bytes(&out)?;
+                out.clear();
+                Ok((any, lost))
+            });
+        }
+    }
     let mut groups = match args.grouping.as_str() {
         "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request)),
         "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session)),
@@ -76,6 +95,19 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The working directory whose shared log a reader on this machine reads (`-n DIR`, else the
+/// first default that has one), unless it asks the management port (`-T`).
+fn shared_dir(reach: &crate::cli::Reach) -> Option<std::path::PathBuf> {
+    if reach.admin.is_some() {
+        return None;
+    }
+    let dirs: Vec<std::path::PathBuf> = match &reach.workdir {
+        Some(d) => vec![d.into()],
+        None => shellac_control::workdir::defaults().into_iter().collect(),
+    };
+    dirs.into_iter().find(|d| d.join(shared::POINTER).exists())
+}
+
 /// Reads the log of the Shellac `reach` names, handing each batch of transactions to `each`
 /// as they come (from the oldest it holds with `dump`, which returns once they are all read;
 /// else from now on, for ever). On the same machine (`-n DIR`, or a default working directory)
@@ -88,14 +120,23 @@ pub(crate) fn follow(
     tags: TagSet,
     mut each: impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    if reach.admin.is_none() {
-        let dirs: Vec<std::path::PathBuf> = match &reach.workdir {
-            Some(d) => vec![d.into()],
-            None => shellac_control::workdir::defaults().into_iter().collect(),
-        };
-        if let Some(dir) = dirs.iter().find(|d| d.join(shared::POINTER).exists()) {
-            return follow_shared(dir, dump, tags, &mut each);
-        }
+    if let Some(dir) = shared_dir(reach) {
+        return follow_shared(&dir, dump, tags, &mut |reader| {
+            let batch = reader.read().context("the shared log")?;
+            let more = !batch.txns.is_empty();
+            let txns = batch
+                .txns
+                .into_iter()
+                .map(|t| Txn {
+                    vxid: t.vxid,
+                    side: t.side.letter(),
+                    spans: t.spans.into_iter().map(|(tag, r)| (tag.name(), r)).collect(),
+                    text: t.text,
+                })
+                .collect();
+            each(txns)?;
+            Ok((more, batch.lost))
+        });
     }
     let mut session = Session::open(reach)?;
     let mut cursor = if dump { "0".to_string() } else { "new".to_string() };
@@ -120,13 +161,12 @@ pub(crate) fn follow(
     }
 }
 
-/// [`follow`] through the shared file named in `dir`.
-fn follow_shared(
-    dir: &std::path::Path,
-    dump: bool,
-    tags: TagSet,
-    each: &mut impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
-) -> anyhow::Result<ExitCode> {
+/// One read of the shared log by a follower: whether it found any transaction, and the bytes
+/// lost since the last read.
+type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, u64)> + 'a;
+
+/// [`follow`] through the shared file named in `dir`, `take` reading it each time.
+fn follow_shared(dir: &std::path::Path, dump: bool, tags: TagSet, take: &mut Take<'_>) -> anyhow::Result<ExitCode> {
     let open = |from_start| {
         let mut r =
             shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))?;
@@ -136,31 +176,19 @@ fn follow_shared(
     let mut reader = open(dump)?;
     let mut idle = 0u32;
     loop {
-        let batch = match reader.read() {
-            Ok(b) => b,
-            Err(shared::ReadError::Restarted) if !dump => {
+        let (more, lost) = match take(&mut reader) {
+            Ok(x) => x,
+            Err(e) if !dump && matches!(e.downcast_ref(), Some(shared::ReadError::Restarted)) => {
                 eprintln!("The server restarted: reading its new log");
                 std::thread::sleep(Duration::from_millis(500));
                 reader = open(false)?;
                 continue;
             }
-            Err(e) => return Err(e).context("the shared log"),
+            Err(e) => return Err(e),
         };
-        if batch.lost > 0 && !dump {
-            eprintln!("Log overrun: {} bytes of transactions lost (the reader fell behind)", batch.lost);
+        if lost > 0 && !dump {
+            eprintln!("Log overrun: {lost} bytes of transactions lost (the reader fell behind)");
         }
-        let more = !batch.txns.is_empty();
-        let txns = batch
-            .txns
-            .into_iter()
-            .map(|t| Txn {
-                vxid: t.vxid,
-                side: t.side.letter(),
-                spans: t.spans.into_iter().map(|(tag, r)| (tag.name(), r)).collect(),
-                text: t.text,
-            })
-            .collect();
-        each(txns)?;
         if dump && !more {
             return Ok(ExitCode::SUCCESS);
         }
@@ -255,6 +283,53 @@ pub(crate) fn format(t: &Txn, grouping: &str) -> String {
     let mut out = String::new();
     format_into(&mut out, t, grouping);
     out
+}
+
+/// A transaction as `varnishlog -g raw` prints it, from its bytes as stored (each record
+/// turned into text where it is printed).
+fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
+    // What every line of it begins with, made once: the vxid in ten columns.
+    let mut vxid = String::with_capacity(24);
+    pad_left(&mut vxid, t.vxid, 10);
+    vxid.push(' ');
+    let side: &[u8] = match t.side.letter() {
+        'c' => b" c ",
+        'b' => b" b ",
+        _ => b" - ",
+    };
+    for (tag, data) in t.records() {
+        out.extend_from_slice(vxid.as_bytes());
+        out.extend_from_slice(padded(tag).as_bytes());
+        out.extend_from_slice(side);
+        shellac_engine::vsl::push_record(out, tag, data, scratch);
+        out.push(b'\n');
+    }
+}
+
+/// `n` right-aligned in `width` columns (as `{:>width}`).
+fn pad_left(out: &mut String, n: u64, width: usize) {
+    let digits = n.to_string();
+    for _ in digits.len()..width {
+        out.push(' ');
+    }
+    out.push_str(&digits);
+}
+
+/// A tag's name in 14 columns (as `{:<14}`), made once for every tag.
+fn padded(tag: shellac_engine::vsl::Tag) -> &'static str {
+    use shellac_engine::vsl::Tag;
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        Tag::ALL
+            .iter()
+            .map(|t| {
+                let mut s = String::new();
+                pad(&mut s, t.name(), 14);
+                s
+            })
+            .collect()
+    });
+    names.get(tag as usize).map_or("", String::as_str)
 }
 
 /// A transaction as varnishlog prints it, added to `out` (the batch's text: records are

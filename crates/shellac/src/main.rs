@@ -58,9 +58,14 @@ fn main() -> ExitCode {
 /// Writes `text` to standard output. A failure (a closed pipe included) is an error, never a
 /// panic as `print!`'s is.
 pub(crate) fn stdout(text: &str) -> std::io::Result<()> {
+    stdout_bytes(text.as_bytes())
+}
+
+/// As [`stdout`], of text already in bytes.
+pub(crate) fn stdout_bytes(text: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(text)?;
     out.flush()
 }
 

@@ -153,6 +153,10 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
     assert_eq!(shared.lines().collect::<Vec<_>>(), want);
     let raw = tool_n(&dir, "log", &["-d", "-g", "raw"]);
     assert_eq!(raw.lines().filter(|l| l.contains(" ReqAcct ") || l.contains(" PipeAcct ")).count(), 6, "{raw}");
+    // Written out from the shared file's bytes, record by record, the lines are those the
+    // management port's text gives.
+    assert_eq!(raw, tool(&p, "log", &["-d", "-g", "raw"]));
+    assert!(raw.contains(" Timestamp      c Resp: ") && raw.contains(" ReqAcct        c "), "{raw}");
     // Both sides, and a query.
     assert_eq!(ncsa_lines(&p, &["-b", "-c"], 10).len(), 10);
     assert_eq!(ncsa_lines(&p, &["-q", "RespStatus == 404", "-F", "%U"], 1), ["/synth"]);

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{decode, decode_only, Decoded, Found, Log, TagSet, IDLE};
+use super::{decode_raw, Decoded, FoundRaw, Log, Raw, TagSet, IDLE};
 
 /// The file's size for data (varnishd's `vsl_space` is 80 MB).
 pub const FILE_BYTES: u64 = 64 << 20;
@@ -190,7 +190,9 @@ pub struct Reader {
     /// The reader has to find the start of a transaction first.
     resync: bool,
     touched: Option<tokio::time::Instant>,
+    /// Read from `pos` on: `buf[..filled]` (past it, room zeroed once, not at every read).
     buf: Vec<u8>,
+    filled: usize,
     /// The records it decodes (the others it skips).
     keep: TagSet,
 }
@@ -238,6 +240,7 @@ impl Reader {
             resync: from_start && at > size,
             touched: None,
             buf: Vec::new(),
+            filled: 0,
             keep: TagSet::ALL,
         };
         r.touch();
@@ -279,67 +282,81 @@ impl Reader {
 
     /// What was written since the last read (at most a few megabytes at a time).
     pub fn read(&mut self) -> Result<Batch, ReadError> {
+        let mut txns = Vec::new();
+        let keep = self.keep;
+        let lost = self.read_raw(|raw| txns.push(super::txn::text_of_raw(&raw, keep, 256)))?;
+        Ok(Batch { txns, lost })
+    }
+
+    /// As [`Reader::read`], handing each transaction to `each` as it is stored, its records
+    /// not turned into text; the bytes lost since the last read.
+    pub fn read_raw(&mut self, mut each: impl FnMut(Raw<'_>)) -> Result<u64, ReadError> {
         self.touch();
-        let mut batch = Batch::default();
+        let mut lost = 0;
         let head = self.head()?;
         if head.saturating_sub(self.pos) > self.size {
-            batch.lost += head - self.size - self.pos;
+            lost += head - self.size - self.pos;
             self.pos = head - self.size;
-            self.buf.clear();
+            self.filled = 0;
             self.resync = true;
         }
         // (The buffer holds what was read from `pos` on and not taken yet.)
-        let start = self.buf.len();
+        let start = self.filled;
         let have = self.pos + start as u64;
         let want = head.saturating_sub(have).min(4 << 20) as usize;
-        self.buf.resize(start + want, 0);
+        if self.buf.len() < start + want {
+            self.buf.resize(start + want, 0);
+        }
         let at = have % self.size;
         let first = want.min((self.size - at) as usize);
         self.file.read_exact_at(&mut self.buf[start..start + first], HEADER + at)?;
         if first < want {
-            self.file.read_exact_at(&mut self.buf[start + first..], HEADER)?;
+            self.file.read_exact_at(&mut self.buf[start + first..start + want], HEADER)?;
         }
+        self.filled = start + want;
         // What the writer wrote over while it was read is lost.
         let after = self.head()?;
         let safe_from = after.saturating_sub(self.size);
         if safe_from > self.pos {
-            let gone = ((safe_from - self.pos) as usize).min(self.buf.len());
-            self.buf.drain(..gone);
+            let gone = ((safe_from - self.pos) as usize).min(self.filled);
+            self.buf.copy_within(gone..self.filled, 0);
+            self.filled -= gone;
             self.pos += gone as u64;
-            batch.lost += gone as u64;
+            lost += gone as u64;
             self.resync = true;
         }
         let mut i = 0;
         loop {
             if self.resync {
-                match find_start(&self.buf[i..]) {
+                match find_start(&self.buf[i..self.filled]) {
                     Some(skip) => {
                         i += skip;
                         self.resync = false;
                     }
                     None => {
                         // Keep the last bytes: a magic number may straddle the reads.
-                        let keep = self.buf.len().saturating_sub(i).min(3);
-                        i = self.buf.len() - keep;
+                        let keep = self.filled.saturating_sub(i).min(3);
+                        i = self.filled - keep;
                         break;
                     }
                 }
             }
-            match decode_only(&self.buf[i..], self.keep) {
-                Found::Txn(t, used) => {
-                    batch.txns.push(t);
+            match decode_raw(&self.buf[i..self.filled]) {
+                FoundRaw::Txn(t, used) => {
+                    each(t);
                     i += used;
                 }
-                Found::Partial => break,
-                Found::Garbage => {
+                FoundRaw::Partial => break,
+                FoundRaw::Garbage => {
                     self.resync = true;
                     i += 1;
                 }
             }
         }
-        self.buf.drain(..i);
+        self.buf.copy_within(i..self.filled, 0);
+        self.filled -= i;
         self.pos += i as u64;
-        Ok(batch)
+        Ok(lost)
     }
 }
 
@@ -348,9 +365,9 @@ fn find_start(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i + 4 <= buf.len() {
         let at = buf[i..].windows(4).position(|w| w == super::txn::MAGIC)?;
-        match decode(&buf[i + at..]) {
-            Found::Txn(..) | Found::Partial => return Some(i + at),
-            Found::Garbage => i += at + 1,
+        match decode_raw(&buf[i + at..]) {
+            FoundRaw::Txn(..) | FoundRaw::Partial => return Some(i + at),
+            FoundRaw::Garbage => i += at + 1,
         }
     }
     None

@@ -131,17 +131,30 @@ pub(crate) fn nums(b: &mut Vec<u8>, tag: Tag, nums: &[Num]) {
     close(b, at);
 }
 
-/// Writes `n` in decimal (without `fmt`'s machinery).
+/// Two decimal digits of every number below 100, back to back.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal (without `fmt`'s machinery; two digits a step: a reader writes
+/// millions of numbers a second).
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[n as usize * 2..n as usize * 2 + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[i..]);
 }
@@ -154,34 +167,34 @@ pub(crate) fn push_secs(out: &mut Vec<u8>, t: f64) {
     }
     let micros = micros.abs() as u64;
     push_u64(out, micros / 1_000_000);
-    out.push(b'.');
-    let frac = micros % 1_000_000;
-    let mut pad = 100_000;
-    while pad > 1 && frac < pad {
-        out.push(b'0');
-        pad /= 10;
+    // (The six decimals: three pairs.)
+    let frac = (micros % 1_000_000) as usize;
+    let mut six = [b'.'; 7];
+    for (k, part) in [frac / 10_000, frac / 100 % 100, frac % 100].into_iter().enumerate() {
+        six[1 + 2 * k..3 + 2 * k].copy_from_slice(&PAIRS[part * 2..part * 2 + 2]);
     }
-    push_u64(out, frac);
+    out.extend_from_slice(&six);
 }
 
-/// A record's data as text, added to `out`: a timestamp's numbers written out, bytes that are
-/// not UTF-8 replaced, and (with `escape`) a newline as `\n`.
-/// `bytes`: room to write numbers in (kept from one record to the next).
-fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut Vec<u8>) {
+/// When the record is one of numbers (a timestamp's, a counter's), its text, written into
+/// `bytes` (cleared first): whether it was.
+fn numbers_of(tag: Tag, data: &[u8], bytes: &mut Vec<u8>) -> bool {
     bytes.clear();
-    let numbers = if tag == Tag::Timestamp {
-        data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24).map(|zero| {
-            let nums = &data[zero + 1..];
-            let f = |i: usize| f64::from_le_bytes(nums[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-            let (t, first, last) = (f(0), f(1), f(2));
-            bytes.extend_from_slice(&data[..zero]);
-            bytes.extend_from_slice(b": ");
-            push_secs(bytes, t);
-            bytes.push(b' ');
-            push_secs(bytes, t - first);
-            bytes.push(b' ');
-            push_secs(bytes, t - last);
-        })
+    if tag == Tag::Timestamp {
+        let Some(zero) = data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24) else {
+            return false;
+        };
+        let nums = &data[zero + 1..];
+        let f = |i: usize| f64::from_le_bytes(nums[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        let (t, first, last) = (f(0), f(1), f(2));
+        bytes.extend_from_slice(&data[..zero]);
+        bytes.extend_from_slice(b": ");
+        push_secs(bytes, t);
+        bytes.push(b' ');
+        push_secs(bytes, t - first);
+        bytes.push(b' ');
+        push_secs(bytes, t - last);
+        true
     } else if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
         for (i, field) in data[1..].chunks_exact(9).enumerate() {
             if i > 0 {
@@ -193,11 +206,17 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut 
                 _ => push_secs(bytes, f64::from_le_bytes(bits)),
             }
         }
-        Some(())
+        true
     } else {
-        None
-    };
-    let text = if numbers.is_some() { &bytes[..] } else { data };
+        false
+    }
+}
+
+/// A record's data as text, added to `out`: a timestamp's numbers written out, bytes that are
+/// not UTF-8 replaced, and (with `escape`) a newline as `\n`.
+/// `bytes`: room to write numbers in (kept from one record to the next).
+fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut Vec<u8>) {
+    let text = if numbers_of(tag, data, bytes) { &bytes[..] } else { data };
     match std::str::from_utf8(text) {
         Ok(s) if escape && s.contains('\n') => out.push_str(&s.replace('\n', "\\n")),
         Ok(s) => out.push_str(s),
@@ -205,6 +224,20 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut 
             let s = String::from_utf8_lossy(text);
             out.push_str(&if escape { s.replace('\n', "\\n") } else { s.into_owned() });
         }
+    }
+}
+
+/// As [`push_text`] with the escape, into bytes: text that is plain ASCII on one line (nearly
+/// every record) is copied as it is, unchecked for anything else.
+fn push_text_bytes(out: &mut Vec<u8>, tag: Tag, data: &[u8], bytes: &mut Vec<u8>) {
+    if numbers_of(tag, data, bytes) {
+        out.extend_from_slice(bytes);
+    } else if data.is_ascii() && !data.contains(&b'\n') {
+        out.extend_from_slice(data);
+    } else {
+        let mut s = String::new();
+        push_text(&mut s, tag, data, true, bytes);
+        out.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -236,6 +269,82 @@ fn record_at(body: &[u8], i: usize) -> Option<(Tag, &[u8], usize)> {
     Some((tag, data, i + 5 + len))
 }
 
+/// A transaction as it is stored, borrowed from a reader's buffer: its records still binary
+/// (a reader that writes them out, as `shellac log -g raw` does, turns each into text once, in
+/// its own output, with no transaction of text made first).
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a> {
+    /// Its vxid.
+    pub vxid: u64,
+    /// Its side.
+    pub side: Side,
+    /// Its records (their framing checked when it was found).
+    body: &'a [u8],
+}
+
+impl<'a> Raw<'a> {
+    /// Its records: tag, data as recorded (write it out with [`push_record`]).
+    pub fn records(&self) -> impl Iterator<Item = (Tag, &'a [u8])> + 'a {
+        let body = self.body;
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let (tag, data, next) = record_at(body, i)?;
+            i = next;
+            Some((tag, data))
+        })
+    }
+}
+
+/// What [`decode_raw`] found at the start of a buffer.
+#[derive(Debug)]
+pub enum FoundRaw<'a> {
+    /// A transaction, and how many bytes it took.
+    Txn(Raw<'a>, usize),
+    /// The start of one: more bytes are needed.
+    Partial,
+    /// Not a transaction.
+    Garbage,
+}
+
+/// A record's data as `log.read` shows it (see [`Raw::records`]), added to `out` (UTF-8): a
+/// timestamp's and a counter's numbers written out, bytes that are not UTF-8 replaced, a
+/// newline as `\n`. `scratch`: room for the numbers, kept from one record to the next.
+pub fn push_record(out: &mut Vec<u8>, tag: Tag, data: &[u8], scratch: &mut Vec<u8>) {
+    push_text_bytes(out, tag, data, scratch);
+}
+
+/// The transaction at the start of `buf`, if one is there whole, its records' framing
+/// checked and the records left as they are.
+pub fn decode_raw(buf: &[u8]) -> FoundRaw<'_> {
+    if buf.len() < HEAD {
+        return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { FoundRaw::Partial } else { FoundRaw::Garbage };
+    }
+    if buf[..4] != MAGIC {
+        return FoundRaw::Garbage;
+    }
+    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+    let side = match buf[16] {
+        b'c' => Side::Client,
+        b'b' => Side::Backend,
+        b'-' => Side::None,
+        _ => return FoundRaw::Garbage,
+    };
+    if !(HEAD..=MAX_TXN).contains(&len) {
+        return FoundRaw::Garbage;
+    }
+    if buf.len() < len {
+        return FoundRaw::Partial;
+    }
+    let vxid = u64::from_le_bytes(buf[8..16].try_into().unwrap_or([0; 8]));
+    let body = &buf[HEAD..len];
+    let mut i = 0;
+    while i < body.len() {
+        let Some((_, _, next)) = record_at(body, i) else { return FoundRaw::Garbage };
+        i = next;
+    }
+    FoundRaw::Txn(Raw { vxid, side, body }, len)
+}
+
 /// The transaction at the start of `buf`, if one is there whole.
 pub fn decode(buf: &[u8]) -> Found {
     decode_only(buf, TagSet::ALL)
@@ -244,42 +353,27 @@ pub fn decode(buf: &[u8]) -> Found {
 /// As [`decode`], keeping only the records whose tags are in `keep` (the others are checked
 /// for their framing, not turned into text).
 pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
-    if buf.len() < HEAD {
-        return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { Found::Partial } else { Found::Garbage };
+    match decode_raw(buf) {
+        FoundRaw::Txn(raw, len) => Found::Txn(text_of_raw(&raw, keep, len), len),
+        FoundRaw::Partial => Found::Partial,
+        FoundRaw::Garbage => Found::Garbage,
     }
-    if buf[..4] != MAGIC {
-        return Found::Garbage;
-    }
-    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
-    let side = match buf[16] {
-        b'c' => Side::Client,
-        b'b' => Side::Backend,
-        b'-' => Side::None,
-        _ => return Found::Garbage,
-    };
-    if !(HEAD..=MAX_TXN).contains(&len) {
-        return Found::Garbage;
-    }
-    if buf.len() < len {
-        return Found::Partial;
-    }
-    let vxid = u64::from_le_bytes(buf[8..16].try_into().unwrap_or([0; 8]));
-    // (One walk: each record's framing checked, the kept ones turned into text as it goes.)
-    let body = &buf[HEAD..len];
+}
+
+/// A transaction's records whose tags are in `keep`, as text (`len`: its size, a guess at
+/// the text's).
+pub(crate) fn text_of_raw(raw: &Raw<'_>, keep: TagSet, len: usize) -> Decoded {
     let mut text = String::with_capacity(len);
     let mut spans = Vec::with_capacity(48);
     let mut scratch = Vec::new();
-    let mut i = 0;
-    while i < body.len() {
-        let Some((tag, data, next)) = record_at(body, i) else { return Found::Garbage };
+    for (tag, data) in raw.records() {
         if keep.contains(tag) {
             let at = text.len();
             push_text(&mut text, tag, data, true, &mut scratch);
             spans.push((tag, at..text.len()));
         }
-        i = next;
     }
-    Found::Txn(Decoded { vxid, side, text, spans }, len)
+    Decoded { vxid: raw.vxid, side: raw.side, text, spans }
 }
 
 impl Txn {
@@ -344,16 +438,44 @@ mod tests {
             (1.000_001, "1.000001"),
             (12.5, "12.500000"),
             (0.000_42, "0.000420"),
+            (0.05, "0.050000"),
+            (99.999_999_9, "100.000000"),
+            (1_796_584_732.786_556, "1796584732.786556"),
         ] {
             s.clear();
             push_secs(&mut s, t);
             assert_eq!(s, want.as_bytes());
         }
-        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+        for n in [0, 7, 10, 99, 100, 101, 999, 1000, 12_345, 1_000_000, 1_796_584_732, u64::MAX] {
             s.clear();
             push_u64(&mut s, n);
             assert_eq!(s, n.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn records_written_as_bytes_read_as_their_text() {
+        let mut b = begin(7, Side::Client, 0);
+        for data in [&b"/plain"[..], b"two\nlines", b"a\xffb", b"", b"\x00odd"] {
+            let at = open(&mut b, Tag::VCL_Log);
+            b.extend_from_slice(data);
+            close(&mut b, at);
+        }
+        timestamp(&mut b, "Resp", 12.25, 10.0, 12.0);
+        nums(&mut b, Tag::ReqAcct, &[Num::U(95), Num::U(0), Num::S(0.5)]);
+        let t = Txn::new(7, Side::Client, b);
+        let FoundRaw::Txn(raw, used) = decode_raw(t.bytes()) else { panic!("a transaction") };
+        assert_eq!((raw.vxid, raw.side, used), (7, Side::Client, t.bytes().len()));
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        let mut want = String::new();
+        for (tag, data) in raw.records() {
+            push_record(&mut out, tag, data, &mut scratch);
+            out.push(b'|');
+            push_text(&mut want, tag, data, true, &mut Vec::new());
+            want.push('|');
+        }
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), want);
+        assert_eq!(want, "/plain|two\\nlines|a\u{fffd}b||\u{0}odd|Resp: 12.250000 2.250000 0.250000|95 0 0.500000|");
     }
 
     #[test]
