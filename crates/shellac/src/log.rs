@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use shellac_engine::vsl::{shared, TagSet};
+use shellac_engine::vsl::{shared, Tag, TagSet};
 
 use crate::adm::Session;
 use crate::cli::LogArgs;
@@ -22,8 +22,8 @@ pub(crate) struct Txn {
     pub(crate) vxid: u64,
     pub(crate) side: char,
     text: String,
-    /// Tag (varnishlog's name) and where its data is in `text`.
-    spans: Vec<(&'static str, std::ops::Range<usize>)>,
+    /// Tag (`None`: one this reader does not know) and where its data is in `text`.
+    spans: Vec<(Option<Tag>, std::ops::Range<usize>)>,
 }
 
 impl Txn {
@@ -32,15 +32,21 @@ impl Txn {
         Txn { vxid, side, text: String::new(), spans: Vec::new() }
     }
 
-    /// Adds a record.
-    pub(crate) fn push(&mut self, tag: &'static str, data: &str) {
+    /// Adds a record (of the tag of that name).
+    pub(crate) fn push(&mut self, tag: &str, data: &str) {
         let at = self.text.len();
         self.text.push_str(data);
-        self.spans.push((tag, at..self.text.len()));
+        self.spans.push((Tag::from_name(tag), at..self.text.len()));
+    }
+
+    /// Its records: tag (varnishlog's name; `Unknown` for a tag this reader does not know),
+    /// data.
+    pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = (&'static str, &str)> + '_ {
+        self.tagged().map(|(tag, d)| (tag.map_or("Unknown", Tag::name), d))
     }
 
     /// Its records: tag, data.
-    pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = (&'static str, &str)> + '_ {
+    pub(crate) fn tagged(&self) -> impl DoubleEndedIterator<Item = (Option<Tag>, &str)> + '_ {
         self.spans.iter().map(|(tag, r)| (*tag, &self.text[r.clone()]))
     }
 
@@ -130,7 +136,8 @@ pub(crate) fn follow(
                 .map(|t| Txn {
                     vxid: t.vxid,
                     side: t.side.letter(),
-                    spans: t.spans.into_iter().map(|(tag, r)| (tag.name(), r)).collect(),
+                    // (In place: a tag and its option take the same room.)
+                    spans: t.spans.into_iter().map(|(tag, r)| (Some(tag), r)).collect(),
                     text: t.text,
                 })
                 .collect();
@@ -229,9 +236,8 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
             txns.push(Txn::new(vxid.parse()?, side.chars().next().unwrap_or('-')));
         } else if let Some(t) = txns.last_mut() {
             let (tag, data) = line.split_once(' ').unwrap_or((line, ""));
-            // (A tag this reader does not know is shown by name all the same.)
-            let name = shellac_engine::vsl::Tag::from_name(tag).map_or("Unknown", |t| t.name());
-            t.push(name, data);
+            // (A tag this reader does not know shows as `Unknown`.)
+            t.push(tag, data);
         }
     }
     Ok((next, lost, txns))

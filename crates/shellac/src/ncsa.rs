@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use shellac_engine::vsl::TagSet;
+use shellac_engine::vsl::{Tag, TagSet};
 
 use crate::cli::NcsaArgs;
 use crate::log::Txn;
@@ -234,35 +234,35 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    fn first(&self, tag: &str) -> Option<&str> {
-        self.t.records().find(|(t, _)| *t == tag).map(|(_, d)| d)
+    fn first(&self, tag: Tag) -> Option<&str> {
+        self.t.tagged().find(|(t, _)| *t == Some(tag)).map(|(_, d)| d)
     }
 
     /// A header's value (the last one of that name, or with `first` the first): `tag` is
     /// `ReqHeader`/`RespHeader` on the client, `BereqHeader`/`BerespHeader` on the backend.
-    fn header_at(&self, tag: &str, name: &str, first: bool) -> Option<&str> {
+    fn header_at(&self, tag: Tag, name: &str, first: bool) -> Option<&str> {
         // (Read for every record of every line: the tag first, then the name where it must
         // be, with no search for the colon.)
-        fn value<'d>((t, d): (&str, &'d str), tag: &str, name: &str) -> Option<&'d str> {
-            if t != tag || name.contains(':') {
+        fn value<'d>((t, d): (Option<Tag>, &'d str), tag: Tag, name: &str) -> Option<&'d str> {
+            if t != Some(tag) || name.contains(':') {
                 return None;
             }
             let v = d.get(name.len()..)?.strip_prefix(':')?;
             d[..name.len()].eq_ignore_ascii_case(name).then(|| v.trim_start())
         }
         if first {
-            self.t.records().find_map(|r| value(r, tag, name))
+            self.t.tagged().find_map(|r| value(r, tag, name))
         } else {
-            self.t.records().rev().find_map(|r| value(r, tag, name))
+            self.t.tagged().rev().find_map(|r| value(r, tag, name))
         }
     }
 
     /// A header's value (the last one of that name).
-    fn header(&self, tag: &str, name: &str) -> Option<&str> {
+    fn header(&self, tag: Tag, name: &str) -> Option<&str> {
         self.header_at(tag, name, false)
     }
 
-    fn req_tag(&self, client: &'static str, backend: &'static str) -> &'static str {
+    fn req_tag(&self, client: Tag, backend: Tag) -> Tag {
         if self.backend {
             backend
         } else {
@@ -272,8 +272,8 @@ impl View<'_> {
 
     /// A `Timestamp` record's field (1: absolute, 2: since start).
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.t.records().find_map(|(t, d)| {
-            if t != "Timestamp" {
+        self.t.tagged().find_map(|(t, d)| {
+            if t != Some(Tag::Timestamp) {
                 return None;
             }
             let rest = d.strip_prefix(label)?.strip_prefix(':')?;
@@ -283,12 +283,12 @@ impl View<'_> {
 
     /// `ReqAcct`'s (or `BereqAcct`'s) N-th field.
     fn acct(&self, n: usize) -> Option<u64> {
-        let rec = self.first(self.req_tag("ReqAcct", "BereqAcct"))?;
+        let rec = self.first(self.req_tag(Tag::ReqAcct, Tag::BereqAcct))?;
         rec.split_ascii_whitespace().nth(n - 1)?.parse().ok()
     }
 
     fn url(&self) -> Option<&str> {
-        self.first(self.req_tag("ReqURL", "BereqURL"))
+        self.first(self.req_tag(Tag::ReqURL, Tag::BereqURL))
     }
 
     /// How long it took, in seconds.
@@ -305,8 +305,8 @@ impl View<'_> {
     /// `hit`/`miss` and how it was handled, from the VCL calls as they came.
     fn handling(&self) -> (&'static str, &'static str) {
         let mut h = ("miss", "miss");
-        for (tag, data) in self.t.records() {
-            if tag == "VCL_call" {
+        for (tag, data) in self.t.tagged() {
+            if tag == Some(Tag::VCL_call) {
                 h = match data {
                     "HIT" => ("hit", "hit"),
                     "MISS" => ("miss", "miss"),
@@ -343,36 +343,40 @@ impl View<'_> {
             }
             'H' => push_str(
                 out,
-                Some(self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0")),
+                Some(self.first(self.req_tag(Tag::ReqProtocol, Tag::BereqProtocol)).unwrap_or("HTTP/1.0")),
                 json,
             ),
             'h' => {
                 let host = if self.backend {
-                    self.first("BackendOpen").and_then(|r| r.split_ascii_whitespace().nth(2))
+                    self.first(Tag::BackendOpen).and_then(|r| r.split_ascii_whitespace().nth(2))
                 } else {
-                    self.first("ReqStart").and_then(|r| r.split_ascii_whitespace().next())
+                    self.first(Tag::ReqStart).and_then(|r| r.split_ascii_whitespace().next())
                 };
                 push_str(out, host, json);
             }
             'I' => push_num(out, self.acct(3).map(|n| n.to_string()), json),
             'O' => push_num(out, self.acct(6).map(|n| n.to_string()), json),
-            'i' => push_str(out, self.header(self.req_tag("ReqHeader", "BereqHeader"), arg.unwrap_or("")), json),
-            'o' => push_str(out, self.header(self.req_tag("RespHeader", "BerespHeader"), arg.unwrap_or("")), json),
+            'i' => push_str(out, self.header(self.req_tag(Tag::ReqHeader, Tag::BereqHeader), arg.unwrap_or("")), json),
+            'o' => {
+                push_str(out, self.header(self.req_tag(Tag::RespHeader, Tag::BerespHeader), arg.unwrap_or("")), json)
+            }
             'l' => out.push('-'),
-            'm' => push_str(out, self.first(self.req_tag("ReqMethod", "BereqMethod")), json),
+            'm' => push_str(out, self.first(self.req_tag(Tag::ReqMethod, Tag::BereqMethod)), json),
             'q' => out.push_str(self.url().and_then(|u| u.find('?').map(|i| &u[i..])).unwrap_or("")),
             'U' => push_str(out, self.url().map(|u| u.split('?').next().unwrap_or(u)), json),
             'r' => {
-                let method = self.first(self.req_tag("ReqMethod", "BereqMethod")).unwrap_or("-");
+                let method = self.first(self.req_tag(Tag::ReqMethod, Tag::BereqMethod)).unwrap_or("-");
                 // (The first Host, as varnishncsa takes it.)
-                let host = self.header_at(self.req_tag("ReqHeader", "BereqHeader"), "host", true);
-                let proto = self.first(self.req_tag("ReqProtocol", "BereqProtocol")).unwrap_or("HTTP/1.0");
+                let host = self.header_at(self.req_tag(Tag::ReqHeader, Tag::BereqHeader), "host", true);
+                let proto = self.first(self.req_tag(Tag::ReqProtocol, Tag::BereqProtocol)).unwrap_or("HTTP/1.0");
                 let url = self.url().unwrap_or("-");
                 for part in [method, " http://", host.unwrap_or("localhost"), url, " ", proto] {
                     push_str(out, Some(part), json);
                 }
             }
-            's' => push_num(out, self.first(self.req_tag("RespStatus", "BerespStatus")).map(str::to_string), json),
+            's' => {
+                push_num(out, self.first(self.req_tag(Tag::RespStatus, Tag::BerespStatus)).map(str::to_string), json)
+            }
             't' => match self.start() {
                 Some(t) => push_time(out, arg.unwrap_or("[%d/%b/%Y:%T %z]"), t),
                 None => out.push('-'),
@@ -385,7 +389,7 @@ impl View<'_> {
 
     /// `%u`: the user of a Basic `Authorization`.
     fn user(&self) -> Option<String> {
-        let auth = self.header(self.req_tag("ReqHeader", "BereqHeader"), "authorization")?;
+        let auth = self.header(self.req_tag(Tag::ReqHeader, Tag::BereqHeader), "authorization")?;
         let (scheme, cred) = auth.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
@@ -407,7 +411,7 @@ impl View<'_> {
             "Varnish:vxid" => out.push_str(&self.t.vxid.to_string()),
             _ => {
                 let key = arg.strip_prefix("VCL_Log:").unwrap_or("");
-                let value = self.t.records().filter(|(t, _)| *t == "VCL_Log").find_map(|(_, d)| {
+                let value = self.t.tagged().filter(|(t, _)| *t == Some(Tag::VCL_Log)).find_map(|(_, d)| {
                     let (k, v) = d.split_once(':')?;
                     (k == key).then(|| v.trim_start())
                 });
@@ -483,8 +487,8 @@ fn wanted(t: &Txn, client: bool, backend: bool) -> bool {
     match t.side {
         'c' => {
             client
-                && t.records().next().is_some_and(|(tag, d)| tag == "Begin" && d.starts_with("req "))
-                && !t.records().any(|(tag, d)| tag == "Link" && d.ends_with(" restart"))
+                && t.tagged().next().is_some_and(|(tag, d)| tag == Some(Tag::Begin) && d.starts_with("req "))
+                && !t.tagged().any(|(tag, d)| tag == Some(Tag::Link) && d.ends_with(" restart"))
         }
         'b' => backend,
         _ => false,
