@@ -59,9 +59,11 @@ impl Txn {
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
-    // Every record as it comes, on the server's machine: written out from the shared file's
-    // bytes, each record turned into text once, in the output itself.
-    if args.grouping == "raw" && query.is_none() {
+    // Every transaction as it comes, on the server's machine, a record a line or a
+    // transaction at a time: written out from the shared file's bytes, each record turned into
+    // text once, in the output itself.
+    let raw = args.grouping == "raw";
+    if (raw || args.grouping == "vxid") && query.is_none() {
         if let Some(dir) = shared_dir(&args.reach) {
             let (mut out, mut scratch) = (Vec::new(), Vec::new());
             return follow_shared(&dir, args.dump, TagSet::ALL, &mut |reader| {
@@ -69,7 +71,13 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
                 let lost = reader
                     .read_raw(|t| {
                         any = true;
-                        format_raw(&mut out, &t, &mut scratch);
+                        if raw {
+                            format_raw(&mut out, &t, &mut scratch);
+                        } else if t.vxid != 0 {
+                            // (Records of no transaction, `Backend_health`, show record by
+                            // record only.)
+                            format_vxid(&mut out, &t, &mut scratch);
+                        }
                     })
                     .context("the shared log")?;
                 crate::stdout_bytes(&out)?;
@@ -310,6 +318,34 @@ fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut
         shellac_engine::vsl::push_record(out, tag, data, scratch);
         out.push(b'\n');
     }
+}
+
+/// A transaction as `varnishlog` prints it by vxid (as [`level`] at 1, then an empty line),
+/// from its bytes as stored.
+fn format_vxid(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
+    let begin = t.records().find(|(tag, _)| *tag == Tag::Begin).map_or(&b""[..], |(_, d)| d);
+    let first = begin.split(|b| *b == b' ').next();
+    let kind = match (first, t.side.letter()) {
+        (Some(b"sess"), _) => "Session ",
+        (Some(b"bereq"), _) | (_, 'b') => "BeReq   ",
+        (_, 'c') => "Request ",
+        _ => "Session ",
+    };
+    let mut head = String::with_capacity(40);
+    head.push_str("*   << ");
+    head.push_str(kind);
+    head.push_str(" >> ");
+    pad(&mut head, &t.vxid.to_string(), 10);
+    head.push('\n');
+    out.extend_from_slice(head.as_bytes());
+    for (tag, data) in t.records() {
+        out.extend_from_slice(b"-   ");
+        out.extend_from_slice(padded(tag).as_bytes());
+        out.push(b' ');
+        shellac_engine::vsl::push_record(out, tag, data, scratch);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
 }
 
 /// `n` right-aligned in `width` columns (as `{:>width}`).

@@ -156,6 +156,10 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
     // Written out from the shared file's bytes, record by record, the lines are those the
     // management port's text gives.
     assert_eq!(raw, tool(&p, "log", &["-d", "-g", "raw"]));
+    let by_vxid = tool_n(&dir, "log", &["-d"]);
+    assert_eq!(by_vxid, tool(&p, "log", &["-d"]));
+    assert!(by_vxid.contains("*   << Request  >> ") && by_vxid.contains("*   << BeReq    >> "), "{by_vxid}");
+    assert!(by_vxid.contains("\n-   ReqAcct        "), "{by_vxid}");
     assert!(raw.contains(" Timestamp      c Resp: ") && raw.contains(" ReqAcct        c "), "{raw}");
     // Both sides, and a query.
     assert_eq!(ncsa_lines(&p, &["-b", "-c"], 10).len(), 10);
