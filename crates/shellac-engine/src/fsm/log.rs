@@ -4,7 +4,7 @@
 //! before it), and a restart, which ends the transaction and begins the next (`Link req N
 //! restart`, `Begin req N restart`), as varnishd 7.1 logs them.
 
-use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
 use http::Response;
 
 use super::Task;
@@ -25,44 +25,60 @@ impl Task {
         };
         let status = resp.status();
         let code = status.as_str();
-        // The framing header hyper would add goes in now, so that it is logged (and counted)
-        // as varnishd logs its own.
-        let bodiless = matches!(resp.status().as_u16(), 100..=199 | 204 | 304);
-        let framed = resp.headers().contains_key(CONTENT_LENGTH) || resp.headers().contains_key(TRANSFER_ENCODING);
-        let mut chunked = false;
-        if !bodiless && !framed {
-            match http_body::Body::size_hint(resp.body()).exact() {
-                Some(n) => {
-                    resp.headers_mut().insert(CONTENT_LENGTH, n.into());
-                }
-                // (An HTTP/1.0 client gets such a body to the connection's end.)
-                None => chunked = !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10,
-            }
-        }
         // The head's length (`ReqAcct`'s fourth field): the status line and the end, what
         // hyper adds on the way out, and the headers, counted on the walk that logs them. (The
         // Connection header is in already, so hyper adds none: see `connection.rs`. A date it
         // adds when the answer has none.)
         let mut head_out = hdr::line_and_end_len("HTTP/1.1", code, &reason);
-        if chunked {
-            head_out += hdr::field_len("transfer-encoding", b"chunked");
-        }
-        if !resp.headers().contains_key(DATE) {
-            head_out += hdr::field_len("date", b"Thu, 01 Jan 1970 00:00:00 GMT");
-        }
         let mut vsl = std::mem::take(&mut self.vsl);
         if acct.piped {
             vsl.timestamp("Pipe", now());
-            head_out += resp.headers().iter().map(|(n, v)| hdr::field_len(n.as_str(), v.as_bytes())).sum::<u64>();
         } else {
             vsl.timestamp("Process", now());
             vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
             vsl.add_str(Tag::RespStatus, code);
             vsl.add_str(Tag::RespReason, &reason);
-            for (name, value) in resp.headers() {
-                head_out += hdr::field_len(name.as_str(), value.as_bytes());
-                vsl.add_header(Tag::RespHeader, name.as_str(), value.as_bytes());
+        }
+        // One walk over the headers: each logged and counted, and whether the framing and the
+        // date are there.
+        let (mut framed, mut dated) = (false, false);
+        for (name, value) in resp.headers() {
+            let name = name.as_str();
+            // (By length first: most names are none of the three.)
+            match name.len() {
+                4 => dated |= name == "date",
+                14 => framed |= name == "content-length",
+                17 => framed |= name == "transfer-encoding",
+                _ => {}
             }
+            head_out += hdr::field_len(name, value.as_bytes());
+            if !acct.piped {
+                vsl.add_header(Tag::RespHeader, name, value.as_bytes());
+            }
+        }
+        // The framing header hyper would add goes in now, so that it is logged (and counted)
+        // as varnishd logs its own: last, where the map puts a header it did not have.
+        let bodiless = matches!(resp.status().as_u16(), 100..=199 | 204 | 304);
+        if !bodiless && !framed {
+            match http_body::Body::size_hint(resp.body()).exact() {
+                Some(n) => {
+                    let len = http::HeaderValue::from(n);
+                    head_out += hdr::field_len("content-length", len.as_bytes());
+                    if !acct.piped {
+                        vsl.add_header(Tag::RespHeader, "content-length", len.as_bytes());
+                    }
+                    resp.headers_mut().insert(CONTENT_LENGTH, len);
+                }
+                // (An HTTP/1.0 client gets such a body to the connection's end.)
+                None => {
+                    if !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10 {
+                        head_out += hdr::field_len("transfer-encoding", b"chunked");
+                    }
+                }
+            }
+        }
+        if !dated {
+            head_out += hdr::field_len("date", b"Thu, 01 Jan 1970 00:00:00 GMT");
         }
         let server = self.server.clone();
         let end = move |sent: u64| {
