@@ -176,9 +176,9 @@ pub(crate) fn follow(
     }
 }
 
-/// One read of the shared log by a follower: whether it found any transaction, and the bytes
+/// One read of the shared log by a follower: whether it found any transaction, and what was
 /// lost since the last read.
-type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, u64)> + 'a;
+type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, shared::Lost)> + 'a;
 
 /// [`follow`] through the shared file named in `dir`, `take` reading it each time.
 fn follow_shared(dir: &std::path::Path, dump: bool, tags: TagSet, take: &mut Take<'_>) -> anyhow::Result<ExitCode> {
@@ -201,8 +201,11 @@ fn follow_shared(dir: &std::path::Path, dump: bool, tags: TagSet, take: &mut Tak
             }
             Err(e) => return Err(e),
         };
-        if lost > 0 && !dump {
-            eprintln!("Log overrun: {lost} bytes of transactions lost (the reader fell behind)");
+        if lost.bytes > 0 && !dump {
+            eprintln!("Log overrun: {} bytes of transactions lost (the reader fell behind)", lost.bytes);
+        }
+        if lost.txns > 0 {
+            eprintln!("Log overrun: {} transactions lost (the server's log writer fell behind)", lost.txns);
         }
         if dump && !more {
             return Ok(ExitCode::SUCCESS);

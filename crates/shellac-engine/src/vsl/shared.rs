@@ -25,7 +25,8 @@ use super::{decode_raw, Decoded, FoundRaw, Log, Raw, TagSet, IDLE};
 /// The file's size for data (varnishd's `vsl_space` is 80 MB).
 pub const FILE_BYTES: u64 = 64 << 20;
 
-/// The file's head: magic, size, head position, generation.
+/// The file's head: magic, size, head position, generation, transactions dropped (the ring
+/// let them go before the writer copied them: it was held up).
 const HEADER: u64 = 4096;
 const MAGIC: &[u8; 8] = b"SHLCVSL1";
 
@@ -87,7 +88,7 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     std::fs::File::create(&readers)?.set_modified(SystemTime::UNIX_EPOCH)?;
     std::fs::write(&pointer, format!("{}\n", path.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = Writer { log, file, readers, head: 0, batch: Vec::with_capacity(256 << 10) };
+    let writer = Writer { log, file, readers, head: 0, dropped: 0, batch: Vec::with_capacity(256 << 10) };
     let s = stop.clone();
     // (The thread settles, its allocator's first pages taken, before the server serves: the
     // process's memory does not move later for it.)
@@ -103,6 +104,8 @@ struct Writer {
     readers: PathBuf,
     /// Bytes written since the start.
     head: u64,
+    /// Transactions the ring let go before they were copied, since the start.
+    dropped: u64,
     batch: Vec<u8>,
 }
 
@@ -133,6 +136,16 @@ impl Writer {
             }
             loop {
                 let read = self.log.peek(cursor, 4096);
+                if read.lost > 0 {
+                    // (Held up long enough for the ring to let them go: the readers are told,
+                    // and the copying goes on from the oldest the ring still holds.)
+                    self.dropped += read.lost;
+                    cursor = read.next - read.txns.len() as u64;
+                    if let Err(e) = self.file.write_all_at(&self.dropped.to_le_bytes(), 32) {
+                        tracing::warn!("the shared log: {e}");
+                        return;
+                    }
+                }
                 if read.txns.is_empty() {
                     break;
                 }
@@ -172,8 +185,18 @@ impl Writer {
 pub struct Batch {
     /// Whole transactions, oldest first.
     pub txns: Vec<Decoded>,
-    /// Bytes lost since the last read (the writer went round past the reader).
-    pub lost: u64,
+    /// What was lost since the last read.
+    pub lost: Lost,
+}
+
+/// What a reader lost since its last read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// Bytes the server's writer went round the file past it with (the reader fell behind).
+    pub bytes: u64,
+    /// Transactions the server let go before its writer copied them into the file (the
+    /// writer fell behind).
+    pub txns: u64,
 }
 
 /// A reader of the shared log.
@@ -185,6 +208,8 @@ pub struct Reader {
     readers: PathBuf,
     size: u64,
     generation: u64,
+    /// The writer's count of dropped transactions at the last read.
+    dropped: u64,
     /// Where the next read starts.
     pos: u64,
     /// The reader has to find the start of a transaction first.
@@ -218,13 +243,13 @@ impl Reader {
         let pointer = workdir.join(POINTER);
         let path = PathBuf::from(std::fs::read_to_string(&pointer)?.trim());
         let file = File::open(&path)?;
-        let mut head = [0u8; 32];
+        let mut head = [0u8; 40];
         file.read_exact_at(&mut head, 0)?;
         if &head[..8] != MAGIC {
             return Err(ReadError::NotALog(path.display().to_string()));
         }
         let num = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
-        let (size, at, generation) = (num(8), num(16), num(24));
+        let (size, at, generation, dropped) = (num(8), num(16), num(24), num(32));
         if size == 0 {
             return Err(ReadError::NotALog(path.display().to_string()));
         }
@@ -236,6 +261,8 @@ impl Reader {
             path,
             size,
             generation,
+            // (A reader that starts now was not there for the earlier ones.)
+            dropped: if from_start { 0 } else { dropped },
             pos,
             resync: from_start && at > size,
             touched: None,
@@ -271,13 +298,16 @@ impl Reader {
         }
     }
 
-    fn head(&self) -> Result<u64, ReadError> {
-        let mut h = [0u8; 32];
+    /// Where the writer is (bytes written since the start), and how many transactions it
+    /// dropped so far.
+    fn head(&self) -> Result<(u64, u64), ReadError> {
+        let mut h = [0u8; 40];
         self.file.read_exact_at(&mut h, 0)?;
-        if u64::from_le_bytes(h[24..32].try_into().unwrap_or([0; 8])) != self.generation {
+        let num = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or([0; 8]));
+        if num(24) != self.generation {
             return Err(ReadError::Restarted);
         }
-        Ok(u64::from_le_bytes(h[16..24].try_into().unwrap_or([0; 8])))
+        Ok((num(16), num(32)))
     }
 
     /// What was written since the last read (at most a few megabytes at a time).
@@ -289,13 +319,15 @@ impl Reader {
     }
 
     /// As [`Reader::read`], handing each transaction to `each` as it is stored, its records
-    /// not turned into text; the bytes lost since the last read.
-    pub fn read_raw(&mut self, mut each: impl FnMut(Raw<'_>)) -> Result<u64, ReadError> {
+    /// not turned into text; what was lost since the last read.
+    pub fn read_raw(&mut self, mut each: impl FnMut(Raw<'_>)) -> Result<Lost, ReadError> {
         self.touch();
-        let mut lost = 0;
-        let head = self.head()?;
+        let mut lost = Lost::default();
+        let (head, dropped) = self.head()?;
+        lost.txns = dropped.saturating_sub(self.dropped);
+        self.dropped = self.dropped.max(dropped);
         if head.saturating_sub(self.pos) > self.size {
-            lost += head - self.size - self.pos;
+            lost.bytes += head - self.size - self.pos;
             self.pos = head - self.size;
             self.filled = 0;
             self.resync = true;
@@ -315,14 +347,14 @@ impl Reader {
         }
         self.filled = start + want;
         // What the writer wrote over while it was read is lost.
-        let after = self.head()?;
+        let (after, _) = self.head()?;
         let safe_from = after.saturating_sub(self.size);
         if safe_from > self.pos {
             let gone = ((safe_from - self.pos) as usize).min(self.filled);
             self.buf.copy_within(gone..self.filled, 0);
             self.filled -= gone;
             self.pos += gone as u64;
-            lost += gone as u64;
+            lost.bytes += gone as u64;
             self.resync = true;
         }
         let mut i = 0;
@@ -405,7 +437,7 @@ mod tests {
         let mut got = Vec::new();
         while got.len() < 1000 && tokio::time::Instant::now() < deadline {
             let b = r.read().expect("read");
-            assert_eq!(b.lost, 0);
+            assert_eq!(b.lost, Lost::default());
             got.extend(b.txns);
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -427,6 +459,35 @@ mod tests {
         r.touched = None;
         let _ = r.read();
         assert!(!marks.exists(), "{} was made again", marks.display());
+    }
+
+    #[test]
+    fn transactions_the_ring_let_go_before_the_writer_copied_them_are_told_to_readers() {
+        let scratch = shellac_testkit::Scratch::new("vsl-drop-test");
+        let dir = scratch.path().to_path_buf();
+        // A ring of a few transactions: far more come between two of the writer's rounds.
+        let log = Arc::new(Log::with_capacity(2000));
+        let _shared = start(log.clone(), &dir).expect("shared");
+        let mut r = Reader::open(&dir, false).expect("reader");
+        log.read_ago(Duration::ZERO);
+        for i in 0..5000 {
+            commit(&log, i, &format!("/{i}"));
+        }
+        let (mut got, mut lost) = (Vec::new(), Lost::default());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while got.last().is_none_or(|t: &Decoded| t.vxid != 4999) && tokio::time::Instant::now() < deadline {
+            let b = r.read().expect("read");
+            got.extend(b.txns);
+            lost.txns += b.lost.txns;
+            lost.bytes += b.lost.bytes;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(got.last().map(|t| t.vxid), Some(4999), "the newest came");
+        assert_eq!((lost.bytes, lost.txns as usize + got.len()), (0, 5000), "every one came or was counted lost");
+        assert!(lost.txns > 0, "{lost:?}");
+        // A reader that opens later is not told of them again.
+        let mut later = Reader::open(&dir, false).expect("reader");
+        assert_eq!(later.read().expect("read").lost, Lost::default());
     }
 
     #[test]
