@@ -80,7 +80,7 @@ struct Shard {
     next_fetch: u64,
     /// No object here expires before this time (seconds; 0: not known): the sweep passes over
     /// a shard whose objects all live on, without touching them (a million objects, nearly
-    /// all of them memory no cache holds, would cost the sweeper some 100 ms a second). Each
+    /// all of them memory no cache holds, cost the sweeper 300 ms of CPU a second). Each
     /// object put lowers it to its own end, a rearm to the new one; a sweep sets it anew.
     soonest: f64,
 }
