@@ -314,7 +314,7 @@ impl Reader {
     pub fn read(&mut self) -> Result<Batch, ReadError> {
         let mut txns = Vec::new();
         let keep = self.keep;
-        let lost = self.read_raw(|raw| txns.push(super::txn::text_of_raw(&raw, keep, 256)))?;
+        let lost = self.read_raw(|raw| txns.push(super::txn::text_of_raw(&raw, keep)))?;
         Ok(Batch { txns, lost })
     }
 

@@ -354,16 +354,15 @@ pub fn decode(buf: &[u8]) -> Found {
 /// for their framing, not turned into text).
 pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
     match decode_raw(buf) {
-        FoundRaw::Txn(raw, len) => Found::Txn(text_of_raw(&raw, keep, len), len),
+        FoundRaw::Txn(raw, len) => Found::Txn(text_of_raw(&raw, keep), len),
         FoundRaw::Partial => Found::Partial,
         FoundRaw::Garbage => Found::Garbage,
     }
 }
 
-/// A transaction's records whose tags are in `keep`, as text (`len`: its size, a guess at
-/// the text's).
-pub(crate) fn text_of_raw(raw: &Raw<'_>, keep: TagSet, len: usize) -> Decoded {
-    let mut text = String::with_capacity(len);
+/// A transaction's records whose tags are in `keep`, as text.
+pub(crate) fn text_of_raw(raw: &Raw<'_>, keep: TagSet) -> Decoded {
+    let mut text = String::with_capacity(raw.body.len());
     let mut spans = Vec::with_capacity(48);
     let mut scratch = Vec::new();
     for (tag, data) in raw.records() {
