@@ -186,7 +186,10 @@ fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<()
         format!("{} {} {} {} {} {t0:.6} {fd}", c.ip(), c.port(), sess.socket, l.ip(), l.port())
     });
     for vxid in sess.links.take() {
-        b.add_fmt(Tag::Link, format_args!("req {vxid} rxreq"));
+        // (A thousand of them for a long session: written without `fmt`.)
+        if let Some(mut r) = b.rec(Tag::Link) {
+            r.s("req ").n(vxid).s(" rxreq");
+        }
     }
     let why = match ended {
         Ok(()) => "REM_CLOSE",
