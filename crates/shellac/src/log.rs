@@ -50,6 +50,12 @@ impl Txn {
         self.spans.iter().map(|(tag, r)| (*tag, &self.text[r.clone()]))
     }
 
+    /// The data of its records of `tag` (the others are passed over, not even cut out of the
+    /// text: a formatter looks for a dozen records in every transaction).
+    pub(crate) fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_ {
+        self.spans.iter().filter(move |(t, _)| *t == Some(tag)).map(|(_, r)| &self.text[r.clone()])
+    }
+
     /// How many bytes of data its records hold.
     pub(crate) fn data_len(&self) -> usize {
         self.text.len()

@@ -177,20 +177,26 @@ impl Format {
     }
 
     /// The line for a transaction (without its newline); `json` as `-j`.
+    #[cfg(test)]
     pub(crate) fn line(&self, t: &Txn, json: bool) -> String {
-        let v = View { t, backend: t.side == 'b' };
         let mut out = String::with_capacity(256);
+        self.line_into(&mut out, t, json);
+        out
+    }
+
+    /// The line for a transaction (without its newline), added to `out` (the batch's lines).
+    pub(crate) fn line_into(&self, out: &mut String, t: &Txn, json: bool) {
+        let v = View { t, backend: t.side == 'b' };
         for item in &self.0 {
             match item {
                 Item::Text(s) => out.push_str(s),
                 Item::Vsl(sel) => {
                     let found = t.records().find_map(|(tag, data)| sel.value(tag, data));
-                    push_str(&mut out, found, json);
+                    push_str(out, found, json);
                 }
-                Item::Field(c, arg) => v.field(&mut out, *c, arg.as_deref(), json),
+                Item::Field(c, arg) => v.field(out, *c, arg.as_deref(), json),
             }
         }
-        out
     }
 }
 
@@ -219,10 +225,14 @@ fn push_str(out: &mut String, v: Option<&str>, json: bool) {
     }
 }
 
-/// A number, or `-` (`null` under -j) when missing.
-fn push_num(out: &mut String, v: Option<String>, json: bool) {
+/// A number, or `-` (`null` under -j) when missing (written where it goes: a line is made
+/// for every request).
+fn push_num(out: &mut String, v: Option<impl std::fmt::Display>, json: bool) {
+    use std::fmt::Write as _;
     match v {
-        Some(n) => out.push_str(&n),
+        Some(n) => {
+            let _ = write!(out, "{n}");
+        }
         None => out.push_str(if json { "null" } else { "-" }),
     }
 }
@@ -235,7 +245,7 @@ struct View<'a> {
 
 impl View<'_> {
     fn first(&self, tag: Tag) -> Option<&str> {
-        self.t.tagged().find(|(t, _)| *t == Some(tag)).map(|(_, d)| d)
+        self.t.of(tag).next()
     }
 
     /// A header's value (the last one of that name, or with `first` the first): `tag` is
@@ -243,17 +253,17 @@ impl View<'_> {
     fn header_at(&self, tag: Tag, name: &str, first: bool) -> Option<&str> {
         // (Read for every record of every line: the tag first, then the name where it must
         // be, with no search for the colon.)
-        fn value<'d>((t, d): (Option<Tag>, &'d str), tag: Tag, name: &str) -> Option<&'d str> {
-            if t != Some(tag) || name.contains(':') {
+        fn value<'d>(d: &'d str, name: &str) -> Option<&'d str> {
+            if name.contains(':') {
                 return None;
             }
             let v = d.get(name.len()..)?.strip_prefix(':')?;
             d[..name.len()].eq_ignore_ascii_case(name).then(|| v.trim_start())
         }
         if first {
-            self.t.tagged().find_map(|r| value(r, tag, name))
+            self.t.of(tag).find_map(|d| value(d, name))
         } else {
-            self.t.tagged().rev().find_map(|r| value(r, tag, name))
+            self.t.of(tag).rev().find_map(|d| value(d, name))
         }
     }
 
@@ -272,10 +282,7 @@ impl View<'_> {
 
     /// A `Timestamp` record's field (1: absolute, 2: since start).
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.t.tagged().find_map(|(t, d)| {
-            if t != Some(Tag::Timestamp) {
-                return None;
-            }
+        self.t.of(Tag::Timestamp).find_map(|d| {
             let rest = d.strip_prefix(label)?.strip_prefix(':')?;
             rest.split_ascii_whitespace().nth(field - 1)?.parse().ok()
         })
@@ -305,17 +312,15 @@ impl View<'_> {
     /// `hit`/`miss` and how it was handled, from the VCL calls as they came.
     fn handling(&self) -> (&'static str, &'static str) {
         let mut h = ("miss", "miss");
-        for (tag, data) in self.t.tagged() {
-            if tag == Some(Tag::VCL_call) {
-                h = match data {
-                    "HIT" => ("hit", "hit"),
-                    "MISS" => ("miss", "miss"),
-                    "PASS" => ("miss", "pass"),
-                    "PIPE" => ("miss", "pipe"),
-                    "SYNTH" => ("miss", "synth"),
-                    _ => h,
-                };
-            }
+        for data in self.t.of(Tag::VCL_call) {
+            h = match data {
+                "HIT" => ("hit", "hit"),
+                "MISS" => ("miss", "miss"),
+                "PASS" => ("miss", "pass"),
+                "PIPE" => ("miss", "pipe"),
+                "SYNTH" => ("miss", "synth"),
+                _ => h,
+            };
         }
         h
     }
@@ -325,7 +330,7 @@ impl View<'_> {
             'b' => {
                 // CLF: `-` for no bytes on the client side.
                 let n = self.acct(5).filter(|n| *n > 0 || self.backend);
-                push_num(out, n.map(|n| n.to_string()), json);
+                push_num(out, n, json);
             }
             'D' => push_num(out, self.duration().map(|d| format!("{:.0}", d * 1e6)), json),
             'T' if arg.is_none() => push_num(out, self.duration().map(|d| format!("{}", d as u64)), json),
@@ -354,8 +359,8 @@ impl View<'_> {
                 };
                 push_str(out, host, json);
             }
-            'I' => push_num(out, self.acct(3).map(|n| n.to_string()), json),
-            'O' => push_num(out, self.acct(6).map(|n| n.to_string()), json),
+            'I' => push_num(out, self.acct(3), json),
+            'O' => push_num(out, self.acct(6), json),
             'i' => push_str(out, self.header(self.req_tag(Tag::ReqHeader, Tag::BereqHeader), arg.unwrap_or("")), json),
             'o' => {
                 push_str(out, self.header(self.req_tag(Tag::RespHeader, Tag::BerespHeader), arg.unwrap_or("")), json)
@@ -374,9 +379,7 @@ impl View<'_> {
                     push_str(out, Some(part), json);
                 }
             }
-            's' => {
-                push_num(out, self.first(self.req_tag(Tag::RespStatus, Tag::BerespStatus)).map(str::to_string), json)
-            }
+            's' => push_num(out, self.first(self.req_tag(Tag::RespStatus, Tag::BerespStatus)), json),
             't' => match self.start() {
                 Some(t) => push_time(out, arg.unwrap_or("[%d/%b/%Y:%T %z]"), t),
                 None => out.push('-'),
@@ -411,7 +414,7 @@ impl View<'_> {
             "Varnish:vxid" => out.push_str(&self.t.vxid.to_string()),
             _ => {
                 let key = arg.strip_prefix("VCL_Log:").unwrap_or("");
-                let value = self.t.tagged().filter(|(t, _)| *t == Some(Tag::VCL_Log)).find_map(|(_, d)| {
+                let value = self.t.of(Tag::VCL_Log).find_map(|d| {
                     let (k, v) = d.split_once(':')?;
                     (k == key).then(|| v.trim_start())
                 });
@@ -488,7 +491,7 @@ fn wanted(t: &Txn, client: bool, backend: bool) -> bool {
         'c' => {
             client
                 && t.tagged().next().is_some_and(|(tag, d)| tag == Some(Tag::Begin) && d.starts_with("req "))
-                && !t.tagged().any(|(tag, d)| tag == Some(Tag::Link) && d.ends_with(" restart"))
+                && !t.of(Tag::Link).any(|d| d.ends_with(" restart"))
         }
         'b' => backend,
         _ => false,
@@ -570,7 +573,7 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
         let mut lines = String::with_capacity(256 * txns.len());
         for t in txns.iter().filter(|t| wanted(t, client, backend)) {
             if crate::query::selects(query.as_ref(), &[t]) {
-                lines.push_str(&format.line(t, args.json));
+                format.line_into(&mut lines, t, args.json);
                 lines.push('\n');
             }
         }
