@@ -409,6 +409,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_server_restart_is_seen_through_the_error_s_context() {
+        // (What the follower of the shared file tells from any other error, to read the new
+        // server's log rather than stop.)
+        let e = Err::<(), _>(shared::ReadError::Restarted).context("the shared log").unwrap_err();
+        assert!(matches!(e.downcast_ref(), Some(shared::ReadError::Restarted)));
+        let other = Err::<(), _>(shared::ReadError::NotALog("x".into())).context("the shared log").unwrap_err();
+        assert!(!matches!(other.downcast_ref(), Some(shared::ReadError::Restarted)));
+    }
+
+    #[test]
     fn transactions_print_as_varnishlog_prints_them() {
         let (next, lost, txns) =
             parse("next 7 lost 2\n* 32770 c\nBegin req 32769 rxreq\nReqURL /a\nEnd \n").expect("parses");
