@@ -262,20 +262,9 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
 
 /// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2).
 pub(crate) fn level(t: &Txn, depth: usize) -> String {
-    let begin = t.records().find(|(tag, _)| *tag == "Begin").map_or("", |(_, d)| d);
-    let kind = match (begin.split(' ').next(), t.side) {
-        (Some("sess"), _) => "Session",
-        (Some("bereq"), _) | (_, 'b') => "BeReq",
-        (_, 'c') => "Request",
-        _ => "Session",
-    };
+    let begin = t.of(Tag::Begin).next().unwrap_or("");
     let mut out = String::with_capacity(64 + t.data_len() + 20 * t.spans.len());
-    pad(&mut out, &"*".repeat(depth), 4);
-    out.push_str("<< ");
-    pad(&mut out, kind, 8);
-    out.push_str(" >> ");
-    pad(&mut out, &t.vxid.to_string(), 10);
-    out.push('\n');
+    group_head(&mut out, depth, kind_of(begin.as_bytes(), t.side), t.vxid);
     let dash = "-".repeat(depth);
     for (tag, data) in t.records() {
         pad(&mut out, &dash, 4);
@@ -285,6 +274,41 @@ pub(crate) fn level(t: &Txn, depth: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What varnishlog calls a transaction in its group's head, from its `Begin` record's data
+/// and its side.
+fn kind_of(begin: &[u8], side: char) -> &'static str {
+    match (begin.split(|b| *b == b' ').next(), side) {
+        (Some(b"sess"), _) => "Session",
+        (Some(b"bereq"), _) | (_, 'b') => "BeReq",
+        (_, 'c') => "Request",
+        _ => "Session",
+    }
+}
+
+/// A group's head line at `depth`: `*   << Request  >> 32770     `.
+fn group_head(out: &mut String, depth: usize, kind: &str, vxid: u64) {
+    pad(out, &"*".repeat(depth), 4);
+    out.push_str("<< ");
+    pad(out, kind, 8);
+    out.push_str(" >> ");
+    pad(out, &vxid.to_string(), 10);
+    out.push('\n');
+}
+
+/// What every `-g raw` line of a transaction begins with: its vxid in ten columns.
+fn raw_prefix(vxid: u64) -> String {
+    format!("{vxid:>10} ")
+}
+
+/// The side between a `-g raw` line's tag and its data.
+fn raw_side(side: char) -> &'static str {
+    match side {
+        'c' => " c ",
+        'b' => " b ",
+        _ => " - ",
+    }
 }
 
 /// `text` left-aligned in `width` columns (as `{:<width}`; records are printed by the
@@ -311,19 +335,11 @@ pub(crate) fn format(t: &Txn, grouping: &str) -> String {
 /// A transaction as `varnishlog -g raw` prints it, from its bytes as stored (each record
 /// turned into text where it is printed).
 fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
-    // What every line of it begins with, made once: the vxid in ten columns.
-    let mut vxid = String::with_capacity(24);
-    pad_left(&mut vxid, t.vxid, 10);
-    vxid.push(' ');
-    let side: &[u8] = match t.side.letter() {
-        'c' => b" c ",
-        'b' => b" b ",
-        _ => b" - ",
-    };
+    let (vxid, side) = (raw_prefix(t.vxid), raw_side(t.side.letter()));
     for (tag, data) in t.records() {
         out.extend_from_slice(vxid.as_bytes());
         out.extend_from_slice(padded(tag).as_bytes());
-        out.extend_from_slice(side);
+        out.extend_from_slice(side.as_bytes());
         shellac_engine::vsl::push_record(out, tag, data, scratch);
         out.push(b'\n');
     }
@@ -333,19 +349,8 @@ fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut
 /// from its bytes as stored.
 fn format_vxid(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
     let begin = t.records().find(|(tag, _)| *tag == Tag::Begin).map_or(&b""[..], |(_, d)| d);
-    let first = begin.split(|b| *b == b' ').next();
-    let kind = match (first, t.side.letter()) {
-        (Some(b"sess"), _) => "Session ",
-        (Some(b"bereq"), _) | (_, 'b') => "BeReq   ",
-        (_, 'c') => "Request ",
-        _ => "Session ",
-    };
     let mut head = String::with_capacity(40);
-    head.push_str("*   << ");
-    head.push_str(kind);
-    head.push_str(" >> ");
-    pad(&mut head, &t.vxid.to_string(), 10);
-    head.push('\n');
+    group_head(&mut head, 1, kind_of(begin, t.side.letter()), t.vxid);
     out.extend_from_slice(head.as_bytes());
     for (tag, data) in t.records() {
         out.extend_from_slice(b"-   ");
@@ -355,15 +360,6 @@ fn format_vxid(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mu
         out.push(b'\n');
     }
     out.push(b'\n');
-}
-
-/// `n` right-aligned in `width` columns (as `{:>width}`).
-fn pad_left(out: &mut String, n: u64, width: usize) {
-    let digits = n.to_string();
-    for _ in digits.len()..width {
-        out.push(' ');
-    }
-    out.push_str(&digits);
 }
 
 /// A tag's name in 14 columns (as `{:<14}`), made once for every tag.
@@ -388,13 +384,12 @@ fn padded(tag: shellac_engine::vsl::Tag) -> &'static str {
 pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
     if grouping == "raw" {
         // (What every line of it begins with, made once.)
-        let vxid = format!("{:>10} ", t.vxid);
-        let side = format!(" {} ", t.side);
+        let (vxid, side) = (raw_prefix(t.vxid), raw_side(t.side));
         out.reserve(t.data_len() + 30 * t.spans.len());
         for (tag, data) in t.records() {
             out.push_str(&vxid);
             pad(out, tag, 14);
-            out.push_str(&side);
+            out.push_str(side);
             out.push_str(data);
             out.push('\n');
         }
