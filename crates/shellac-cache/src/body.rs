@@ -4,14 +4,23 @@
 //! mid-body ends every reader with the error (they truncate, as Varnish's do).
 //!
 //! The chunks are `Bytes`: a reader's chunk is a reference, not a copy. When the body completes,
-//! a small one becomes one plain allocation (a reader gets a copy: cheaper than the 56 bytes of
-//! bookkeeping a shared chunk costs each of a million small objects), a larger one up to
-//! [`MERGE_MAX`] is cut again into pieces of [`PIECE`] (a hit goes out in a few writes, not one
-//! per 8 KiB read of the fetch; pieces of a size the allocator recycles well, where bodies of a
-//! megabyte in one allocation each leave the freed ones' memory with the process). Nothing else
-//! is ever removed from a body while it lives. A reader's position is the bytes it has read and,
-//! while the chunks can still be cut again, its chunk index.
+//! it is kept in as few allocations as its size allows, for a stored object's allocations are
+//! what a miss writes into memory the CPU's caches lost long ago, and what its eviction frees
+//! there:
+//! - a small one (up to [`SMALL_MAX`]) becomes one plain allocation (a reader gets a copy:
+//!   cheaper than the bookkeeping a shared chunk costs each of a million small objects);
+//! - one up to [`PIECE`] becomes one counted allocation ([`std::sync::Arc`]), which each reader
+//!   shares through a `Bytes` of its own (four allocations as a `Bytes` in a list: the list's
+//!   box, its buffer, the bytes and their count);
+//! - a larger one up to [`MERGE_MAX`] is cut again into pieces of [`PIECE`] (a hit goes out in a
+//!   few writes, not one per 8 KiB read of the fetch; pieces of a size the allocator recycles
+//!   well, where bodies of a megabyte in one allocation each leave the freed ones' memory with
+//!   the process).
+//!
+//! Nothing else is ever removed from a body while it lives. A reader's position is the bytes
+//! it has read and, while the chunks can still be cut again, its chunk index.
 
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -29,11 +38,18 @@ struct Inner {
 }
 
 enum Chunks {
-    /// Boxed: 16 bytes for either form, not 24 (a million small objects have no list).
-    #[allow(clippy::box_collection)]
-    List(Box<Vec<Bytes>>),
+    /// Boxed: 16 bytes for either form, not 24 (a million small objects have none).
+    Shared(Box<Shared>),
     /// A complete body up to [`SMALL_MAX`].
     Small(Box<[u8]>),
+}
+
+/// Chunks that readers share.
+enum Shared {
+    /// As they were appended, or cut again.
+    List(Vec<Bytes>),
+    /// A complete body from [`SMALL_MAX`] to [`PIECE`] in one piece.
+    Whole(Arc<[u8]>),
 }
 
 #[derive(Default)]
@@ -59,10 +75,38 @@ const PIECES_MAX: usize = (MERGE_MAX as usize).div_ceil(PIECE);
 pub const SMALL_MAX: usize = 256;
 
 impl Chunks {
+    /// An empty list, to be appended to.
+    fn list() -> Chunks {
+        Chunks::Shared(Box::new(Shared::List(Vec::new())))
+    }
+
+    /// A complete body of `chunks` (`len` bytes in all), kept as the module says. Unless `copy`,
+    /// a body that the module's rules leave as it came keeps its chunks (a stored body never
+    /// holds on to the buffer its chunks were read into: it is a copy).
+    fn complete(chunks: &[Bytes], len: usize, copy: bool) -> Chunks {
+        if len <= SMALL_MAX {
+            Chunks::Small(chunks.concat().into_boxed_slice())
+        } else if len <= PIECE && (copy || chunks.len() > 1) {
+            let whole: Arc<[u8]> = match chunks {
+                [one] => Arc::from(&one[..]),
+                _ => Arc::from(chunks.concat()),
+            };
+            Chunks::Shared(Box::new(Shared::Whole(whole)))
+        } else if len as u64 <= MERGE_MAX && chunks.len() > len.div_ceil(PIECE) {
+            Chunks::Shared(Box::new(Shared::List(cut(chunks, len))))
+        } else {
+            let own = |c: &Bytes| if copy { Bytes::copy_from_slice(c) } else { c.clone() };
+            Chunks::Shared(Box::new(Shared::List(chunks.iter().map(own).collect())))
+        }
+    }
+
     fn get(&self, i: usize) -> Option<Bytes> {
         match self {
-            Chunks::List(l) => l.get(i).cloned(),
-            // (Read by bytes: see `by_bytes`.)
+            Chunks::Shared(s) => match &**s {
+                Shared::List(l) => l.get(i).cloned(),
+                // (Whole and small bodies are complete: read by bytes, see `by_bytes`.)
+                Shared::Whole(_) => None,
+            },
             Chunks::Small(_) => None,
         }
     }
@@ -70,7 +114,10 @@ impl Chunks {
     /// Shared chunks (each with its bookkeeping; plain bytes have none).
     fn shared(&self) -> usize {
         match self {
-            Chunks::List(l) => l.len(),
+            Chunks::Shared(s) => match &**s {
+                Shared::List(l) => l.len(),
+                Shared::Whole(_) => 1,
+            },
             Chunks::Small(_) => 0,
         }
     }
@@ -79,7 +126,10 @@ impl Chunks {
     /// fills for the few who ask then; a field would cost every stored object 8 bytes).
     fn len(&self) -> u64 {
         match self {
-            Chunks::List(l) => l.iter().map(|c| c.len() as u64).sum(),
+            Chunks::Shared(s) => match &**s {
+                Shared::List(l) => l.iter().map(|c| c.len() as u64).sum(),
+                Shared::Whole(w) => w.len() as u64,
+            },
             Chunks::Small(b) => b.len() as u64,
         }
     }
@@ -95,16 +145,31 @@ impl Chunks {
         let at = usize::try_from(at).ok()?;
         match self {
             Chunks::Small(b) => (at < b.len()).then(|| Bytes::copy_from_slice(&b[at..])),
-            Chunks::List(l) => {
-                let mut start = 0;
-                for c in l.iter() {
-                    if at < start + c.len() {
-                        return Some(c.slice(at - start..));
+            Chunks::Shared(s) => match &**s {
+                Shared::Whole(w) => (at < w.len()).then(|| Bytes::from_owner(w.clone()).slice(at..)),
+                Shared::List(l) => {
+                    let mut start = 0;
+                    for c in l.iter() {
+                        if at < start + c.len() {
+                            return Some(c.slice(at - start..));
+                        }
+                        start += c.len();
                     }
-                    start += c.len();
+                    None
                 }
-                None
-            }
+            },
+        }
+    }
+
+    /// All of it, as readers get it.
+    fn all(&self) -> Vec<Bytes> {
+        match self {
+            Chunks::Shared(s) => match &**s {
+                Shared::List(l) => l.clone(),
+                Shared::Whole(w) => vec![Bytes::from_owner(w.clone())],
+            },
+            Chunks::Small(b) if b.is_empty() => Vec::new(),
+            Chunks::Small(b) => vec![Bytes::copy_from_slice(b)],
         }
     }
 }
@@ -154,7 +219,7 @@ fn cut(list: &[Bytes], len: usize) -> Vec<Bytes> {
 
 impl Default for Body {
     fn default() -> Self {
-        Body { inner: Mutex::new(Inner { chunks: Chunks::List(Box::default()), fill: Some(Box::default()) }) }
+        Body { inner: Mutex::new(Inner { chunks: Chunks::list(), fill: Some(Box::default()) }) }
     }
 }
 
@@ -162,7 +227,7 @@ impl Body {
     /// A complete body of these bytes.
     pub fn complete(bytes: Bytes) -> Body {
         let chunks = if bytes.is_empty() { Vec::new() } else { vec![bytes] };
-        Body { inner: Mutex::new(Inner { chunks: Chunks::List(Box::new(chunks)), fill: None }) }
+        Body { inner: Mutex::new(Inner { chunks: Chunks::Shared(Box::new(Shared::List(chunks))), fill: None }) }
     }
 
     /// A complete body of these chunks (all of it came with the response's head), kept as
@@ -170,15 +235,7 @@ impl Body {
     /// holds on to the buffer its chunks were read into).
     pub fn complete_from(chunks: &[Bytes], copy: bool) -> Body {
         let len = chunks.iter().map(Bytes::len).sum::<usize>();
-        let chunks = if len <= SMALL_MAX {
-            Chunks::Small(chunks.concat().into_boxed_slice())
-        } else if len as u64 <= MERGE_MAX && chunks.len() > len.div_ceil(PIECE) {
-            Chunks::List(Box::new(cut(chunks, len)))
-        } else {
-            let own = |c: &Bytes| if copy { Bytes::copy_from_slice(c) } else { c.clone() };
-            Chunks::List(Box::new(chunks.iter().map(own).collect()))
-        };
-        Body { inner: Mutex::new(Inner { chunks, fill: None }) }
+        Body { inner: Mutex::new(Inner { chunks: Chunks::complete(chunks, len, copy), fill: None }) }
     }
 
     /// Appends a chunk (the fetch) and wakes the readers waiting for it.
@@ -188,7 +245,8 @@ impl Body {
         }
         let waiting = {
             let mut i = self.inner.lock();
-            let Inner { chunks: Chunks::List(list), fill: Some(fill) } = &mut *i else { return };
+            let Inner { chunks: Chunks::Shared(shared), fill: Some(fill) } = &mut *i else { return };
+            let Shared::List(list) = &mut **shared else { return };
             if fill.failed.is_some() {
                 return;
             }
@@ -215,15 +273,15 @@ impl Body {
                 State::Filling => return 0,
                 State::Complete => {
                     *fill = None;
-                    if let Chunks::List(list) = chunks {
-                        let len = list.iter().map(Bytes::len).sum::<usize>();
-                        if len <= SMALL_MAX {
-                            *chunks = Chunks::Small(list.concat().into_boxed_slice());
-                        } else if len as u64 <= MERGE_MAX && list.len() > len.div_ceil(PIECE) {
-                            **list = cut(list, len);
-                        } else {
-                            // The chunk list grew by doubling; it will not grow again.
-                            list.shrink_to_fit();
+                    if let Chunks::Shared(shared) = chunks {
+                        if let Shared::List(list) = &mut **shared {
+                            let len = list.iter().map(Bytes::len).sum::<usize>();
+                            if len <= PIECE || (len as u64 <= MERGE_MAX && list.len() > len.div_ceil(PIECE)) {
+                                *chunks = Chunks::complete(list, len, true);
+                            } else {
+                                // The chunk list grew by doubling; it will not grow again.
+                                list.shrink_to_fit();
+                            }
                         }
                     }
                 }
@@ -306,11 +364,7 @@ impl Body {
         if i.fill.is_some() {
             return None;
         }
-        Some(match &i.chunks {
-            Chunks::List(l) => l.to_vec(),
-            Chunks::Small(b) if b.is_empty() => Vec::new(),
-            Chunks::Small(b) => vec![Bytes::copy_from_slice(b)],
-        })
+        Some(i.chunks.all())
     }
 }
 
@@ -436,6 +490,37 @@ mod tests {
             assert_eq!(b.bytes(), Some(vec![whole.clone()]));
             assert_eq!(b.len(), whole.len() as u64);
         }
+    }
+
+    #[test]
+    fn a_body_up_to_a_piece_is_kept_in_one_allocation_that_its_readers_share() {
+        let w = Arc::new(Count(AtomicUsize::new(0)));
+        // The buffer a connection read the body into.
+        let read_buffer = Bytes::from(vec![b'x'; PIECE + 100]);
+        for len in [SMALL_MAX + 1, 1024, PIECE] {
+            let chunk = read_buffer.slice(..len);
+            let whole = Body::complete_from(std::slice::from_ref(&chunk), true);
+            let appended = Body::default();
+            chunk.chunks(1000).for_each(|c| appended.append(Bytes::copy_from_slice(c)));
+            appended.finish(State::Complete);
+            for b in [&whole, &appended] {
+                assert_eq!((b.len(), b.chunks()), (len as u64, 1), "{len}");
+                let (mut one, mut two) = (Cursor::default(), Cursor::default());
+                let Poll::Ready(Some(Ok(first))) = poll(b, &mut one, &w) else { panic!("{len}: no chunk") };
+                let Poll::Ready(Some(Ok(second))) = poll(b, &mut two, &w) else { panic!("{len}: no chunk") };
+                // The same bytes in memory, not a copy for each reader, and not the chunk given.
+                assert_eq!((first.len(), first.as_ptr()), (len, second.as_ptr()), "{len}");
+                assert_ne!(first.as_ptr(), chunk.as_ptr());
+                assert!(first == chunk);
+                assert_eq!(poll(b, &mut one, &w), Poll::Ready(None));
+                // A reader part way gets the rest of the same allocation.
+                let mut part_way = Cursor { next: 0, read: 10 };
+                let Poll::Ready(Some(Ok(rest))) = poll(b, &mut part_way, &w) else { panic!("{len}: no rest") };
+                assert_eq!(rest.as_ptr(), first[10..].as_ptr());
+                assert_eq!(b.bytes().map(|v| v.concat()), Some(chunk.to_vec()));
+            }
+        }
+        assert!(read_buffer.is_unique(), "no body holds on to the buffer it was read into");
     }
 
     /// Reads `b` to its end from `c`: the chunks' lengths and the bytes.
