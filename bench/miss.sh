@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a cache miss costs against a pass: the same 1 KiB answer from a local nginx, through two
-# Shellac processes (the plain release build `./dev run` uses), one passing every request after
+# Shellac processes (the plain release build `./dev run` uses; with BUILD=pgo, the profile-guided
+# binary `./dev release` makes for production), one passing every request after
 # the builtin vcl_recv's checks, one looking each up (a new URL every time: every request misses,
 # fetches, stores the object and streams it; `-s malloc,64m` evicts as it goes). Both are sent the
 # same kind of URLs (`/m/ID/N`, a new one every request), so that what differs is what each does
@@ -14,7 +15,7 @@
 # SHA instructions, so the key's hash runs in software there: some 3,500 instructions a miss
 # spends on real hardware in about 60 ns).
 #
-#   [INSTRUCTIONS=1] bench/miss.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
+#   [BUILD=pgo] [INSTRUCTIONS=1] bench/miss.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=50]
 #
 # Loopback ports 18600-18603 must be free.
 set -euo pipefail
@@ -26,8 +27,14 @@ CONNS=${3:-50}
 . bench/lib.sh
 bench_need nginx:nginx-light wrk:wrk
 [ "${INSTRUCTIONS:-0}" = 1 ] && bench_need valgrind:valgrind
-cargo build --release -q -p shellac
-SHELLAC_PLAIN=target/release/shellac
+if [ "${BUILD:-plain}" = pgo ]; then
+    bench_builds
+    BIN=$SHELLAC
+else
+    cargo build --release -q -p shellac
+    BIN=target/release/shellac
+fi
+echo "build: $BIN"
 bench_ports 18600 18601 18602 18603
 bench_workdir shellac-miss-bench
 
@@ -54,7 +61,7 @@ port_of() { case $1 in pass) echo 18600 ;; miss) echo 18601 ;; small) echo 18603
 for mode in pass miss small; do
     vcl=$([ $mode = pass ] && echo pass || echo miss)
     size=$([ $mode = small ] && echo 1m || echo 64m)
-    TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:"$(port_of $mode)" \
+    TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$BIN" serve -T none -a 127.0.0.1:"$(port_of $mode)" \
         -f "$W/$vcl.vcl" -s malloc,$size >/dev/null & PIDS+=($!)
     eval "PID_$mode=$!"
 done
@@ -97,7 +104,7 @@ printf '%-5s %10s\n' mode instr/req
 for mode in pass miss; do
     vcl=$mode
     TOKIO_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$W/cg.$mode.%p" \
-        "$SHELLAC_PLAIN" serve -T none -a 127.0.0.1:18603 -f "$W/$vcl.vcl" -s malloc,4m >/dev/null 2>"$W/vg.$mode" &
+        "$BIN" serve -T none -a 127.0.0.1:18603 -f "$W/$vcl.vcl" -s malloc,4m >/dev/null 2>"$W/vg.$mode" &
     pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18603/1k && break; sleep 0.2; done
