@@ -9,9 +9,11 @@
 //! there:
 //! - a small one (up to [`SMALL_MAX`]) becomes one plain allocation (a reader gets a copy:
 //!   cheaper than the bookkeeping a shared chunk costs each of a million small objects);
-//! - one up to [`PIECE`] becomes one counted allocation ([`std::sync::Arc`]), which each reader
-//!   shares through a `Bytes` of its own (four allocations as a `Bytes` in a list: the list's
-//!   box, its buffer, the bytes and their count);
+//! - one up to [`PIECE`] becomes one `Bytes` over an allocation of exactly its length, its
+//!   count made with it: three allocations with the box that holds it, where a list of one
+//!   chunk took four (the list's box, its buffer, the bytes, and their count at the first
+//!   reader). (Not an `Arc<[u8]>` with the count in front: a body of a round size, 1 KiB, would
+//!   then take the allocator's next size, a quarter more.) Each reader shares it;
 //! - a larger one up to [`MERGE_MAX`] is cut again into pieces of [`PIECE`] (a hit goes out in a
 //!   few writes, not one per 8 KiB read of the fetch; pieces of a size the allocator recycles
 //!   well, where bodies of a megabyte in one allocation each leave the freed ones' memory with
@@ -20,7 +22,6 @@
 //! Nothing else is ever removed from a body while it lives. A reader's position is the bytes
 //! it has read and, while the chunks can still be cut again, its chunk index.
 
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -48,8 +49,8 @@ enum Chunks {
 enum Shared {
     /// As they were appended, or cut again.
     List(Vec<Bytes>),
-    /// A complete body from [`SMALL_MAX`] to [`PIECE`] in one piece.
-    Whole(Arc<[u8]>),
+    /// A complete body from [`SMALL_MAX`] to [`PIECE`] in one piece (see the module).
+    Whole(Bytes),
 }
 
 #[derive(Default)]
@@ -87,10 +88,11 @@ impl Chunks {
         if len <= SMALL_MAX {
             Chunks::Small(chunks.concat().into_boxed_slice())
         } else if len <= PIECE && (copy || chunks.len() > 1) {
-            let whole: Arc<[u8]> = match chunks {
-                [one] => Arc::from(&one[..]),
-                _ => Arc::from(chunks.concat()),
+            let whole: Box<[u8]> = match chunks {
+                [one] => Box::from(&one[..]),
+                _ => chunks.concat().into_boxed_slice(),
             };
+            let whole = Bytes::from_owner(whole);
             Chunks::Shared(Box::new(Shared::Whole(whole)))
         } else if len as u64 <= MERGE_MAX && chunks.len() > len.div_ceil(PIECE) {
             Chunks::Shared(Box::new(Shared::List(cut(chunks, len))))
@@ -146,7 +148,7 @@ impl Chunks {
         match self {
             Chunks::Small(b) => (at < b.len()).then(|| Bytes::copy_from_slice(&b[at..])),
             Chunks::Shared(s) => match &**s {
-                Shared::Whole(w) => (at < w.len()).then(|| Bytes::from_owner(w.clone()).slice(at..)),
+                Shared::Whole(w) => (at < w.len()).then(|| w.slice(at..)),
                 Shared::List(l) => {
                     let mut start = 0;
                     for c in l.iter() {
@@ -166,7 +168,7 @@ impl Chunks {
         match self {
             Chunks::Shared(s) => match &**s {
                 Shared::List(l) => l.clone(),
-                Shared::Whole(w) => vec![Bytes::from_owner(w.clone())],
+                Shared::Whole(w) => vec![w.clone()],
             },
             Chunks::Small(b) if b.is_empty() => Vec::new(),
             Chunks::Small(b) => vec![Bytes::copy_from_slice(b)],
