@@ -279,6 +279,8 @@ impl Body {
                         if let Shared::List(list) = &mut **shared {
                             let len = list.iter().map(Bytes::len).sum::<usize>();
                             if len <= PIECE || (len as u64 <= MERGE_MAX && list.len() > len.div_ceil(PIECE)) {
+                                // (Copied once more, into the form it keeps: fewer allocations
+                                // for as long as it lives.)
                                 *chunks = Chunks::complete(list, len, true);
                             } else {
                                 // The chunk list grew by doubling; it will not grow again.
