@@ -87,12 +87,13 @@ impl Chunks {
     fn complete(chunks: &[Bytes], len: usize, copy: bool) -> Chunks {
         if len <= SMALL_MAX {
             Chunks::Small(chunks.concat().into_boxed_slice())
-        } else if len <= PIECE && (copy || chunks.len() > 1) {
-            let whole: Box<[u8]> = match chunks {
-                [one] => Box::from(&one[..]),
-                _ => chunks.concat().into_boxed_slice(),
+        } else if len <= PIECE {
+            let whole = match chunks {
+                // (As it is: the store's own copy already, or another object's body, shared.)
+                [one] if !copy => one.clone(),
+                [one] => Bytes::from_owner(Box::<[u8]>::from(&one[..])),
+                _ => Bytes::from_owner(chunks.concat().into_boxed_slice()),
             };
-            let whole = Bytes::from_owner(whole);
             Chunks::Shared(Box::new(Shared::Whole(whole)))
         } else if len as u64 <= MERGE_MAX && chunks.len() > len.div_ceil(PIECE) {
             Chunks::Shared(Box::new(Shared::List(cut(chunks, len))))
@@ -279,9 +280,9 @@ impl Body {
                         if let Shared::List(list) = &mut **shared {
                             let len = list.iter().map(Bytes::len).sum::<usize>();
                             if len <= PIECE || (len as u64 <= MERGE_MAX && list.len() > len.div_ceil(PIECE)) {
-                                // (Copied once more, into the form it keeps: fewer allocations
-                                // for as long as it lives.)
-                                *chunks = Chunks::complete(list, len, true);
+                                // (Several chunks are copied once more, into the form it keeps:
+                                // fewer allocations for as long as it lives.)
+                                *chunks = Chunks::complete(list, len, false);
                             } else {
                                 // The chunk list grew by doubling; it will not grow again.
                                 list.shrink_to_fit();
@@ -525,6 +526,17 @@ mod tests {
             }
         }
         assert!(read_buffer.is_unique(), "no body holds on to the buffer it was read into");
+        // A body made of another's (a 304 merged into a kept object) shares its bytes.
+        let old = Body::complete_from(&[Bytes::from(vec![b'o'; 1024])], true);
+        let merged = Body::default();
+        old.bytes().unwrap_or_default().into_iter().for_each(|c| merged.append(c));
+        merged.finish(State::Complete);
+        let first = |b: &Body| match poll(b, &mut Cursor::default(), &w) {
+            Poll::Ready(Some(Ok(c))) => c,
+            other => panic!("no chunk: {other:?}"),
+        };
+        assert_eq!((merged.len(), merged.chunks()), (1024, 1));
+        assert_eq!(first(&merged).as_ptr(), first(&old).as_ptr());
     }
 
     /// Reads `b` to its end from `c`: the chunks' lengths and the bytes.
