@@ -1,11 +1,18 @@
 //! The log's ring: committed transactions, oldest first, bounded in bytes; readers take them
-//! from a cursor and are told how many they lost.
+//! from a cursor and are told how many they lost. And its stage: the committed transactions'
+//! bytes on their way to the shared file (see [`super::shared`]), copied into one buffer as
+//! they are committed, which the file's writer takes whole. A transaction's own memory then
+//! goes back at once and is used again for the next one: held in the ring until the writer's
+//! round, every transaction was memory the CPU's caches had long lost (a tenth of a cache
+//! hit's CPU while the log was read). The ring holds transactions only while somebody reads
+//! it (the management port's `log.read`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::{Side, Txn};
 
@@ -15,12 +22,25 @@ pub const IDLE: u64 = 10;
 /// About how much text a read takes at most.
 pub const READ_BYTES: usize = 128 * 1024;
 
-/// The ring's default size in bytes of record data.
+/// The ring's default size in bytes of record data (and the stage's bound).
 pub const DEFAULT_BYTES: usize = 16 << 20;
+
+/// The staged bytes at which the file's writer is woken (a few hundred transactions: its
+/// buffers stay in the CPU's caches).
+const STAGE_WAKE: usize = 128 << 10;
 
 /// The log.
 pub struct Log {
     ring: Mutex<Ring>,
+    /// Whether the ring was read in the last [`IDLE`] seconds (it holds transactions then).
+    ring_read: AtomicBool,
+    /// When the ring was last read (seconds of the monotonic clock since the log began).
+    ring_last_read: AtomicU64,
+    stage: Mutex<Stage>,
+    /// Signalled when the stage holds [`STAGE_WAKE`] bytes.
+    staged: Condvar,
+    /// Whether a shared file's writer takes what is staged.
+    staging: AtomicBool,
     /// Whether anybody read it in the last [`IDLE`] seconds.
     active: AtomicBool,
     /// When it was last read (seconds of the monotonic clock since the log began).
@@ -29,6 +49,20 @@ pub struct Log {
     /// The size of the latest transaction committed, per side (client, backend, session):
     /// the room a new one starts with.
     latest: [AtomicUsize; 3],
+}
+
+/// Committed transactions' bytes, back to back, for the shared file's writer.
+#[derive(Default)]
+struct Stage {
+    bytes: Vec<u8>,
+    /// How many transactions `bytes` holds.
+    txns: u64,
+    /// Transactions let go before the writer took them (it fell behind), not yet told.
+    dropped: u64,
+    /// Whether the writer was woken for what is staged.
+    woken: bool,
+    /// The most bytes it holds.
+    cap: usize,
 }
 
 struct Ring {
@@ -61,6 +95,11 @@ impl Log {
     pub fn with_capacity(bytes: usize) -> Log {
         Log {
             ring: Mutex::new(Ring { base: 0, txns: VecDeque::new(), bytes: 0, cap: bytes }),
+            ring_read: AtomicBool::new(false),
+            ring_last_read: AtomicU64::new(0),
+            stage: Mutex::new(Stage { cap: bytes, ..Stage::default() }),
+            staged: Condvar::new(),
+            staging: AtomicBool::new(false),
             active: AtomicBool::new(false),
             last_read: AtomicU64::new(0),
             born: tokio::time::Instant::now(),
@@ -79,6 +118,9 @@ impl Log {
         if now.saturating_sub(self.last_read.load(Ordering::Relaxed)) > IDLE {
             self.active.store(false, Ordering::Relaxed);
         }
+        if now.saturating_sub(self.ring_last_read.load(Ordering::Relaxed)) > IDLE {
+            self.ring_read.store(false, Ordering::Relaxed);
+        }
     }
 
     /// The room a new transaction of `side` starts with: the latest one's size and an eighth
@@ -88,12 +130,33 @@ impl Log {
         (latest + latest / 8).next_multiple_of(64)
     }
 
-    /// Commits a finished transaction; the oldest leave while the ring is over its size. The
-    /// ring counts what each one holds in memory: a transaction that grew (and so holds up to
-    /// twice its size) gives the rest back first.
+    /// Commits a finished transaction: its bytes are staged for the shared file while it has a
+    /// writer (all of them are let go, and counted, should the stage be full: the writer fell
+    /// behind), and it goes into the ring while the ring is read, where the oldest leave while
+    /// the ring is over its size. The ring counts what each one holds in memory: a transaction
+    /// that grew (and so holds up to twice its size) gives the rest back first.
     pub fn commit(&self, mut txn: Txn) {
         let len = txn.bytes().len();
         self.latest[txn.side as usize].store(len, Ordering::Relaxed);
+        if self.staging.load(Ordering::Relaxed) {
+            let mut stage = self.stage.lock();
+            if stage.bytes.len() + len > stage.cap {
+                stage.dropped += stage.txns;
+                stage.txns = 0;
+                stage.bytes.clear();
+            }
+            stage.bytes.extend_from_slice(txn.bytes());
+            stage.txns += 1;
+            let wake = stage.bytes.len() >= STAGE_WAKE && !stage.woken;
+            stage.woken |= wake;
+            drop(stage);
+            if wake {
+                self.staged.notify_one();
+            }
+        }
+        if !self.ring_read.load(Ordering::Relaxed) {
+            return;
+        }
         txn.shrink_if_slack();
         let size = txn.capacity() + 32;
         let mut ring = self.ring.lock();
@@ -107,10 +170,37 @@ impl Log {
         }
     }
 
+    /// Whether a shared file's writer takes what is staged (its start and its end).
+    pub(crate) fn set_staging(&self, on: bool) {
+        self.staging.store(on, Ordering::Relaxed);
+        if !on {
+            let mut stage = self.stage.lock();
+            let cap = stage.cap;
+            *stage = Stage { cap, ..Stage::default() };
+        }
+    }
+
+    /// The writer's side of the stage: waits up to `wait` for [`STAGE_WAKE`] bytes, then swaps
+    /// what is staged into `batch` (whose old contents are dropped; both buffers are used
+    /// again); how many transactions were let go since the last take.
+    pub(crate) fn take_staged(&self, batch: &mut Vec<u8>, wait: Duration) -> u64 {
+        let mut stage = self.stage.lock();
+        if stage.bytes.len() < STAGE_WAKE {
+            self.staged.wait_for(&mut stage, wait);
+        }
+        batch.clear();
+        std::mem::swap(batch, &mut stage.bytes);
+        stage.txns = 0;
+        stage.woken = false;
+        std::mem::take(&mut stage.dropped)
+    }
+
     /// The transactions from `cursor` on (at most `max`); a read also keeps the log recording.
     /// A cursor of `u64::MAX` starts at the newest (a reader that wants only what comes next).
     pub fn read(&self, cursor: u64, max: usize) -> Read {
         self.keep_active();
+        self.ring_last_read.fetch_max(self.born.elapsed().as_secs(), Ordering::Relaxed);
+        self.ring_read.store(true, Ordering::Relaxed);
         self.peek(cursor, max)
     }
 
@@ -130,8 +220,8 @@ impl Log {
         }
     }
 
-    /// [`Log::read`] without keeping the log recording (the shared file's writer).
-    pub fn peek(&self, cursor: u64, max: usize) -> Read {
+    /// [`Log::read`] without keeping the log recording.
+    fn peek(&self, cursor: u64, max: usize) -> Read {
         let ring = self.ring.lock();
         let end = ring.base + ring.txns.len() as u64;
         if cursor == u64::MAX {
@@ -167,6 +257,8 @@ mod tests {
     fn the_ring_holds_its_size_in_memory_and_new_transactions_start_with_the_room_they_need() {
         const CAP: usize = 64 << 10;
         let log = Log::with_capacity(CAP);
+        // (The ring holds transactions while it is read.)
+        log.read(u64::MAX, 1);
         let record = |b: &mut Vec<u8>| {
             let at = txn::open(b, Tag::ReqURL);
             b.extend_from_slice(&[b'x'; 480]);
@@ -219,6 +311,77 @@ mod tests {
         tokio::time::advance(Duration::from_secs(IDLE)).await;
         log.idle_check();
         assert!(log.active());
+    }
+
+    #[test]
+    fn committed_transactions_are_staged_for_the_file_and_held_in_the_ring_only_while_it_is_read() {
+        let log = Log::with_capacity(4096);
+        log.keep_active();
+        log.set_staging(true);
+        let sizes: Vec<usize> = (0..3).map(|i| txn(i, "/staged").bytes().len()).collect();
+        for i in 0..3 {
+            log.commit(txn(i, "/staged"));
+        }
+        assert!(log.ring.lock().txns.is_empty(), "nobody reads the ring: it holds nothing");
+        let mut batch = vec![1, 2, 3];
+        assert_eq!(log.take_staged(&mut batch, Duration::ZERO), 0);
+        assert_eq!(batch.len(), sizes.iter().sum::<usize>(), "the three, back to back, and nothing else");
+        let firsts: Vec<u64> = {
+            let mut at = 0;
+            sizes
+                .iter()
+                .map(|n| {
+                    let vxid = u64::from_le_bytes(batch[at + 8..at + 16].try_into().unwrap_or_default());
+                    at += n;
+                    vxid
+                })
+                .collect()
+        };
+        assert_eq!(firsts, [0, 1, 2]);
+        // A writer held up: a full stage lets its transactions go, counted, and keeps the newest.
+        for i in 0..100 {
+            log.commit(txn(i, &"x".repeat(200)));
+        }
+        let lost = log.take_staged(&mut batch, Duration::ZERO);
+        let one = txn(0, &"x".repeat(200)).bytes().len();
+        let kept = batch.len() / one;
+        assert_eq!((lost as usize + kept, batch.len() % one), (100, 0));
+        assert!(lost > 0 && batch.len() <= 4096);
+        let newest = &batch[batch.len() - one + 8..][..8];
+        assert_eq!(u64::from_le_bytes(newest.try_into().unwrap_or_default()), 99);
+        // Read, the ring holds them too; no writer, nothing is staged.
+        log.read(u64::MAX, 1);
+        log.set_staging(false);
+        log.commit(txn(7, "/ring"));
+        assert_eq!(log.ring.lock().txns.len(), 1);
+        assert_eq!(log.take_staged(&mut batch, Duration::ZERO), 0);
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn the_writer_is_woken_once_much_is_staged() {
+        let log = Arc::new(Log::with_capacity(DEFAULT_BYTES));
+        log.keep_active();
+        log.set_staging(true);
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let t = tokio::time::Instant::now();
+                let mut batch = Vec::new();
+                log.take_staged(&mut batch, Duration::from_secs(30));
+                (t.elapsed(), batch.len())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let mut n = 0;
+        while n < STAGE_WAKE {
+            let t = txn(n as u64, &"w".repeat(1000));
+            n += t.bytes().len();
+            log.commit(t);
+        }
+        let (waited, took) = writer.join().expect("writer");
+        assert!(waited < Duration::from_secs(10), "woken, not timed out: {waited:?}");
+        assert!(took >= STAGE_WAKE, "{took}");
     }
 
     fn txn(vxid: u64, data: &str) -> Txn {

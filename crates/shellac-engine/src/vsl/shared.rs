@@ -1,8 +1,9 @@
 //! The log shared with readers on the same machine through a file in shared memory, as
 //! varnishd shares its log: `shellac log` and `shellac ncsa` read it without asking the server
 //! anything, so that reading costs the server no formatting and no answers, however many
-//! read. A thread of the server copies committed transactions from the ring into the file
-//! (a ring too, of [`FILE_BYTES`], in `/dev/shm`, named by `_.vsl` in the working directory);
+//! read. A thread of the server writes committed transactions, as the log stages them (see
+//! [`super::ring`]), into the file (a ring, of [`FILE_BYTES`], in `/dev/shm`, named by `_.vsl`
+//! in the working directory);
 //! each write of data is followed by the new head (bytes written since the start), and a
 //! reader that finds the head more than the file's size ahead of it knows what it lost.
 //! Readers say they are there by writing to `PATH.readers` (which the server makes, so that no
@@ -25,19 +26,20 @@ use super::{decode_raw, Decoded, FoundRaw, Log, Raw, TagSet, IDLE};
 /// The file's size for data (varnishd's `vsl_space` is 80 MB).
 pub const FILE_BYTES: u64 = 64 << 20;
 
-/// The file's head: magic, size, head position, generation, transactions dropped (the ring
-/// let them go before the writer copied them: it was held up).
+/// The file's head: magic, size, head position, generation, transactions dropped (the log let
+/// them go before the writer took them: it was held up).
 const HEADER: u64 = 4096;
 const MAGIC: &[u8; 8] = b"SHLCVSL1";
 
 /// The name, in the working directory, of the file that names the shared file.
 pub const POINTER: &str = "_.vsl";
 
-/// How often the writer copies what was committed.
+/// How often the writer copies what was committed (at the latest: it is woken when much is).
 const EVERY: Duration = Duration::from_millis(10);
 
 /// The server's side: stops its thread and removes its files when dropped.
 pub struct Shared {
+    log: Arc<Log>,
     stop: Arc<AtomicBool>,
     path: PathBuf,
     pointer: PathBuf,
@@ -50,6 +52,7 @@ impl Drop for Shared {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        self.log.set_staging(false);
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_file(readers_path(&self.path));
         let _ = std::fs::remove_file(&self.pointer);
@@ -88,14 +91,15 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     std::fs::File::create(&readers)?.set_modified(SystemTime::UNIX_EPOCH)?;
     std::fs::write(&pointer, format!("{}\n", path.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = Writer { log, file, readers, head: 0, dropped: 0, batch: Vec::with_capacity(256 << 10) };
+    let writer = Writer { log: log.clone(), file, readers, head: 0, dropped: 0, batch: Vec::new() };
     let s = stop.clone();
     // (The thread settles, its allocator's first pages taken, before the server serves: the
     // process's memory does not move later for it.)
     let (ready, settled) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new().name("shellac-vsl".into()).spawn(move || writer.run(&s, &ready))?;
     let _ = settled.recv_timeout(Duration::from_secs(1));
-    Ok(Shared { stop, path, pointer, thread: Some(thread) })
+    log.set_staging(true);
+    Ok(Shared { log, stop, path, pointer, thread: Some(thread) })
 }
 
 struct Writer {
@@ -104,20 +108,16 @@ struct Writer {
     readers: PathBuf,
     /// Bytes written since the start.
     head: u64,
-    /// Transactions the ring let go before they were copied, since the start.
+    /// Transactions the log let go before this writer took them (a full stage), since the start.
     dropped: u64,
     batch: Vec<u8>,
 }
 
 impl Writer {
     fn run(mut self, stop: &AtomicBool, ready: &std::sync::mpsc::Sender<()>) {
-        let mut cursor = self.log.peek(u64::MAX, 1).next;
         let mut checked = tokio::time::Instant::now() - Duration::from_secs(60);
         let mut first = true;
         while !stop.load(Ordering::Relaxed) {
-            if !first {
-                std::thread::sleep(EVERY);
-            }
             if checked.elapsed() >= Duration::from_millis(500) {
                 checked = tokio::time::Instant::now();
                 // (The log records until IDLE seconds after the readers' last mark, however
@@ -131,29 +131,20 @@ impl Writer {
                 let _ = ready.send(());
             }
             if !self.log.active() {
-                cursor = self.log.peek(u64::MAX, 1).next;
+                std::thread::sleep(EVERY);
                 continue;
             }
-            loop {
-                let read = self.log.peek(cursor, 4096);
-                if read.lost > 0 {
-                    // (Held up long enough for the ring to let them go: the readers are told,
-                    // and the copying goes on from the oldest the ring still holds.)
-                    self.dropped += read.lost;
-                    cursor = read.next - read.txns.len() as u64;
-                    if let Err(e) = self.file.write_all_at(&self.dropped.to_le_bytes(), 32) {
-                        tracing::warn!("the shared log: {e}");
-                        return;
-                    }
+            // (Woken early when much is staged.)
+            let lost = self.log.take_staged(&mut self.batch, EVERY);
+            if lost > 0 {
+                // (Held up long enough for the stage to fill: the readers are told.)
+                self.dropped += lost;
+                if let Err(e) = self.file.write_all_at(&self.dropped.to_le_bytes(), 32) {
+                    tracing::warn!("the shared log: {e}");
+                    return;
                 }
-                if read.txns.is_empty() {
-                    break;
-                }
-                cursor = read.next;
-                self.batch.clear();
-                for t in &read.txns {
-                    self.batch.extend_from_slice(t.bytes());
-                }
+            }
+            if !self.batch.is_empty() {
                 if let Err(e) = self.write() {
                     tracing::warn!("the shared log: {e}");
                     return;
@@ -462,10 +453,10 @@ mod tests {
     }
 
     #[test]
-    fn transactions_the_ring_let_go_before_the_writer_copied_them_are_told_to_readers() {
+    fn transactions_the_log_let_go_before_the_writer_took_them_are_told_to_readers() {
         let scratch = shellac_testkit::Scratch::new("vsl-drop-test");
         let dir = scratch.path().to_path_buf();
-        // A ring of a few transactions: far more come between two of the writer's rounds.
+        // A stage of a few transactions: far more come between two of the writer's rounds.
         let log = Arc::new(Log::with_capacity(2000));
         let _shared = start(log.clone(), &dir).expect("shared");
         let mut r = Reader::open(&dir, false).expect("reader");
