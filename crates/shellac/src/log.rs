@@ -72,7 +72,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     if (raw || args.grouping == "vxid") && query.is_none() {
         if let Some(dir) = shared_dir(&args.reach) {
             let (mut out, mut scratch) = (Vec::new(), Vec::new());
-            return follow_shared(&dir, args.dump, TagSet::ALL, &mut |reader| {
+            return follow_shared(&dir, args.dump, (TagSet::ALL, None), &mut |reader| {
                 let mut any = false;
                 let lost = reader
                     .read_raw(|t| {
@@ -97,7 +97,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
         "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session)),
         _ => None,
     };
-    follow(&args.reach, args.dump, TagSet::ALL, |txns| {
+    follow(&args.reach, args.dump, TagSet::ALL, None, |txns| {
         let mut out = String::new();
         for t in txns {
             // Records of no transaction (`Backend_health`) show only record by record.
@@ -132,16 +132,18 @@ fn shared_dir(reach: &crate::cli::Reach) -> Option<std::path::PathBuf> {
 /// as they come (from the oldest it holds with `dump`, which returns once they are all read;
 /// else from now on, for ever). On the same machine (`-n DIR`, or a default working directory)
 /// it reads the shared file the server fills, costing the server nothing, and turns only the
-/// records tagged `tags` into text; with `-T` it asks the management port (`log.read`) and
+/// records tagged `tags` into text (of the `Timestamp` records, with `stamps`, only those of
+/// these labels); with `-T` it asks the management port (`log.read`) and
 /// gets every record. A reader that fell behind says what it lost.
 pub(crate) fn follow(
     reach: &crate::cli::Reach,
     dump: bool,
     tags: TagSet,
+    stamps: Option<&[&str]>,
     mut each: impl FnMut(Vec<Txn>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(dir) = shared_dir(reach) {
-        return follow_shared(&dir, dump, tags, &mut |reader| {
+        return follow_shared(&dir, dump, (tags, stamps), &mut |reader| {
             let batch = reader.read().context("the shared log")?;
             let more = !batch.txns.is_empty();
             let txns = batch
@@ -187,11 +189,17 @@ pub(crate) fn follow(
 type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, shared::Lost)> + 'a;
 
 /// [`follow`] through the shared file named in `dir`, `take` reading it each time.
-fn follow_shared(dir: &std::path::Path, dump: bool, tags: TagSet, take: &mut Take<'_>) -> anyhow::Result<ExitCode> {
+fn follow_shared(
+    dir: &std::path::Path,
+    dump: bool,
+    (tags, stamps): (TagSet, Option<&[&str]>),
+    take: &mut Take<'_>,
+) -> anyhow::Result<ExitCode> {
     let open = |from_start| {
         let mut r =
             shared::Reader::open(dir, from_start).with_context(|| format!("{}: the shared log", dir.display()))?;
         r.keep_only(tags);
+        r.keep_stamps(stamps);
         anyhow::Ok(r)
     };
     let mut reader = open(dump)?;

@@ -176,6 +176,26 @@ impl Format {
         set
     }
 
+    /// The labels of the `Timestamp` records its lines read (`None`: any, for a `%{VSL:…}x`): a
+    /// reader writes out the numbers of no other timestamp.
+    pub(crate) fn stamps(&self) -> Option<Vec<&'static str>> {
+        let mut labels = Vec::new();
+        for item in &self.0 {
+            let more: &[&'static str] = match item {
+                Item::Text(_) => &[],
+                Item::Vsl(_) => return None,
+                Item::Field(c, arg) => match c {
+                    'D' | 'T' => &["Resp", "BerespBody", "PipeSess"],
+                    't' => &["Start"],
+                    'x' if arg.as_deref() == Some("Varnish:time_firstbyte") => &["Process", "Beresp"],
+                    _ => &[],
+                },
+            };
+            labels.extend_from_slice(more);
+        }
+        Some(labels)
+    }
+
     /// The line for a transaction (without its newline); `json` as `-j`.
     #[cfg(test)]
     pub(crate) fn line(&self, t: &Txn, json: bool) -> String {
@@ -568,8 +588,8 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
         _ => Out::Stdout,
     };
     // (A query may look at any record.)
-    let tags = if query.is_some() { TagSet::ALL } else { format.tags() };
-    crate::log::follow(&args.reach, args.dump, tags, |txns| {
+    let (tags, stamps) = if query.is_some() { (TagSet::ALL, None) } else { (format.tags(), format.stamps()) };
+    crate::log::follow(&args.reach, args.dump, tags, stamps.as_deref(), |txns| {
         let mut lines = String::with_capacity(256 * txns.len());
         for t in txns.iter().filter(|t| wanted(t, client, backend)) {
             if crate::query::selects(query.as_ref(), &[t]) {
@@ -684,12 +704,14 @@ mod tests {
         assert!(wanted(&t, false, true) && !wanted(&t, true, false));
     }
 
-    /// `t` with only the records a reader decodes for `tags`.
-    fn only(t: &Txn, tags: TagSet) -> Txn {
+    /// `t` with only the records a reader decodes for `tags` and, of the timestamps, `stamps`.
+    fn only(t: &Txn, tags: TagSet, stamps: Option<&[&str]>) -> Txn {
         let mut out = Txn::new(t.vxid, t.side);
         for (tag, data) in t.records() {
             let known = shellac_engine::vsl::Tag::from_name(tag).expect("a known tag");
-            if tags.contains(known) {
+            let label = data.split(':').next().unwrap_or(data);
+            let stamped = tag != "Timestamp" || stamps.is_none_or(|s| s.contains(&label));
+            if tags.contains(known) && stamped {
                 out.push(tag, data);
             }
         }
@@ -755,7 +777,7 @@ mod tests {
         for text in formats {
             let f = Format::parse(text).expect("parses");
             for t in [&miss(), &backend] {
-                let kept = only(t, f.tags());
+                let kept = only(t, f.tags(), f.stamps().as_deref());
                 for json in [false, true] {
                     assert_eq!(f.line(&kept, json), f.line(t, json), "{text:?} on side {}", t.side);
                 }

@@ -211,6 +211,8 @@ pub struct Reader {
     filled: usize,
     /// The records it decodes (the others it skips).
     keep: TagSet,
+    /// The labels of the `Timestamp` records it decodes (`None`: all).
+    stamps: Option<Vec<Box<[u8]>>>,
 }
 
 /// Why the shared log cannot be read.
@@ -260,6 +262,7 @@ impl Reader {
             buf: Vec::new(),
             filled: 0,
             keep: TagSet::ALL,
+            stamps: None,
         };
         r.touch();
         Ok(r)
@@ -268,6 +271,13 @@ impl Reader {
     /// From now on, decodes only the records whose tags are in `tags`.
     pub fn keep_only(&mut self, tags: TagSet) {
         self.keep = tags;
+    }
+
+    /// From now on, of the `Timestamp` records, decodes only those with these labels (`None`:
+    /// all of them): a reader that uses one timestamp of a transaction's four writes out the
+    /// numbers of that one alone.
+    pub fn keep_stamps(&mut self, labels: Option<&[&str]>) {
+        self.stamps = labels.map(|l| l.iter().map(|s| s.as_bytes().into()).collect());
     }
 
     /// Whether the server that writes the file still runs: its working directory still names
@@ -305,8 +315,10 @@ impl Reader {
     pub fn read(&mut self) -> Result<Batch, ReadError> {
         let mut txns = Vec::new();
         let keep = self.keep;
-        let lost = self.read_raw(|raw| txns.push(super::txn::text_of_raw(&raw, keep)))?;
-        Ok(Batch { txns, lost })
+        let stamps = self.stamps.take();
+        let lost = self.read_raw(|raw| txns.push(super::txn::text_of_raw(&raw, keep, stamps.as_deref())));
+        self.stamps = stamps;
+        Ok(Batch { txns, lost: lost? })
     }
 
     /// As [`Reader::read`], handing each transaction to `each` as it is stored, its records

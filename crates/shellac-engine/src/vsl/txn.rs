@@ -354,19 +354,24 @@ pub fn decode(buf: &[u8]) -> Found {
 /// for their framing, not turned into text).
 pub fn decode_only(buf: &[u8], keep: TagSet) -> Found {
     match decode_raw(buf) {
-        FoundRaw::Txn(raw, len) => Found::Txn(text_of_raw(&raw, keep), len),
+        FoundRaw::Txn(raw, len) => Found::Txn(text_of_raw(&raw, keep, None), len),
         FoundRaw::Partial => Found::Partial,
         FoundRaw::Garbage => Found::Garbage,
     }
 }
 
-/// A transaction's records whose tags are in `keep`, as text.
-pub(crate) fn text_of_raw(raw: &Raw<'_>, keep: TagSet) -> Decoded {
+/// A transaction's records whose tags are in `keep`, as text; of its `Timestamp` records, with
+/// `stamps`, only those of these labels (the others' numbers are not written out).
+pub(crate) fn text_of_raw(raw: &Raw<'_>, keep: TagSet, stamps: Option<&[Box<[u8]>]>) -> Decoded {
     let mut text = String::with_capacity(raw.body.len());
     let mut spans = Vec::with_capacity(48);
     let mut scratch = Vec::new();
+    let stamped = |data: &[u8]| {
+        let label = data.split(|b| *b == 0).next().unwrap_or(data);
+        stamps.is_none_or(|labels| labels.iter().any(|l| **l == *label))
+    };
     for (tag, data) in raw.records() {
-        if keep.contains(tag) {
+        if keep.contains(tag) && (tag != Tag::Timestamp || stamped(data)) {
             let at = text.len();
             push_text(&mut text, tag, data, true, &mut scratch);
             spans.push((tag, at..text.len()));
@@ -475,6 +480,25 @@ mod tests {
         }
         assert_eq!(String::from_utf8(out).expect("UTF-8"), want);
         assert_eq!(want, "/plain|two\\nlines|a\u{fffd}b||\u{0}odd|Resp: 12.250000 2.250000 0.250000|95 0 0.500000|");
+    }
+
+    #[test]
+    fn a_reader_writes_out_only_the_timestamps_it_wants() {
+        let mut b = begin(7, Side::Client, 0);
+        timestamp(&mut b, "Start", 100.0, 100.0, 100.0);
+        let at = open(&mut b, Tag::ReqURL);
+        b.extend_from_slice(b"/x");
+        close(&mut b, at);
+        timestamp(&mut b, "Resp", 100.5, 100.0, 100.0);
+        let t = Txn::new(7, Side::Client, b);
+        let FoundRaw::Txn(raw, _) = decode_raw(t.bytes()) else { panic!("a transaction") };
+        assert_eq!(text_of_raw(&raw, TagSet::ALL, None).spans.len(), 3);
+        let resp: [Box<[u8]>; 1] = [b"Resp".as_slice().into()];
+        let some = text_of_raw(&raw, TagSet::ALL, Some(&resp));
+        let records: Vec<(Tag, &str)> = some.records().collect();
+        assert_eq!(records, [(Tag::ReqURL, "/x"), (Tag::Timestamp, "Resp: 100.500000 0.500000 0.500000")]);
+        // Other tags than Timestamp are kept by `keep` alone.
+        assert_eq!(text_of_raw(&raw, TagSet::of(&[Tag::ReqURL]), Some(&resp)).spans.len(), 1);
     }
 
     #[test]
