@@ -49,6 +49,8 @@ pub struct Log {
     /// The size of the latest transaction committed, per side (client, backend, session):
     /// the room a new one starts with.
     latest: [AtomicUsize; 3],
+    /// The most bytes the ring's transactions hold, and the stage.
+    cap: usize,
 }
 
 /// Committed transactions' bytes, back to back, for the shared file's writer.
@@ -59,10 +61,6 @@ struct Stage {
     txns: u64,
     /// Transactions let go before the writer took them (it fell behind), not yet told.
     dropped: u64,
-    /// Whether the writer was woken for what is staged.
-    woken: bool,
-    /// The most bytes it holds.
-    cap: usize,
 }
 
 struct Ring {
@@ -70,7 +68,6 @@ struct Ring {
     base: u64,
     txns: VecDeque<(Arc<Txn>, usize)>,
     bytes: usize,
-    cap: usize,
 }
 
 /// What a read returns.
@@ -94,16 +91,17 @@ impl Log {
     /// A log keeping about `bytes` of record data.
     pub fn with_capacity(bytes: usize) -> Log {
         Log {
-            ring: Mutex::new(Ring { base: 0, txns: VecDeque::new(), bytes: 0, cap: bytes }),
+            ring: Mutex::new(Ring { base: 0, txns: VecDeque::new(), bytes: 0 }),
             ring_read: AtomicBool::new(false),
             ring_last_read: AtomicU64::new(0),
-            stage: Mutex::new(Stage { cap: bytes, ..Stage::default() }),
+            stage: Mutex::new(Stage::default()),
             staged: Condvar::new(),
             staging: AtomicBool::new(false),
             active: AtomicBool::new(false),
             last_read: AtomicU64::new(0),
             born: tokio::time::Instant::now(),
             latest: std::array::from_fn(|_| AtomicUsize::new(1024)),
+            cap: bytes,
         }
     }
 
@@ -140,17 +138,17 @@ impl Log {
         self.latest[txn.side as usize].store(len, Ordering::Relaxed);
         if self.staging.load(Ordering::Relaxed) {
             let mut stage = self.stage.lock();
-            if stage.bytes.len() + len > stage.cap {
+            if stage.bytes.len() + len > self.cap {
                 stage.dropped += stage.txns;
                 stage.txns = 0;
                 stage.bytes.clear();
             }
             stage.bytes.extend_from_slice(txn.bytes());
             stage.txns += 1;
-            let wake = stage.bytes.len() >= STAGE_WAKE && !stage.woken;
-            stage.woken |= wake;
+            let wake = stage.bytes.len() >= STAGE_WAKE;
             drop(stage);
             if wake {
+                // (Nothing but a load while the writer is not waiting.)
                 self.staged.notify_one();
             }
         }
@@ -162,7 +160,7 @@ impl Log {
         let mut ring = self.ring.lock();
         ring.txns.push_back((Arc::new(txn), size));
         ring.bytes += size;
-        while ring.bytes > ring.cap && ring.txns.len() > 1 {
+        while ring.bytes > self.cap && ring.txns.len() > 1 {
             if let Some((_, s)) = ring.txns.pop_front() {
                 ring.bytes -= s;
                 ring.base += 1;
@@ -174,9 +172,7 @@ impl Log {
     pub(crate) fn set_staging(&self, on: bool) {
         self.staging.store(on, Ordering::Relaxed);
         if !on {
-            let mut stage = self.stage.lock();
-            let cap = stage.cap;
-            *stage = Stage { cap, ..Stage::default() };
+            *self.stage.lock() = Stage::default();
         }
     }
 
@@ -191,7 +187,6 @@ impl Log {
         batch.clear();
         std::mem::swap(batch, &mut stage.bytes);
         stage.txns = 0;
-        stage.woken = false;
         std::mem::take(&mut stage.dropped)
     }
 

@@ -236,14 +236,8 @@ impl Reader {
         let pointer = workdir.join(POINTER);
         let path = PathBuf::from(std::fs::read_to_string(&pointer)?.trim());
         let file = File::open(&path)?;
-        let mut head = [0u8; 40];
-        file.read_exact_at(&mut head, 0)?;
-        if &head[..8] != MAGIC {
-            return Err(ReadError::NotALog(path.display().to_string()));
-        }
-        let num = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
-        let (size, at, generation, dropped) = (num(8), num(16), num(24), num(32));
-        if size == 0 {
+        let [magic, size, at, generation, dropped] = head_of(&file)?;
+        if magic != u64::from_le_bytes(*MAGIC) || size == 0 {
             return Err(ReadError::NotALog(path.display().to_string()));
         }
         let pos = if from_start { at.saturating_sub(size) } else { at };
@@ -302,13 +296,11 @@ impl Reader {
     /// Where the writer is (bytes written since the start), and how many transactions it
     /// dropped so far.
     fn head(&self) -> Result<(u64, u64), ReadError> {
-        let mut h = [0u8; 40];
-        self.file.read_exact_at(&mut h, 0)?;
-        let num = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or([0; 8]));
-        if num(24) != self.generation {
+        let [_, _, at, generation, dropped] = head_of(&self.file)?;
+        if generation != self.generation {
             return Err(ReadError::Restarted);
         }
-        Ok((num(16), num(32)))
+        Ok((at, dropped))
     }
 
     /// What was written since the last read (at most a few megabytes at a time).
@@ -393,6 +385,13 @@ impl Reader {
         self.pos += i as u64;
         Ok(lost)
     }
+}
+
+/// The file's head, as numbers: magic, size, head position, generation, transactions dropped.
+fn head_of(file: &File) -> io::Result<[u64; 5]> {
+    let mut h = [0u8; 40];
+    file.read_exact_at(&mut h, 0)?;
+    Ok(std::array::from_fn(|i| u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))))
 }
 
 /// Where in `buf` the next transaction starts (or may, at its end).
