@@ -333,6 +333,20 @@ impl Body {
         self.inner.lock().chunks.len()
     }
 
+    /// Reads its first byte, so that its first chunk is in the CPU's caches when an eviction
+    /// frees it (see `Object::warm`): 0 for an empty body.
+    pub(crate) fn warm(&self) -> u8 {
+        let i = self.inner.lock();
+        let first = match &i.chunks {
+            Chunks::Small(b) => b.first(),
+            Chunks::Shared(s) => match &**s {
+                Shared::Whole(b) => b.first(),
+                Shared::List(v) => v.first().and_then(|c| c.first()),
+            },
+        };
+        first.copied().unwrap_or(0)
+    }
+
     /// How many shared chunks it holds (each with its bookkeeping).
     pub fn chunks(&self) -> usize {
         self.inner.lock().chunks.shared()
