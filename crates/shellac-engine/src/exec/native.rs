@@ -182,9 +182,7 @@ fn vcl_builtin_recv(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
 fn vcl_builtin_hash(ctx: &mut Ctx<'_>) -> Result<Flow, VclFail> {
     let outside = || VclFail("hash_data outside vcl_hash".into());
     vars::hash_req_var(ctx, Var::ReqUrl, None).ok_or_else(outside)??;
-    if is_set(ctx, Var::ReqHttp, &HOST)? {
-        vars::hash_req_var(ctx, Var::ReqHttp, Some(&HOST)).ok_or_else(outside)??;
-    } else {
+    if !vars::hash_req_header_if_set(ctx, &HOST)? {
         let ip = vars::get(ctx, Var::ServerIp, None)?;
         vars::hash_value(ctx, &ip)?;
     }

@@ -202,6 +202,20 @@ pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Op
     }))
 }
 
+/// `if (req.http.NAME) { hash_data(req.http.NAME); }` with one look-up of the header:
+/// whether it was set.
+pub fn hash_req_header_if_set(ctx: &mut Ctx<'_>, name: &HeaderName) -> Result<bool, VclFail> {
+    use sha2::Digest;
+    req(ctx).map(|r| match r.headers.get(name) {
+        Some(v) => {
+            r.hasher.update(v.as_bytes());
+            r.hasher.update(b"#");
+            true
+        }
+        None => false,
+    })
+}
+
 /// `hash_data(EXPR)` of any other value: its text (nothing for an unset one), then the
 /// field separator.
 pub fn hash_value(ctx: &mut Ctx<'_>, v: &Value) -> Result<(), VclFail> {
