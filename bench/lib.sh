@@ -129,3 +129,6 @@ bench_hit_pass_origin() {
 
 # bench_ticks PID: the CPU time (user + system, in clock ticks) a process has used.
 bench_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# bench_user_ticks PID: the part of it spent in user space.
+bench_user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
