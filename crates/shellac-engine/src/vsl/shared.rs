@@ -26,6 +26,12 @@ use super::{decode_raw, Decoded, FoundRaw, Log, Raw, TagSet, IDLE};
 /// The file's size for data (varnishd's `vsl_space` is 80 MB).
 pub const FILE_BYTES: u64 = 64 << 20;
 
+/// The most a reader reads at once: what it copies from the file is still in the CPU's caches
+/// when it decodes it (a server's 20 ms of hits are megabytes, which a read of them all at
+/// once would copy out of the caches before the first was decoded). One that took this much
+/// reads again at once.
+const READ_MAX: usize = 256 << 10;
+
 /// The file's head: magic, size, head position, generation, transactions dropped (the log let
 /// them go before the writer took them: it was held up).
 const HEADER: u64 = 4096;
@@ -330,7 +336,7 @@ impl Reader {
         // (The buffer holds what was read from `pos` on and not taken yet.)
         let start = self.filled;
         let have = self.pos + start as u64;
-        let want = head.saturating_sub(have).min(4 << 20) as usize;
+        let want = head.saturating_sub(have).min(READ_MAX as u64) as usize;
         if self.buf.len() < start + want {
             self.buf.resize(start + want, 0);
         }
@@ -490,6 +496,36 @@ mod tests {
         // A reader that opens later is not told of them again.
         let mut later = Reader::open(&dir, false).expect("reader");
         assert_eq!(later.read().expect("read").lost, Lost::default());
+    }
+
+    #[test]
+    fn a_reader_reads_a_bounded_piece_at_a_time_and_the_next_at_once() {
+        let scratch = shellac_testkit::Scratch::new("vsl-piece-test");
+        let dir = scratch.path().to_path_buf();
+        let log = Arc::new(Log::default());
+        let _shared = start(log.clone(), &dir).expect("shared");
+        log.read_ago(Duration::ZERO);
+        // Three reads' worth: 300 transactions of 2 KiB.
+        let long = "x".repeat(2048);
+        for i in 0..300 {
+            commit(&log, i, &format!("/{i}/{long}"));
+        }
+        let mut all = Reader::open(&dir, true).expect("reader");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let (mut got, mut sizes) = (Vec::new(), Vec::new());
+        while got.len() < 300 && tokio::time::Instant::now() < deadline {
+            let b = all.read().expect("read");
+            assert_eq!(b.lost, Lost::default());
+            sizes.push(b.txns.len());
+            got.extend(b.txns);
+            if sizes.last() == Some(&0) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        assert!(got.iter().enumerate().all(|(i, t)| t.vxid == i as u64), "all of them, in order");
+        let taken: Vec<_> = sizes.into_iter().filter(|&n| n > 0).collect();
+        assert!(taken.len() >= 3, "{taken:?}: each read takes at most {READ_MAX} bytes");
+        assert!(taken.iter().all(|&n| n * 2048 <= READ_MAX), "{taken:?}");
     }
 
     #[test]

@@ -159,13 +159,26 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// `t` seconds in whole microseconds, rounded half away from zero (`f64::round`), without
+/// its sign. (`round` is a call into libm on the x86-64 baseline, which has no instruction for
+/// it; a reader writes out three of these for every `Timestamp`. A cast and a compare are
+/// exact here: below 2^52 the fraction is exact, above it there is none; a NaN is 0.)
+fn micros(t: f64) -> u64 {
+    let m = (t * 1e6).abs();
+    let whole = m as u64;
+    if m - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
+}
+
 /// Writes `t` seconds with six decimals (as `{:.6}`, by integer arithmetic).
 pub(crate) fn push_secs(out: &mut Vec<u8>, t: f64) {
-    let micros = (t * 1e6).round();
-    if micros < 0.0 {
+    let micros = micros(t);
+    if t < 0.0 && micros > 0 {
         out.push(b'-');
     }
-    let micros = micros.abs() as u64;
     push_u64(out, micros / 1_000_000);
     // (The six decimals: three pairs.)
     let frac = (micros % 1_000_000) as usize;
@@ -432,6 +445,21 @@ impl Txn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn microseconds_round_as_f64_round_does() {
+        let mut values = vec![0.0, -0.0, 0.5e-6, -0.5e-6, 0.499_999e-6, 1.5e-6, 2.5e-6, f64::NAN, f64::INFINITY];
+        values.extend([1e10, 9.007_199_254_740_993e9, 1.8e13, -1.8e13, 1e20, f64::MAX, f64::MIN_POSITIVE]);
+        // Halves and their neighbours, across the magnitudes timestamps have.
+        for k in 0..2000u32 {
+            let x = (f64::from(k) + 0.5) * 1e-6 * 10f64.powi((k % 16) as i32);
+            values.extend([x, -x, f64::from_bits(x.to_bits() + 1), f64::from_bits(x.to_bits() - 1)]);
+        }
+        for t in values {
+            let want = (t * 1e6).round().abs() as u64;
+            assert_eq!(micros(t), want, "{t:e}");
+        }
+    }
 
     #[test]
     fn numbers_write_as_fmt_would() {
