@@ -16,7 +16,10 @@ pub mod shared;
 mod txn;
 
 pub use ring::{Log, Read, DEFAULT_BYTES, IDLE, READ_BYTES};
-pub use txn::{decode, decode_only, decode_raw, push_record, Decoded, Found, FoundRaw, Num, Raw, Txn};
+pub use txn::{
+    decode, decode_only, decode_raw, number_field, push_record, timestamp_field, Decoded, Found, FoundRaw, Num, Raw,
+    Txn,
+};
 
 use parking_lot::Mutex;
 

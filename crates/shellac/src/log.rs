@@ -26,6 +26,18 @@ pub(crate) struct Txn {
     spans: Vec<(Option<Tag>, std::ops::Range<usize>)>,
 }
 
+impl From<shellac_engine::vsl::Decoded> for Txn {
+    fn from(t: shellac_engine::vsl::Decoded) -> Txn {
+        Txn {
+            vxid: t.vxid,
+            side: t.side.letter(),
+            // (In place: a tag and its option take the same room.)
+            spans: t.spans.into_iter().map(|(tag, r)| (Some(tag), r)).collect(),
+            text: t.text,
+        }
+    }
+}
+
 impl Txn {
     /// A transaction with no records yet.
     pub(crate) fn new(vxid: u64, side: char) -> Txn {
@@ -117,7 +129,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
 
 /// The working directory whose shared log a reader on this machine reads (`-n DIR`, else the
 /// first default that has one), unless it asks the management port (`-T`).
-fn shared_dir(reach: &crate::cli::Reach) -> Option<std::path::PathBuf> {
+pub(crate) fn shared_dir(reach: &crate::cli::Reach) -> Option<std::path::PathBuf> {
     if reach.admin.is_some() {
         return None;
     }
@@ -146,17 +158,7 @@ pub(crate) fn follow(
         return follow_shared(&dir, dump, (tags, stamps), &mut |reader| {
             let batch = reader.read().context("the shared log")?;
             let more = !batch.txns.is_empty();
-            let txns = batch
-                .txns
-                .into_iter()
-                .map(|t| Txn {
-                    vxid: t.vxid,
-                    side: t.side.letter(),
-                    // (In place: a tag and its option take the same room.)
-                    spans: t.spans.into_iter().map(|(tag, r)| (Some(tag), r)).collect(),
-                    text: t.text,
-                })
-                .collect();
+            let txns = batch.txns.into_iter().map(Txn::from).collect();
             each(txns)?;
             Ok((more, batch.lost))
         });
@@ -186,10 +188,10 @@ pub(crate) fn follow(
 
 /// One read of the shared log by a follower: whether it found any transaction, and what was
 /// lost since the last read.
-type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, shared::Lost)> + 'a;
+pub(crate) type Take<'a> = dyn FnMut(&mut shared::Reader) -> anyhow::Result<(bool, shared::Lost)> + 'a;
 
 /// [`follow`] through the shared file named in `dir`, `take` reading it each time.
-fn follow_shared(
+pub(crate) fn follow_shared(
     dir: &std::path::Path,
     dump: bool,
     (tags, stamps): (TagSet, Option<&[&str]>),

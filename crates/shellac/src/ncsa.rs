@@ -205,18 +205,166 @@ impl Format {
     }
 
     /// The line for a transaction (without its newline), added to `out` (the batch's lines).
-    pub(crate) fn line_into(&self, out: &mut String, t: &Txn, json: bool) {
-        let v = View { t, backend: t.side == 'b' };
+    fn line_into(&self, out: &mut String, t: &impl Source, json: bool) {
+        let v = View { t, backend: t.side() == 'b' };
         for item in &self.0 {
             match item {
                 Item::Text(s) => out.push_str(s),
-                Item::Vsl(sel) => {
-                    let found = t.records().find_map(|(tag, data)| sel.value(tag, data));
-                    push_str(out, found, json);
-                }
+                Item::Vsl(sel) => push_str(out, t.vsl(sel), json),
                 Item::Field(c, arg) => v.field(out, *c, arg.as_deref(), json),
             }
         }
+    }
+
+    /// The line (and its newline) for a transaction as the shared file holds it, if it gives
+    /// one (see [`wanted`]: `client`, `backend`), added to `out`; its records of `tags` are
+    /// read (`spans`: room for where they are, kept from one transaction to the next). For a
+    /// format that reads no `%{VSL:…}x`.
+    fn raw_line_into(
+        &self,
+        out: &mut String,
+        raw: &shellac_engine::vsl::Raw<'_>,
+        (tags, spans): (TagSet, &mut Vec<(Tag, std::ops::Range<usize>)>),
+        (client, backend, json): (bool, bool, bool),
+    ) {
+        spans.clear();
+        spans.extend(raw.spans().filter(|(tag, _)| tags.contains(*tag)));
+        let packed = Packed {
+            vxid: raw.vxid,
+            side: raw.side.letter(),
+            body: raw.body(),
+            spans,
+            lossy: std::cell::Cell::new(false),
+        };
+        let at = out.len();
+        if wanted(&packed, client, backend) {
+            self.line_into(out, &packed, json);
+            out.push('\n');
+        }
+        if packed.lossy.get() {
+            out.truncate(at);
+            let t = Txn::from(raw.text(tags));
+            if wanted(&t, client, backend) {
+                self.line_into(out, &t, json);
+                out.push('\n');
+            }
+        }
+    }
+
+    /// Whether its lines read `%{VSL:…}x`, which may name any record: those are made from
+    /// text only.
+    fn reads_any_record(&self) -> bool {
+        self.0.iter().any(|i| matches!(i, Item::Vsl(_)))
+    }
+}
+
+/// What a line is made from: a transaction's records of the tags its format reads, as text
+/// ([`Txn`]) or as the shared file holds them ([`Packed`]).
+trait Source {
+    fn vxid(&self) -> u64;
+    /// `c`, `b` or `-`.
+    fn side(&self) -> char;
+    /// The data of its records of `tag`.
+    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_;
+    /// Its first record.
+    fn first_record(&self) -> Option<(Option<Tag>, &str)>;
+    /// A `Timestamp` record's field (1: the time, 2: since the first, 3: since the one before)
+    /// as its text shows it.
+    fn timestamp(&self, label: &str, field: usize) -> Option<f64>;
+    /// The `n`-th number (from 1) of its first record of `tag` (`ReqAcct` and the like).
+    fn number(&self, tag: Tag, n: usize) -> Option<u64>;
+    /// What a `%{VSL:…}x` selects.
+    fn vsl(&self, sel: &Selector) -> Option<&str>;
+}
+
+impl Source for Txn {
+    fn vxid(&self) -> u64 {
+        self.vxid
+    }
+
+    fn side(&self) -> char {
+        self.side
+    }
+
+    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_ {
+        Txn::of(self, tag)
+    }
+
+    fn first_record(&self) -> Option<(Option<Tag>, &str)> {
+        self.tagged().next()
+    }
+
+    fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
+        Txn::of(self, Tag::Timestamp).find_map(|d| shellac_engine::vsl::timestamp_field(d.as_bytes(), label, field))
+    }
+
+    fn number(&self, tag: Tag, n: usize) -> Option<u64> {
+        shellac_engine::vsl::number_field(Txn::of(self, tag).next()?.as_bytes(), n)
+    }
+
+    fn vsl(&self, sel: &Selector) -> Option<&str> {
+        self.records().find_map(|(tag, data)| sel.value(tag, data))
+    }
+}
+
+/// A transaction as the shared file holds it, for a format that reads no `%{VSL:…}x`: where
+/// its records of the tags the format reads are (one list, used again for every transaction),
+/// their text borrowed from the reader's buffer and their numbers read from their bytes, with
+/// no transaction of text made. A record it is asked for that is not UTF-8, or holds a newline,
+/// marks it `lossy`: its line is then made from text, which shows such bytes replaced and a
+/// newline as `\n`.
+struct Packed<'a> {
+    vxid: u64,
+    side: char,
+    body: &'a [u8],
+    spans: &'a [(Tag, std::ops::Range<usize>)],
+    lossy: std::cell::Cell<bool>,
+}
+
+impl Packed<'_> {
+    fn text(&self, r: &std::ops::Range<usize>) -> Option<&str> {
+        let text = std::str::from_utf8(&self.body[r.clone()]).ok().filter(|t| !t.contains('\n'));
+        if text.is_none() {
+            self.lossy.set(true);
+        }
+        text
+    }
+}
+
+impl Source for Packed<'_> {
+    fn vxid(&self) -> u64 {
+        self.vxid
+    }
+
+    fn side(&self) -> char {
+        self.side
+    }
+
+    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_ {
+        self.spans.iter().filter(move |(t, _)| *t == tag).filter_map(|(_, r)| self.text(r))
+    }
+
+    fn first_record(&self) -> Option<(Option<Tag>, &str)> {
+        let (tag, r) = self.spans.first()?;
+        Some((Some(*tag), self.text(r)?))
+    }
+
+    fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
+        self.spans
+            .iter()
+            .filter(|(t, _)| *t == Tag::Timestamp)
+            .find_map(|(_, r)| shellac_engine::vsl::timestamp_field(&self.body[r.clone()], label, field))
+    }
+
+    fn number(&self, tag: Tag, n: usize) -> Option<u64> {
+        let (_, r) = self.spans.iter().find(|(t, _)| *t == tag)?;
+        shellac_engine::vsl::number_field(&self.body[r.clone()], n)
+    }
+
+    fn vsl(&self, _: &Selector) -> Option<&str> {
+        // (A format that reads `%{VSL:…}x` is made from text: see `run`.)
+        self.lossy.set(true);
+        None
     }
 }
 
@@ -258,12 +406,12 @@ fn push_num(out: &mut String, v: Option<impl std::fmt::Display>, json: bool) {
 }
 
 /// One transaction, read the way the formatters want it.
-struct View<'a> {
-    t: &'a Txn,
+struct View<'a, S> {
+    t: &'a S,
     backend: bool,
 }
 
-impl View<'_> {
+impl<S: Source> View<'_, S> {
     fn first(&self, tag: Tag) -> Option<&str> {
         self.t.of(tag).next()
     }
@@ -302,16 +450,12 @@ impl View<'_> {
 
     /// A `Timestamp` record's field (1: absolute, 2: since start).
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.t.of(Tag::Timestamp).find_map(|d| {
-            let rest = d.strip_prefix(label)?.strip_prefix(':')?;
-            rest.split_ascii_whitespace().nth(field - 1)?.parse().ok()
-        })
+        self.t.timestamp(label, field)
     }
 
     /// `ReqAcct`'s (or `BereqAcct`'s) N-th field.
     fn acct(&self, n: usize) -> Option<u64> {
-        let rec = self.first(self.req_tag(Tag::ReqAcct, Tag::BereqAcct))?;
-        rec.split_ascii_whitespace().nth(n - 1)?.parse().ok()
+        self.t.number(self.req_tag(Tag::ReqAcct, Tag::BereqAcct), n)
     }
 
     fn url(&self) -> Option<&str> {
@@ -430,8 +574,8 @@ impl View<'_> {
             }
             "Varnish:hitmiss" => out.push_str(self.handling().0),
             "Varnish:handling" => out.push_str(self.handling().1),
-            "Varnish:side" => out.push(self.t.side),
-            "Varnish:vxid" => out.push_str(&self.t.vxid.to_string()),
+            "Varnish:side" => out.push(self.t.side()),
+            "Varnish:vxid" => out.push_str(&self.t.vxid().to_string()),
             _ => {
                 let key = arg.strip_prefix("VCL_Log:").unwrap_or("");
                 let value = self.t.of(Tag::VCL_Log).find_map(|d| {
@@ -506,11 +650,11 @@ fn push_time(out: &mut String, f: &str, t: f64) {
 
 /// Whether a transaction gives a line: a client request that was not restarted (its
 /// restart is the one that gives it) or a backend request, as the sides asked.
-fn wanted(t: &Txn, client: bool, backend: bool) -> bool {
-    match t.side {
+fn wanted(t: &impl Source, client: bool, backend: bool) -> bool {
+    match t.side() {
         'c' => {
             client
-                && t.tagged().next().is_some_and(|(tag, d)| tag == Some(Tag::Begin) && d.starts_with("req "))
+                && t.first_record().is_some_and(|(tag, d)| tag == Some(Tag::Begin) && d.starts_with("req "))
                 && !t.of(Tag::Link).any(|d| d.ends_with(" restart"))
         }
         'b' => backend,
@@ -589,9 +733,26 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
     };
     // (A query may look at any record.)
     let (tags, stamps) = if query.is_some() { (TagSet::ALL, None) } else { (format.tags(), format.stamps()) };
+    // On the server's machine, with no query and no `%{VSL:…}x`: lines made from the shared
+    // file's bytes as they are.
+    if let Some(dir) = crate::log::shared_dir(&args.reach).filter(|_| query.is_none() && !format.reads_any_record()) {
+        let (mut spans, mut lines) = (Vec::new(), String::new());
+        return crate::log::follow_shared(&dir, args.dump, (tags, stamps.as_deref()), &mut |reader| {
+            let mut any = false;
+            let lost = reader
+                .read_raw(|raw| {
+                    any = true;
+                    format.raw_line_into(&mut lines, &raw, (tags, &mut spans), (client, backend, args.json));
+                })
+                .context("the shared log")?;
+            out.write(&lines)?;
+            lines.clear();
+            Ok((any, lost))
+        });
+    }
     crate::log::follow(&args.reach, args.dump, tags, stamps.as_deref(), |txns| {
         let mut lines = String::with_capacity(256 * txns.len());
-        for t in txns.iter().filter(|t| wanted(t, client, backend)) {
+        for t in txns.iter().filter(|t| wanted(*t, client, backend)) {
             if crate::query::selects(query.as_ref(), &[t]) {
                 format.line_into(&mut lines, t, args.json);
                 lines.push('\n');
@@ -642,6 +803,98 @@ mod tests {
                 ("End", ""),
             ],
         )
+    }
+
+    /// Transactions as a server records them, in the shared file's binary form: a miss, its
+    /// fetch, a request with a header that is not UTF-8 and a log line with a newline, and a
+    /// restarted request.
+    fn recorded() -> Vec<std::sync::Arc<shellac_engine::vsl::Txn>> {
+        use shellac_engine::vsl::{Buffer, Log, Num::U, Side};
+        let log = Log::default();
+        log.read(u64::MAX, 1);
+        let t0 = 1_796_584_732.786_556_4;
+        let client = |vxid: u64, ua: &[u8], note: &str, restart: bool| {
+            let mut b = Buffer::new(&log, vxid, Side::Client);
+            if let Some(mut r) = b.rec(Tag::Begin) {
+                r.s("req 1 rxreq");
+            }
+            b.timestamp("Start", t0);
+            b.timestamp("Req", t0);
+            b.add_str(Tag::ReqStart, "127.0.0.1 34194 a0");
+            b.add_str(Tag::ReqMethod, "GET");
+            b.add_str(Tag::ReqURL, "/q?x=1");
+            b.add_str(Tag::ReqProtocol, "HTTP/1.1");
+            b.add_header(Tag::ReqHeader, "host", b"127.0.0.1:18700");
+            b.add_header(Tag::ReqHeader, "user-agent", ua);
+            b.add_header(Tag::ReqHeader, "referer", b"http://ref/");
+            b.add_header(Tag::ReqHeader, "authorization", b"Basic dXNlcjpwYXNz");
+            b.add_str(Tag::VCL_call, "RECV");
+            b.add_str(Tag::VCL_Log, note);
+            b.add_str(Tag::VCL_call, "MISS");
+            b.add_str(Tag::Link, if restart { "req 9 restart" } else { "bereq 3 fetch" });
+            b.timestamp("Fetch", t0 + 0.000_412_5);
+            b.timestamp("Process", t0 + 0.000_475);
+            b.add_str(Tag::RespProtocol, "HTTP/1.1");
+            b.add_str(Tag::RespStatus, "200");
+            b.add_header(Tag::RespHeader, "content-type", b"text/html");
+            b.timestamp("Resp", t0 + 0.000_819_5);
+            b.nums(Tag::ReqAcct, &[U(95), U(0), U(95), U(317), U(6), U(323)]);
+            b.commit(&log);
+        };
+        client(2, b"ua/1", "key:value1", false);
+        let mut b = Buffer::new(&log, 3, Side::Backend);
+        if let Some(mut r) = b.rec(Tag::Begin) {
+            r.s("bereq 2 fetch");
+        }
+        b.timestamp("Start", t0 + 0.000_1);
+        b.add_str(Tag::BereqMethod, "GET");
+        b.add_str(Tag::BereqURL, "/q?x=1");
+        b.add_str(Tag::BereqProtocol, "HTTP/1.1");
+        b.add_header(Tag::BereqHeader, "host", b"127.0.0.1:18700");
+        b.add_str(Tag::BackendOpen, "20 default 127.0.0.1 8080 127.0.0.1 5555 connect");
+        b.timestamp("Beresp", t0 + 0.000_3);
+        b.add_str(Tag::BerespProtocol, "HTTP/1.1");
+        b.add_str(Tag::BerespStatus, "200");
+        b.add_header(Tag::BerespHeader, "content-type", b"text/html");
+        b.timestamp("BerespBody", t0 + 0.000_35);
+        b.nums(Tag::BereqAcct, &[U(120), U(0), U(120), U(150), U(6), U(156)]);
+        b.commit(&log);
+        client(4, b"ua\xff/2", "key:two\nlines", false);
+        client(5, b"ua/1", "key:v", true);
+        log.read(0, 100).txns
+    }
+
+    #[test]
+    fn lines_from_the_shared_files_bytes_are_the_lines_from_text() {
+        use shellac_engine::vsl::{decode_raw, FoundRaw};
+        let formats = [
+            DEFAULT_FORMAT,
+            "%b %D %H %h %I %{Referer}i %l %m %{Content-Type}o %O %q %r %s %t %T %{ms}T %{us}T %U %u",
+            "%{Varnish:time_firstbyte}x %{Varnish:hitmiss}x %{Varnish:handling}x %{Varnish:side}x \
+             %{Varnish:vxid}x %{VCL_Log:key}x %{User-Agent}i %{%s}t",
+        ];
+        let txns = recorded();
+        assert_eq!(txns.len(), 4);
+        let mut spans = Vec::new();
+        let mut lines = 0;
+        for text in formats {
+            let f = Format::parse(text).expect("format");
+            for (client, backend) in [(true, false), (false, true), (true, true)] {
+                for json in [false, true] {
+                    for t in &txns {
+                        let FoundRaw::Txn(raw, _) = decode_raw(t.bytes()) else { panic!("a whole transaction") };
+                        let mut packed = String::new();
+                        f.raw_line_into(&mut packed, &raw, (f.tags(), &mut spans), (client, backend, json));
+                        let t = Txn::from(raw.text(TagSet::ALL));
+                        let want = if wanted(&t, client, backend) { f.line(&t, json) + "\n" } else { String::new() };
+                        assert_eq!(packed, want, "{text:?}, vxid {}, json {json}", t.vxid);
+                        lines += usize::from(!want.is_empty());
+                    }
+                }
+            }
+        }
+        // Each format: the two clients not restarted and the fetch, per side asked for.
+        assert_eq!(lines, 3 * 2 * (2 + 1 + 3));
     }
 
     #[test]

@@ -299,13 +299,70 @@ impl<'a> Raw<'a> {
     /// Its records: tag, data as recorded (write it out with [`push_record`]).
     pub fn records(&self) -> impl Iterator<Item = (Tag, &'a [u8])> + 'a {
         let body = self.body;
+        self.spans().map(move |(tag, r)| (tag, &body[r]))
+    }
+
+    /// Its records: tag, where the data is in [`Raw::body`] (for a reader that keeps the places
+    /// of the records it wants from one transaction to the next, in one list).
+    pub fn spans(&self) -> impl Iterator<Item = (Tag, std::ops::Range<usize>)> + 'a {
+        let body = self.body;
         let mut i = 0;
         std::iter::from_fn(move || {
             let (tag, data, next) = record_at(body, i)?;
+            let at = next - data.len();
             i = next;
-            Some((tag, data))
+            Some((tag, at..next))
         })
     }
+
+    /// Its records' bytes.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Its records whose tags are in `keep`, as text (as [`shared::Reader::read`] gives them,
+    /// with every `Timestamp` written out).
+    ///
+    /// [`shared::Reader::read`]: super::shared::Reader::read
+    pub fn text(&self, keep: TagSet) -> Decoded {
+        text_of_raw(self, keep, None)
+    }
+}
+
+/// A `Timestamp` record's number as its text shows it (six decimals), if it has this label:
+/// `field` 1 is the time, 2 the time since the transaction's first timestamp, 3 since the one
+/// before (for a reader that does not turn the record into text first).
+pub fn timestamp_field(data: &[u8], label: &str, field: usize) -> Option<f64> {
+    let binary = data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24);
+    let Some(zero) = binary else {
+        // (As text: `LABEL: T SINCE_FIRST SINCE_PREVIOUS`.)
+        let rest = std::str::from_utf8(data.strip_prefix(label.as_bytes())?.strip_prefix(b":")?).ok()?;
+        return rest.split_ascii_whitespace().nth(field.checked_sub(1)?)?.parse().ok();
+    };
+    if &data[..zero] != label.as_bytes() {
+        return None;
+    }
+    let f = |i: usize| f64::from_le_bytes(data[zero + 1 + i * 8..zero + 9 + i * 8].try_into().unwrap_or([0; 8]));
+    let x = match field {
+        1 => f(0),
+        2 => f(0) - f(1),
+        3 => f(0) - f(2),
+        _ => return None,
+    };
+    // (What the six decimals read back as: the same rational, rounded once.)
+    let m = micros(x) as f64 / 1e6;
+    Some(if x < 0.0 { -m } else { m })
+}
+
+/// The `n`-th number (from 1) of a record of numbers (`ReqAcct`, `BereqAcct`, …) as its text
+/// shows it, if it is a whole number.
+pub fn number_field(data: &[u8], n: usize) -> Option<u64> {
+    let i = n.checked_sub(1)?;
+    if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
+        let field = data[1..].chunks_exact(9).nth(i)?;
+        return (field[0] == b'u').then(|| u64::from_le_bytes(field[1..9].try_into().unwrap_or([0; 8])));
+    }
+    std::str::from_utf8(data).ok()?.split_ascii_whitespace().nth(i)?.parse().ok()
 }
 
 /// What [`decode_raw`] found at the start of a buffer.
@@ -445,6 +502,50 @@ impl Txn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_from_the_bytes_are_those_their_text_shows() {
+        let mut b = Vec::new();
+        let stamps = [
+            (1_796_584_732.786_556_4, 1_796_584_732.5, 1_796_584_732.7),
+            (12.000_000_5, 12.0, 12.25),
+            (0.1, 0.3, 0.2),
+            (1_796_584_733.000_000_5, 1_796_584_732.786_556_4, 1_796_584_733.0),
+        ];
+        for (t, first, last) in stamps {
+            timestamp(&mut b, "Resp", t, first, last);
+        }
+        nums(&mut b, Tag::ReqAcct, &[Num::U(78), Num::U(0), Num::U(u64::MAX), Num::S(1.5)]);
+        let mut text = String::new();
+        let mut scratch = Vec::new();
+        let mut i = 0;
+        while let Some((tag, data, next)) = record_at(&b, i) {
+            i = next;
+            text.clear();
+            push_text(&mut text, tag, data, false, &mut scratch);
+            if tag == Tag::Timestamp {
+                let shown: Vec<f64> =
+                    text["Resp:".len()..].split_ascii_whitespace().map(|n| n.parse().expect("number")).collect();
+                for (k, want) in shown.iter().enumerate() {
+                    // (Bit for bit: what the text reads back as.)
+                    let got = timestamp_field(data, "Resp", k + 1).map(f64::to_bits);
+                    assert_eq!(got, Some(want.to_bits()), "{text} field {}", k + 1);
+                }
+                assert_eq!(timestamp_field(data, "Start", 1), None, "another label");
+                assert_eq!(timestamp_field(data, "Resp", 4), None);
+                // The same record as text reads the same.
+                assert_eq!(timestamp_field(text.as_bytes(), "Resp", 2), Some(shown[1]));
+            } else {
+                let shown: Vec<&str> = text.split_ascii_whitespace().collect();
+                for (k, want) in shown.iter().enumerate() {
+                    assert_eq!(number_field(data, k + 1), want.parse().ok(), "{text} field {}", k + 1);
+                    assert_eq!(number_field(text.as_bytes(), k + 1), want.parse().ok());
+                }
+                assert_eq!(number_field(data, 5), None);
+                assert_eq!(number_field(data, 0), None);
+            }
+        }
+    }
 
     #[test]
     fn microseconds_round_as_f64_round_does() {
