@@ -266,6 +266,9 @@ trait Source {
     fn side(&self) -> char;
     /// The data of its records of `tag`.
     fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_;
+    /// The data of its first (with `last`, its last) record of `tag` whose bytes `pick` picks
+    /// (only that one is made text).
+    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str>;
     /// Its first record.
     fn first_record(&self) -> Option<(Option<Tag>, &str)>;
     /// A `Timestamp` record's field (1: the time, 2: since the first, 3: since the one before)
@@ -292,6 +295,15 @@ impl Source for Txn {
 
     fn first_record(&self) -> Option<(Option<Tag>, &str)> {
         self.tagged().next()
+    }
+
+    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str> {
+        let mut all = Txn::of(self, tag);
+        if last {
+            all.rfind(|d| pick(d.as_bytes()))
+        } else {
+            all.find(|d| pick(d.as_bytes()))
+        }
     }
 
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
@@ -347,6 +359,11 @@ impl Source for Packed<'_> {
     fn first_record(&self) -> Option<(Option<Tag>, &str)> {
         let (tag, r) = self.spans.first()?;
         Some((Some(*tag), self.text(r)?))
+    }
+
+    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str> {
+        let mut all = self.spans.iter().filter(|(t, r)| *t == tag && pick(&self.body[r.clone()]));
+        self.text(&if last { all.next_back() } else { all.next() }?.1)
     }
 
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
@@ -419,20 +436,14 @@ impl<S: Source> View<'_, S> {
     /// A header's value (the last one of that name, or with `first` the first): `tag` is
     /// `ReqHeader`/`RespHeader` on the client, `BereqHeader`/`BerespHeader` on the backend.
     fn header_at(&self, tag: Tag, name: &str, first: bool) -> Option<&str> {
+        if name.contains(':') {
+            return None;
+        }
         // (Read for every record of every line: the tag first, then the name where it must
-        // be, with no search for the colon.)
-        fn value<'d>(d: &'d str, name: &str) -> Option<&'d str> {
-            if name.contains(':') {
-                return None;
-            }
-            let v = d.get(name.len()..)?.strip_prefix(':')?;
-            d[..name.len()].eq_ignore_ascii_case(name).then(|| v.trim_start())
-        }
-        if first {
-            self.t.of(tag).find_map(|d| value(d, name))
-        } else {
-            self.t.of(tag).rev().find_map(|d| value(d, name))
-        }
+        // be, on the bytes, with no search for the colon; only the one found is made text.)
+        let n = name.len();
+        let named = |d: &[u8]| d.get(n) == Some(&b':') && d[..n].eq_ignore_ascii_case(name.as_bytes());
+        Some(self.t.find(tag, !first, named)?[n + 1..].trim_start())
     }
 
     /// A header's value (the last one of that name).
