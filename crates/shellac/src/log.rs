@@ -345,14 +345,29 @@ pub(crate) fn format(t: &Txn, grouping: &str) -> String {
 /// A transaction as `varnishlog -g raw` prints it, from its bytes as stored (each record
 /// turned into text where it is printed).
 fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
-    let (vxid, side) = (raw_prefix(t.vxid), raw_side(t.side.letter()));
+    let (vxid, side) = (raw_prefix(t.vxid), t.side.letter());
     for (tag, data) in t.records() {
         out.extend_from_slice(vxid.as_bytes());
-        out.extend_from_slice(padded(tag).as_bytes());
-        out.extend_from_slice(side.as_bytes());
+        out.extend_from_slice(padded_side(tag, side).as_bytes());
         shellac_engine::vsl::push_record(out, tag, data, scratch);
         out.push(b'\n');
     }
+}
+
+/// A `-g raw` line's tag in 14 columns and its side (`ReqURL         c `), made once for every
+/// tag and side.
+fn padded_side(tag: shellac_engine::vsl::Tag, side: char) -> &'static str {
+    use shellac_engine::vsl::Tag;
+    static NAMES: std::sync::OnceLock<[Vec<String>; 3]> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ['c', 'b', '-'].map(|side| Tag::ALL.iter().map(|t| format!("{}{}", padded(*t), raw_side(side))).collect())
+    });
+    let of_side = match side {
+        'c' => &names[0],
+        'b' => &names[1],
+        _ => &names[2],
+    };
+    of_side.get(tag as usize).map_or("", String::as_str)
 }
 
 /// A transaction as `varnishlog` prints it by vxid (as [`level`] at 1, then an empty line),

@@ -245,13 +245,19 @@ fn push_text(out: &mut String, tag: Tag, data: &[u8], escape: bool, bytes: &mut 
 fn push_text_bytes(out: &mut Vec<u8>, tag: Tag, data: &[u8], bytes: &mut Vec<u8>) {
     if numbers_of(tag, data, bytes) {
         out.extend_from_slice(bytes);
-    } else if data.is_ascii() && !data.contains(&b'\n') {
+    } else if plain(data) {
         out.extend_from_slice(data);
     } else {
         let mut s = String::new();
         push_text(&mut s, tag, data, true, bytes);
         out.extend_from_slice(s.as_bytes());
     }
+}
+
+/// Whether `data` is ASCII with no newline, in one pass that looks at every byte (no early
+/// exit: the compiler checks many bytes at a time; a record is tens of bytes).
+fn plain(data: &[u8]) -> bool {
+    !data.iter().fold(false, |odd, &b| odd | (b >= 0x80) | (b == b'\n'))
 }
 
 /// A record's data as text (see [`push_text`]).
@@ -543,6 +549,18 @@ mod tests {
                 }
                 assert_eq!(number_field(data, 5), None);
                 assert_eq!(number_field(data, 0), None);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_text_is_ascii_on_one_line() {
+        assert!(plain(b"") && plain(b"Host: example.com") && plain(&[b'x'; 100]));
+        for odd in [b'\n', 0x80, 0xff] {
+            for at in [0, 1, 15, 16, 31, 99] {
+                let mut data = vec![b'x'; 100];
+                data[at] = odd;
+                assert!(!plain(&data), "{odd:#x} at {at}");
             }
         }
     }
