@@ -17,8 +17,8 @@ mod txn;
 
 pub use ring::{Log, Read, DEFAULT_BYTES, IDLE, READ_BYTES};
 pub use txn::{
-    decode, decode_only, decode_raw, number_field, push_record, timestamp_field, Decoded, Found, FoundRaw, Num, Raw,
-    Txn,
+    decode, decode_only, decode_raw, number_field, plain, push_record, timestamp_field, Decoded, Found, FoundRaw, Num,
+    Raw, Txn,
 };
 
 use parking_lot::Mutex;

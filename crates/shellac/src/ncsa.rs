@@ -335,7 +335,9 @@ struct Packed<'a> {
 
 impl Packed<'_> {
     fn text(&self, r: &std::ops::Range<usize>) -> Option<&str> {
-        let text = std::str::from_utf8(&self.body[r.clone()]).ok().filter(|t| !t.contains('\n'));
+        let data = &self.body[r.clone()];
+        // (Nearly always plain ASCII: the newline is looked for apart only in other text.)
+        let text = std::str::from_utf8(data).ok().filter(|t| shellac_engine::vsl::plain(data) || !t.contains('\n'));
         if text.is_none() {
             self.lossy.set(true);
         }
@@ -389,8 +391,11 @@ impl Source for Packed<'_> {
 fn push_str(out: &mut String, v: Option<&str>, json: bool) {
     match v {
         None => out.push_str(if json { "" } else { "-" }),
-        // (Nearly every value needs no escape: copied whole.)
-        Some(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f) => out.push_str(s),
+        // (Nearly every value needs no escape: copied whole. Every byte is looked at, with no
+        // early exit, so that the compiler checks many at a time.)
+        Some(s) if !s.bytes().fold(false, |odd, b| odd | (b == b'"') | (b == b'\\') | (b < 0x20) | (b == 0x7f)) => {
+            out.push_str(s)
+        }
         Some(s) => {
             for c in s.chars() {
                 match c {

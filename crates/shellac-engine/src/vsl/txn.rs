@@ -256,7 +256,7 @@ fn push_text_bytes(out: &mut Vec<u8>, tag: Tag, data: &[u8], bytes: &mut Vec<u8>
 
 /// Whether `data` is ASCII with no newline, in one pass that looks at every byte (no early
 /// exit: the compiler checks many bytes at a time; a record is tens of bytes).
-fn plain(data: &[u8]) -> bool {
+pub fn plain(data: &[u8]) -> bool {
     !data.iter().fold(false, |odd, &b| odd | (b >= 0x80) | (b == b'\n'))
 }
 
