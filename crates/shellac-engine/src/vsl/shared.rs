@@ -29,7 +29,7 @@ pub const FILE_BYTES: u64 = 64 << 20;
 /// The most a reader reads at once: what it copies from the file is still in the CPU's caches
 /// when it decodes it (a server's 20 ms of hits are megabytes, which a read of them all at
 /// once would copy out of the caches before the first was decoded). One that took this much
-/// reads again at once.
+/// reads again at once; a longer transaction is read whole.
 const READ_MAX: usize = 256 << 10;
 
 /// The file's head: magic, size, head position, generation, transactions dropped (the log let
@@ -336,7 +336,15 @@ impl Reader {
         // (The buffer holds what was read from `pos` on and not taken yet.)
         let start = self.filled;
         let have = self.pos + start as u64;
-        let want = head.saturating_sub(have).min(READ_MAX as u64) as usize;
+        // (A transaction longer than that, begun in the buffer, is read to its end at once.)
+        let begun = match self.buf.get(..8) {
+            Some(b) if start >= 8 && b[..4] == super::txn::MAGIC => {
+                u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize
+            }
+            _ => 0,
+        };
+        let most = READ_MAX.max(begun.min(super::txn::MAX_TXN).saturating_sub(start));
+        let want = head.saturating_sub(have).min(most as u64) as usize;
         if self.buf.len() < start + want {
             self.buf.resize(start + want, 0);
         }
@@ -526,6 +534,35 @@ mod tests {
         let taken: Vec<_> = sizes.into_iter().filter(|&n| n > 0).collect();
         assert!(taken.len() >= 3, "{taken:?}: each read takes at most {READ_MAX} bytes");
         assert!(taken.iter().all(|&n| n * 2048 <= READ_MAX), "{taken:?}");
+    }
+
+    #[test]
+    fn a_transaction_longer_than_a_read_comes_whole_in_the_next() {
+        let scratch = shellac_testkit::Scratch::new("vsl-long-test");
+        let dir = scratch.path().to_path_buf();
+        let log = Arc::new(Log::default());
+        let _shared = start(log.clone(), &dir).expect("shared");
+        log.read_ago(Duration::ZERO);
+        commit(&log, 0, "/short");
+        commit(&log, 1, &format!("/{}", "x".repeat(3 * READ_MAX)));
+        commit(&log, 2, "/after");
+        let mut all = Reader::open(&dir, true).expect("reader");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while all.head().expect("head").0 < 3 * READ_MAX as u64 && tokio::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Each read finds a transaction: one that dumps the log (`-d`), stopping at a read
+        // that finds none, reads them all.
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let b = all.read().expect("read");
+            assert!(!b.txns.is_empty(), "a read with nothing after {got:?}");
+            got.extend(b.txns.iter().map(|t| t.vxid));
+            if got.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(got, [0, 1, 2]);
     }
 
     #[test]
