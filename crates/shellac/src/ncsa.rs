@@ -18,6 +18,11 @@ use crate::cli::NcsaArgs;
 use crate::log::Txn;
 use crate::query::Selector;
 
+mod source;
+mod time;
+use source::{Packed, Source};
+use time::push_time;
+
 /// varnishncsa's default: NCSA combined.
 pub(crate) const DEFAULT_FORMAT: &str = "%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\"";
 
@@ -255,135 +260,6 @@ impl Format {
     /// text only.
     fn reads_any_record(&self) -> bool {
         self.0.iter().any(|i| matches!(i, Item::Vsl(_)))
-    }
-}
-
-/// What a line is made from: a transaction's records of the tags its format reads, as text
-/// ([`Txn`]) or as the shared file holds them ([`Packed`]).
-trait Source {
-    fn vxid(&self) -> u64;
-    /// `c`, `b` or `-`.
-    fn side(&self) -> char;
-    /// The data of its records of `tag`.
-    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_;
-    /// The data of its first (with `last`, its last) record of `tag` whose bytes `pick` picks
-    /// (only that one is made text).
-    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str>;
-    /// Its first record.
-    fn first_record(&self) -> Option<(Option<Tag>, &str)>;
-    /// A `Timestamp` record's field (1: the time, 2: since the first, 3: since the one before)
-    /// as its text shows it.
-    fn timestamp(&self, label: &str, field: usize) -> Option<f64>;
-    /// The `n`-th number (from 1) of its first record of `tag` (`ReqAcct` and the like).
-    fn number(&self, tag: Tag, n: usize) -> Option<u64>;
-    /// What a `%{VSL:…}x` selects.
-    fn vsl(&self, sel: &Selector) -> Option<&str>;
-}
-
-impl Source for Txn {
-    fn vxid(&self) -> u64 {
-        self.vxid
-    }
-
-    fn side(&self) -> char {
-        self.side
-    }
-
-    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_ {
-        Txn::of(self, tag)
-    }
-
-    fn first_record(&self) -> Option<(Option<Tag>, &str)> {
-        self.tagged().next()
-    }
-
-    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str> {
-        let mut all = Txn::of(self, tag);
-        if last {
-            all.rfind(|d| pick(d.as_bytes()))
-        } else {
-            all.find(|d| pick(d.as_bytes()))
-        }
-    }
-
-    fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        Txn::of(self, Tag::Timestamp).find_map(|d| shellac_engine::vsl::timestamp_field(d.as_bytes(), label, field))
-    }
-
-    fn number(&self, tag: Tag, n: usize) -> Option<u64> {
-        shellac_engine::vsl::number_field(Txn::of(self, tag).next()?.as_bytes(), n)
-    }
-
-    fn vsl(&self, sel: &Selector) -> Option<&str> {
-        self.records().find_map(|(tag, data)| sel.value(tag, data))
-    }
-}
-
-/// A transaction as the shared file holds it, for a format that reads no `%{VSL:…}x`: where
-/// its records of the tags the format reads are (one list, used again for every transaction),
-/// their text borrowed from the reader's buffer and their numbers read from their bytes, with
-/// no transaction of text made. A record it is asked for that is not UTF-8, or holds a newline,
-/// marks it `lossy`: its line is then made from text, which shows such bytes replaced and a
-/// newline as `\n`.
-struct Packed<'a> {
-    vxid: u64,
-    side: char,
-    body: &'a [u8],
-    spans: &'a [(Tag, std::ops::Range<usize>)],
-    lossy: std::cell::Cell<bool>,
-}
-
-impl Packed<'_> {
-    fn text(&self, r: &std::ops::Range<usize>) -> Option<&str> {
-        let data = &self.body[r.clone()];
-        // (Nearly always plain ASCII: the newline is looked for apart only in other text.)
-        let text = std::str::from_utf8(data).ok().filter(|t| shellac_engine::vsl::plain(data) || !t.contains('\n'));
-        if text.is_none() {
-            self.lossy.set(true);
-        }
-        text
-    }
-}
-
-impl Source for Packed<'_> {
-    fn vxid(&self) -> u64 {
-        self.vxid
-    }
-
-    fn side(&self) -> char {
-        self.side
-    }
-
-    fn of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &str> + '_ {
-        self.spans.iter().filter(move |(t, _)| *t == tag).filter_map(|(_, r)| self.text(r))
-    }
-
-    fn first_record(&self) -> Option<(Option<Tag>, &str)> {
-        let (tag, r) = self.spans.first()?;
-        Some((Some(*tag), self.text(r)?))
-    }
-
-    fn find(&self, tag: Tag, last: bool, pick: impl Fn(&[u8]) -> bool) -> Option<&str> {
-        let mut all = self.spans.iter().filter(|(t, r)| *t == tag && pick(&self.body[r.clone()]));
-        self.text(&if last { all.next_back() } else { all.next() }?.1)
-    }
-
-    fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.spans
-            .iter()
-            .filter(|(t, _)| *t == Tag::Timestamp)
-            .find_map(|(_, r)| shellac_engine::vsl::timestamp_field(&self.body[r.clone()], label, field))
-    }
-
-    fn number(&self, tag: Tag, n: usize) -> Option<u64> {
-        let (_, r) = self.spans.iter().find(|(t, _)| *t == tag)?;
-        shellac_engine::vsl::number_field(&self.body[r.clone()], n)
-    }
-
-    fn vsl(&self, _: &Selector) -> Option<&str> {
-        // (A format that reads `%{VSL:…}x` is made from text: see `run`.)
-        self.lossy.set(true);
-        None
     }
 }
 
@@ -625,43 +501,6 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// `t` (seconds since the epoch) in a strftime format, in UTC (see
-/// [`shellac_engine::strftime`]), and varnishncsa's `sec`, `msec`, `usec`, `msec_frac`,
-/// `usec_frac`.
-pub(crate) fn strftime(f: &str, t: f64) -> String {
-    let ext = f.strip_prefix("%{").and_then(|x| x.strip_suffix('}')).unwrap_or(f);
-    match ext {
-        "sec" => format!("{}", t as i64),
-        "msec" => format!("{}", (t * 1e3) as i64),
-        "usec" => format!("{}", (t * 1e6) as i64),
-        "msec_frac" => format!("{:03}", ((t.fract()) * 1e3) as i64),
-        "usec_frac" => format!("{:06}", ((t.fract()) * 1e6) as i64),
-        _ => shellac_engine::strftime::strftime(f, t, "UTC"),
-    }
-}
-
-/// `%t`: `t` in the format `f` (see [`strftime`]). A whole-second format is made once a
-/// second, not once a line: the last one made is kept.
-fn push_time(out: &mut String, f: &str, t: f64) {
-    thread_local! {
-        static LAST: std::cell::RefCell<(String, i64, String)> = const { std::cell::RefCell::new((String::new(), i64::MIN, String::new())) };
-    }
-    // (varnishncsa's sub-second forms change within a second: made each time.)
-    let whole = !f.contains("sec") && t.is_finite() && t.abs() < 1e17;
-    if !whole {
-        out.push_str(&strftime(f, t));
-        return;
-    }
-    let second = t.floor() as i64;
-    LAST.with_borrow_mut(|(format, at, text)| {
-        if *at != second || format != f {
-            *text = strftime(f, t);
-            (*at, *format) = (second, f.to_string());
-        }
-        out.push_str(text);
-    });
 }
 
 /// Whether a transaction gives a line: a client request that was not restarted (its
@@ -1077,33 +916,6 @@ mod tests {
             assert!(e.contains(what), "{f}: {e}");
         }
         assert_eq!(Format::parse("100%% \\t%s\\n").expect("parses").line(&txn(1, 'c', &[]), false), "100% \t-\n");
-    }
-
-    #[test]
-    fn times_format_in_utc() {
-        assert_eq!(strftime("[%d/%b/%Y:%T %z]", 0.0), "[01/Jan/1970:00:00:00 +0000]");
-        assert_eq!(strftime("%F %T %a %j", 951_782_400.0), "2000-02-29 00:00:00 Tue 060");
-        assert_eq!(strftime("%{usec_frac}", 1.25), "250000");
-        assert_eq!(strftime("msec_frac", 1.25), "250");
-    }
-
-    #[test]
-    fn a_time_made_once_a_second_is_made_again_for_the_next_second_and_another_format() {
-        let t = |f: &str, at: f64| {
-            let mut out = String::new();
-            push_time(&mut out, f, at);
-            out
-        };
-        let f = "[%d/%b/%Y:%T %z]";
-        assert_eq!(t(f, 0.2), "[01/Jan/1970:00:00:00 +0000]");
-        assert_eq!(t(f, 0.9), "[01/Jan/1970:00:00:00 +0000]");
-        assert_eq!(t(f, 1.0), "[01/Jan/1970:00:00:01 +0000]");
-        assert_eq!(t("%F", 1.5), "1970-01-01");
-        assert_eq!(t(f, 1.5), "[01/Jan/1970:00:00:01 +0000]");
-        assert_eq!(t(f, -0.5), "[31/Dec/1969:23:59:59 +0000]");
-        // Sub-second forms are made each time.
-        assert_eq!(t("%{msec_frac}", 1.25), "250");
-        assert_eq!(t("%{msec_frac}", 1.75), "750");
     }
 
     #[test]

@@ -337,12 +337,7 @@ impl Reader {
         let start = self.filled;
         let have = self.pos + start as u64;
         // (A transaction longer than that, begun in the buffer, is read to its end at once.)
-        let begun = match self.buf.get(..8) {
-            Some(b) if start >= 8 && b[..4] == super::txn::MAGIC => {
-                u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize
-            }
-            _ => 0,
-        };
+        let begun = super::txn::declared_len(&self.buf[..start]).unwrap_or(0);
         let most = READ_MAX.max(begun.min(super::txn::MAX_TXN).saturating_sub(start));
         let want = head.saturating_sub(have).min(most as u64) as usize;
         if self.buf.len() < start + want {
@@ -426,6 +421,16 @@ mod tests {
     use super::super::{Buffer, Side, Tag};
     use super::*;
 
+    /// `log`'s shared file, written in a scratch directory (`name`) while `log` records as if
+    /// read just now: the directory, where the file's pointer is, and the server's side.
+    fn recording(name: &str, log: &Arc<Log>) -> (shellac_testkit::Scratch, PathBuf, Shared) {
+        let scratch = shellac_testkit::Scratch::new(name);
+        let dir = scratch.path().to_path_buf();
+        let shared = start(log.clone(), &dir).expect("shared");
+        log.read_ago(Duration::ZERO);
+        (scratch, dir, shared)
+    }
+
     fn commit(log: &Log, vxid: u64, url: &str) {
         let mut b = Buffer::new(log, vxid, Side::Client);
         b.add_str(Tag::ReqURL, url);
@@ -479,13 +484,10 @@ mod tests {
 
     #[test]
     fn transactions_the_log_let_go_before_the_writer_took_them_are_told_to_readers() {
-        let scratch = shellac_testkit::Scratch::new("vsl-drop-test");
-        let dir = scratch.path().to_path_buf();
         // A stage of a few transactions: far more come between two of the writer's rounds.
         let log = Arc::new(Log::with_capacity(2000));
-        let _shared = start(log.clone(), &dir).expect("shared");
+        let (_scratch, dir, _shared) = recording("vsl-drop-test", &log);
         let mut r = Reader::open(&dir, false).expect("reader");
-        log.read_ago(Duration::ZERO);
         for i in 0..5000 {
             commit(&log, i, &format!("/{i}"));
         }
@@ -508,11 +510,8 @@ mod tests {
 
     #[test]
     fn a_reader_reads_a_bounded_piece_at_a_time_and_the_next_at_once() {
-        let scratch = shellac_testkit::Scratch::new("vsl-piece-test");
-        let dir = scratch.path().to_path_buf();
         let log = Arc::new(Log::default());
-        let _shared = start(log.clone(), &dir).expect("shared");
-        log.read_ago(Duration::ZERO);
+        let (_scratch, dir, _shared) = recording("vsl-piece-test", &log);
         // Three reads' worth: 300 transactions of 2 KiB.
         let long = "x".repeat(2048);
         for i in 0..300 {
@@ -538,11 +537,8 @@ mod tests {
 
     #[test]
     fn a_transaction_longer_than_a_read_comes_whole_in_the_next() {
-        let scratch = shellac_testkit::Scratch::new("vsl-long-test");
-        let dir = scratch.path().to_path_buf();
         let log = Arc::new(Log::default());
-        let _shared = start(log.clone(), &dir).expect("shared");
-        log.read_ago(Duration::ZERO);
+        let (_scratch, dir, _shared) = recording("vsl-long-test", &log);
         commit(&log, 0, "/short");
         commit(&log, 1, &format!("/{}", "x".repeat(3 * READ_MAX)));
         commit(&log, 2, "/after");

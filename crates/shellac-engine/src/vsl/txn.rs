@@ -189,18 +189,27 @@ pub(crate) fn push_secs(out: &mut Vec<u8>, t: f64) {
     out.extend_from_slice(&six);
 }
 
+/// A `Timestamp` record in its binary form (see [`timestamp`]): its label and its three times
+/// (the time, the first, the one before).
+fn stamp_of(data: &[u8]) -> Option<(&[u8], [f64; 3])> {
+    let zero = data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24)?;
+    let f = |i: usize| f64::from_le_bytes(data[zero + 1 + i * 8..zero + 9 + i * 8].try_into().unwrap_or([0; 8]));
+    Some((&data[..zero], [f(0), f(1), f(2)]))
+}
+
+/// A record of numbers in its binary form (see [`nums`]): each number's type byte and bits.
+fn nums_of(data: &[u8]) -> Option<impl Iterator<Item = (u8, [u8; 8])> + '_> {
+    (data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9))
+        .then(|| data[1..].chunks_exact(9).map(|f| (f[0], f[1..9].try_into().unwrap_or([0; 8]))))
+}
+
 /// When the record is one of numbers (a timestamp's, a counter's), its text, written into
 /// `bytes` (cleared first): whether it was.
 fn numbers_of(tag: Tag, data: &[u8], bytes: &mut Vec<u8>) -> bool {
     bytes.clear();
     if tag == Tag::Timestamp {
-        let Some(zero) = data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24) else {
-            return false;
-        };
-        let nums = &data[zero + 1..];
-        let f = |i: usize| f64::from_le_bytes(nums[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-        let (t, first, last) = (f(0), f(1), f(2));
-        bytes.extend_from_slice(&data[..zero]);
+        let Some((label, [t, first, last])) = stamp_of(data) else { return false };
+        bytes.extend_from_slice(label);
         bytes.extend_from_slice(b": ");
         push_secs(bytes, t);
         bytes.push(b' ');
@@ -208,13 +217,12 @@ fn numbers_of(tag: Tag, data: &[u8], bytes: &mut Vec<u8>) -> bool {
         bytes.push(b' ');
         push_secs(bytes, t - last);
         true
-    } else if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
-        for (i, field) in data[1..].chunks_exact(9).enumerate() {
+    } else if let Some(nums) = nums_of(data) {
+        for (i, (kind, bits)) in nums.enumerate() {
             if i > 0 {
                 bytes.push(b' ');
             }
-            let bits = field[1..9].try_into().unwrap_or([0; 8]);
-            match field[0] {
+            match kind {
                 b'u' => push_u64(bytes, u64::from_le_bytes(bits)),
                 _ => push_secs(bytes, f64::from_le_bytes(bits)),
             }
@@ -339,20 +347,18 @@ impl<'a> Raw<'a> {
 /// `field` 1 is the time, 2 the time since the transaction's first timestamp, 3 since the one
 /// before (for a reader that does not turn the record into text first).
 pub fn timestamp_field(data: &[u8], label: &str, field: usize) -> Option<f64> {
-    let binary = data.iter().position(|b| *b == 0).filter(|z| data.len() - z - 1 == 24);
-    let Some(zero) = binary else {
+    let Some((named, [t, first, last])) = stamp_of(data) else {
         // (As text: `LABEL: T SINCE_FIRST SINCE_PREVIOUS`.)
         let rest = std::str::from_utf8(data.strip_prefix(label.as_bytes())?.strip_prefix(b":")?).ok()?;
         return rest.split_ascii_whitespace().nth(field.checked_sub(1)?)?.parse().ok();
     };
-    if &data[..zero] != label.as_bytes() {
+    if named != label.as_bytes() {
         return None;
     }
-    let f = |i: usize| f64::from_le_bytes(data[zero + 1 + i * 8..zero + 9 + i * 8].try_into().unwrap_or([0; 8]));
     let x = match field {
-        1 => f(0),
-        2 => f(0) - f(1),
-        3 => f(0) - f(2),
+        1 => t,
+        2 => t - first,
+        3 => t - last,
         _ => return None,
     };
     // (What the six decimals read back as: the same rational, rounded once.)
@@ -364,11 +370,18 @@ pub fn timestamp_field(data: &[u8], label: &str, field: usize) -> Option<f64> {
 /// shows it, if it is a whole number.
 pub fn number_field(data: &[u8], n: usize) -> Option<u64> {
     let i = n.checked_sub(1)?;
-    if data.first() == Some(&0) && (data.len() - 1).is_multiple_of(9) {
-        let field = data[1..].chunks_exact(9).nth(i)?;
-        return (field[0] == b'u').then(|| u64::from_le_bytes(field[1..9].try_into().unwrap_or([0; 8])));
+    if let Some(mut nums) = nums_of(data) {
+        let (kind, bits) = nums.nth(i)?;
+        return (kind == b'u').then(|| u64::from_le_bytes(bits));
     }
     std::str::from_utf8(data).ok()?.split_ascii_whitespace().nth(i)?.parse().ok()
+}
+
+/// The length the transaction at the start of `buf` says it has (`None`: no transaction
+/// starts there, or not 8 bytes of one yet).
+pub(crate) fn declared_len(buf: &[u8]) -> Option<usize> {
+    let head: [u8; 8] = buf.get(..8)?.try_into().ok()?;
+    (head[..4] == MAGIC).then(|| u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize)
 }
 
 /// What [`decode_raw`] found at the start of a buffer.
@@ -395,10 +408,7 @@ pub fn decode_raw(buf: &[u8]) -> FoundRaw<'_> {
     if buf.len() < HEAD {
         return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { FoundRaw::Partial } else { FoundRaw::Garbage };
     }
-    if buf[..4] != MAGIC {
-        return FoundRaw::Garbage;
-    }
-    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+    let Some(len) = declared_len(buf) else { return FoundRaw::Garbage };
     let side = match buf[16] {
         b'c' => Side::Client,
         b'b' => Side::Backend,
