@@ -205,7 +205,7 @@ pub(crate) fn follow_shared(
         anyhow::Ok(r)
     };
     let mut reader = open(dump)?;
-    let mut idle = 0u32;
+    let mut pause = Pause::default();
     loop {
         let (more, lost) = match take(&mut reader) {
             Ok(x) => x,
@@ -227,13 +227,13 @@ pub(crate) fn follow_shared(
             return Ok(ExitCode::SUCCESS);
         }
         if more {
-            idle = 0;
+            pause.found();
         } else {
-            std::thread::sleep(Duration::from_millis(20));
-            idle += 1;
             // Nothing for a second: is the server still there? If it stopped, wait for the
             // next one and read its log.
-            if idle.is_multiple_of(50) && !reader.is_current() {
+            let (sleep, quiet) = pause.nothing();
+            std::thread::sleep(sleep);
+            if quiet && !reader.is_current() {
                 eprintln!("The server stopped: waiting for it to start again");
                 reader = loop {
                     std::thread::sleep(Duration::from_millis(500));
@@ -244,6 +244,47 @@ pub(crate) fn follow_shared(
                 eprintln!("Reading the new server's log");
             }
         }
+    }
+}
+
+/// How long a follower of the shared log sleeps when it has caught up: a millisecond while
+/// transactions come, so that it reads a little at a time (on a busy machine, a reader that
+/// woke to decode 20 ms of a server's transactions at once would keep the CPU it shares
+/// from whatever runs there, a load generator or the server itself, for milliseconds on
+/// end), twice as long after each read that found nothing, up to [`Pause::LONGEST`].
+#[derive(Debug)]
+struct Pause {
+    next: Duration,
+    /// Since the last transaction.
+    idle: Duration,
+}
+
+impl Default for Pause {
+    fn default() -> Pause {
+        Pause { next: Pause::SHORTEST, idle: Duration::ZERO }
+    }
+}
+
+impl Pause {
+    const SHORTEST: Duration = Duration::from_millis(1);
+    const LONGEST: Duration = Duration::from_millis(20);
+    /// How long a follower waits for transactions before it asks whether the server is
+    /// still there.
+    const QUIET: Duration = Duration::from_secs(1);
+
+    /// A read found transactions.
+    fn found(&mut self) {
+        *self = Pause::default();
+    }
+
+    /// A read found nothing: how long to sleep, and whether, after it, another whole
+    /// [`Pause::QUIET`] will have gone by without a transaction.
+    fn nothing(&mut self) -> (Duration, bool) {
+        let sleep = self.next;
+        let before = self.idle;
+        self.idle += sleep;
+        self.next = (sleep * 2).min(Pause::LONGEST);
+        (sleep, before.as_nanos() / Pause::QUIET.as_nanos() != self.idle.as_nanos() / Pause::QUIET.as_nanos())
     }
 }
 
@@ -426,6 +467,21 @@ pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_follower_sleeps_a_millisecond_while_transactions_come_and_longer_when_none_do() {
+        let ms = |n| Duration::from_millis(n);
+        let mut p = Pause::default();
+        let sleeps: Vec<_> = (0..7).map(|_| p.nothing().0).collect();
+        assert_eq!(sleeps, [ms(1), ms(2), ms(4), ms(8), ms(16), ms(20), ms(20)]);
+        p.found();
+        assert_eq!(p.nothing(), (ms(1), false));
+        // After a second without any, and after each further second: is the server there?
+        let mut p = Pause::default();
+        let quiet: Vec<_> = (1..=120).filter(|_| p.nothing().1).collect();
+        // (1 + 2 + 4 + 8 + 16 = 31 ms in five sleeps, then 20 ms each: 49 more reach 1,011 ms.)
+        assert_eq!(quiet, [54, 104]);
+    }
+
     use super::*;
 
     #[test]
