@@ -267,6 +267,7 @@ impl Buffer {
 
     /// Records a `Timestamp`: `LABEL: TIME SINCE_FIRST SINCE_PREVIOUS` (the first one taken
     /// starts the transaction's clock).
+    #[inline]
     pub fn timestamp(&mut self, label: &str, t: f64) {
         if let Some(g) = &mut self.0 {
             if g.first == 0.0 {
@@ -279,6 +280,7 @@ impl Buffer {
 
     /// A record to write piece by piece, if recording: `if let Some(mut r) =
     /// b.rec(Tag::Begin) { r.s("req ").n(xid); }`.
+    #[inline]
     pub fn rec(&mut self, tag: Tag) -> Option<Rec<'_>> {
         let g = self.0.as_mut()?;
         let at = txn::open(&mut g.bytes, tag);
@@ -293,6 +295,7 @@ impl Buffer {
     }
 
     /// Records numbers (`ReqAcct`, `Hit`, …): kept binary, written out by the reader.
+    #[inline]
     pub fn nums(&mut self, tag: Tag, nums: &[Num]) {
         if let Some(g) = &mut self.0 {
             txn::nums(&mut g.bytes, tag, nums);
@@ -300,6 +303,7 @@ impl Buffer {
     }
 
     /// Records one with this data.
+    #[inline]
     pub fn add_str(&mut self, tag: Tag, data: &str) {
         if let Some(g) = &mut self.0 {
             txn::open_sized(&mut g.bytes, tag, data.len());
@@ -315,6 +319,7 @@ impl Buffer {
     }
 
     /// Records a header: `name: value` (its bytes as they are).
+    #[inline]
     pub fn add_header(&mut self, tag: Tag, name: &str, value: &[u8]) {
         if let Some(g) = &mut self.0 {
             // (Its length known at once: written with the tag, not filled in after.)

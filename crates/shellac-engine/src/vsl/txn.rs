@@ -71,6 +71,7 @@ pub(crate) fn begin(vxid: u64, side: Side, capacity: usize) -> Vec<u8> {
 }
 
 /// Opens a record: its tag and room for its length; returns where the length goes.
+#[inline]
 pub(crate) fn open(b: &mut Vec<u8>, tag: Tag) -> usize {
     b.push(tag as u8);
     b.extend_from_slice(&[0; 4]);
@@ -79,6 +80,7 @@ pub(crate) fn open(b: &mut Vec<u8>, tag: Tag) -> usize {
 
 /// Opens a record whose data will be `len` bytes: its tag and its length at once (room made
 /// for the data too).
+#[inline]
 pub(crate) fn open_sized(b: &mut Vec<u8>, tag: Tag, len: usize) {
     b.reserve(5 + len);
     let [x, y, z, w] = u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
@@ -86,20 +88,23 @@ pub(crate) fn open_sized(b: &mut Vec<u8>, tag: Tag, len: usize) {
 }
 
 /// Closes the record opened at `at`: its length.
+#[inline]
 pub(crate) fn close(b: &mut [u8], at: usize) {
     let len = (b.len() - at - 4) as u32;
     b[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// A `Timestamp` record.
+#[inline]
 pub(crate) fn timestamp(b: &mut Vec<u8>, label: &str, t: f64, first: f64, last: f64) {
-    let at = open(b, Tag::Timestamp);
-    b.extend_from_slice(label.as_bytes());
-    b.push(0);
-    for x in [t, first, last] {
-        b.extend_from_slice(&x.to_le_bytes());
+    // (Its length known at once, and the zero and the three times written as one piece.)
+    let mut times = [0u8; 25];
+    for (i, x) in [t, first, last].into_iter().enumerate() {
+        times[1 + 8 * i..9 + 8 * i].copy_from_slice(&x.to_le_bytes());
     }
-    close(b, at);
+    open_sized(b, Tag::Timestamp, label.len() + times.len());
+    b.extend_from_slice(label.as_bytes());
+    b.extend_from_slice(&times);
 }
 
 /// A number of a numeric record (see [`nums`]).
@@ -114,21 +119,18 @@ pub enum Num {
 /// A record of numbers only (`ReqAcct`, `Hit`, `Length`, …), kept binary: a zero byte, then
 /// each number as a type byte and eight bytes; the reader writes them, a space between.
 pub(crate) fn nums(b: &mut Vec<u8>, tag: Tag, nums: &[Num]) {
-    let at = open(b, tag);
+    // (Its length known at once; each number written as one piece.)
+    open_sized(b, tag, 1 + 9 * nums.len());
     b.push(0);
     for n in nums {
-        match *n {
-            Num::U(u) => {
-                b.push(b'u');
-                b.extend_from_slice(&u.to_le_bytes());
-            }
-            Num::S(f) => {
-                b.push(b's');
-                b.extend_from_slice(&f.to_le_bytes());
-            }
-        }
+        let (kind, bits) = match *n {
+            Num::U(u) => (b'u', u.to_le_bytes()),
+            Num::S(f) => (b's', f.to_le_bytes()),
+        };
+        let mut field = [kind; 9];
+        field[1..].copy_from_slice(&bits);
+        b.extend_from_slice(&field);
     }
-    close(b, at);
 }
 
 /// Two decimal digits of every number below 100, back to back.
