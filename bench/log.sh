@@ -49,10 +49,11 @@ for mode in hit pass; do
     taskset -c 0 "$BIN" log -n "$W/n-read-$mode" -g raw >/dev/null 2>&1 & PIDS+=($!)
     taskset -c 0 "$BIN" ncsa -n "$W/n-read-$mode" >/dev/null 2>&1 & PIDS+=($!)
 done
-# The marked ones: a fresh mark, as readers leave it every second, and no reader.
+# The marked ones: a fresh mark, as readers leave it every second, and no reader. (`-c`: as
+# readers do, never making the file, which a loop outliving its server would leave behind.)
 for mode in hit pass; do
     shm=$(cat "$W/n-marked-$mode/_.vsl")
-    (while true; do touch "$shm.readers"; sleep 0.5; done) & PIDS+=($!)
+    (while true; do touch -c "$shm.readers"; sleep 0.5; done) & PIDS+=($!)
 done
 sleep 1
 
