@@ -539,14 +539,19 @@ mod tests {
     fn a_transaction_longer_than_a_read_comes_whole_in_the_next() {
         let log = Arc::new(Log::default());
         let (_scratch, dir, _shared) = recording("vsl-long-test", &log);
-        commit(&log, 0, "/short");
-        commit(&log, 1, &format!("/{}", "x".repeat(3 * READ_MAX)));
-        commit(&log, 2, "/after");
+        let urls = ["/short".to_string(), format!("/{}", "x".repeat(3 * READ_MAX)), "/after".to_string()];
+        for (vxid, url) in urls.iter().enumerate() {
+            commit(&log, vxid as u64, url);
+        }
+        // All three in the file (the writer may take them in two rounds): each is its head,
+        // its URL's record and its `End`.
+        let written: usize = urls.iter().map(|url| crate::vsl::txn::HEAD + 5 + url.len() + 5).sum();
         let mut all = Reader::open(&dir, true).expect("reader");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while all.head().expect("head").0 < 3 * READ_MAX as u64 && tokio::time::Instant::now() < deadline {
+        while all.head().expect("head").0 < written as u64 && tokio::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert_eq!(all.head().expect("head").0, written as u64, "all three written");
         // Each read finds a transaction: one that dumps the log (`-d`), stopping at a read
         // that finds none, reads them all.
         let mut got = Vec::new();
