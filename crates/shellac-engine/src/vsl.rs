@@ -341,8 +341,7 @@ impl Buffer {
     /// Ends the transaction (`End`) and commits it.
     pub fn commit(&mut self, log: &Log) {
         if let Some(mut g) = self.0.take() {
-            let at = txn::open(&mut g.bytes, Tag::End);
-            txn::close(&mut g.bytes, at);
+            txn::open_sized(&mut g.bytes, Tag::End, 0);
             log.commit(Txn::new(g.vxid, g.side, g.bytes));
         }
     }

@@ -467,6 +467,8 @@ pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_follower_sleeps_a_millisecond_while_transactions_come_and_longer_when_none_do() {
         let ms = |n| Duration::from_millis(n);
@@ -481,8 +483,6 @@ mod tests {
         // (1 + 2 + 4 + 8 + 16 = 31 ms in five sleeps, then 20 ms each: 49 more reach 1,011 ms.)
         assert_eq!(quiet, [54, 104]);
     }
-
-    use super::*;
 
     #[test]
     fn a_server_restart_is_seen_through_the_error_s_context() {

@@ -242,17 +242,18 @@ impl Format {
             lossy: std::cell::Cell::new(false),
         };
         let at = out.len();
-        if wanted(&packed, client, backend) {
-            self.line_into(out, &packed, json);
-            out.push('\n');
-        }
+        self.wanted_line_into(out, &packed, (client, backend, json));
         if packed.lossy.get() {
             out.truncate(at);
-            let t = Txn::from(raw.text(tags));
-            if wanted(&t, client, backend) {
-                self.line_into(out, &t, json);
-                out.push('\n');
-            }
+            self.wanted_line_into(out, &Txn::from(raw.text(tags)), (client, backend, json));
+        }
+    }
+
+    /// The line and its newline for `t`, if it gives one (see [`wanted`]).
+    fn wanted_line_into(&self, out: &mut String, t: &impl Source, (client, backend, json): (bool, bool, bool)) {
+        if wanted(t, client, backend) {
+            self.line_into(out, t, json);
+            out.push('\n');
         }
     }
 

@@ -186,7 +186,6 @@ pub fn peek<R>(
 /// `hash_data(req.url)`, `hash_data(req.http.host)`: feeds a request variable to the hash
 /// without copying it; `None` for other variables.
 pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Option<Result<(), VclFail>> {
-    use sha2::Digest;
     if !matches!(var, Var::ReqUrl | Var::ReqHttp) {
         return None;
     }
@@ -195,21 +194,23 @@ pub fn hash_req_var(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Op
             Var::ReqUrl => Some(r.url.as_bytes()),
             _ => hdr.and_then(|n| r.headers.get(n)).map(HeaderValue::as_bytes),
         };
-        if let Some(b) = bytes {
-            r.hasher.update(b);
-        }
-        r.hasher.update(b"#");
+        hash_field(&mut r.hasher, bytes.unwrap_or_default());
     }))
+}
+
+/// One `hash_data()` field: its bytes, then the separator Varnish puts after each.
+fn hash_field(hasher: &mut sha2::Sha256, bytes: &[u8]) {
+    use sha2::Digest;
+    hasher.update(bytes);
+    hasher.update(b"#");
 }
 
 /// `if (req.http.NAME) { hash_data(req.http.NAME); }` with one look-up of the header:
 /// whether it was set.
 pub fn hash_req_header_if_set(ctx: &mut Ctx<'_>, name: &HeaderName) -> Result<bool, VclFail> {
-    use sha2::Digest;
     req(ctx).map(|r| match r.headers.get(name) {
         Some(v) => {
-            r.hasher.update(v.as_bytes());
-            r.hasher.update(b"#");
+            hash_field(&mut r.hasher, v.as_bytes());
             true
         }
         None => false,
@@ -219,14 +220,14 @@ pub fn hash_req_header_if_set(ctx: &mut Ctx<'_>, name: &HeaderName) -> Result<bo
 /// `hash_data(EXPR)` of any other value: its text (nothing for an unset one), then the
 /// field separator.
 pub fn hash_value(ctx: &mut Ctx<'_>, v: &Value) -> Result<(), VclFail> {
-    use sha2::Digest;
     let req = ctx.req.as_deref_mut().ok_or_else(|| VclFail("hash_data outside vcl_hash".into()))?;
     if let Some(s) = v.as_opt_str() {
-        req.hasher.update(s.as_bytes());
+        hash_field(&mut req.hasher, s.as_bytes());
     } else if !matches!(v, Value::Null) {
-        req.hasher.update(v.to_text().as_bytes());
+        hash_field(&mut req.hasher, v.to_text().as_bytes());
+    } else {
+        hash_field(&mut req.hasher, b"");
     }
-    req.hasher.update(b"#");
     Ok(())
 }
 

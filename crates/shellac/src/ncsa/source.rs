@@ -83,6 +83,11 @@ pub(super) struct Packed<'a> {
 }
 
 impl Packed<'_> {
+    /// The bytes of its records of `tag`.
+    fn bytes_of(&self, tag: Tag) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.spans.iter().filter(move |(t, _)| *t == tag).map(|(_, r)| &self.body[r.clone()])
+    }
+
     fn text(&self, r: &std::ops::Range<usize>) -> Option<&str> {
         let data = &self.body[r.clone()];
         // (Nearly always plain ASCII: the newline is looked for apart only in other text.)
@@ -118,15 +123,11 @@ impl Source for Packed<'_> {
     }
 
     fn timestamp(&self, label: &str, field: usize) -> Option<f64> {
-        self.spans
-            .iter()
-            .filter(|(t, _)| *t == Tag::Timestamp)
-            .find_map(|(_, r)| shellac_engine::vsl::timestamp_field(&self.body[r.clone()], label, field))
+        self.bytes_of(Tag::Timestamp).find_map(|d| shellac_engine::vsl::timestamp_field(d, label, field))
     }
 
     fn number(&self, tag: Tag, n: usize) -> Option<u64> {
-        let (_, r) = self.spans.iter().find(|(t, _)| *t == tag)?;
-        shellac_engine::vsl::number_field(&self.body[r.clone()], n)
+        shellac_engine::vsl::number_field(self.bytes_of(tag).next()?, n)
     }
 
     fn vsl(&self, _: &Selector) -> Option<&str> {
