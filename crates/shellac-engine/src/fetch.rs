@@ -61,12 +61,25 @@ pub struct Fetched {
     pub log: Option<FetchLog>,
 }
 
-/// A backend transaction's log, open until its body is read (`Timestamp BerespBody`,
-/// `Length`, `BereqAcct`, `End`).
+/// A backend transaction's log, open until its body is read (`BackendClose`, `Timestamp
+/// BerespBody`, `Length`, `BereqAcct`, `End`).
 pub struct FetchLog {
     vsl: crate::vsl::Buffer,
     /// Bereq head and body bytes sent, beresp head bytes read.
     acct: [u64; 3],
+    /// The connection the response came on.
+    close: Option<BackendClose>,
+    /// `vcl_backend_error` made the response: its failure's time is logged already, and its
+    /// body's length goes in `Length`.
+    errored: bool,
+}
+
+/// What `BackendClose` says of the connection a response came on once its body is read: its
+/// descriptor, its backend, and whether it goes back to the pool (`recycle`) or is closed.
+pub(crate) struct BackendClose {
+    pub(crate) fd: String,
+    pub(crate) backend: String,
+    pub(crate) reusable: bool,
 }
 
 impl FetchLog {
@@ -77,11 +90,19 @@ impl FetchLog {
             return;
         }
         let [h, b, rh] = self.acct;
-        self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
-        if rh > 0 {
+        if let Some(c) = self.close.filter(|_| rh > 0) {
+            let how = if c.reusable { "recycle" } else { "close Backend/VCL requested close" };
+            self.vsl.add_fmt(Tag::BackendClose, format_args!("{} {} {how}", c.fd, c.backend));
+        }
+        if !self.errored {
+            self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
+        }
+        if rh > 0 || self.errored {
             self.vsl.nums(Tag::Length, &[crate::vsl::Num::U(body)]);
         }
         use crate::vsl::Num::U;
+        // (What came from the backend: nothing for a body vcl_backend_error made.)
+        let body = if self.errored { 0 } else { body };
         self.vsl.nums(Tag::BereqAcct, &[U(h), U(b), U(h + b), U(rh), U(body), U(rh + body)]);
         self.vsl.commit(log);
     }
@@ -128,6 +149,10 @@ struct FetchTask<'a> {
     vsl: crate::vsl::Buffer,
     /// What went over the wire (see [`FetchLog`]).
     acct: [u64; 3],
+    /// The connection the response came on (see [`FetchLog`]).
+    close: Option<BackendClose>,
+    /// `vcl_backend_error` made the response (its `Timestamp Error` is logged).
+    errored: bool,
 }
 
 /// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
@@ -550,15 +575,19 @@ fn poll_data(body: &mut Body, cx: &mut Context<'_>) -> Poll<Option<Result<bytes:
     }
 }
 
-/// A backend transaction's first records: `Begin` (`bereq PARENT WHY`), `Timestamp Start`, the
-/// request line and headers.
-pub(crate) fn log_bereq(vsl: &mut crate::vsl::Buffer, b: &Bereq, why: &str) {
+/// A backend transaction's first records: `Begin` (`bereq PARENT WHY`), `VCL_use` (the VCL
+/// named `vcl`; none for a retry, as varnishd logs it), `Timestamp Start`, the request line and
+/// headers.
+pub(crate) fn log_bereq(vsl: &mut crate::vsl::Buffer, b: &Bereq, why: &str, vcl: Option<&str>) {
     use crate::vsl::Tag;
     if !vsl.on() {
         return;
     }
     if let Some(mut r) = vsl.rec(Tag::Begin) {
         r.s("bereq ").n(b.parent).s(" ").s(why);
+    }
+    if let Some(name) = vcl {
+        vsl.add_str(Tag::VCL_use, name);
     }
     vsl.timestamp("Start", b.time);
     vsl.add_str(Tag::BereqMethod, &b.method);
@@ -583,7 +612,19 @@ impl<'a> FetchTask<'a> {
         stale: Option<Arc<Object>>,
     ) -> FetchTask<'a> {
         let vsl = crate::vsl::Buffer::new(&server.registry.log, bereq.xid, crate::vsl::Side::Backend);
-        FetchTask { server, params, vcl, sess, bereq, body: Some(body), stale, vsl, acct: [0; 3] }
+        FetchTask {
+            server,
+            params,
+            vcl,
+            sess,
+            bereq,
+            body: Some(body),
+            stale,
+            vsl,
+            acct: [0; 3],
+            close: None,
+            errored: false,
+        }
     }
 
     /// Runs the steps to the response (or the failure); its log stays open for the body.
@@ -594,7 +635,39 @@ impl<'a> FetchTask<'a> {
 
     /// Its log, to end when the body is read.
     fn take_log(&mut self) -> FetchLog {
-        FetchLog { vsl: std::mem::take(&mut self.vsl), acct: self.acct }
+        FetchLog {
+            vsl: std::mem::take(&mut self.vsl),
+            acct: self.acct,
+            close: self.close.take(),
+            errored: self.errored,
+        }
+    }
+
+    /// What varnishd logs once `vcl_backend_response` has returned: `Timestamp Process` and the
+    /// `Filters` the body goes through (whose changes to the headers follow).
+    fn log_processed(&mut self, beresp: &Beresp) {
+        if !self.vsl.on() {
+            return;
+        }
+        self.vsl.timestamp("Process", crate::value::now());
+        self.vsl.add_str(crate::vsl::Tag::Filters, &crate::vrt::filters::beresp_list(beresp));
+    }
+
+    /// Then the `Storage` the object goes to (Transient for a pass, a marker or a short-lived
+    /// object) and how the body comes (`Fetch_Body`).
+    fn log_stored(&mut self, beresp: &Beresp, kind: Kind, body_status: &str) {
+        use crate::vsl::Tag;
+        if !self.vsl.on() {
+            return;
+        }
+        let transient = kind != Kind::Normal || self.bereq.uncacheable || shortlived(self.params, beresp);
+        let store = match &beresp.storage {
+            Some(s) if !transient => s.name().to_string(),
+            _ => self.server.cache.transient().name().to_string(),
+        };
+        self.vsl.add_fmt(Tag::Storage, format_args!("malloc {store}"));
+        let stream = if beresp.do_stream { "stream" } else { "-" };
+        self.vsl.add_fmt(Tag::Fetch_Body, format_args!("{body_status} {stream}"));
     }
 
     /// The log's first records: `Begin`, `Timestamp Start`, the request line and headers.
@@ -605,7 +678,7 @@ impl<'a> FetchTask<'a> {
             (false, true) => "pass",
             (false, false) => "fetch",
         };
-        log_bereq(&mut self.vsl, b, why);
+        log_bereq(&mut self.vsl, b, why, Some(&self.vcl.name));
     }
 
     /// The steps, from `vcl_backend_fetch` to the response or the failure.
@@ -639,7 +712,10 @@ impl<'a> FetchTask<'a> {
             self.sess,
             Parts { bereq: Some(&mut self.bereq), vsl: Some(&mut self.vsl), ..Parts::default() },
         ) {
-            Ok(h) if h.action == ActionKind::Fetch => Step::StartFetch,
+            Ok(h) if h.action == ActionKind::Fetch => {
+                self.vsl.timestamp("Fetch", crate::value::now());
+                Step::StartFetch
+            }
             Ok(h) if h.action == ActionKind::Error => error_args(&h),
             Ok(_) => Step::Fail,
             Err(e) => {
@@ -675,16 +751,10 @@ impl<'a> FetchTask<'a> {
         };
         let mut beresp = sent.beresp;
         self.acct = sent.acct;
+        self.close = Some(sent.close);
         if self.vsl.on() {
             use crate::vsl::Tag;
-            self.vsl.add_str(Tag::BerespProtocol, &beresp.proto);
-            if let Some(mut r) = self.vsl.rec(Tag::BerespStatus) {
-                r.n(u64::from(beresp.status));
-            }
-            self.vsl.add_str(Tag::BerespReason, &beresp.reason);
-            for (name, value) in &beresp.headers {
-                self.vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
-            }
+            log_beresp_head(&mut self.vsl, &beresp);
             if !self.bereq.uncacheable {
                 // `TTL RFC TTL GRACE KEEP NOW ORIGIN DATE EXPIRES MAX-AGE cacheable`, as varnishd
                 // logs the lifetime the headers gave.
@@ -745,6 +815,8 @@ impl<'a> FetchTask<'a> {
                 if kind != Kind::Normal || self.bereq.uncacheable {
                     self.server.registry.stats.inc(crate::stats::Main::BerespUncacheable);
                 }
+                self.log_processed(&beresp);
+                let watch = crate::vsl::Watch::of(&CODED, &beresp.headers, &self.vsl);
                 // The body's encoding: a 304's object keeps the stale one's.
                 let (body, gzip) = match &revalidated {
                     Some(old) => (sent.body, old.gzip),
@@ -760,6 +832,14 @@ impl<'a> FetchTask<'a> {
                         (if let Some(c) = codec { sent.body.filtered(c) } else { sent.body }, gzip)
                     }
                 };
+                if let Some(w) = watch {
+                    w.log_changes(
+                        &beresp.headers,
+                        &mut self.vsl,
+                        [crate::vsl::Tag::BerespHeader, crate::vsl::Tag::BerespUnset],
+                    );
+                }
+                self.log_stored(&beresp, kind, sent.body_status);
                 let (body, plain_len) = if beresp.do_stream {
                     (body, None)
                 } else {
@@ -805,6 +885,14 @@ impl<'a> FetchTask<'a> {
     fn error(&mut self, status: u32, reason: String) -> Step {
         let mut beresp = error_beresp(status, reason);
         beresp.storage = Some(self.default_storage());
+        if self.vsl.on() {
+            // As varnishd logs it: the failure's time, then the response vcl_backend_error
+            // starts from.
+            self.vsl.timestamp("Beresp", beresp.time);
+            self.vsl.timestamp("Error", beresp.time);
+            self.errored = true;
+            log_beresp_head(&mut self.vsl, &beresp);
+        }
         match self.vcl.run(
             Method::BackendError,
             self.sess,
@@ -816,6 +904,10 @@ impl<'a> FetchTask<'a> {
             },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
+                if self.vsl.on() {
+                    let store = self.server.cache.transient().name().to_string();
+                    self.vsl.add_fmt(crate::vsl::Tag::Storage, format_args!("malloc {store}"));
+                }
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
                 Step::Done(Box::new(Fetched {
                     beresp,
@@ -854,10 +946,45 @@ impl<'a> FetchTask<'a> {
 
     /// Another attempt: `bereq.retries` + 1 and a new xid, then `vcl_backend_fetch` again.
     fn retry(&mut self) -> Step {
+        self.errored = false;
         self.bereq.retries += 1;
+        let old = self.bereq.xid;
         self.bereq.xid = self.server.next_xid();
-        self.bereq.headers.insert(hdr::X_VARNISH, hdr::num(self.bereq.xid));
+        let xid = hdr::num(self.bereq.xid);
+        if self.vsl.on() {
+            self.log_retry(old, &xid);
+        }
+        self.bereq.headers.insert(hdr::X_VARNISH, xid);
         Step::Fetch
+    }
+
+    /// A retry's log, as varnishd keeps it: this attempt's transaction ends (its connection
+    /// closed, `Timestamp Retry`, a `Link` to the next), and the next begins (`Begin bereq OLD
+    /// retry`) with the request as it goes again, its new `X-Varnish` logged as a change.
+    fn log_retry(&mut self, old: u64, xid: &HeaderValue) {
+        use crate::vsl::Tag;
+        let log = &self.server.registry.log;
+        if let Some(c) = self.close.take() {
+            self.vsl
+                .add_fmt(Tag::BackendClose, format_args!("{} {} close Backend/VCL requested close", c.fd, c.backend));
+        }
+        self.vsl.timestamp("Retry", crate::value::now());
+        self.vsl.add_fmt(Tag::Link, format_args!("bereq {} retry", self.bereq.xid));
+        self.vsl.commit(log);
+        let mut b = crate::vsl::Buffer::new(log, self.bereq.xid, crate::vsl::Side::Backend);
+        // (Begun from the attempt before, now: `bereq.parent` and `bereq.time` as they were
+        // after.)
+        let kept = (
+            std::mem::replace(&mut self.bereq.parent, old),
+            std::mem::replace(&mut self.bereq.time, crate::value::now()),
+        );
+        log_bereq(&mut b, &self.bereq, "retry", None);
+        (self.bereq.parent, self.bereq.time) = kept;
+        for v in self.bereq.headers.get_all(hdr::X_VARNISH) {
+            b.add_header(Tag::BereqUnset, hdr::X_VARNISH.as_str(), v.as_bytes());
+        }
+        b.add_header(Tag::BereqHeader, hdr::X_VARNISH.as_str(), xid.as_bytes());
+        self.vsl = b;
     }
 }
 
@@ -871,6 +998,24 @@ fn error_args(h: &Handling) -> Step {
         None => crate::vrt::vars::reason_for(status).unwrap_or("Unknown HTTP Status").to_string(),
     };
     Step::Error(status, reason)
+}
+
+/// The headers the gzip filters may change on the way in.
+const CODED: [http::HeaderName; 4] =
+    [http::header::CONTENT_LENGTH, http::header::CONTENT_ENCODING, http::header::ETAG, http::header::VARY];
+
+/// `BerespProtocol`, `BerespStatus`, `BerespReason` and a `BerespHeader` per header: the
+/// response as `vcl_backend_response` or `vcl_backend_error` gets it.
+fn log_beresp_head(vsl: &mut crate::vsl::Buffer, beresp: &Beresp) {
+    use crate::vsl::Tag;
+    vsl.add_str(Tag::BerespProtocol, &beresp.proto);
+    if let Some(mut r) = vsl.rec(Tag::BerespStatus) {
+        r.n(u64::from(beresp.status));
+    }
+    vsl.add_str(Tag::BerespReason, &beresp.reason);
+    for (name, value) in &beresp.headers {
+        vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
+    }
 }
 
 /// The response `vcl_backend_error` starts from (spec §4.3).

@@ -1,7 +1,7 @@
 //! The client request state machine (spec §1.7), one function per step as in Varnish's
 //! `cache_req_fsm.c`: recv → hash → lookup → hit/miss/pass/pipe/purge/synth → fetch → deliver,
-//! with restart and fail. The object store is not there yet: lookup always misses and nothing
-//! is stored, so `Lookup` is the one step the store will fill in.
+//! with restart and fail. `Lookup` is the cache's side (`fsm/lookup.rs`: hit, grace, miss, the
+//! waiting list, hit-for-miss and hit-for-pass).
 //!
 //! ```text
 //! Recv ─┬─ hash ──► Hash ─► Lookup ─► Miss ─┬─ fetch ─► Fetch(miss) ─► Deliver ─► done
@@ -9,7 +9,7 @@
 //!       ├─ pipe ──► Hash ─► Pipe ─► tunnel  │                             ├─ synth ─► Synth ─► done
 //!       ├─ purge ─► Hash ─► Purge ─► Synth  └─ synth/restart/fail         └─ restart ─► Recv
 //!       ├─ synth ─► Hash ─► Synth
-//!       ├─ restart ─► Restart ─► Recv (or Synth 503 beyond max_restarts)
+//!       ├─ restart ─► Hash ─► Restart ─► Recv (or Synth 503 beyond max_restarts)
 //!       └─ fail ─► Synth 503 "VCL failed"
 //! ```
 
@@ -98,6 +98,10 @@ pub(crate) struct Acct {
     pub(crate) fetch: Option<crate::fetch::FetchLog>,
     pub(crate) piped: bool,
     pub(crate) bereq_head: u64,
+    /// The response's head was logged before `vcl_deliver` or `vcl_synth` ran.
+    pub(crate) resp_logged: bool,
+    /// `Timestamp Process` was logged as VCL returned.
+    pub(crate) processed: bool,
 }
 
 /// Handles one request to the end, as hyper's service: it never fails (an error is an answer).
@@ -176,7 +180,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     server.registry.stats.inc(Main::ClientReq);
-    let vsl = request_log(&server, &sess, &req);
+    let vsl = request_log(&server, &sess, &req, &vcl.name);
     // (The body as the client declared it.)
     let acct = head_in.filter(|_| vsl.on()).map(|head_in| {
         let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
@@ -199,9 +203,9 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     })
 }
 
-/// A request's log as it begins (when the log is read): `Begin`, `Timestamp Start` and `Req`,
+/// A request's log as it begins (when the log is read): `Begin`, `Timestamp Start` and `Req`, `VCL_use`,
 /// then [`log_request`].
-fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
+fn request_log(server: &Server, sess: &Sess, req: &Req, vcl: &str) -> crate::vsl::Buffer {
     let mut b = crate::vsl::Buffer::new(&server.registry.log, req.xid, crate::vsl::Side::Client);
     if !b.on() {
         return b;
@@ -212,6 +216,7 @@ fn request_log(server: &Server, sess: &Sess, req: &Req) -> crate::vsl::Buffer {
     }
     b.timestamp("Start", req.time);
     b.timestamp("Req", req.time);
+    b.add_str(crate::vsl::Tag::VCL_use, vcl);
     log_request(&mut b, sess, req);
     b
 }
@@ -348,7 +353,8 @@ impl Task {
             ActionKind::Pipe => Step::Pipe,
             ActionKind::Purge => Step::Purge,
             ActionKind::Synth => synth_step(&h),
-            ActionKind::Restart => return Step::Restart,
+            // (vcl_hash runs first all the same, as in Varnish.)
+            ActionKind::Restart => Step::Restart,
             ActionKind::Vcl => {
                 // Only from the first pass through the active VCL, as in Varnish.
                 let label = h.label.unwrap_or_default();

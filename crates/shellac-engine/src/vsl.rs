@@ -65,6 +65,15 @@ pub enum Tag {
     Length,
     Backend_health,
     TTL,
+    ReqUnset,
+    RespUnset,
+    BereqUnset,
+    BerespUnset,
+    VCL_use,
+    Filters,
+    Storage,
+    Fetch_Body,
+    BackendClose,
 }
 
 /// A set of tags: the records a reader wants decoded (a reader that writes a few fields of
@@ -89,6 +98,11 @@ impl TagSet {
         TagSet(self.0 | 1 << (tag as u8))
     }
 
+    /// This set and `other`.
+    pub fn union(self, other: TagSet) -> TagSet {
+        TagSet(self.0 | other.0)
+    }
+
     /// Whether `tag` is in it.
     pub fn contains(self, tag: Tag) -> bool {
         self.0 >> (tag as u8) & 1 == 1
@@ -97,7 +111,7 @@ impl TagSet {
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Tag; 37] = [
+    pub const ALL: [Tag; 46] = [
         Tag::Begin,
         Tag::End,
         Tag::ReqStart,
@@ -135,6 +149,15 @@ impl Tag {
         Tag::Length,
         Tag::Backend_health,
         Tag::TTL,
+        Tag::ReqUnset,
+        Tag::RespUnset,
+        Tag::BereqUnset,
+        Tag::BerespUnset,
+        Tag::VCL_use,
+        Tag::Filters,
+        Tag::Storage,
+        Tag::Fetch_Body,
+        Tag::BackendClose,
     ];
 
     /// The tag of a name.
@@ -182,6 +205,15 @@ impl Tag {
             Tag::Length => "Length",
             Tag::Backend_health => "Backend_health",
             Tag::TTL => "TTL",
+            Tag::ReqUnset => "ReqUnset",
+            Tag::RespUnset => "RespUnset",
+            Tag::BereqUnset => "BereqUnset",
+            Tag::BerespUnset => "BerespUnset",
+            Tag::VCL_use => "VCL_use",
+            Tag::Filters => "Filters",
+            Tag::Storage => "Storage",
+            Tag::Fetch_Body => "Fetch_Body",
+            Tag::BackendClose => "BackendClose",
         }
     }
 }
@@ -343,6 +375,38 @@ impl Buffer {
         if let Some(mut g) = self.0.take() {
             txn::open_sized(&mut g.bytes, Tag::End, 0);
             log.commit(Txn::new(g.vxid, g.side, g.bytes));
+        }
+    }
+}
+
+/// Some headers' values as they were, so that what changes them outside VCL (gzip on the way
+/// in, delivery's framing on the way out) is logged as varnishd logs a change: the old line
+/// unset, the new one set.
+pub(crate) struct Watch {
+    names: &'static [http::HeaderName],
+    before: Vec<Option<http::HeaderValue>>,
+}
+
+impl Watch {
+    /// `names` in `headers` now, when `log` records.
+    pub(crate) fn of(names: &'static [http::HeaderName], headers: &http::HeaderMap, log: &Buffer) -> Option<Watch> {
+        log.on().then(|| Watch { names, before: names.iter().map(|n| headers.get(n).cloned()).collect() })
+    }
+
+    /// Logs each watched header that `headers` has changed: `unset` with the old line, `set` with
+    /// the new.
+    pub(crate) fn log_changes(&self, headers: &http::HeaderMap, log: &mut Buffer, [set, unset]: [Tag; 2]) {
+        for (name, old) in self.names.iter().zip(&self.before) {
+            let new = headers.get(name);
+            if old.as_ref() == new {
+                continue;
+            }
+            if let Some(old) = old {
+                log.add_header(unset, name.as_str(), old.as_bytes());
+            }
+            if let Some(new) = new {
+                log.add_header(set, name.as_str(), new.as_bytes());
+            }
         }
     }
 }

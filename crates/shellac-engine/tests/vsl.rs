@@ -47,12 +47,15 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
         b,
         [
             "Begin",
+            "VCL_use",
             "Timestamp",
             "BereqMethod",
             "BereqURL",
             "BereqProtocol",
             "VCL_call",
             "VCL_return",
+            "Timestamp",
+            "Timestamp",
             "BackendOpen",
             "Timestamp",
             "Timestamp",
@@ -63,10 +66,25 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
             "VCL_call",
             "VCL_return",
             "Timestamp",
+            "Filters",
+            "Storage",
+            "Fetch_Body",
+            "BackendClose",
+            "Timestamp",
             "Length",
             "BereqAcct",
             "End"
         ]
+    );
+    let data = |tag: Tag| backend[0].records().into_iter().find(|(t, _)| *t == tag).map(|(_, d)| d);
+    assert_eq!(data(Tag::VCL_use).as_deref(), Some("boot"));
+    assert_eq!(data(Tag::Storage).as_deref(), Some("malloc s0"));
+    assert_eq!(data(Tag::Fetch_Body).as_deref(), Some("3 length stream"));
+    assert!(data(Tag::BackendClose).is_some_and(|d| d.ends_with(" o recycle")), "{:?}", data(Tag::BackendClose));
+    let stamps: Vec<String> = labels(lines(backend[0])).into_iter().filter(|l| l.starts_with("Timestamp")).collect();
+    assert_eq!(
+        stamps,
+        ["Start", "Fetch", "Connected", "Bereq", "Beresp", "Process", "BerespBody"].map(|l| format!("Timestamp {l}"))
     );
     let begin = &backend[0].records()[0].1;
     let client = r.txns.iter().find(|t| is_req(t)).expect("the miss");
@@ -81,20 +99,22 @@ async fn a_miss_and_a_hit_log_their_records_in_varnishlogs_order() {
         .map(|(_, names)| names.into_iter().filter(|n| *n != "Link").collect())
         .collect();
     assert_eq!(txns.len(), 2, "{txns:?}");
-    let head = ["Begin", "Timestamp", "Timestamp", "ReqStart", "ReqMethod", "ReqURL", "ReqProtocol"];
+    let head = ["Begin", "Timestamp", "Timestamp", "VCL_use", "ReqStart", "ReqMethod", "ReqURL", "ReqProtocol"];
     for t in &txns {
-        assert_eq!(&t[..7], &head);
+        assert_eq!(&t[..8], &head);
         assert!(t.ends_with(&["Timestamp", "ReqAcct", "End"]), "{t:?}");
     }
     let flow = |t: &Vec<&'static str>| -> Vec<&'static str> {
-        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader" | "VCL_Log")).skip(7).collect()
+        t.iter().copied().filter(|n| !matches!(*n, "ReqHeader" | "RespHeader" | "VCL_Log")).skip(8).collect()
     };
     // recv, hash, then miss (the fetch's head: Timestamp Fetch) or hit (first saying which
-    // object), then deliver.
+    // object), then the response as vcl_deliver gets it, vcl_deliver, Timestamp Process and the
+    // filters, and the end once the body has gone.
     let sub = ["VCL_call", "VCL_return"];
-    let resp = ["Timestamp", "RespProtocol", "RespStatus", "RespReason", "Timestamp", "ReqAcct", "End"];
-    let miss: Vec<&str> = [&sub[..], &sub, &sub, &["Timestamp"], &sub, &resp].concat();
-    let hit: Vec<&str> = [&sub[..], &sub, &["Hit"], &sub, &sub, &resp].concat();
+    let head = ["RespProtocol", "RespStatus", "RespReason"];
+    let end = ["Timestamp", "Filters", "Timestamp", "ReqAcct", "End"];
+    let miss: Vec<&str> = [&sub[..], &sub, &sub, &["Timestamp"], &head, &sub, &end].concat();
+    let hit: Vec<&str> = [&sub[..], &sub, &["Hit"], &sub, &head, &sub, &end].concat();
     assert_eq!((flow(&txns[0]), flow(&txns[1])), (miss, hit));
     let hit_txn = r
         .txns
@@ -153,7 +173,7 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
                     && t.side == shellac_engine::vsl::Side::Client
             })
             .unwrap_or_else(|| panic!("a transaction for {url}"));
-        labels(lines(t)).into_iter().skip(7).filter(|l| !l.starts_with("ReqStart")).collect()
+        labels(lines(t)).into_iter().skip(8).filter(|l| !l.starts_with("ReqStart")).collect()
     };
     let pass = p.get("/pass").await;
     assert_eq!(pass.status, 200);
@@ -209,7 +229,10 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
         first,
         [
             "VCL_call RECV",
+            "ReqURL /after",
             "VCL_return restart",
+            "VCL_call HASH",
+            "VCL_return lookup",
             "Timestamp Restart",
             &format!("Link req {second_vxid} restart"),
             "End "
@@ -257,6 +280,7 @@ async fn a_pass_a_pipe_a_synth_and_a_restart_log_as_varnishd_does() {
         labels(lines(bereq)).iter().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>(),
         [
             "Begin",
+            "VCL_use",
             "Timestamp",
             "BereqMethod",
             "BereqURL",
@@ -431,4 +455,146 @@ async fn req_acct_counts_the_head_and_body_bytes_that_went_to_the_client() {
         assert_eq!(url, logged);
         assert_eq!((acct[3], acct[4], acct[5]), (*head, *body, head + body), "{url}: {acct:?}");
     }
+}
+
+/// The records between `VCL_call NAME` and its `VCL_return`, as `TAG data` lines.
+fn inside(t: &shellac_engine::vsl::Txn, name: &str) -> Vec<String> {
+    let records = t.records();
+    let at = records.iter().position(|(tag, d)| *tag == Tag::VCL_call && d == name).expect("the call");
+    records[at + 1..]
+        .iter()
+        .take_while(|(tag, _)| *tag != Tag::VCL_return)
+        .map(|(t, d)| format!("{} {d}", t.name()))
+        .collect()
+}
+
+#[tokio::test]
+async fn what_vcl_changes_is_logged_where_it_changes_it_as_varnishd_logs_it() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into(), "X-Gone: 1".into()]);
+    let vcl = "sub vcl_recv { set req.http.X-Req = \"r\"; unset req.http.Accept; set req.url = \"/b\"; }\n\
+        sub vcl_backend_fetch { set bereq.http.X-B = \"b\"; unset bereq.http.X-Req; set bereq.url = \"/c\"; }\n\
+        sub vcl_backend_response { set beresp.http.X-BR = \"1\"; unset beresp.http.X-Gone; \
+            set beresp.status = 201; set beresp.reason = \"Made\"; }\n\
+        sub vcl_deliver { set resp.http.X-Test = \"1\"; unset resp.http.X-BR; set resp.status = 202; }\n";
+    let p = proxy(&vcl_for(&[&o], vcl)).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    let resp = p.request("GET /a HTTP/1.1\r\nHost: x\r\nX-Req: old\r\nAccept: */*\r\n\r\n").await;
+    assert_eq!(resp.status, 202);
+    let r = read(&p, start, 2).await;
+    let client = r.txns.iter().find(|t| is_req(t)).expect("the request");
+    let fetch = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the fetch");
+    // (varnishd 7.1.1 logs the same, its header names as VCL wrote them.)
+    assert_eq!(
+        inside(client, "RECV"),
+        ["ReqUnset x-req: old", "ReqHeader x-req: r", "ReqUnset accept: */*", "ReqURL /b"]
+    );
+    assert_eq!(inside(fetch, "BACKEND_FETCH"), ["BereqHeader x-b: b", "BereqUnset x-req: r", "BereqURL /c"]);
+    assert_eq!(
+        inside(fetch, "BACKEND_RESPONSE"),
+        [
+            "BerespHeader x-br: 1",
+            "BerespUnset x-gone: 1",
+            "BerespStatus 201",
+            "BerespReason Created",
+            "BerespReason Made"
+        ]
+    );
+    assert_eq!(
+        inside(client, "DELIVER"),
+        ["RespHeader x-test: 1", "RespUnset x-br: 1", "RespStatus 202", "RespReason Accepted"]
+    );
+    // The response as vcl_deliver got it comes before the call, each header once; only the
+    // connection's header is added as it goes out.
+    let lines: Vec<String> = client.records().into_iter().map(|(t, d)| format!("{} {d}", t.name())).collect();
+    let call = lines.iter().position(|l| l == "VCL_call DELIVER").expect("vcl_deliver");
+    let head = lines.iter().position(|l| l == "RespProtocol HTTP/1.1").expect("the response's head");
+    assert!(head < call, "{lines:?}");
+    assert_eq!(lines[head + 1..head + 3], ["RespStatus 201", "RespReason Made"], "{lines:?}");
+    assert!(lines[head..call].iter().all(|l| l.starts_with("Resp")), "{lines:?}");
+    assert!(lines[head..call].contains(&"RespHeader x-br: 1".to_string()));
+    let after: Vec<&String> = lines[call..].iter().filter(|l| l.starts_with("RespHeader")).collect();
+    assert_eq!(after, ["RespHeader x-test: 1", "RespHeader connection: keep-alive"]);
+}
+
+#[tokio::test]
+async fn a_fetch_that_fails_logs_the_error_and_the_response_vcl_backend_error_starts_from() {
+    let p = proxy("vcl 4.1;\nbackend dead { .host = \"127.0.0.1\"; .port = \"1\"; }\n").await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    assert_eq!(p.get("/x").await.status, 503);
+    let r = read(&p, start, 2).await;
+    let fetch = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the fetch");
+    let names: Vec<String> = labels(lines(fetch))
+        .into_iter()
+        .map(|l| {
+            if l.starts_with("Timestamp") || l.starts_with("VCL_") || l.starts_with("Storage") {
+                l
+            } else {
+                l.split(' ').next().unwrap_or("").to_string()
+            }
+        })
+        .collect();
+    // As varnishd 7.1.1 logs it (its FetchError says `backend dead: fail errno 111 …`).
+    assert_eq!(
+        names,
+        [
+            "Begin",
+            "VCL_use boot",
+            "Timestamp Start",
+            "BereqMethod",
+            "BereqURL",
+            "BereqProtocol",
+            "VCL_call BACKEND_FETCH",
+            "VCL_return fetch",
+            "Timestamp Fetch",
+            "FetchError",
+            "Timestamp Beresp",
+            "Timestamp Error",
+            "BerespProtocol",
+            "BerespStatus",
+            "BerespReason",
+            "VCL_call BACKEND_ERROR",
+            "VCL_return deliver",
+            "Storage malloc Transient",
+            "Length",
+            "BereqAcct",
+            "End"
+        ]
+    );
+    let acct = fetch.records().into_iter().find(|(t, _)| *t == Tag::BereqAcct).map(|(_, d)| d);
+    assert_eq!(acct.as_deref(), Some("0 0 0 0 0 0"), "nothing came from the backend");
+}
+
+#[tokio::test]
+async fn a_retry_ends_its_attempts_transaction_and_begins_the_next_below_it() {
+    let o = Origin::start("o").await;
+    let vcl = "sub vcl_backend_response { if (bereq.retries == 0) { return (retry); } }\n";
+    let p = proxy(&vcl_for(&[&o], vcl)).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    assert_eq!(p.get("/r").await.status, 200);
+    let r = read(&p, start, 3).await;
+    let fetches: Vec<_> = r.txns.iter().filter(|t| t.side == shellac_engine::vsl::Side::Backend).collect();
+    assert_eq!(fetches.len(), 2, "one transaction per attempt");
+    let (first, second) =
+        if fetches[0].records()[0].1.ends_with(" fetch") { (fetches[0], fetches[1]) } else { (fetches[1], fetches[0]) };
+    let client = r.txns.iter().find(|t| is_req(t)).expect("the request");
+    assert!(lines(client).contains(&format!("Link bereq {} fetch", first.vxid)), "the request links the first");
+    // As varnishd 7.1.1 logs it: the attempt's connection closed, `Timestamp Retry`, the link.
+    let tail: Vec<String> = labels(lines(first)).into_iter().rev().take(5).collect();
+    assert_eq!(tail[0], "End ");
+    assert_eq!(tail[1], format!("Link bereq {} retry", second.vxid));
+    assert_eq!(tail[2], "Timestamp Retry");
+    assert!(
+        tail[3].starts_with("BackendClose ") && tail[3].ends_with(" o close Backend/VCL requested close"),
+        "{tail:?}"
+    );
+    assert_eq!(tail[4], "VCL_return retry");
+    let records = second.records();
+    assert_eq!(records[0].1, format!("bereq {} retry", first.vxid));
+    let at = records.iter().position(|(t, _)| *t == Tag::VCL_call).expect("vcl_backend_fetch");
+    assert_eq!(
+        records[at - 2..at].iter().map(|(t, d)| format!("{} {d}", t.name())).collect::<Vec<_>>(),
+        [format!("BereqUnset x-varnish: {}", first.vxid), format!("BereqHeader x-varnish: {}", second.vxid)]
+    );
+    assert!(!records.iter().any(|(t, _)| *t == Tag::VCL_use), "no VCL_use in a retry's transaction");
 }

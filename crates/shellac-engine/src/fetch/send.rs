@@ -30,6 +30,10 @@ pub(super) struct Sent {
     pub(super) body: Body,
     /// What went over the wire: bereq head and body bytes, beresp head bytes (`BereqAcct`).
     pub(super) acct: [u64; 3],
+    /// How the body comes, as `Fetch_Body` says it (`3 length`, `2 chunked`, …).
+    pub(super) body_status: &'static str,
+    /// What `BackendClose` will say of the connection.
+    pub(super) close: super::BackendClose,
 }
 
 /// Sends `bereq` with `body` to the backend it resolves to.
@@ -98,6 +102,7 @@ pub(super) async fn send(
     stats.inc(if checkout.reused { Main::BackendReuse } else { Main::BackendConn });
     let log_open = |vsl: &mut crate::vsl::Buffer, c: &crate::backend::pool::Checkout| {
         if vsl.on() {
+            vsl.timestamp("Connected", now());
             let how = if c.reused { "reuse" } else { "connect" };
             if let Some(mut r) = vsl.rec(crate::vsl::Tag::BackendOpen) {
                 let (fd, ends) = c.conn.open_fields();
@@ -151,6 +156,19 @@ pub(super) async fn send(
     let reusable = response.keep_alive() && framing != Framing::Close && request_sent;
     let mut beresp_headers = response.headers;
     hdr::filter(&mut beresp_headers, &hdr::BERESP_DROP_KEEP_AGE);
+    // (varnishd's body statuses: `none` 0, `chunked` 2, `length` 3, `eof` 4.)
+    let body_status = match framing {
+        Framing::Length(_) => "3 length",
+        Framing::Empty if beresp_headers.contains_key(http::header::CONTENT_LENGTH) => "3 length",
+        Framing::Empty => "0 none",
+        Framing::Chunked => "2 chunked",
+        Framing::Close => "4 eof",
+    };
+    let close = super::BackendClose {
+        fd: if vsl.on() { checkout.conn.open_fields().0.to_string() } else { String::new() },
+        backend: backend.name.clone(),
+        reusable,
+    };
     let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
     let mut beresp = Beresp {
         status: u32::from(response.status),
@@ -174,7 +192,7 @@ pub(super) async fn send(
     }
     let body = body_of(lease, between_bytes, &bereq.url);
     vsl.timestamp("Beresp", beresp.time);
-    Ok(Sent { beresp, body, acct })
+    Ok(Sent { beresp, body, acct, body_status, close })
 }
 
 /// The response body. Whatever the backend already sent with the head is taken now (never a

@@ -146,6 +146,7 @@ impl Task {
         t_origin: f64,
         unpack: Option<Option<u64>>,
     ) -> Result<Response<Body>, Step> {
+        self.log_resp_head(&resp);
         match self.vcl.run(
             Method::Deliver,
             &self.sess,
@@ -158,6 +159,8 @@ impl Task {
             },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
+                self.log_processed(Some(&resp.filters));
+                let before = super::log::Watched::of(&resp, &self.vsl);
                 // `resp.filters` as vcl_deliver left it decides whether a gzip body is unpacked.
                 let unpack = match (unpack, filters::resp_unpacks(&resp.filters)) {
                     (Some(_), false) => None,
@@ -184,6 +187,7 @@ impl Task {
                     resp.reason = "Not Modified".into();
                     resp.headers.remove(CONTENT_LENGTH);
                     resp.headers.remove(TRANSFER_ENCODING);
+                    self.log_delivery_changes(before, &resp);
                     return Ok(self.response(resp, Body::empty()));
                 }
                 if filters::resp_ranges(&resp.filters) && self.params.http_range_support {
@@ -195,6 +199,7 @@ impl Task {
                     };
                     body = self.cut_range(&mut resp, body, len);
                 }
+                self.log_delivery_changes(before, &resp);
                 Ok(self.response(resp, body))
             }
             Ok(h) if h.action == ActionKind::Synth => Err(synth_step(&h)),

@@ -11,8 +11,35 @@ use super::Task;
 use crate::body::Body;
 use crate::hdr;
 use crate::value::now;
+use crate::vrt::Resp;
 use crate::vsl::Num::U;
-use crate::vsl::{Buffer, Side, Tag};
+use crate::vsl::{Buffer, Side, Tag, Watch};
+
+/// The headers delivery may change after `vcl_deliver`.
+const WATCHED: [http::HeaderName; 4] =
+    [CONTENT_LENGTH, http::header::CONTENT_ENCODING, http::header::CONTENT_RANGE, http::header::TRANSFER_ENCODING];
+
+/// A response's status and [`WATCHED`] headers as `vcl_deliver` left them (only while the log is
+/// read).
+pub(super) struct Watched {
+    status: u32,
+    headers: Watch,
+}
+
+impl Watched {
+    /// What `resp` has now, if `log` records.
+    pub(super) fn of(resp: &Resp, log: &Buffer) -> Option<Watched> {
+        Some(Watched { status: resp.status, headers: Watch::of(&WATCHED, &resp.headers, log)? })
+    }
+}
+
+/// `RespStatus`: the three digits that go on the wire.
+fn log_status(vsl: &mut Buffer, status: u32) {
+    match http::StatusCode::from_u16((status % 1000) as u16) {
+        Ok(code) => vsl.add_str(Tag::RespStatus, code.as_str()),
+        Err(_) => vsl.add_fmt(Tag::RespStatus, format_args!("{}", status % 1000)),
+    }
+}
 
 impl Task {
     /// Logs the response as it goes to the client, and wraps its body so that the
@@ -34,11 +61,18 @@ impl Task {
         if acct.piped {
             vsl.timestamp("Pipe", now());
         } else {
-            vsl.timestamp("Process", now());
-            vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
-            vsl.add_str(Tag::RespStatus, code);
-            vsl.add_str(Tag::RespReason, &reason);
+            if !acct.processed {
+                vsl.timestamp("Process", now());
+            }
+            if !acct.resp_logged {
+                vsl.add_str(Tag::RespProtocol, "HTTP/1.1");
+                vsl.add_str(Tag::RespStatus, code);
+                vsl.add_str(Tag::RespReason, &reason);
+            }
         }
+        // (With its head logged before vcl_deliver, only what is added as it goes out is
+        // logged here: the connection's header.)
+        let all = !acct.piped && !acct.resp_logged;
         // One walk over the headers: each logged and counted, and whether the framing and the
         // date are there.
         let (mut framed, mut dated) = (false, false);
@@ -52,7 +86,7 @@ impl Task {
                 _ => {}
             }
             head_out += hdr::field_len(name, value.as_bytes());
-            if !acct.piped {
+            if all || (!acct.piped && name.len() == 10 && name == "connection") {
                 vsl.add_header(Tag::RespHeader, name, value.as_bytes());
             }
         }
@@ -73,6 +107,9 @@ impl Task {
                 None => {
                     if !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10 {
                         head_out += hdr::field_len("transfer-encoding", b"chunked");
+                        if !acct.piped {
+                            vsl.add_header(Tag::RespHeader, "transfer-encoding", b"chunked");
+                        }
                     }
                 }
             }
@@ -99,6 +136,46 @@ impl Task {
         let body = std::mem::replace(resp.body_mut(), Body::empty());
         *resp.body_mut() = body.logged(Box::new(end));
         resp
+    }
+
+    /// The response as `vcl_deliver` or `vcl_synth` gets it, as varnishd logs it before the
+    /// call: `RespProtocol`, `RespStatus`, `RespReason` and a `RespHeader` per header. What VCL
+    /// changes is logged as it changes it (see `vrt::vars`), what delivery changes after it
+    /// where it does (see [`Task::log_delivery_changes`]), and the headers added as it goes
+    /// out at the end.
+    pub(super) fn log_resp_head(&mut self, resp: &Resp) {
+        let Some(acct) = self.acct.as_deref_mut().filter(|_| self.vsl.on()) else { return };
+        acct.resp_logged = true;
+        let vsl = &mut self.vsl;
+        vsl.add_str(Tag::RespProtocol, &resp.proto);
+        log_status(vsl, resp.status);
+        vsl.add_str(Tag::RespReason, &resp.reason);
+        for (name, value) in &resp.headers {
+            vsl.add_header(Tag::RespHeader, name.as_str(), value.as_bytes());
+        }
+    }
+
+    /// `Timestamp Process`: VCL is done with the response; then, for a delivery, the `Filters`
+    /// its body goes through (`resp.filters`).
+    pub(super) fn log_processed(&mut self, filters: Option<&str>) {
+        let Some(acct) = self.acct.as_deref_mut().filter(|_| self.vsl.on()) else { return };
+        acct.processed = true;
+        self.vsl.timestamp("Process", now());
+        if let Some(list) = filters {
+            self.vsl.add_str(Tag::Filters, list);
+        }
+    }
+
+    /// What delivery changed after `vcl_deliver` (a 304 or 206 status, a gzip body unpacked, a
+    /// length or range added), against `before`, logged as varnishd logs such changes.
+    pub(super) fn log_delivery_changes(&mut self, before: Option<Watched>, resp: &Resp) {
+        let Some(before) = before.filter(|_| self.vsl.on()) else { return };
+        let vsl = &mut self.vsl;
+        if before.status != resp.status {
+            log_status(vsl, resp.status);
+            vsl.add_str(Tag::RespReason, &resp.reason);
+        }
+        before.headers.log_changes(&resp.headers, vsl, [Tag::RespHeader, Tag::RespUnset]);
     }
 
     /// A restart: this transaction ends and the request goes on as a new one, with a new xid.

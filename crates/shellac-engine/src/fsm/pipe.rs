@@ -85,7 +85,7 @@ impl Task {
         }
         // The backend transaction's log: the request as it goes (a pipe counts no bytes).
         let mut log = crate::vsl::Buffer::new(&self.server.registry.log, bereq.xid, crate::vsl::Side::Backend);
-        crate::fetch::log_bereq(&mut log, &bereq, "pipe");
+        crate::fetch::log_bereq(&mut log, &bereq, "pipe", Some(&self.vcl.name));
         if let Some(acct) = &mut self.acct {
             acct.bereq_head = crate::hdr::head_len(&bereq.method, &bereq.url, "HTTP/1.1", &bereq.headers);
         }

@@ -31,12 +31,14 @@ impl Task {
         }
         resp.headers.insert(SERVER, hdr::SERVER);
         resp.headers.insert(hdr::X_VARNISH, hdr::num(self.req.xid));
+        self.log_resp_head(&resp);
         match self.vcl.run(
             Method::Synth,
             &self.sess,
             Parts { req: Some(&mut self.req), vsl: Some(&mut self.vsl), resp: Some(&mut resp), ..Parts::default() },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
+                self.log_processed(None);
                 let body = Body::full(std::mem::take(&mut resp.body));
                 Ok(self.response(resp, body))
             }

@@ -12,6 +12,7 @@ use super::{Bereq, Beresp, Ctx, Req, Resp};
 use crate::backend::BackendHandle;
 use crate::error::VclFail;
 use crate::value::Value;
+use crate::vsl::{Buffer, Tag};
 
 /// Reads a variable.
 pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Value, VclFail> {
@@ -233,10 +234,35 @@ pub fn hash_value(ctx: &mut Ctx<'_>, v: &Value) -> Result<(), VclFail> {
 
 /// Sets a variable to a value of its type (`=`); STRING and BODY values are text.
 pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> Result<(), VclFail> {
-    if let Some(headers) = headers_of(ctx, var)? {
-        return set_header(headers, hdr, &v);
+    if let Some((headers, log)) = logged_headers(ctx, var)? {
+        return set_header(headers, hdr, &v, log);
     }
+    let changed = set_scalar(ctx, var, v)?;
+    if let Some(tag) = changed {
+        log_change(ctx, tag);
+    }
+    Ok(())
+}
+
+/// Sets a variable that is not a header; the tag of the record that logs the change, for
+/// those varnishd logs (`ReqURL`, `RespStatus`, …).
+fn set_scalar(ctx: &mut Ctx<'_>, var: Var, v: Value) -> Result<Option<Tag>, VclFail> {
     use Var as V;
+    let logged = match var {
+        V::ReqUrl => Tag::ReqURL,
+        V::ReqMethod => Tag::ReqMethod,
+        V::ReqProto => Tag::ReqProtocol,
+        V::BereqUrl => Tag::BereqURL,
+        V::BereqMethod => Tag::BereqMethod,
+        V::BereqProto => Tag::BereqProtocol,
+        V::BerespStatus => Tag::BerespStatus,
+        V::BerespReason => Tag::BerespReason,
+        V::BerespProto => Tag::BerespProtocol,
+        V::RespStatus => Tag::RespStatus,
+        V::RespReason => Tag::RespReason,
+        V::RespProto => Tag::RespProtocol,
+        _ => Tag::End,
+    };
     match var {
         V::ClientIdentity => req(ctx)?.client_identity = Some(v.to_text()),
         V::ReqUrl => req(ctx)?.url = v.to_text(),
@@ -310,7 +336,56 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
         V::SessTimeoutLinger => ctx.sess.timeouts.linger.set(v.num()),
         other => return Err(VclFail(format!("variable {other:?} is read only"))),
     }
-    Ok(())
+    Ok((logged != Tag::End).then_some(logged))
+}
+
+/// Logs a change VCL made (as varnishd logs each one when it makes it): the new value of the
+/// variable `tag` names; a status's with the reason phrase it brought.
+fn log_change(ctx: &mut Ctx<'_>, tag: Tag) {
+    let Some(vsl) = ctx.vsl.as_deref_mut().filter(|v| v.on()) else { return };
+    let (req, bereq, beresp, resp) =
+        (ctx.req.as_deref(), ctx.bereq.as_deref(), ctx.beresp.as_deref(), ctx.resp.as_deref());
+    match tag {
+        Tag::ReqURL => req.iter().for_each(|r| vsl.add_str(tag, &r.url)),
+        Tag::ReqMethod => req.iter().for_each(|r| vsl.add_str(tag, &r.method)),
+        Tag::ReqProtocol => req.iter().for_each(|r| vsl.add_str(tag, &r.proto)),
+        Tag::BereqURL => bereq.iter().for_each(|b| vsl.add_str(tag, &b.url)),
+        Tag::BereqMethod => bereq.iter().for_each(|b| vsl.add_str(tag, &b.method)),
+        Tag::BereqProtocol => bereq.iter().for_each(|b| vsl.add_str(tag, &b.proto)),
+        Tag::BerespStatus | Tag::BerespReason | Tag::BerespProtocol => {
+            if let Some(b) = beresp {
+                log_status_change(vsl, tag, [Tag::BerespStatus, Tag::BerespReason], b.status, &b.reason, &b.proto);
+            }
+        }
+        Tag::RespStatus | Tag::RespReason | Tag::RespProtocol => {
+            if let Some(r) = resp {
+                log_status_change(vsl, tag, [Tag::RespStatus, Tag::RespReason], r.status, &r.reason, &r.proto);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A change of a response's status line: the status (and the standard reason it brought), the
+/// reason, or the protocol.
+fn log_status_change(
+    vsl: &mut Buffer,
+    tag: Tag,
+    [status_tag, reason_tag]: [Tag; 2],
+    status: u32,
+    reason: &str,
+    proto: &str,
+) {
+    if tag == status_tag {
+        vsl.add_fmt(tag, format_args!("{}", status % 1000));
+        if reason_for(status).is_some() {
+            vsl.add_str(reason_tag, reason);
+        }
+    } else if tag == reason_tag {
+        vsl.add_str(tag, reason);
+    } else {
+        vsl.add_str(tag, proto);
+    }
 }
 
 /// Appends text to a BODY variable (`synthetic()`, `set resp.body += …`).
@@ -325,8 +400,11 @@ pub fn append_body(ctx: &mut Ctx<'_>, var: Var, text: &str) -> Result<(), VclFai
 
 /// Unsets a header (all lines of that name) or `bereq.body`.
 pub fn unset(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<(), VclFail> {
-    if let Some(headers) = headers_of(ctx, var)? {
+    if let Some((headers, log)) = logged_headers(ctx, var)? {
         if let Some(name) = hdr {
+            if let Some((vsl, _, unset)) = log {
+                log_lines(vsl, unset, headers, name);
+            }
             headers.remove(name);
         }
         return Ok(());
@@ -346,26 +424,54 @@ pub fn unset(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<()
 
 /// `std.collect`: merges all lines of a header into the first, joined by `sep`.
 pub fn collect(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, sep: &str) -> Result<(), VclFail> {
-    let Some(headers) = headers_of(ctx, var)? else { return Ok(()) };
+    let Some((headers, log)) = logged_headers(ctx, var)? else { return Ok(()) };
     let Some(name) = hdr else { return Ok(()) };
     let joined: Vec<Vec<u8>> = headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
     if joined.len() > 1 {
         let merged = joined.join(sep.as_bytes());
         let value = HeaderValue::from_bytes(&merged).map_err(|_| VclFail(format!("cannot collect {name}")))?;
+        if let Some((vsl, set, unset)) = log {
+            log_lines(vsl, unset, headers, name);
+            vsl.add_header(set, name.as_str(), value.as_bytes());
+        }
         headers.insert(name.clone(), value);
     }
     Ok(())
 }
 
-/// The header map a header variable (`req.http.*` …) names; `None` for other variables.
-fn headers_of<'c>(ctx: &'c mut Ctx<'_>, var: Var) -> Result<Option<&'c mut HeaderMap>, VclFail> {
-    Ok(Some(match var {
-        Var::ReqHttp => &mut req(ctx)?.headers,
-        Var::BereqHttp => &mut bereq(ctx)?.headers,
-        Var::BerespHttp => &mut beresp(ctx)?.headers,
-        Var::RespHttp => &mut resp(ctx)?.headers,
+/// Where a header change is logged, while the log is read: the transaction's log and the tags of
+/// a header set and unset (`ReqHeader`, `ReqUnset`, …).
+type HeaderLog<'c> = Option<(&'c mut Buffer, Tag, Tag)>;
+
+/// The header map a header variable (`req.http.*` …) names, and where its changes are logged;
+/// `None` for other variables.
+fn logged_headers<'c>(ctx: &'c mut Ctx<'_>, var: Var) -> Result<Option<(&'c mut HeaderMap, HeaderLog<'c>)>, VclFail> {
+    let vsl = ctx.vsl.as_deref_mut().filter(|v| v.on());
+    let (headers, set, unset) = match var {
+        Var::ReqHttp => {
+            (&mut ctx.req.as_deref_mut().ok_or_else(|| missing("req"))?.headers, Tag::ReqHeader, Tag::ReqUnset)
+        }
+        Var::BereqHttp => {
+            (&mut ctx.bereq.as_deref_mut().ok_or_else(|| missing("bereq"))?.headers, Tag::BereqHeader, Tag::BereqUnset)
+        }
+        Var::BerespHttp => (
+            &mut ctx.beresp.as_deref_mut().ok_or_else(|| missing("beresp"))?.headers,
+            Tag::BerespHeader,
+            Tag::BerespUnset,
+        ),
+        Var::RespHttp => {
+            (&mut ctx.resp.as_deref_mut().ok_or_else(|| missing("resp"))?.headers, Tag::RespHeader, Tag::RespUnset)
+        }
         _ => return Ok(None),
-    }))
+    };
+    Ok(Some((headers, vsl.map(|v| (v, set, unset)))))
+}
+
+/// Logs every line of header `name` with `tag` (the lines an unset takes away).
+fn log_lines(vsl: &mut Buffer, tag: Tag, headers: &HeaderMap, name: &HeaderName) {
+    for v in headers.get_all(name) {
+        vsl.add_header(tag, name.as_str(), v.as_bytes());
+    }
 }
 
 /// Sets a status; a standard code also rewrites the reason phrase.
@@ -405,11 +511,17 @@ fn header(headers: &HeaderMap, hdr: Option<&HeaderName>) -> Value {
     }
 }
 
-fn set_header(headers: &mut HeaderMap, hdr: Option<&HeaderName>, v: &Value) -> Result<(), VclFail> {
+/// Sets a header: the lines it had go (each logged as unset), the new one comes (logged as set),
+/// as varnishd logs a `set`.
+fn set_header(headers: &mut HeaderMap, hdr: Option<&HeaderName>, v: &Value, log: HeaderLog<'_>) -> Result<(), VclFail> {
     let Some(name) = hdr else { return Ok(()) };
     let text = v.to_text();
     let value =
         HeaderValue::from_str(&text).map_err(|_| VclFail(format!("invalid value for header {name}: {text:?}")))?;
+    if let Some((vsl, set, unset)) = log {
+        log_lines(vsl, unset, headers, name);
+        vsl.add_header(set, name.as_str(), value.as_bytes());
+    }
     headers.insert(name.clone(), value);
     Ok(())
 }
