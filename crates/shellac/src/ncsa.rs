@@ -315,6 +315,12 @@ impl<S: Source> View<'_, S> {
         self.t.of(tag).next()
     }
 
+    /// The data of the last record of `tag` (a status VCL changed is logged again: the last
+    /// one went out).
+    fn last(&self, tag: Tag) -> Option<&str> {
+        self.t.of(tag).next_back()
+    }
+
     /// A header's value (the last one of that name, or with `first` the first): `tag` is
     /// `ReqHeader`/`RespHeader` on the client, `BereqHeader`/`BerespHeader` on the backend.
     fn header_at(&self, tag: Tag, name: &str, first: bool) -> Option<&str> {
@@ -436,7 +442,7 @@ impl<S: Source> View<'_, S> {
                     push_str(out, Some(part), json);
                 }
             }
-            's' => push_num(out, self.first(self.req_tag(Tag::RespStatus, Tag::BerespStatus)), json),
+            's' => push_num(out, self.last(self.req_tag(Tag::RespStatus, Tag::BerespStatus)), json),
             't' => match self.start() {
                 Some(t) => push_time(out, arg.unwrap_or("[%d/%b/%Y:%T %z]"), t),
                 None => out.push('-'),
@@ -770,6 +776,52 @@ mod tests {
             "miss miss 0.000475 value1 819 0 95 323 /q ?x=1 GET HTTP/1.1 2 c 1 1796584732.787031 0.000475 0.000016 text/html - 2026-12-06 19:18:52 1796584732786"
         );
         assert_eq!(Format::parse("%{X}i|%b").expect("parses").line(&t, true), "|6");
+    }
+
+    #[test]
+    fn what_vcl_changed_counts_as_varnishncsa_counts_it() {
+        // varnishd 7.1.1's records of a request whose vcl_recv set and unset headers and the
+        // URL and whose vcl_deliver changed the status and unset a header; its varnishncsa
+        // wrote `/x|ua2|r|*/*|202|BaseHTTP/0.6|1`: the first URL, a header's last line
+        // (unsets count for nothing), the last status.
+        let t = txn(
+            2,
+            'c',
+            &[
+                ("Begin", "req 1 rxreq"),
+                ("Timestamp", "Start: 1796664285.777484 0.000000 0.000000"),
+                ("ReqStart", "127.0.0.1 42324 a0"),
+                ("ReqMethod", "GET"),
+                ("ReqURL", "/x"),
+                ("ReqProtocol", "HTTP/1.1"),
+                ("ReqHeader", "Host: 127.0.0.1:18651"),
+                ("ReqHeader", "User-Agent: curl/7.88.1"),
+                ("ReqHeader", "Accept: */*"),
+                ("ReqHeader", "X-Req: old"),
+                ("VCL_call", "RECV"),
+                ("ReqUnset", "X-Req: old"),
+                ("ReqHeader", "X-Req: r"),
+                ("ReqUnset", "Accept: */*"),
+                ("ReqUnset", "User-Agent: curl/7.88.1"),
+                ("ReqHeader", "User-Agent: ua2"),
+                ("ReqURL", "/cache/9"),
+                ("VCL_return", "hash"),
+                ("RespProtocol", "HTTP/1.1"),
+                ("RespStatus", "201"),
+                ("RespReason", "Made"),
+                ("RespHeader", "Server: BaseHTTP/0.6"),
+                ("VCL_call", "DELIVER"),
+                ("RespHeader", "X-Test: 1"),
+                ("RespUnset", "Server: BaseHTTP/0.6"),
+                ("RespStatus", "202"),
+                ("RespReason", "Accepted"),
+                ("VCL_return", "deliver"),
+                ("Timestamp", "Resp: 1796664285.779288 0.001803 0.000030"),
+                ("End", ""),
+            ],
+        );
+        let f = Format::parse("%U|%{User-agent}i|%{X-Req}i|%{Accept}i|%s|%{Server}o|%{X-Test}o").expect("parses");
+        assert_eq!(f.line(&t, false), "/x|ua2|r|*/*|202|BaseHTTP/0.6|1");
     }
 
     #[test]
