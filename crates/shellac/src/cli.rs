@@ -122,8 +122,8 @@ pub(crate) struct StatArgs {
 pub(crate) struct LogArgs {
     #[command(flatten)]
     pub(crate) reach: Reach,
-    /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches and
-    /// restarts), `session` (a connection with its requests) or `raw` (a record a line).
+    /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches),
+    /// `session` (a connection with its requests) or `raw` (a record a line).
     #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "request", "session", "raw"])]
     pub(crate) grouping: String,
     /// Print what the log holds now, then exit.
@@ -133,6 +133,20 @@ pub(crate) struct LogArgs {
     /// language); several are or'ed.
     #[arg(short = 'q', value_name = "QUERY")]
     pub(crate) query: Vec<String>,
+    /// Print only the records of these tags (names or globs such as `Req*`, any case, by
+    /// commas; may be given again).
+    #[arg(short = 'i', value_name = "TAGLIST")]
+    pub(crate) include: Vec<String>,
+    /// Never print the records of these tags.
+    #[arg(short = 'x', value_name = "TAGLIST")]
+    pub(crate) exclude: Vec<String>,
+    /// Print the records (of these tags, if given) whose data matches the regular expression
+    /// (and, with no -i, only those).
+    #[arg(short = 'I', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) select: Vec<String>,
+    /// Do not print the records (of these tags, if given) whose data matches.
+    #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) suppress: Vec<String>,
 }
 
 /// `shellac ncsa`: varnishncsa's flags.

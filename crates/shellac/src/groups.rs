@@ -1,6 +1,6 @@
 //! varnishlog's groupings above the transaction: `-g request` (a client request with its
-//! backend fetches and its restarts below it) and `-g session` (a connection with its
-//! requests, and theirs). Transactions come one by one as they end, children before or after
+//! backend fetches below it; a restart heads a group of its own, as varnishd 7.1's varnishlog
+//! shows it) and `-g session` (a connection with its requests, and theirs). Transactions come one by one as they end, children before or after
 //! their parent (a fetch ends before its request, a restart after it, a session last), so a
 //! group is held until every transaction its `Link` records name has come; a background
 //! fetch, which can end long after its request, is not waited for (it is shown on its own
@@ -25,6 +25,8 @@ pub(crate) enum Grouping {
 /// Transactions waiting for the rest of their group.
 pub(crate) struct Groups {
     grouping: Grouping,
+    /// Which records of a group are printed (`-i`, `-x`, `-I`, `-X`).
+    filter: Option<crate::filter::Filter>,
     held: HashMap<u64, Txn>,
     /// Vxids in the order they came (some may be gone already).
     order: VecDeque<u64>,
@@ -39,27 +41,28 @@ fn begin(t: &Txn) -> (&str, u64, &str) {
     (kind, parent, f.next().unwrap_or(""))
 }
 
-/// The children a transaction's `Link` records name (a background fetch's aside), in order.
-fn links(t: &Txn) -> impl Iterator<Item = u64> + '_ {
-    t.records().filter(|(tag, _)| *tag == "Link").filter_map(|(_, d)| {
+/// The children a transaction's `Link` records name in `grouping` (a background fetch's aside,
+/// and by request a restart's), in order.
+fn links(t: &Txn, grouping: Grouping) -> impl Iterator<Item = u64> + '_ {
+    t.records().filter(|(tag, _)| *tag == "Link").filter_map(move |(_, d)| {
         let mut f = d.split(' ');
         let (_, vxid, why) = (f.next()?, f.next()?.parse().ok()?, f.next().unwrap_or(""));
-        (why != "bgfetch").then_some(vxid)
+        (why != "bgfetch" && !(grouping == Grouping::Request && why == "restart")).then_some(vxid)
     })
 }
 
 impl Groups {
-    /// Groups by `grouping`.
-    pub(crate) fn new(grouping: Grouping) -> Groups {
-        Groups { grouping, held: HashMap::new(), order: VecDeque::new() }
+    /// Groups by `grouping`, printing the records `filter` lets through.
+    pub(crate) fn new(grouping: Grouping, filter: Option<crate::filter::Filter>) -> Groups {
+        Groups { grouping, filter, held: HashMap::new(), order: VecDeque::new() }
     }
 
     /// Whether `t` heads a group (else it belongs to its parent's).
     fn is_root(&self, t: &Txn) -> bool {
-        let (kind, _, why) = begin(t);
+        let (kind, _, _) = begin(t);
         match self.grouping {
             Grouping::Session => kind == "sess",
-            Grouping::Request => kind == "req" && why != "restart",
+            Grouping::Request => kind == "req",
         }
     }
 
@@ -75,7 +78,7 @@ impl Groups {
     /// Whether every transaction below `vxid` has come.
     fn complete(&self, vxid: u64) -> bool {
         let Some(t) = self.held.get(&vxid) else { return false };
-        links(t).all(|child| self.complete(child))
+        links(t, self.grouping).all(|child| self.complete(child))
     }
 
     /// What to print now that `t` came (the groups it completes, those `query` selects).
@@ -85,7 +88,7 @@ impl Groups {
         let orphan = !self.is_root(&t) && !self.held.contains_key(&begin(&t).1);
         if orphan && self.grouping == Grouping::Request && begin(&t).2 == "bgfetch" {
             // A background fetch: its request went long ago.
-            out.push_str(&show(&t, query));
+            out.push_str(&show(&t, query, self.filter.as_ref()));
             return out;
         }
         self.held.insert(vxid, t);
@@ -115,14 +118,15 @@ impl Groups {
         if !crate::query::selects(query, &txns) {
             return String::new();
         }
-        let mut out: String = tree.iter().map(|(t, depth)| crate::log::level(t, *depth)).collect();
+        let filter = self.filter.as_ref();
+        let mut out: String = tree.iter().map(|(t, depth)| crate::log::level(t, *depth, filter)).collect();
         out.push('\n');
         out
     }
 
     fn collect(&mut self, vxid: u64, depth: usize, tree: &mut Vec<(Txn, usize)>) {
         let Some(t) = self.held.remove(&vxid) else { return };
-        let children: Vec<u64> = links(&t).collect();
+        let children: Vec<u64> = links(&t, self.grouping).collect();
         tree.push((t, depth));
         for c in children {
             self.collect(c, depth + 1, tree);
@@ -131,11 +135,11 @@ impl Groups {
 }
 
 /// A transaction on its own (a background fetch whose request went long ago).
-fn show(t: &Txn, query: Option<&Query>) -> String {
+fn show(t: &Txn, query: Option<&Query>, filter: Option<&crate::filter::Filter>) -> String {
     if !crate::query::selects(query, &[t]) {
         return String::new();
     }
-    format!("{}\n", crate::log::level(t, 1))
+    format!("{}\n", crate::log::level(t, 1, filter))
 }
 
 #[cfg(test)]
@@ -161,13 +165,16 @@ mod tests {
     }
 
     #[test]
-    fn a_request_waits_for_its_fetch_and_its_restart() {
-        let mut g = Groups::new(Grouping::Request);
-        // The fetch ends first, then the request (which restarted), then the restart.
+    fn a_request_waits_for_its_fetch_and_a_restart_heads_its_own_group() {
+        let mut g = Groups::new(Grouping::Request, None);
+        // The fetch ends first, then the request (which restarted), then the restart with its
+        // own fetch (varnishd 7.1.1's varnishlog shows it so: `*   << Request  >>`).
         assert_eq!(g.take(txn(3, "bereq 2 fetch", &[]), None), "");
-        assert_eq!(g.take(txn(2, "req 1 rxreq", &["bereq 3 fetch", "req 4 restart"]), None), "", "the restart is due");
-        let out = g.take(txn(4, "req 2 restart", &[]), None);
-        assert_eq!(shape(&out), ["* Request 2", "** BeReq 3", "** Request 4"]);
+        let out = g.take(txn(2, "req 1 rxreq", &["bereq 3 fetch", "req 4 restart"]), None);
+        assert_eq!(shape(&out), ["* Request 2", "** BeReq 3"]);
+        assert_eq!(g.take(txn(5, "bereq 4 fetch", &[]), None), "");
+        let out = g.take(txn(4, "req 2 restart", &["bereq 5 fetch"]), None);
+        assert_eq!(shape(&out), ["* Request 4", "** BeReq 5"]);
         assert!(g.held.is_empty());
         // A background fetch after its request: on its own.
         assert_eq!(shape(&g.take(txn(6, "req 5 rxreq", &["bereq 7 bgfetch"]), None)), ["* Request 6"]);
@@ -176,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_session_comes_with_its_requests_and_their_fetches() {
-        let mut g = Groups::new(Grouping::Session);
+        let mut g = Groups::new(Grouping::Session, None);
         assert_eq!(g.take(txn(3, "bereq 2 fetch", &[]), None), "");
         assert_eq!(g.take(txn(2, "req 1 rxreq", &["bereq 3 fetch"]), None), "");
         assert_eq!(g.take(txn(4, "req 1 rxreq", &[]), None), "");
@@ -190,7 +197,7 @@ mod tests {
 
     #[test]
     fn what_never_completes_is_shown_once_too_much_is_held() {
-        let mut g = Groups::new(Grouping::Session);
+        let mut g = Groups::new(Grouping::Session, None);
         // Requests of sessions that began before anybody read the log: their sessions never
         // come.
         let mut out = String::new();

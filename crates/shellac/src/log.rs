@@ -1,10 +1,12 @@
-//! `shellac log [-T ADDR [-S FILE] | -n DIR] [-g vxid|request|session|raw] [-d] [-q QUERY]`: a running Shellac's
+//! `shellac log [-T ADDR [-S FILE] | -n DIR] [-g vxid|request|session|raw] [-d] [-q QUERY]
+//! [-i|-x TAGLIST] [-I|-X [TAGLIST:]REGEX]`: a running Shellac's
 //! transaction log, as `varnishlog` shows varnishd's: by transaction (`-g vxid`, the default:
 //! `*   << Request  >> VXID` then one `-   TAG DATA` line per record), by request (`-g
-//! request`: each request with its backend fetches and restarts below it, `**  << BeReq    >>`
+//! request`: each request with its backend fetches below it, `**  << BeReq    >>`
 //! and `--`; `-g session`: each connection with its requests, see [`crate::groups`]), or
 //! one line per record (`-g raw`: `VXID TAG SIDE DATA`), those a query selects (`-q`, see
-//! [`crate::query`]). It follows the log as it grows; with `-d` it prints what
+//! [`crate::query`]), their records as the filters let them through (see [`crate::filter`]).
+//! It follows the log as it grows; with `-d` it prints what
 //! the log holds and exits. A reader that falls behind is told how many transactions it lost.
 
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ use shellac_engine::vsl::{shared, Tag, TagSet};
 
 use crate::adm::Session;
 use crate::cli::LogArgs;
+use crate::filter::Filter;
 
 /// One transaction as a reader has it: its records' data in one string, with where each is.
 pub(crate) struct Txn {
@@ -77,11 +80,14 @@ impl Txn {
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
+    let filter = crate::filter::Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
+    // (The fast path below decides on tags only: a filter by regular expression wants text.)
+    let by_tag = filter.as_ref().filter(|f| f.by_tag_only());
     // Every transaction as it comes, on the server's machine, a record a line or a
     // transaction at a time: written out from the shared file's bytes, each record turned into
     // text once, in the output itself.
     let raw = args.grouping == "raw";
-    if (raw || args.grouping == "vxid") && query.is_none() {
+    if (raw || args.grouping == "vxid") && query.is_none() && filter.as_ref().is_none_or(|f| f.by_tag_only()) {
         if let Some(dir) = shared_dir(&args.reach) {
             let (mut out, mut scratch) = (Vec::new(), Vec::new());
             return follow_shared(&dir, args.dump, (TagSet::ALL, None), &mut |reader| {
@@ -90,11 +96,11 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
                     .read_raw(|t| {
                         any = true;
                         if raw {
-                            format_raw(&mut out, &t, &mut scratch);
+                            format_raw(&mut out, &t, &mut scratch, by_tag);
                         } else if t.vxid != 0 {
                             // (Records of no transaction, `Backend_health`, show record by
                             // record only.)
-                            format_vxid(&mut out, &t, &mut scratch);
+                            format_vxid(&mut out, &t, &mut scratch, by_tag);
                         }
                     })
                     .context("the shared log")?;
@@ -105,8 +111,8 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut groups = match args.grouping.as_str() {
-        "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request)),
-        "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session)),
+        "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request, filter.clone())),
+        "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session, filter.clone())),
         _ => None,
     };
     follow(&args.reach, args.dump, TagSet::ALL, None, |txns| {
@@ -119,7 +125,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
             if let Some(groups) = &mut groups {
                 out.push_str(&groups.take(t, query.as_ref()));
             } else if crate::query::selects(query.as_ref(), &[&t]) {
-                format_into(&mut out, &t, &args.grouping);
+                format_into(&mut out, &t, &args.grouping, filter.as_ref());
             }
         }
         crate::stdout(&out)?;
@@ -311,15 +317,19 @@ pub(crate) fn parse(body: &str) -> anyhow::Result<(u64, u64, Vec<Txn>)> {
     Ok((next, lost, txns))
 }
 
-/// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2).
-pub(crate) fn level(t: &Txn, depth: usize) -> String {
+/// A transaction at a level of a group (`*`/`-` at 1, `**`/`--` at 2), the records `filter`
+/// lets through.
+pub(crate) fn level(t: &Txn, depth: usize, filter: Option<&Filter>) -> String {
     let begin = t.of(Tag::Begin).next().unwrap_or("");
     let mut out = String::with_capacity(64 + t.data_len() + 20 * t.spans.len());
     group_head(&mut out, depth, kind_of(begin.as_bytes(), t.side), t.vxid);
     let dash = "-".repeat(depth);
-    for (tag, data) in t.records() {
+    for (tag, data) in t.tagged() {
+        if filter.is_some_and(|f| !f.shows(tag, data)) {
+            continue;
+        }
         pad(&mut out, &dash, 4);
-        pad(&mut out, tag, 14);
+        pad(&mut out, tag.map_or("Unknown", Tag::name), 14);
         out.push(' ');
         out.push_str(data);
         out.push('\n');
@@ -379,15 +389,18 @@ fn pad(out: &mut String, text: &str, width: usize) {
 #[cfg(test)]
 pub(crate) fn format(t: &Txn, grouping: &str) -> String {
     let mut out = String::new();
-    format_into(&mut out, t, grouping);
+    format_into(&mut out, t, grouping, None);
     out
 }
 
 /// A transaction as `varnishlog -g raw` prints it, from its bytes as stored (each record
 /// turned into text where it is printed).
-fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
+fn format_raw(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>, filter: Option<&Filter>) {
     let (vxid, side) = (raw_prefix(t.vxid), t.side.letter());
     for (tag, data) in t.records() {
+        if filter.is_some_and(|f| !f.shows_tag(tag)) {
+            continue;
+        }
         out.extend_from_slice(vxid.as_bytes());
         out.extend_from_slice(padded_side(tag, side).as_bytes());
         shellac_engine::vsl::push_record(out, tag, data, scratch);
@@ -413,12 +426,15 @@ fn padded_side(tag: shellac_engine::vsl::Tag, side: char) -> &'static str {
 
 /// A transaction as `varnishlog` prints it by vxid (as [`level`] at 1, then an empty line),
 /// from its bytes as stored.
-fn format_vxid(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>) {
+fn format_vxid(out: &mut Vec<u8>, t: &shellac_engine::vsl::Raw<'_>, scratch: &mut Vec<u8>, filter: Option<&Filter>) {
     let begin = t.records().find(|(tag, _)| *tag == Tag::Begin).map_or(&b""[..], |(_, d)| d);
     let mut head = String::with_capacity(40);
     group_head(&mut head, 1, kind_of(begin, t.side.letter()), t.vxid);
     out.extend_from_slice(head.as_bytes());
     for (tag, data) in t.records() {
+        if filter.is_some_and(|f| !f.shows_tag(tag)) {
+            continue;
+        }
         out.extend_from_slice(b"-   ");
         out.extend_from_slice(padded(tag).as_bytes());
         out.push(b' ');
@@ -447,21 +463,24 @@ fn padded(tag: shellac_engine::vsl::Tag) -> &'static str {
 
 /// A transaction as varnishlog prints it, added to `out` (the batch's text: records are
 /// printed by the hundred thousand a second, each copied once).
-pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str) {
+pub(crate) fn format_into(out: &mut String, t: &Txn, grouping: &str, filter: Option<&Filter>) {
     if grouping == "raw" {
         // (What every line of it begins with, made once.)
         let (vxid, side) = (raw_prefix(t.vxid), raw_side(t.side));
         out.reserve(t.data_len() + 30 * t.spans.len());
-        for (tag, data) in t.records() {
+        for (tag, data) in t.tagged() {
+            if filter.is_some_and(|f| !f.shows(tag, data)) {
+                continue;
+            }
             out.push_str(&vxid);
-            pad(out, tag, 14);
+            pad(out, tag.map_or("Unknown", Tag::name), 14);
             out.push_str(side);
             out.push_str(data);
             out.push('\n');
         }
         return;
     }
-    out.push_str(&level(t, 1));
+    out.push_str(&level(t, 1, filter));
     out.push('\n');
 }
 
@@ -507,7 +526,7 @@ mod tests {
             format(&txns[0], "raw"),
             "     32770 Begin          c req 32769 rxreq\n     32770 ReqURL         c /a\n     32770 End            c \n"
         );
-        let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request);
+        let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request, None);
         let (_, _, mut txns2) = parse(
             "next 2 lost 0\n* 3 b\nBegin bereq 2 fetch\nEnd \n* 2 c\nBegin req 1 rxreq\nLink bereq 3 fetch\nEnd \n",
         )

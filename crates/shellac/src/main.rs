@@ -7,6 +7,7 @@ mod adm;
 mod check;
 mod cli;
 mod etcd;
+mod filter;
 mod groups;
 mod log;
 mod management;

@@ -161,6 +161,35 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
     assert!(by_vxid.contains("*   << Request  >> ") && by_vxid.contains("*   << BeReq    >> "), "{by_vxid}");
     assert!(by_vxid.contains("\n-   ReqAcct        "), "{by_vxid}");
     assert!(raw.contains(" Timestamp      c Resp: ") && raw.contains(" ReqAcct        c "), "{raw}");
+    // Record filters, through the management port and the shared file alike: only the tags
+    // asked for (group heads stay), or all but some, or what a regular expression picks.
+    for reach in [
+        tool(&p, "log", &["-d", "-i", "requrl,Resp*", "-x", "RespHeader"]),
+        tool_n(&dir, "log", &["-d", "-i", "requrl,Resp*", "-x", "RespHeader"]),
+    ] {
+        let tags: std::collections::BTreeSet<&str> =
+            reach.lines().filter(|l| l.starts_with('-')).filter_map(|l| l.split_whitespace().nth(1)).collect();
+        assert_eq!(
+            tags.into_iter().collect::<Vec<_>>(),
+            ["ReqURL", "RespProtocol", "RespReason", "RespStatus"],
+            "{reach}"
+        );
+        assert!(reach.contains("*   << Request  >> "), "{reach}");
+    }
+    let picked = tool_n(&dir, "log", &["-d", "-g", "raw", "-I", "ReqURL:^/pa"]);
+    assert_eq!(
+        picked.lines().map(|l| l.split_whitespace().nth(1).unwrap_or("")).collect::<Vec<_>>(),
+        ["ReqURL"],
+        "{picked}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["log", "-d", "-n", &format!("{dir}/work"), "-i", "Nope"])
+        .output()
+        .expect("runs");
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("no tag is called \"Nope\""),
+        "{bad:?}"
+    );
     // Both sides, and a query.
     assert_eq!(ncsa_lines(&p, &["-b", "-c"], 10).len(), 10);
     assert_eq!(ncsa_lines(&p, &["-q", "RespStatus == 404", "-F", "%U"], 1), ["/synth"]);
