@@ -77,10 +77,26 @@ pub struct FetchLog {
 /// What `BackendClose` says of the connection a response came on once its body is read: its
 /// descriptor, its backend, and whether it goes back to the pool (`recycle`) or is closed.
 pub(crate) struct BackendClose {
-    pub(crate) fd: String,
-    pub(crate) backend: String,
+    pub(crate) fd: i64,
+    pub(crate) backend: Arc<crate::backend::Backend>,
     pub(crate) reusable: bool,
 }
+
+impl BackendClose {
+    /// Logs it: the connection closed (`why`), or back in the pool.
+    fn log(&self, vsl: &mut crate::vsl::Buffer, why: Option<&str>) {
+        if let Some(mut r) = vsl.rec(crate::vsl::Tag::BackendClose) {
+            r.n(self.fd.max(0) as u64).s(" ").s(&self.backend.name);
+            match why {
+                Some(why) => r.s(" close ").s(why),
+                None => r.s(" recycle"),
+            };
+        }
+    }
+}
+
+/// Why varnishd says it closed a backend connection the response or VCL asked to close.
+const REQUESTED_CLOSE: &str = "Backend/VCL requested close";
 
 impl FetchLog {
     /// Ends it: the body was `body` bytes.
@@ -91,8 +107,7 @@ impl FetchLog {
         }
         let [h, b, rh] = self.acct;
         if let Some(c) = self.close.filter(|_| rh > 0) {
-            let how = if c.reusable { "recycle" } else { "close Backend/VCL requested close" };
-            self.vsl.add_fmt(Tag::BackendClose, format_args!("{} {} {how}", c.fd, c.backend));
+            c.log(&mut self.vsl, (!c.reusable).then_some(REQUESTED_CLOSE));
         }
         if !self.errored {
             self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
@@ -645,12 +660,12 @@ impl<'a> FetchTask<'a> {
 
     /// What varnishd logs once `vcl_backend_response` has returned: `Timestamp Process` and the
     /// `Filters` the body goes through (whose changes to the headers follow).
-    fn log_processed(&mut self, beresp: &Beresp) {
+    fn log_processed(&mut self, filters: &str) {
         if !self.vsl.on() {
             return;
         }
         self.vsl.timestamp("Process", crate::value::now());
-        self.vsl.add_str(crate::vsl::Tag::Filters, &crate::vrt::filters::beresp_list(beresp));
+        self.vsl.add_str(crate::vsl::Tag::Filters, filters);
     }
 
     /// Then the `Storage` the object goes to (Transient for a pass, a marker or a short-lived
@@ -662,12 +677,15 @@ impl<'a> FetchTask<'a> {
         }
         let transient = kind != Kind::Normal || self.bereq.uncacheable || shortlived(self.params, beresp);
         let store = match &beresp.storage {
-            Some(s) if !transient => s.name().to_string(),
-            _ => self.server.cache.transient().name().to_string(),
+            Some(s) if !transient => s.name(),
+            _ => self.server.cache.transient().name(),
         };
-        self.vsl.add_fmt(Tag::Storage, format_args!("malloc {store}"));
-        let stream = if beresp.do_stream { "stream" } else { "-" };
-        self.vsl.add_fmt(Tag::Fetch_Body, format_args!("{body_status} {stream}"));
+        if let Some(mut r) = self.vsl.rec(Tag::Storage) {
+            r.s("malloc ").s(store);
+        }
+        if let Some(mut r) = self.vsl.rec(Tag::Fetch_Body) {
+            r.s(body_status).s(if beresp.do_stream { " stream" } else { " -" });
+        }
     }
 
     /// The log's first records: `Begin`, `Timestamp Start`, the request line and headers.
@@ -815,8 +833,11 @@ impl<'a> FetchTask<'a> {
                 if kind != Kind::Normal || self.bereq.uncacheable {
                     self.server.registry.stats.inc(crate::stats::Main::BerespUncacheable);
                 }
-                self.log_processed(&beresp);
-                let watch = crate::vsl::Watch::of(&CODED, &beresp.headers, &self.vsl);
+                let filters = crate::vrt::filters::beresp_list(&beresp);
+                self.log_processed(filters);
+                // (Watched only when a gzip filter may change them.)
+                let watch =
+                    if filters.is_empty() { None } else { crate::vsl::Watch::of(&CODED, &beresp.headers, &self.vsl) };
                 // The body's encoding: a 304's object keeps the stale one's.
                 let (body, gzip) = match &revalidated {
                     Some(old) => (sent.body, old.gzip),
@@ -904,9 +925,8 @@ impl<'a> FetchTask<'a> {
             },
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
-                if self.vsl.on() {
-                    let store = self.server.cache.transient().name().to_string();
-                    self.vsl.add_fmt(crate::vsl::Tag::Storage, format_args!("malloc {store}"));
+                if let Some(mut r) = self.vsl.rec(crate::vsl::Tag::Storage) {
+                    r.s("malloc ").s(self.server.cache.transient().name());
                 }
                 let body = Body::full(Bytes::from(std::mem::take(&mut beresp.body)));
                 Step::Done(Box::new(Fetched {
@@ -965,8 +985,7 @@ impl<'a> FetchTask<'a> {
         use crate::vsl::Tag;
         let log = &self.server.registry.log;
         if let Some(c) = self.close.take() {
-            self.vsl
-                .add_fmt(Tag::BackendClose, format_args!("{} {} close Backend/VCL requested close", c.fd, c.backend));
+            c.log(&mut self.vsl, Some(REQUESTED_CLOSE));
         }
         self.vsl.timestamp("Retry", crate::value::now());
         self.vsl.add_fmt(Tag::Link, format_args!("bereq {} retry", self.bereq.xid));

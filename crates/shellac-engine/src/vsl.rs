@@ -382,15 +382,15 @@ impl Buffer {
 /// Some headers' values as they were, so that what changes them outside VCL (gzip on the way
 /// in, delivery's framing on the way out) is logged as varnishd logs a change: the old line
 /// unset, the new one set.
-pub(crate) struct Watch {
-    names: &'static [http::HeaderName],
-    before: Vec<Option<http::HeaderValue>>,
+pub(crate) struct Watch<const N: usize> {
+    names: &'static [http::HeaderName; N],
+    before: [Option<http::HeaderValue>; N],
 }
 
-impl Watch {
+impl<const N: usize> Watch<N> {
     /// `names` in `headers` now, when `log` records.
-    pub(crate) fn of(names: &'static [http::HeaderName], headers: &http::HeaderMap, log: &Buffer) -> Option<Watch> {
-        log.on().then(|| Watch { names, before: names.iter().map(|n| headers.get(n).cloned()).collect() })
+    pub(crate) fn of(names: &'static [http::HeaderName; N], headers: &http::HeaderMap, log: &Buffer) -> Option<Self> {
+        log.on().then(|| Watch { names, before: names.each_ref().map(|n| headers.get(n).cloned()) })
     }
 
     /// Logs each watched header that `headers` has changed: `unset` with the old line, `set` with

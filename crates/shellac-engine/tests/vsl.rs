@@ -598,3 +598,35 @@ async fn a_retry_ends_its_attempts_transaction_and_begins_the_next_below_it() {
     );
     assert!(!records.iter().any(|(t, _)| *t == Tag::VCL_use), "no VCL_use in a retry's transaction");
 }
+
+#[tokio::test]
+async fn what_delivery_changes_after_vcl_deliver_is_logged_as_a_change() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into(), "ETag: \"abc\"".into()];
+        b.body = "twelve bytes".into();
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    p.get("/c").await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    let resp = p.request("GET /c HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"abc\"\r\n\r\n").await;
+    assert_eq!(resp.status, 304);
+    let r = read(&p, start, 1).await;
+    let client = r.txns.iter().find(|t| is_req(t)).expect("the request");
+    let lines: Vec<String> = labels(client.records().into_iter().map(|(t, d)| format!("{} {d}", t.name())).collect());
+    let at = lines.iter().position(|l| l == "Timestamp Process").expect("processed");
+    // As varnishd 7.1.1 logs a 304 (the status line again, the length unset), then the
+    // connection's header as the answer goes.
+    assert_eq!(
+        lines[at + 1..at + 7],
+        [
+            "Filters ".to_string(),
+            "RespProtocol HTTP/1.1".into(),
+            "RespStatus 304".into(),
+            "RespReason Not Modified".into(),
+            "RespUnset content-length: 12".into(),
+            "RespHeader connection: keep-alive".into()
+        ],
+        "{lines:?}"
+    );
+}

@@ -165,8 +165,8 @@ pub(super) async fn send(
         Framing::Close => "4 eof",
     };
     let close = super::BackendClose {
-        fd: if vsl.on() { checkout.conn.open_fields().0.to_string() } else { String::new() },
-        backend: backend.name.clone(),
+        fd: if vsl.on() { checkout.conn.open_fields().0.parse().unwrap_or(-1) } else { -1 },
+        backend: backend.clone(),
         reusable,
     };
     let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));

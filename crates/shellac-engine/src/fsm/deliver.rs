@@ -160,12 +160,19 @@ impl Task {
         ) {
             Ok(h) if h.action == ActionKind::Deliver => {
                 self.log_processed(Some(&resp.filters));
-                let before = super::log::Watched::of(&resp, &self.vsl);
                 // `resp.filters` as vcl_deliver left it decides whether a gzip body is unpacked.
                 let unpack = match (unpack, filters::resp_unpacks(&resp.filters)) {
                     (Some(_), false) => None,
                     (None, true) if filters::is_gzip(&resp.headers) => Some(obj.and_then(Object::plain_len)),
                     (unpack, _) => unpack,
+                };
+                let ranged = filters::resp_ranges(&resp.filters) && self.params.http_range_support;
+                // (What may change the head after VCL, seldom, is watched only then, and only
+                // while the log is read: its changes are logged at the end.)
+                let before = if unpack.is_some() || self.req.conditional || ranged {
+                    super::log::Watched::of(&resp, &self.vsl)
+                } else {
+                    None
                 };
                 if let Some(plain_len) = unpack {
                     gzip::deliver_gunzip(&mut resp.headers, plain_len);
@@ -176,7 +183,11 @@ impl Task {
                     if !resp.headers.contains_key(CONTENT_LENGTH)
                         && obj.body.state() == shellac_cache::body::State::Complete
                     {
-                        resp.headers.insert(CONTENT_LENGTH, hdr::num(obj.body.len()));
+                        let len = hdr::num(obj.body.len());
+                        if before.is_none() {
+                            self.vsl.add_header(crate::vsl::Tag::RespHeader, "content-length", len.as_bytes());
+                        }
+                        resp.headers.insert(CONTENT_LENGTH, len);
                     }
                 }
                 if self.req.conditional
@@ -190,7 +201,7 @@ impl Task {
                     self.log_delivery_changes(before, &resp);
                     return Ok(self.response(resp, Body::empty()));
                 }
-                if filters::resp_ranges(&resp.filters) && self.params.http_range_support {
+                if ranged {
                     // (The length as it goes out: a stored body's, the answer's Content-Length.)
                     let len = match (unpack, obj) {
                         (Some(plain), _) => plain,

@@ -17,13 +17,13 @@ use crate::vsl::{Buffer, Side, Tag, Watch};
 
 /// The headers delivery may change after `vcl_deliver`.
 const WATCHED: [http::HeaderName; 4] =
-    [CONTENT_LENGTH, http::header::CONTENT_ENCODING, http::header::CONTENT_RANGE, http::header::TRANSFER_ENCODING];
+    [http::header::CONTENT_RANGE, http::header::CONTENT_ENCODING, CONTENT_LENGTH, http::header::TRANSFER_ENCODING];
 
 /// A response's status and [`WATCHED`] headers as `vcl_deliver` left them (only while the log is
 /// read).
 pub(super) struct Watched {
     status: u32,
-    headers: Watch,
+    headers: Watch<4>,
 }
 
 impl Watched {
@@ -155,6 +155,14 @@ impl Task {
         }
     }
 
+    /// The response logged before VCL ran is not the one that goes (a restart, a failed
+    /// `vcl_synth`): the one that goes is logged whole as it goes.
+    pub(super) fn resp_unlogged(&mut self) {
+        if let Some(acct) = self.acct.as_deref_mut() {
+            (acct.resp_logged, acct.processed) = (false, false);
+        }
+    }
+
     /// `Timestamp Process`: VCL is done with the response; then, for a delivery, the `Filters`
     /// its body goes through (`resp.filters`).
     pub(super) fn log_processed(&mut self, filters: Option<&str>) {
@@ -172,6 +180,8 @@ impl Task {
         let Some(before) = before.filter(|_| self.vsl.on()) else { return };
         let vsl = &mut self.vsl;
         if before.status != resp.status {
+            // (A new status line, as varnishd puts it.)
+            vsl.add_str(Tag::RespProtocol, &resp.proto);
             log_status(vsl, resp.status);
             vsl.add_str(Tag::RespReason, &resp.reason);
         }
@@ -188,6 +198,8 @@ impl Task {
         self.vsl.timestamp("Restart", now());
         self.vsl.add_fmt(Tag::Link, format_args!("req {new} restart"));
         self.vsl.commit(&self.server.registry.log);
+        // (The next transaction logs its own response.)
+        self.resp_unlogged();
         self.vsl = Buffer::new(&self.server.registry.log, new, Side::Client);
         self.vsl.add_fmt(Tag::Begin, format_args!("req {old} restart"));
         let t = now();

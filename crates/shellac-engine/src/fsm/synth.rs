@@ -45,6 +45,7 @@ impl Task {
             Ok(h) if h.action == ActionKind::Restart => Err(Step::Restart),
             Ok(_) | Err(_) => {
                 tracing::info!(xid = self.req.xid, "VCL failed in vcl_synth");
+                self.resp_unlogged();
                 let mut r = plain(500, "Internal Server Error\n");
                 r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
                 Ok(r)

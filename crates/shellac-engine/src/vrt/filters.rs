@@ -10,14 +10,13 @@ use crate::vrt::Beresp;
 
 /// `beresp.filters` as the flags make it now: `gunzip` for a gzip body with `do_gunzip`,
 /// `testgunzip` for one kept gzip, `gzip` for a plain body with `do_gzip`.
-pub fn beresp_list(b: &Beresp) -> String {
-    let list = match (is_gzip(&b.headers), b.do_gunzip, b.do_gzip) {
+pub fn beresp_list(b: &Beresp) -> &'static str {
+    match (is_gzip(&b.headers), b.do_gunzip, b.do_gzip) {
         (true, true, _) => " gunzip",
         (true, false, _) => " testgunzip",
         (false, _, true) => " gzip",
         (false, _, false) => "",
-    };
-    list.to_string()
+    }
 }
 
 /// `set beresp.filters = list`: the flags it stands for.

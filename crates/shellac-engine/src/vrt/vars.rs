@@ -139,7 +139,7 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::ReqTopHttp => header(&req(ctx)?.headers, hdr),
         V::ReqStorage => Value::Null,
         V::BereqHash => bereq(ctx)?.hash.map_or(Value::Null, |k| Value::Blob(std::sync::Arc::from(&k[..]))),
-        V::BerespFilters => Value::Str(super::filters::beresp_list(beresp(ctx)?)),
+        V::BerespFilters => Value::Str(super::filters::beresp_list(beresp(ctx)?).to_string()),
         V::RespFilters => Value::Str(resp(ctx)?.filters.clone()),
         // (varnishd reads it true by default; nothing here is ESI.)
         V::RespDoEsi => Value::Bool(true),
@@ -237,8 +237,7 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
     if let Some((headers, log)) = logged_headers(ctx, var)? {
         return set_header(headers, hdr, &v, log);
     }
-    let changed = set_scalar(ctx, var, v)?;
-    if let Some(tag) = changed {
+    if let Some(tag) = set_scalar(ctx, var, v)? {
         log_change(ctx, tag);
     }
     Ok(())
@@ -249,19 +248,19 @@ pub fn set(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, v: Value) -> R
 fn set_scalar(ctx: &mut Ctx<'_>, var: Var, v: Value) -> Result<Option<Tag>, VclFail> {
     use Var as V;
     let logged = match var {
-        V::ReqUrl => Tag::ReqURL,
-        V::ReqMethod => Tag::ReqMethod,
-        V::ReqProto => Tag::ReqProtocol,
-        V::BereqUrl => Tag::BereqURL,
-        V::BereqMethod => Tag::BereqMethod,
-        V::BereqProto => Tag::BereqProtocol,
-        V::BerespStatus => Tag::BerespStatus,
-        V::BerespReason => Tag::BerespReason,
-        V::BerespProto => Tag::BerespProtocol,
-        V::RespStatus => Tag::RespStatus,
-        V::RespReason => Tag::RespReason,
-        V::RespProto => Tag::RespProtocol,
-        _ => Tag::End,
+        V::ReqUrl => Some(Tag::ReqURL),
+        V::ReqMethod => Some(Tag::ReqMethod),
+        V::ReqProto => Some(Tag::ReqProtocol),
+        V::BereqUrl => Some(Tag::BereqURL),
+        V::BereqMethod => Some(Tag::BereqMethod),
+        V::BereqProto => Some(Tag::BereqProtocol),
+        V::BerespStatus => Some(Tag::BerespStatus),
+        V::BerespReason => Some(Tag::BerespReason),
+        V::BerespProto => Some(Tag::BerespProtocol),
+        V::RespStatus => Some(Tag::RespStatus),
+        V::RespReason => Some(Tag::RespReason),
+        V::RespProto => Some(Tag::RespProtocol),
+        _ => None,
     };
     match var {
         V::ClientIdentity => req(ctx)?.client_identity = Some(v.to_text()),
@@ -336,7 +335,7 @@ fn set_scalar(ctx: &mut Ctx<'_>, var: Var, v: Value) -> Result<Option<Tag>, VclF
         V::SessTimeoutLinger => ctx.sess.timeouts.linger.set(v.num()),
         other => return Err(VclFail(format!("variable {other:?} is read only"))),
     }
-    Ok((logged != Tag::End).then_some(logged))
+    Ok(logged)
 }
 
 /// Logs a change VCL made (as varnishd logs each one when it makes it): the new value of the
@@ -424,16 +423,13 @@ pub fn unset(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<()
 
 /// `std.collect`: merges all lines of a header into the first, joined by `sep`.
 pub fn collect(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>, sep: &str) -> Result<(), VclFail> {
-    let Some((headers, log)) = logged_headers(ctx, var)? else { return Ok(()) };
+    // (Not logged: varnishd 7.1.1 logs no change for it.)
+    let Some((headers, _)) = logged_headers(ctx, var)? else { return Ok(()) };
     let Some(name) = hdr else { return Ok(()) };
     let joined: Vec<Vec<u8>> = headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
     if joined.len() > 1 {
         let merged = joined.join(sep.as_bytes());
         let value = HeaderValue::from_bytes(&merged).map_err(|_| VclFail(format!("cannot collect {name}")))?;
-        if let Some((vsl, set, unset)) = log {
-            log_lines(vsl, unset, headers, name);
-            vsl.add_header(set, name.as_str(), value.as_bytes());
-        }
         headers.insert(name.clone(), value);
     }
     Ok(())
