@@ -77,7 +77,7 @@ pub struct FetchLog {
 /// What `BackendClose` says of the connection a response came on once its body is read: its
 /// descriptor, its backend, and whether it goes back to the pool (`recycle`) or is closed.
 pub(crate) struct BackendClose {
-    pub(crate) fd: i64,
+    pub(crate) fd: i32,
     pub(crate) backend: Arc<crate::backend::Backend>,
     pub(crate) reusable: bool,
 }
@@ -86,7 +86,7 @@ impl BackendClose {
     /// Logs it: the connection closed (`why`), or back in the pool.
     fn log(&self, vsl: &mut crate::vsl::Buffer, why: Option<&str>) {
         if let Some(mut r) = vsl.rec(crate::vsl::Tag::BackendClose) {
-            r.n(self.fd.max(0) as u64).s(" ").s(&self.backend.name);
+            r.n(u64::try_from(self.fd).unwrap_or(0)).s(" ").s(&self.backend.name);
             match why {
                 Some(why) => r.s(" close ").s(why),
                 None => r.s(" recycle"),
@@ -769,7 +769,7 @@ impl<'a> FetchTask<'a> {
         };
         let mut beresp = sent.beresp;
         self.acct = sent.acct;
-        self.close = Some(sent.close);
+        self.close = sent.close;
         if self.vsl.on() {
             use crate::vsl::Tag;
             log_beresp_head(&mut self.vsl, &beresp);
@@ -833,7 +833,8 @@ impl<'a> FetchTask<'a> {
                 if kind != Kind::Normal || self.bereq.uncacheable {
                     self.server.registry.stats.inc(crate::stats::Main::BerespUncacheable);
                 }
-                let filters = crate::vrt::filters::beresp_list(&beresp);
+                // (The list only for the log: it reads the headers.)
+                let filters = if self.vsl.on() { crate::vrt::filters::beresp_list(&beresp) } else { "" };
                 self.log_processed(filters);
                 // (Watched only when a gzip filter may change them.)
                 let watch =

@@ -104,6 +104,12 @@ struct Wire {
 }
 
 impl Conn {
+    /// The socket's descriptor (`BackendClose`'s first field).
+    pub fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.wire.io.as_raw_fd()
+    }
+
     /// `BackendOpen`'s fields but the backend's name: the socket's descriptor, then the
     /// backend's address and port and the local address and port (made once a connection).
     pub fn open_fields(&self) -> (&str, &str) {

@@ -32,8 +32,8 @@ pub(super) struct Sent {
     pub(super) acct: [u64; 3],
     /// How the body comes, as `Fetch_Body` says it (`3 length`, `2 chunked`, …).
     pub(super) body_status: &'static str,
-    /// What `BackendClose` will say of the connection.
-    pub(super) close: super::BackendClose,
+    /// What `BackendClose` will say of the connection (while the log is read).
+    pub(super) close: Option<super::BackendClose>,
 }
 
 /// Sends `bereq` with `body` to the backend it resolves to.
@@ -164,11 +164,7 @@ pub(super) async fn send(
         Framing::Chunked => "2 chunked",
         Framing::Close => "4 eof",
     };
-    let close = super::BackendClose {
-        fd: if vsl.on() { checkout.conn.open_fields().0.parse().unwrap_or(-1) } else { -1 },
-        backend: backend.clone(),
-        reusable,
-    };
+    let close = vsl.on().then(|| super::BackendClose { fd: checkout.conn.fd(), backend: backend.clone(), reusable });
     let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
     let mut beresp = Beresp {
         status: u32::from(response.status),
