@@ -72,6 +72,8 @@ pub struct FetchLog {
     /// `vcl_backend_error` made the response: its failure's time is logged already, and its
     /// body's length goes in `Length`.
     errored: bool,
+    /// The body's bytes as the backend sent them, counted as they come (`BereqAcct`).
+    received: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// What `BackendClose` says of the connection a response came on once its body is read: its
@@ -116,8 +118,13 @@ impl FetchLog {
             self.vsl.nums(Tag::Length, &[crate::vsl::Num::U(body)]);
         }
         use crate::vsl::Num::U;
-        // (What came from the backend: nothing for a body vcl_backend_error made.)
-        let body = if self.errored { 0 } else { body };
+        // (What came from the backend: nothing for a body vcl_backend_error made; as it came,
+        // before a gzip filter, for one counted.)
+        let body = match &self.received {
+            _ if self.errored => 0,
+            Some(counted) => counted.load(std::sync::atomic::Ordering::Relaxed),
+            None => body,
+        };
         self.vsl.nums(Tag::BereqAcct, &[U(h), U(b), U(h + b), U(rh), U(body), U(rh + body)]);
         self.vsl.commit(log);
     }
@@ -168,6 +175,8 @@ struct FetchTask<'a> {
     close: Option<BackendClose>,
     /// `vcl_backend_error` made the response (its `Timestamp Error` is logged).
     errored: bool,
+    /// The body's bytes as the backend sends them (see [`FetchLog`]).
+    received: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Runs a backend fetch for a client request, inside the client's task: the pass path, whose
@@ -639,6 +648,7 @@ impl<'a> FetchTask<'a> {
             acct: [0; 3],
             close: None,
             errored: false,
+            received: None,
         }
     }
 
@@ -655,6 +665,7 @@ impl<'a> FetchTask<'a> {
             acct: self.acct,
             close: self.close.take(),
             errored: self.errored,
+            received: self.received.take(),
         }
     }
 
@@ -770,6 +781,7 @@ impl<'a> FetchTask<'a> {
         let mut beresp = sent.beresp;
         self.acct = sent.acct;
         self.close = sent.close;
+        self.received = sent.received;
         if self.vsl.on() {
             use crate::vsl::Tag;
             log_beresp_head(&mut self.vsl, &beresp);

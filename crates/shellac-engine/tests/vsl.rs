@@ -630,3 +630,25 @@ async fn what_delivery_changes_after_vcl_deliver_is_logged_as_a_change() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn bereq_acct_counts_the_body_as_the_backend_sent_it_and_length_as_stored() {
+    let o = Origin::start("o").await;
+    let body = "gzip me, gzip me, gzip me, gzip me, gzip me, gzip me\n";
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into(), "Content-Type: text/plain".into()];
+        b.body = body.into();
+    });
+    let p = proxy(&vcl_for(&[&o], "sub vcl_backend_response { set beresp.do_gzip = true; }\n")).await;
+    let start = p.server.registry.log.read(u64::MAX, 1).next;
+    p.request("GET /z HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n").await;
+    let r = read(&p, start, 2).await;
+    let fetch = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the fetch");
+    let data = |tag: Tag| fetch.records().into_iter().find(|(t, _)| *t == tag).map(|(_, d)| d).expect("the record");
+    let acct: Vec<u64> = data(Tag::BereqAcct).split(' ').map(|n| n.parse().expect("a number")).collect();
+    let stored: u64 = data(Tag::Length).parse().expect("a length");
+    // As varnishd 7.1.1: `Length` the object's (gzipped) bytes, `BereqAcct` what came.
+    assert_eq!(acct[4], body.len() as u64, "{acct:?}");
+    assert_ne!(stored, acct[4], "stored gzipped");
+    assert_eq!(data(Tag::Filters), " gzip");
+}

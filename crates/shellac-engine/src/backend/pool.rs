@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct Lease {
     broken: Option<String>,
     reusable: bool,
     busy: Option<BusyGuard>,
+    /// Where the body's bytes as they come are counted (for the fetch's log).
+    counted: Option<Arc<AtomicU64>>,
 }
 
 /// A connection handed out by [`Pool::checkout`].
@@ -149,7 +152,7 @@ impl Pool {
 
     /// Wraps a connection for one fetch's response body.
     pub fn lease(self: &Arc<Self>, conn: Conn, decoder: Decoder, reusable: bool, busy: Option<BusyGuard>) -> Lease {
-        Lease { pool: self.clone(), conn: Some(conn), decoder, broken: None, reusable, busy }
+        Lease { pool: self.clone(), conn: Some(conn), decoder, broken: None, reusable, busy, counted: None }
     }
 
     /// Closes the idle connections that sat longer than `idle_timeout` or that the backend
@@ -224,6 +227,9 @@ impl Lease {
                     if let Some(b) = &self.busy {
                         b.backend().stats.add(crate::stats::Vbe::BerespBodybytes, data.len() as u64);
                     }
+                    if let Some(c) = &self.counted {
+                        c.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
                     if self.decoder.is_done() {
                         self.finish();
                     }
@@ -246,6 +252,12 @@ impl Lease {
                 Err(e) => return Poll::Ready(Some(Err(self.break_off(e.to_string())))),
             }
         }
+    }
+
+    /// Counts the body's bytes into `counter` as they come (`BereqAcct`: what the backend sent,
+    /// before any filter).
+    pub fn count_into(&mut self, counter: Arc<AtomicU64>) {
+        self.counted = Some(counter);
     }
 
     /// The name of the backend it reads from.

@@ -34,6 +34,8 @@ pub(super) struct Sent {
     pub(super) body_status: &'static str,
     /// What `BackendClose` will say of the connection (while the log is read).
     pub(super) close: Option<super::BackendClose>,
+    /// The body's bytes as the backend sends them, counted while the log is read.
+    pub(super) received: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Sends `bereq` with `body` to the backend it resolves to.
@@ -165,7 +167,11 @@ pub(super) async fn send(
         Framing::Close => "4 eof",
     };
     let close = vsl.on().then(|| super::BackendClose { fd: checkout.conn.fd(), backend: backend.clone(), reusable });
-    let lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
+    let mut lease = pool.lease(checkout.conn, Decoder::new(framing), reusable, Some(busy));
+    let received = vsl.on().then(|| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)));
+    if let Some(counter) = &received {
+        lease.count_into(counter.clone());
+    }
     let mut beresp = Beresp {
         status: u32::from(response.status),
         reason: response.reason,
@@ -188,7 +194,7 @@ pub(super) async fn send(
     }
     let body = body_of(lease, between_bytes, &bereq.url);
     vsl.timestamp("Beresp", beresp.time);
-    Ok(Sent { beresp, body, acct, body_status, close })
+    Ok(Sent { beresp, body, acct, body_status, close, received })
 }
 
 /// The response body. Whatever the backend already sent with the head is taken now (never a
