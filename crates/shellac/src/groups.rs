@@ -1,6 +1,7 @@
 //! varnishlog's groupings above the transaction: `-g request` (a client request with its
 //! backend fetches below it; a restart heads a group of its own, as varnishd 7.1's varnishlog
-//! shows it) and `-g session` (a connection with its requests, and theirs). Transactions come one by one as they end, children before or after
+//! shows it) and `-g session` (a connection with its requests, and theirs; a restart beside
+//! the request it restarted). Transactions come one by one as they end, children before or after
 //! their parent (a fetch ends before its request, a restart after it, a session last), so a
 //! group is held until every transaction its `Link` records name has come; a background
 //! fetch, which can end long after its request, is not waited for (it is shown on its own
@@ -42,13 +43,19 @@ fn begin(t: &Txn) -> (&str, u64, &str) {
 }
 
 /// The children a transaction's `Link` records name in `grouping` (a background fetch's aside,
-/// and by request a restart's), in order.
-fn links(t: &Txn, grouping: Grouping) -> impl Iterator<Item = u64> + '_ {
+/// and by request a restart's), in order, each with whether it is a restart.
+fn linked(t: &Txn, grouping: Grouping) -> impl Iterator<Item = (u64, bool)> + '_ {
     t.records().filter(|(tag, _)| *tag == "Link").filter_map(move |(_, d)| {
         let mut f = d.split(' ');
         let (_, vxid, why) = (f.next()?, f.next()?.parse().ok()?, f.next().unwrap_or(""));
-        (why != "bgfetch" && !(grouping == Grouping::Request && why == "restart")).then_some(vxid)
+        let restart = why == "restart";
+        (why != "bgfetch" && !(grouping == Grouping::Request && restart)).then_some((vxid, restart))
     })
+}
+
+/// The children's vxids (see [`linked`]).
+fn links(t: &Txn, grouping: Grouping) -> impl Iterator<Item = u64> + '_ {
+    linked(t, grouping).map(|(vxid, _)| vxid)
 }
 
 impl Groups {
@@ -126,10 +133,12 @@ impl Groups {
 
     fn collect(&mut self, vxid: u64, depth: usize, tree: &mut Vec<(Txn, usize)>) {
         let Some(t) = self.held.remove(&vxid) else { return };
-        let children: Vec<u64> = links(&t, self.grouping).collect();
+        let children: Vec<(u64, bool)> = linked(&t, self.grouping).collect();
         tree.push((t, depth));
-        for c in children {
-            self.collect(c, depth + 1, tree);
+        // (By session, a restart is shown beside the request it restarted, as varnishlog
+        // shows it.)
+        for (c, restart) in children {
+            self.collect(c, if restart { depth } else { depth + 1 }, tree);
         }
     }
 }
@@ -179,6 +188,20 @@ mod tests {
         // A background fetch after its request: on its own.
         assert_eq!(shape(&g.take(txn(6, "req 5 rxreq", &["bereq 7 bgfetch"]), None)), ["* Request 6"]);
         assert_eq!(shape(&g.take(txn(7, "bereq 6 bgfetch", &[]), None)), ["* BeReq 7"]);
+    }
+
+    #[test]
+    fn by_session_a_restart_is_beside_its_request_and_deep_levels_are_numbered() {
+        // As varnishd 7.1.1's varnishlog -g session shows them: `**` for the restart, `*4*`
+        // for a retry's fetch below a fetch below a request.
+        let mut g = Groups::new(Grouping::Session, None);
+        assert_eq!(g.take(txn(2, "req 1 rxreq", &["req 3 restart"]), None), "");
+        assert_eq!(g.take(txn(4, "bereq 3 fetch", &["bereq 5 retry"]), None), "");
+        assert_eq!(g.take(txn(5, "bereq 4 retry", &[]), None), "");
+        assert_eq!(g.take(txn(3, "req 2 restart", &["bereq 4 fetch"]), None), "");
+        let out = g.take(txn(1, "sess 0 HTTP/1", &["req 2 rxreq"]), None);
+        assert_eq!(shape(&out), ["* Session 1", "** Request 2", "** Request 3", "*** BeReq 4", "*4* BeReq 5"]);
+        assert!(out.contains("\n-4- Begin          bereq 4 retry\n"), "{out}");
     }
 
     #[test]

@@ -323,7 +323,7 @@ pub(crate) fn level(t: &Txn, depth: usize, filter: Option<&Filter>) -> String {
     let begin = t.of(Tag::Begin).next().unwrap_or("");
     let mut out = String::with_capacity(64 + t.data_len() + 20 * t.spans.len());
     group_head(&mut out, depth, kind_of(begin.as_bytes(), t.side), t.vxid);
-    let dash = "-".repeat(depth);
+    let dash = marker('-', depth);
     for (tag, data) in t.tagged() {
         if filter.is_some_and(|f| !f.shows(tag, data)) {
             continue;
@@ -350,12 +350,22 @@ fn kind_of(begin: &[u8], side: char) -> &'static str {
 
 /// A group's head line at `depth`: `*   << Request  >> 32770     `.
 fn group_head(out: &mut String, depth: usize, kind: &str, vxid: u64) {
-    pad(out, &"*".repeat(depth), 4);
+    pad(out, &marker('*', depth), 4);
     out.push_str("<< ");
     pad(out, kind, 8);
     out.push_str(" >> ");
     pad(out, &vxid.to_string(), 10);
     out.push('\n');
+}
+
+/// A level's mark, as varnishlog writes it: `*`, `**`, `***`, then `*4*`, `*5*`, … (and `-` for
+/// the records' lines).
+fn marker(c: char, depth: usize) -> String {
+    if depth <= 3 {
+        c.to_string().repeat(depth)
+    } else {
+        format!("{c}{depth}{c}")
+    }
 }
 
 /// What every `-g raw` line of a transaction begins with: its vxid in ten columns.
