@@ -4,6 +4,7 @@
 //! `vcl_backend_error` for every failure. It returns the response to deliver (streamed or
 //! buffered) or a failure, which the client side turns into 503.
 
+mod log;
 mod send;
 
 use std::future::Future;
@@ -28,6 +29,10 @@ use crate::server::Server;
 use crate::value::{http_date, now};
 use crate::vcl::{Parts, Vcl};
 use crate::vrt::{Bereq, Beresp, Sess};
+
+pub use log::FetchLog;
+pub(crate) use log::{log_bereq, BackendClose};
+use log::{log_beresp_head, CODED};
 
 /// Why the backend request is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,75 +64,6 @@ pub struct Fetched {
     pub plain_len: Option<u64>,
     /// The fetch's log, still open: a pass's ends when its body has gone to the client.
     pub log: Option<FetchLog>,
-}
-
-/// A backend transaction's log, open until its body is read (`BackendClose`, `Timestamp
-/// BerespBody`, `Length`, `BereqAcct`, `End`).
-pub struct FetchLog {
-    vsl: crate::vsl::Buffer,
-    /// Bereq head and body bytes sent, beresp head bytes read.
-    acct: [u64; 3],
-    /// The connection the response came on.
-    close: Option<BackendClose>,
-    /// `vcl_backend_error` made the response: its failure's time is logged already, and its
-    /// body's length goes in `Length`.
-    errored: bool,
-    /// The body's bytes as the backend sent them, counted as they come (`BereqAcct`).
-    received: Option<Arc<std::sync::atomic::AtomicU64>>,
-}
-
-/// What `BackendClose` says of the connection a response came on once its body is read: its
-/// descriptor, its backend, and whether it goes back to the pool (`recycle`) or is closed.
-pub(crate) struct BackendClose {
-    pub(crate) fd: i32,
-    pub(crate) backend: Arc<crate::backend::Backend>,
-    pub(crate) reusable: bool,
-}
-
-impl BackendClose {
-    /// Logs it: the connection closed (`why`), or back in the pool.
-    fn log(&self, vsl: &mut crate::vsl::Buffer, why: Option<&str>) {
-        if let Some(mut r) = vsl.rec(crate::vsl::Tag::BackendClose) {
-            r.n(u64::try_from(self.fd).unwrap_or(0)).s(" ").s(&self.backend.name);
-            match why {
-                Some(why) => r.s(" close ").s(why),
-                None => r.s(" recycle"),
-            };
-        }
-    }
-}
-
-/// Why varnishd says it closed a backend connection the response or VCL asked to close.
-const REQUESTED_CLOSE: &str = "Backend/VCL requested close";
-
-impl FetchLog {
-    /// Ends it: the body was `body` bytes.
-    pub fn finish(mut self, log: &crate::vsl::Log, body: u64) {
-        use crate::vsl::Tag;
-        if !self.vsl.on() {
-            return;
-        }
-        let [h, b, rh] = self.acct;
-        if let Some(c) = self.close.filter(|_| rh > 0) {
-            c.log(&mut self.vsl, (!c.reusable).then_some(REQUESTED_CLOSE));
-        }
-        if !self.errored {
-            self.vsl.timestamp(if rh > 0 { "BerespBody" } else { "Error" }, crate::value::now());
-        }
-        if rh > 0 || self.errored {
-            self.vsl.nums(Tag::Length, &[crate::vsl::Num::U(body)]);
-        }
-        use crate::vsl::Num::U;
-        // (What came from the backend: nothing for a body vcl_backend_error made; as it came,
-        // before a gzip filter, for one counted.)
-        let body = match &self.received {
-            _ if self.errored => 0,
-            Some(counted) => counted.load(std::sync::atomic::Ordering::Relaxed),
-            None => body,
-        };
-        self.vsl.nums(Tag::BereqAcct, &[U(h), U(b), U(h + b), U(rh), U(body), U(rh + body)]);
-        self.vsl.commit(log);
-    }
 }
 
 /// What the fetch came to.
@@ -599,29 +535,6 @@ fn poll_data(body: &mut Body, cx: &mut Context<'_>) -> Poll<Option<Result<bytes:
     }
 }
 
-/// A backend transaction's first records: `Begin` (`bereq PARENT WHY`), `VCL_use` (the VCL
-/// named `vcl`; none for a retry, as varnishd logs it), `Timestamp Start`, the request line and
-/// headers.
-pub(crate) fn log_bereq(vsl: &mut crate::vsl::Buffer, b: &Bereq, why: &str, vcl: Option<&str>) {
-    use crate::vsl::Tag;
-    if !vsl.on() {
-        return;
-    }
-    if let Some(mut r) = vsl.rec(Tag::Begin) {
-        r.s("bereq ").n(b.parent).s(" ").s(why);
-    }
-    if let Some(name) = vcl {
-        vsl.add_str(Tag::VCL_use, name);
-    }
-    vsl.timestamp("Start", b.time);
-    vsl.add_str(Tag::BereqMethod, &b.method);
-    vsl.add_str(Tag::BereqURL, &b.url);
-    vsl.add_str(Tag::BereqProtocol, &b.proto);
-    for (name, value) in &b.headers {
-        vsl.add_header(Tag::BereqHeader, name.as_str(), value.as_bytes());
-    }
-}
-
 // === impl FetchTask ===
 
 impl<'a> FetchTask<'a> {
@@ -656,58 +569,6 @@ impl<'a> FetchTask<'a> {
     async fn run(&mut self) -> Outcome {
         self.log_begin();
         self.steps().await
-    }
-
-    /// Its log, to end when the body is read.
-    fn take_log(&mut self) -> FetchLog {
-        FetchLog {
-            vsl: std::mem::take(&mut self.vsl),
-            acct: self.acct,
-            close: self.close.take(),
-            errored: self.errored,
-            received: self.received.take(),
-        }
-    }
-
-    /// What varnishd logs once `vcl_backend_response` has returned: `Timestamp Process` and the
-    /// `Filters` the body goes through (whose changes to the headers follow).
-    fn log_processed(&mut self, filters: &str) {
-        if !self.vsl.on() {
-            return;
-        }
-        self.vsl.timestamp("Process", crate::value::now());
-        self.vsl.add_str(crate::vsl::Tag::Filters, filters);
-    }
-
-    /// Then the `Storage` the object goes to (Transient for a pass, a marker or a short-lived
-    /// object) and how the body comes (`Fetch_Body`).
-    fn log_stored(&mut self, beresp: &Beresp, kind: Kind, body_status: &str) {
-        use crate::vsl::Tag;
-        if !self.vsl.on() {
-            return;
-        }
-        let transient = kind != Kind::Normal || self.bereq.uncacheable || shortlived(self.params, beresp);
-        let store = match &beresp.storage {
-            Some(s) if !transient => s.name(),
-            _ => self.server.cache.transient().name(),
-        };
-        if let Some(mut r) = self.vsl.rec(Tag::Storage) {
-            r.s("malloc ").s(store);
-        }
-        if let Some(mut r) = self.vsl.rec(Tag::Fetch_Body) {
-            r.s(body_status).s(if beresp.do_stream { " stream" } else { " -" });
-        }
-    }
-
-    /// The log's first records: `Begin`, `Timestamp Start`, the request line and headers.
-    fn log_begin(&mut self) {
-        let b = &self.bereq;
-        let why = match (b.is_bgfetch, b.uncacheable) {
-            (true, _) => "bgfetch",
-            (false, true) => "pass",
-            (false, false) => "fetch",
-        };
-        log_bereq(&mut self.vsl, b, why, Some(&self.vcl.name));
     }
 
     /// The steps, from `vcl_backend_fetch` to the response or the failure.
@@ -990,34 +851,6 @@ impl<'a> FetchTask<'a> {
         self.bereq.headers.insert(hdr::X_VARNISH, xid);
         Step::Fetch
     }
-
-    /// A retry's log, as varnishd keeps it: this attempt's transaction ends (its connection
-    /// closed, `Timestamp Retry`, a `Link` to the next), and the next begins (`Begin bereq OLD
-    /// retry`) with the request as it goes again, its new `X-Varnish` logged as a change.
-    fn log_retry(&mut self, old: u64, xid: &HeaderValue) {
-        use crate::vsl::Tag;
-        let log = &self.server.registry.log;
-        if let Some(c) = self.close.take() {
-            c.log(&mut self.vsl, Some(REQUESTED_CLOSE));
-        }
-        self.vsl.timestamp("Retry", crate::value::now());
-        self.vsl.add_fmt(Tag::Link, format_args!("bereq {} retry", self.bereq.xid));
-        self.vsl.commit(log);
-        let mut b = crate::vsl::Buffer::new(log, self.bereq.xid, crate::vsl::Side::Backend);
-        // (Begun from the attempt before, now: `bereq.parent` and `bereq.time` as they were
-        // after.)
-        let kept = (
-            std::mem::replace(&mut self.bereq.parent, old),
-            std::mem::replace(&mut self.bereq.time, crate::value::now()),
-        );
-        log_bereq(&mut b, &self.bereq, "retry", None);
-        (self.bereq.parent, self.bereq.time) = kept;
-        for v in self.bereq.headers.get_all(hdr::X_VARNISH) {
-            b.add_header(Tag::BereqUnset, hdr::X_VARNISH.as_str(), v.as_bytes());
-        }
-        b.add_header(Tag::BereqHeader, hdr::X_VARNISH.as_str(), xid.as_bytes());
-        self.vsl = b;
-    }
 }
 
 /// `return (error([status[, reason]]))`: 503 "Backend fetch failed" without arguments, the
@@ -1030,24 +863,6 @@ fn error_args(h: &Handling) -> Step {
         None => crate::vrt::vars::reason_for(status).unwrap_or("Unknown HTTP Status").to_string(),
     };
     Step::Error(status, reason)
-}
-
-/// The headers the gzip filters may change on the way in.
-const CODED: [http::HeaderName; 4] =
-    [http::header::CONTENT_LENGTH, http::header::CONTENT_ENCODING, http::header::ETAG, http::header::VARY];
-
-/// `BerespProtocol`, `BerespStatus`, `BerespReason` and a `BerespHeader` per header: the
-/// response as `vcl_backend_response` or `vcl_backend_error` gets it.
-fn log_beresp_head(vsl: &mut crate::vsl::Buffer, beresp: &Beresp) {
-    use crate::vsl::Tag;
-    vsl.add_str(Tag::BerespProtocol, &beresp.proto);
-    if let Some(mut r) = vsl.rec(Tag::BerespStatus) {
-        r.n(u64::from(beresp.status));
-    }
-    vsl.add_str(Tag::BerespReason, &beresp.reason);
-    for (name, value) in &beresp.headers {
-        vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
-    }
 }
 
 /// The response `vcl_backend_error` starts from (spec §4.3).
