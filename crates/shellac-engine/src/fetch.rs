@@ -860,7 +860,7 @@ fn error_args(h: &Handling) -> Step {
     let status = u32::try_from(status.int()).unwrap_or(503);
     let reason = match h.args.get(1) {
         Some(v) => v.to_text(),
-        None => crate::vrt::vars::reason_for(status).unwrap_or("Unknown HTTP Status").to_string(),
+        None => crate::vrt::reason::of(status).to_string(),
     };
     Step::Error(status, reason)
 }

@@ -4,6 +4,7 @@
 
 pub mod cookies;
 pub mod filters;
+pub mod reason;
 pub mod timeouts;
 pub mod vars;
 

@@ -66,7 +66,7 @@ impl Task {
         let resp = Resp {
             status: u32::from(obj.head.status),
             // A standard phrase is borrowed, not copied for every hit.
-            reason: match crate::vrt::vars::reason_for(u32::from(obj.head.status)) {
+            reason: match crate::vrt::reason::standard(u32::from(obj.head.status)) {
                 Some(standard) if standard == obj.head.reason() => standard.into(),
                 _ => obj.head.reason().to_string().into(),
             },

@@ -13,7 +13,6 @@ use crate::body::Body;
 use crate::hdr;
 use crate::value::{http_date, now};
 use crate::vcl::Parts;
-use crate::vrt::vars::reason_for;
 use crate::vrt::Resp;
 
 impl Task {
@@ -23,7 +22,7 @@ impl Task {
         self.body = None;
         let status = if crate::vrt::vars::is_valid_status(i64::from(status)) { status } else { 503 };
         let reason: Cow<'static, str> =
-            if reason.is_empty() { reason_for(status).unwrap_or("Unknown HTTP Status").into() } else { reason.into() };
+            if reason.is_empty() { crate::vrt::reason::of(status).into() } else { reason.into() };
         let t = now();
         let mut resp = Resp { status, reason, proto: "HTTP/1.1".into(), time: t, ..Resp::default() };
         if let Ok(d) = HeaderValue::from_str(&http_date(t)) {

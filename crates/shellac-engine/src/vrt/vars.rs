@@ -365,8 +365,8 @@ fn log_change(ctx: &mut Ctx<'_>, tag: Tag) {
     }
 }
 
-/// A change of a response's status line: the status (and the standard reason it brought), the
-/// reason, or the protocol.
+/// A change of a response's status line: the status (and the reason it brought), the reason, or
+/// the protocol.
 fn log_status_change(
     vsl: &mut Buffer,
     tag: Tag,
@@ -377,9 +377,7 @@ fn log_status_change(
 ) {
     if tag == status_tag {
         vsl.add_fmt(tag, format_args!("{}", status % 1000));
-        if reason_for(status).is_some() {
-            vsl.add_str(reason_tag, reason);
-        }
+        vsl.add_str(reason_tag, reason);
     } else if tag == reason_tag {
         vsl.add_str(tag, reason);
     } else {
@@ -470,27 +468,21 @@ fn log_lines(vsl: &mut Buffer, tag: Tag, headers: &HeaderMap, name: &HeaderName)
     }
 }
 
-/// Sets a status; a standard code also rewrites the reason phrase.
+/// Sets a status, and the reason phrase with it (as varnishd does, for any code).
 fn set_status(status: &mut u32, reason: &mut Cow<'static, str>, v: &Value) -> Result<(), VclFail> {
     let n = v.int();
     if !is_valid_status(n) {
         return Err(VclFail(format!("illegal status {n}")));
     }
     *status = n as u32;
-    if let Some(r) = reason_for(*status) {
-        *reason = Cow::Borrowed(r);
-    }
+    // (Any status, listed or not: varnishd's phrase for it, "Unknown HTTP Status" at worst.)
+    *reason = Cow::Borrowed(super::reason::of(*status));
     Ok(())
 }
 
 /// A status VCL may use: 100–65535 with the last three digits at least 100 (the `VWXYZ` form).
 pub fn is_valid_status(n: i64) -> bool {
     (100..=65535).contains(&n) && n % 1000 >= 100
-}
-
-/// The standard reason phrase of a status (last three digits), if any.
-pub fn reason_for(status: u32) -> Option<&'static str> {
-    http::StatusCode::from_u16((status % 1000) as u16).ok().and_then(|s| s.canonical_reason())
 }
 
 fn backend(v: Value) -> BackendHandle {
