@@ -12,6 +12,7 @@ pub mod json;
 pub mod manager;
 pub mod metrics;
 pub mod params_cmd;
+pub mod process;
 pub mod proto;
 pub mod registrar;
 pub mod request;

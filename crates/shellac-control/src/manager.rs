@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use parking_lot::Mutex;
 use shellac_engine::server::Server;
 use shellac_engine::vcl::Vcl;
+use shellac_vcl::source::fnmatch;
 use shellac_vcl::{compile, Options, Resolver};
 
 use crate::fs::{FsLoader, SystemResolver};
@@ -308,17 +309,31 @@ impl Manager {
         Some(active.name.clone())
     }
 
-    /// `vcl.discard`
-    pub fn discard(&self, names: &[String]) -> Result<String, Failure> {
+    /// `vcl.discard PATTERN…`: every VCL and label the shell-style patterns match (varnishd
+    /// 7.1's `<name_pattern>`), or nothing at all: a pattern that matches none, or a match that
+    /// cannot go (active, labelled, returned to), fails the whole command.
+    pub fn discard(&self, patterns: &[String]) -> Result<String, Failure> {
         let active = self.active.lock().clone();
+        let names: Vec<String> = {
+            let vcls = self.vcls.lock();
+            let labels = self.labels.lock();
+            let all: Vec<&String> = vcls.iter().map(|l| &l.name).chain(labels.iter().map(|(l, _)| l)).collect();
+            let mut names = Vec::new();
+            for p in patterns {
+                let matched: Vec<&String> = all.iter().copied().filter(|n| fnmatch(p, n)).collect();
+                if matched.is_empty() {
+                    return Err((Status::Param, format!("No VCL name matches {p}")));
+                }
+                names.extend(matched.into_iter().filter(|n| !names.contains(*n)).cloned().collect::<Vec<_>>());
+            }
+            names
+        };
+        let names = &names[..];
         {
             let vcls = self.vcls.lock();
             let labels = self.labels.lock();
             for n in names {
                 let is_label = labels.iter().any(|(l, _)| l == n);
-                if !is_label && !vcls.iter().any(|l| &l.name == n) {
-                    return Err((Status::Param, format!("No VCL name matches {n}")));
-                }
                 if active.as_deref() == Some(n.as_str()) {
                     return Err((Status::Cant, format!("Cannot discard active VCL program {n}")));
                 }
@@ -327,6 +342,20 @@ impl Manager {
                 if !by.is_empty() {
                     let list: String = by.iter().map(|l| format!("\t{l}\n")).collect();
                     return Err((Status::Cant, format!("Cannot discard labeled VCL program {n}:\n{list}")));
+                }
+                // A label some other VCL returns to (`return (vcl(LABEL))`) stays while it is
+                // loaded: its requests would have nowhere to go.
+                let returning: Vec<&str> = vcls
+                    .iter()
+                    .filter(|l| !names.contains(&l.name) && l.vcl.program.returns_to.contains(n))
+                    .map(|l| l.name.as_str())
+                    .collect();
+                if is_label && !returning.is_empty() {
+                    let list: String = returning.iter().map(|l| format!("\t{l}\n")).collect();
+                    return Err((
+                        Status::Cant,
+                        format!("Cannot discard VCL label {n}, other VCLs depend on it:\n{list}"),
+                    ));
                 }
             }
         }
@@ -356,9 +385,54 @@ impl Manager {
             t.push('\n');
         }
         for (label, target) in &labels {
-            t.push_str(&format!("{}\tlabel\twarm\t{:6}\t{label}\t->\t{target}\n", status(label), 0));
+            // (And how many VCLs return to it, as varnishd says it.)
+            let returns = self.vcls.lock().iter().filter(|l| l.vcl.program.returns_to.contains(label)).count();
+            let returns = if returns > 0 { format!(" ({returns} return(vcl))") } else { String::new() };
+            t.push_str(&format!("{}\tlabel\twarm\t{:6}\t{label}\t->\t{target}{returns}\n", status(label), 0));
         }
         crate::vte::format(&t)
+    }
+
+    /// `vcl.deps [-j]`: every VCL and the labels it returns to (`return (vcl(LABEL))`), then
+    /// every label and the VCL it names; in text, one line a dependency (a name alone when it
+    /// has none), what it depends on in a column past the longest name.
+    pub fn deps(&self, args: &[String]) -> String {
+        use crate::json::string;
+        let vcls: Vec<(String, Vec<String>)> =
+            self.vcls.lock().iter().map(|l| (l.name.clone(), l.vcl.program.returns_to.clone())).collect();
+        let labels = self.labels.lock().clone();
+        if args.iter().any(|a| a == "-j") {
+            let item = |name: &str, deps: &[&str]| {
+                let deps = if deps.is_empty() {
+                    "[]".to_string()
+                } else {
+                    let list: Vec<String> = deps.iter().map(|d| format!("      {}", string(d))).collect();
+                    format!("[\n{}\n    ]", list.join(",\n"))
+                };
+                format!("  {{\n    \"name\": {},\n    \"deps\": {deps}\n  }}", string(name))
+            };
+            let items: Vec<String> = vcls
+                .iter()
+                .map(|(n, deps)| item(n, &deps.iter().map(String::as_str).collect::<Vec<_>>()))
+                .chain(labels.iter().map(|(l, t)| item(l, &[t.as_str()])))
+                .collect();
+            return format!("{}{}\n]\n", crate::json::header(1, "vcl.deps", args), items.join(",\n"));
+        }
+        let width =
+            vcls.iter().map(|(n, _)| n).chain(labels.iter().map(|(l, _)| l)).map(String::len).max().unwrap_or(0) + 3;
+        let mut out = String::new();
+        for (name, deps) in &vcls {
+            if deps.is_empty() {
+                out.push_str(&format!("{name}\n"));
+            }
+            for dep in deps {
+                out.push_str(&format!("{name:width$}{dep}\n"));
+            }
+        }
+        for (label, target) in &labels {
+            out.push_str(&format!("{label:width$}{target}\n"));
+        }
+        out
     }
 
     /// `vcl.list -j`

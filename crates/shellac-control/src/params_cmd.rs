@@ -63,6 +63,20 @@ pub fn set(m: &Manager, args: &[String]) -> Result<String, Failure> {
     Ok(String::new())
 }
 
+/// `param.reset PARAM`: back to its default (varnishd's, not a `-p` given at the start).
+pub fn reset(m: &Manager, args: &[String]) -> Result<String, Failure> {
+    let name = &args[0];
+    if name == "-j" {
+        return Err((Status::Unimplemented, "JSON unimplemented".into()));
+    }
+    let default =
+        Params::default().value(name).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{name}\".")))?;
+    let mut params = (*m.server.params()).clone();
+    params.set(name, &default).map_err(|e| (Status::Param, e.to_string()))?;
+    m.server.set_params(params);
+    Ok(String::new())
+}
+
 /// ` [seconds]`, or nothing for a parameter without a unit.
 fn units(d: &ParamDef) -> String {
     if d.units.is_empty() {

@@ -12,7 +12,7 @@ use shellac_engine::accept::Backoff;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::commands::{command, COMMANDS};
+use crate::commands::command;
 use crate::manager::{Manager, VclText};
 use crate::proto::{auth_digest, encode, encode_head, Status};
 
@@ -189,7 +189,14 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         }
         "status" => Ok("Child in state running".to_string()),
         "banner" => Ok(banner()),
-        "help" => Ok(help(args)),
+        "help" => crate::commands::help(args).ok_or_else(|| (Status::Unknown, UNKNOWN.to_string())),
+        "pid" => Ok(crate::process::pid(args)),
+        "panic.show" => crate::process::panic_show(),
+        "panic.clear" => crate::process::panic_clear(args),
+        "start" => crate::process::start(),
+        "stop" => crate::process::stop(),
+        "vcl.deps" => Ok(m.deps(args)),
+        "param.reset" => params_cmd::reset(m, args),
         "vcl.load" | "vcl.inline" => {
             let text =
                 if name == "vcl.load" { VclText::File(args[1].clone()) } else { VclText::Inline(args[1].clone()) };
@@ -327,16 +334,6 @@ fn ban_list(m: &Manager, args: &[String]) -> String {
         out.push_str(&format!("{:10.6} {:5} {flag}  {}{cluster}\n", b.time, b.refs, b.spec));
     }
     out
-}
-
-fn help(args: &[String]) -> String {
-    match args.iter().find(|a| *a != "-j") {
-        Some(name) => match command(name) {
-            Some(d) => format!("{}\n  {}\n", d.syntax, d.help),
-            None => format!("Unknown command '{name}'\n"),
-        },
-        None => COMMANDS.iter().map(|d| format!("{}\n", d.syntax)).collect(),
-    }
 }
 
 fn new_challenge() -> String {

@@ -96,6 +96,8 @@ pub(crate) struct Checker<'a, 'd> {
     pub(crate) vcl3_init: Vec<ir::Stmt>,
     /// The key expression of lowered Varnish 3 `client` and `hash` directors.
     pub(crate) vcl3_keys: HashMap<ObjId, ir::Expr>,
+    /// The labels `return (vcl(LABEL))` names.
+    pub(crate) returns_to: std::collections::BTreeSet<String>,
     /// The sub being checked.
     pub(crate) current: SubId,
     /// The type the expression being checked is wanted as (Varnish's `fmt`): a number with a
@@ -139,6 +141,7 @@ pub(crate) fn check(
         regex_index: HashMap::new(),
         vcl3_init: Vec::new(),
         vcl3_keys: HashMap::new(),
+        returns_to: std::collections::BTreeSet::new(),
         current: SubId(0),
         want: None,
     };
@@ -474,6 +477,7 @@ impl<'a> Checker<'a, '_> {
             methods,
             regexes: self.regexes,
             default_backend,
+            returns_to: self.returns_to.into_iter().collect(),
             imports: {
                 let mut v: Vec<&'static str> = self.imports.values().copied().collect();
                 v.sort_unstable();

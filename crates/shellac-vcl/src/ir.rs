@@ -58,6 +58,9 @@ pub struct Program {
     pub default_backend: BackendRef,
     /// The vmods it imports (by their own names, not aliases), sorted.
     pub imports: Vec<&'static str>,
+    /// The labels its `return (vcl(LABEL))` name, sorted: the VCLs it depends on (a label it
+    /// names cannot be discarded while it is loaded).
+    pub returns_to: Vec<String>,
 }
 
 /// A backend.

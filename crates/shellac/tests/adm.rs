@@ -366,6 +366,101 @@ fn labels_switch_and_protect_vcls() {
     assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"), "served through the label");
 }
 
+/// A label a loaded VCL returns to (`return (vcl(LABEL))`) cannot be discarded, and `vcl.deps`
+/// and `vcl.list` show who depends on whom, in varnishd's words and layout (checked on
+/// varnishd 7.1.1 with the same commands).
+#[test]
+fn vcl_deps_and_labels_that_vcls_return_to() {
+    let r = start();
+    let main = r.dir.join("main.vcl");
+    ok(&r, &["vcl.load", "t", main.to_str().expect("path")]);
+    ok(&r, &["vcl.label", "other", "t"]);
+    let text = std::fs::read_to_string(&main).expect("main.vcl");
+    let router = format!("{text}\nsub vcl_recv {{ if (req.http.host == \"x\") {{ return (vcl(other)); }} }}\n");
+    let path = r.dir.join("router.vcl");
+    std::fs::write(&path, router).expect("write router.vcl");
+    ok(&r, &["vcl.load", "r2", path.to_str().expect("path")]);
+    assert_eq!(ok(&r, &["vcl.deps"]), "boot\nt\nr2      other\nother   t\n\n");
+    let json: serde_json::Value = serde_json::from_str(&ok(&r, &["vcl.deps", "-j"])).expect("vcl.deps -j parses");
+    assert_eq!(json[0], 1);
+    assert_eq!(json[5], serde_json::json!({"name": "r2", "deps": ["other"]}));
+    assert_eq!(json[6], serde_json::json!({"name": "other", "deps": ["t"]}));
+    let list = ok(&r, &["vcl.list"]);
+    assert!(list.contains("other    ->    t (1 return(vcl))"), "{list}");
+    let kept = fails(&r, &["vcl.discard", "other"]);
+    assert!(
+        kept.contains("Cannot discard VCL label other, other VCLs depend on it:\n\tr2") && kept.contains("300"),
+        "{kept}"
+    );
+    // Once the VCL that returns to it goes, it can go too.
+    ok(&r, &["vcl.discard", "r2"]);
+    ok(&r, &["vcl.discard", "other"]);
+    assert_eq!(ok(&r, &["vcl.deps"]), "boot\nt\n\n");
+}
+
+/// `vcl.discard` takes shell-style patterns, all or nothing, as varnishd 7.1 does (the same
+/// commands checked on varnishd 7.1.1).
+#[test]
+fn vcl_discard_takes_patterns_all_or_nothing() {
+    let r = start();
+    let main = r.dir.join("main.vcl");
+    for name in ["v1", "v2", "v3", "w1"] {
+        ok(&r, &["vcl.load", name, main.to_str().expect("path")]);
+    }
+    ok(&r, &["vcl.label", "lv", "v3"]);
+    ok(&r, &["vcl.discard", "v[12]"]);
+    let names = |r: &Running| -> Vec<String> {
+        ok(r, &["vcl.list"]).lines().filter_map(|l| l.split_whitespace().nth(4).map(str::to_string)).collect()
+    };
+    assert_eq!(names(&r), ["boot", "v3", "w1", "lv"]);
+    let none = fails(&r, &["vcl.discard", "x*"]);
+    assert!(none.contains("No VCL name matches x*") && none.contains("106"), "{none}");
+    // `*` matches the active VCL too: nothing goes.
+    let all = fails(&r, &["vcl.discard", "*"]);
+    assert!(all.contains("Cannot discard active VCL program boot") && all.contains("300"), "{all}");
+    let half = fails(&r, &["vcl.discard", "w1", "nope"]);
+    assert!(half.contains("No VCL name matches nope"), "{half}");
+    assert_eq!(names(&r), ["boot", "v3", "w1", "lv"]);
+    ok(&r, &["vcl.discard", "w*"]);
+    // A label and the VCL it names go together.
+    ok(&r, &["vcl.discard", "lv", "v?"]);
+    assert_eq!(names(&r), ["boot"]);
+}
+
+/// The commands about the process, `param.reset` and `help`, as varnishd answers them.
+#[test]
+fn pid_panic_start_stop_param_reset_and_help() {
+    let r = start();
+    let pid = r.child.id();
+    assert_eq!(ok(&r, &["pid"]), format!("Master: {pid:>10}\nWorker: {pid:>10}\n\n"));
+    let json: serde_json::Value = serde_json::from_str(&ok(&r, &["pid", "-j"])).expect("pid -j parses");
+    assert_eq!(json[3], serde_json::json!({"master": pid, "worker": pid}));
+    let panic = fails(&r, &["panic.show"]);
+    assert!(panic.contains("Child has not panicked or panic has been cleared") && panic.contains("300"), "{panic}");
+    assert!(fails(&r, &["panic.clear"]).contains("No panic to clear"));
+    ok(&r, &["panic.clear", "-z"]);
+    assert!(fails(&r, &["start"]).contains("Child in state running"));
+    assert!(fails(&r, &["stop"]).contains("SIGTERM"));
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"), "still serving");
+    ok(&r, &["param.set", "default_ttl", "5"]);
+    ok(&r, &["param.reset", "default_ttl"]);
+    let ttl = ok(&r, &["param.show", "default_ttl"]);
+    assert!(ttl.starts_with("default_ttl\n        Value is: 120.000 [seconds] (default)\n"), "{ttl}");
+    let unknown = fails(&r, &["param.reset", "nope"]);
+    assert!(unknown.contains("Unknown parameter \"nope\".") && unknown.contains("106"), "{unknown}");
+    assert_eq!(ok(&r, &["help", "ban"]), "ban <field> <operator> <arg> [&& <field> <oper> <arg> ...]\nMark obsolete all objects where all the conditions match.\n\n");
+    let nope = fails(&r, &["help", "nope"]);
+    assert!(nope.contains("Unknown request.") && nope.contains("101"), "{nope}");
+    let help: serde_json::Value = serde_json::from_str(&ok(&r, &["help", "-j"])).expect("help -j parses");
+    let row = |name: &str| help.as_array().expect("list").iter().find(|c| c["request"] == name).cloned().expect(name);
+    assert_eq!(row("backend.list")["maxarg"], 2);
+    assert_eq!(row("backend.list")["json"], true);
+    assert_eq!(row("ban")["maxarg"], -1);
+    assert_eq!(row("param.show")["maxarg"], 2);
+    assert_eq!(row("help")["flags"], "i");
+    assert_eq!(row("vcl.load")["json"], false);
+}
+
 #[test]
 fn json_listings_parse_and_follow_varnishds_layout() {
     let r = start();

@@ -192,6 +192,7 @@ impl Checker<'_, '_> {
                         self.diags.push(d);
                         return None;
                     }
+                    self.returns_to.insert(label.name.clone());
                     Some(ir::Stmt::Return(Action::Vcl(label.name.clone()), span))
                 }
                 _ => {
