@@ -147,11 +147,15 @@ impl Manager {
             let (file, bytes) = match text {
                 VclText::Inline(src) => ("<vcl.inline>".to_string(), src.into_bytes()),
                 VclText::File(f) => {
-                    let path = find_vcl(&f, &opts).ok_or_else(|| {
-                        (Status::Param, format!("Cannot read file '{f}' (No such file or directory)"))
-                    })?;
-                    let bytes =
-                        std::fs::read(&path).map_err(|e| (Status::Param, format!("Cannot read file '{f}' ({e})")))?;
+                    // (As varnishd's compiler says it: the C library's words for the error.)
+                    let unread = |why: &str| {
+                        (
+                            Status::Param,
+                            format!("Message from VCC-compiler:\nCannot read file '{f}' ({why})\nRunning VCC-compiler failed, exited with 2\nVCL compilation failed"),
+                        )
+                    };
+                    let path = find_vcl(&f, &opts).ok_or_else(|| unread("No such file or directory"))?;
+                    let bytes = std::fs::read(&path).map_err(|e| unread(&strerror(&e)))?;
                     (path, bytes)
                 }
             };
@@ -192,7 +196,7 @@ impl Manager {
     pub fn use_vcl(&self, name: &str) -> Result<String, Failure> {
         let target = self.labels.lock().iter().find(|(l, _)| l == name).map(|(_, t)| t.clone());
         let vcl_name = target.as_deref().unwrap_or(name);
-        let vcl = self.vcl(vcl_name).ok_or_else(|| (Status::Param, format!("No VCL named {name} known")))?;
+        let vcl = self.vcl(vcl_name).ok_or_else(|| (Status::Param, format!("No VCL named {name} known\n")))?;
         // A cold VCL warms before it takes traffic.
         self.set_warm(vcl_name, true);
         self.server.use_vcl(vcl);
@@ -210,10 +214,10 @@ impl Manager {
             other => return Err((Status::Param, format!("State must be one of auto, cold or warm, not {other}"))),
         };
         if !self.vcls.lock().iter().any(|l| l.name == name) {
-            return Err((Status::Param, format!("No VCL named {name} known")));
+            return Err((Status::Param, format!("No VCL named {name} known\n")));
         }
         if state == "cold" && self.in_use().contains(&name.to_string()) {
-            return Err((Status::Cant, format!("Cannot set the active VCL {name} cold")));
+            return Err((Status::Cant, "Cannot set the active VCL cold.".to_string()));
         }
         if let Some(l) = self.vcls.lock().iter_mut().find(|l| l.name == name) {
             l.state = state;
@@ -277,7 +281,7 @@ impl Manager {
         if self.vcls.lock().iter().any(|l| l.name == label) {
             return Err((Status::Param, format!("{label} is a VCL, not a label")));
         }
-        let vcl = self.vcl(target).ok_or_else(|| (Status::Param, format!("No VCL named {target} known")))?;
+        let vcl = self.vcl(target).ok_or_else(|| (Status::Param, format!("No VCL named {target} known\n")))?;
         {
             let mut labels = self.labels.lock();
             match labels.iter_mut().find(|(l, _)| l == label) {
@@ -322,7 +326,7 @@ impl Manager {
             for p in patterns {
                 let matched: Vec<&String> = all.iter().copied().filter(|n| fnmatch(p, n)).collect();
                 if matched.is_empty() {
-                    return Err((Status::Param, format!("No VCL name matches {p}")));
+                    return Err((Status::Param, format!("No VCL name matches {p}\n")));
                 }
                 names.extend(matched.into_iter().filter(|n| !names.contains(*n)).cloned().collect::<Vec<_>>());
             }
@@ -501,4 +505,13 @@ pub fn find_vcl(file: &str, opts: &Options) -> Option<String> {
         .iter()
         .map(|dir| format!("{}/{file}", dir.trim_end_matches('/')))
         .find(|c| std::path::Path::new(c).exists())
+}
+
+/// An I/O error as strerror(3) words it (Rust adds ` (os error N)`).
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
 }

@@ -129,11 +129,15 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
             }
             continue;
         };
-        if args.len() < def.min || args.len() > def.max {
-            let (status, text) = if args.len() < def.min {
-                (Status::TooFew, "Too few parameters")
+        // (Counted as varnishd counts them: `-j` is not one, where the command takes it.)
+        let given = if def.json() { args.iter().filter(|a| *a != "-j").count() } else { args.len() };
+        let (min, max) = def.arg_range();
+        let (given, min) = (given as i64, min);
+        if given < min || (max >= 0 && given > max) {
+            let (status, text) = if given < min {
+                (Status::TooFew, "Too few parameters\n")
             } else {
-                (Status::TooMany, "Too many parameters")
+                (Status::TooMany, "Too many parameters\n")
             };
             write.write_all(&encode(status, text)).await?;
             if !authed {
@@ -181,7 +185,7 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
 pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, String) {
     let result = match name {
         "ping" if args.iter().any(|a| a == "-j") => {
-            Ok(format!("{} \"PONG\"\n]\n", crate::json::header(2, "ping", args).trim_end()))
+            Ok(format!("{} \"PONG\"\n\n]\n", crate::json::header(2, "ping", args).trim_end()))
         }
         "ping" => Ok(format!("PONG {} 1.0", unix_now())),
         "status" if args.iter().any(|a| a == "-j") => {

@@ -290,7 +290,12 @@ impl Params {
         let value = value.trim();
         match def.kind {
             ParamKind::Duration => {
-                let secs = parse_duration(value).ok_or_else(|| invalid(format!("Invalid number ({value})")))?;
+                // (A negative one is read, to be refused by the range with its message.)
+                let negative =
+                    || value.strip_prefix('-').and_then(parse_duration).filter(|_| def.min.is_some()).map(|s| -s);
+                let secs = parse_duration(value)
+                    .or_else(negative)
+                    .ok_or_else(|| invalid(format!("Invalid number ({value})")))?;
                 if let Some(min) = def.min.and_then(parse_duration) {
                     if secs < min {
                         return Err(invalid(format!("Must be greater or equal to {min:.3}")));

@@ -150,7 +150,10 @@ fn stock_varnishadm_authenticates_and_runs_commands() {
     let r = start();
     assert!(ok(&r, &["ping"]).starts_with("PONG "));
     let pj = ok(&r, &["ping", "-j"]);
-    assert!(pj.starts_with("[ 2, [\"ping\", \"-j\"], ") && pj.contains(", \"PONG\"\n]"), "{pj}");
+    assert!(
+        pj.starts_with("[ 2, [\"ping\", \"-j\"], ") && pj.contains(", \"PONG\"\n\n]"),
+        "{pj} (varnishd 7.1.1 puts an empty line before the bracket)"
+    );
     assert!(ok(&r, &["status", "-j"]).contains(", \"running\"\n]"));
     assert_eq!(ok(&r, &["status"]).trim(), "Child in state running");
     std::fs::write(r.dir.join("wrong"), "nope\n").expect("write");
@@ -451,6 +454,18 @@ fn pid_panic_start_stop_param_reset_and_help() {
     assert_eq!(ok(&r, &["help", "ban"]), "ban <field> <operator> <arg> [&& <field> <oper> <arg> ...]\nMark obsolete all objects where all the conditions match.\n\n");
     let nope = fails(&r, &["help", "nope"]);
     assert!(nope.contains("Unknown request.") && nope.contains("101"), "{nope}");
+    // Arguments counted as varnishd counts them (`-j` is none), and its messages.
+    for args in [&["pid", "x"][..], &["pid", "-j", "x"], &["status", "x"], &["vcl.list", "x"], &["ping", "1", "2"]] {
+        let many = fails(&r, args);
+        assert!(many.contains("Too many parameters\n") && many.contains("105"), "{args:?}: {many}");
+    }
+    let negative = fails(&r, &["param.set", "default_ttl", "-1"]);
+    assert!(negative.contains("Must be greater or equal to 0.000"), "{negative}");
+    let missing = fails(&r, &["vcl.load", "x", "/nonexistent/x.vcl"]);
+    assert!(
+        missing.contains("Message from VCC-compiler:\nCannot read file '/nonexistent/x.vcl' (No such file or directory)\nRunning VCC-compiler failed, exited with 2\nVCL compilation failed"),
+        "{missing}"
+    );
     let help: serde_json::Value = serde_json::from_str(&ok(&r, &["help", "-j"])).expect("help -j parses");
     let row = |name: &str| help.as_array().expect("list").iter().find(|c| c["request"] == name).cloned().expect(name);
     assert_eq!(row("backend.list")["maxarg"], 2);
@@ -499,7 +514,7 @@ fn unused_vcls_go_cold_after_vcl_cooldown_and_vcl_state_forces_it() {
     ok(&r, &["param.set", "vcl_cooldown", "1"]);
     ok(&r, &["vcl.load", "v2", r.dir.join("main.vcl").to_str().expect("path")]);
     let active = fails(&r, &["vcl.state", "boot", "cold"]);
-    assert!(active.contains("Cannot set the active VCL boot cold"), "{active}");
+    assert!(active.contains("Cannot set the active VCL cold."), "{active}");
     ok(&r, &["vcl.use", "v2"]);
     let cold = (0..60).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
