@@ -130,9 +130,8 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
             continue;
         };
         // (Counted as varnishd counts them: `-j` is not one, where the command takes it.)
-        let given = if def.json() { args.iter().filter(|a| *a != "-j").count() } else { args.len() };
+        let given = if def.json() { args.iter().filter(|a| *a != "-j").count() } else { args.len() } as i64;
         let (min, max) = def.arg_range();
-        let (given, min) = (given as i64, min);
         if given < min || (max >= 0 && given > max) {
             let (status, text) = if given < min {
                 (Status::TooFew, "Too few parameters\n")
