@@ -68,6 +68,9 @@ pub enum VclText {
 /// A failed command: its status and message.
 pub type Failure = (Status, String);
 
+/// varnishd's answer to a state that is not one.
+pub const BAD_STATE: &str = "State must be one of auto, cold or warm.";
+
 /// A compiled and loaded VCL with its files and its warnings.
 type Compiled = (Arc<Vcl>, Vec<(String, String)>, String);
 
@@ -211,7 +214,7 @@ impl Manager {
             "auto" => "auto",
             "cold" => "cold",
             "warm" => "warm",
-            other => return Err((Status::Param, format!("State must be one of auto, cold or warm, not {other}"))),
+            _ => return Err((Status::Param, BAD_STATE.to_string())),
         };
         if !self.vcls.lock().iter().any(|l| l.name == name) {
             return Err((Status::Param, format!("No VCL named {name} known\n")));
@@ -279,7 +282,7 @@ impl Manager {
     /// `vcl.label LABEL NAME`: creates or moves a label.
     pub fn label(&self, label: &str, target: &str) -> Result<String, Failure> {
         if self.vcls.lock().iter().any(|l| l.name == label) {
-            return Err((Status::Param, format!("{label} is a VCL, not a label")));
+            return Err((Status::Param, format!("{label} is not a label")));
         }
         let vcl = self.vcl(target).ok_or_else(|| (Status::Param, format!("No VCL named {target} known\n")))?;
         {

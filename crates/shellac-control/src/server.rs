@@ -203,7 +203,15 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
         "vcl.load" | "vcl.inline" => {
             let text =
                 if name == "vcl.load" { VclText::File(args[1].clone()) } else { VclText::Inline(args[1].clone()) };
-            m.load(&args[0], text).await
+            // The state it starts in (`auto` unless said), checked before anything is compiled.
+            match args.get(2).map(String::as_str) {
+                None | Some("auto") => m.load(&args[0], text).await,
+                Some(state @ ("cold" | "warm")) => match m.load(&args[0], text).await {
+                    Ok(out) => m.set_state(&args[0], state).map(|_| out),
+                    Err(e) => Err(e),
+                },
+                Some(_) => Err((Status::Param, crate::manager::BAD_STATE.to_string())),
+            }
         }
         "vcl.use" => m.use_vcl(&args[0]),
         "vcl.label" => m.label(&args[0], &args[1]),

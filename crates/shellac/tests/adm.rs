@@ -430,6 +430,26 @@ fn vcl_discard_takes_patterns_all_or_nothing() {
     assert_eq!(names(&r), ["boot"]);
 }
 
+/// `vcl.load`/`vcl.inline` take the state to start in, checked before anything is compiled
+/// (varnishd's answers to the same commands).
+#[test]
+fn vcl_load_takes_the_state_to_start_in() {
+    let r = start();
+    let main = r.dir.join("main.vcl");
+    // (One argument: varnishadm sends it as it is, the quotes included.)
+    let bad = fails(&r, &["vcl.inline x \"vcl 4.1; backend b none;\" bogus"]);
+    assert!(bad.contains("State must be one of auto, cold or warm.") && bad.contains("106"), "{bad}");
+    ok(&r, &["vcl.inline y \"vcl 4.1; backend b none;\" cold"]);
+    ok(&r, &["vcl.load", "z", main.to_str().expect("path"), "warm"]);
+    let list = ok(&r, &["vcl.list"]);
+    assert!(list.contains("available   cold    cold         0    y"), "{list}");
+    assert!(list.contains("available   warm    warm         0    z"), "{list}");
+    assert!(!list.contains(" x\n"), "{list}");
+    let state = fails(&r, &["vcl.state", "y", "bogus"]);
+    assert!(state.contains("State must be one of auto, cold or warm."), "{state}");
+    assert!(fails(&r, &["vcl.label", "boot", "y"]).contains("boot is not a label"));
+}
+
 /// The commands about the process, `param.reset` and `help`, as varnishd answers them.
 #[test]
 fn pid_panic_start_stop_param_reset_and_help() {
