@@ -12,7 +12,8 @@
 //!   ([`MAX_BANS`] is far below), so comparisons are modulo 2^32.
 //! - Only the oldest bans leave, and only when no object refers to them: every object's
 //!   position is in the list. The newest always stays (varnishd shows a completed ban from
-//!   boot until another comes).
+//!   boot). They leave at once; varnishd lets them go when its lurker next runs, which can be
+//!   `ban_lurker_age` later, so its `ban.list` shows them meanwhile (checked on 7.1.1).
 //! - A completed ban (the lurker tested every older object against it, or a newer identical
 //!   ban replaced it under `ban_dups`) has shed its expression and is never tested again.
 //!
