@@ -152,7 +152,9 @@ fn freshness(f: &Fields<'_>, now: f64, p: &TtlParams) -> Option<f64> {
         return Some(n);
     }
     let time = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).and_then(parse_rfc1123);
-    let expires = time(f.expires)?;
+    // (The epoch itself counts as no Expires: varnishd 7.1.1 reads a date that fails to parse
+    // as 0, and so skips both alike.)
+    let expires = time(f.expires).filter(|&e| e != 0.0)?;
     Some(match time(f.date) {
         Some(d) if expires < d => 0.0,
         Some(d) if (d - now).abs() >= p.clock_skew => expires - d,
@@ -293,6 +295,13 @@ mod tests {
             ),
             ("Expires before Date", 200, vec![("expires", date(-10.0)), ("date", date(0.0))], 0.0, 10.0),
             ("a bad Expires is ignored", 200, vec![("expires", "tomorrow".into())], 120.0, 10.0),
+            (
+                "an Expires at the epoch is ignored too (varnishd 7.1.1)",
+                200,
+                vec![("expires", "Thu, 01 Jan 1970 00:00:00 GMT".into())],
+                120.0,
+                10.0,
+            ),
             (
                 "max-age beats Expires",
                 200,
