@@ -652,3 +652,26 @@ async fn bereq_acct_counts_the_body_as_the_backend_sent_it_and_length_as_stored(
     assert_ne!(stored, acct[4], "stored gzipped");
     assert_eq!(data(Tag::Filters), " gzip");
 }
+
+/// A fetch with no body (`Content-Length: 0`) logs `Fetch_Body 0 none -`, as varnishd 7.1.1
+/// does (no body: nothing streamed), and the `Date` the fetch added to an answer without one
+/// is logged last of its headers.
+#[tokio::test]
+async fn an_empty_fetch_logs_no_body_and_the_date_it_was_given() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into()];
+        b.bytes = Some(Vec::new());
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    p.get("/unread").await;
+    let (start, _) = tags(&p, u64::MAX);
+    p.get("/empty").await;
+    let r = read(&p, start, 2).await;
+    let backend = r.txns.iter().find(|t| t.side == shellac_engine::vsl::Side::Backend).expect("the fetch");
+    let records = backend.records();
+    let data = |tag: Tag| records.iter().find(|(t, _)| *t == tag).map(|(_, d)| d.clone());
+    assert_eq!(data(Tag::Fetch_Body).as_deref(), Some("0 none -"));
+    let headers: Vec<&str> = records.iter().filter(|(t, _)| *t == Tag::BerespHeader).map(|(_, d)| d.as_str()).collect();
+    assert!(headers.last().is_some_and(|h| h.starts_with("date: ")), "{headers:?}");
+}

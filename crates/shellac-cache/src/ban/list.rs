@@ -132,7 +132,8 @@ impl Bans {
         Bans {
             list: Mutex::new(List { first: 0, entries, live: HashMap::new() }),
             head: AtomicU32::new(0),
-            counters: Counters::default(),
+            // (The ban from boot counts as added, as varnishd counts it.)
+            counters: Counters { added: AtomicU64::new(1), ..Counters::default() },
             dups: AtomicBool::new(true),
             added: tokio::sync::Notify::new(),
             max: AtomicUsize::new(MAX_BANS),

@@ -163,7 +163,9 @@ impl FetchTask<'_> {
             r.s("malloc ").s(store);
         }
         if let Some(mut r) = self.vsl.rec(Tag::Fetch_Body) {
-            r.s(body_status).s(if beresp.do_stream { " stream" } else { " -" });
+            // (No body, nothing to stream: varnishd says `-` whatever `do_stream` says.)
+            let stream = beresp.do_stream && body_status != "0 none";
+            r.s(body_status).s(if stream { " stream" } else { " -" });
         }
     }
 

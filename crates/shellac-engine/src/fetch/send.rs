@@ -149,7 +149,7 @@ pub(super) async fn send(
         _ if response.status == 204 => Main::Fetch204,
         _ if response.status < 200 => Main::Fetch1xx,
         Framing::Length(_) => Main::FetchLength,
-        Framing::Empty if response.headers.contains_key(http::header::CONTENT_LENGTH) => Main::FetchLength,
+        // (`Content-Length: 0` too: varnishd 7.1.1 counts and logs it as no body.)
         Framing::Empty => Main::FetchNone,
         Framing::Chunked => Main::FetchChunked,
         Framing::Close => Main::FetchEof,
@@ -158,10 +158,16 @@ pub(super) async fn send(
     let reusable = response.keep_alive() && framing != Framing::Close && request_sent;
     let mut beresp_headers = response.headers;
     hdr::filter(&mut beresp_headers, &hdr::BERESP_DROP_KEEP_AGE);
+    // An answer without a `Date` gets one, as varnishd gives it: VCL sees it, the object keeps
+    // it (a hit says when it was fetched, not when it was delivered).
+    if !beresp_headers.contains_key(http::header::DATE) {
+        if let Ok(date) = http::HeaderValue::from_str(&crate::value::http_date(now())) {
+            beresp_headers.append(http::header::DATE, date);
+        }
+    }
     // (varnishd's body statuses: `none` 0, `chunked` 2, `length` 3, `eof` 4.)
     let body_status = match framing {
         Framing::Length(_) => "3 length",
-        Framing::Empty if beresp_headers.contains_key(http::header::CONTENT_LENGTH) => "3 length",
         Framing::Empty => "0 none",
         Framing::Chunked => "2 chunked",
         Framing::Close => "4 eof",
