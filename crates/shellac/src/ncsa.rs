@@ -390,11 +390,9 @@ impl<S: Source> View<'_, S> {
 
     fn field(&self, out: &mut String, c: char, arg: Option<&str>, json: bool) {
         match c {
-            'b' => {
-                // CLF: `-` for no bytes on the client side.
-                let n = self.acct(5).filter(|n| *n > 0 || self.backend);
-                push_num(out, n, json);
-            }
+            // The body's bytes: `0` for none (a HEAD, a 304, a 204), `-` only without the
+            // accounting record (a pipe), as varnishncsa 7.1.1 writes them; not CLF's `-` for 0.
+            'b' => push_num(out, self.acct(5), json),
             'D' => push_num(out, self.duration().map(|d| format!("{:.0}", d * 1e6)), json),
             'T' if arg.is_none() => push_num(out, self.duration().map(|d| format!("{}", d as u64)), json),
             'T' => {
@@ -839,6 +837,17 @@ mod tests {
             let recs: Vec<(&str, &str)> = calls.iter().map(|c| ("VCL_call", *c)).collect();
             assert_eq!(f.line(&txn(1, 'c', &recs), false), *want, "{calls:?}");
         }
+    }
+
+    /// A 304 from the cache: varnishncsa 7.1.1 wrote `304 0` for these records.
+    #[test]
+    fn no_body_is_0_bytes_and_no_accounting_is_a_dash() {
+        let f = Format::parse("%s %b").expect("parses");
+        let not_modified =
+            txn(1, 'c', &[("Begin", "req 1 rxreq"), ("RespStatus", "304"), ("ReqAcct", "99 0 99 180 0 180")]);
+        assert_eq!(f.line(&not_modified, false), "304 0");
+        let piped = txn(1, 'c', &[("Begin", "req 1 rxreq"), ("PipeAcct", "99 0 99 180")]);
+        assert_eq!(f.line(&piped, false), "- -");
     }
 
     #[test]

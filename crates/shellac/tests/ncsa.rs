@@ -99,7 +99,7 @@ async fn each_kind_of_request_gives_its_line_on_each_side() {
             "miss miss 200 /after GET HTTP/1.1",
         ]
     );
-    // %b is the body's length (CLF: `-` when there is none, as for the pipe).
+    // %b is the body's length (`-` without the accounting, as for the pipe).
     let sizes = ncsa_lines(&p, &["-F", "%b %{Content-Length}o"], 6);
     for line in &sizes {
         let (b, cl) = line.split_once(' ').expect("two fields");
