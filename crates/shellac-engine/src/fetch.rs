@@ -366,24 +366,36 @@ fn revalidate(stale: &Object, bereq: &mut Bereq) -> bool {
     if let Some(lm) = lm {
         bereq.headers.insert(IF_MODIFIED_SINCE, lm);
     }
+    // (`X-Varnish` after the conditions, where varnishd has it.)
+    if conditional {
+        if let Some(xid) = bereq.headers.remove(crate::hdr::X_VARNISH) {
+            bereq.headers.append(crate::hdr::X_VARNISH, xid);
+        }
+    }
     conditional
 }
 
-/// A 304 merged into the stale object it confirms: a 200 with the object's headers, each header
-/// the 304 carries replacing the object's (framing and encoding aside), and the TTL worked out
-/// again from the result.
-fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) {
+/// A 304 merged into the stale object it confirms, as varnishd merges it: a 200 with the 304's
+/// headers (framing and encoding aside), then each of the object's that the 304 does not carry;
+/// the TTL worked out again from the result. What it took from the object, for the log.
+fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) -> Vec<(http::HeaderName, http::HeaderValue)> {
     use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
-    let mut headers = old.head.headers.to_map(0);
+    let framing = |n: &http::HeaderName| n == CONTENT_LENGTH || n == TRANSFER_ENCODING || n == CONTENT_ENCODING;
     let fresh = std::mem::take(&mut beresp.headers);
-    for name in fresh.keys() {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONTENT_ENCODING {
-            continue;
+    let mut headers = http::HeaderMap::with_capacity(fresh.len() + old.head.headers.len());
+    for (name, value) in &fresh {
+        if !framing(name) {
+            headers.append(name.clone(), value.clone());
         }
-        headers.remove(name);
-        for v in fresh.get_all(name) {
-            headers.append(name.clone(), v.clone());
+    }
+    let mut taken = Vec::new();
+    for (name, value) in &old.head.headers.to_map(0) {
+        if !headers.contains_key(name) || (framing(name) && !fresh.contains_key(name)) {
+            taken.push((name.clone(), value.clone()));
         }
+    }
+    for (name, value) in &taken {
+        headers.append(name.clone(), value.clone());
     }
     beresp.headers = headers;
     beresp.status = 200;
@@ -392,6 +404,7 @@ fn merge_304(beresp: &mut Beresp, old: &Object, params: &Params) {
     let ttl = shellac_cache::ttl::rfc_ttl(200, &beresp.headers, beresp.time, &params.ttl_params());
     beresp.t_origin = ttl.t_origin;
     (beresp.ttl, beresp.grace, beresp.keep) = (ttl.ttl, ttl.grace, ttl.keep);
+    taken
 }
 
 /// The store an object goes to (Varnish's `vbf_allocobj`): Transient for an uncacheable marker
@@ -667,7 +680,8 @@ impl<'a> FetchTask<'a> {
                 // The backend confirmed the stale object: a 200 with its body and headers,
                 // updated by the 304's (beresp.was_304).
                 Some(old) => {
-                    merge_304(&mut beresp, &old, self.params);
+                    let taken = merge_304(&mut beresp, &old, self.params);
+                    self.log_merged(&beresp, &taken);
                     revalidated = Some(old);
                 }
                 None => {
@@ -708,7 +722,7 @@ impl<'a> FetchTask<'a> {
                 }
                 // (The list only for the log: it reads the headers.)
                 let filters = if self.vsl.on() { crate::vrt::filters::beresp_list(&beresp) } else { "" };
-                self.log_processed(filters);
+                self.log_processed(filters, revalidated.is_none());
                 // (Watched only when a gzip filter may change them.)
                 let watch =
                     if filters.is_empty() { None } else { crate::vsl::Watch::of(&CODED, &beresp.headers, &self.vsl) };
@@ -734,7 +748,7 @@ impl<'a> FetchTask<'a> {
                         [crate::vsl::Tag::BerespHeader, crate::vsl::Tag::BerespUnset],
                     );
                 }
-                self.log_stored(&beresp, kind, sent.body_status);
+                self.log_stored(&beresp, kind, revalidated.is_none().then_some(sent.body_status));
                 let (body, plain_len) = if beresp.do_stream {
                     (body, None)
                 } else {

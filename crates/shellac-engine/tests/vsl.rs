@@ -675,3 +675,41 @@ async fn an_empty_fetch_logs_no_body_and_the_date_it_was_given() {
     let headers: Vec<&str> = records.iter().filter(|(t, _)| *t == Tag::BerespHeader).map(|(_, d)| d.as_str()).collect();
     assert!(headers.last().is_some_and(|h| h.starts_with("date: ")), "{headers:?}");
 }
+
+/// A revalidation's fetch logs the 304, its `TTL`, then the merge as varnishd 7.1.1 logs it:
+/// the status line it became (`200 OK`) and the headers taken from the stale object; no
+/// `Filters` and no `Fetch_Body` (the body is the stale object's). The conditions go before
+/// `X-Varnish` in the request.
+#[tokio::test]
+async fn a_revalidation_logs_the_merge_as_varnishd_does() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into(), "X-Stale-Only: 1".into()];
+        b.etag = Some("\"e1\"".into());
+    });
+    let vcl = "sub vcl_backend_response { set beresp.ttl = 1s; set beresp.grace = 0s; set beresp.keep = 30s; }\n";
+    let p = proxy(&vcl_for(&[&o], vcl)).await;
+    p.get("/unread").await;
+    let (start, _) = tags(&p, u64::MAX);
+    p.get("/r").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    p.get("/r").await;
+    let r = read(&p, start, 4).await;
+    let fetches: Vec<_> = r.txns.iter().filter(|t| t.side == shellac_engine::vsl::Side::Backend).collect();
+    assert_eq!(fetches.len(), 2);
+    let records = fetches[1].records();
+    let tags: Vec<&str> = records.iter().map(|(t, _)| t.name()).filter(|n| *n != "Timestamp").collect();
+    let ttl = tags.iter().position(|t| *t == "TTL").expect("TTL");
+    assert_eq!(&tags[ttl + 1..ttl + 4], ["BerespProtocol", "BerespStatus", "BerespReason"], "{tags:?}");
+    assert!(!tags.contains(&"Filters") && !tags.contains(&"Fetch_Body"), "{tags:?}");
+    let data = |tag: Tag| records.iter().filter(|(t, _)| *t == tag).map(|(_, d)| d.as_str()).collect::<Vec<_>>();
+    assert_eq!(data(Tag::BerespStatus), ["304", "200"]);
+    assert!(data(Tag::BerespHeader).contains(&"x-stale-only: 1"), "{:?}", data(Tag::BerespHeader));
+    let bereq = data(Tag::BereqHeader);
+    let (inm, xv) = (
+        bereq.iter().position(|h| h.starts_with("if-none-match:")).expect("conditional"),
+        bereq.iter().position(|h| h.starts_with("x-varnish:")).expect("x-varnish"),
+    );
+    assert!(inm < xv, "{bereq:?}");
+}

@@ -137,19 +137,39 @@ impl FetchTask<'_> {
         }
     }
 
-    /// What varnishd logs once `vcl_backend_response` has returned: `Timestamp Process` and the
-    /// `Filters` the body goes through (whose changes to the headers follow).
-    pub(super) fn log_processed(&mut self, filters: &str) {
+    /// What varnishd logs once `vcl_backend_response` has returned: `Timestamp Process` and, for
+    /// a body that comes from the backend (not a 304's, which the stale object gives), the
+    /// `Filters` it goes through (whose changes to the headers follow).
+    pub(super) fn log_processed(&mut self, filters: &str, fetched_body: bool) {
         if !self.vsl.on() {
             return;
         }
         self.vsl.timestamp("Process", crate::value::now());
-        self.vsl.add_str(crate::vsl::Tag::Filters, filters);
+        if fetched_body {
+            self.vsl.add_str(crate::vsl::Tag::Filters, filters);
+        }
+    }
+
+    /// A 304 merged into the stale object, as varnishd logs it after the 304's `TTL`: the status
+    /// line it became, and the headers it took from the object.
+    pub(super) fn log_merged(&mut self, beresp: &Beresp, taken: &[(http::HeaderName, HeaderValue)]) {
+        use crate::vsl::Tag;
+        if !self.vsl.on() {
+            return;
+        }
+        self.vsl.add_str(Tag::BerespProtocol, &beresp.proto);
+        if let Some(mut r) = self.vsl.rec(Tag::BerespStatus) {
+            r.n(u64::from(beresp.status));
+        }
+        self.vsl.add_str(Tag::BerespReason, &beresp.reason);
+        for (name, value) in taken {
+            self.vsl.add_header(Tag::BerespHeader, name.as_str(), value.as_bytes());
+        }
     }
 
     /// Then the `Storage` the object goes to (Transient for a pass, a marker or a short-lived
-    /// object) and how the body comes (`Fetch_Body`).
-    pub(super) fn log_stored(&mut self, beresp: &Beresp, kind: Kind, body_status: &str) {
+    /// object) and how the body comes (`Fetch_Body`; none for a 304's, from the stale object).
+    pub(super) fn log_stored(&mut self, beresp: &Beresp, kind: Kind, body_status: Option<&str>) {
         use crate::vsl::Tag;
         if !self.vsl.on() {
             return;
@@ -162,6 +182,7 @@ impl FetchTask<'_> {
         if let Some(mut r) = self.vsl.rec(Tag::Storage) {
             r.s("malloc ").s(store);
         }
+        let Some(body_status) = body_status else { return };
         if let Some(mut r) = self.vsl.rec(Tag::Fetch_Body) {
             // (No body, nothing to stream: varnishd says `-` whatever `do_stream` says.)
             let stream = beresp.do_stream && body_status != "0 none";
