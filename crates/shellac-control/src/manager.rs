@@ -327,11 +327,16 @@ impl Manager {
             let all: Vec<&String> = vcls.iter().map(|l| &l.name).chain(labels.iter().map(|(l, _)| l)).collect();
             let mut names = Vec::new();
             for p in patterns {
-                let matched: Vec<&String> = all.iter().copied().filter(|n| fnmatch(p, n)).collect();
-                if matched.is_empty() {
+                let mut matched = false;
+                for n in all.iter().filter(|n| fnmatch(p, n)) {
+                    matched = true;
+                    if !names.contains(*n) {
+                        names.push((*n).clone());
+                    }
+                }
+                if !matched {
                     return Err((Status::Param, format!("No VCL name matches {p}\n")));
                 }
-                names.extend(matched.into_iter().filter(|n| !names.contains(*n)).cloned().collect::<Vec<_>>());
             }
             names
         };

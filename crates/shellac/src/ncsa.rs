@@ -6,10 +6,7 @@
 //! varnishlog's query language; `-w FILE` writes to a file that SIGHUP reopens (logrotate).
 //! Times (`%t`) are in UTC.
 
-use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use shellac_engine::vsl::{Tag, TagSet};
@@ -18,8 +15,10 @@ use crate::cli::NcsaArgs;
 use crate::log::Txn;
 use crate::query::Selector;
 
+mod out;
 mod source;
 mod time;
+use out::Out;
 use source::{Packed, Source};
 use time::push_time;
 
@@ -522,54 +521,6 @@ fn wanted(t: &impl Source, client: bool, backend: bool) -> bool {
     }
 }
 
-/// Where lines go: standard output, or a file that SIGHUP reopens.
-enum Out {
-    Stdout,
-    File { path: String, file: std::fs::File, hup: Arc<AtomicBool> },
-}
-
-impl Out {
-    fn open(path: &str, append: bool) -> anyhow::Result<std::fs::File> {
-        let mut o = std::fs::OpenOptions::new();
-        o.create(true);
-        if append {
-            o.append(true);
-        } else {
-            o.write(true).truncate(true);
-        }
-        o.open(path).with_context(|| format!("-w {path}"))
-    }
-
-    fn write(&mut self, text: &str) -> anyhow::Result<()> {
-        match self {
-            Out::Stdout => crate::stdout(text)?,
-            Out::File { path, file, hup } => {
-                if hup.swap(false, Ordering::Relaxed) {
-                    // Rotated away: a new file under the same name (appended to, in case
-                    // it is already there).
-                    *file = Out::open(path, true)?;
-                }
-                file.write_all(text.as_bytes()).with_context(|| format!("writing {path}"))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Sets `flag` on each SIGHUP, from a thread of its own.
-fn on_hangup(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-    let mut hup = rt.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) })?;
-    std::thread::spawn(move || {
-        rt.block_on(async move {
-            while hup.recv().await.is_some() {
-                flag.store(true, Ordering::Relaxed);
-            }
-        })
-    });
-    Ok(())
-}
-
 /// Runs `shellac ncsa`.
 pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
     let text = match (&args.format, &args.format_file) {
@@ -583,14 +534,7 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
     let format = Format::parse(&text)?;
     let query = crate::query::parse_all(&args.query)?;
     let (client, backend) = (args.client || !args.backend, args.backend);
-    let mut out = match &args.write {
-        Some(path) if path != "-" => {
-            let hup = Arc::new(AtomicBool::new(false));
-            on_hangup(hup.clone())?;
-            Out::File { path: path.clone(), file: Out::open(path, args.append)?, hup }
-        }
-        _ => Out::Stdout,
-    };
+    let mut out = Out::of(args.write.as_deref(), args.append)?;
     // (A query may look at any record.)
     let (tags, stamps) = if query.is_some() { (TagSet::ALL, None) } else { (format.tags(), format.stamps()) };
     // On the server's machine, with no query and no `%{VSL:…}x`: lines made from the shared
