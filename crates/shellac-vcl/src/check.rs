@@ -7,7 +7,8 @@
 //!    call is recorded with the set of methods it is legal in.
 //! 4. `flow`: the call graph: recursion, reachability, and the recorded uses checked against every
 //!    method that can reach them (so a user sub is checked for each caller).
-//! 5. unused symbols (`vcc_err_unref`), then host resolution through the optional [`Resolver`].
+//! 5. unused symbols (`vcc_err_unref`; only when nothing else is wrong), then host resolution
+//!    through the optional [`Resolver`].
 //!
 //! Each pass reports every independent error and carries on; the program is built only when none
 //! was found.
@@ -58,6 +59,15 @@ pub(crate) enum Symbol {
     Acl(AclId),
     Sub(SubId),
     Object(ObjId),
+}
+
+/// `d` with the `known` name closest to `name` as a note, if one is close.
+pub(crate) fn with_suggestion(d: Diagnostic, name: &str, mut known: Vec<String>) -> Diagnostic {
+    known.sort();
+    match crate::suggest::closest(name, known.iter().map(String::as_str)) {
+        Some(c) => d.with_note(format!("did you mean '{c}'?"), None),
+        None => d,
+    }
 }
 
 /// What the checker knows of one subroutine name.
@@ -169,6 +179,19 @@ pub(crate) fn check(
 impl<'a> Checker<'a, '_> {
     pub(crate) fn error(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    /// An error about `name`, which nothing defines, with the `known` name closest to it as a
+    /// note when one is close (see [`crate::suggest`]): `did you mean 'X'?`.
+    pub(crate) fn error_unknown(&mut self, span: Span, msg: impl Into<String>, name: &str, known: Vec<String>) {
+        self.diags.push(with_suggestion(Diagnostic::error(span, msg), name, known));
+    }
+
+    /// The names of the symbols of one kind, sorted (the map's order is not stable).
+    pub(crate) fn names_of(&self, kind: impl Fn(&Symbol) -> bool) -> Vec<String> {
+        let mut v: Vec<String> = self.names.iter().filter(|(_, (s, _))| kind(s)).map(|(n, _)| n.clone()).collect();
+        v.sort();
+        v
     }
 
     pub(crate) fn is_builtin(&self, span: Span) -> bool {
@@ -382,8 +405,13 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// Pass 5a: unused backends, probes, ACLs and subroutines.
+    /// Pass 5a: unused backends, probes, ACLs and subroutines, once nothing else is wrong (as
+    /// varnishd checks them last): a backend with a bad field, or a sub a misspelt `call` does
+    /// not reach, is not reported twice.
     fn check_unused(&mut self, reach: &[Mask]) {
+        if self.diags.iter().any(Diagnostic::is_error) {
+            return;
+        }
         let default = self.declared_default_backend();
         let mut found: Vec<(Span, String)> = Vec::new();
         for (i, b) in self.backends.iter().enumerate() {

@@ -18,6 +18,7 @@ pub mod lexer;
 pub mod parser;
 pub mod regex;
 pub mod source;
+mod suggest;
 pub mod summary;
 pub mod symbols;
 pub mod token;

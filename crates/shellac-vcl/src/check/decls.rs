@@ -359,7 +359,8 @@ impl Checker<'_, '_> {
                 Some(*p)
             }
             None => {
-                self.error(id.span, format!("Unknown probe '{}'", id.name));
+                let probes = self.probe_names.keys().cloned().collect();
+                self.error_unknown(id.span, format!("Unknown probe '{}'", id.name), &id.name, probes);
                 None
             }
         }
@@ -478,7 +479,8 @@ impl Checker<'_, '_> {
                         BackendRef::Backend(b)
                     }
                     _ => {
-                        self.error(name.span, format!("Unknown backend '{}'", name.name));
+                        let backends = self.names_of(|s| matches!(s, Symbol::Backend(_)));
+                        self.error_unknown(name.span, format!("Unknown backend '{}'", name.name), &name.name, backends);
                         continue;
                     }
                 },

@@ -289,13 +289,18 @@ impl Checker<'_, '_> {
     fn unknown_name(&mut self, id: &ast::Ident) {
         let name = &id.name;
         let mut d = Diagnostic::error(id.span, format!("Unknown variable or symbol '{name}'"));
-        if let Some(pos) = name.find('-') {
-            if symbols::lookup_var(&name[..pos]).is_some() {
-                d = d.with_note(
-                    format!("'-' is part of names in VCL; write '{} - {}' to subtract", &name[..pos], &name[pos + 1..]),
-                    None,
-                );
-            }
+        let family = |prefix: &str| symbols::VARIABLES.iter().any(|d| d.ty == Type::Header && d.name == prefix);
+        let dash = name.find('-').filter(|pos| symbols::lookup_var(&name[..*pos]).is_some());
+        if let Some(pos) = dash {
+            d = d.with_note(
+                format!("'-' is part of names in VCL; write '{} - {}' to subtract", &name[..pos], &name[pos + 1..]),
+                None,
+            );
+        } else if family(&format!("{name}.")) {
+            d = d.with_note(format!("name the header: '{name}.NAME'"), None);
+        } else if !name.match_indices('.').any(|(i, _)| family(&name[..=i])) {
+            // (A typo, not a header of a family that exists: `req.http.a.b` has a bad name.)
+            d = super::with_suggestion(d, name, self.known_names(name));
         }
         if let Some(root) = name.split('.').next() {
             if (root == "std" || root == "directors") && !self.imports.contains_key(root) {
@@ -303,6 +308,23 @@ impl Checker<'_, '_> {
             }
         }
         self.diags.push(d);
+    }
+
+    /// What an unknown `name` may have meant: the variables of this VCL version (a header
+    /// family with the rest of `name` as its header), and the declared backends, ACLs and
+    /// objects.
+    fn known_names(&self, name: &str) -> Vec<String> {
+        // (`req.htpp.x-y`: its header is what follows the second dot.)
+        let header = name.splitn(3, '.').nth(2);
+        let mut known = self.names_of(|s| !matches!(s, super::Symbol::Sub(_)));
+        for d in symbols::VARIABLES.iter().filter(|d| d.availability.exists_in(self.version) && !d.name.contains('*')) {
+            match (d.ty, header) {
+                (Type::Header, Some(h)) => known.push(format!("{}{h}", d.name)),
+                (Type::Header, None) => {}
+                _ => known.push(d.name.to_string()),
+            }
+        }
+        known
     }
 
     /// Records that something at `span` is legal only in the methods of `mask`.
@@ -472,7 +494,8 @@ impl Checker<'_, '_> {
                 return Some(MatchTarget::Acl(acl));
             }
             if subject == Some(Type::Ip) {
-                self.error(id.span, format!("Unknown ACL '{}'", id.name));
+                let acls = self.names_of(|s| matches!(s, Symbol::Acl(_)));
+                self.error_unknown(id.span, format!("Unknown ACL '{}'", id.name), &id.name, acls);
                 return None;
             }
         }
@@ -521,7 +544,11 @@ impl Checker<'_, '_> {
                     return None;
                 }
                 None => {
-                    self.error(callee.span, format!("Unknown function or object '{name}'"));
+                    // (A misspelt vmod: `sdt.log`.)
+                    let vmods =
+                        self.imports.keys().map(|k| k.as_str()).chain(crate::vmods::KNOWN_VMODS.iter().copied());
+                    let known = vmods.map(|v| format!("{v}.{func}")).collect();
+                    self.error_unknown(callee.span, format!("Unknown function or object '{name}'"), name, known);
                     return None;
                 }
             };
@@ -534,7 +561,13 @@ impl Checker<'_, '_> {
                 return None;
             }
             let Some(def) = vmods::function(&full) else {
-                self.error(callee.span, format!("Unknown function '{name}' in vmod {vmod}"));
+                let prefix = format!("{vmod}.");
+                let known = vmods::FUNCTIONS
+                    .iter()
+                    .filter_map(|f| f.name.strip_prefix(&prefix))
+                    .map(|f| format!("{vmod_alias}.{f}"))
+                    .collect();
+                self.error_unknown(callee.span, format!("Unknown function '{name}' in vmod {vmod}"), name, known);
                 return None;
             };
             return self.func_call(def, callee, args, span);
@@ -542,7 +575,9 @@ impl Checker<'_, '_> {
         match vmods::function(name) {
             Some(def) => self.func_call(def, callee, args, span),
             None => {
-                self.error(callee.span, format!("Unknown function '{name}'"));
+                let known =
+                    vmods::FUNCTIONS.iter().filter(|f| !f.name.contains('.')).map(|f| f.name.to_string()).collect();
+                self.error_unknown(callee.span, format!("Unknown function '{name}'"), name, known);
                 None
             }
         }

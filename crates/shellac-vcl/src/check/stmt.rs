@@ -169,6 +169,8 @@ impl Checker<'_, '_> {
                     .join(", ")
             });
             let mut d = Diagnostic::error(name.span, format!("Unknown return action '{}'", name.name));
+            let actions = symbols::ACTIONS.iter().map(|a| a.name.to_string()).collect();
+            d = super::with_suggestion(d, &name.name, actions);
             if let (Some(list), Some(m)) = (here, self.subs[cur].method) {
                 d = d.with_note(format!("{} may return: {list}", m.name()), None);
             }
@@ -241,7 +243,9 @@ impl Checker<'_, '_> {
                 Some(ir::Stmt::Call(id, name.span))
             }
             _ => {
-                self.error(name.span, format!("Unknown subroutine '{}'", name.name));
+                let subs =
+                    self.names_of(|s| matches!(s, super::Symbol::Sub(id) if self.subs[id.0 as usize].method.is_none()));
+                self.error_unknown(name.span, format!("Unknown subroutine '{}'", name.name), &name.name, subs);
                 None
             }
         }
