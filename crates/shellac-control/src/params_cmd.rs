@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use shellac_engine::params::{ParamDef, ParamKind, Params, PARAMS};
+use shellac_engine::params::{self, ParamDef, ParamKind, Params};
 
 use crate::manager::{Failure, Manager};
 use crate::proto::Status;
@@ -23,12 +23,9 @@ pub fn show(m: &Manager, args: &[String]) -> Result<String, Failure> {
     }
     let params = m.server.params();
     let rows: Vec<&ParamDef> = match name {
-        None => PARAMS.iter().collect(),
-        Some("changed") => PARAMS.iter().filter(|d| !params.is_default(d.name)).collect(),
-        Some(n) => vec![PARAMS
-            .iter()
-            .find(|d| d.name == n)
-            .ok_or_else(|| (Status::Param, format!("Unknown parameter \"{n}\".")))?],
+        None => params::all(),
+        Some("changed") => params::all().into_iter().filter(|d| !params.is_default(d.name)).collect(),
+        Some(n) => vec![params::find(n).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{n}\".")))?],
     };
     if json {
         let items: Vec<String> = rows.iter().map(|d| json_item(&params, d)).collect();
@@ -69,8 +66,12 @@ pub fn reset(m: &Manager, args: &[String]) -> Result<String, Failure> {
     if name == "-j" {
         return Err((Status::Unimplemented, "JSON unimplemented".into()));
     }
-    let default =
+    let mut default =
         Params::default().value(name).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{name}\".")))?;
+    // (A set of switches is changed by what is given, not replaced: `default` puts it back.)
+    if params::find(name).is_some_and(|d| d.kind == ParamKind::Bits) {
+        default = "default".into();
+    }
     let mut params = (*m.server.params()).clone();
     params.set(name, &default).map_err(|e| (Status::Param, e.to_string()))?;
     m.server.set_params(params);
@@ -112,7 +113,7 @@ fn long_form(p: &Params, d: &ParamDef) -> String {
     }
     let _ = write!(out, "\n        {}\n\n", d.doc);
     if !d.used {
-        out.push_str("        NB: Shellac accepts this parameter and does not act on it yet.\n\n");
+        out.push_str("        NB: Shellac accepts this parameter, as varnishd's, and does not act on it.\n\n");
     }
     out
 }
@@ -123,9 +124,9 @@ fn json_item(p: &Params, d: &ParamDef) -> String {
     let value = p.value(d.name).unwrap_or_default();
     let json_value = match d.kind {
         ParamKind::Bool => (value == "on").to_string(),
-        ParamKind::Text => string(&value),
+        ParamKind::Text | ParamKind::Bits | ParamKind::Pool => string(&value),
         ParamKind::Bytes => shellac_engine::params::parse_bytes(&value).unwrap_or(0).to_string(),
-        ParamKind::Duration | ParamKind::Uint => value,
+        ParamKind::Duration | ParamKind::Uint | ParamKind::Double => value,
     };
     let mut out = format!(
         "  {{\n    \"name\": {},\n    \"implemented\": {},\n    \"value\": {json_value},\n",

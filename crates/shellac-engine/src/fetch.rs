@@ -737,6 +737,7 @@ impl<'a> FetchTask<'a> {
                             self.params.http_gzip_support,
                             beresp.do_gzip,
                             beresp.do_gunzip,
+                            u32::try_from(self.params.gzip_level).unwrap_or(9),
                         );
                         (if let Some(c) = codec { sent.body.filtered(c) } else { sent.body }, gzip)
                     }

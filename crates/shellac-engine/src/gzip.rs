@@ -21,9 +21,6 @@ use flate2::Compression;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, VARY};
 use http::{HeaderMap, HeaderValue};
 
-/// Varnish's `gzip_level` default.
-const LEVEL: u32 = 6;
-
 /// A body codec.
 pub enum Codec {
     /// `beresp.do_gzip`: plain in, gzip out.
@@ -66,9 +63,9 @@ pub enum GzipError {
 // === impl Codec ===
 
 impl Codec {
-    /// Packs a plain body.
-    pub fn gzip() -> Codec {
-        Codec::Gzip(GzEncoder::new(Vec::new(), Compression::new(LEVEL)), 0)
+    /// Packs a plain body at `level` (`gzip_level`: 0 stores, 9 packs hardest).
+    pub fn gzip(level: u32) -> Codec {
+        Codec::Gzip(GzEncoder::new(Vec::new(), Compression::new(level.min(9))), 0)
     }
 
     /// Unpacks a gzip body.
@@ -171,6 +168,7 @@ pub fn fetch_codec(
     support: bool,
     do_gzip: bool,
     do_gunzip: bool,
+    level: u32,
 ) -> (Option<Codec>, bool) {
     if empty || headers.get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() == b"0") {
         headers.remove(CONTENT_ENCODING);
@@ -190,7 +188,7 @@ pub fn fetch_codec(
         weaken_etag(headers);
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         vary_accept_encoding(headers);
-        return (Some(Codec::gzip()), true);
+        return (Some(Codec::gzip(level)), true);
     }
     if is_gzip {
         vary_accept_encoding(headers);
@@ -304,7 +302,7 @@ mod tests {
     fn codecs_round_trip_in_any_chunking() {
         let plain: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
         for step in [1, 7, 4096, 1 << 20] {
-            let (packed, n) = run(Codec::gzip(), &plain, step).unwrap();
+            let (packed, n) = run(Codec::gzip(6), &plain, step).unwrap();
             assert_eq!(n, Some(plain.len() as u64));
             assert!(packed.len() < plain.len() && packed.starts_with(&[0x1f, 0x8b]));
             let (unpacked, _) = run(Codec::gunzip(), &packed, step).unwrap();
@@ -312,6 +310,22 @@ mod tests {
             let (tested, n) = run(Codec::test(), &packed, step).unwrap();
             assert_eq!((tested, n), (packed.clone(), Some(plain.len() as u64)));
         }
+    }
+
+    #[test]
+    fn gzip_level_decides_how_hard_a_body_is_packed() {
+        let plain: Vec<u8> = (0..50_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let size = |level| run(Codec::gzip(level), &plain, 4096).unwrap().0.len();
+        // Level 0 stores (larger than the body, with gzip's framing); 9 packs at least as well as 1.
+        assert!(
+            size(0) > plain.len() && size(1) < plain.len() / 4 && size(9) <= size(1),
+            "{} {} {}",
+            size(0),
+            size(1),
+            size(9)
+        );
+        let (unpacked, _) = run(Codec::gunzip(), &run(Codec::gzip(0), &plain, 4096).unwrap().0, 4096).unwrap();
+        assert_eq!(unpacked, plain);
     }
 
     #[test]
@@ -353,38 +367,38 @@ mod tests {
         let etag = ("etag", "\"abc\"");
         // A gzip body kept: tested, Vary gains Accept-Encoding, nothing else changes.
         let mut m = h(&[("content-encoding", "gzip"), ("content-length", "43"), etag, ("vary", "Accept-Language")]);
-        let (c, gz) = fetch_codec(&mut m, false, true, false, false);
+        let (c, gz) = fetch_codec(&mut m, false, true, false, false, 6);
         assert!(matches!(c, Some(Codec::Test(_))) && gz);
         assert_eq!(m["vary"], "Accept-Language, Accept-Encoding");
         assert_eq!((m["etag"].as_bytes(), m["content-length"].as_bytes()), (&b"\"abc\""[..], &b"43"[..]));
         // do_gzip on a plain body.
         let mut m = h(&[("content-length", "1200"), etag]);
-        let (c, gz) = fetch_codec(&mut m, false, true, true, false);
+        let (c, gz) = fetch_codec(&mut m, false, true, true, false, 6);
         assert!(matches!(c, Some(Codec::Gzip(..))) && gz);
         assert_eq!((m["content-encoding"].as_bytes(), m["etag"].as_bytes()), (&b"gzip"[..], &b"W/\"abc\""[..]));
         assert_eq!(m["vary"], "Accept-Encoding");
         assert!(!m.contains_key("content-length"));
         // do_gunzip on a gzip body; with do_gzip too, gunzip wins (the body is not plain).
         let mut m = h(&[("content-encoding", "gzip"), ("content-length", "43"), etag]);
-        let (c, gz) = fetch_codec(&mut m, false, true, true, true);
+        let (c, gz) = fetch_codec(&mut m, false, true, true, true, 6);
         assert!(matches!(c, Some(Codec::Gunzip(_))) && !gz);
         assert_eq!(&m["etag"], &"W/\"abc\"");
         assert!(!m.contains_key("content-encoding") && !m.contains_key("content-length") && !m.contains_key("vary"));
         // do_gzip on gzip, do_gunzip on plain: nothing.
         let mut m = h(&[("content-length", "5"), etag]);
-        assert!(matches!(fetch_codec(&mut m, false, true, false, true), (None, false)));
+        assert!(matches!(fetch_codec(&mut m, false, true, false, true, 6), (None, false)));
         assert_eq!(m.len(), 2);
         // Another encoding is left alone.
         let mut m = h(&[("content-encoding", "br"), etag]);
-        assert!(matches!(fetch_codec(&mut m, false, true, true, true), (None, false)));
+        assert!(matches!(fetch_codec(&mut m, false, true, true, true, 6), (None, false)));
         assert_eq!(m.len(), 2);
         // No body: Content-Encoding goes.
         let mut m = h(&[("content-encoding", "gzip"), ("content-length", "0")]);
-        assert!(matches!(fetch_codec(&mut m, false, true, false, false), (None, false)));
+        assert!(matches!(fetch_codec(&mut m, false, true, false, false, 6), (None, false)));
         assert!(!m.contains_key("content-encoding"));
         // Without http_gzip_support a gzip body is still tested and marked.
         let mut m = h(&[("content-encoding", "gzip"), ("vary", "accept-encoding")]);
-        assert!(matches!(fetch_codec(&mut m, false, false, false, true), (Some(Codec::Test(_)), true)));
+        assert!(matches!(fetch_codec(&mut m, false, false, false, true, 6), (Some(Codec::Test(_)), true)));
         assert_eq!(&m["vary"], &"accept-encoding");
     }
 

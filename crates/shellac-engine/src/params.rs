@@ -2,6 +2,8 @@
 //! meanings, and the typed values the data path reads. Values use varnishd's units: durations
 //! in seconds (a unit suffix `ms s m h` is accepted), sizes in bytes (`k m g` suffixes).
 
+mod compat;
+
 use std::fmt;
 
 /// What kind of value a parameter takes.
@@ -17,6 +19,12 @@ pub enum ParamKind {
     Bytes,
     /// Free text (paths, lists).
     Text,
+    /// A number with a fraction and no unit.
+    Double,
+    /// A set of named switches (`+NAME`, `-NAME`, `none`, `default`; see [`ParamDef::bits`]).
+    Bits,
+    /// Three counts: `min_pool,max_pool,max_age`.
+    Pool,
 }
 
 /// A parameter's row.
@@ -40,6 +48,8 @@ pub struct ParamDef {
     pub doc: &'static str,
     /// Whether Shellac acts on it (the others are accepted for compatibility).
     pub used: bool,
+    /// For [`ParamKind::Bits`], the switches' names in varnishd's order.
+    pub bits: &'static [&'static str],
 }
 
 /// A parameter of `kind` in `units`, with its default and meaning; the range and flags are added
@@ -52,7 +62,7 @@ const fn p(
     used: bool,
     doc: &'static str,
 ) -> ParamDef {
-    ParamDef { name, default, kind, units, min: None, max: None, flags: &[], doc, used }
+    ParamDef { name, default, kind, units, min: None, max: None, flags: &[], doc, used, bits: &[] }
 }
 
 const fn secs(name: &'static str, default: &'static str, used: bool, doc: &'static str) -> ParamDef {
@@ -74,12 +84,36 @@ impl ParamDef {
         self.flags = flags;
         self
     }
+
+    const fn bits(mut self, names: &'static [&'static str]) -> ParamDef {
+        self.bits = names;
+        self
+    }
+
+    /// `vsl_mask` lists what is off (`-Debug`); the other sets of switches what is on.
+    fn bits_are_a_mask(&self) -> bool {
+        self.name == "vsl_mask"
+    }
+}
+
+/// Every parameter, in alphabetical order (`param.show` lists them so): those of [`PARAMS`] and
+/// varnishd's others, accepted for compatibility.
+pub fn all() -> Vec<&'static ParamDef> {
+    let mut v: Vec<&ParamDef> = PARAMS.iter().chain(compat::COMPAT).collect();
+    v.sort_by_key(|d| d.name);
+    v
+}
+
+/// The parameter called `name`.
+pub fn find(name: &str) -> Option<&'static ParamDef> {
+    PARAMS.iter().chain(compat::COMPAT).find(|d| d.name == name)
 }
 
 use ParamKind as K;
 
-/// Every parameter Shellac accepts (spec §6.1), in alphabetical order, with varnishd 7.1's units,
-/// ranges and flags.
+/// The parameters of spec §6.1 and Shellac's own, in alphabetical order, with varnishd 7.1's
+/// units, ranges and flags (the others varnishd has are in `params/compat.rs`; [`all`] lists
+/// both).
 pub const PARAMS: &[ParamDef] = &[
     secs("backend_idle_timeout", "60", true, "Idle backend connections are closed after this long.").min("1.000"),
     secs(
@@ -179,6 +213,12 @@ pub struct Params {
     pub http_req_hdr_len: u64,
     /// `http_req_size`
     pub http_req_size: u64,
+    /// `http_resp_hdr_len`: the longest backend response header line.
+    pub http_resp_hdr_len: u64,
+    /// `http_resp_size`: the largest backend response head.
+    pub http_resp_size: u64,
+    /// `gzip_level`: how hard `beresp.do_gzip` packs.
+    pub gzip_level: u64,
     /// `max_restarts`
     pub max_restarts: u64,
     /// `rush_exponent`: how many waiters each served waiter lets go.
@@ -250,6 +290,9 @@ impl Default for Params {
             http_max_hdr: 0,
             http_req_hdr_len: 0,
             http_req_size: 0,
+            http_resp_hdr_len: 0,
+            http_resp_size: 0,
+            gzip_level: 0,
             max_restarts: 0,
             rush_exponent: 0,
             max_retries: 0,
@@ -264,7 +307,7 @@ impl Default for Params {
             vcl_path: Vec::new(),
             others: Vec::new(),
         };
-        for def in PARAMS {
+        for def in all() {
             // The table's defaults are valid by construction (tested below).
             let _ = params.set(def.name, def.default);
         }
@@ -285,7 +328,7 @@ impl Params {
 
     /// Sets a parameter from its text form, within its range.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ParamError> {
-        let def = PARAMS.iter().find(|d| d.name == name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
+        let def = find(name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
         let invalid = |reason: String| ParamError::Invalid { name: name.to_string(), value: value.to_string(), reason };
         let value = value.trim();
         match def.kind {
@@ -299,6 +342,11 @@ impl Params {
                 if let Some(min) = def.min.and_then(parse_duration) {
                     if secs < min {
                         return Err(invalid(format!("Must be greater or equal to {min:.3}")));
+                    }
+                }
+                if let Some(max) = def.max.and_then(parse_duration) {
+                    if secs > max {
+                        return Err(invalid(format!("Must be less than or equal to {max:.3}")));
                     }
                 }
                 let slot = match name {
@@ -352,6 +400,9 @@ impl Params {
                     "http_max_hdr" => &mut self.http_max_hdr,
                     "http_req_hdr_len" => &mut self.http_req_hdr_len,
                     "http_req_size" => &mut self.http_req_size,
+                    "http_resp_hdr_len" => &mut self.http_resp_hdr_len,
+                    "http_resp_size" => &mut self.http_resp_size,
+                    "gzip_level" => &mut self.gzip_level,
                     "max_restarts" => &mut self.max_restarts,
                     "rush_exponent" => &mut self.rush_exponent,
                     "max_retries" => &mut self.max_retries,
@@ -380,8 +431,34 @@ impl Params {
             }
             ParamKind::Text => match name {
                 "vcl_path" => self.vcl_path = value.split(':').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                "h2_rxbuf_storage" if value != "Transient" && !value.starts_with('s') => {
+                    return Err(invalid(format!("unknown storage backend '{value}'")));
+                }
                 _ => self.keep(def, value),
             },
+            ParamKind::Double => {
+                let x: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|x: &f64| x.is_finite())
+                    .ok_or_else(|| invalid(format!("Invalid number ({value})")))?;
+                if def.min.and_then(|m| m.parse::<f64>().ok()).is_some_and(|m| x < m) {
+                    return Err(invalid(format!("Must be greater or equal to {}", def.min.unwrap_or_default())));
+                }
+                if def.max.and_then(|m| m.parse::<f64>().ok()).is_some_and(|m| x > m) {
+                    return Err(invalid(format!("Must be less than or equal to {}", def.max.unwrap_or_default())));
+                }
+                self.keep(def, value);
+            }
+            ParamKind::Bits => {
+                let now = self.value(name).unwrap_or_default();
+                let set = bits_apply(def, &now, value).map_err(invalid)?;
+                self.keep(def, &set);
+            }
+            ParamKind::Pool => {
+                pool_check(value).map_err(invalid)?;
+                self.keep(def, value);
+            }
         }
         Ok(())
     }
@@ -389,7 +466,7 @@ impl Params {
     /// The value in force, as `param.show` prints it (`3.500`, `32k`, `1.50k`, `on`), or `None`
     /// for an unknown name. Every row of [`PARAMS`] has one (a test sets and reads each).
     pub fn value(&self, name: &str) -> Option<String> {
-        let def = PARAMS.iter().find(|d| d.name == name)?;
+        let def = find(name)?;
         let secs = |v: f64| format!("{v:.3}");
         let onoff = |b: bool| if b { "on" } else { "off" }.to_string();
         Some(match name {
@@ -420,6 +497,9 @@ impl Params {
             "http_max_hdr" => self.http_max_hdr.to_string(),
             "http_req_hdr_len" => format_bytes(self.http_req_hdr_len),
             "http_req_size" => format_bytes(self.http_req_size),
+            "http_resp_hdr_len" => format_bytes(self.http_resp_hdr_len),
+            "http_resp_size" => format_bytes(self.http_resp_size),
+            "gzip_level" => self.gzip_level.to_string(),
             "max_restarts" => self.max_restarts.to_string(),
             "rush_exponent" => self.rush_exponent.to_string(),
             "max_retries" => self.max_retries.to_string(),
@@ -458,6 +538,72 @@ impl Params {
     }
 }
 
+/// A set of switches changed by `change` (`+a,-b`, `none`, `default`), from `now` as
+/// [`Params::value`] shows it, in the same form.
+fn bits_apply(def: &ParamDef, now: &str, change: &str) -> Result<String, String> {
+    let mask = def.bits_are_a_mask();
+    // (Each switch's name in the text: vsl_mask's tags in any case, as varnishd reads them.)
+    let index = |name: &str| def.bits.iter().position(|b| if mask { b.eq_ignore_ascii_case(name) } else { *b == name });
+    let parse = |text: &str| {
+        let mut on = vec![false; def.bits.len()];
+        for item in text.split(',') {
+            if let Some(i) = item.get(1..).and_then(index) {
+                on[i] = true;
+            }
+        }
+        on
+    };
+    let mut on = parse(now);
+    for item in change.split(',') {
+        match item {
+            "default" => on = parse(def.default),
+            "none" if !mask => on.fill(false),
+            _ => {
+                let (set, name) = match (item.strip_prefix('+'), item.strip_prefix('-')) {
+                    (Some(name), _) => (!mask, name),
+                    (_, Some(name)) => (mask, name),
+                    _ => return Err(format!("Missing '+' or '-' ({item})")),
+                };
+                let Some(i) = index(name) else {
+                    return Err(if mask {
+                        format!("Unknown VSL tag ({item})")
+                    } else {
+                        format!("Unknown {} bit ({item})", def.name)
+                    });
+                };
+                on[i] = set;
+            }
+        }
+    }
+    let sign = if mask { '-' } else { '+' };
+    let list: Vec<String> =
+        def.bits.iter().zip(&on).filter(|(_, on)| **on).map(|(b, _)| format!("{sign}{b}")).collect();
+    Ok(match (list.is_empty(), mask) {
+        (false, _) => list.join(","),
+        (true, false) => "none".to_string(),
+        (true, true) => "(all enabled)".to_string(),
+    })
+}
+
+/// Checks a memory pool's `min_pool,max_pool,max_age` as varnishd does.
+fn pool_check(value: &str) -> Result<(), String> {
+    let fields: Vec<&str> = value.split(',').map(str::trim).collect();
+    let [min, max, age] = fields[..] else {
+        return Err("Three fields required: min_pool, max_pool and max_age".to_string());
+    };
+    let mut n = [0.0; 3];
+    for (slot, f) in n.iter_mut().zip([min, max, age]) {
+        *slot = f.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("Not a number ({f})"))?;
+        if *slot < 0.0 {
+            return Err("Must be greater or equal to 0".to_string());
+        }
+    }
+    if n[0] > n[1] {
+        return Err("min_pool cannot be larger than max_pool".to_string());
+    }
+    Ok(())
+}
+
 /// A byte count as varnishd prints it: `0b`, `40000b`, `32k`, `1.50k`, `0.50M`, `1M`. A count
 /// that is not a multiple of 256 is in bytes; otherwise, unit by unit, a count that is a multiple
 /// of 256 but not of 1024 is shown in the next unit with two decimals, and one that is a multiple
@@ -487,6 +633,9 @@ impl fmt::Display for ParamKind {
             ParamKind::Bool => "bool",
             ParamKind::Bytes => "bytes",
             ParamKind::Text => "text",
+            ParamKind::Double => "double",
+            ParamKind::Bits => "switches",
+            ParamKind::Pool => "pool",
         })
     }
 }
@@ -537,48 +686,122 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// Why a value was refused (a test fails if it was not).
+    fn reason(r: Result<(), ParamError>) -> String {
+        match r {
+            Err(ParamError::Invalid { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn every_default_parses() {
         let mut p = Params::default();
-        for def in PARAMS {
+        for def in all() {
             p.set(def.name, def.default).unwrap_or_else(|e| panic!("{}: {e}", def.name));
+            assert!(p.is_default(def.name), "{}", def.name);
         }
         assert_eq!(p.connect_timeout, 3.5);
         assert_eq!(p.http_req_size, 32 * 1024);
         assert_eq!(p.max_retries, 4);
         assert!(p.vcc_err_unref);
         assert_eq!(p.vcl_path, ["/etc/varnish", "/usr/share/varnish/vcl"]);
+        // varnishd 7.1's whole list (but accept_filter, which it lacks on Linux too) and Shellac's
+        // two, in order, no name twice.
+        let names: Vec<&str> = all().iter().map(|d| d.name).collect();
+        assert_eq!(names.len(), 110, "{names:?}");
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
     }
 
     #[test]
     fn every_parameter_reads_back_what_was_set() {
-        // A value other than the default for each row, read back through `value`: no row can
-        // be missing from the getter (send_timeout once was).
-        for def in PARAMS {
+        // A value other than the default for each row, within its range, read back through
+        // `value`: no row can be missing from the getter (send_timeout once was).
+        for def in all() {
             let mut p = Params::default();
-            let (set, shown) = match def.kind {
-                ParamKind::Duration => ("1234.5", "1234.500"),
-                ParamKind::Uint => ("40000", "40000"),
-                ParamKind::Bytes => ("1.5k", "1.50k"),
-                ParamKind::Bool if p.value(def.name).as_deref() == Some("on") => ("off", "off"),
-                ParamKind::Bool => ("on", "on"),
-                ParamKind::Text => ("/x:/y", "/x:/y"),
+            let (set, shown): (String, String) = match def.kind {
+                ParamKind::Duration => {
+                    let s = def.max.and_then(parse_duration).map_or(1234.5, |m| m.min(1234.5));
+                    (s.to_string(), format!("{s:.3}"))
+                }
+                ParamKind::Uint => {
+                    let n = def.max.and_then(|m| m.parse::<u64>().ok()).map_or(40000, |m| m.min(40000));
+                    (n.to_string(), n.to_string())
+                }
+                ParamKind::Bytes => {
+                    let n = def.max.and_then(parse_bytes).map_or(5 << 20, |m| m.min(5 << 20));
+                    (n.to_string(), format_bytes(n))
+                }
+                ParamKind::Bool if p.value(def.name).as_deref() == Some("on") => ("off".into(), "off".into()),
+                ParamKind::Bool => ("on".into(), "on".into()),
+                ParamKind::Text => ("s0".into(), "s0".into()),
+                ParamKind::Double => ("0.5".into(), "0.5".into()),
+                ParamKind::Pool => ("1,2,3".into(), "1,2,3".into()),
+                ParamKind::Bits => {
+                    // (Each set's last switch, the other way from its default.)
+                    let last = def.bits[def.bits.len() - 1];
+                    let flip = def.default.contains(last) != (def.name == "vsl_mask");
+                    let shown = Params::default().value(def.name).unwrap_or_default();
+                    (format!("{}{last}", if flip { '-' } else { '+' }), shown)
+                }
             };
-            let set = if def.name == "http_max_hdr" { "40000" } else { set };
-            p.set(def.name, set).unwrap_or_else(|e| panic!("{}: {e}", def.name));
-            assert_eq!(p.value(def.name).as_deref(), Some(shown), "{}", def.name);
+            p.set(def.name, &set).unwrap_or_else(|e| panic!("{}: {e}", def.name));
+            if def.kind != ParamKind::Bits {
+                assert_eq!(p.value(def.name), Some(shown), "{}", def.name);
+            } else {
+                assert_ne!(p.value(def.name), Some(shown), "{}", def.name);
+            }
             assert!(!p.is_default(def.name), "{}", def.name);
             assert!(Params::default().is_default(def.name), "{}", def.name);
         }
     }
 
     #[test]
+    fn switches_and_pools_read_as_varnishd_reads_them() {
+        let mut p = Params::default();
+        assert_eq!(p.value("feature").as_deref(), Some("+validate_headers"));
+        p.set("feature", "+http2,-short_panic").unwrap();
+        assert_eq!(p.value("feature").as_deref(), Some("+http2,+validate_headers"));
+        p.set("feature", "none").unwrap();
+        assert_eq!(p.value("feature").as_deref(), Some("none"));
+        p.set("feature", "default").unwrap();
+        assert!(p.is_default("feature"));
+        assert_eq!(reason(p.set("feature", "http2")), "Missing '+' or '-' (http2)");
+        assert_eq!(reason(p.set("feature", "+http2,,+short_panic")), "Missing '+' or '-' ()");
+        assert_eq!(reason(p.set("feature", "+nosuch")), "Unknown feature bit (+nosuch)");
+        assert_eq!(reason(p.set("debug", "+foo")), "Unknown debug bit (+foo)");
+        // vsl_mask lists what is masked; + unmasks; its tags in any case; no `none`.
+        p.set("vsl_mask", "+debug,-Hash,+Hash").unwrap();
+        assert!(p.value("vsl_mask").is_some_and(|v| v.starts_with("-ObjProtocol,") && !v.contains("Hash")));
+        assert_eq!(reason(p.set("vsl_mask", "+Nosuch")), "Unknown VSL tag (+Nosuch)");
+        assert_eq!(reason(p.set("vsl_mask", "none")), "Missing '+' or '-' (none)");
+        let all_tags: Vec<String> = VSL_TAGS_FOR_TEST.iter().map(|t| format!("+{t}")).collect();
+        p.set("vsl_mask", &all_tags.join(",")).unwrap();
+        assert_eq!(p.value("vsl_mask").as_deref(), Some("(all enabled)"));
+        p.set("vsl_mask", "-Hash").unwrap();
+        assert_eq!(p.value("vsl_mask").as_deref(), Some("-Hash"));
+        // Pools and the one fraction.
+        assert_eq!(reason(p.set("pool_req", "10,100")), "Three fields required: min_pool, max_pool and max_age");
+        assert_eq!(reason(p.set("pool_req", "a,b,c")), "Not a number (a)");
+        assert_eq!(reason(p.set("pool_req", "100,10,10")), "min_pool cannot be larger than max_pool");
+        assert_eq!(reason(p.set("pool_req", "1,2,-3")), "Must be greater or equal to 0");
+        assert_eq!(reason(p.set("acceptor_sleep_decay", "2")), "Must be less than or equal to 1");
+        assert_eq!(reason(p.set("acceptor_sleep_decay", "x")), "Invalid number (x)");
+        assert_eq!(reason(p.set("tcp_keepalive_time", "8000")), "Must be less than or equal to 7200.000");
+        assert_eq!(reason(p.set("critbit_cooloff", "10")), "Must be greater or equal to 60.000");
+        assert_eq!(reason(p.set("thread_pools", "40")), "Must be no more than 32");
+        assert_eq!(reason(p.set("ping_interval", "2.5")), "Not a number (2.5)");
+        assert_eq!(reason(p.set("h2_rxbuf_storage", "foo")), "unknown storage backend 'foo'");
+        p.set("thread_pool_min", "200").unwrap();
+        assert_eq!(p.value("thread_pool_min").as_deref(), Some("200"));
+    }
+
+    /// The tags `vsl_mask` names (the table's own list, seen from here).
+    const VSL_TAGS_FOR_TEST: &[&str] = compat::VSL_TAGS;
+
+    #[test]
     fn ranges_are_varnishds_with_its_messages() {
         let mut p = Params::default();
-        let reason = |r: Result<(), ParamError>| match r {
-            Err(ParamError::Invalid { reason, .. }) => reason,
-            other => panic!("{other:?}"),
-        };
         assert_eq!(reason(p.set("http_req_size", "10")), "Must be at least 0.25k");
         assert_eq!(reason(p.set("http_max_hdr", "5")), "Must be at least 32");
         assert_eq!(reason(p.set("http_max_hdr", "100000")), "Must be no more than 65535");

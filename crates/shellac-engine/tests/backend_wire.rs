@@ -107,6 +107,23 @@ async fn malformed_backend_responses_are_503() {
 }
 
 #[tokio::test]
+async fn http_resp_size_and_http_resp_hdr_len_bound_the_backend_head() {
+    // A 10 KiB header line: over the 8 KiB line limit, under the 32 KiB head.
+    let long = format!("HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: 2\r\n\r\nok", "l".repeat(10 << 10));
+    let o = raw_origin(&long).await;
+    assert_eq!(proxy(&vcl_for(&[&o], "")).await.get(&unique()).await.status, 503, "default http_resp_hdr_len");
+    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.set("http_resp_hdr_len", "16k").unwrap()).await;
+    let r = p.get(&unique()).await;
+    assert_eq!((r.status, r.header("x-long").map(str::len)), (200, Some(10 << 10)));
+    // A head of 20 headers of 1 KiB: 20 KiB, under 32 KiB; refused below that.
+    let many: String = (0..20).map(|i| format!("X-{i}: {}\r\n", "m".repeat(1000))).collect();
+    let o = raw_origin(&format!("HTTP/1.1 200 OK\r\n{many}Content-Length: 2\r\n\r\nok")).await;
+    assert_eq!(proxy(&vcl_for(&[&o], "")).await.get(&unique()).await.status, 200);
+    let p = proxy_with(&vcl_for(&[&o], ""), |p| p.set("http_resp_size", "16k").unwrap()).await;
+    assert_eq!(p.get(&unique()).await.status, 503, "http_resp_size 16k");
+}
+
+#[tokio::test]
 async fn a_body_cut_short_truncates_the_client_response() {
     // Chunked, then EOF inside the second chunk: the client must not see a complete response.
     let o = Origin::start("cut").await;

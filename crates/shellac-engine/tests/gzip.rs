@@ -101,6 +101,22 @@ async fn do_gzip_packs_a_plain_body_once() {
 }
 
 #[tokio::test]
+async fn gzip_level_sets_how_hard_do_gzip_packs() {
+    let text = "a body that packs well. ".repeat(200);
+    let o = origin(text.clone().into_bytes(), &[]).await;
+    let vcl = vcl_for(&[&o], "sub vcl_backend_response { set beresp.do_gzip = true; }\n");
+    let mut sizes = Vec::new();
+    for level in ["0", "9"] {
+        let p = proxy_with(&vcl, |p| p.set("gzip_level", level).unwrap()).await;
+        let r = with_ae(&p, "GET", "/lvl", Some("gzip")).await;
+        assert_eq!((r.header("content-encoding"), gunzip(&r.body)), (Some("gzip"), text.clone()), "level {level}");
+        sizes.push(r.body.len());
+    }
+    // Level 0 stores the body as it is (in gzip's framing); level 9 packs it.
+    assert!(sizes[0] > text.len() && sizes[1] < text.len() / 10, "{sizes:?} for {}", text.len());
+}
+
+#[tokio::test]
 async fn do_gunzip_stores_the_body_plain() {
     let o = origin(gz(PLAIN.as_bytes()), &["Content-Encoding: gzip"]).await;
     let p = proxy(&vcl_for(&[&o], "sub vcl_backend_response { set beresp.do_gunzip = true; }\n")).await;

@@ -57,6 +57,11 @@ fn origin() -> u16 {
 }
 
 fn start() -> Running {
+    start_with(&[])
+}
+
+/// As [`start`], with these `-p NAME=VALUE` parameters.
+fn start_with(params: &[&str]) -> Running {
     let dir = std::env::temp_dir().join(format!("shellac-adm-{}-{}", std::process::id(), fastrand()));
     std::fs::create_dir_all(&dir).expect("dir");
     let port = origin();
@@ -75,10 +80,12 @@ fn start() -> Running {
     .expect("bad vcl");
     std::fs::write(dir.join("secret"), "s3cret\n").expect("secret");
     let (secret, main, work) = (dir.join("secret"), dir.join("main.vcl"), dir.join("work"));
-    serve_in(
-        dir,
-        &["-S".as_ref(), secret.as_os_str(), "-n".as_ref(), work.as_os_str(), "-f".as_ref(), main.as_os_str()],
-    )
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["-S".as_ref(), secret.as_os_str(), "-n".as_ref(), work.as_os_str(), "-f".as_ref(), main.as_os_str()];
+    for p in params {
+        args.extend([std::ffi::OsStr::new("-p"), std::ffi::OsStr::new(p)]);
+    }
+    serve_in(dir, &args)
 }
 
 /// Starts `shellac serve` on free ports with the extra arguments, and waits until it listens.
@@ -249,6 +256,13 @@ fn parameters_show_and_set() {
     assert!(unknown.contains("Unknown parameter \"nope\"."), "{unknown}");
 }
 
+/// `param.set NAME VALUE` fails with varnishd's message `why`, status 106 and what was tried.
+fn refused(r: &Running, name: &str, value: &str, why: &str) {
+    let out = fails(r, &["param.set", name, value]);
+    assert!(out.contains(why) && out.contains("error code 106"), "{name}={value}: {out}");
+    assert!(out.contains(&format!("(attempting to set param '{name}' to '{value}')")), "{out}");
+}
+
 #[test]
 fn r19_param_set_keeps_to_ranges_and_param_show_shows_the_value_in_force() {
     let r = start();
@@ -261,9 +275,7 @@ fn r19_param_set_keeps_to_ranges_and_param_show_shows_the_value_in_force() {
         ("max_retries", "-1", "Not a number (-1)"),
         ("prefer_ipv6", "maybe", "use \"on\" or \"off\""),
     ] {
-        let out = fails(&r, &["param.set", name, value]);
-        assert!(out.contains(why) && out.contains("error code 106"), "{name}={value}: {out}");
-        assert!(out.contains(&format!("(attempting to set param '{name}' to '{value}')")), "{out}");
+        refused(&r, name, value, why);
     }
     assert!(ok(&r, &["param.show", "http_req_size"]).contains("Value is: 32k [bytes] (default)"));
     // The value in force for every parameter (send_timeout once showed its default).
@@ -296,6 +308,47 @@ fn r19_param_set_keeps_to_ranges_and_param_show_shows_the_value_in_force() {
     let jc = ok(&r, &["param.show", "-j", "changed"]);
     assert_eq!(jc.matches("\"name\"").count(), 2, "{jc}");
     assert!(jc.contains("\"value\": 100.000,") && jc.contains("\"delayed_effect\""), "{jc}");
+}
+
+#[test]
+fn a_varnishd_command_lines_other_parameters_are_accepted_and_shown() {
+    // What production varnishd units pass: threads, workspaces, switches, pools.
+    let r = start_with(&[
+        "thread_pools=4",
+        "thread_pool_min=200",
+        "workspace_client=128k",
+        "feature=+http2",
+        "vsl_mask=-Hash,+Debug",
+        "pool_req=5,50,5",
+        "gzip_level=9",
+    ]);
+    let all = ok(&r, &["param.show"]);
+    assert!(all.contains("thread_pools                  4 [pools]\n"), "{all}");
+    assert!(all.contains("workspace_client              128k [bytes]\n"), "{all}");
+    assert!(all.contains("feature                       +http2,+validate_headers\n"), "{all}");
+    assert!(all.contains("gzip_level                    9\n"), "{all}");
+    let one = ok(&r, &["param.show", "thread_pool_min"]);
+    assert!(one.contains("Value is: 200 [threads]\n        Default is: 100\n        Minimum is: 5\n"), "{one}");
+    assert!(one.contains("NB: Shellac accepts this parameter, as varnishd's, and does not act on it."), "{one}");
+    let j = ok(&r, &["param.show", "-j", "thread_pools"]);
+    assert!(j.contains("\"implemented\": false,\n    \"value\": 4,"), "{j}");
+    assert!(ok(&r, &["param.show", "-j", "gzip_level"]).contains("\"implemented\": true,"));
+    // varnishd's checks and messages.
+    for (name, value, why) in [
+        ("thread_pools", "40", "Must be no more than 32"),
+        ("feature", "+nosuch", "Unknown feature bit (+nosuch)"),
+        ("feature", "http2", "Missing '+' or '-' (http2)"),
+        ("vsl_mask", "+Nosuch", "Unknown VSL tag (+Nosuch)"),
+        ("pool_req", "10,100", "Three fields required: min_pool, max_pool and max_age"),
+        ("tcp_keepalive_time", "8000", "Must be less than or equal to 7200.000"),
+    ] {
+        refused(&r, name, value, why);
+    }
+    // A set of switches goes back to its default with param.reset.
+    ok(&r, &["param.reset", "feature"]);
+    assert!(ok(&r, &["param.show", "feature"]).contains("Value is: +validate_headers (default)"));
+    // The proxy serves as ever.
+    assert!(http_get(&r.proxy, "/").starts_with("HTTP/1.1 200"));
 }
 
 #[test]

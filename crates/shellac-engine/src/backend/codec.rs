@@ -18,6 +18,25 @@ use crate::hdr;
 /// The most header lines a response head may have however `http_max_hdr` is set.
 pub const MAX_HEADERS: usize = 256;
 
+/// What a backend's response head may hold, as the parameters say (a head past them fails the
+/// fetch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// Header lines (`http_max_hdr`, at most [`MAX_HEADERS`]).
+    pub headers: usize,
+    /// The whole head (`http_resp_size`).
+    pub bytes: usize,
+    /// One header line, `name: value` (`http_resp_hdr_len`).
+    pub line: usize,
+}
+
+impl Default for HeadLimits {
+    /// varnishd's defaults: 64 lines, 32 KiB, 8 KiB a line.
+    fn default() -> Self {
+        HeadLimits { headers: 64, bytes: 32 << 10, line: 8 << 10 }
+    }
+}
+
 /// How the request body goes on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReqFraming {
@@ -114,7 +133,8 @@ impl Head {
 
 /// Parses a response head from the start of `buf` and removes it from there: `Ok(None)` when
 /// more bytes are needed (nothing removed). Header values share `buf`'s memory.
-pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>, String> {
+pub fn parse_head(buf: &mut BytesMut, limits: HeadLimits) -> Result<Option<Head>, String> {
+    let max_headers = limits.headers;
     // Header slots left uninitialised: httparse fills what it uses (no 8 KiB memset per head).
     let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let slots = &mut storage[..max_headers.clamp(1, MAX_HEADERS)];
@@ -148,6 +168,9 @@ pub fn parse_head(buf: &mut BytesMut, max_headers: usize) -> Result<Option<Head>
         &mut large
     };
     for (h, at) in resp.headers.iter().zip(spans.iter_mut()) {
+        if h.name.len() + 2 + h.value.len() > limits.line {
+            return Err(format!("header line longer than {} bytes ({})", limits.line, h.name));
+        }
         // httparse's names and values lie in the buffer, but an empty value may not.
         let value = span(h.value).or(h.value.is_empty().then_some((0, 0)));
         match (span(h.name.as_bytes()), value) {
@@ -407,7 +430,7 @@ mod tests {
 
     fn head(raw: &str) -> Head {
         let mut buf = BytesMut::from(raw);
-        parse_head(&mut buf, 64).unwrap().unwrap()
+        parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap()
     }
 
     fn decode_all(framing: Framing, pieces: &[&[u8]]) -> Result<(Vec<u8>, bool), String> {
@@ -462,7 +485,7 @@ mod tests {
     #[test]
     fn parses_a_head_and_leaves_the_body_in_the_buffer() {
         let mut buf = BytesMut::from("HTTP/1.1 203 Odd Reason\r\nA: 1\r\nb:  two \r\nA: 3\r\n\r\nbody");
-        let h = parse_head(&mut buf, 64).unwrap().unwrap();
+        let h = parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap();
         assert_eq!((h.status, h.reason.as_ref(), h.version), (203, "Odd Reason", Version::HTTP_11));
         assert_eq!(h.headers.get_all("a").iter().collect::<Vec<_>>(), ["1", "3"]);
         assert_eq!(h.headers["b"], "two");
@@ -472,7 +495,7 @@ mod tests {
     #[test]
     fn empty_header_values_are_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Sp:   \r\nZ: z\r\n\r\n");
-        let h = parse_head(&mut buf, 64).unwrap().unwrap();
+        let h = parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap();
         assert_eq!(h.headers["x-empty"], "");
         assert_eq!(h.headers["x-sp"], "");
         assert_eq!(h.headers["z"], "z");
@@ -486,7 +509,7 @@ mod tests {
         }
         text.push_str("\r\nbody");
         let mut buf = BytesMut::from(text.as_str());
-        let h = parse_head(&mut buf, 64).unwrap().unwrap();
+        let h = parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap();
         assert_eq!(h.headers.len(), SMALL_HEAD + 8);
         let x3: Vec<_> = h.headers.get_all("x-3").iter().map(|v| v.to_str().unwrap().to_string()).collect();
         let want: Vec<_> = (0..SMALL_HEAD + 8).filter(|i| i % 5 == 3).map(|i| format!("v{i}")).collect();
@@ -497,21 +520,26 @@ mod tests {
     #[test]
     fn a_standard_reason_is_not_copied_and_another_is_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 404 Not Found\r\n\r\n");
-        assert!(matches!(parse_head(&mut buf, 64).unwrap().unwrap().reason, Cow::Borrowed("Not Found")));
+        assert!(matches!(
+            parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap().reason,
+            Cow::Borrowed("Not Found")
+        ));
         let mut buf = BytesMut::from("HTTP/1.1 404 Nope\r\n\r\n");
-        assert_eq!(parse_head(&mut buf, 64).unwrap().unwrap().reason, "Nope");
+        assert_eq!(parse_head(&mut buf, HeadLimits::default()).unwrap().unwrap().reason, "Nope");
     }
 
     #[test]
     fn a_partial_head_asks_for_more_and_garbage_is_an_error() {
         let partial = "HTTP/1.1 200 OK\r\nA: 1\r\n";
         let mut buf = BytesMut::from(partial);
-        assert!(parse_head(&mut buf, 64).unwrap().is_none());
+        assert!(parse_head(&mut buf, HeadLimits::default()).unwrap().is_none());
         assert_eq!(buf.len(), partial.len(), "nothing consumed");
         let mut buf = BytesMut::from("SSH-2.0-OpenSSH\r\n\r\n");
-        assert!(parse_head(&mut buf, 64).unwrap_err().contains("malformed"));
+        assert!(parse_head(&mut buf, HeadLimits::default()).unwrap_err().contains("malformed"));
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
-        assert!(parse_head(&mut buf, 2).unwrap_err().contains("more than 2"));
+        assert!(parse_head(&mut buf, HeadLimits { headers: 2, ..HeadLimits::default() })
+            .unwrap_err()
+            .contains("more than 2"));
     }
 
     #[test]

@@ -17,12 +17,9 @@ use tokio::io::{AsyncWrite as _, AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::codec::{self, Head, ReqFraming};
+use super::codec::{self, Head, HeadLimits, ReqFraming};
 use crate::body::{Body, BodyError};
 use crate::deadline::Deadline;
-
-/// The largest response head accepted (Varnish's `http_resp_size` default).
-pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// How much the read buffer grows by.
 const READ_CHUNK: usize = 8 * 1024;
@@ -149,7 +146,7 @@ impl Conn {
         head: impl FnOnce(&mut Vec<u8>),
         framing: ReqFraming,
         body: Body,
-        max_headers: usize,
+        limits: HeadLimits,
         start: Instant,
         timeouts: ExchangeTimeouts,
     ) -> Result<Exchanged, ExchangeError> {
@@ -160,7 +157,7 @@ impl Conn {
         if framing != ReqFraming::Empty {
             let mut send = Send { body, framing, early: None, sent: 0, written: 0, done: false };
             deadline.set(after(Instant::now(), timeouts.send_idle));
-            let early = poll_fn(|cx| wire.poll_send(cx, &mut send, max_headers, deadline, timeouts.send_idle)).await;
+            let early = poll_fn(|cx| wire.poll_send(cx, &mut send, limits, deadline, timeouts.send_idle)).await;
             // A large upload's (or head's) buffer is not kept for the life of the connection.
             if wire.wbuf.capacity() > 2 * READ_CHUNK {
                 wire.wbuf = Vec::new();
@@ -175,7 +172,7 @@ impl Conn {
         }
         let mut exchange = std::pin::pin!(async {
             wire.flush().await?;
-            wire.read_head(max_headers).await
+            wire.read_head(limits).await
         });
         poll_fn(|cx| {
             if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
@@ -246,13 +243,13 @@ impl Wire {
         &mut self,
         cx: &mut Context<'_>,
         send: &mut Send,
-        max_headers: usize,
+        limits: HeadLimits,
         idle: &mut Deadline,
         send_idle: Duration,
     ) -> Poll<Result<Option<Exchanged>, ExchangeError>> {
         loop {
             if send.early.is_none() {
-                match self.poll_head(cx, max_headers) {
+                match self.poll_head(cx, limits) {
                     // A refusal (413, 401, …) or an answer that closes: the rest would be wasted.
                     Poll::Ready(Ok(head)) if head.status >= 400 || !head.keep_alive() => {
                         return Poll::Ready(Ok(Some(Exchanged { head, request_sent: false, body_sent: send.sent })));
@@ -280,7 +277,7 @@ impl Wire {
                         // A backend that answered and closed: its answer may be waiting.
                         let head = match send.early.take() {
                             Some(head) => Some(head),
-                            None => self.take_head(max_headers).ok().flatten(),
+                            None => self.take_head(limits).ok().flatten(),
                         };
                         return Poll::Ready(match head {
                             Some(head) => Ok(Some(Exchanged { head, request_sent: false, body_sent: send.sent })),
@@ -353,9 +350,9 @@ impl Wire {
     }
 
     /// Reads until a final response head is complete (1xx skipped).
-    fn poll_head(&mut self, cx: &mut Context<'_>, max_headers: usize) -> Poll<Result<Head, String>> {
+    fn poll_head(&mut self, cx: &mut Context<'_>, limits: HeadLimits) -> Poll<Result<Head, String>> {
         loop {
-            if let Some(head) = self.take_head(max_headers)? {
+            if let Some(head) = self.take_head(limits)? {
                 return Poll::Ready(Ok(head));
             }
             match std::task::ready!(self.poll_fill(cx)) {
@@ -373,19 +370,19 @@ impl Wire {
     }
 
     /// A final response head from what was read, if it is complete; 1xx heads are skipped.
-    fn take_head(&mut self, max_headers: usize) -> Result<Option<Head>, String> {
+    fn take_head(&mut self, limits: HeadLimits) -> Result<Option<Head>, String> {
         while !self.rbuf.is_empty() {
             let before = self.rbuf.len();
-            let parsed = codec::parse_head(&mut self.rbuf, max_headers)?;
-            if before - self.rbuf.len() > MAX_HEAD_BYTES {
-                return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"));
+            let parsed = codec::parse_head(&mut self.rbuf, limits)?;
+            if before - self.rbuf.len() > limits.bytes {
+                return Err(format!("response head larger than {} bytes", limits.bytes));
             }
             match parsed {
                 // 100 Continue and the like: the final response follows.
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => continue,
                 Some(head) => return Ok(Some(head)),
-                None if self.rbuf.len() > MAX_HEAD_BYTES => {
-                    return Err(format!("response head larger than {MAX_HEAD_BYTES} bytes"))
+                None if self.rbuf.len() > limits.bytes => {
+                    return Err(format!("response head larger than {} bytes", limits.bytes))
                 }
                 None => break,
             }
@@ -401,8 +398,8 @@ impl Wire {
         Ok(())
     }
 
-    async fn read_head(&mut self, max_headers: usize) -> Result<Head, String> {
-        poll_fn(|cx| self.poll_head(cx, max_headers)).await
+    async fn read_head(&mut self, limits: HeadLimits) -> Result<Head, String> {
+        poll_fn(|cx| self.poll_head(cx, limits)).await
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {

@@ -91,7 +91,11 @@ pub(super) async fn send(
         codec::encode_head(buf, &bereq.method, &bereq.url, &bereq.headers, host, framing);
         head_len.store(buf.len() - before, std::sync::atomic::Ordering::Relaxed);
     };
-    let max_headers = usize::try_from(params.http_max_hdr).unwrap_or(codec::MAX_HEADERS);
+    let limits = codec::HeadLimits {
+        headers: usize::try_from(params.http_max_hdr).unwrap_or(codec::MAX_HEADERS),
+        bytes: usize::try_from(params.http_resp_size).unwrap_or(usize::MAX),
+        line: usize::try_from(params.http_resp_hdr_len).unwrap_or(usize::MAX),
+    };
 
     let mut spare = body.try_clone();
     let mut body = Some(body);
@@ -116,7 +120,7 @@ pub(super) async fn send(
     log_open(vsl, &checkout);
     let response = loop {
         let Some(b) = body.take() else { return Err(FetchError::BodyGone) };
-        match checkout.conn.exchange(head, framing, b, max_headers, checkout.at, timeouts).await {
+        match checkout.conn.exchange(head, framing, b, limits, checkout.at, timeouts).await {
             Ok(resp) => break resp,
             Err(_) if checkout.reused && spare.is_some() => {
                 // The backend may have closed the idle connection as we used it: once more on a
