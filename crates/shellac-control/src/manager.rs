@@ -45,6 +45,8 @@ pub struct Manager {
     /// The etcd watch's status, when discovery is on.
     discovery: Mutex<Option<Arc<crate::discovery::status::Status>>>,
     cluster: std::sync::OnceLock<Cluster>,
+    /// Parameters `param.set` may not change (varnishd's `-r`).
+    protected: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Invalidations across the cluster (`serve --etcd`): where `ban.cluster` writes, and how far
@@ -103,7 +105,18 @@ impl Manager {
             resolve,
             discovery: Mutex::new(None),
             cluster: std::sync::OnceLock::new(),
+            protected: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes these parameters read-only for `param.set` and `param.reset` (once, at the start).
+    pub fn protect(&self, names: Vec<String>) {
+        let _ = self.protected.set(names);
+    }
+
+    /// Whether `param.set` may not change this parameter.
+    pub fn is_protected(&self, name: &str) -> bool {
+        self.protected.get().is_some_and(|p| p.iter().any(|n| n == name))
     }
 
     /// Sets up invalidations across the cluster (once).

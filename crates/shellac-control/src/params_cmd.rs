@@ -53,6 +53,7 @@ pub fn set(m: &Manager, args: &[String]) -> Result<String, Failure> {
     if args.len() != 2 {
         return Err((Status::TooFew, "Too few parameters".into()));
     }
+    refuse_protected(m, args[0])?;
     let mut params = (*m.server.params()).clone();
     // varnishd's message, with what was attempted (status 106).
     params.set(args[0], args[1]).map_err(|e| (Status::Param, e.to_string()))?;
@@ -66,6 +67,7 @@ pub fn reset(m: &Manager, args: &[String]) -> Result<String, Failure> {
     if name == "-j" {
         return Err((Status::Unimplemented, "JSON unimplemented".into()));
     }
+    refuse_protected(m, name)?;
     let mut default =
         Params::default().value(name).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{name}\".")))?;
     // (A set of switches is changed by what is given, not replaced: `default` puts it back.)
@@ -76,6 +78,14 @@ pub fn reset(m: &Manager, args: &[String]) -> Result<String, Failure> {
     params.set(name, &default).map_err(|e| (Status::Param, e.to_string()))?;
     m.server.set_params(params);
     Ok(String::new())
+}
+
+/// A parameter made read-only with `-r` is refused as varnishd refuses it (status 107).
+fn refuse_protected(m: &Manager, name: &str) -> Result<(), Failure> {
+    if m.is_protected(name) {
+        return Err((Status::Auth, format!("parameter \"{name}\" is protected.")));
+    }
+    Ok(())
 }
 
 /// ` [seconds]`, or nothing for a parameter without a unit.

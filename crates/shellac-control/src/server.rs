@@ -69,6 +69,22 @@ pub async fn serve(listener: TcpListener, manager: Arc<Manager>, secret: Option<
     }
 }
 
+/// varnishd's `-M`: connects to `addr` and serves the management protocol on that connection, as
+/// on the port (the banner or the challenge first); connects again 5 s after it closes or fails.
+pub async fn reverse(addr: String, manager: Arc<Manager>, secret: Option<Arc<Vec<u8>>>) {
+    loop {
+        match TcpStream::connect(&addr).await {
+            Ok(stream) => {
+                if let Err(e) = session(stream, &manager, secret.as_deref().map(Vec::as_slice)).await {
+                    tracing::debug!("management connection to -M {addr}: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("-M {addr}: cannot connect ({e}); trying again in 5 s"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}
+
 async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::io::Result<()> {
     // Each response is one write; without this, Nagle holds it for the client's delayed ACK.
     stream.set_nodelay(true)?;
@@ -129,15 +145,7 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
             }
             continue;
         };
-        // (Counted as varnishd counts them: `-j` is not one, where the command takes it.)
-        let given = if def.json() { args.iter().filter(|a| *a != "-j").count() } else { args.len() } as i64;
-        let (min, max) = def.arg_range();
-        if given < min || (max >= 0 && given > max) {
-            let (status, text) = if given < min {
-                (Status::TooFew, "Too few parameters\n")
-            } else {
-                (Status::TooMany, "Too many parameters\n")
-            };
+        if let Some((status, text)) = arity_error(def, args) {
             write.write_all(&encode(status, text)).await?;
             if !authed {
                 return Ok(());
@@ -176,6 +184,53 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
                     write.write_all(&encode(status, &body)).await?;
                 }
             }
+        }
+    }
+}
+
+/// Too few or too many arguments for the command, counted as varnishd counts them (`-j` is
+/// not one, where the command takes it): the status and message.
+fn arity_error(def: &crate::commands::CommandDef, args: &[String]) -> Option<(Status, &'static str)> {
+    let given = if def.json() { args.iter().filter(|a| *a != "-j").count() } else { args.len() } as i64;
+    let (min, max) = def.arg_range();
+    if given < min {
+        Some((Status::TooFew, "Too few parameters\n"))
+    } else if max >= 0 && given > max {
+        Some((Status::TooMany, "Too many parameters\n"))
+    } else {
+        None
+    }
+}
+
+/// Runs the commands of a file, one a line (here-documents as on the port), as an authenticated
+/// session would (varnishd's `-I`, before it serves): the transcript (each command, its status
+/// and answer), or at the first that fails, the transcript so far and the failure: its status
+/// and answer.
+pub async fn run_commands(m: &Manager, text: &str) -> Result<String, (String, Status, String)> {
+    let mut reader = text.as_bytes();
+    let mut transcript = String::new();
+    loop {
+        let (words, line) = match read_request(&mut reader, REQUEST_LIMIT).await {
+            Ok(None) => return Ok(transcript),
+            Ok(Some(Request::Words(w))) if w.is_empty() => continue,
+            Ok(Some(Request::Words(w))) => {
+                let line = w.iter().map(|x| crate::proto::quote(x)).collect::<Vec<_>>().join(" ");
+                (w, line)
+            }
+            Ok(Some(Request::Syntax(e))) => return Err((transcript, Status::Syntax, e)),
+            Err(e) => return Err((transcript, Status::Comms, e.to_string())),
+        };
+        let (name, args) = (&words[0], &words[1..]);
+        let (status, body) = match command(name).filter(|_| name != "auth" && name != "quit") {
+            None => (Status::Unknown, UNKNOWN.to_string()),
+            Some(def) => match arity_error(def, args) {
+                Some((status, text)) => (status, text.to_string()),
+                None => execute(m, name, args).await,
+            },
+        };
+        let _ = write!(transcript, "> {line}\n{} {}\n{body}\n", status as u16, body.len());
+        if status != Status::Ok {
+            return Err((transcript, status, body));
         }
     }
 }

@@ -37,7 +37,8 @@ pub(crate) fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 /// `shellac serve -C …`; with `--etcd` and no `-f`, also what the seed-000 setup does and the
 /// groups etcd has now.
 pub(crate) fn run_serve_check(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = compiler_options(&parse_params(&args.params)?);
+    crate::varnishd::check(args)?;
+    let mut opts = compiler_options(&parse_params(&crate::varnishd::param_flags(args))?);
     opts.storages = crate::params::storage(&args.storage)?.names();
     let source = source_of(args)?;
     let code = print_check(&source, &opts, !args.no_resolve)?;

@@ -14,7 +14,9 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the proxy, with varnishd's flags (`-C` checks the VCL and exits).
-    Serve(ServeArgs),
+    // (varnishd's `-h` names its hash algorithm: help is `--help` only.)
+    #[command(disable_help_flag = true)]
+    Serve(Box<ServeArgs>),
     /// Check a VCL file: print what it declares, or its errors, and exit 0 or 1.
     Check(CheckArgs),
     /// Send a command to a running Shellac's management port, as varnishadm does.
@@ -220,6 +222,48 @@ pub(crate) struct ServeArgs {
     /// Check the VCL, print what it declares, and exit.
     #[arg(short = 'C')]
     pub(crate) check_only: bool,
+    /// `default_ttl` (as `-p default_ttl=TTL`, before the `-p` flags).
+    #[arg(short = 't', value_name = "TTL")]
+    pub(crate) ttl: Option<String>,
+    /// The shared log's size (as `-p vsl_space=SIZE`).
+    #[arg(short = 'l', value_name = "SIZE")]
+    pub(crate) vsl_space: Option<String>,
+    /// `server.identity` (default: the host name).
+    #[arg(short = 'i', value_name = "IDENTITY")]
+    pub(crate) identity: Option<String>,
+    /// Write the process id to this file (removed on exit).
+    #[arg(short = 'P', value_name = "FILE")]
+    pub(crate) pid_file: Option<String>,
+    /// Parameters that param.set may not change (`-r NAME[,NAME…]`); repeatable.
+    #[arg(short = 'r', value_name = "NAMES")]
+    pub(crate) read_only: Vec<String>,
+    /// Management commands to run before serving, one a line; one that fails stops the start.
+    #[arg(short = 'I', value_name = "FILE")]
+    pub(crate) cli_file: Option<String>,
+    /// Also offer the management protocol on a connection to this `address:port` (a reverse
+    /// management port, reconnected when it closes).
+    #[arg(short = 'M', value_name = "ADDRESS")]
+    pub(crate) reverse_admin: Option<String>,
+    /// Jail: `none`, or `unix[,user=USER][,ccgroup=GROUP][,workuser=USER]` (Shellac does not
+    /// switch users: it must already run as USER).
+    #[arg(short = 'j', value_name = "JAIL")]
+    pub(crate) jail: Option<String>,
+    /// varnishd's hash algorithm (`critbit`, `simple_list`, `classic[,BUCKETS]`); accepted,
+    /// Shellac has its own index.
+    #[arg(short = 'h', value_name = "HASH")]
+    pub(crate) hash: Option<String>,
+    /// varnishd's waiter (`epoll`, `poll`); accepted, Shellac waits with tokio.
+    #[arg(short = 'W', value_name = "WAITER")]
+    pub(crate) waiter: Option<String>,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    pub(crate) version: bool,
+    /// Print `builtin` (the builtin VCL), `parameter`, `cli`, `vsl` or `optstring`, and exit.
+    #[arg(short = 'x', value_name = "WHAT")]
+    pub(crate) explain: Option<String>,
+    /// Print help.
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    pub(crate) help: Option<bool>,
     /// Do not resolve backend and ACL host names when checking (VCL written for another network).
     #[arg(long)]
     pub(crate) no_resolve: bool,

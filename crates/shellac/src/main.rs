@@ -17,6 +17,7 @@ mod query;
 mod register;
 mod serve;
 mod stat;
+mod varnishd;
 
 use std::process::ExitCode;
 
@@ -39,11 +40,15 @@ fn main() -> ExitCode {
             init_logging();
             register::run(&args)
         }
-        cli::Command::Serve(args) if args.check_only => check::run_serve_check(&args),
-        cli::Command::Serve(args) => {
-            init_logging();
-            serve::run(&args)
-        }
+        cli::Command::Serve(args) => match varnishd::explain(&args) {
+            Ok(Some(text)) => stdout(&text).map(|_| ExitCode::SUCCESS).map_err(Into::into),
+            Err(e) => Err(e),
+            Ok(None) if args.check_only => check::run_serve_check(&args),
+            Ok(None) => {
+                init_logging();
+                serve::run(&args)
+            }
+        },
     };
     match result {
         Ok(code) => code,

@@ -23,7 +23,10 @@ const FIRST_PROBES_WAIT: std::time::Duration = std::time::Duration::from_secs(3)
 
 /// Runs the server.
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let params = parse_params(&args.params)?;
+    let read_only = crate::varnishd::check(args)?;
+    let params = parse_params(&crate::varnishd::param_flags(args))?;
+    // (Removed when `run` returns, however it does.)
+    let _pid_file = args.pid_file.as_deref().map(crate::varnishd::PidFile::write).transpose()?;
     let stores = crate::params::storage(&args.storage)?;
     let mut opts = compiler_options(&params);
     opts.storages = stores.names();
@@ -55,7 +58,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let server = Server::with_stores(params.clone(), stores.stores, stores.transient);
+        let mut server = Server::with_stores(params.clone(), stores.stores, stores.transient);
+        if let Some(identity) = &args.identity {
+            // (Nothing holds the server yet.)
+            Arc::get_mut(&mut server).context("-i: the server is already shared")?.identity = identity.as_str().into();
+        }
         // Discovery starts first, so the VCL's etcd directors load with what it found (it waits
         // at most DISCOVERY_WAIT for etcd; without it, they are empty and answer 503 until it
         // connects).
@@ -76,6 +83,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         manager.adopt(vcl, sources);
         if let Some(cluster) = cluster {
             manager.set_cluster(cluster);
+        }
+        manager.protect(read_only);
+        if let Some(file) = &args.cli_file {
+            run_cli_file(&manager, file).await?;
         }
         if let Some(status) = status {
             manager.set_discovery(status);
@@ -133,6 +144,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
             tokio::spawn(shellac_control::server::serve(socket, manager.clone(), secret.clone()));
         }
+        if let Some(addr) = &args.reverse_admin {
+            tokio::spawn(shellac_control::server::reverse(addr.clone(), manager.clone(), secret.clone()));
+        }
         // The log, shared with `shellac log` and `shellac ncsa` on this machine through a file.
         let _shared = match &workdir {
             Some(w) => match shellac_engine::vsl::shared::start(server.registry.log.clone(), w.path()) {
@@ -159,6 +173,23 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `-I FILE`: its commands, run before serving and logged; the first that fails stops the
+/// start with the transcript so far.
+async fn run_cli_file(manager: &Manager, file: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("-I {file}: cannot read it"))?;
+    match shellac_control::server::run_commands(manager, &text).await {
+        Ok(transcript) => {
+            for line in transcript.lines().filter(|l| !l.is_empty()) {
+                tracing::info!("-I {file}: {line}");
+            }
+            Ok(())
+        }
+        Err((transcript, status, _)) => {
+            bail!("-I {file}: CLI command failed ({})\n{}", status as u16, transcript.trim_end())
+        }
+    }
 }
 
 /// `[name=][host][:port][,PROXY|HTTP]`; an empty host means every IPv4 address, port 80 by
