@@ -119,11 +119,46 @@ pub(crate) struct StatArgs {
     pub(crate) interval: f64,
 }
 
+/// What makes a reader a service, as varnishlog's and varnishncsa's flags do.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct Service {
+    /// Run in the background (with -P, its process id goes there).
+    #[arg(short = 'D')]
+    pub(crate) daemon: bool,
+    /// Write the process id to this file while it runs.
+    #[arg(short = 'P', value_name = "FILE")]
+    pub(crate) pid_file: Option<String>,
+    /// Stop after this many transactions (log) or lines (ncsa).
+    #[arg(short = 'k', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    pub(crate) version: bool,
+}
+
 /// `shellac log`: varnishlog's flags (so far).
 #[derive(Debug, Args)]
 pub(crate) struct LogArgs {
     #[command(flatten)]
     pub(crate) reach: Reach,
+    #[command(flatten)]
+    pub(crate) service: Service,
+    /// Only backend transactions (with -c too: both).
+    #[arg(short = 'b')]
+    pub(crate) backend: bool,
+    /// Only client transactions (and sessions).
+    #[arg(short = 'c')]
+    pub(crate) client: bool,
+    /// Write to this file (text, as varnishlog -A -w writes; reopened on SIGHUP) instead of
+    /// standard output.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub(crate) write: Option<String>,
+    /// Append to the -w file rather than truncate it.
+    #[arg(short = 'a')]
+    pub(crate) append: bool,
+    /// Text in the -w file (what Shellac always writes; varnishlog writes binary without it).
+    #[arg(short = 'A')]
+    pub(crate) ascii: bool,
     /// Grouping: `vxid` (a transaction at a time), `request` (a request with its fetches),
     /// `session` (a connection with its requests) or `raw` (a record a line).
     #[arg(short = 'g', value_name = "GROUPING", default_value = "vxid", value_parser = ["vxid", "request", "session", "raw"])]
@@ -156,6 +191,8 @@ pub(crate) struct LogArgs {
 pub(crate) struct NcsaArgs {
     #[command(flatten)]
     pub(crate) reach: Reach,
+    #[command(flatten)]
+    pub(crate) service: Service,
     /// The line format (default: NCSA combined,
     /// `%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-agent}i"`).
     #[arg(short = 'F', value_name = "FORMAT", conflicts_with = "format_file")]

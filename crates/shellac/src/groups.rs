@@ -28,6 +28,8 @@ pub(crate) struct Groups {
     grouping: Grouping,
     /// Which records of a group are printed (`-i`, `-x`, `-I`, `-X`).
     filter: Option<crate::filter::Filter>,
+    /// Which transactions of a group are printed (`-b`, `-c`).
+    sides: crate::log::Sides,
     held: HashMap<u64, Txn>,
     /// Vxids in the order they came (some may be gone already).
     order: VecDeque<u64>,
@@ -60,8 +62,8 @@ fn links(t: &Txn, grouping: Grouping) -> impl Iterator<Item = u64> + '_ {
 
 impl Groups {
     /// Groups by `grouping`, printing the records `filter` lets through.
-    pub(crate) fn new(grouping: Grouping, filter: Option<crate::filter::Filter>) -> Groups {
-        Groups { grouping, filter, held: HashMap::new(), order: VecDeque::new() }
+    pub(crate) fn new(grouping: Grouping, filter: Option<crate::filter::Filter>, sides: crate::log::Sides) -> Groups {
+        Groups { grouping, filter, sides, held: HashMap::new(), order: VecDeque::new() }
     }
 
     /// Whether `t` heads a group (else it belongs to its parent's).
@@ -95,7 +97,9 @@ impl Groups {
         let orphan = !self.is_root(&t) && !self.held.contains_key(&begin(&t).1);
         if orphan && self.grouping == Grouping::Request && begin(&t).2 == "bgfetch" {
             // A background fetch: its request went long ago.
-            out.push_str(&show(&t, query, self.filter.as_ref()));
+            if self.sides.shows(t.side) {
+                out.push_str(&show(&t, query, self.filter.as_ref()));
+            }
             return out;
         }
         self.held.insert(vxid, t);
@@ -126,8 +130,15 @@ impl Groups {
             return String::new();
         }
         let filter = self.filter.as_ref();
-        let mut out: String = tree.iter().map(|(t, depth)| crate::log::level(t, *depth, filter)).collect();
-        out.push('\n');
+        // (`-b`/`-c`: the group's transactions of the other side are left out.)
+        let mut out: String = tree
+            .iter()
+            .filter(|(t, _)| self.sides.shows(t.side))
+            .map(|(t, depth)| crate::log::level(t, *depth, filter))
+            .collect();
+        if !out.is_empty() {
+            out.push('\n');
+        }
         out
     }
 
@@ -175,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_request_waits_for_its_fetch_and_a_restart_heads_its_own_group() {
-        let mut g = Groups::new(Grouping::Request, None);
+        let mut g = Groups::new(Grouping::Request, None, crate::log::Sides::ALL);
         // The fetch ends first, then the request (which restarted), then the restart with its
         // own fetch (varnishd 7.1.1's varnishlog shows it so: `*   << Request  >>`).
         assert_eq!(g.take(txn(3, "bereq 2 fetch", &[]), None), "");
@@ -194,7 +205,7 @@ mod tests {
     fn by_session_a_restart_is_beside_its_request_and_deep_levels_are_numbered() {
         // As varnishd 7.1.1's varnishlog -g session shows them: `**` for the restart, `*4*`
         // for a retry's fetch below a fetch below a request.
-        let mut g = Groups::new(Grouping::Session, None);
+        let mut g = Groups::new(Grouping::Session, None, crate::log::Sides::ALL);
         assert_eq!(g.take(txn(2, "req 1 rxreq", &["req 3 restart"]), None), "");
         assert_eq!(g.take(txn(4, "bereq 3 fetch", &["bereq 5 retry"]), None), "");
         assert_eq!(g.take(txn(5, "bereq 4 retry", &[]), None), "");
@@ -206,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_session_comes_with_its_requests_and_their_fetches() {
-        let mut g = Groups::new(Grouping::Session, None);
+        let mut g = Groups::new(Grouping::Session, None, crate::log::Sides::ALL);
         assert_eq!(g.take(txn(3, "bereq 2 fetch", &[]), None), "");
         assert_eq!(g.take(txn(2, "req 1 rxreq", &["bereq 3 fetch"]), None), "");
         assert_eq!(g.take(txn(4, "req 1 rxreq", &[]), None), "");
@@ -220,7 +231,7 @@ mod tests {
 
     #[test]
     fn what_never_completes_is_shown_once_too_much_is_held() {
-        let mut g = Groups::new(Grouping::Session, None);
+        let mut g = Groups::new(Grouping::Session, None, crate::log::Sides::ALL);
         // Requests of sessions that began before anybody read the log: their sessions never
         // come.
         let mut out = String::new();

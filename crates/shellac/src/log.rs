@@ -1,11 +1,14 @@
 //! `shellac log [-T ADDR [-S FILE] | -n DIR] [-g vxid|request|session|raw] [-d] [-q QUERY]
-//! [-i|-x TAGLIST] [-I|-X [TAGLIST:]REGEX]`: a running Shellac's
+//! [-i|-x TAGLIST] [-I|-X [TAGLIST:]REGEX] [-b] [-c] [-k N] [-w FILE [-a]] [-D] [-P FILE]`: a
+//! running Shellac's
 //! transaction log, as `varnishlog` shows varnishd's: by transaction (`-g vxid`, the default:
 //! `*   << Request  >> VXID` then one `-   TAG DATA` line per record), by request (`-g
 //! request`: each request with its backend fetches below it, `**  << BeReq    >>`
 //! and `--`; `-g session`: each connection with its requests, see [`crate::groups`]), or
 //! one line per record (`-g raw`: `VXID TAG SIDE DATA`), those a query selects (`-q`, see
 //! [`crate::query`]), their records as the filters let them through (see [`crate::filter`]).
+//! `-b`/`-c` keep one side's transactions, `-k` stops after so many, `-w` writes to a file
+//! (see [`crate::out`]), `-D`/`-P` make it a service (see [`crate::daemon`]).
 //! It follows the log as it grows; with `-d` it prints what
 //! the log holds and exits. A reader that falls behind is told how many transactions it lost.
 
@@ -77,58 +80,127 @@ impl Txn {
     }
 }
 
+/// The sides `-b` and `-c` let through (neither: all): client transactions and sessions,
+/// backend transactions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sides {
+    client: bool,
+    backend: bool,
+}
+
+impl Sides {
+    /// Every transaction.
+    #[cfg(test)]
+    pub(crate) const ALL: Sides = Sides { client: true, backend: true };
+
+    /// Whether a transaction of this side (`c`, `b`, `-`) is shown.
+    pub(crate) fn shows(self, side: char) -> bool {
+        match side {
+            'b' => self.backend,
+            _ => self.client,
+        }
+    }
+}
+
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
     let filter = crate::filter::Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
+    let mut out = crate::out::Out::of(args.write.as_deref(), args.append)?;
+    // Everything checked: to the background (-D), the pid file (-P).
+    if crate::daemon::background(args.service.daemon, args.service.pid_file.as_deref())? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _pid_file = crate::daemon::hold(args.service.pid_file.as_deref())?;
+    let sides = Sides { client: args.client || !args.backend, backend: args.backend || !args.client };
+    let mut left = args.service.limit;
+    crate::daemon::finished(show(args, query.as_ref(), filter.as_ref(), sides, &mut out, &mut left))
+}
+
+/// `-k`: counts off one transaction (or group) shown; whether that was the last.
+fn count_off(left: &mut Option<u64>) -> bool {
+    match left {
+        Some(n) => {
+            *n = n.saturating_sub(1);
+            *n == 0
+        }
+        None => false,
+    }
+}
+
+/// Shows what `args` selects as it comes, to `out`; at most `left` transactions or groups
+/// (then [`crate::daemon::Done`]).
+fn show(
+    args: &LogArgs,
+    query: Option<&crate::query::Query>,
+    filter: Option<&Filter>,
+    sides: Sides,
+    out: &mut crate::out::Out,
+    left: &mut Option<u64>,
+) -> anyhow::Result<ExitCode> {
     // (The fast path below decides on tags only: a filter by regular expression wants text.)
-    let by_tag = filter.as_ref().filter(|f| f.by_tag_only());
+    let by_tag = filter.filter(|f| f.by_tag_only());
     // Every transaction as it comes, on the server's machine, a record a line or a
     // transaction at a time: written out from the shared file's bytes, each record turned into
     // text once, in the output itself.
     let raw = args.grouping == "raw";
-    if (raw || args.grouping == "vxid") && query.is_none() && filter.as_ref().is_none_or(|f| f.by_tag_only()) {
+    if (raw || args.grouping == "vxid") && query.is_none() && filter.is_none_or(|f| f.by_tag_only()) {
         if let Some(dir) = shared_dir(&args.reach) {
-            let (mut out, mut scratch) = (Vec::new(), Vec::new());
+            let (mut text, mut scratch) = (Vec::new(), Vec::new());
             return follow_shared(&dir, args.dump, (TagSet::ALL, None), &mut |reader| {
-                let mut any = false;
+                let (mut any, mut done) = (false, false);
                 let lost = reader
                     .read_raw(|t| {
                         any = true;
-                        if raw {
-                            format_raw(&mut out, &t, &mut scratch, by_tag);
-                        } else if t.vxid != 0 {
-                            // (Records of no transaction, `Backend_health`, show record by
-                            // record only.)
-                            format_vxid(&mut out, &t, &mut scratch, by_tag);
+                        // (Records of no transaction, `Backend_health`, show record by record
+                        // only.)
+                        if done || !sides.shows(t.side.letter()) || (!raw && t.vxid == 0) {
+                            return;
                         }
+                        if raw {
+                            format_raw(&mut text, &t, &mut scratch, by_tag);
+                        } else {
+                            format_vxid(&mut text, &t, &mut scratch, by_tag);
+                        }
+                        done = count_off(left);
                     })
                     .context("the shared log")?;
-                crate::stdout_bytes(&out)?;
-                out.clear();
+                out.write_bytes(&text)?;
+                text.clear();
+                if done {
+                    return Err(crate::daemon::Done.into());
+                }
                 Ok((any, lost))
             });
         }
     }
     let mut groups = match args.grouping.as_str() {
-        "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request, filter.clone())),
-        "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session, filter.clone())),
+        "request" => Some(crate::groups::Groups::new(crate::groups::Grouping::Request, filter.cloned(), sides)),
+        "session" => Some(crate::groups::Groups::new(crate::groups::Grouping::Session, filter.cloned(), sides)),
         _ => None,
     };
     follow(&args.reach, args.dump, TagSet::ALL, None, |txns| {
-        let mut out = String::new();
+        let mut text = String::new();
+        let mut done = false;
         for t in txns {
             // Records of no transaction (`Backend_health`) show only record by record.
-            if t.vxid == 0 && args.grouping != "raw" {
+            if done || (t.vxid == 0 && args.grouping != "raw") {
                 continue;
             }
+            let before = text.len();
             if let Some(groups) = &mut groups {
-                out.push_str(&groups.take(t, query.as_ref()));
-            } else if crate::query::selects(query.as_ref(), &[&t]) {
-                format_into(&mut out, &t, &args.grouping, filter.as_ref());
+                text.push_str(&groups.take(t, query));
+            } else if sides.shows(t.side) && crate::query::selects(query, &[&t]) {
+                format_into(&mut text, &t, &args.grouping, filter);
+            }
+            if text.len() > before {
+                done = count_off(left);
             }
         }
-        crate::stdout(&out)?;
+        out.write(&text)?;
+        if done {
+            return Err(crate::daemon::Done.into());
+        }
         Ok(())
     })
 }
@@ -536,7 +608,7 @@ mod tests {
             format(&txns[0], "raw"),
             "     32770 Begin          c req 32769 rxreq\n     32770 ReqURL         c /a\n     32770 End            c \n"
         );
-        let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request, None);
+        let mut groups = crate::groups::Groups::new(crate::groups::Grouping::Request, None, Sides::ALL);
         let (_, _, mut txns2) = parse(
             "next 2 lost 0\n* 3 b\nBegin bereq 2 fetch\nEnd \n* 2 c\nBegin req 1 rxreq\nLink bereq 3 fetch\nEnd \n",
         )

@@ -6,12 +6,14 @@
 mod adm;
 mod check;
 mod cli;
+mod daemon;
 mod etcd;
 mod filter;
 mod groups;
 mod log;
 mod management;
 mod ncsa;
+mod out;
 mod params;
 mod query;
 mod register;
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run_check(&args),
         cli::Command::Adm(args) => adm::run(&args),
         cli::Command::Stat(args) => stat::run(&args),
+        cli::Command::Log(args) if args.service.version => version("varnishlog"),
+        cli::Command::Ncsa(args) if args.service.version => version("varnishncsa"),
         cli::Command::Log(args) => log::run(&args),
         cli::Command::Ncsa(args) => ncsa::run(&args),
         cli::Command::Register(args) => {
@@ -59,6 +63,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `-V` of a reader: the varnishd tool it stands for, and Shellac's version.
+fn version(tool: &str) -> anyhow::Result<ExitCode> {
+    stdout(&format!("{tool} (varnish-7.1.1 revision shellac-{})\n", env!("CARGO_PKG_VERSION")))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `text` to standard output. A failure (a closed pipe included) is an error, never a

@@ -3,8 +3,9 @@
 //! (`%b %D %H %h %I %{X}i %l %m %{X}o %O %q %r %s %t %{X}t %T %{X}T %U %u` and the extended
 //! `%{Varnish:…}x`, `%{VCL_Log:key}x`, `%{VSL:tag:prefix[field]}x`). One line per client
 //! request (`-c`, the default), per backend request (`-b`), or both; `-q` selects with
-//! varnishlog's query language; `-w FILE` writes to a file that SIGHUP reopens (logrotate).
-//! Times (`%t`) are in UTC.
+//! varnishlog's query language; `-w FILE` writes to a file that SIGHUP reopens (logrotate, see
+//! [`crate::out`]); `-k` stops after so many lines; `-D`/`-P` make it a service (see
+//! [`crate::daemon`]). Times (`%t`) are in UTC.
 
 use std::process::ExitCode;
 
@@ -15,10 +16,9 @@ use crate::cli::NcsaArgs;
 use crate::log::Txn;
 use crate::query::Selector;
 
-mod out;
 mod source;
 mod time;
-use out::Out;
+use crate::out::Out;
 use source::{Packed, Source};
 use time::push_time;
 
@@ -535,6 +535,25 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
     let (client, backend) = (args.client || !args.backend, args.backend);
     let mut out = Out::of(args.write.as_deref(), args.append)?;
+    // Everything checked: to the background (-D), the pid file (-P).
+    if crate::daemon::background(args.service.daemon, args.service.pid_file.as_deref())? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _pid_file = crate::daemon::hold(args.service.pid_file.as_deref())?;
+    let mut left = args.service.limit;
+    crate::daemon::finished(follow(args, &format, query.as_ref(), (client, backend), &mut out, &mut left))
+}
+
+/// The lines of what `args` selects, written to `out` as they come; at most `left` of them
+/// (then [`crate::daemon::Done`]).
+fn follow(
+    args: &NcsaArgs,
+    format: &Format,
+    query: Option<&crate::query::Query>,
+    (client, backend): (bool, bool),
+    out: &mut Out,
+    left: &mut Option<u64>,
+) -> anyhow::Result<ExitCode> {
     // (A query may look at any record.)
     let (tags, stamps) = if query.is_some() { (TagSet::ALL, None) } else { (format.tags(), format.stamps()) };
     // On the server's machine, with no query and no `%{VSL:…}x`: lines made from the shared
@@ -549,21 +568,47 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
                     format.raw_line_into(&mut lines, &raw, (tags, &mut spans), (client, backend, args.json));
                 })
                 .context("the shared log")?;
+            let done = limit(&mut lines, left);
             out.write(&lines)?;
             lines.clear();
+            if done {
+                return Err(crate::daemon::Done.into());
+            }
             Ok((any, lost))
         });
     }
     crate::log::follow(&args.reach, args.dump, tags, stamps.as_deref(), |txns| {
         let mut lines = String::with_capacity(256 * txns.len());
         for t in txns.iter().filter(|t| wanted(*t, client, backend)) {
-            if crate::query::selects(query.as_ref(), &[t]) {
+            if crate::query::selects(query, &[t]) {
                 format.line_into(&mut lines, t, args.json);
                 lines.push('\n');
             }
         }
-        out.write(&lines)
+        let done = limit(&mut lines, left);
+        out.write(&lines)?;
+        if done {
+            return Err(crate::daemon::Done.into());
+        }
+        Ok(())
     })
+}
+
+/// `-k`: cuts `lines` to the lines `left` allows and counts them off; whether that was the last.
+fn limit(lines: &mut String, left: &mut Option<u64>) -> bool {
+    let Some(n) = left else { return false };
+    let mut count = 0;
+    for (i, b) in lines.bytes().enumerate() {
+        if b == b'\n' {
+            count += 1;
+            if count == *n {
+                lines.truncate(i + 1);
+                break;
+            }
+        }
+    }
+    *n = n.saturating_sub(count);
+    *n == 0
 }
 
 #[cfg(test)]

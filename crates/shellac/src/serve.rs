@@ -26,7 +26,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let read_only = crate::varnishd::check(args)?;
     let params = parse_params(&crate::varnishd::param_flags(args))?;
     // (Removed when `run` returns, however it does.)
-    let _pid_file = args.pid_file.as_deref().map(crate::varnishd::PidFile::write).transpose()?;
+    let _pid_file = args.pid_file.as_deref().map(crate::daemon::PidFile::write).transpose()?;
     let stores = crate::params::storage(&args.storage)?;
     let mut opts = compiler_options(&params);
     opts.storages = stores.names();

@@ -2,9 +2,7 @@
 //! starts `shellac serve` unchanged: `-t` and `-l` (parameters), `-i` (`server.identity`), `-P`
 //! (a pid file), `-r` (read-only parameters), `-I` (commands run before serving), `-j` (the
 //! jail), `-h` and `-W` (checked, then nothing to do), `-V` and `-x` (print and exit). `-M` is
-//! served in `serve.rs`.
-
-use std::path::PathBuf;
+//! served in `serve.rs`, the `-P` file made by [`crate::daemon`].
 
 use anyhow::{bail, Context as _};
 
@@ -159,24 +157,6 @@ fn parameters() -> String {
         out.push('\n');
     }
     out
-}
-
-/// `-P FILE`: the process id, written at the start and removed when dropped.
-pub(crate) struct PidFile(PathBuf);
-
-impl PidFile {
-    /// Writes this process's id to `path`.
-    pub(crate) fn write(path: &str) -> anyhow::Result<PidFile> {
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .with_context(|| format!("-P {path}: cannot write the pid file"))?;
-        Ok(PidFile(PathBuf::from(path)))
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -309,3 +309,58 @@ async fn a_reader_of_the_shared_file_follows_the_server_across_a_restart() {
     drop(o);
     assert!(has("/second"), "the reader follows the next server: {:?}", std::fs::read_to_string(&file));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_run_as_services_with_their_pid_files_sides_and_counts() {
+    let (_scratch, _o, p, dir) = start("service").await;
+    let (file, pid_file, work) = (format!("{dir}/access.log"), format!("{dir}/ncsa.pid"), format!("{dir}/work"));
+    // varnishncsa as Debian's unit runs it: -a -w FILE -D -P PIDFILE; it returns at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
+        .args(["ncsa", "-n", &work, "-F", "%U", "-a", "-w", &file, "-D", "-P", &pid_file])
+        .output()
+        .expect("shellac ncsa -D");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let daemon: u32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+    // (Running: its /proc entry is there and not a zombie's, which nobody may reap here.)
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    };
+    assert!(alive(daemon), "the reader runs in the background");
+    // Until the reader's first read, nothing records: ask until a line comes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&file).is_ok_and(|s| s.contains("/svc")) && Instant::now() < deadline {
+        get(&p, "/svc").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(std::fs::read_to_string(&file).is_ok_and(|s| s.contains("/svc")), "the background reader writes");
+    // Three misses: three requests, three fetches.
+    for i in 0..3 {
+        assert_eq!(get(&p, &format!("/k{i}")).await, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !tool_n(&dir, "ncsa", &["-d", "-F", "%U"]).contains("/k2") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // -k: so many lines (ncsa) or transactions (log), then exit 0.
+    assert_eq!(tool_n(&dir, "ncsa", &["-d", "-k", "2", "-F", "%U"]).lines().count(), 2);
+    assert_eq!(tool_n(&dir, "log", &["-d", "-k", "1"]).matches("<< ").count(), 1);
+    assert_eq!(tool_n(&dir, "log", &["-d", "-k", "2", "-g", "request"]).matches("*   << Request").count(), 2);
+    // -b and -c: one side's transactions, by transaction, by request and record by record.
+    let b = tool_n(&dir, "log", &["-d", "-b"]);
+    assert!(b.matches("<< BeReq").count() >= 3 && !b.contains("<< Request") && !b.contains("<< Session"), "{b}");
+    let c = tool_n(&dir, "log", &["-d", "-c"]);
+    assert!(c.contains("<< Request") && c.contains("<< Session") && !c.contains("BeReq"), "{c}");
+    let grouped = tool_n(&dir, "log", &["-d", "-g", "request", "-b"]);
+    assert!(grouped.contains("<< BeReq") && !grouped.contains("<< Request"), "{grouped}");
+    let raw = tool_n(&dir, "log", &["-d", "-g", "raw", "-c"]);
+    assert!(!raw.is_empty() && raw.lines().all(|l| l.split_whitespace().nth(2) != Some("b")), "{raw}");
+    // SIGTERM ends the background reader and takes its pid file with it.
+    assert!(Command::new("kill").arg(daemon.to_string()).status().is_ok_and(|s| s.success()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (alive(daemon) || std::path::Path::new(&pid_file).exists()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!std::path::Path::new(&pid_file).exists(), "the pid file goes");
+    assert!(!alive(daemon), "the reader stopped");
+}

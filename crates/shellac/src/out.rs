@@ -1,4 +1,4 @@
-//! Where `shellac ncsa` writes its lines: standard output, or the `-w` file, which SIGHUP
+//! Where `shellac ncsa` and `shellac log` write: standard output, or the `-w` file, which SIGHUP
 //! reopens under the same name (logrotate moved the old one away).
 
 use std::io::Write as _;
@@ -8,14 +8,14 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 /// Where lines go: standard output, or a file that SIGHUP reopens.
-pub(super) enum Out {
+pub(crate) enum Out {
     Stdout,
     File { path: String, file: std::fs::File, hup: Arc<AtomicBool> },
 }
 
 impl Out {
     /// `-w PATH` (`-a`: appended to), or standard output without one or with `-`.
-    pub(super) fn of(path: Option<&str>, append: bool) -> anyhow::Result<Out> {
+    pub(crate) fn of(path: Option<&str>, append: bool) -> anyhow::Result<Out> {
         Ok(match path {
             Some(path) if path != "-" => {
                 let hup = Arc::new(AtomicBool::new(false));
@@ -37,16 +37,20 @@ impl Out {
         o.open(path).with_context(|| format!("-w {path}"))
     }
 
-    pub(super) fn write(&mut self, text: &str) -> anyhow::Result<()> {
+    pub(crate) fn write(&mut self, text: &str) -> anyhow::Result<()> {
+        self.write_bytes(text.as_bytes())
+    }
+
+    pub(crate) fn write_bytes(&mut self, text: &[u8]) -> anyhow::Result<()> {
         match self {
-            Out::Stdout => crate::stdout(text)?,
+            Out::Stdout => crate::stdout_bytes(text)?,
             Out::File { path, file, hup } => {
                 if hup.swap(false, Ordering::Relaxed) {
                     // Rotated away: a new file under the same name (appended to, in case
                     // it is already there).
                     *file = Out::open(path, true)?;
                 }
-                file.write_all(text.as_bytes()).with_context(|| format!("writing {path}"))?;
+                file.write_all(text).with_context(|| format!("writing {path}"))?;
             }
         }
         Ok(())
