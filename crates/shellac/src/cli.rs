@@ -117,6 +117,15 @@ pub(crate) struct StatArgs {
     /// Seconds between refreshes of the live view.
     #[arg(short = 'w', value_name = "SECONDS", default_value = "1")]
     pub(crate) interval: f64,
+    /// List the counters' names and descriptions (those -f keeps), and exit.
+    #[arg(short = 'l', conflicts_with_all = ["once", "json"])]
+    pub(crate) list: bool,
+    /// Print the counters once, in varnishstat -x's XML layout.
+    #[arg(short = 'x', conflicts_with_all = ["once", "json", "list"])]
+    pub(crate) xml: bool,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    pub(crate) version: bool,
 }
 
 /// What makes a reader a service, as varnishlog's and varnishncsa's flags do.

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Check(args) => check::run_check(&args),
         cli::Command::Adm(args) => adm::run(&args),
+        cli::Command::Stat(args) if args.version => version("varnishstat"),
         cli::Command::Stat(args) => stat::run(&args),
         cli::Command::Log(args) if args.service.version => version("varnishlog"),
         cli::Command::Ncsa(args) if args.service.version => version("varnishncsa"),

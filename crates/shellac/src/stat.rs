@@ -1,6 +1,7 @@
-//! `shellac stat [-T ADDR [-S FILE] | -n DIR] [-1 | -j] [-f GLOB]… [-w SECS]`: the counters of a
-//! running Shellac, as `varnishstat` shows varnishd's: `-1` once in its plain layout (name,
-//! value, average per second since start, description), `-j` once in its JSON layout, and
+//! `shellac stat [-T ADDR [-S FILE] | -n DIR] [-1 | -j | -x | -l] [-f GLOB]… [-w SECS]`: the
+//! counters of a running Shellac, as `varnishstat` shows varnishd's: `-1` once in its plain
+//! layout (name, value, average per second since start, description), `-j` once in its JSON
+//! layout, `-x` once in its XML layout, `-l` the names and descriptions, and
 //! without either a view that refreshes every `-w` seconds with the rate of each counter over
 //! the last interval. `-f` keeps the counters matching a glob (fnmatch's, as `backend.list`'s
 //! patterns; `^GLOB` leaves matching ones out), as varnishstat's does.
@@ -27,6 +28,14 @@ pub(crate) fn run(args: &StatArgs) -> anyhow::Result<ExitCode> {
         crate::stdout(&once(&points, uptime))?;
         return Ok(ExitCode::SUCCESS);
     }
+    if args.list {
+        crate::stdout(&list(&points))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.xml {
+        crate::stdout(&xml(&points, &stamp))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let every = Duration::from_secs_f64(args.interval.max(0.1));
     let mut last = points;
     loop {
@@ -35,6 +44,33 @@ pub(crate) fn run(args: &StatArgs) -> anyhow::Result<ExitCode> {
         crate::stdout(&format!("\x1b[H\x1b[2J{}", live(&last, &now, every.as_secs_f64(), uptime)))?;
         last = now;
     }
+}
+
+/// `-l`: each counter's name and description, as varnishstat lists them.
+fn list(points: &[Point]) -> String {
+    let mut out = String::from("Varnishstat -f option fields:\nField name                     Description\n----------                     -----------\n");
+    for p in points {
+        out.push_str(&format!("{:<30} {}\n", p.name, p.desc));
+    }
+    out
+}
+
+/// `-x`: the counters in varnishstat's XML layout.
+fn xml(points: &[Point], stamp: &str) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut out = format!("<?xml version=\"1.0\"?>\n<varnishstat timestamp=\"{}\">\n", esc(stamp));
+    for p in points {
+        out.push_str(&format!(
+            "\t<stat>\n\t\t<name>{}</name>\n\t\t<value>{}</value>\n\t\t<flag>{}</flag>\n\t\t<format>{}</format>\n\t\t<description>{}</description>\n\t</stat>\n",
+            esc(&p.name),
+            p.value,
+            p.flag,
+            p.format,
+            esc(&p.desc)
+        ));
+    }
+    out.push_str("</varnishstat>\n");
+    out
 }
 
 /// The server's timestamp, `MAIN.uptime`, and its points, filtered.
