@@ -109,6 +109,11 @@ impl Manager {
         }
     }
 
+    /// How many VCLs are loaded (a discarded one is gone at once).
+    pub fn vcl_count(&self) -> usize {
+        self.vcls.lock().len()
+    }
+
     /// Makes these parameters read-only for `param.set` and `param.reset` (once, at the start).
     pub fn protect(&self, names: Vec<String>) {
         let _ = self.protected.set(names);

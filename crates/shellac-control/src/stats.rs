@@ -10,7 +10,17 @@ use crate::manager::Manager;
 /// Every point, in order: `MAIN`, `SMA`, `VBE`, `DISC`.
 pub fn points(m: &Manager) -> Vec<Point> {
     let mut out = server_points(&m.server);
-    for (name, b) in crate::backends::all(m) {
+    let backends = crate::backends::all(m);
+    // The management's own gauges go with the other `MAIN` ones.
+    let vcls = m.vcl_count() as u64;
+    let at = out.iter().rposition(|p| p.name.starts_with("MAIN.")).map_or(out.len(), |i| i + 1);
+    let gauges = [
+        Point::gauge("MAIN.n_backend", 'i', "Number of backends", backends.len() as u64),
+        Point::gauge("MAIN.n_vcl", 'i', "Number of loaded VCLs in total", vcls),
+        Point::gauge("MAIN.n_vcl_avail", 'i', "Number of VCLs available", vcls),
+    ];
+    out.splice(at..at, gauges);
+    for (name, b) in backends {
         out.extend(backend_points(&name, &b));
     }
     if let Some(d) = m.discovery() {

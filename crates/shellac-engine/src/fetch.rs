@@ -739,6 +739,9 @@ impl<'a> FetchTask<'a> {
                             beresp.do_gunzip,
                             u32::try_from(self.params.gzip_level).unwrap_or(9),
                         );
+                        if let Some(c) = &codec {
+                            self.server.registry.stats.inc(c.counter());
+                        }
                         (if let Some(c) = codec { sent.body.filtered(c) } else { sent.body }, gzip)
                     }
                 };

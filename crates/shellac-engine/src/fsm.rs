@@ -238,8 +238,10 @@ pub(crate) fn log_request(b: &mut crate::vsl::Buffer, sess: &Sess, req: &Req) {
 
 /// A request refused before it became a task: a 400 counts as `client_req_400`.
 fn refuse(server: &Server, answer: (u16, &'static str)) -> (u16, &'static str) {
-    if answer.0 == 400 {
-        server.registry.stats.inc(Main::ClientReq400);
+    match answer.0 {
+        400 => server.registry.stats.inc(Main::ClientReq400),
+        417 => server.registry.stats.inc(Main::ClientReq417),
+        _ => {}
     }
     answer
 }
@@ -276,6 +278,8 @@ impl Task {
                     // vcl_purge says what the client gets (builtin: 200 Purged).
                     if let Some(key) = self.req.key() {
                         let gone = self.server.cache.purge(&key);
+                        self.count(Main::NPurges);
+                        self.server.registry.stats.add(Main::NObjPurged, gone as u64);
                         tracing::debug!(xid = self.req.xid, gone, "purged");
                     }
                     self.client_step(Method::Purge, |_| None)

@@ -68,6 +68,16 @@ impl Codec {
         Codec::Gzip(GzEncoder::new(Vec::new(), Compression::new(level.min(9))), 0)
     }
 
+    /// The counter of its kind of operation (`n_gzip`, `n_gunzip`, `n_test_gunzip`).
+    pub fn counter(&self) -> crate::stats::Main {
+        use crate::stats::Main;
+        match self {
+            Codec::Gzip(..) => Main::NGzip,
+            Codec::Gunzip(_) => Main::NGunzip,
+            Codec::Test(_) => Main::NTestGunzip,
+        }
+    }
+
     /// Unpacks a gzip body.
     pub fn gunzip() -> Codec {
         Codec::Gunzip(GzDecoder::new(Vec::new()))

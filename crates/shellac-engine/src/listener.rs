@@ -110,6 +110,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
             Ok(x) => x,
             Err(e) => {
                 server.registry.stats.inc(crate::stats::Main::SessFail);
+                server.registry.stats.inc(crate::stats::accept_failure(&e));
                 // Out of file descriptors and the like: back off rather than spin.
                 backoff.failed(&e).await;
                 continue;

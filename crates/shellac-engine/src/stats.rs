@@ -46,7 +46,14 @@ counters!(
     Main, MAIN {
         SessConn = c("sess_conn", "Sessions accepted"),
         SessFail = c("sess_fail", "Session accept failures"),
+        SessFailEconnaborted = c("sess_fail_econnaborted", "Session accept failures: connection aborted"),
+        SessFailEintr = c("sess_fail_eintr", "Session accept failures: interrupted system call"),
+        SessFailEmfile = c("sess_fail_emfile", "Session accept failures: too many open files"),
+        SessFailEbadf = c("sess_fail_ebadf", "Session accept failures: bad file descriptor"),
+        SessFailEnomem = c("sess_fail_enomem", "Session accept failures: not enough memory"),
+        SessFailOther = c("sess_fail_other", "Session accept failures: other"),
         ClientReq400 = c("client_req_400", "Client requests received, subject to 400 errors"),
+        ClientReq417 = c("client_req_417", "Client requests received, subject to 417 errors"),
         ClientReq = c("client_req", "Good client requests received"),
         CacheHit = c("cache_hit", "Cache hits"),
         CacheHitGrace = c("cache_hit_grace", "Cache grace hits"),
@@ -62,6 +69,7 @@ counters!(
         BackendReuse = c("backend_reuse", "Backend conn. reuses"),
         BackendRecycle = c("backend_recycle", "Backend conn. recycles"),
         BackendRetry = c("backend_retry", "Backend conn. retry"),
+        BackendReq = c("backend_req", "Backend requests made"),
         FetchHead = c("fetch_head", "Fetch no body (HEAD)"),
         FetchLength = c("fetch_length", "Fetch with Length"),
         FetchChunked = c("fetch_chunked", "Fetch chunked"),
@@ -79,6 +87,11 @@ counters!(
         SBgfetch = c("s_bgfetch", "Total backend background fetches initiated"),
         SSynth = c("s_synth", "Total synthetic responses made"),
         VclFail = c("vcl_fail", "VCL failures"),
+        NPurges = c("n_purges", "Number of purge operations executed"),
+        NObjPurged = c("n_obj_purged", "Number of purged objects"),
+        NGzip = c("n_gzip", "Gzip operations"),
+        NGunzip = c("n_gunzip", "Gunzip operations"),
+        NTestGunzip = c("n_test_gunzip", "Test gunzip operations"),
     }
 );
 
@@ -134,6 +147,19 @@ impl<const N: usize> Set<N> {
     /// Counter `i`, summed.
     pub fn get(&self, i: usize) -> u64 {
         self.shards.iter().map(|s| s.0[i].load(Ordering::Relaxed)).fold(0, u64::wrapping_add)
+    }
+}
+
+/// The `sess_fail_*` counter of an accept failure, by its errno (as varnishd counts them).
+pub fn accept_failure(e: &std::io::Error) -> Main {
+    // (Linux's numbers: ECONNABORTED, EINTR, EMFILE and ENFILE, EBADF, ENOMEM and ENOBUFS.)
+    match e.raw_os_error() {
+        Some(103) => Main::SessFailEconnaborted,
+        Some(4) => Main::SessFailEintr,
+        Some(24 | 23) => Main::SessFailEmfile,
+        Some(9) => Main::SessFailEbadf,
+        Some(12 | 105) => Main::SessFailEnomem,
+        _ => Main::SessFailOther,
     }
 }
 
@@ -367,5 +393,19 @@ mod tests {
         assert!(all.contains(&("client_req", 40_000)) && all.contains(&("s_fetch", 7)));
         assert_eq!(MAIN[Main::CacheHitGrace as usize].name, "cache_hit_grace");
         assert_eq!(VBE[Vbe::Req as usize].name, "req");
+    }
+
+    #[test]
+    fn accept_failures_are_counted_by_errno_as_varnishd_counts_them() {
+        let of = |n| accept_failure(&std::io::Error::from_raw_os_error(n));
+        assert_eq!(of(24), Main::SessFailEmfile, "EMFILE");
+        assert_eq!(of(23), Main::SessFailEmfile, "ENFILE");
+        assert_eq!(of(103), Main::SessFailEconnaborted);
+        assert_eq!(of(4), Main::SessFailEintr);
+        assert_eq!(of(9), Main::SessFailEbadf);
+        assert_eq!(of(12), Main::SessFailEnomem);
+        assert_eq!(of(22), Main::SessFailOther);
+        assert_eq!(accept_failure(&std::io::Error::other("no errno")), Main::SessFailOther);
+        assert_eq!(MAIN[Main::SessFailEmfile as usize].name, "sess_fail_emfile");
     }
 }

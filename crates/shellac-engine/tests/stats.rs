@@ -106,3 +106,41 @@ async fn an_empty_answer_is_no_body_and_an_answer_without_a_date_gets_one() {
     assert_eq!(hit.header("x-varnish").map(|x| x.split(' ').count()), Some(2), "a hit");
     assert_eq!(hit.header("date"), Some(date.as_str()), "the hit says when it was fetched");
 }
+
+/// The counters added to match more of varnishstat's list: backend requests, purges, gzip
+/// operations, 417s (and, in a unit test, accept failures by errno), each as varnishd 7.1.1
+/// counts them.
+#[tokio::test]
+async fn purges_gzip_417_and_backend_requests_are_counted() {
+    let o = Origin::start("o").await;
+    o.set(|b| b.headers = vec!["Cache-Control: max-age=60".into()]);
+    let vcl = vcl_for(
+        &[&o],
+        "sub vcl_recv { if (req.method == \"PURGE\") { return (purge); } }\n\
+         sub vcl_backend_response { if (bereq.url ~ \"^/z\") { set beresp.do_gzip = true; } }\n",
+    );
+    let p = proxy(&vcl).await;
+    for path in ["/a", "/a", "/z", "/z"] {
+        p.get(path).await;
+    }
+    // The stored gzip body goes to a client that does not take gzip: unpacked on delivery.
+    assert_eq!(p.get("/z").await.header("content-encoding"), None);
+    let purged = p.request("PURGE /a HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    assert_eq!(purged.status, 200);
+    let refused = p.request("GET /e HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n").await;
+    assert_eq!(refused.status, 417);
+    let v = values(&p);
+    let want = [
+        ("MAIN.backend_req", 2),
+        ("MAIN.n_purges", 1),
+        ("MAIN.n_obj_purged", 1),
+        ("MAIN.n_gzip", 1),
+        // Every delivery of /z to these clients (none takes gzip) unpacks it.
+        ("MAIN.n_gunzip", 3),
+        ("MAIN.n_test_gunzip", 0),
+        ("MAIN.client_req_417", 1),
+        ("MAIN.sess_fail_emfile", 0),
+    ];
+    let got: Vec<(&str, u64)> = want.iter().map(|(k, _)| (*k, v.get(*k).copied().unwrap_or(u64::MAX))).collect();
+    assert_eq!(got, want);
+}

@@ -821,4 +821,23 @@ fn shellac_stat_shows_the_counters_as_varnishstat_does() {
     assert!(json.starts_with("{\n  \"version\": 1,\n  \"timestamp\": \""), "{json}");
     assert!(json.contains("    \"MAIN.cache_miss\": {\n      \"description\": \"Cache misses\",\n      \"flag\": \"c\",\n      \"format\": \"i\",\n      \"value\": "), "{json}");
     assert!(!json.contains("cache_hit_grace") && !json.contains("client_req"), "{json}");
+    // The management's gauges: two backends in the one VCL.
+    let gauges = stat(&["-1", "-f", "MAIN.n_backend", "-f", "MAIN.n_vcl*"]);
+    assert!(
+        gauges.starts_with(
+            "MAIN.n_backend               2          .   Number of backends
+"
+        ),
+        "{gauges}"
+    );
+    assert!(gauges.contains("MAIN.n_vcl                   1 ") && gauges.contains("MAIN.n_vcl_avail"), "{gauges}");
+    // -l: names and descriptions as varnishstat -l lists them; -x: its XML.
+    let list = stat(&["-l", "-f", "MAIN.client_req"]);
+    assert_eq!(
+        list,
+        "Varnishstat -f option fields:\nField name                     Description\n----------                     -----------\nMAIN.client_req                Good client requests received\n"
+    );
+    let xml = stat(&["-x", "-f", "MAIN.client_req"]);
+    assert!(xml.starts_with("<?xml version=\"1.0\"?>\n<varnishstat timestamp=\""), "{xml}");
+    assert!(xml.contains("\t<stat>\n\t\t<name>MAIN.client_req</name>\n\t\t<value>3</value>\n\t\t<flag>c</flag>\n\t\t<format>i</format>\n\t\t<description>Good client requests received</description>\n\t</stat>\n</varnishstat>\n"), "{xml}");
 }

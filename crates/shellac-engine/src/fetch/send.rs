@@ -106,6 +106,7 @@ pub(super) async fn send(
     let t0 = crate::clock::mono();
     let mut checkout = pool.checkout(&backend.name, &policy).await.map_err(failed)?;
     stats.inc(if checkout.reused { Main::BackendReuse } else { Main::BackendConn });
+    stats.inc(Main::BackendReq);
     let log_open = |vsl: &mut crate::vsl::Buffer, c: &crate::backend::pool::Checkout| {
         if vsl.on() {
             vsl.timestamp("Connected", now());

@@ -176,6 +176,7 @@ impl Task {
                 };
                 if let Some(plain_len) = unpack {
                     gzip::deliver_gunzip(&mut resp.headers, plain_len);
+                    self.count(crate::stats::Main::NGunzip);
                     body = body.filtered(gzip::Codec::gunzip());
                 } else if let Some(obj) = obj {
                     // A complete object whose length the backend did not give (chunked, or
