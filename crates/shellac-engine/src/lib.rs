@@ -22,6 +22,7 @@ pub mod gzip;
 pub mod hdr;
 pub mod listener;
 pub mod params;
+pub mod proxy_protocol;
 pub mod send_timeout;
 pub mod server;
 pub mod stats;

@@ -34,6 +34,8 @@ pub struct Listen {
     pub endpoint: String,
     /// The socket.
     pub socket: TcpListener,
+    /// Whether each connection begins with a PROXY protocol header (`-a ADDR,PROXY`).
+    pub proxy: bool,
 }
 
 /// Counts open client connections so that shutdown can wait for them.
@@ -119,23 +121,44 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         backoff.succeeded();
         server.registry.stats.inc(crate::stats::Main::SessConn);
         server.registry.stats.inc(crate::stats::Main::SSess);
-        let local = stream.local_addr().unwrap_or(peer);
-        let sess = Arc::new(Sess {
-            client: peer,
-            local,
-            xid: server.next_xid(),
-            endpoint: endpoint.clone(),
-            socket: name.clone(),
-            hostname: server.hostname.clone(),
-            identity: server.identity.clone(),
-            client_ip: Sess::ip_value(&peer),
-            links: crate::vsl::Links::new(&server.registry.log),
-            timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
-        });
         open.count.fetch_add(1, Ordering::AcqRel);
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
+        let (endpoint, name, proxy) = (endpoint.clone(), name.clone(), l.proxy);
         tokio::spawn(clock::per_poll(async move {
-            serve_connection(server, sess, stream, stop).await;
+            let mut stream = stream;
+            let local = stream.local_addr().unwrap_or(peer);
+            // (Read in the connection's own task: a slow header holds up no other client.)
+            let stated = if proxy {
+                let limit = secs(server.params().timeout_idle);
+                match crate::proxy_protocol::read_header(&mut stream, limit).await {
+                    Ok(stated) => Some(stated),
+                    Err(e) => {
+                        tracing::debug!("{peer}: {e}; closing");
+                        server.registry.stats.inc(crate::stats::Main::SessClosedErr);
+                        None
+                    }
+                }
+            } else {
+                Some(None)
+            };
+            if let Some(stated) = stated {
+                let (client, server_addr) = stated.unwrap_or((peer, local));
+                let sess = Arc::new(Sess {
+                    client,
+                    local: server_addr,
+                    remote: peer,
+                    bound: local,
+                    xid: server.next_xid(),
+                    endpoint,
+                    socket: name,
+                    hostname: server.hostname.clone(),
+                    identity: server.identity.clone(),
+                    client_ip: Sess::ip_value(&client),
+                    links: crate::vsl::Links::new(&server.registry.log),
+                    timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
+                });
+                serve_connection(server, sess, stream, stop).await;
+            }
             if open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 open.zero.notify_waiters();
             }
@@ -183,7 +206,9 @@ fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<()
     let mut b = crate::vsl::Buffer::new(&server.registry.log, sess.xid, crate::vsl::Side::Client);
     b.add_str(Tag::Begin, "sess 0 HTTP/1");
     b.add(Tag::SessOpen, || {
-        let (c, l) = (sess.client, sess.local);
+        // (The connection's own addresses, as varnishd logs them; a PROXY header's are the
+        // request's.)
+        let (c, l) = (sess.remote, sess.bound);
         format!("{} {} {} {} {} {t0:.6} {fd}", c.ip(), c.port(), sess.socket, l.ip(), l.port())
     });
     for vxid in sess.links.take() {

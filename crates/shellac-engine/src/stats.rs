@@ -52,6 +52,7 @@ counters!(
         SessFailEbadf = c("sess_fail_ebadf", "Session accept failures: bad file descriptor"),
         SessFailEnomem = c("sess_fail_enomem", "Session accept failures: not enough memory"),
         SessFailOther = c("sess_fail_other", "Session accept failures: other"),
+        SessClosedErr = c("sess_closed_err", "Session Closed with error"),
         ClientReq400 = c("client_req_400", "Client requests received, subject to 400 errors"),
         ClientReq417 = c("client_req_417", "Client requests received, subject to 417 errors"),
         ClientReq = c("client_req", "Good client requests received"),

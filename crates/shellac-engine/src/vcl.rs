@@ -430,6 +430,8 @@ impl Sess {
         Sess {
             client: zero,
             local: zero,
+            remote: zero,
+            bound: zero,
             xid: 0,
             endpoint: "".into(),
             socket: "".into(),

@@ -22,10 +22,14 @@ use crate::vcl::Vcl;
 /// A client connection, as VCL sees it.
 #[derive(Debug)]
 pub struct Sess {
-    /// `client.ip` / `remote.ip`
+    /// `client.ip`: the connection's peer, or the client a PROXY header names.
     pub client: SocketAddr,
-    /// `server.ip` / `local.ip`
+    /// `server.ip`: the connection's local address, or the server a PROXY header names.
     pub local: SocketAddr,
+    /// `remote.ip`: the connection's peer.
+    pub remote: SocketAddr,
+    /// `local.ip`: the connection's local address.
+    pub bound: SocketAddr,
     /// `sess.xid`
     pub xid: u64,
     /// `local.endpoint`: the listen address as given.

@@ -161,13 +161,13 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         // Held (locked) until the process ends.
         let _workdir = workdir;
         let mut listens = Vec::new();
-        for (name, endpoint, addr) in specs {
+        for (name, endpoint, addr, proxy) in specs {
             let socket =
                 TcpListener::bind(addr).await.with_context(|| format!("-a {endpoint}: cannot listen on {addr}"))?;
             let bound = socket.local_addr().unwrap_or(addr);
             tracing::info!("listening on {name}={bound}");
             let _ = crate::stdout(&format!("Listening on {name}={bound}\n"));
-            listens.push(Listen { name, endpoint, socket });
+            listens.push(Listen { name, endpoint, socket, proxy });
         }
         listener::serve(server, listens, shutdown).await;
         tracing::info!("stopped");
@@ -194,15 +194,17 @@ async fn run_cli_file(manager: &Manager, file: &str) -> anyhow::Result<()> {
 
 /// `[name=][host][:port][,PROXY|HTTP]`; an empty host means every IPv4 address, port 80 by
 /// default.
-fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, SocketAddr)> {
+fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, SocketAddr, bool)> {
     let (name, rest) = match arg.split_once('=') {
         Some((n, r)) if !n.contains(':') => (n.to_string(), r),
         _ => (format!("a{index}"), arg),
     };
     let (addr, proto) = rest.split_once(',').unwrap_or((rest, "HTTP"));
-    if !proto.eq_ignore_ascii_case("HTTP") {
-        bail!("-a {arg}: only HTTP listeners are supported (PROXY protocol is not)");
-    }
+    let proxy = match proto {
+        p if p.eq_ignore_ascii_case("HTTP") => false,
+        p if p.eq_ignore_ascii_case("PROXY") => true,
+        _ => bail!("-a {arg}: the protocol is HTTP or PROXY (a PROXY protocol header, version 1 or 2, first)"),
+    };
     if addr.starts_with('/') {
         bail!("-a {arg}: Unix socket listeners are not supported yet");
     }
@@ -224,7 +226,7 @@ fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, Sock
         .with_context(|| format!("-a {arg}: cannot resolve {host}"))?
         .next()
         .with_context(|| format!("-a {arg}: {host} has no address"))?;
-    Ok((name, addr.to_string(), sa))
+    Ok((name, addr.to_string(), sa, proxy))
 }
 
 /// SIGHUP: compile the `-f` file again and switch to it if it compiles and loads; otherwise
@@ -269,13 +271,15 @@ mod tests {
 
     #[test]
     fn listen_addresses_parse_like_varnishd() {
-        let (n, _, a) = parse_listen("127.0.0.1:8080", 0).unwrap();
-        assert_eq!((n.as_str(), a.to_string().as_str()), ("a0", "127.0.0.1:8080"));
-        let (n, _, a) = parse_listen("web=:0", 1).unwrap();
+        let (n, _, a, proxy) = parse_listen("127.0.0.1:8080", 0).unwrap();
+        assert_eq!((n.as_str(), a.to_string().as_str(), proxy), ("a0", "127.0.0.1:8080", false));
+        let (n, _, a, _) = parse_listen("web=:0", 1).unwrap();
         assert_eq!((n.as_str(), a.to_string().as_str()), ("web", "0.0.0.0:0"));
-        let (_, _, a) = parse_listen("[::1]:81", 0).unwrap();
+        let (_, _, a, _) = parse_listen("[::1]:81", 0).unwrap();
         assert_eq!(a.to_string(), "[::1]:81");
-        assert!(parse_listen("1.2.3.4:80,PROXY", 0).is_err());
+        let (_, endpoint, _, proxy) = parse_listen("tls=127.0.0.1:8443,PROXY", 0).unwrap();
+        assert_eq!((endpoint.as_str(), proxy), ("127.0.0.1:8443", true));
+        assert!(parse_listen("1.2.3.4:80,SPDY", 0).is_err());
         assert!(parse_listen("1.2.3.4:http", 0).is_err());
     }
 }

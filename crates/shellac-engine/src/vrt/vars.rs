@@ -18,12 +18,14 @@ use crate::vsl::{Buffer, Tag};
 pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Value, VclFail> {
     use Var as V;
     Ok(match var {
-        V::ClientIp | V::RemoteIp => Value::Ip(Some(ctx.sess.client)),
+        V::ClientIp => Value::Ip(Some(ctx.sess.client)),
+        V::RemoteIp => Value::Ip(Some(ctx.sess.remote)),
         V::ClientIdentity => {
             let id = ctx.req.as_ref().and_then(|r| r.client_identity.clone());
             Value::Str(id.unwrap_or_else(|| ctx.sess.client.ip().to_string()))
         }
-        V::ServerIp | V::LocalIp => Value::Ip(Some(ctx.sess.local)),
+        V::ServerIp => Value::Ip(Some(ctx.sess.local)),
+        V::LocalIp => Value::Ip(Some(ctx.sess.bound)),
         V::ServerHostname => Value::Str(ctx.sess.hostname.to_string()),
         V::ServerIdentity => Value::Str(ctx.sess.identity.to_string()),
         V::LocalEndpoint => Value::Str(ctx.sess.endpoint.to_string()),

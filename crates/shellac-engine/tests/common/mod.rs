@@ -88,11 +88,24 @@ pub async fn proxy_with_stores(
 
 /// Makes `vcl` active on `server` and listens on 127.0.0.1 port 0.
 pub async fn serve_vcl(server: Arc<Server>, vcl: Arc<Vcl>) -> Proxy {
+    serve_vcl_as(server, vcl, false).await
+}
+
+/// A server running `vcl` whose listener takes a PROXY protocol header first.
+#[allow(dead_code)] // (Not every test file uses it.)
+pub async fn proxy_protocol(vcl: &str) -> Proxy {
+    let server = Server::new(Params::default());
+    let v = Vcl::load("boot", Arc::new(compile(vcl)), &server.registry, &server.params()).expect("load");
+    serve_vcl_as(server, v, true).await
+}
+
+/// [`serve_vcl`], the listener taking a PROXY header first with `proxy`.
+pub async fn serve_vcl_as(server: Arc<Server>, vcl: Arc<Vcl>, proxy: bool) -> Proxy {
     server.use_vcl(vcl);
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let listens = vec![Listen { name: "a0".into(), endpoint: addr.to_string(), socket }];
+    let listens = vec![Listen { name: "a0".into(), endpoint: addr.to_string(), socket, proxy }];
     let srv = server.clone();
     let task = tokio::spawn(async move {
         listener::serve(srv, listens, async {
