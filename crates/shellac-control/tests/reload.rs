@@ -39,7 +39,12 @@ async fn fifty_reloads_lose_nothing_and_never_reach_a_removed_backend() {
     manager.use_vcl("g0").expect("use g0");
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
-    let listens = vec![Listen { name: "a0".into(), endpoint: addr.to_string(), socket, proxy: false }];
+    let listens = vec![Listen {
+        name: "a0".into(),
+        endpoint: addr.to_string(),
+        socket: shellac_engine::client_io::Socket::Tcp(socket),
+        proxy: false,
+    }];
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(listener::serve(server.clone(), listens, async {
         let _ = stop_rx.await;

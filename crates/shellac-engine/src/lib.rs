@@ -10,6 +10,7 @@ pub mod backend;
 pub mod ban;
 pub mod body;
 pub mod catalog;
+pub mod client_io;
 pub mod clock;
 pub mod cluster;
 pub mod deadline;

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::accept::Backoff;
+use crate::client_io::{ClientIo, Socket};
 use crate::clock;
 use crate::deadline::ConnTimer;
 use crate::fetch::secs;
@@ -33,7 +33,7 @@ pub struct Listen {
     /// The address as given on the command line.
     pub endpoint: String,
     /// The socket.
-    pub socket: TcpListener,
+    pub socket: Socket,
     /// Whether each connection begins with a PROXY protocol header (`-a ADDR,PROXY`).
     pub proxy: bool,
 }
@@ -103,12 +103,12 @@ async fn sweep_cache(server: Arc<Server>) {
 }
 
 async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<Stop>) {
-    let bound = l.socket.local_addr().map_or_else(|_| l.endpoint.clone(), |a| a.to_string());
+    let bound = l.socket.describe().unwrap_or_else(|| l.endpoint.clone());
     let mut backoff = Backoff::new(format!("{}={bound}", l.name));
     let endpoint: Arc<str> = l.endpoint.into();
     let name: Arc<str> = l.name.into();
     loop {
-        let (stream, peer) = match l.socket.accept().await {
+        let (stream, peer, local) = match l.socket.accept().await {
             Ok(x) => x,
             Err(e) => {
                 server.registry.stats.inc(crate::stats::Main::SessFail);
@@ -125,12 +125,11 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
         let (endpoint, name, proxy) = (endpoint.clone(), name.clone(), l.proxy);
         tokio::spawn(clock::per_poll(async move {
-            let mut stream = stream;
-            let local = stream.local_addr().unwrap_or(peer);
+            let mut io = ClientIo::new(stream, Vec::new());
             // (Read in the connection's own task: a slow header holds up no other client.)
             let stated = if proxy {
                 let limit = secs(server.params().timeout_idle);
-                match crate::proxy_protocol::read_header(&mut stream, limit).await {
+                match crate::proxy_protocol::read_header(&mut io, limit).await {
                     Ok(stated) => Some(stated),
                     Err(e) => {
                         tracing::debug!("{peer}: {e}; closing");
@@ -139,9 +138,9 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     }
                 }
             } else {
-                Some(None)
+                Some((None, Vec::new()))
             };
-            if let Some(stated) = stated {
+            if let Some((stated, ahead)) = stated {
                 let (client, server_addr) = stated.unwrap_or((peer, local));
                 let sess = Arc::new(Sess {
                     client,
@@ -157,7 +156,8 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     links: crate::vsl::Links::new(&server.registry.log),
                     timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
                 });
-                serve_connection(server, sess, stream, stop).await;
+                io.give_back(ahead);
+                serve_connection(server, sess, io, stop).await;
             }
             if open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 open.zero.notify_waiters();
@@ -166,9 +166,9 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
     }
 }
 
-async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStream, stop: Arc<Stop>) {
-    let _ = stream.set_nodelay(true);
-    let opened = sess.links.on().then(|| (crate::value::now(), std::os::fd::AsRawFd::as_raw_fd(&stream)));
+async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, stop: Arc<Stop>) {
+    io.stream().set_nodelay();
+    let opened = sess.links.on().then(|| (crate::value::now(), std::os::fd::AsRawFd::as_raw_fd(io.stream())));
     let params = server.params();
     let svc = {
         let (server, sess) = (server.clone(), sess.clone());
@@ -183,7 +183,7 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, stream: TcpStrea
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
         .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64))
         .writev(false);
-    let io = SendTimeout::new(TokioIo::new(stream), sess.timeouts.send.clone());
+    let io = SendTimeout::new(TokioIo::new(io), sess.timeouts.send.clone());
     let conn = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     let ended = tokio::select! {

@@ -5,14 +5,13 @@
 //! connection's own. A connection that does not begin with a well-formed header within
 //! `timeout_idle` is closed; `LOCAL` (v2) and `UNKNOWN` (v1) keep the connection's addresses.
 //!
-//! The header is read exactly (peeked, then taken to its last byte), so that what follows it
-//! is left on the socket for the HTTP server.
+//! What was read past the header (the request's first bytes, when they came in the same
+//! packet) is handed back, for the HTTP server to read first (see [`crate::client_io`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt as _;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
 
 /// Version 2's first twelve bytes.
 const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -51,39 +50,38 @@ enum Seen {
     Partial,
 }
 
-/// What a peek looks at: version 1's longest header, and version 2's 16 bytes and IPv6
-/// addresses.
-const PEEK: usize = 16 + 216;
+/// How much is read at a time while the header's length is not known yet.
+const CHUNK: usize = 4096;
 
-/// How long a header whose start has come is waited for between peeks.
-const PEEK_PAUSE: Duration = Duration::from_millis(1);
-
-/// Reads the header at the start of `stream` (within `limit`), leaving what follows it.
-pub async fn read_header(stream: &mut TcpStream, limit: Duration) -> Result<Addresses, ProxyError> {
+/// Reads the header at the start of `stream` (within `limit`): what it says, and the bytes read
+/// past it.
+pub async fn read_header<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    limit: Duration,
+) -> Result<(Addresses, Vec<u8>), ProxyError> {
     tokio::time::timeout(limit, read(stream)).await.map_err(|_| ProxyError::Timeout)?
 }
 
-async fn read(stream: &mut TcpStream) -> Result<Addresses, ProxyError> {
-    let mut buf = [0u8; PEEK];
-    let mut seen = 0;
+async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(Addresses, Vec<u8>), ProxyError> {
+    let mut buf = Vec::with_capacity(CHUNK);
     let len = loop {
-        stream.readable().await.map_err(|_| ProxyError::Closed)?;
-        let n = match stream.peek(&mut buf).await {
+        let mut chunk = [0u8; CHUNK];
+        match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return Err(ProxyError::Closed),
-            Ok(n) => n,
-        };
-        match measure(&buf[..n])? {
-            Seen::Whole(len) => break len,
-            // (Part of it came: the rest is on its way. A peek returns at once while bytes
-            // wait, so the pause keeps this from spinning.)
-            Seen::Partial if n == seen => tokio::time::sleep(PEEK_PAUSE).await,
-            Seen::Partial => seen = n,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Seen::Whole(len) = measure(&buf)? {
+            break len;
         }
     };
-    // (At most 16 + 65535 bytes, as version 2's length field allows.)
-    let mut header = vec![0u8; len];
-    stream.read_exact(&mut header).await.map_err(|_| ProxyError::Closed)?;
-    parse(&header)
+    // (Version 2's rest: at most 16 + 65535 bytes in all, as its length field allows.)
+    if buf.len() < len {
+        let at = buf.len();
+        buf.resize(len, 0);
+        stream.read_exact(&mut buf[at..]).await.map_err(|_| ProxyError::Closed)?;
+    }
+    let rest = buf.split_off(len);
+    Ok((parse(&buf)?, rest))
 }
 
 /// How long the header at the start of `bytes` is, if it is whole.

@@ -10,6 +10,7 @@ mod daemon;
 mod etcd;
 mod filter;
 mod groups;
+mod listen;
 mod log;
 mod management;
 mod ncsa;

@@ -2,7 +2,6 @@
 //! SIGINT, then drain. Any failure before serving (bad VCL, a host that does not resolve, an
 //! address that cannot be bound) exits 1 with the reason, before a single request is accepted.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -46,7 +45,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let Some((program, sources)) = compile_vcl(&source, &opts, !args.no_resolve)? else { return Ok(ExitCode::FAILURE) };
     let management = crate::management::setup(args)?;
     let addrs = if args.listen.is_empty() { vec![":80".to_string()] } else { args.listen.clone() };
-    let specs = addrs.iter().enumerate().map(|(i, a)| parse_listen(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
+    let specs =
+        addrs.iter().enumerate().map(|(i, a)| crate::listen::parse(a, i)).collect::<anyhow::Result<Vec<_>>>()?;
 
     // One worker (TOKIO_WORKER_THREADS=1, as the benchmark pins it to one CPU) runs on the
     // single-threaded scheduler; otherwise one worker per CPU.
@@ -161,10 +161,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         // Held (locked) until the process ends.
         let _workdir = workdir;
         let mut listens = Vec::new();
-        for (name, endpoint, addr, proxy) in specs {
-            let socket =
-                TcpListener::bind(addr).await.with_context(|| format!("-a {endpoint}: cannot listen on {addr}"))?;
-            let bound = socket.local_addr().unwrap_or(addr);
+        for spec in specs {
+            let (socket, bound) = crate::listen::bind(&spec).await?;
+            let crate::listen::Spec { name, endpoint, proxy, .. } = spec;
             tracing::info!("listening on {name}={bound}");
             let _ = crate::stdout(&format!("Listening on {name}={bound}\n"));
             listens.push(Listen { name, endpoint, socket, proxy });
@@ -190,43 +189,6 @@ async fn run_cli_file(manager: &Manager, file: &str) -> anyhow::Result<()> {
             bail!("-I {file}: CLI command failed ({})\n{}", status as u16, transcript.trim_end())
         }
     }
-}
-
-/// `[name=][host][:port][,PROXY|HTTP]`; an empty host means every IPv4 address, port 80 by
-/// default.
-fn parse_listen(arg: &str, index: usize) -> anyhow::Result<(String, String, SocketAddr, bool)> {
-    let (name, rest) = match arg.split_once('=') {
-        Some((n, r)) if !n.contains(':') => (n.to_string(), r),
-        _ => (format!("a{index}"), arg),
-    };
-    let (addr, proto) = rest.split_once(',').unwrap_or((rest, "HTTP"));
-    let proxy = match proto {
-        p if p.eq_ignore_ascii_case("HTTP") => false,
-        p if p.eq_ignore_ascii_case("PROXY") => true,
-        _ => bail!("-a {arg}: the protocol is HTTP or PROXY (a PROXY protocol header, version 1 or 2, first)"),
-    };
-    if addr.starts_with('/') {
-        bail!("-a {arg}: Unix socket listeners are not supported yet");
-    }
-    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
-        let (h, p) = rest.split_once(']').with_context(|| format!("-a {arg}: missing ']'"))?;
-        (h.to_string(), p.strip_prefix(':').unwrap_or("80").to_string())
-    } else {
-        match addr.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.to_string()),
-            None => (addr.to_string(), "80".to_string()),
-        }
-    };
-    let port: u16 =
-        if port.is_empty() { 80 } else { port.parse().with_context(|| format!("-a {arg}: bad port {port:?}"))? };
-    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
-    use std::net::ToSocketAddrs;
-    let sa = (host.as_str(), port)
-        .to_socket_addrs()
-        .with_context(|| format!("-a {arg}: cannot resolve {host}"))?
-        .next()
-        .with_context(|| format!("-a {arg}: {host} has no address"))?;
-    Ok((name, addr.to_string(), sa, proxy))
 }
 
 /// SIGHUP: compile the `-f` file again and switch to it if it compiles and loads; otherwise
@@ -262,24 +224,5 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             _ = term.recv() => tracing::info!("SIGTERM: draining"),
             _ = int.recv() => tracing::info!("SIGINT: draining"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_addresses_parse_like_varnishd() {
-        let (n, _, a, proxy) = parse_listen("127.0.0.1:8080", 0).unwrap();
-        assert_eq!((n.as_str(), a.to_string().as_str(), proxy), ("a0", "127.0.0.1:8080", false));
-        let (n, _, a, _) = parse_listen("web=:0", 1).unwrap();
-        assert_eq!((n.as_str(), a.to_string().as_str()), ("web", "0.0.0.0:0"));
-        let (_, _, a, _) = parse_listen("[::1]:81", 0).unwrap();
-        assert_eq!(a.to_string(), "[::1]:81");
-        let (_, endpoint, _, proxy) = parse_listen("tls=127.0.0.1:8443,PROXY", 0).unwrap();
-        assert_eq!((endpoint.as_str(), proxy), ("127.0.0.1:8443", true));
-        assert!(parse_listen("1.2.3.4:80,SPDY", 0).is_err());
-        assert!(parse_listen("1.2.3.4:http", 0).is_err());
     }
 }

@@ -77,7 +77,11 @@ fn jail(spec: &str, uid: Option<u32>) -> anyhow::Result<()> {
         }
     }
     let wanted = match user {
-        Some(u) => Some((u, user_uid(u).with_context(|| format!("-j {spec}: Unix jail: {u} user not found."))?)),
+        Some(u) => Some((
+            u,
+            crate::listen::id_of("/etc/passwd", u)
+                .with_context(|| format!("-j {spec}: Unix jail: {u} user not found."))?,
+        )),
         None => None,
     };
     let how = |u: Option<&str>| {
@@ -104,17 +108,6 @@ fn current_uid() -> Option<u32> {
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
     // Real, effective, saved, file system: the effective one decides.
     line.split_whitespace().nth(2)?.parse().ok()
-}
-
-/// A user's id from `/etc/passwd`.
-fn user_uid(name: &str) -> anyhow::Result<u32> {
-    let passwd = std::fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd")?;
-    passwd_uid(&passwd, name).context("no such user")
-}
-
-/// A user's id in the text of a passwd file.
-fn passwd_uid(passwd: &str, name: &str) -> Option<u32> {
-    passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 2 && f[0] == name)?[2].parse().ok()
 }
 
 /// What `-V` or `-x WHAT` prints (then `serve` exits), or `None` to serve.
@@ -172,7 +165,7 @@ mod tests {
         assert!(err("unix,colour=blue", Some(1000)).contains("Unknown unix jail option"));
         assert!(err("unix,user=no-such-user-here", Some(1000)).contains("no-such-user-here user not found"));
         // Root is refused with what to do; the user asked for is accepted as it is.
-        let nobody = user_uid("nobody").ok();
+        let nobody = crate::listen::id_of("/etc/passwd", "nobody").ok();
         if let Some(id) = nobody {
             assert!(err("unix,user=nobody", Some(0)).contains("does not switch users; run Shellac as nobody"));
             assert!(jail("unix,user=nobody", Some(id)).is_ok());
@@ -181,14 +174,5 @@ mod tests {
         assert!(jail("unix,user=root", Some(0)).is_ok(), "already the user asked for");
         assert!(jail("unix,ccgroup=x", Some(1000)).is_ok());
         assert!(err("unix,user=root", Some(1000)).contains("runs as uid 1000, not as root (0)"));
-    }
-
-    #[test]
-    fn a_users_id_is_read_from_passwd() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n\nvcache:x:117:125::/nonexistent:/usr/sbin/nologin\nbad\n";
-        assert_eq!(passwd_uid(passwd, "vcache"), Some(117));
-        assert_eq!(passwd_uid(passwd, "root"), Some(0));
-        assert_eq!(passwd_uid(passwd, "nobody"), None);
-        assert_eq!(passwd_uid(passwd, "bad"), None);
     }
 }

@@ -201,3 +201,58 @@ fn sighup_reloads_the_vcl_file_and_keeps_the_old_one_when_it_is_broken() {
     assert_eq!(generation(), "two", "a broken file leaves the VCL in use");
     assert!(running.0.try_wait().expect("wait").is_none(), "still running");
 }
+
+/// `GET /` over a Unix socket, with `first` (a PROXY header) before it; the answer, in lower case.
+fn get_unix(path: &std::path::Path, first: &[u8]) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(first).expect("write");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.to_ascii_lowercase()
+}
+
+#[test]
+fn unix_socket_listeners_with_their_mode_and_the_proxy_protocol() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = Scratch::new("unix-listen");
+    let vcl = dir.path().join("main.vcl");
+    std::fs::write(
+        &vcl,
+        "vcl 4.1;\nbackend default none;\nsub vcl_recv { return (synth(200)); }\n\
+         sub vcl_synth { set resp.http.client = client.ip; set resp.http.remote = remote.ip; \
+         set resp.http.socket = local.socket; set resp.http.endpoint = local.endpoint; }\n",
+    )
+    .expect("vcl");
+    let (plain, proxied) = (dir.path().join("plain.sock"), dir.path().join("proxied.sock"));
+    // A socket an earlier process left behind is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&plain).expect("a stale socket"));
+    assert!(plain.exists());
+    let a1 = format!("web={},mode=0660", plain.display());
+    let a2 = format!("{},PROXY", proxied.display());
+    let (vcl, work) = (vcl.display().to_string(), dir.path().join("work").display().to_string());
+    let (mut running, _) =
+        serve_process(&["serve", "-a", "127.0.0.1:0", "-a", &a1, "-a", &a2, "-T", "none", "-n", &work, "-f", &vcl]);
+    // (The Unix sockets are bound after a0, which is announced first: until the last is there,
+    // at most 10 s.)
+    let mode = || std::fs::metadata(&plain).map_or(0, |m| m.permissions().mode() & 0o777);
+    for _ in 0..500 {
+        if proxied.exists() && mode() == 0o660 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(mode(), 0o660, "the stale socket replaced, with its mode");
+    // A Unix socket's client is 0.0.0.0 (as varnishd has it), unless a PROXY header names one.
+    let r = get_unix(&plain, b"");
+    assert!(r.starts_with("http/1.1 200"), "{r}");
+    assert!(r.contains("client: 0.0.0.0\r\n") && r.contains("socket: web\r\n"), "{r}");
+    assert!(r.contains(&format!("endpoint: {}\r\n", plain.display()).to_ascii_lowercase()), "{r}");
+    let r = get_unix(&proxied, b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n");
+    assert!(r.contains("client: 192.0.2.1\r\n") && r.contains("remote: 0.0.0.0\r\n"), "{r}");
+    assert!(get_unix(&proxied, b"").is_empty(), "no header: closed unanswered");
+    // Their files go with the process.
+    assert!(terminate(&mut running).success());
+    assert!(!plain.exists() && !proxied.exists());
+}

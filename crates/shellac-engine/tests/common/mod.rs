@@ -105,7 +105,12 @@ pub async fn serve_vcl_as(server: Arc<Server>, vcl: Arc<Vcl>, proxy: bool) -> Pr
     let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let listens = vec![Listen { name: "a0".into(), endpoint: addr.to_string(), socket, proxy }];
+    let listens = vec![Listen {
+        name: "a0".into(),
+        endpoint: addr.to_string(),
+        socket: shellac_engine::client_io::Socket::Tcp(socket),
+        proxy,
+    }];
     let srv = server.clone();
     let task = tokio::spawn(async move {
         listener::serve(srv, listens, async {
