@@ -7,6 +7,7 @@
 //! (address, probe) pair, so that history survives a reload. A fetch speaks HTTP/1.1 on a
 //! [`conn::Conn`] with the [`codec`].
 
+pub mod address;
 pub mod codec;
 pub mod conn;
 pub mod pool;
@@ -14,7 +15,6 @@ pub mod probe;
 pub mod registry;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -32,7 +32,7 @@ pub struct Backend {
     /// Its VCL name.
     pub name: String,
     /// Where it connects; `None` for `backend x none;`.
-    pub addr: Option<SocketAddr>,
+    pub addr: Option<address::Address>,
     /// The pool of connections to `addr`.
     pub pool: Option<Arc<Pool>>,
     /// `Host:` added to backend requests without one (`.host_header`, else `.host`).
@@ -103,7 +103,7 @@ impl Backend {
     /// A backend; `addr` and `pool` are `None` for `backend x none;`.
     pub fn new(
         name: String,
-        addr: Option<SocketAddr>,
+        addr: Option<address::Address>,
         pool: Option<Arc<Pool>>,
         host_header: Option<HeaderValue>,
         timeouts: Timeouts,

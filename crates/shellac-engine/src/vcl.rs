@@ -12,6 +12,7 @@ use shellac_vcl::ir::{Endpoint, ExprKind, Probe, ProbeRequest, Program};
 use shellac_vcl::symbols::{method_def, ActionKind, Method};
 use shellac_vcl::vmods::DirectorKind;
 
+use crate::backend::address::Address;
 use crate::backend::probe::ProbeSpec;
 use crate::backend::registry::Registry;
 use crate::backend::{Backend, BackendHandle, Timeouts};
@@ -335,21 +336,16 @@ fn new_backend(
     };
     let addr = match &b.endpoint {
         None => None,
-        Some(Endpoint::Path(p)) => {
-            return Err(LoadError::Unsupported(format!(
-                "backend {}: Unix socket backends (.path = {p:?}) are not supported yet",
-                b.name
-            )))
-        }
+        Some(Endpoint::Path(p)) => Some(Address::Unix(std::path::Path::new(p).into())),
         Some(Endpoint::Host { host, port, resolved, .. }) => {
-            Some(pick_addr(&b.name, host, port, resolved, params.prefer_ipv6)?)
+            Some(Address::Ip(pick_addr(&b.name, host, port, resolved, params.prefer_ipv6)?))
         }
     };
-    let pool = addr.map(|a| registry.pool(a));
-    let probe = match (b.probe, addr) {
+    let pool = addr.clone().map(|a| registry.pool(a));
+    let probe = match (b.probe, &addr) {
         (Some(id), Some(addr)) => {
             let spec = probe_spec(&program.probes[id.0 as usize], host_header.as_ref());
-            Some(registry.prober(&b.name, addr, spec))
+            Some(registry.prober(&b.name, addr.clone(), spec))
         }
         _ => None,
     };

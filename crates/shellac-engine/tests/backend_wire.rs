@@ -143,3 +143,61 @@ async fn bytes_after_a_response_keep_its_connection_out_of_the_pool() {
     assert_eq!(p.get(&unique()).await.text(), "ok");
     assert_eq!(o.connections(), 2, "the connection with stray bytes was not reused");
 }
+
+#[tokio::test]
+async fn a_unix_socket_backend_is_fetched_from_and_probed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("shellac-uds-backend-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("app.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nCache-Control: no-store\r\n\r\nover uds";
+                        if s.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let vcl = format!(
+        "vcl 4.1;\nprobe p {{ .url = \"/health\"; .interval = 100ms; .initial = 1; .window = 2; .threshold = 1; }}\n\
+         backend app {{ .path = \"{}\"; .probe = p; }}\n",
+        path.display()
+    );
+    let p = proxy(&vcl).await;
+    let r = p.get(&unique()).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "over uds"));
+    // The probe reaches it too: healthy within a few intervals (at most 5 s).
+    let vcl = p.server.active().expect("a VCL");
+    let backend = vcl.backends.iter().find(|b| b.name == "app").expect("the backend").clone();
+    use shellac_engine::backend::probe::Flag;
+    let unix_connects = || backend.probe.as_ref().map_or(0, |pr| pr.state().bits[Flag::Unix as usize]);
+    for _ in 0..250 {
+        if unix_connects() & 1 == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(unix_connects() & 1, 1, "the probe connected over the socket");
+    assert!(backend.probe.as_ref().is_some_and(|pr| pr.is_healthy()), "and found it healthy");
+    assert!(served.load(std::sync::atomic::Ordering::Relaxed) >= 2, "a fetch and a probe");
+    let _ = std::fs::remove_dir_all(&dir);
+}

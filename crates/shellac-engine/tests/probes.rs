@@ -22,7 +22,11 @@ fn spec(request: &str, timeout_ms: u64) -> ProbeSpec {
 }
 
 async fn poke_once(o: &Origin, timeout_ms: u64) -> (String, String) {
-    let p = Prober::new("t".into(), o.addr, spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", timeout_ms));
+    let p = Prober::new(
+        "t".into(),
+        shellac_engine::backend::address::Address::Ip(o.addr),
+        spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", timeout_ms),
+    );
     p.poke().await;
     let st = p.state();
     (newest_slots(&st.bits), st.message)
@@ -57,7 +61,11 @@ async fn good_and_bad_answers_are_told_apart_as_varnish_does() {
 #[tokio::test]
 async fn the_verdict_follows_window_and_threshold() {
     let o = Origin::start("p").await;
-    let p = Prober::new("t".into(), o.addr, spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 1000));
+    let p = Prober::new(
+        "t".into(),
+        shellac_engine::backend::address::Address::Ip(o.addr),
+        spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 1000),
+    );
     // initial 2 < threshold 3.
     assert!(!p.is_healthy());
     p.poke().await;
@@ -125,7 +133,7 @@ async fn the_interval_counts_from_the_end_of_the_previous_probe() {
     });
     let mut s = spec("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 300);
     s.interval = Duration::from_millis(200);
-    let p = Arc::new(Prober::new("t".into(), o.addr, s));
+    let p = Arc::new(Prober::new("t".into(), shellac_engine::backend::address::Address::Ip(o.addr), s));
     p.warm();
     p.start();
     tokio::time::sleep(Duration::from_millis(1600)).await;

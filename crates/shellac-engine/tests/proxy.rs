@@ -291,7 +291,7 @@ async fn an_idle_connection_the_backend_closed_is_closed_on_our_side_too() {
     });
     let p = proxy(&vcl_for(&[&o], "")).await;
     assert_eq!(p.get("/").await.status, 200);
-    let pool = p.server.registry.pool(o.addr);
+    let pool = p.server.registry.pool(shellac_engine::backend::address::Address::Ip(o.addr));
     assert_eq!(pool.idle_count(), 1, "answered with keep-alive, so pooled");
     // The origin closes it 300 ms later. It must not sit in CLOSE_WAIT until the next request
     // (idle timeout 60 s).

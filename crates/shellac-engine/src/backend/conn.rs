@@ -11,10 +11,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::transport::Stream;
 use bytes::BytesMut;
 use http_body::Body as _;
 use tokio::io::{AsyncWrite as _, AsyncWriteExt as _, Interest};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::codec::{self, Head, HeadLimits, ReqFraming};
@@ -95,7 +95,7 @@ struct Send {
 
 /// The socket and its buffers.
 struct Wire {
-    io: TcpStream,
+    io: Stream,
     rbuf: BytesMut,
     wbuf: Vec<u8>,
 }
@@ -113,9 +113,9 @@ impl Conn {
         use std::os::fd::AsRawFd;
         let fields = self.open_fields.get_or_init(|| {
             let fd = self.wire.io.as_raw_fd();
-            match (self.wire.io.peer_addr(), self.wire.io.local_addr()) {
-                (Ok(p), Ok(l)) => format!("{fd} {} {} {} {}", p.ip(), p.port(), l.ip(), l.port()),
-                _ => format!("{fd} - - - -"),
+            match self.wire.io.ends() {
+                Some(ends) => format!("{fd} {ends}"),
+                None => format!("{fd} - - - -"),
             }
             .into()
         });
@@ -123,7 +123,7 @@ impl Conn {
     }
 
     /// Wraps a connected socket.
-    pub fn new(io: TcpStream) -> Conn {
+    pub fn new(io: Stream) -> Conn {
         Conn {
             wire: Wire { io, rbuf: BytesMut::new(), wbuf: Vec::new() },
             first_byte: Deadline::new(Instant::now()),

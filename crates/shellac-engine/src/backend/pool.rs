@@ -8,7 +8,6 @@
 //! connection if a reused one fails before any response byte (spec §4.4).
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,18 +17,19 @@ use bytes::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::address::Address;
 use super::codec::Decoder;
 use super::conn::Conn;
 use crate::backend::BusyGuard;
 use crate::body::Body;
 use crate::error::FetchError;
+use crate::transport::Stream;
 
 /// The connection pool of one address.
 pub struct Pool {
-    addr: SocketAddr,
+    addr: Address,
     idle: Mutex<Vec<Idle>>,
     holddown_until: Mutex<Option<Instant>>,
 }
@@ -85,13 +85,13 @@ const MAX_IDLE: usize = 1024;
 
 impl Pool {
     /// An empty pool for `addr`.
-    pub fn new(addr: SocketAddr) -> Pool {
+    pub fn new(addr: Address) -> Pool {
         Pool { addr, idle: Mutex::new(Vec::new()), holddown_until: Mutex::new(None) }
     }
 
     /// The backend's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    pub fn addr(&self) -> &Address {
+        &self.addr
     }
 
     /// An idle open connection, else a new one.
@@ -125,14 +125,14 @@ impl Pool {
         Ok(sender)
     }
 
-    /// A TCP connection, respecting the hold-down and the connect timeout.
-    async fn open(&self, backend: &str, policy: &ConnectPolicy) -> Result<TcpStream, FetchError> {
+    /// A connection, respecting the hold-down and the connect timeout.
+    async fn open(&self, backend: &str, policy: &ConnectPolicy) -> Result<Stream, FetchError> {
         if let Some(until) = *self.holddown_until.lock() {
             if crate::clock::mono() < until {
                 return Err(FetchError::Holddown(backend.to_string()));
             }
         }
-        let stream = match tokio::time::timeout(policy.timeout, TcpStream::connect(self.addr)).await {
+        let stream = match tokio::time::timeout(policy.timeout, self.addr.connect()).await {
             Err(_) => {
                 return Err(FetchError::Connect {
                     backend: backend.to_string(),
@@ -146,7 +146,6 @@ impl Pool {
             }
             Ok(Ok(s)) => s,
         };
-        let _ = stream.set_nodelay(true);
         Ok(stream)
     }
 

@@ -4,14 +4,13 @@
 //! more; a VCL that declares the same backend address and probe again gets the same [`Prober`]
 //! and with it the history (our deliberate difference from Varnish, which starts sick).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use super::address::Address;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// What one probe definition asks for, with the request bytes already built.
@@ -77,7 +76,7 @@ pub struct ProbeState {
 /// A probe target: its definition, state and verdict.
 pub struct Prober {
     name: String,
-    addr: SocketAddr,
+    addr: Address,
     spec: ProbeSpec,
     state: Mutex<ProbeState>,
     healthy: AtomicBool,
@@ -95,7 +94,7 @@ pub struct Prober {
 
 impl Prober {
     /// A prober in its initial state (spec §2.2); call [`Prober::start`] to begin probing.
-    pub fn new(name: String, addr: SocketAddr, spec: ProbeSpec) -> Prober {
+    pub fn new(name: String, addr: Address, spec: ProbeSpec) -> Prober {
         let p = Prober {
             name,
             addr,
@@ -276,12 +275,16 @@ impl Prober {
     /// Connect, send, read to EOF; returns the flags to set, the parsed status and the message.
     async fn exchange(&self, deadline: Instant) -> (Vec<Flag>, Option<u16>, String) {
         let mut flags = Vec::with_capacity(4);
-        let mut stream = match tokio::time::timeout_at(deadline, TcpStream::connect(self.addr)).await {
+        let mut stream = match tokio::time::timeout_at(deadline, self.addr.connect()).await {
             Err(_) => return (flags, None, "Open timeout".into()),
             Ok(Err(e)) => return (flags, None, format!("Open error {} ({e})", e.raw_os_error().unwrap_or(0))),
             Ok(Ok(s)) => s,
         };
-        flags.push(if self.addr.is_ipv4() { Flag::Ipv4 } else { Flag::Ipv6 });
+        flags.push(match &self.addr {
+            Address::Ip(a) if a.is_ipv4() => Flag::Ipv4,
+            Address::Ip(_) => Flag::Ipv6,
+            Address::Unix(_) => Flag::Unix,
+        });
         match tokio::time::timeout_at(deadline, stream.write_all(&self.spec.request)).await {
             Ok(Ok(())) => flags.push(Flag::Xmit),
             Ok(Err(e)) => {
@@ -393,8 +396,8 @@ mod tests {
 
     #[test]
     fn initial_fills_happy_slots_and_sets_the_verdict() {
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let p = Prober::new("b".into(), addr, spec(8, 3, 2));
+        let addr = Address::Ip("127.0.0.1:9".parse().unwrap());
+        let p = Prober::new("b".into(), addr.clone(), spec(8, 3, 2));
         assert_eq!(p.state().bits[Flag::Happy as usize], 0b11);
         assert!(!p.is_healthy());
         let p = Prober::new("b".into(), addr, spec(8, 3, 3));

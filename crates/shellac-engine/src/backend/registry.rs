@@ -6,18 +6,18 @@
 //! backend, once a second.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::address::Address;
 use super::pool::Pool;
 use super::probe::{ProbeSpec, Prober};
 use crate::catalog::Catalog;
 
-type Pools = Mutex<HashMap<SocketAddr, Weak<Pool>>>;
+type Pools = Mutex<HashMap<Address, Weak<Pool>>>;
 
 /// How often the sweeper looks at idle connections.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -37,7 +37,7 @@ pub struct Registry {
     /// The transaction log.
     pub log: Arc<crate::vsl::Log>,
     pools: Arc<Pools>,
-    probers: Mutex<HashMap<(SocketAddr, ProbeSpec), Weak<Prober>>>,
+    probers: Mutex<HashMap<(Address, ProbeSpec), Weak<Prober>>>,
     /// `backend_idle_timeout` in milliseconds, for the sweeper.
     idle_timeout_ms: Arc<AtomicU64>,
     sweeping: AtomicBool,
@@ -64,13 +64,13 @@ impl Default for Registry {
 
 impl Registry {
     /// The pool for an address, created on first use.
-    pub fn pool(&self, addr: SocketAddr) -> Arc<Pool> {
+    pub fn pool(&self, addr: Address) -> Arc<Pool> {
         let mut pools = self.pools.lock();
         if let Some(p) = pools.get(&addr).and_then(Weak::upgrade) {
             return p;
         }
         pools.retain(|_, w| w.strong_count() > 0);
-        let p = Arc::new(Pool::new(addr));
+        let p = Arc::new(Pool::new(addr.clone()));
         pools.insert(addr, Arc::downgrade(&p));
         drop(pools);
         self.start_sweeper();
@@ -96,14 +96,14 @@ impl Registry {
 
     /// The prober for an address and probe, created (and started) on first use. `name` labels
     /// its log lines.
-    pub fn prober(&self, name: &str, addr: SocketAddr, spec: ProbeSpec) -> Arc<Prober> {
+    pub fn prober(&self, name: &str, addr: Address, spec: ProbeSpec) -> Arc<Prober> {
         let mut probers = self.probers.lock();
         let key = (addr, spec);
         if let Some(p) = probers.get(&key).and_then(Weak::upgrade) {
             return p;
         }
         probers.retain(|_, w| w.strong_count() > 0);
-        let p = Arc::new(Prober::new(name.to_string(), addr, key.1.clone()).with_log(self.log.clone()));
+        let p = Arc::new(Prober::new(name.to_string(), key.0.clone(), key.1.clone()).with_log(self.log.clone()));
         p.start();
         probers.insert(key, Arc::downgrade(&p));
         p

@@ -21,6 +21,7 @@ use shellac_vcl::vmods::DirectorKind;
 use tokio::time::Instant;
 
 use super::{new_director, Director, Member, Members};
+use crate::backend::address::Address;
 use crate::backend::registry::Registry;
 use crate::backend::{Backend, BackendHandle, Timeouts};
 use crate::catalog::{Entry, Subscriber};
@@ -110,13 +111,13 @@ impl Dynamic {
             let old = state.members.remove(&e.key).and_then(|s| s.backend);
             let backend = match (&e.target, old) {
                 // Same address: the same backend (a weight or drain change).
-                (Ok(addr), Some(b)) if b.addr == Some(*addr) => Some(b),
+                (Ok(addr), Some(b)) if b.addr == Some(Address::Ip(*addr)) => Some(b),
                 (target, old) => {
                     if let Some(b) = old {
                         retire(&mut state.retired, &e.key, b, now);
                     }
                     target.as_ref().ok().map(|addr| {
-                        let b = match state.retired.remove(&e.key).filter(|(b, _)| b.addr == Some(*addr)) {
+                        let b = match state.retired.remove(&e.key).filter(|(b, _)| b.addr == Some(Address::Ip(*addr))) {
                             Some((b, _)) => b,
                             None => self.new_member(e, *addr),
                         };
@@ -169,12 +170,12 @@ impl Dynamic {
         let host_header = self.template.host_header.clone().or_else(|| HeaderValue::from_str(&e.host).ok());
         let probe = self.template.probe.as_ref().map(|p| {
             let spec = crate::vcl::probe_spec(p, host_header.as_ref());
-            self.registry.prober(&name, addr, spec)
+            self.registry.prober(&name, Address::Ip(addr), spec)
         });
         Arc::new(Backend::new(
             name,
-            Some(addr),
-            Some(self.registry.pool(addr)),
+            Some(Address::Ip(addr)),
+            Some(self.registry.pool(Address::Ip(addr))),
             host_header,
             self.template.timeouts,
             self.template.max_connections,

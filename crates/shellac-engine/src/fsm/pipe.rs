@@ -100,11 +100,9 @@ impl Task {
             .await
             .map_err(|_| FetchError::FirstByteTimeout)?
             .map_err(|e| FetchError::Read(e.to_string()))?;
-        let addr = pool.addr();
+        let (ip, port) = pool.addr().ip_port();
         // (The connection is hyper's here: its descriptor and local end are not ours to log.)
-        log.add(crate::vsl::Tag::BackendOpen, || {
-            format!("- {} {} {} - - connect", backend.name, addr.ip(), addr.port())
-        });
+        log.add(crate::vsl::Tag::BackendOpen, || format!("- {} {ip} {port} - - connect", backend.name));
         log.timestamp("Bereq", crate::value::now());
         log.add_str(crate::vsl::Tag::BereqAcct, "0 0 0 0 0 0");
         log.commit(&self.server.registry.log);

@@ -95,7 +95,10 @@ pub fn get(ctx: &mut Ctx<'_>, var: Var, hdr: Option<&HeaderName>) -> Result<Valu
         V::BerespBackend => Value::Backend(beresp(ctx)?.backend.clone()),
         V::BerespBackendName => Value::Str(beresp(ctx)?.backend.name().to_string()),
         V::BerespBackendIp => match &beresp(ctx)?.backend {
-            BackendHandle::Backend(b) => Value::Ip(b.addr),
+            // (A Unix socket backend's is 0.0.0.0, as varnishd has it.)
+            BackendHandle::Backend(b) => {
+                Value::Ip(b.addr.as_ref().map(|a| a.ip().unwrap_or(crate::client_io::UNIX_PEER)))
+            }
             _ => Value::Ip(None),
         },
         V::BerespWas304 => Value::Bool(beresp(ctx)?.was_304),
