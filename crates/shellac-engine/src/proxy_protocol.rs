@@ -63,12 +63,13 @@ pub async fn read_header<S: AsyncRead + Unpin>(
 }
 
 async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(Addresses, Vec<u8>), ProxyError> {
-    let mut buf = Vec::with_capacity(CHUNK);
+    // (On the heap: the connection's task, which awaits this, stays small.)
+    let mut buf = Vec::new();
     let len = loop {
-        let mut chunk = [0u8; CHUNK];
-        match stream.read(&mut chunk).await {
+        buf.reserve(CHUNK);
+        match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return Err(ProxyError::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
         }
         if let Seen::Whole(len) = measure(&buf)? {
             break len;
