@@ -1,6 +1,7 @@
-//! A client connection's transport: a TCP socket, or a Unix socket (`-a /path`, as a TLS
-//! terminator or a web server on the same machine connects), with the bytes read ahead of the
-//! requests (what came after a PROXY header in its read) given back first.
+//! Where clients connect: a listening TCP socket, or a Unix socket (`-a /path`, as a TLS
+//! terminator or a web server on the same machine connects); and a client connection (a
+//! [`Stream`]) with the bytes read ahead of its requests (what came after a PROXY header in its
+//! read) given back first.
 
 use std::io;
 use std::net::SocketAddr;
