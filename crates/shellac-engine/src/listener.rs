@@ -133,7 +133,8 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     Ok(stated) => Some(stated),
                     Err(e) => {
                         tracing::debug!("{peer}: {e}; closing");
-                        server.registry.stats.inc(crate::stats::Main::SessClosedErr);
+                        // (Not a PROXY header: junk, as varnishd counts it.)
+                        count_close(&server, crate::stats::Main::ScRxJunk);
                         None
                     }
                 }
@@ -193,10 +194,36 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
             conn.await
         }
     };
+    count_close(&server, close_reason(&ended).1);
     if let Some((t0, fd)) = opened {
         session_log(&server, &sess, t0, fd, &ended);
     }
     log_end(&sess.client, ended);
+}
+
+/// Why a connection closed, as far as hyper tells (`SessClose`'s reason), and its `sc_*`
+/// counter: the client closed it (or asked to), it sent nothing in time, it sent what is not
+/// HTTP/1, or writing to it failed.
+fn close_reason(ended: &Result<(), hyper::Error>) -> (&'static str, crate::stats::Main) {
+    use crate::stats::Main;
+    match ended {
+        Ok(()) => ("REM_CLOSE", Main::ScRemClose),
+        Err(e) if e.is_timeout() => ("RX_TIMEOUT", Main::ScRxTimeout),
+        Err(e) if e.is_parse() || e.is_parse_too_large() => ("RX_BAD", Main::ScRxBad),
+        Err(_) => ("TX_ERROR", Main::ScTxError),
+    }
+}
+
+/// Counts a connection's close: its `sc_*` counter, and, for one that Shellac closes (all but
+/// `REM_CLOSE`), `sess_closed`, with `sess_closed_err` as all of those are errors.
+fn count_close(server: &Server, reason: crate::stats::Main) {
+    use crate::stats::Main;
+    let stats = &server.registry.stats;
+    stats.inc(reason);
+    if reason != Main::ScRemClose {
+        stats.inc(Main::SessClosed);
+        stats.inc(Main::SessClosedErr);
+    }
 }
 
 /// A session's transaction, at its end: `Begin sess`, `SessOpen`, a `Link` per request,
@@ -217,12 +244,7 @@ fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<()
             r.s("req ").n(vxid).s(" rxreq");
         }
     }
-    let why = match ended {
-        Ok(()) => "REM_CLOSE",
-        Err(e) if e.is_timeout() => "RX_TIMEOUT",
-        Err(e) if e.is_parse() || e.is_parse_too_large() => "RX_BAD",
-        Err(_) => "TX_ERROR",
-    };
+    let why = close_reason(ended).0;
     b.add_fmt(Tag::SessClose, format_args!("{why} {:.3}", crate::value::now() - t0));
     b.commit(&server.registry.log);
 }

@@ -144,3 +144,31 @@ async fn purges_gzip_417_and_backend_requests_are_counted() {
     let got: Vec<(&str, u64)> = want.iter().map(|(k, _)| (*k, v.get(*k).copied().unwrap_or(u64::MAX))).collect();
     assert_eq!(got, want);
 }
+
+/// Requests that wait on another's fetch of the same key (`busy_sleep`, each woken once:
+/// `busy_wakeup`), and how connections close (`sc_*`, `sess_closed`), as varnishd counts them.
+#[tokio::test]
+async fn the_waiting_list_and_closes_are_counted() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into()];
+        b.head_delay = std::time::Duration::from_millis(300);
+    });
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let (a, b, c) = tokio::join!(p.get("/slow"), p.get("/slow"), p.get("/slow"));
+    assert_eq!((a.status, b.status, c.status), (200, 200, 200));
+    let v = values(&p);
+    assert!(v["MAIN.busy_sleep"] >= 1, "{}", v["MAIN.busy_sleep"]);
+    assert_eq!(v["MAIN.busy_sleep"], v["MAIN.busy_wakeup"]);
+    // A request that is not HTTP: closed by Shellac, an error.
+    let r = p.request("NOT HTTP AT ALL\r\n\r\n").await;
+    assert_eq!(r.status, 400);
+    for _ in 0..100 {
+        if values(&p)["MAIN.sc_rx_bad"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let v = values(&p);
+    assert_eq!((v["MAIN.sc_rx_bad"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]), (1, 1, 1));
+}

@@ -78,7 +78,9 @@ impl Task {
                 Lookup::Wait(waiter) => {
                     // Let go by the rush: the next lookup is this request's; the ones after
                     // it go once it is done (when `_rushed` is replaced or dropped).
+                    self.count(Main::BusySleep);
                     _rushed = Some(waiter.wait().await);
+                    self.count(Main::BusyWakeup);
                     continue;
                 }
             };
