@@ -13,7 +13,7 @@
 //!       └─ fail ─► Synth 503 "VCL failed"
 //! ```
 
-mod connection;
+pub mod connection;
 mod deliver;
 mod log;
 mod lookup;
@@ -119,7 +119,10 @@ pub fn handle(
                 let t0 = crate::clock::mono();
                 let mut resp = task.run().await;
                 task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
-                connection_header(&mut resp, task.peer, &task.req.method);
+                let close = connection_header(&mut resp, task.peer, &task.req.method);
+                if close != connection::Close::No {
+                    task.sess.closing.store(close as u8, std::sync::atomic::Ordering::Relaxed);
+                }
                 if task.vsl.on() {
                     task.logged(resp)
                 } else {

@@ -156,6 +156,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     client_ip: Sess::ip_value(&client),
                     links: crate::vsl::Links::new(&server.registry.log),
                     timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
+                    closing: Default::default(),
                 });
                 io.give_back(ahead);
                 serve_connection(server, sess, io, stop).await;
@@ -194,41 +195,54 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
             conn.await
         }
     };
-    count_close(&server, close_reason(&ended).1);
+    let closing = crate::fsm::connection::Close::of(sess.closing.load(Ordering::Relaxed));
+    let (why, counter) = close_reason(&ended, closing);
+    count_close(&server, counter);
     if let Some((t0, fd)) = opened {
-        session_log(&server, &sess, t0, fd, &ended);
+        session_log(&server, &sess, t0, fd, why);
     }
     log_end(&sess.client, ended);
 }
 
-/// Why a connection closed, as far as hyper tells (`SessClose`'s reason), and its `sc_*`
-/// counter: the client closed it (or asked to), it sent nothing in time, it sent what is not
-/// HTTP/1, or writing to it failed.
-fn close_reason(ended: &Result<(), hyper::Error>) -> (&'static str, crate::stats::Main) {
+/// Why a connection closed (`SessClose`'s reason), and its `sc_*` counter: after an answer
+/// that said `Connection: close` (`closing`: the client asked, an HTTP/1.0 client did not ask
+/// to keep it, or the answer itself said so), the client closed it, it sent nothing in time,
+/// it sent what is not HTTP/1, or writing to it failed.
+fn close_reason(
+    ended: &Result<(), hyper::Error>,
+    closing: crate::fsm::connection::Close,
+) -> (&'static str, crate::stats::Main) {
+    use crate::fsm::connection::Close;
     use crate::stats::Main;
-    match ended {
-        Ok(()) => ("REM_CLOSE", Main::ScRemClose),
-        Err(e) if e.is_timeout() => ("RX_TIMEOUT", Main::ScRxTimeout),
-        Err(e) if e.is_parse() || e.is_parse_too_large() => ("RX_BAD", Main::ScRxBad),
-        Err(_) => ("TX_ERROR", Main::ScTxError),
+    match (ended, closing) {
+        (Ok(()), Close::ReqClose) => ("REQ_CLOSE", Main::ScReqClose),
+        (Ok(()), Close::ReqHttp10) => ("REQ_HTTP10", Main::ScReqHttp10),
+        (Ok(()), Close::RespClose) => ("RESP_CLOSE", Main::ScRespClose),
+        (Ok(()), Close::No) => ("REM_CLOSE", Main::ScRemClose),
+        (Err(e), _) if e.is_timeout() => ("RX_TIMEOUT", Main::ScRxTimeout),
+        (Err(e), _) if e.is_parse() || e.is_parse_too_large() => ("RX_BAD", Main::ScRxBad),
+        (Err(_), _) => ("TX_ERROR", Main::ScTxError),
     }
 }
 
-/// Counts a connection's close: its `sc_*` counter, and, for one that Shellac closes (all but
-/// `REM_CLOSE`), `sess_closed`, with `sess_closed_err` as all of those are errors.
+/// Counts a connection's close: its `sc_*` counter; for one that Shellac closes (all but
+/// `REM_CLOSE`), `sess_closed`; and for an error (all but `REM_CLOSE`, `REQ_CLOSE` and
+/// `RESP_CLOSE`), `sess_closed_err`, as varnishd counts them.
 fn count_close(server: &Server, reason: crate::stats::Main) {
     use crate::stats::Main;
     let stats = &server.registry.stats;
     stats.inc(reason);
     if reason != Main::ScRemClose {
         stats.inc(Main::SessClosed);
+    }
+    if !matches!(reason, Main::ScRemClose | Main::ScReqClose | Main::ScRespClose) {
         stats.inc(Main::SessClosedErr);
     }
 }
 
 /// A session's transaction, at its end: `Begin sess`, `SessOpen`, a `Link` per request,
-/// `SessClose` with why it closed (as far as hyper tells) and how long it lasted.
-fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<(), hyper::Error>) {
+/// `SessClose` with why it closed (see [`close_reason`]) and how long it lasted.
+fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, why: &str) {
     use crate::vsl::Tag;
     let mut b = crate::vsl::Buffer::new(&server.registry.log, sess.xid, crate::vsl::Side::Client);
     b.add_str(Tag::Begin, "sess 0 HTTP/1");
@@ -244,7 +258,7 @@ fn session_log(server: &Server, sess: &Sess, t0: f64, fd: i32, ended: &Result<()
             r.s("req ").n(vxid).s(" rxreq");
         }
     }
-    let why = close_reason(ended).0;
+
     b.add_fmt(Tag::SessClose, format_args!("{why} {:.3}", crate::value::now() - t0));
     b.commit(&server.registry.log);
 }

@@ -436,6 +436,7 @@ impl Sess {
             client_ip: Sess::ip_value(&zero),
             links: crate::vsl::Links::default(),
             timeouts: crate::vrt::timeouts::Timeouts::new(&crate::params::Params::default()),
+            closing: Default::default(),
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Sess {
     pub links: crate::vsl::Links,
     /// `sess.timeout_idle`, `sess.send_timeout`, `sess.timeout_linger`.
     pub timeouts: timeouts::Timeouts,
+    /// Why the connection closes after its last answer, if that answer said so (a
+    /// [`crate::fsm::connection::Close`]).
+    pub closing: std::sync::atomic::AtomicU8,
 }
 
 impl Sess {

@@ -36,23 +36,63 @@ impl Peer {
 /// `Connection: close` (in place of any other) when it closes (the client asked to, or the
 /// response says `close`). Not for a tunnel (`CONNECT`) or a protocol switch, whose
 /// connection is no longer HTTP.
-pub(super) fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &str) {
+///
+/// Returns why the connection closes after this answer, if it does (see [`Close`]).
+pub(super) fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &str) -> Close {
     use http::header::{Entry, CONNECTION};
     if method == "CONNECT" || resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-        return;
+        return Close::No;
     }
+    let asked = || if peer.http10 { Close::ReqHttp10 } else { Close::ReqClose };
     // (One probe of the headers: nearly every answer has no Connection of its own.)
     match resp.headers_mut().entry(CONNECTION) {
         Entry::Vacant(v) => {
             v.insert(HeaderValue::from_static(if peer.keep_alive { "keep-alive" } else { "close" }));
+            if peer.keep_alive {
+                Close::No
+            } else {
+                asked()
+            }
         }
         Entry::Occupied(mut o) => {
-            let closing = !peer.keep_alive || crate::hdr::tokens(o.iter()).any(|t| t.eq_ignore_ascii_case("close"));
+            let says_close = crate::hdr::tokens(o.iter()).any(|t| t.eq_ignore_ascii_case("close"));
             let only_close = o.get() == "close" && o.iter().count() == 1;
-            if closing && !only_close {
+            if (!peer.keep_alive || says_close) && !only_close {
                 // (Every value goes: `close` alone says it.)
                 o.insert(HeaderValue::from_static("close"));
             }
+            match (peer.keep_alive, says_close) {
+                (false, _) => asked(),
+                (true, true) => Close::RespClose,
+                (true, false) => Close::No,
+            }
+        }
+    }
+}
+
+/// Why a connection closes after an answer, as varnishd's session close reasons say it
+/// (`sc_req_close`, `sc_req_http10`, `sc_resp_close`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Close {
+    /// It goes on.
+    No = 0,
+    /// The client asked to close (`Connection: close`).
+    ReqClose = 1,
+    /// An HTTP/1.0 client that did not ask to keep it.
+    ReqHttp10 = 2,
+    /// The answer says `Connection: close` (VCL or the backend).
+    RespClose = 3,
+}
+
+impl Close {
+    /// From what [`crate::vrt::Sess::closing`] holds.
+    pub fn of(v: u8) -> Close {
+        match v {
+            1 => Close::ReqClose,
+            2 => Close::ReqHttp10,
+            3 => Close::RespClose,
+            _ => Close::No,
         }
     }
 }
