@@ -21,6 +21,19 @@ fn values(p: &Proxy) -> HashMap<String, u64> {
     all
 }
 
+/// The values once `ready` holds of them (a connection's close is counted a moment after its
+/// answer), or after 2 s.
+async fn values_once(p: &Proxy, ready: impl Fn(&HashMap<String, u64>) -> bool) -> HashMap<String, u64> {
+    for _ in 0..100 {
+        let v = values(p);
+        if ready(&v) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    values(p)
+}
+
 const VCL: &str = r#"
 import std;
 backend down { .host = "127.0.0.1"; .port = "1"; }
@@ -163,26 +176,13 @@ async fn the_waiting_list_and_closes_are_counted() {
     // A request that is not HTTP: closed by Shellac, an error.
     let r = p.request("NOT HTTP AT ALL\r\n\r\n").await;
     assert_eq!(r.status, 400);
-    for _ in 0..100 {
-        if values(&p)["MAIN.sc_rx_bad"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let v = values(&p);
+    let v = values_once(&p, |v| v["MAIN.sc_rx_bad"] == 1).await;
     assert_eq!((v["MAIN.sc_rx_bad"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]), (1, 1, 1));
     // Closed after an answer that said so: the client asked (OK), an HTTP/1.0 client did not
     // ask to keep it (an error, as varnishd has it).
     p.request("GET /slow HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").await;
     p.request("GET /slow HTTP/1.0\r\nHost: test\r\n\r\n").await;
-    for _ in 0..100 {
-        let v = values(&p);
-        if v["MAIN.sc_req_close"] == 1 && v["MAIN.sc_req_http10"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let v = values(&p);
+    let v = values_once(&p, |v| v["MAIN.sc_req_close"] == 1 && v["MAIN.sc_req_http10"] == 1).await;
     let got = [v["MAIN.sc_req_close"], v["MAIN.sc_req_http10"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]];
     assert_eq!(got, [1, 1, 3, 2]);
 }
@@ -193,12 +193,6 @@ async fn an_answer_that_says_close_counts_as_resp_close() {
     let p = proxy(&vcl_for(&[&o], "sub vcl_deliver { set resp.http.Connection = \"close\"; }\n")).await;
     let r = p.get("/").await;
     assert_eq!((r.status, r.header("connection")), (200, Some("close")));
-    for _ in 0..100 {
-        if values(&p)["MAIN.sc_resp_close"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let v = values(&p);
+    let v = values_once(&p, |v| v["MAIN.sc_resp_close"] == 1).await;
     assert_eq!((v["MAIN.sc_resp_close"], v["MAIN.sc_rem_close"], v["MAIN.sess_closed_err"]), (1, 0, 0));
 }
