@@ -219,6 +219,8 @@ pub struct Params {
     pub http_resp_size: u64,
     /// `gzip_level`: how hard `beresp.do_gzip` packs.
     pub gzip_level: u64,
+    /// `vsl_space`: the shared log's size (read at the start).
+    pub vsl_space: u64,
     /// `max_restarts`
     pub max_restarts: u64,
     /// `rush_exponent`: how many waiters each served waiter lets go.
@@ -293,6 +295,7 @@ impl Default for Params {
             http_resp_hdr_len: 0,
             http_resp_size: 0,
             gzip_level: 0,
+            vsl_space: 0,
             max_restarts: 0,
             rush_exponent: 0,
             max_retries: 0,
@@ -403,6 +406,7 @@ impl Params {
                     "http_resp_hdr_len" => &mut self.http_resp_hdr_len,
                     "http_resp_size" => &mut self.http_resp_size,
                     "gzip_level" => &mut self.gzip_level,
+                    "vsl_space" => &mut self.vsl_space,
                     "max_restarts" => &mut self.max_restarts,
                     "rush_exponent" => &mut self.rush_exponent,
                     "max_retries" => &mut self.max_retries,
@@ -500,6 +504,7 @@ impl Params {
             "http_resp_hdr_len" => format_bytes(self.http_resp_hdr_len),
             "http_resp_size" => format_bytes(self.http_resp_size),
             "gzip_level" => self.gzip_level.to_string(),
+            "vsl_space" => format_bytes(self.vsl_space),
             "max_restarts" => self.max_restarts.to_string(),
             "rush_exponent" => self.rush_exponent.to_string(),
             "max_retries" => self.max_retries.to_string(),

@@ -149,7 +149,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         // The log, shared with `shellac log` and `shellac ncsa` on this machine through a file.
         let _shared = match &workdir {
-            Some(w) => match shellac_engine::vsl::shared::start(server.registry.log.clone(), w.path()) {
+            Some(w) => match shellac_engine::vsl::shared::start(
+                server.registry.log.clone(),
+                w.path(),
+                server.params().vsl_space,
+            ) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::warn!("{}: cannot share the log ({e}); shellac log reads it over -T", w.path().display());

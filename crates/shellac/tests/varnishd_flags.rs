@@ -89,6 +89,10 @@ fn a_varnishd_command_line_with_its_other_flags_starts_and_means_what_it_says() 
     let show = |name: &str| text(&varnishadm(&admin, &["param.show", name]).stdout);
     assert!(show("default_ttl").contains("Value is: 42.000 [seconds]"), "{}", show("default_ttl"));
     assert!(show("vsl_space").contains("Value is: 2M [bytes]"), "{}", show("vsl_space"));
+    // ... and the shared log is that size (after its 4 KiB head).
+    let shared = std::fs::read_to_string(dir.join("work").join("_.vsl")).expect("the pointer to the shared log");
+    let len = std::fs::metadata(shared.trim()).expect("the shared log").len();
+    assert_eq!(len, 4096 + (2 << 20));
     assert!(show("first_byte_timeout").contains("Value is: 33.000 [seconds]"));
     // -r: read-only, as varnishd says it (status 107); the others still change.
     let refused = varnishadm(&admin, &["param.set", "default_grace", "5"]);

@@ -229,7 +229,7 @@ pub(super) const COMPAT: &[ParamDef] = &[
     p("vsl_buffer", "16k", K::Bytes, "bytes", false, "Per-thread log buffer size.").min("267"),
     p("vsl_mask", "-Debug,-ObjProtocol,-ObjStatus,-ObjReason,-ObjHeader,-VCL_trace,-ExpKill,-WorkThread,-Hash,-VfpAcct,-H2RxHdr,-H2RxBody,-H2TxHdr,-H2TxBody,-VdpAcct", K::Bits, "", false, "Log record tags not recorded (-TAG masks, +TAG unmasks, default resets).").bits(VSL_TAGS),
     p("vsl_reclen", "255b", K::Bytes, "bytes", false, "Longest log record.").min("16b").max("16372"),
-    p("vsl_space", "80M", K::Bytes, "bytes", false, "Size of the shared log.").min("1M").max("4G").flags(&["must_restart"]),
+    p("vsl_space", "80M", K::Bytes, "bytes", true, "Size of the shared log that shellac log and shellac ncsa read (at the start).").min("1M").max("4G").flags(&["must_restart"]),
     secs("vsm_free_cooldown", "60.000", false, "How long freed shared memory is kept for readers.").min("10.000").max("600.000"),
     p("workspace_backend", "96k", K::Bytes, "bytes", false, "Workspace of a backend fetch. Shellac allocates as it needs, within its own limits.").min("1k").flags(&["delayed_effect"]),
     p("workspace_client", "96k", K::Bytes, "bytes", false, "Workspace of a client request. Shellac allocates as it needs, within its own limits.").min("9k").flags(&["delayed_effect"]),

@@ -2,7 +2,7 @@
 //! varnishd shares its log: `shellac log` and `shellac ncsa` read it without asking the server
 //! anything, so that reading costs the server no formatting and no answers, however many
 //! read. A thread of the server writes committed transactions, as the log stages them (see
-//! [`super::ring`]), into the file (a ring, of [`FILE_BYTES`], in `/dev/shm`, named by `_.vsl`
+//! [`super::ring`]), into the file (a ring of `vsl_space` bytes, in `/dev/shm`, named by `_.vsl`
 //! in the working directory);
 //! each write of data is followed by the new head (bytes written since the start), and a
 //! reader that finds the head more than the file's size ahead of it knows what it lost.
@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{decode_raw, Decoded, FoundRaw, Log, Raw, TagSet, IDLE};
 
-/// The file's size for data (varnishd's `vsl_space` is 80 MB).
-pub const FILE_BYTES: u64 = 64 << 20;
+/// The file's size for data when none is given (varnishd's `vsl_space` default, 80 MiB).
+pub const FILE_BYTES: u64 = 80 << 20;
 
 /// The most a reader reads at once: what it copies from the file is still in the CPU's caches
 /// when it decodes it (a server's 20 ms of hits are megabytes, which a read of them all at
@@ -71,9 +71,11 @@ fn readers_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Shares `log` through a new file in `/dev/shm` (or in `workdir` without one), named in
-/// `workdir`'s `_.vsl`. A file an earlier process left is removed first.
-pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
+/// Shares `log` through a new file of `size` bytes of data (`vsl_space`) in `/dev/shm` (or in
+/// `workdir` without one), named in `workdir`'s `_.vsl`. A file an earlier process left is
+/// removed first.
+pub fn start(log: Arc<Log>, workdir: &Path, size: u64) -> io::Result<Shared> {
+    let size = size.max(1);
     let pointer = workdir.join(POINTER);
     if let Ok(old) = std::fs::read_to_string(&pointer) {
         let old = PathBuf::from(old.trim());
@@ -85,10 +87,10 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     let shm = Path::new("/dev/shm");
     let path = if shm.is_dir() { shm.join(&name) } else { workdir.join(&name) };
     let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-    file.set_len(HEADER + FILE_BYTES)?;
+    file.set_len(HEADER + size)?;
     let mut head = [0u8; 32];
     head[..8].copy_from_slice(MAGIC);
-    head[8..16].copy_from_slice(&FILE_BYTES.to_le_bytes());
+    head[8..16].copy_from_slice(&size.to_le_bytes());
     head[24..32].copy_from_slice(&generation.to_le_bytes());
     file.write_all_at(&head, 0)?;
     // The readers' mark: made here, with a time long past (nobody reads yet), so that readers
@@ -97,7 +99,7 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
     std::fs::File::create(&readers)?.set_modified(SystemTime::UNIX_EPOCH)?;
     std::fs::write(&pointer, format!("{}\n", path.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = Writer { log: log.clone(), file, readers, head: 0, dropped: 0, batch: Vec::new() };
+    let writer = Writer { log: log.clone(), file, size, readers, head: 0, dropped: 0, batch: Vec::new() };
     let s = stop.clone();
     // (The thread settles, its allocator's first pages taken, before the server serves: the
     // process's memory does not move later for it.)
@@ -111,6 +113,8 @@ pub fn start(log: Arc<Log>, workdir: &Path) -> io::Result<Shared> {
 struct Writer {
     log: Arc<Log>,
     file: File,
+    /// The file's size for data.
+    size: u64,
     readers: PathBuf,
     /// Bytes written since the start.
     head: u64,
@@ -162,12 +166,13 @@ impl Writer {
     /// Writes the batch at the head (wrapping at the end), then the new head.
     fn write(&mut self) -> io::Result<()> {
         let mut data = &self.batch[..];
-        if data.len() as u64 > FILE_BYTES {
-            data = &data[data.len() - FILE_BYTES as usize..];
-            self.head += self.batch.len() as u64 - FILE_BYTES;
+        let size = self.size;
+        if data.len() as u64 > size {
+            data = &data[data.len() - size as usize..];
+            self.head += self.batch.len() as u64 - size;
         }
-        let at = self.head % FILE_BYTES;
-        let first = data.len().min((FILE_BYTES - at) as usize);
+        let at = self.head % size;
+        let first = data.len().min((size - at) as usize);
         self.file.write_all_at(&data[..first], HEADER + at)?;
         if first < data.len() {
             self.file.write_all_at(&data[first..], HEADER)?;
@@ -426,7 +431,7 @@ mod tests {
     fn recording(name: &str, log: &Arc<Log>) -> (shellac_testkit::Scratch, PathBuf, Shared) {
         let scratch = shellac_testkit::Scratch::new(name);
         let dir = scratch.path().to_path_buf();
-        let shared = start(log.clone(), &dir).expect("shared");
+        let shared = start(log.clone(), &dir, FILE_BYTES).expect("shared");
         log.read_ago(Duration::ZERO);
         (scratch, dir, shared)
     }
@@ -442,7 +447,7 @@ mod tests {
         let scratch = shellac_testkit::Scratch::new("vsl-test");
         let dir = scratch.path().to_path_buf();
         let log = Arc::new(Log::default());
-        let shared = start(log.clone(), &dir).expect("shared");
+        let shared = start(log.clone(), &dir, FILE_BYTES).expect("shared");
         std::thread::sleep(Duration::from_millis(600));
         assert!(!log.active(), "the mark the server made says nobody reads");
         let mut r = Reader::open(&dir, false).expect("reader");
