@@ -147,10 +147,8 @@ async fn bytes_after_a_response_keep_its_connection_out_of_the_pool() {
 #[tokio::test]
 async fn a_unix_socket_backend_is_fetched_from_and_probed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = std::env::temp_dir().join(format!("shellac-uds-backend-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("app.sock");
+    let dir = shellac_testkit::Scratch::new("uds-backend");
+    let path = dir.path().join("app.sock");
     let listener = tokio::net::UnixListener::bind(&path).expect("bind");
     let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = served.clone();
@@ -199,5 +197,4 @@ async fn a_unix_socket_backend_is_fetched_from_and_probed() {
     assert_eq!(unix_connects() & 1, 1, "the probe connected over the socket");
     assert!(backend.probe.as_ref().is_some_and(|pr| pr.is_healthy()), "and found it healthy");
     assert!(served.load(std::sync::atomic::Ordering::Relaxed) >= 2, "a fetch and a probe");
-    let _ = std::fs::remove_dir_all(&dir);
 }

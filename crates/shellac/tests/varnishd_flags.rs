@@ -7,15 +7,14 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use shellac_testkit::process::Shellac;
+use shellac_testkit::Scratch;
 
-/// A scratch directory with a VCL that answers every request itself, saying its
-/// `server.identity`.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("shellac-flags-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+/// A scratch directory (removed, with the shared log of a server killed in it, when dropped)
+/// with a VCL that answers every request itself, saying its `server.identity`.
+fn scratch(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("flags-{name}"));
     std::fs::write(
-        dir.join("main.vcl"),
+        dir.path().join("main.vcl"),
         "vcl 4.1;\nbackend default none;\nsub vcl_recv { return (synth(200)); }\n\
          sub vcl_synth { set resp.http.identity = server.identity; }\n",
     )
@@ -55,7 +54,8 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn a_varnishd_command_line_with_its_other_flags_starts_and_means_what_it_says() {
-    let dir = scratch("many");
+    let scratch = scratch("many");
+    let dir = scratch.path();
     std::fs::write(dir.join("cli.txt"), "param.set first_byte_timeout 33\n\nvcl.list\n").expect("cli file");
     let pid_file = dir.join("shellac.pid");
     let (cli, pid) = (dir.join("cli.txt"), pid_file.to_str().expect("path").to_string());
@@ -109,12 +109,12 @@ fn a_varnishd_command_line_with_its_other_flags_starts_and_means_what_it_says() 
     assert!(resp.to_ascii_lowercase().contains("\r\nidentity: edge-7\r\n"), "{resp}");
     assert!(shellac.stop(), "stops cleanly on SIGTERM");
     assert!(!pid_file.exists(), "the pid file goes with the process");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_failing_i_command_stops_the_start_and_says_which() {
-    let dir = scratch("failing");
+    let scratch = scratch("failing");
+    let dir = scratch.path();
     std::fs::write(dir.join("cli.txt"), "param.set first_byte_timeout 3\nparam.set default_ttl 1\nvcl.list\n")
         .expect("cli file");
     let cli = dir.join("cli.txt");
@@ -132,12 +132,12 @@ fn a_failing_i_command_stops_the_start_and_says_which() {
     );
     assert!(!err.contains("> vcl.list"), "nothing after the failure runs: {err}");
     assert!(!text(&out.stdout).contains("Listening on"), "it never listened");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn m_offers_the_management_protocol_on_a_connection_out() {
-    let dir = scratch("reverse");
+    let scratch = scratch("reverse");
+    let dir = scratch.path();
     let agent = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = agent.local_addr().expect("addr").to_string();
     let shellac = start(&dir, &["-M", &addr]);
@@ -164,7 +164,6 @@ fn m_offers_the_management_protocol_on_a_connection_out() {
     assert_eq!(status, 200);
     assert!(body.starts_with("default_ttl\n        Value is: 120.000 [seconds] (default)"), "{body}");
     drop(shellac);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
