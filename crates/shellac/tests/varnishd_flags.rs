@@ -60,7 +60,7 @@ fn a_varnishd_command_line_with_its_other_flags_starts_and_means_what_it_says() 
     let pid_file = dir.join("shellac.pid");
     let (cli, pid) = (dir.join("cli.txt"), pid_file.to_str().expect("path").to_string());
     let shellac = start(
-        &dir,
+        dir,
         &[
             "-t",
             "42",
@@ -120,7 +120,7 @@ fn a_failing_i_command_stops_the_start_and_says_which() {
     let cli = dir.join("cli.txt");
     let out = Command::new(env!("CARGO_BIN_EXE_shellac"))
         .arg("serve")
-        .args(serve_args(&dir, &["-r", "default_ttl", "-I", cli.to_str().expect("path")]))
+        .args(serve_args(dir, &["-r", "default_ttl", "-I", cli.to_str().expect("path")]))
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -140,7 +140,7 @@ fn m_offers_the_management_protocol_on_a_connection_out() {
     let dir = scratch.path();
     let agent = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = agent.local_addr().expect("addr").to_string();
-    let shellac = start(&dir, &["-M", &addr]);
+    let shellac = start(dir, &["-M", &addr]);
     let (conn, _) = agent.accept().expect("shellac connects");
     conn.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
