@@ -69,7 +69,7 @@ pub fn reset(m: &Manager, args: &[String]) -> Result<String, Failure> {
     }
     refuse_protected(m, name)?;
     let mut default =
-        Params::default().value(name).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{name}\".")))?;
+        Params::defaults().value(name).ok_or_else(|| (Status::Param, format!("Unknown parameter \"{name}\".")))?;
     // (A set of switches is changed by what is given, not replaced: `default` puts it back.)
     if params::find(name).is_some_and(|d| d.kind == ParamKind::Bits) {
         default = "default".into();
@@ -100,7 +100,7 @@ fn units(d: &ParamDef) -> String {
 /// The default as varnishd prints it.
 fn default_text(d: &ParamDef) -> String {
     match d.kind {
-        ParamKind::Duration => Params::default().value(d.name).unwrap_or_else(|| d.default.to_string()),
+        ParamKind::Duration => Params::defaults().value(d.name).unwrap_or_else(|| d.default.to_string()),
         _ => d.default.to_string(),
     }
 }

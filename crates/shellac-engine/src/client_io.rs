@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, UnixListener};
 
-pub use crate::transport::Stream;
+use crate::transport::Stream;
 
 /// What a Unix socket's client is, for `client.ip` and the like: varnishd's `0.0.0.0`, port 0.
 pub const UNIX_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
@@ -68,9 +68,9 @@ pub struct ClientIo {
 }
 
 impl ClientIo {
-    /// `inner`, whose first bytes, already read, are `ahead`.
-    pub fn new(inner: Stream, ahead: Vec<u8>) -> ClientIo {
-        ClientIo { ahead, at: 0, inner }
+    /// `inner`, nothing read ahead of it yet.
+    pub fn new(inner: Stream) -> ClientIo {
+        ClientIo { ahead: Vec::new(), at: 0, inner }
     }
 
     /// Gives back bytes read past what its reader wanted, to be read first.
@@ -154,7 +154,8 @@ mod tests {
         });
         let (stream, peer, local) = socket.accept().await.expect("accept");
         assert_eq!((peer, local), (UNIX_PEER, UNIX_PEER));
-        let mut io = ClientIo::new(stream, b"hello".to_vec());
+        let mut io = ClientIo::new(stream);
+        io.give_back(b"hello".to_vec());
         let mut got = [0u8; 11];
         io.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"hello world");

@@ -125,24 +125,9 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
         let (endpoint, name, proxy) = (endpoint.clone(), name.clone(), l.proxy);
         tokio::spawn(clock::per_poll(async move {
-            let mut io = ClientIo::new(stream, Vec::new());
+            let mut io = ClientIo::new(stream);
             // (Read in the connection's own task: a slow header holds up no other client.)
-            let stated = if proxy {
-                let limit = secs(server.params().timeout_idle);
-                match crate::proxy_protocol::read_header(&mut io, limit).await {
-                    Ok(stated) => Some(stated),
-                    Err(e) => {
-                        tracing::debug!("{peer}: {e}; closing");
-                        // (Not a PROXY header: junk, as varnishd counts it.)
-                        count_close(&server, crate::stats::Main::ScRxJunk);
-                        None
-                    }
-                }
-            } else {
-                Some((None, Vec::new()))
-            };
-            if let Some((stated, ahead)) = stated {
-                let (client, server_addr) = stated.unwrap_or((peer, local));
+            if let Some((client, server_addr)) = addresses(&server, &mut io, proxy, peer, local).await {
                 let sess = Arc::new(Sess {
                     client,
                     local: server_addr,
@@ -158,13 +143,40 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
                     closing: Default::default(),
                 });
-                io.give_back(ahead);
                 serve_connection(server, sess, io, stop).await;
             }
             if open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 open.zero.notify_waiters();
             }
         }));
+    }
+}
+
+/// The client's and the server's addresses for the session: the connection's own (`peer`,
+/// `local`), or on a PROXY listener those its header names (what the read took past the
+/// header given back to `io`); `None` when the header is missing or broken, and the
+/// connection is closed.
+async fn addresses(
+    server: &Server,
+    io: &mut ClientIo,
+    proxy: bool,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Option<(SocketAddr, SocketAddr)> {
+    if !proxy {
+        return Some((peer, local));
+    }
+    match crate::proxy_protocol::read_header(io, secs(server.params().timeout_idle)).await {
+        Ok((stated, ahead)) => {
+            io.give_back(ahead);
+            Some(stated.unwrap_or((peer, local)))
+        }
+        Err(e) => {
+            tracing::debug!("{peer}: {e}; closing");
+            // (Not a PROXY header: junk, as varnishd counts it.)
+            count_close(server, crate::stats::Main::ScRxJunk);
+            None
+        }
     }
 }
 

@@ -524,8 +524,13 @@ impl Params {
 
     /// Whether a parameter has its default value.
     pub fn is_default(&self, name: &str) -> bool {
-        let fresh = Params::default();
-        self.value(name) == fresh.value(name)
+        self.value(name) == Params::defaults().value(name)
+    }
+
+    /// Every parameter at its default, made once (`param.show` asks about each parameter).
+    pub fn defaults() -> &'static Params {
+        static DEFAULTS: std::sync::LazyLock<Params> = std::sync::LazyLock::new(Params::default);
+        &DEFAULTS
     }
 
     /// A default in the form [`Params::keep`] stores.

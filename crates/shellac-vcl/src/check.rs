@@ -187,11 +187,9 @@ impl<'a> Checker<'a, '_> {
         self.diags.push(with_suggestion(Diagnostic::error(span, msg), name, known));
     }
 
-    /// The names of the symbols of one kind, sorted (the map's order is not stable).
+    /// The names of the symbols of one kind (in the map's order: [`with_suggestion`] sorts).
     pub(crate) fn names_of(&self, kind: impl Fn(&Symbol) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self.names.iter().filter(|(_, (s, _))| kind(s)).map(|(n, _)| n.clone()).collect();
-        v.sort();
-        v
+        self.names.iter().filter(|(_, (s, _))| kind(s)).map(|(n, _)| n.clone()).collect()
     }
 
     pub(crate) fn is_builtin(&self, span: Span) -> bool {

@@ -143,6 +143,13 @@ pub(crate) struct Service {
     /// Print the version and exit.
     #[arg(short = 'V')]
     pub(crate) version: bool,
+    /// Write to this file (reopened on SIGHUP, for logrotate) instead of standard output
+    /// (`shellac log` writes text, as varnishlog -A -w does).
+    #[arg(short = 'w', value_name = "FILE")]
+    pub(crate) write: Option<String>,
+    /// Append to the -w file rather than truncate it.
+    #[arg(short = 'a')]
+    pub(crate) append: bool,
 }
 
 /// `shellac log`: varnishlog's flags (so far).
@@ -158,13 +165,6 @@ pub(crate) struct LogArgs {
     /// Only client transactions (and sessions).
     #[arg(short = 'c')]
     pub(crate) client: bool,
-    /// Write to this file (text, as varnishlog -A -w writes; reopened on SIGHUP) instead of
-    /// standard output.
-    #[arg(short = 'w', value_name = "FILE")]
-    pub(crate) write: Option<String>,
-    /// Append to the -w file rather than truncate it.
-    #[arg(short = 'a')]
-    pub(crate) append: bool,
     /// Text in the -w file (what Shellac always writes; varnishlog writes binary without it).
     #[arg(short = 'A')]
     pub(crate) ascii: bool,
@@ -221,12 +221,6 @@ pub(crate) struct NcsaArgs {
     /// Only the requests this query selects (varnishlog's query language); several are or'ed.
     #[arg(short = 'q', value_name = "QUERY")]
     pub(crate) query: Vec<String>,
-    /// Write to this file (reopened on SIGHUP, for logrotate) instead of standard output.
-    #[arg(short = 'w', value_name = "FILE")]
-    pub(crate) write: Option<String>,
-    /// Append to the -w file rather than truncate it.
-    #[arg(short = 'a')]
-    pub(crate) append: bool,
     /// JSON-safe values: `\uXXXX` escapes, `""` for an empty string, `null` for a missing
     /// number.
     #[arg(short = 'j')]

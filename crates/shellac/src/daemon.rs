@@ -9,6 +9,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
 
+use crate::cli::Service;
+
 /// Set in the environment of the background process, which must not start another.
 const CHILD: &str = "SHELLAC_DAEMON_CHILD";
 
@@ -57,9 +59,9 @@ fn write_pid(path: &str, pid: u32) -> anyhow::Result<()> {
 
 /// `-D`: unless this is the background process already, starts this same command again,
 /// detached (a process group of its own, standard streams on /dev/null), writes its id to
-/// `pid_file`, and returns `true`: the caller exits 0. Call it once the arguments have been
+/// `pid_file`, and returns `true`: the caller exits 0. Called once the arguments have been
 /// checked, so that a mistake is reported here rather than lost in the background.
-pub(crate) fn background(daemon: bool, pid_file: Option<&str>) -> anyhow::Result<bool> {
+fn background(daemon: bool, pid_file: Option<&str>) -> anyhow::Result<bool> {
     if !daemon || std::env::var_os(CHILD).is_some() {
         return Ok(false);
     }
@@ -79,9 +81,23 @@ pub(crate) fn background(daemon: bool, pid_file: Option<&str>) -> anyhow::Result
     Ok(true)
 }
 
-/// The `-P` file of a reader (`log`, `ncsa`), held until it ends or is stopped.
-pub(crate) fn hold(pid_file: Option<&str>) -> anyhow::Result<Option<PidFile>> {
-    pid_file.map(|p| PidFile::write(p).and_then(PidFile::until_signalled)).transpose()
+/// A reader (`log`, `ncsa`) started as its [`Service`] flags say: where it writes, its `-P`
+/// file (held until it ends or is stopped), and how many more it may show (`-k`).
+pub(crate) struct Started {
+    pub(crate) out: crate::out::Out,
+    pub(crate) left: Option<u64>,
+    _pid_file: Option<PidFile>,
+}
+
+/// Starts a reader whose other arguments have been checked: opens its `-w` file, then goes to
+/// the background (`-D`: `None`, and the caller exits 0) or holds its `-P` file.
+pub(crate) fn start(s: &Service) -> anyhow::Result<Option<Started>> {
+    let out = crate::out::Out::of(s.write.as_deref(), s.append)?;
+    if background(s.daemon, s.pid_file.as_deref())? {
+        return Ok(None);
+    }
+    let pid_file = s.pid_file.as_deref().map(|p| PidFile::write(p).and_then(PidFile::until_signalled)).transpose()?;
+    Ok(Some(Started { out, left: s.limit, _pid_file: pid_file }))
 }
 
 /// Returned (as an error) by a reader's loop when `-k` transactions or lines are done: the

@@ -106,15 +106,11 @@ impl Sides {
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
     let filter = crate::filter::Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
-    let mut out = crate::out::Out::of(args.write.as_deref(), args.append)?;
-    // Everything checked: to the background (-D), the pid file (-P).
-    if crate::daemon::background(args.service.daemon, args.service.pid_file.as_deref())? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let _pid_file = crate::daemon::hold(args.service.pid_file.as_deref())?;
+    // Everything checked: the output, to the background (-D), the pid file (-P).
+    let Some(mut started) = crate::daemon::start(&args.service)? else { return Ok(ExitCode::SUCCESS) };
     let sides = Sides { client: args.client || !args.backend, backend: args.backend || !args.client };
-    let mut left = args.service.limit;
-    crate::daemon::finished(show(args, query.as_ref(), filter.as_ref(), sides, &mut out, &mut left))
+    let crate::daemon::Started { out, left, .. } = &mut started;
+    crate::daemon::finished(show(args, query.as_ref(), filter.as_ref(), sides, out, left))
 }
 
 /// `-k`: counts off one transaction (or group) shown; whether that was the last.

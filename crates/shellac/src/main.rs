@@ -69,8 +69,13 @@ fn main() -> ExitCode {
 
 /// `-V` of a reader: the varnishd tool it stands for, and Shellac's version.
 fn version(tool: &str) -> anyhow::Result<ExitCode> {
-    stdout(&format!("{tool} (varnish-7.1.1 revision shellac-{})\n", env!("CARGO_PKG_VERSION")))?;
+    stdout(&version_line(tool))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line `-V` prints, as the varnishd tool `tool` prints its own, with Shellac's version.
+pub(crate) fn version_line(tool: &str) -> String {
+    format!("{tool} (varnish-7.1.1 revision shellac-{})\n", env!("CARGO_PKG_VERSION"))
 }
 
 /// Writes `text` to standard output. A failure (a closed pipe included) is an error, never a

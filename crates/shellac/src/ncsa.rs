@@ -534,14 +534,10 @@ pub(crate) fn run(args: &NcsaArgs) -> anyhow::Result<ExitCode> {
     let format = Format::parse(&text)?;
     let query = crate::query::parse_all(&args.query)?;
     let (client, backend) = (args.client || !args.backend, args.backend);
-    let mut out = Out::of(args.write.as_deref(), args.append)?;
-    // Everything checked: to the background (-D), the pid file (-P).
-    if crate::daemon::background(args.service.daemon, args.service.pid_file.as_deref())? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let _pid_file = crate::daemon::hold(args.service.pid_file.as_deref())?;
-    let mut left = args.service.limit;
-    crate::daemon::finished(follow(args, &format, query.as_ref(), (client, backend), &mut out, &mut left))
+    // Everything checked: the output, to the background (-D), the pid file (-P).
+    let Some(mut started) = crate::daemon::start(&args.service)? else { return Ok(ExitCode::SUCCESS) };
+    let crate::daemon::Started { out, left, .. } = &mut started;
+    crate::daemon::finished(follow(args, &format, query.as_ref(), (client, backend), out, left))
 }
 
 /// The lines of what `args` selects, written to `out` as they come; at most `left` of them

@@ -114,8 +114,9 @@ fn current_uid() -> Option<u32> {
 pub(crate) fn explain(args: &ServeArgs) -> anyhow::Result<Option<String>> {
     if args.version {
         return Ok(Some(format!(
-            "varnishd (varnish-7.1.1 revision shellac-{v})\nShellac {v}: Varnish 7.1's VCL and management protocol in one binary\n",
-            v = env!("CARGO_PKG_VERSION")
+            "{}Shellac {}: Varnish 7.1's VCL and management protocol in one binary\n",
+            crate::version_line("varnishd"),
+            env!("CARGO_PKG_VERSION")
         )));
     }
     let Some(what) = args.explain.as_deref() else { return Ok(None) };
