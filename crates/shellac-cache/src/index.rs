@@ -442,6 +442,19 @@ impl Cache {
         self.inner.objects.load(Ordering::Relaxed)
     }
 
+    /// Keys with an object stored or a fetch going on (varnishd's `n_objecthead`). Takes each
+    /// part's lock in turn: for counters, not for a request.
+    pub fn heads(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                s.newest.len() + s.busy.keys().filter(|k| s.objects(k).is_empty()).count()
+            })
+            .sum()
+    }
+
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -631,6 +644,9 @@ mod tests {
             assert!(cache.storage().used() <= 10_000, "{}", cache.storage().used());
         }
         assert!(cache.storage().nuked() >= 2);
+        // Each touch moved it (`n_lru_moved`); one key per object stored (`n_objecthead`).
+        assert_eq!(cache.storage().moved(), 4);
+        assert_eq!(cache.heads(), cache.len());
         let h = HeaderMap::new();
         assert!(matches!(cache.lookup(&[1; 32], &q(101.0, &h)), Lookup::Hit(_)), "the recently used one stays");
         assert!(matches!(cache.lookup(&[2; 32], &q(101.0, &h)), Lookup::Miss { .. }), "the oldest went");
@@ -638,9 +654,14 @@ mod tests {
         let big = store(&cache, [9; 32], 20_000);
         assert!(!big.is_stored());
         assert!(cache.storage().used() <= 10_000);
+        // A fetch going on for a key with nothing stored is a head too.
+        let Lookup::Miss { fetch, .. } = cache.lookup(&[7; 32], &q(101.0, &h)) else { panic!("a miss") };
+        assert_eq!(cache.heads(), cache.len() + 1);
+        drop(fetch);
         // Everything expired goes, and its charge with it.
         cache.sweep(10_000.0);
         assert_eq!(cache.storage().used(), 0);
+        assert_eq!(cache.heads(), 0);
     }
 
     #[tokio::test]

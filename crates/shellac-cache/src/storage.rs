@@ -43,6 +43,8 @@ pub struct Storage {
     used: AtomicU64,
     lru: Mutex<Lru>,
     nuked: AtomicU64,
+    /// Objects moved to the newest end of the LRU order so far (`n_lru_moved`).
+    moved: AtomicU64,
     /// Objects given room (`c_req`).
     requests: AtomicU64,
     /// Objects that did not fit even after evicting (`c_fail`).
@@ -97,6 +99,7 @@ impl Storage {
             used: AtomicU64::new(0),
             lru: Mutex::new(Lru::new()),
             nuked: AtomicU64::new(0),
+            moved: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
@@ -120,6 +123,11 @@ impl Storage {
     /// Bytes left before the limit (`storage.NAME.free_space`).
     pub fn free(&self) -> u64 {
         self.limit.saturating_sub(self.used())
+    }
+
+    /// Objects moved to the newest end of the LRU order so far (`n_lru_moved`).
+    pub fn moved(&self) -> u64 {
+        self.moved.load(Ordering::Relaxed)
     }
 
     /// Objects evicted to make room so far (`n_lru_nuked`).
@@ -197,6 +205,7 @@ impl Storage {
         if node != 0 {
             lru.unlink(node);
             lru.link_newest(node);
+            self.moved.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -3,7 +3,7 @@
 //! engine's (`MAIN.*`, `SMA.*`), each loaded VCL's backends (`VBE.<vcl>.<backend>.*`), and
 //! discovery's own (`DISC.*`: revision, events, resyncs, drift, connected).
 
-use shellac_engine::stats::{backend_points, server_points, to_json, Point};
+use shellac_engine::stats::{backend_points, server_points, sort_main, to_json, Point};
 
 use crate::manager::Manager;
 
@@ -20,6 +20,7 @@ pub fn points(m: &Manager) -> Vec<Point> {
         Point::gauge("MAIN.n_vcl_avail", 'i', "Number of VCLs available", vcls),
     ];
     out.splice(at..at, gauges);
+    sort_main(&mut out);
     for (name, b) in backends {
         out.extend(backend_points(&name, &b));
     }

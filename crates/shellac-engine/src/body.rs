@@ -80,6 +80,18 @@ struct Stream {
     timer: Option<Pin<Box<Sleep>>>,
     limit: u64,
     seen: u64,
+    /// A client's request body: its connection's tally, told of its bytes when it ends or is
+    /// dropped (varnishd counts none of a body that broke off), or that it broke off.
+    tally: Option<Arc<crate::tally::Tally>>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // (A reader that took the declared length need not poll for the end.)
+        if let Some(t) = self.tally.take() {
+            t.body_in(self.seen);
+        }
+    }
 }
 
 /// Where a stream reads from.
@@ -129,10 +141,25 @@ impl Body {
         Body { kind: Kind::Full(Some(b)) }
     }
 
-    /// A body hyper reads (a client's request body, a piped response); `limit` 0 means
-    /// unlimited.
+    /// A body hyper reads (a piped response); `limit` 0 means unlimited.
     pub fn incoming(inner: Incoming, between_bytes: Option<Duration>, limit: u64) -> Body {
         Body::streamed(None, Source::Incoming(inner), between_bytes, limit, None)
+    }
+
+    /// A client's request body, as [`Body::incoming`], its bytes counted by the connection's
+    /// `tally` (`s_req_bodybytes`) once all of it is read; one that breaks off tells the
+    /// tally so (`RX_BODY`).
+    pub fn request(
+        inner: Incoming,
+        between_bytes: Option<Duration>,
+        limit: u64,
+        tally: Arc<crate::tally::Tally>,
+    ) -> Body {
+        let mut body = Body::incoming(inner, between_bytes, limit);
+        if let Kind::Stream(s) = &mut body.kind {
+            s.tally = Some(tally);
+        }
+        body
     }
 
     /// A backend response body for `url`, of which `first` was already read; the lease's
@@ -154,7 +181,7 @@ impl Body {
         limit: u64,
         url: Option<Box<str>>,
     ) -> Body {
-        let stream = Stream { first, source, url, between_bytes, timer: None, limit, seen: 0 };
+        let stream = Stream { first, source, url, between_bytes, timer: None, limit, seen: 0, tally: None };
         Body { kind: Kind::Stream(Box::new(stream)) }
     }
 
@@ -359,7 +386,7 @@ impl Stream {
                 if let Some(data) = frame.data_ref() {
                     self.seen += data.len() as u64;
                     if self.limit > 0 && self.seen > self.limit {
-                        self.source = Source::Broken;
+                        self.broke_off(&BodyError::TooLarge(self.limit));
                         return Poll::Ready(Some(Err(BodyError::TooLarge(self.limit))));
                     }
                 }
@@ -370,7 +397,12 @@ impl Stream {
                 self.broke_off(&e);
                 Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(t) = self.tally.take() {
+                    t.body_in(self.seen);
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 let Some(d) = self.between_bytes else { return Poll::Pending };
                 let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + d)));
@@ -386,8 +418,12 @@ impl Stream {
         }
     }
 
-    /// The stream ends in an error: a backend's is logged (once: the source is gone after).
+    /// The stream ends in an error: a backend's is logged (once: the source is gone after); a
+    /// client's request body's is told to its connection's tally.
     fn broke_off(&mut self, e: &BodyError) {
+        if let Some(t) = self.tally.take() {
+            t.body_failed();
+        }
         if let (Source::Backend(lease), Some(url)) = (&self.source, &self.url) {
             let backend = lease.backend_name().unwrap_or("-");
             tracing::warn!(backend = %backend, url = %url, "backend response body cut short after {} bytes: {e}", self.seen);

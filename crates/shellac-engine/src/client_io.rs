@@ -1,7 +1,7 @@
 //! Where clients connect: a listening TCP socket, or a Unix socket (`-a /path`, as a TLS
 //! terminator or a web server on the same machine connects); and a client connection (a
 //! [`Stream`]) with the bytes read ahead of its requests (what came after a PROXY header in its
-//! read) given back first.
+//! read) given back first, whose reads and writes its [`Tally`] counts.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::tally::Tally;
 use crate::transport::Stream;
 
 /// What a Unix socket's client is, for `client.ip` and the like: varnishd's `0.0.0.0`, port 0.
@@ -65,12 +66,26 @@ pub struct ClientIo {
     ahead: Vec<u8>,
     at: usize,
     inner: Stream,
+    tally: Option<std::sync::Arc<Tally>>,
 }
 
 impl ClientIo {
     /// `inner`, nothing read ahead of it yet.
     pub fn new(inner: Stream) -> ClientIo {
-        ClientIo { ahead: Vec::new(), at: 0, inner }
+        ClientIo { ahead: Vec::new(), at: 0, inner, tally: None }
+    }
+
+    /// Its reads and writes counted by `tally` from now on.
+    pub fn count(&mut self, tally: std::sync::Arc<Tally>) {
+        self.tally = Some(tally);
+    }
+
+    /// A write's outcome, counted (`data`: the first of what was written).
+    fn wrote(&self, data: &[u8], r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let (Some(t), Poll::Ready(Ok(n))) = (&self.tally, &r) {
+            t.wrote(data, *n);
+        }
+        r
     }
 
     /// Gives back bytes read past what its reader wanted, to be read first.
@@ -98,13 +113,20 @@ impl AsyncRead for ClientIo {
             }
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut me.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut me.inner).poll_read(cx, buf);
+        if let (Some(t), Poll::Ready(Ok(()))) = (&me.tally, &r) {
+            t.read(buf.filled().len() - before);
+        }
+        r
     }
 }
 
 impl AsyncWrite for ClientIo {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_write(cx, data);
+        me.wrote(data, r)
     }
 
     fn poll_write_vectored(
@@ -112,7 +134,9 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_write_vectored(cx, bufs);
+        me.wrote(bufs.first().map_or(&[][..], |b| &b[..]), r)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -20,6 +20,7 @@ mod lookup;
 mod pipe;
 mod range;
 mod synth;
+mod wire;
 
 use crate::stats::Main;
 use connection::{connection_header, Peer};
@@ -88,6 +89,8 @@ pub(crate) struct Task {
     pub(crate) acct: Option<Box<Acct>>,
     /// How the client's connection goes on after this request.
     pub(crate) peer: Peer,
+    /// The request's head as the client sent it, in bytes (`s_req_hdrbytes`, `ReqAcct`).
+    pub(crate) head_in: u64,
 }
 
 /// What the log of a request gathers besides records, for its end.
@@ -118,35 +121,54 @@ pub fn handle(
             Ok(task) => {
                 let t0 = crate::clock::mono();
                 let mut resp = task.run().await;
-                task.server.registry.stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                let stats = &task.server.registry.stats;
+                stats.client.record(crate::clock::mono().saturating_duration_since(t0));
+                // (A piped request's head is the pipe's: counted as it began.)
+                if !task.sess.tally.piped() {
+                    stats.add(Main::SReqHdrbytes, task.head_in);
+                }
                 let close = connection_header(&mut resp, task.peer, &task.req.method);
                 if close != connection::Close::No {
                     task.sess.closing.store(close as u8, std::sync::atomic::Ordering::Relaxed);
                 }
-                if task.vsl.on() {
+                let (resp, head_out) = if task.vsl.on() {
                     task.logged(resp)
                 } else {
-                    resp
-                }
+                    let head_out = wire::head(&resp, task.peer.http10, |_, _| {}).len;
+                    (resp, head_out)
+                };
+                task.sess.tally.head_out(head_out);
+                resp
             }
-            Err((status, text)) => plain(*status, text),
+            Err((sess, (status, text))) => {
+                // (The answer closes the connection: a 400 is a bad request, as varnishd has it.)
+                let close = if *status == 400 { connection::Close::RxBad } else { connection::Close::RespClose };
+                sess.closing.store(close as u8, std::sync::atomic::Ordering::Relaxed);
+                let resp = plain(*status, text);
+                sess.tally.head_out(wire::head(&resp, false, |_, _| {}).len);
+                resp
+            }
         })
     }
 }
 
-/// The request as a task, or the status and text of the answer that refuses it.
-fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Result<Task, (u16, &'static str)> {
-    let Some(vcl) = server.active() else {
-        return Err((503, "Service Unavailable: no VCL loaded\n"));
-    };
-    let params = server.params();
-    let (mut parts, incoming) = request.into_parts();
+/// The checks a request passes before it becomes a task: whether it is conditional, and the
+/// length of its headers as sent; or the status and text of the answer that refuses it.
+fn admit(
+    server: &Server,
+    params: &Params,
+    parts: &mut http::request::Parts,
+) -> Result<(bool, usize), (u16, &'static str)> {
     if let Some(name) = hdr::protected_in_connection(&parts.headers) {
         tracing::debug!("400: Connection names protected header {name}");
-        return Err(refuse(&server, (400, "Bad Request\n")));
+        return Err(refuse(server, (400, "Bad Request\n")));
     }
-    let conditional = framing_checks(&mut parts).map_err(|e| refuse(&server, e))?;
-    let longest = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).max().unwrap_or(0);
+    let conditional = framing_checks(parts).map_err(|e| refuse(server, e))?;
+    // (One walk: the longest header, and all of them as sent, for the head's length.)
+    let (longest, fields) = parts.headers.iter().fold((0, 0), |(longest, all), (n, v)| {
+        let len = n.as_str().len() + v.len() + 2;
+        (longest.max(len), all + len + 2)
+    });
     if longest as u64 > params.http_req_hdr_len {
         return Err((431, "Request Header Fields Too Large\n"));
     }
@@ -156,12 +178,32 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
             return Err((413, "Payload Too Large\n"));
         }
     }
+    Ok((conditional, fields))
+}
+
+/// The request as a task, or the status and text of the answer that refuses it (with the
+/// session back).
+#[allow(clippy::type_complexity)]
+fn start(
+    server: Arc<Server>,
+    sess: Arc<Sess>,
+    request: Request<Incoming>,
+) -> Result<Task, (Arc<Sess>, (u16, &'static str))> {
+    let Some(vcl) = server.active() else {
+        return Err((sess, (503, "Service Unavailable: no VCL loaded\n")));
+    };
+    let params = server.params();
+    let (mut parts, incoming) = request.into_parts();
+    let (conditional, fields) = match admit(&server, &params, &mut parts) {
+        Ok(admitted) => admitted,
+        Err(refused) => return Err((sess, refused)),
+    };
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
     let peer = Peer::of(parts.version, &parts.headers);
     let mut headers = std::mem::take(&mut parts.headers);
-    // (The head as the client sent it, for `ReqAcct`, only while the log is read.)
-    let head_in = server.registry.log.active().then(|| hdr::head_len(parts.method.as_str(), &url, proto, &headers));
+    // (The head as the client sent it: the line, the headers and the blank line.)
+    let head_in = hdr::line_and_end_len(parts.method.as_str(), &url, proto) + fields as u64;
     prepare_headers(&mut headers, &sess);
     let mut req = Req::new(method_text(&parts.method), url, proto.into(), headers, server.next_xid(), now());
     req.conditional = conditional;
@@ -175,17 +217,18 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
     } else {
         // A client that stops sending its body for timeout_idle is cut (the fetch fails, 503),
         // as varnishd does.
-        Body::incoming(
+        Body::request(
             incoming,
             (params.timeout_idle > 0.0).then(|| fetch::secs(params.timeout_idle)),
             params.req_body_max,
+            sess.tally.clone(),
         )
     };
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     server.registry.stats.inc(Main::ClientReq);
     let vsl = request_log(&server, &sess, &req, &vcl.name);
     // (The body as the client declared it.)
-    let acct = head_in.filter(|_| vsl.on()).map(|head_in| {
+    let acct = vsl.on().then(|| {
         let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
         Box::new(Acct { head_in, body_in, ..Acct::default() })
     });
@@ -203,6 +246,7 @@ fn start(server: Arc<Server>, sess: Arc<Sess>, request: Request<Incoming>) -> Re
         vsl,
         acct,
         peer,
+        head_in,
     })
 }
 
@@ -239,10 +283,14 @@ pub(crate) fn log_request(b: &mut crate::vsl::Buffer, sess: &Sess, req: &Req) {
     }
 }
 
-/// A request refused before it became a task: a 400 counts as `client_req_400`.
+/// A request refused before it became a task: a 400 counts as `client_req_400` (and, as
+/// varnishd counts a request it parsed and found bad, as `client_req`).
 fn refuse(server: &Server, answer: (u16, &'static str)) -> (u16, &'static str) {
     match answer.0 {
-        400 => server.registry.stats.inc(Main::ClientReq400),
+        400 => {
+            server.registry.stats.inc(Main::ClientReq400);
+            server.registry.stats.inc(Main::ClientReq);
+        }
         417 => server.registry.stats.inc(Main::ClientReq417),
         _ => {}
     }

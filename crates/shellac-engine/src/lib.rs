@@ -29,6 +29,7 @@ pub mod server;
 pub mod stats;
 pub mod stop;
 pub mod strftime;
+pub mod tally;
 pub mod transport;
 pub mod value;
 pub mod vcl;

@@ -126,6 +126,8 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         let (endpoint, name, proxy) = (endpoint.clone(), name.clone(), l.proxy);
         tokio::spawn(clock::per_poll(async move {
             let mut io = ClientIo::new(stream);
+            let tally = Arc::new(crate::tally::Tally::new(server.registry.stats.clone()));
+            io.count(tally.clone());
             // (Read in the connection's own task: a slow header holds up no other client.)
             if let Some((client, server_addr)) = addresses(&server, &mut io, proxy, peer, local).await {
                 let sess = Arc::new(Sess {
@@ -142,6 +144,7 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
                     links: crate::vsl::Links::new(&server.registry.log),
                     timeouts: crate::vrt::timeouts::Timeouts::new(&server.params()),
                     closing: Default::default(),
+                    tally,
                 });
                 serve_connection(server, sess, io, stop).await;
             }
@@ -194,6 +197,8 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
         .timer(ConnTimer::with_idle(sess.timeouts.idle.clone()))
         .keep_alive(true)
         .header_read_timeout(secs(params.timeout_idle))
+        // (The head's limit exactly; the buffer's is looser: a read may take it past.)
+        .max_header_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX))
         .max_buf_size(usize::try_from(params.http_req_size).unwrap_or(usize::MAX).max(8192))
         .max_headers(usize::try_from(params.http_max_hdr).unwrap_or(64))
         .writev(false);
@@ -208,7 +213,11 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
         }
     };
     let closing = crate::fsm::connection::Close::of(sess.closing.load(Ordering::Relaxed));
-    let (why, counter) = close_reason(&ended, closing);
+    let (why, counter) = close_reason(&ended, closing, &sess.tally);
+    if counter == crate::stats::Main::ScRxJunk {
+        // (hyper answered it 400, as varnishd does.)
+        server.registry.stats.inc(crate::stats::Main::ClientReq400);
+    }
     count_close(&server, counter);
     if let Some((t0, fd)) = opened {
         session_log(&server, &sess, t0, fd, why);
@@ -216,38 +225,52 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
     log_end(&sess.client, ended);
 }
 
-/// Why a connection closed (`SessClose`'s reason), and its `sc_*` counter: after an answer
-/// that said `Connection: close` (`closing`: the client asked, an HTTP/1.0 client did not ask
-/// to keep it, or the answer itself said so), the client closed it, it sent nothing in time,
-/// it sent what is not HTTP/1, or writing to it failed.
+/// Why a connection closed (`SessClose`'s reason), and its `sc_*` counter: it carried a pipe; a
+/// request's body broke off; after an answer that said `Connection: close` (`closing`: the
+/// client asked, an HTTP/1.0 client did not ask to keep it, or the answer itself said so), the
+/// client closed it; it sent nothing in time (nothing at all since the last answer: idle; part
+/// of a request: too slow), a head past `http_req_size`, or what is not HTTP/1; or writing to
+/// it failed.
 fn close_reason(
     ended: &Result<(), hyper::Error>,
     closing: crate::fsm::connection::Close,
+    tally: &crate::tally::Tally,
 ) -> (&'static str, crate::stats::Main) {
     use crate::fsm::connection::Close;
     use crate::stats::Main;
+    if tally.piped() {
+        return ("TX_PIPE", Main::ScTxPipe);
+    }
+    if tally.body_broke_off() {
+        return ("RX_BODY", Main::ScRxBody);
+    }
     match (ended, closing) {
         (Ok(()), Close::ReqClose) => ("REQ_CLOSE", Main::ScReqClose),
         (Ok(()), Close::ReqHttp10) => ("REQ_HTTP10", Main::ScReqHttp10),
         (Ok(()), Close::RespClose) => ("RESP_CLOSE", Main::ScRespClose),
+        (Ok(()), Close::RxBad) => ("RX_BAD", Main::ScRxBad),
         (Ok(()), Close::No) => ("REM_CLOSE", Main::ScRemClose),
+        (Err(e), _) if e.is_timeout() && tally.idle() => ("RX_CLOSE_IDLE", Main::ScRxCloseIdle),
         (Err(e), _) if e.is_timeout() => ("RX_TIMEOUT", Main::ScRxTimeout),
-        (Err(e), _) if e.is_parse() || e.is_parse_too_large() => ("RX_BAD", Main::ScRxBad),
+        (Err(e), _) if e.is_parse_too_large() => ("RX_OVERFLOW", Main::ScRxOverflow),
+        (Err(e), _) if e.is_parse() => ("RX_JUNK", Main::ScRxJunk),
         (Err(_), _) => ("TX_ERROR", Main::ScTxError),
     }
 }
 
-/// Counts a connection's close: its `sc_*` counter; for one that Shellac closes (all but
-/// `REM_CLOSE`), `sess_closed`; and for an error (all but `REM_CLOSE`, `REQ_CLOSE` and
-/// `RESP_CLOSE`), `sess_closed_err`, as varnishd counts them.
+/// Counts a connection's close as varnishd 7.1 does: its `sc_*` counter; `sess_closed` for one
+/// that Shellac closes as it answers (varnishd's worker; not what the client closed, nor
+/// what timed out or overflowed waiting for a request); and `sess_closed_err` for an error
+/// (all but `REM_CLOSE`, `REQ_CLOSE`, `RESP_CLOSE`, `TX_PIPE` and `RX_CLOSE_IDLE`).
 fn count_close(server: &Server, reason: crate::stats::Main) {
     use crate::stats::Main;
     let stats = &server.registry.stats;
     stats.inc(reason);
-    if reason != Main::ScRemClose {
+    if !matches!(reason, Main::ScRemClose | Main::ScRxTimeout | Main::ScRxCloseIdle | Main::ScRxOverflow) {
         stats.inc(Main::SessClosed);
     }
-    if !matches!(reason, Main::ScRemClose | Main::ScReqClose | Main::ScRespClose) {
+    if !matches!(reason, Main::ScRemClose | Main::ScReqClose | Main::ScRespClose | Main::ScTxPipe | Main::ScRxCloseIdle)
+    {
         stats.inc(Main::SessClosedErr);
     }
 }

@@ -59,8 +59,12 @@ counters!(
         ScReqHttp10 = c("sc_req_http10", "Session Err REQ_HTTP10"),
         ScRespClose = c("sc_resp_close", "Session OK  RESP_CLOSE"),
         ScRxBad = c("sc_rx_bad", "Session Err RX_BAD"),
+        ScRxBody = c("sc_rx_body", "Session Err RX_BODY"),
         ScRxJunk = c("sc_rx_junk", "Session Err RX_JUNK"),
+        ScRxOverflow = c("sc_rx_overflow", "Session Err RX_OVERFLOW"),
         ScRxTimeout = c("sc_rx_timeout", "Session Err RX_TIMEOUT"),
+        ScRxCloseIdle = c("sc_rx_close_idle", "Session Err RX_CLOSE_IDLE"),
+        ScTxPipe = c("sc_tx_pipe", "Session OK  TX_PIPE"),
         ScTxError = c("sc_tx_error", "Session Err TX_ERROR"),
         BusySleep = c("busy_sleep", "Number of requests sent to sleep on busy objhdr"),
         BusyWakeup = c("busy_wakeup", "Number of requests woken after sleep on busy objhdr"),
@@ -98,6 +102,13 @@ counters!(
         SFetch = c("s_fetch", "Total backend fetches initiated"),
         SBgfetch = c("s_bgfetch", "Total backend background fetches initiated"),
         SSynth = c("s_synth", "Total synthetic responses made"),
+        SReqHdrbytes = bytes("s_req_hdrbytes", "Request header bytes"),
+        SReqBodybytes = bytes("s_req_bodybytes", "Request body bytes"),
+        SRespHdrbytes = bytes("s_resp_hdrbytes", "Response header bytes"),
+        SRespBodybytes = bytes("s_resp_bodybytes", "Response body bytes"),
+        SPipeHdrbytes = bytes("s_pipe_hdrbytes", "Pipe request header bytes"),
+        SPipeIn = bytes("s_pipe_in", "Piped bytes from client"),
+        SPipeOut = bytes("s_pipe_out", "Piped bytes to client"),
         VclFail = c("vcl_fail", "VCL failures"),
         NPurges = c("n_purges", "Number of purge operations executed"),
         NObjPurged = c("n_obj_purged", "Number of purged objects"),
@@ -215,6 +226,8 @@ pub struct Stats {
     pub client: Histogram,
     /// Backend fetches, from the request sent to the response's head.
     pub fetch: Histogram,
+    /// Pipes going on (`n_pipe`).
+    pipes: AtomicU64,
 }
 
 impl Default for Stats {
@@ -224,6 +237,7 @@ impl Default for Stats {
             born: tokio::time::Instant::now(),
             client: Histogram::default(),
             fetch: Histogram::default(),
+            pipes: AtomicU64::new(0),
         }
     }
 }
@@ -242,6 +256,21 @@ impl Stats {
     /// A counter's value.
     pub fn get(&self, c: Main) -> u64 {
         self.main.get(c as usize)
+    }
+
+    /// A pipe begins (`n_pipe`).
+    pub fn pipe_opened(&self) {
+        self.pipes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A pipe has ended.
+    pub fn pipe_closed(&self) {
+        self.pipes.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Pipes going on.
+    pub fn pipes(&self) -> u64 {
+        self.pipes.load(Ordering::Relaxed)
     }
 
     /// Every `MAIN` counter with its value, in table order.
@@ -295,6 +324,164 @@ impl Point {
     }
 }
 
+/// varnishd 7.1's `MAIN` counters in the order `varnishstat -1` lists them (Shellac lists its own
+/// in this order; those varnishd has and Shellac does not are here for their places only).
+const MAIN_ORDER: &[&str] = &[
+    "summs",
+    "uptime",
+    "sess_conn",
+    "sess_fail",
+    "sess_fail_econnaborted",
+    "sess_fail_eintr",
+    "sess_fail_emfile",
+    "sess_fail_ebadf",
+    "sess_fail_enomem",
+    "sess_fail_other",
+    "client_req_400",
+    "client_req_417",
+    "client_req",
+    "esi_req",
+    "cache_hit",
+    "cache_hit_grace",
+    "cache_hitpass",
+    "cache_hitmiss",
+    "cache_miss",
+    "beresp_uncacheable",
+    "beresp_shortlived",
+    "backend_conn",
+    "backend_unhealthy",
+    "backend_busy",
+    "backend_fail",
+    "backend_reuse",
+    "backend_recycle",
+    "backend_retry",
+    "fetch_head",
+    "fetch_length",
+    "fetch_chunked",
+    "fetch_eof",
+    "fetch_bad",
+    "fetch_none",
+    "fetch_1xx",
+    "fetch_204",
+    "fetch_304",
+    "fetch_failed",
+    "fetch_no_thread",
+    "pools",
+    "threads",
+    "threads_limited",
+    "threads_created",
+    "threads_destroyed",
+    "threads_failed",
+    "thread_queue_len",
+    "busy_sleep",
+    "busy_wakeup",
+    "busy_killed",
+    "sess_queued",
+    "sess_dropped",
+    "req_dropped",
+    "n_object",
+    "n_vampireobject",
+    "n_objectcore",
+    "n_objecthead",
+    "n_backend",
+    "n_expired",
+    "n_lru_nuked",
+    "n_lru_moved",
+    "n_lru_limited",
+    "losthdr",
+    "s_sess",
+    "n_pipe",
+    "pipe_limited",
+    "s_pipe",
+    "s_pass",
+    "s_fetch",
+    "s_bgfetch",
+    "s_synth",
+    "s_req_hdrbytes",
+    "s_req_bodybytes",
+    "s_resp_hdrbytes",
+    "s_resp_bodybytes",
+    "s_pipe_hdrbytes",
+    "s_pipe_in",
+    "s_pipe_out",
+    "sess_closed",
+    "sess_closed_err",
+    "sess_readahead",
+    "sess_herd",
+    "sc_rem_close",
+    "sc_req_close",
+    "sc_req_http10",
+    "sc_rx_bad",
+    "sc_rx_body",
+    "sc_rx_junk",
+    "sc_rx_overflow",
+    "sc_rx_timeout",
+    "sc_rx_close_idle",
+    "sc_tx_pipe",
+    "sc_tx_error",
+    "sc_tx_eof",
+    "sc_resp_close",
+    "sc_overload",
+    "sc_pipe_overflow",
+    "sc_range_short",
+    "sc_req_http20",
+    "sc_vcl_failure",
+    "client_resp_500",
+    "ws_backend_overflow",
+    "ws_client_overflow",
+    "ws_thread_overflow",
+    "ws_session_overflow",
+    "shm_records",
+    "shm_writes",
+    "shm_flushes",
+    "shm_cont",
+    "shm_cycles",
+    "backend_req",
+    "n_vcl",
+    "n_vcl_avail",
+    "n_vcl_discard",
+    "vcl_fail",
+    "bans",
+    "bans_completed",
+    "bans_obj",
+    "bans_req",
+    "bans_added",
+    "bans_deleted",
+    "bans_tested",
+    "bans_obj_killed",
+    "bans_lurker_tested",
+    "bans_tests_tested",
+    "bans_lurker_tests_tested",
+    "bans_lurker_obj_killed",
+    "bans_lurker_obj_killed_cutoff",
+    "bans_dups",
+    "bans_lurker_contention",
+    "bans_persisted_bytes",
+    "bans_persisted_fragmentation",
+    "n_purges",
+    "n_obj_purged",
+    "exp_mailed",
+    "exp_received",
+    "hcb_nolock",
+    "hcb_lock",
+    "hcb_insert",
+    "esi_errors",
+    "esi_warnings",
+    "vmods",
+    "n_gzip",
+    "n_gunzip",
+    "n_test_gunzip",
+];
+
+/// Puts the `MAIN.*` points (one run of them, wherever it starts) in varnishd's order; names it
+/// does not have go after its own, as they came.
+pub fn sort_main(points: &mut [Point]) {
+    let Some(start) = points.iter().position(|p| p.name.starts_with("MAIN.")) else { return };
+    let len = points[start..].iter().take_while(|p| p.name.starts_with("MAIN.")).count();
+    let rank = |p: &Point| MAIN_ORDER.iter().position(|n| p.name[5..] == **n).unwrap_or(MAIN_ORDER.len());
+    points[start..start + len].sort_by_key(rank);
+}
+
 /// The server's points: `MAIN.*` (its counters and the gauges of its cache and bans) and
 /// `SMA.*` per store, in varnishstat's order of sections.
 pub fn server_points(server: &crate::server::Server) -> Vec<Point> {
@@ -315,6 +502,10 @@ pub fn server_points(server: &crate::server::Server) -> Vec<Point> {
     out.push(c("MAIN.n_expired", "Number of expired objects", cache.expired()));
     let nuked = cache.stores().map(|s| s.nuked()).sum();
     out.push(c("MAIN.n_lru_nuked", "Number of LRU nuked objects", nuked));
+    let moved = cache.stores().map(|s| s.moved()).sum();
+    out.push(c("MAIN.n_lru_moved", "Number of LRU moved objects", moved));
+    out.push(Point::gauge("MAIN.n_objecthead", 'i', "objecthead structs made", cache.heads() as u64));
+    out.push(Point::gauge("MAIN.n_pipe", 'i', "Number of ongoing pipe sessions", stats.pipes()));
     let bans = cache.bans();
     let (n, completed, obj, req) = bans.census();
     let k = bans.counters();
@@ -340,6 +531,7 @@ pub fn server_points(server: &crate::server::Server) -> Vec<Point> {
         let space = if st.limit() >= u64::MAX / 2 { 0 } else { st.free() };
         out.push(Point::gauge(&name("g_space"), 'B', "Bytes available", space));
     }
+    sort_main(&mut out);
     out
 }
 

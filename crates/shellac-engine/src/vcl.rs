@@ -437,6 +437,7 @@ impl Sess {
             links: crate::vsl::Links::default(),
             timeouts: crate::vrt::timeouts::Timeouts::new(&crate::params::Params::default()),
             closing: Default::default(),
+            tally: Default::default(),
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Sess {
     /// Why the connection closes after its last answer, if that answer said so (a
     /// [`crate::fsm::connection::Close`]).
     pub closing: std::sync::atomic::AtomicU8,
+    /// The connection's bytes (see [`crate::tally`]).
+    pub tally: Arc<crate::tally::Tally>,
 }
 
 impl Sess {

@@ -173,18 +173,27 @@ async fn the_waiting_list_and_closes_are_counted() {
     let v = values(&p);
     assert!(v["MAIN.busy_sleep"] >= 1, "{}", v["MAIN.busy_sleep"]);
     assert_eq!(v["MAIN.busy_sleep"], v["MAIN.busy_wakeup"]);
-    // A request that is not HTTP: closed by Shellac, an error.
+    // A request that is not HTTP: junk, answered 400 and closed by Shellac, an error.
     let r = p.request("NOT HTTP AT ALL\r\n\r\n").await;
     assert_eq!(r.status, 400);
+    let v = values_once(&p, |v| v["MAIN.sc_rx_junk"] == 1).await;
+    let got = [v["MAIN.sc_rx_junk"], v["MAIN.client_req_400"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]];
+    assert_eq!(got, [1, 1, 1, 1]);
+    // One that is HTTP but bad (two Host headers): refused 400 and closed, `RX_BAD`, counted as
+    // a request as varnishd counts it.
+    let before = v["MAIN.client_req"];
+    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
+    assert_eq!(r.status, 400);
     let v = values_once(&p, |v| v["MAIN.sc_rx_bad"] == 1).await;
-    assert_eq!((v["MAIN.sc_rx_bad"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]), (1, 1, 1));
+    let got = [v["MAIN.sc_rx_bad"], v["MAIN.client_req_400"], v["MAIN.client_req"] - before, v["MAIN.sess_closed_err"]];
+    assert_eq!(got, [1, 2, 1, 2]);
     // Closed after an answer that said so: the client asked (OK), an HTTP/1.0 client did not
     // ask to keep it (an error, as varnishd has it).
     p.request("GET /slow HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").await;
     p.request("GET /slow HTTP/1.0\r\nHost: test\r\n\r\n").await;
     let v = values_once(&p, |v| v["MAIN.sc_req_close"] == 1 && v["MAIN.sc_req_http10"] == 1).await;
     let got = [v["MAIN.sc_req_close"], v["MAIN.sc_req_http10"], v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]];
-    assert_eq!(got, [1, 1, 3, 2]);
+    assert_eq!(got, [1, 1, 4, 3]);
 }
 
 #[tokio::test]
@@ -195,4 +204,135 @@ async fn an_answer_that_says_close_counts_as_resp_close() {
     assert_eq!((r.status, r.header("connection")), (200, Some("close")));
     let v = values_once(&p, |v| v["MAIN.sc_resp_close"] == 1).await;
     assert_eq!((v["MAIN.sc_resp_close"], v["MAIN.sc_rem_close"], v["MAIN.sess_closed_err"]), (1, 0, 0));
+}
+
+/// Sends `raw` on a new connection and reads what comes back until the connection closes.
+async fn exchange(p: &Proxy, raw: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    c.write_all(raw).await.expect("write");
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the connection closes");
+    out
+}
+
+/// A raw answer's head and body lengths.
+fn split(raw: &[u8]) -> (u64, u64) {
+    let head = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    (head as u64, (raw.len() - head) as u64)
+}
+
+/// The bytes each way as varnishd 7.1.1 counts them (checked on it): request heads and bodies,
+/// answer heads and bodies as written (`s_req_*`, `s_resp_*`); a piped request's head, body
+/// and everything written back as the pipe's instead (`s_pipe_*`, `sc_tx_pipe`).
+#[tokio::test]
+async fn bytes_each_way_are_counted_as_varnishd_counts_them() {
+    let o = Origin::start("o").await;
+    o.set(|b| {
+        b.headers = vec!["Cache-Control: max-age=60".into()];
+        b.body = "hello world".into();
+    });
+    let p = proxy(&vcl_for(&[&o], "sub vcl_recv { if (req.url ~ \"^/pipe\") { return (pipe); } }\n")).await;
+    let get = "GET /a HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    let post = "POST /b HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+    // A miss, a hit, a POST (passed by the builtin) with its body.
+    let mut heads = 0;
+    let mut bodies = 0;
+    for raw in [get.as_bytes().to_vec(), get.as_bytes().to_vec(), [post.as_bytes(), b"12345"].concat()] {
+        let (head, body) = split(&exchange(&p, &raw).await);
+        (heads, bodies) = (heads + head, bodies + body);
+    }
+    assert_eq!(bodies, 3 * "hello world".len() as u64);
+    let v = values_once(&p, |v| v["MAIN.s_resp_bodybytes"] == bodies && v["MAIN.sc_req_close"] == 3).await;
+    let got =
+        ["s_req_hdrbytes", "s_req_bodybytes", "s_resp_hdrbytes", "s_resp_bodybytes"].map(|k| v[&format!("MAIN.{k}")]);
+    assert_eq!(got, [2 * get.len() as u64 + post.len() as u64, 5, heads, bodies]);
+    // A pipe: nothing more for the client side's counters.
+    let pipe = "POST /pipe HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\n";
+    let back = exchange(&p, &[pipe.as_bytes(), b"12345"].concat()).await;
+    let v = values_once(&p, |v| v["MAIN.sc_tx_pipe"] == 1 && v["MAIN.n_pipe"] == 0).await;
+    let keys = ["s_pipe", "s_pipe_hdrbytes", "s_pipe_in", "s_pipe_out", "n_pipe", "sc_tx_pipe", "s_req_hdrbytes"];
+    let got = keys.map(|k| v[&format!("MAIN.{k}")]);
+    let want = [1, pipe.len() as u64, 5, back.len() as u64, 0, 1, 2 * get.len() as u64 + post.len() as u64];
+    assert_eq!(got, want);
+    // A TX_PIPE close is Shellac's, not an error.
+    assert_eq!((v["MAIN.sess_closed"], v["MAIN.sess_closed_err"]), (4, 0));
+}
+
+/// A connection that times out having sent nothing since its last answer was idle
+/// (`RX_CLOSE_IDLE`: neither `sess_closed` nor an error); one that had sent part of a request
+/// timed out (`RX_TIMEOUT`, an error); a head past `http_req_size` overflowed (`RX_OVERFLOW`,
+/// an error); a request body that stops coming broke off (`RX_BODY`): as varnishd 7.1.1 counts
+/// them.
+#[tokio::test]
+async fn idle_slow_overflowing_and_broken_off_connections_are_told_apart() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let o = Origin::start("o").await;
+    let p = proxy_with(&vcl_for(&[&o], ""), |params| {
+        params.timeout_idle = 0.3;
+        params.http_req_size = 4096;
+    })
+    .await;
+    let wait_close = |mut c: tokio::net::TcpStream| async move {
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut sink)).await;
+        sink
+    };
+    // Idle after an answer; idle from the start.
+    let mut a = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    a.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("write");
+    let b = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    // Part of a request, then nothing.
+    let mut c = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    c.write_all(b"GET / HTTP/1.1\r\nHo").await.expect("write");
+    let (answered, _, _) = tokio::join!(wait_close(a), wait_close(b), wait_close(c));
+    assert!(answered.starts_with(b"HTTP/1.1 200"));
+    let v = values_once(&p, |v| v["MAIN.sc_rx_close_idle"] + v["MAIN.sc_rx_timeout"] == 3).await;
+    let got = ["sc_rx_close_idle", "sc_rx_timeout", "sess_closed", "sess_closed_err"].map(|k| v[&format!("MAIN.{k}")]);
+    assert_eq!(got, [2, 1, 0, 1]);
+    // A head past http_req_size, however it arrives.
+    let big = format!("GET / HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n", "a".repeat(5000));
+    let answer = exchange(&p, big.as_bytes()).await;
+    assert!(answer.is_empty() || answer.starts_with(b"HTTP/1.1 431"), "{}", String::from_utf8_lossy(&answer));
+    let v = values_once(&p, |v| v["MAIN.sc_rx_overflow"] == 1).await;
+    let got = ["sc_rx_overflow", "sess_closed", "sess_closed_err", "client_req"].map(|k| v[&format!("MAIN.{k}")]);
+    assert_eq!(got, [1, 0, 2, 1]);
+    // A body that stops coming: the fetch fails, the connection cannot go on (`RX_BODY`, closed
+    // by Shellac, an error), and none of the body counts.
+    let answer = exchange(&p, b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    assert!(answer.starts_with(b"HTTP/1.1 503"), "{}", String::from_utf8_lossy(&answer));
+    let v = values_once(&p, |v| v["MAIN.sc_rx_body"] == 1).await;
+    let got = ["sc_rx_body", "sess_closed", "sess_closed_err", "s_req_bodybytes"].map(|k| v[&format!("MAIN.{k}")]);
+    assert_eq!(got, [1, 1, 3, 0]);
+}
+
+/// `varnishstat -1` lists `MAIN` in varnishd's order.
+#[tokio::test]
+async fn main_counters_come_in_varnishds_order() {
+    let o = Origin::start("o").await;
+    let p = proxy(&vcl_for(&[&o], "")).await;
+    let names: Vec<String> =
+        server_points(&p.server).into_iter().map(|p| p.name).filter(|n| n.starts_with("MAIN.")).collect();
+    let at = |n: &str| names.iter().position(|x| x == n).unwrap_or_else(|| panic!("{n} listed"));
+    let order =
+        ["MAIN.uptime", "MAIN.sess_conn", "MAIN.client_req", "MAIN.threads", "MAIN.n_object", "MAIN.n_objecthead"];
+    let more = [
+        "MAIN.n_lru_moved",
+        "MAIN.s_sess",
+        "MAIN.n_pipe",
+        "MAIN.s_req_hdrbytes",
+        "MAIN.sess_closed",
+        "MAIN.sc_rem_close",
+    ];
+    let last = [
+        "MAIN.sc_rx_close_idle",
+        "MAIN.sc_tx_pipe",
+        "MAIN.sc_resp_close",
+        "MAIN.backend_req",
+        "MAIN.bans",
+        "MAIN.n_gzip",
+    ];
+    let all: Vec<usize> = order.iter().chain(&more).chain(&last).map(|n| at(n)).collect();
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "{names:?}");
 }

@@ -71,7 +71,7 @@ pub(super) fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &
 }
 
 /// Why a connection closes after an answer, as varnishd's session close reasons say it
-/// (`sc_req_close`, `sc_req_http10`, `sc_resp_close`).
+/// (`sc_req_close`, `sc_req_http10`, `sc_resp_close`, `sc_rx_bad`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Close {
@@ -81,8 +81,11 @@ pub enum Close {
     ReqClose = 1,
     /// An HTTP/1.0 client that did not ask to keep it.
     ReqHttp10 = 2,
-    /// The answer says `Connection: close` (VCL or the backend).
+    /// The answer says `Connection: close` (VCL or the backend, or a refusal other than 400).
     RespClose = 3,
+    /// A request refused 400 before it ran (its framing, a `Connection` that names a protected
+    /// header).
+    RxBad = 4,
 }
 
 impl Close {
@@ -92,6 +95,7 @@ impl Close {
             1 => Close::ReqClose,
             2 => Close::ReqHttp10,
             3 => Close::RespClose,
+            4 => Close::RxBad,
             _ => Close::No,
         }
     }

@@ -9,7 +9,6 @@ use http::Response;
 
 use super::Task;
 use crate::body::Body;
-use crate::hdr;
 use crate::value::now;
 use crate::vrt::Resp;
 use crate::vsl::Num::U;
@@ -42,9 +41,10 @@ fn log_status(vsl: &mut Buffer, status: u32) {
 }
 
 impl Task {
-    /// Logs the response as it goes to the client, and wraps its body so that the
-    /// transaction ends (and is committed) when the body has gone.
-    pub(super) fn logged(&mut self, mut resp: Response<Body>) -> Response<Body> {
+    /// Logs the response as it goes to the client (`head`: its head as hyper will write it,
+    /// made by `walk`, which gives each header to the log on the way), and wraps its body so that
+    /// the transaction ends (and is committed) when the body has gone.
+    pub(super) fn logged(&mut self, mut resp: Response<Body>) -> (Response<Body>, u64) {
         let acct = self.acct.take().map(|a| *a).unwrap_or_default();
         let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
             Some(p) => String::from_utf8_lossy(p.as_bytes()).into_owned().into(),
@@ -52,11 +52,6 @@ impl Task {
         };
         let status = resp.status();
         let code = status.as_str();
-        // The head's length (`ReqAcct`'s fourth field): the status line and the end, what
-        // hyper adds on the way out, and the headers, counted on the walk that logs them. (The
-        // Connection header is in already, so hyper adds none: see `connection.rs`. A date it
-        // adds when the answer has none.)
-        let mut head_out = hdr::line_and_end_len("HTTP/1.1", code, &reason);
         let mut vsl = std::mem::take(&mut self.vsl);
         if acct.piped {
             vsl.timestamp("Pipe", now());
@@ -73,49 +68,27 @@ impl Task {
         // (With its head logged before vcl_deliver, only what is added as it goes out is
         // logged here: the connection's header.)
         let all = !acct.piped && !acct.resp_logged;
-        // One walk over the headers: each logged and counted, and whether the framing and the
-        // date are there.
-        let (mut framed, mut dated) = (false, false);
-        for (name, value) in resp.headers() {
+        // One walk over the headers: each logged (as it goes) and counted.
+        let wire = super::wire::head(&resp, self.peer.http10, |name, value| {
             let name = name.as_str();
-            // (By length first: most names are none of the three.)
-            match name.len() {
-                4 => dated |= name == "date",
-                14 => framed |= name == "content-length",
-                17 => framed |= name == "transfer-encoding",
-                _ => {}
-            }
-            head_out += hdr::field_len(name, value.as_bytes());
             if all || (!acct.piped && name.len() == 10 && name == "connection") {
                 vsl.add_header(Tag::RespHeader, name, value.as_bytes());
             }
-        }
-        // The framing header hyper would add goes in now, so that it is logged (and counted)
-        // as varnishd logs its own: last, where the map puts a header it did not have.
-        let bodiless = matches!(resp.status().as_u16(), 100..=199 | 204 | 304);
-        if !bodiless && !framed {
-            match http_body::Body::size_hint(resp.body()).exact() {
-                Some(n) => {
-                    let len = http::HeaderValue::from(n);
-                    head_out += hdr::field_len("content-length", len.as_bytes());
-                    if !acct.piped {
-                        vsl.add_header(Tag::RespHeader, "content-length", len.as_bytes());
-                    }
-                    resp.headers_mut().insert(CONTENT_LENGTH, len);
+        });
+        let head_out = wire.len;
+        // The framing header hyper would add goes in now, so that it is logged as varnishd logs
+        // its own: last, where the map puts a header it did not have.
+        match wire.added {
+            super::wire::Added::Length(len) => {
+                if !acct.piped {
+                    vsl.add_header(Tag::RespHeader, "content-length", len.as_bytes());
                 }
-                // (An HTTP/1.0 client gets such a body to the connection's end.)
-                None => {
-                    if !http_body::Body::is_end_stream(resp.body()) && !self.peer.http10 {
-                        head_out += hdr::field_len("transfer-encoding", b"chunked");
-                        if !acct.piped {
-                            vsl.add_header(Tag::RespHeader, "transfer-encoding", b"chunked");
-                        }
-                    }
-                }
+                resp.headers_mut().insert(CONTENT_LENGTH, len);
             }
-        }
-        if !dated {
-            head_out += hdr::field_len("date", b"Thu, 01 Jan 1970 00:00:00 GMT");
+            super::wire::Added::Chunked if !acct.piped => {
+                vsl.add_header(Tag::RespHeader, "transfer-encoding", b"chunked");
+            }
+            _ => {}
         }
         let server = self.server.clone();
         let end = move |sent: u64| {
@@ -135,7 +108,7 @@ impl Task {
         };
         let body = std::mem::replace(resp.body_mut(), Body::empty());
         *resp.body_mut() = body.logged(Box::new(end));
-        resp
+        (resp, head_out)
     }
 
     /// The response as `vcl_deliver` or `vcl_synth` gets it, as varnishd logs it before the

@@ -75,6 +75,8 @@ impl Task {
             local_holddown: secs(params.backend_local_error_holddown),
         };
         let mut sender = pool.connect(&backend.name, &policy).await?;
+        // From here the connection is the pipe's: its bytes, `n_pipe`, `TX_PIPE` at its close.
+        self.sess.tally.pipe(self.head_in);
         if !bereq.headers.contains_key(HOST) {
             if let Some(h) = &backend.host_header {
                 bereq.headers.insert(HOST, h.clone());
@@ -119,6 +121,7 @@ impl Task {
                 parts.headers.remove(http::header::CONTENT_LENGTH);
                 parts.headers.remove(http::header::TRANSFER_ENCODING);
                 let backend_response = Response::from_parts(parts.clone(), ());
+                self.sess.tally.tunnel();
                 tokio::spawn(async move {
                     let (Ok(client), Ok(upstream)) = (client_upgrade.await, hyper::upgrade::on(backend_response).await)
                     else {
