@@ -131,14 +131,12 @@ pub fn handle(
                 if close != connection::Close::No {
                     task.sess.closing.store(close as u8, std::sync::atomic::Ordering::Relaxed);
                 }
-                let (resp, head_out) = if task.vsl.on() {
+                if task.vsl.on() {
                     task.logged(resp)
                 } else {
-                    let head_out = wire::head(&resp, task.peer.http10, |_, _| {}).len;
-                    (resp, head_out)
-                };
-                task.sess.tally.head_out(head_out);
-                resp
+                    task.sess.tally.head_out(wire::head(&resp, task.peer.http10, |_, _| {}).len);
+                    resp
+                }
             }
             Err((sess, (status, text))) => {
                 // (The answer closes the connection: a 400 is a bad request, as varnishd has it.)

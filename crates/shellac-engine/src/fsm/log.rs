@@ -41,10 +41,10 @@ fn log_status(vsl: &mut Buffer, status: u32) {
 }
 
 impl Task {
-    /// Logs the response as it goes to the client (`head`: its head as hyper will write it,
-    /// made by `walk`, which gives each header to the log on the way), and wraps its body so that
-    /// the transaction ends (and is committed) when the body has gone.
-    pub(super) fn logged(&mut self, mut resp: Response<Body>) -> (Response<Body>, u64) {
+    /// Logs the response as it goes to the client (its head as hyper will write it, worked out
+    /// in the walk that logs each header, told to the connection's tally), and wraps its body
+    /// so that the transaction ends (and is committed) when the body has gone.
+    pub(super) fn logged(&mut self, mut resp: Response<Body>) -> Response<Body> {
         let acct = self.acct.take().map(|a| *a).unwrap_or_default();
         let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
             Some(p) => String::from_utf8_lossy(p.as_bytes()).into_owned().into(),
@@ -76,6 +76,7 @@ impl Task {
             }
         });
         let head_out = wire.len;
+        self.sess.tally.head_out(head_out);
         // The framing header hyper would add goes in now, so that it is logged as varnishd logs
         // its own: last, where the map puts a header it did not have.
         match wire.added {
@@ -108,7 +109,7 @@ impl Task {
         };
         let body = std::mem::replace(resp.body_mut(), Body::empty());
         *resp.body_mut() = body.logged(Box::new(end));
-        (resp, head_out)
+        resp
     }
 
     /// The response as `vcl_deliver` or `vcl_synth` gets it, as varnishd logs it before the
