@@ -28,11 +28,19 @@ const PRE_AUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60)
 /// before authentication.
 const UNKNOWN: &str = "Unknown request.\nType 'help' for more info.\n";
 
-/// The banner sent after authentication and by `banner`.
-pub fn banner() -> String {
+/// The banner sent after authentication and by `banner`, laid out as varnishd's: the system
+/// (`uname`'s name, release and machine), the jail, a `-s` per store (`-smalloc` each, then
+/// `-sdefault` for Transient), the hash.
+pub fn banner(m: &Manager) -> String {
+    let read = |path: &str, or: &str| {
+        std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_else(|_| or.to_string())
+    };
+    let system = read("/proc/sys/kernel/ostype", std::env::consts::OS);
+    let release = read("/proc/sys/kernel/osrelease", "-");
+    // (The stores, Transient last.)
+    let stores = "-smalloc,".repeat(m.server.cache.stores().count().saturating_sub(1));
     format!(
-        "-----------------------------\nVarnish Cache CLI 1.0\n-----------------------------\n{},{},-jnone,-sdefault,-hcritbit\nvarnish-7.1.1 revision shellac-{}\n\nType 'help' for command list.\nType 'quit' to close CLI session.\n",
-        std::env::consts::OS,
+        "-----------------------------\nVarnish Cache CLI 1.0\n-----------------------------\n{system},{release},{},-jnone,{stores}-sdefault,-hcritbit\nvarnish-7.1.1 revision shellac-{}\n\nType 'help' for command list.\nType 'quit' to close CLI session.\n",
         std::env::consts::ARCH,
         env!("CARGO_PKG_VERSION")
     )
@@ -94,7 +102,7 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
     let mut authed = challenge.is_none();
     match &challenge {
         Some(c) => write.write_all(&encode(Status::Auth, &format!("{c}\n\nAuthentication required.\n"))).await?,
-        None => write.write_all(&encode(Status::Ok, &banner())).await?,
+        None => write.write_all(&encode(Status::Ok, &banner(m))).await?,
     }
     let pre_auth_deadline = tokio::time::Instant::now() + PRE_AUTH_TIMEOUT;
     loop {
@@ -155,14 +163,14 @@ async fn session(stream: TcpStream, m: &Manager, secret: Option<&[u8]>) -> std::
         match name.as_str() {
             "auth" => {
                 let (Some(c), Some(s)) = (&challenge, secret) else {
-                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                    write.write_all(&encode(Status::Ok, &banner(m))).await?;
                     continue;
                 };
                 if authed {
-                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                    write.write_all(&encode(Status::Ok, &banner(m))).await?;
                 } else if args[0] == auth_digest(c, s) {
                     authed = true;
-                    write.write_all(&encode(Status::Ok, &banner())).await?;
+                    write.write_all(&encode(Status::Ok, &banner(m))).await?;
                 } else {
                     tracing::warn!("management port: wrong authentication answer, closing");
                     write.write_all(&encode(Status::Close, "")).await?;
@@ -246,7 +254,7 @@ pub async fn execute(m: &Manager, name: &str, args: &[String]) -> (Status, Strin
             Ok(format!("{} \"running\"\n]\n", crate::json::header(2, "status", args).trim_end()))
         }
         "status" => Ok("Child in state running".to_string()),
-        "banner" => Ok(banner()),
+        "banner" => Ok(banner(m)),
         "help" => crate::commands::help(args).ok_or_else(|| (Status::Unknown, UNKNOWN.to_string())),
         "pid" => Ok(crate::process::pid(args)),
         "panic.show" => crate::process::panic_show(),

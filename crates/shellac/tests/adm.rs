@@ -663,6 +663,13 @@ fn listings_are_byte_identical_to_varnishd_for_the_same_vcl() {
     let (real, ours) = compare(&["storage.list", "-j"]);
     let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
     assert_eq!(body(&ours), body(&real), "storage.list -j");
+    // The banner's system line: the same machine, jail, stores and hash (monitoring reads the
+    // version from the line after it, which says Shellac's revision).
+    let (real, ours) = compare(&["banner"]);
+    let system = |s: &str| s.lines().nth(3).unwrap_or_default().to_string();
+    assert!(system(&real).ends_with(",-jnone,-smalloc,-sdefault,-hcritbit"), "varnishd answered: {real}");
+    assert_eq!(system(&ours), system(&real), "banner");
+    assert!(ours.lines().nth(4).is_some_and(|l| l.starts_with("varnish-7.1.1 revision shellac-")), "{ours}");
 }
 
 /// Stops a daemonised varnishd (its manager pid, from `_.pid`) when the test ends, even on
