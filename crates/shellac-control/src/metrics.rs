@@ -38,6 +38,35 @@ pub fn render(m: &Manager) -> String {
         v("MAIN.client_req_400"),
     );
 
+    for (name, help, header, body) in [
+        (
+            "shellac_client_received_bytes_total",
+            "Bytes of client requests, by part (piped ones aside).",
+            "s_req_hdrbytes",
+            "s_req_bodybytes",
+        ),
+        (
+            "shellac_client_sent_bytes_total",
+            "Bytes of answers written to clients, by part (piped ones aside).",
+            "s_resp_hdrbytes",
+            "s_resp_bodybytes",
+        ),
+    ] {
+        o.family(name, "counter", help);
+        o.sample(name, &[("part", "header")], v(&format!("MAIN.{header}")) as f64);
+        o.sample(name, &[("part", "body")], v(&format!("MAIN.{body}")) as f64);
+    }
+    o.one("shellac_pipes", "gauge", "Piped connections going on.", v("MAIN.n_pipe"));
+    o.family("shellac_pipe_bytes_total", "counter", "Bytes through piped connections, by direction.");
+    // (A piped request's head counts with what the client sent after it.)
+    let from_client = v("MAIN.s_pipe_hdrbytes") + v("MAIN.s_pipe_in");
+    o.sample("shellac_pipe_bytes_total", &[("direction", "from_client")], from_client as f64);
+    o.sample("shellac_pipe_bytes_total", &[("direction", "to_client")], v("MAIN.s_pipe_out") as f64);
+    o.family("shellac_session_closes_total", "counter", "Client connections closed, by varnishd's reason.");
+    for reason in CLOSE_REASONS {
+        o.sample("shellac_session_closes_total", &[("reason", reason)], v(&format!("MAIN.sc_{reason}")) as f64);
+    }
+
     o.family("shellac_cache_lookups_total", "counter", "Cache lookups by outcome (each lookup counted once).");
     let hit = v("MAIN.cache_hit").saturating_sub(v("MAIN.cache_hit_grace"));
     let miss = v("MAIN.cache_miss").saturating_sub(v("MAIN.cache_hitmiss"));
@@ -204,6 +233,22 @@ pub fn render(m: &Manager) -> String {
     );
     o.0
 }
+
+/// The session close reasons Shellac tells apart (`MAIN.sc_*`), as the `reason` label says them.
+const CLOSE_REASONS: [&str; 12] = [
+    "rem_close",
+    "req_close",
+    "req_http10",
+    "rx_bad",
+    "rx_body",
+    "rx_junk",
+    "rx_overflow",
+    "rx_timeout",
+    "rx_close_idle",
+    "tx_pipe",
+    "tx_error",
+    "resp_close",
+];
 
 #[derive(Default)]
 struct Out(String);

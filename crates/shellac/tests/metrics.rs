@@ -91,6 +91,24 @@ async fn metrics_pass_promtool_and_follow_an_etcd_member_that_goes() {
     assert_eq!(sample(&before, "shellac_requests_handled_total{handling=\"pass\"}"), Some(10.0));
     assert_eq!(sample(&before, "shellac_client_request_duration_seconds_count"), Some(10.0));
     assert_eq!(sample(&before, "shellac_backend_fetch_duration_seconds_count"), Some(10.0));
+    // The bytes each way: ten request heads of 52 bytes, no bodies; answers written (each with
+    // a head and the origin's name as body); ten connections closed as asked.
+    let sent = "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n".len() as f64;
+    assert_eq!(sample(&before, "shellac_client_received_bytes_total{part=\"header\"}"), Some(10.0 * sent));
+    assert_eq!(sample(&before, "shellac_client_received_bytes_total{part=\"body\"}"), Some(0.0));
+    assert!(sample(&before, "shellac_client_sent_bytes_total{part=\"header\"}").is_some_and(|n| n > 10.0 * 100.0));
+    assert!(sample(&before, "shellac_client_sent_bytes_total{part=\"body\"}").is_some_and(|n| n >= 10.0));
+    // (A close is counted a moment after the client has seen it.)
+    let mut closes = sample(&before, "shellac_session_closes_total{reason=\"req_close\"}");
+    for _ in 0..100 {
+        if closes == Some(10.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        closes = sample(&scrape(&p).await, "shellac_session_closes_total{reason=\"req_close\"}");
+    }
+    assert_eq!(closes, Some(10.0));
+    assert_eq!(sample(&before, "shellac_pipes"), Some(0.0));
     let up = |o: &Origin| format!("shellac_backend_up{{backend=\"boot.web({})\"}}", o.addr);
     let reqs = |o: &Origin| format!("shellac_backend_requests_total{{backend=\"boot.web({})\"}}", o.addr);
     assert_eq!((sample(&before, &up(&a)), sample(&before, &up(&b))), (Some(1.0), Some(1.0)), "{before}");
