@@ -27,6 +27,8 @@ pub(crate) enum Command {
     Log(LogArgs),
     /// Write a running Shellac's requests as access log lines, as varnishncsa does.
     Ncsa(NcsaArgs),
+    /// Show the records a running Shellac logs most often, as varnishtop does.
+    Top(TopArgs),
     /// Register a backend in etcd under a lease, keep it alive, withdraw it when a health check
     /// fails and on SIGTERM/SIGINT (replaces seed 000's fleet sidekick).
     Register(RegisterArgs),
@@ -193,6 +195,60 @@ pub(crate) struct LogArgs {
     /// Do not print the records (of these tags, if given) whose data matches.
     #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
     pub(crate) suppress: Vec<String>,
+}
+
+/// `shellac top`: varnishtop's flags.
+#[derive(Debug, Args)]
+pub(crate) struct TopArgs {
+    #[command(flatten)]
+    pub(crate) reach: Reach,
+    /// Read what the log holds, print the counts once and exit.
+    #[arg(short = '1')]
+    pub(crate) once: bool,
+    /// Only backend transactions (with -c too: both).
+    #[arg(short = 'b')]
+    pub(crate) backend: bool,
+    /// Only client transactions (and sessions).
+    #[arg(short = 'c')]
+    pub(crate) client: bool,
+    /// Begin with what the log holds now (else with what comes from now on).
+    #[arg(short = 'd')]
+    pub(crate) dump: bool,
+    /// Count each record by its first word only (a header by its name).
+    #[arg(short = 'f')]
+    pub(crate) first_field: bool,
+    /// The seconds a count is an average over (each count shrinks by a PERIODth a second).
+    #[arg(short = 'p', value_name = "PERIOD", default_value_t = 60.0, value_parser = period)]
+    pub(crate) period: f64,
+    /// Only the transactions this query selects (varnishlog's query language); several are
+    /// or'ed.
+    #[arg(short = 'q', value_name = "QUERY")]
+    pub(crate) query: Vec<String>,
+    /// Count only the records of these tags (names or globs such as `Req*`, any case, by
+    /// commas; may be given again).
+    #[arg(short = 'i', value_name = "TAGLIST")]
+    pub(crate) include: Vec<String>,
+    /// Never count the records of these tags.
+    #[arg(short = 'x', value_name = "TAGLIST")]
+    pub(crate) exclude: Vec<String>,
+    /// Count the records (of these tags, if given) whose data matches the regular expression
+    /// (and, with no -i, only those).
+    #[arg(short = 'I', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) select: Vec<String>,
+    /// Do not count the records (of these tags, if given) whose data matches.
+    #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) suppress: Vec<String>,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    pub(crate) version: bool,
+}
+
+/// `-p`: a period of at least a second (varnishtop's own bound).
+fn period(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p >= 1.0 && p.is_finite() => Ok(p),
+        _ => Err(format!("{text:?}: a period is a number of seconds, at least 1")),
+    }
 }
 
 /// `shellac ncsa`: varnishncsa's flags.

@@ -101,6 +101,12 @@ impl Filter {
         }
     }
 
+    /// The tags whose records it may let through (`-i`'s, else all): a reader need turn no
+    /// others into text.
+    pub(crate) fn tags(&self) -> TagSet {
+        self.include.unwrap_or(TagSet::ALL)
+    }
+
     /// [`Filter::shows`] for a filter that decides by tag only.
     pub(crate) fn shows_tag(&self, tag: Tag) -> bool {
         !self.exclude.contains(tag) && self.include.is_none_or(|set| set.contains(tag))

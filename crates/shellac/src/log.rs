@@ -89,6 +89,11 @@ pub(crate) struct Sides {
 }
 
 impl Sides {
+    /// What `-c` and `-b` select (neither: both).
+    pub(crate) fn of(client: bool, backend: bool) -> Sides {
+        Sides { client: client || !backend, backend: backend || !client }
+    }
+
     /// Every transaction.
     #[cfg(test)]
     pub(crate) const ALL: Sides = Sides { client: true, backend: true };
@@ -108,7 +113,7 @@ pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let filter = crate::filter::Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
     // Everything checked: the output, to the background (-D), the pid file (-P).
     let Some(mut started) = crate::daemon::start(&args.service)? else { return Ok(ExitCode::SUCCESS) };
-    let sides = Sides { client: args.client || !args.backend, backend: args.backend || !args.client };
+    let sides = Sides::of(args.client, args.backend);
     let crate::daemon::Started { out, left, .. } = &mut started;
     crate::daemon::finished(show(args, query.as_ref(), filter.as_ref(), sides, out, left))
 }

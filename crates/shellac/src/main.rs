@@ -20,6 +20,7 @@ mod query;
 mod register;
 mod serve;
 mod stat;
+mod top;
 mod varnishd;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         cli::Command::Ncsa(args) if args.service.version => version("varnishncsa"),
         cli::Command::Log(args) => log::run(&args),
         cli::Command::Ncsa(args) => ncsa::run(&args),
+        cli::Command::Top(args) if args.version => version("varnishtop"),
+        cli::Command::Top(args) => top::run(&args),
         cli::Command::Register(args) => {
             init_logging();
             register::run(&args)

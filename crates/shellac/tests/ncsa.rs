@@ -1,7 +1,8 @@
 //! `shellac ncsa` and `shellac log` against a running Shellac (issue 22): the access log lines
 //! of a miss, a hit, a pass, a pipe, a synth and a restart, on the client side and the backend
 //! side, read through the management port (`-T`) and through the shared file (`-n`) alike; a
-//! query that picks one request in a thousand; `-w` reopened on SIGHUP.
+//! query that picks one request in a thousand; `-w` reopened on SIGHUP; `shellac top -1`'s
+//! counts.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -363,4 +364,44 @@ async fn readers_run_as_services_with_their_pid_files_sides_and_counts() {
     }
     assert!(!std::path::Path::new(&pid_file).exists(), "the pid file goes");
     assert!(!alive(daemon), "the reader stopped");
+}
+
+/// `shellac top -1`, as `varnishtop -1`: each record (tag and data) counted, the most frequent
+/// first as `%9.2f TAG DATA`; the same through the shared file and the management port; `-f`
+/// counts a record by its first word, `-b` one side's, `-q` the transactions it selects.
+#[tokio::test]
+async fn top_counts_the_records_most_frequent_first() {
+    let (_scratch, _o, p, dir) = start("top").await;
+    tool(&p, "log", &["-d"]); // The log records once somebody reads it.
+    tool_n(&dir, "log", &["-d"]);
+    for path in ["/a", "/b", "/a", "/a"] {
+        assert_eq!(get(&p, path).await, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let want = "     3.00 ReqURL /a\n     1.00 ReqURL /b\n";
+    let mut urls = String::new();
+    while Instant::now() < deadline {
+        urls = tool_n(&dir, "top", &["-1", "-i", "ReqURL"]);
+        if urls == want {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(urls, want);
+    assert_eq!(tool(&p, "top", &["-1", "-i", "ReqURL"]), want, "the same through the management port");
+    // The first word: a header by its name.
+    let names = tool_n(&dir, "top", &["-1", "-f", "-I", "ReqHeader:^user-agent"]);
+    assert_eq!(names, "     4.00 ReqHeader user-agent\n");
+    // One side; a query.
+    assert_eq!(
+        tool_n(&dir, "top", &["-1", "-b", "-i", "ReqURL,BereqURL"]),
+        "     1.00 BereqURL /a\n     1.00 BereqURL /b\n"
+    );
+    assert_eq!(tool_n(&dir, "top", &["-1", "-i", "ReqURL", "-q", "ReqURL eq \"/b\""]), "     1.00 ReqURL /b\n");
+    // Every record counted: the most frequent first.
+    let all = tool_n(&dir, "top", &["-1"]);
+    let counts: Vec<f64> =
+        all.lines().map(|l| l.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(-1.0)).collect();
+    assert!(counts.len() > 20 && counts.windows(2).all(|w| w[0] >= w[1]), "{all}");
+    assert!(all.contains(" VCL_call RECV\n"), "{all}");
 }
