@@ -235,7 +235,7 @@ pub fn render(m: &Manager) -> String {
 }
 
 /// The session close reasons Shellac tells apart (`MAIN.sc_*`), as the `reason` label says them.
-const CLOSE_REASONS: [&str; 12] = [
+const CLOSE_REASONS: [&str; 13] = [
     "rem_close",
     "req_close",
     "req_http10",
@@ -246,6 +246,7 @@ const CLOSE_REASONS: [&str; 12] = [
     "rx_timeout",
     "rx_close_idle",
     "tx_pipe",
+    "tx_eof",
     "tx_error",
     "resp_close",
 ];

@@ -84,8 +84,9 @@ pub(crate) struct Task {
     pub(crate) stale: Option<Arc<Object>>,
     /// Its transaction log.
     pub(crate) vsl: crate::vsl::Buffer,
-    /// While the log is read: the request head's length (`ReqAcct`), the log of a pass's
-    /// fetch (ended when its body has gone to the client), and whether the request was piped.
+    /// While the log is read: the request body's declared length (`ReqAcct`), the log of a
+    /// pass's fetch (ended when its body has gone to the client), and whether the request was
+    /// piped.
     pub(crate) acct: Option<Box<Acct>>,
     /// How the client's connection goes on after this request.
     pub(crate) peer: Peer,
@@ -96,7 +97,6 @@ pub(crate) struct Task {
 /// What the log of a request gathers besides records, for its end.
 #[derive(Default)]
 pub(crate) struct Acct {
-    pub(crate) head_in: u64,
     pub(crate) body_in: u64,
     pub(crate) fetch: Option<crate::fetch::FetchLog>,
     pub(crate) piped: bool,
@@ -134,7 +134,8 @@ pub fn handle(
                 if task.vsl.on() {
                     task.logged(resp)
                 } else {
-                    task.sess.tally.head_out(wire::head(&resp, task.peer.http10, |_, _| {}).len);
+                    let wire = wire::head(&resp, task.peer.http10, |_, _| {});
+                    task.head_going(&wire);
                     resp
                 }
             }
@@ -228,7 +229,7 @@ fn start(
     // (The body as the client declared it.)
     let acct = vsl.on().then(|| {
         let body_in = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
-        Box::new(Acct { head_in, body_in, ..Acct::default() })
+        Box::new(Acct { body_in, ..Acct::default() })
     });
     Ok(Task {
         server,
@@ -298,6 +299,22 @@ fn refuse(server: &Server, answer: (u16, &'static str)) -> (u16, &'static str) {
 // === impl Task ===
 
 impl Task {
+    /// The answer's head, as [`wire::head`] worked it out, goes to hyper: its length to the
+    /// connection's tally; a body to the connection's end closes it after (`TX_EOF`, unless it
+    /// closes for a reason of its own).
+    fn head_going(&self, wire: &wire::Wire) {
+        self.sess.tally.head_out(wire.len);
+        if wire.eof {
+            use std::sync::atomic::Ordering::Relaxed;
+            let _ = self.sess.closing.compare_exchange(
+                connection::Close::No as u8,
+                connection::Close::TxEof as u8,
+                Relaxed,
+                Relaxed,
+            );
+        }
+    }
+
     async fn run(&mut self) -> Response<Body> {
         let mut step = Step::Recv;
         loop {

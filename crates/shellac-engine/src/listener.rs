@@ -225,12 +225,12 @@ async fn serve_connection(server: Arc<Server>, sess: Arc<Sess>, io: ClientIo, st
     log_end(&sess.client, ended);
 }
 
-/// Why a connection closed (`SessClose`'s reason), and its `sc_*` counter: it carried a pipe; a
-/// request's body broke off; after an answer that said `Connection: close` (`closing`: the
-/// client asked, an HTTP/1.0 client did not ask to keep it, or the answer itself said so), the
-/// client closed it; it sent nothing in time (nothing at all since the last answer: idle; part
-/// of a request: too slow), a head past `http_req_size`, or what is not HTTP/1; or writing to
-/// it failed.
+/// Why a connection closed (`SessClose`'s reason), and its `sc_*` counter: it carried a pipe;
+/// a request's body broke off; an answer said `Connection: close` (`closing`: the client asked,
+/// an HTTP/1.0 client did not ask to keep it, the answer itself said so, or it refused a bad
+/// request) or sent its body to the connection's end; the client closed it; it sent nothing in
+/// time (nothing at all since the last answer: idle; part of a request: too slow), a head past
+/// `http_req_size`, or what is not HTTP/1; or writing to it failed.
 fn close_reason(
     ended: &Result<(), hyper::Error>,
     closing: crate::fsm::connection::Close,
@@ -249,6 +249,7 @@ fn close_reason(
         (Ok(()), Close::ReqHttp10) => ("REQ_HTTP10", Main::ScReqHttp10),
         (Ok(()), Close::RespClose) => ("RESP_CLOSE", Main::ScRespClose),
         (Ok(()), Close::RxBad) => ("RX_BAD", Main::ScRxBad),
+        (Ok(()), Close::TxEof) => ("TX_EOF", Main::ScTxEof),
         (Ok(()), Close::No) => ("REM_CLOSE", Main::ScRemClose),
         (Err(e), _) if e.is_timeout() && tally.idle() => ("RX_CLOSE_IDLE", Main::ScRxCloseIdle),
         (Err(e), _) if e.is_timeout() => ("RX_TIMEOUT", Main::ScRxTimeout),
@@ -261,7 +262,7 @@ fn close_reason(
 /// Counts a connection's close as varnishd 7.1 does: its `sc_*` counter; `sess_closed` for one
 /// that Shellac closes as it answers (varnishd's worker; not what the client closed, nor
 /// what timed out or overflowed waiting for a request); and `sess_closed_err` for an error
-/// (all but `REM_CLOSE`, `REQ_CLOSE`, `RESP_CLOSE`, `TX_PIPE` and `RX_CLOSE_IDLE`).
+/// (all but `REM_CLOSE`, `REQ_CLOSE`, `RESP_CLOSE`, `TX_PIPE`, `TX_EOF` and `RX_CLOSE_IDLE`).
 fn count_close(server: &Server, reason: crate::stats::Main) {
     use crate::stats::Main;
     let stats = &server.registry.stats;
@@ -269,8 +270,9 @@ fn count_close(server: &Server, reason: crate::stats::Main) {
     if !matches!(reason, Main::ScRemClose | Main::ScRxTimeout | Main::ScRxCloseIdle | Main::ScRxOverflow) {
         stats.inc(Main::SessClosed);
     }
-    if !matches!(reason, Main::ScRemClose | Main::ScReqClose | Main::ScRespClose | Main::ScTxPipe | Main::ScRxCloseIdle)
-    {
+    let ok =
+        [Main::ScRemClose, Main::ScReqClose, Main::ScRespClose, Main::ScTxPipe, Main::ScTxEof, Main::ScRxCloseIdle];
+    if !ok.contains(&reason) {
         stats.inc(Main::SessClosedErr);
     }
 }

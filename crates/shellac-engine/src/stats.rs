@@ -66,6 +66,7 @@ counters!(
         ScRxCloseIdle = c("sc_rx_close_idle", "Session Err RX_CLOSE_IDLE"),
         ScTxPipe = c("sc_tx_pipe", "Session OK  TX_PIPE"),
         ScTxError = c("sc_tx_error", "Session Err TX_ERROR"),
+        ScTxEof = c("sc_tx_eof", "Session OK  TX_EOF"),
         BusySleep = c("busy_sleep", "Number of requests sent to sleep on busy objhdr"),
         BusyWakeup = c("busy_wakeup", "Number of requests woken after sleep on busy objhdr"),
         ClientReq400 = c("client_req_400", "Client requests received, subject to 400 errors"),

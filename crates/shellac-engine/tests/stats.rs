@@ -336,3 +336,35 @@ async fn main_counters_come_in_varnishds_order() {
     let all: Vec<usize> = order.iter().chain(&more).chain(&last).map(|n| at(n)).collect();
     assert!(all.windows(2).all(|w| w[0] < w[1]), "{names:?}");
 }
+
+/// An answer whose length is not known as it goes (a miss still streaming a chunked body) to an
+/// HTTP/1.0 client that asked to keep its connection goes to the connection's end, which
+/// closes after it: `TX_EOF`, an OK close, as varnishd 7.1.1 counts it (checked on it).
+#[tokio::test]
+async fn a_body_to_the_connections_end_counts_as_tx_eof() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An origin that sends a chunked body in two parts, a moment apart.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let origin = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n\r\n";
+                let _ = c.write_all(format!("{head}5\r\nhello\r\n").as_bytes()).await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                let _ = c.write_all(b"6\r\n world\r\n0\r\n\r\n").await;
+            });
+        }
+    });
+    let vcl = format!("vcl 4.1;\nbackend o {{ .host = \"127.0.0.1\"; .port = \"{}\"; }}\n", origin.port());
+    let p = proxy(&vcl).await;
+    let answer = exchange(&p, b"GET /eof HTTP/1.0\r\nHost: test\r\nConnection: keep-alive\r\n\r\n").await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.ends_with("\r\n\r\nhello world"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("content-length"), "{text}");
+    let v = values_once(&p, |v| v["MAIN.sc_tx_eof"] == 1).await;
+    let got = ["sc_tx_eof", "sc_rem_close", "sess_closed", "sess_closed_err"].map(|k| v[&format!("MAIN.{k}")]);
+    assert_eq!(got, [1, 0, 1, 0]);
+}

@@ -71,7 +71,7 @@ pub(super) fn connection_header(resp: &mut Response<Body>, peer: Peer, method: &
 }
 
 /// Why a connection closes after an answer, as varnishd's session close reasons say it
-/// (`sc_req_close`, `sc_req_http10`, `sc_resp_close`, `sc_rx_bad`).
+/// (`sc_req_close`, `sc_req_http10`, `sc_resp_close`, `sc_rx_bad`, `sc_tx_eof`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Close {
@@ -86,6 +86,9 @@ pub enum Close {
     /// A request refused 400 before it ran (its framing, a `Connection` that names a protected
     /// header).
     RxBad = 4,
+    /// An answer whose body goes to the connection's end (an HTTP/1.0 client, a length not
+    /// known when it went).
+    TxEof = 5,
 }
 
 impl Close {
@@ -96,6 +99,7 @@ impl Close {
             2 => Close::ReqHttp10,
             3 => Close::RespClose,
             4 => Close::RxBad,
+            5 => Close::TxEof,
             _ => Close::No,
         }
     }

@@ -76,7 +76,7 @@ impl Task {
             }
         });
         let head_out = wire.len;
-        self.sess.tally.head_out(head_out);
+        self.head_going(&wire);
         // The framing header hyper would add goes in now, so that it is logged as varnishd logs
         // its own: last, where the map puts a header it did not have.
         match wire.added {
@@ -92,12 +92,13 @@ impl Task {
             _ => {}
         }
         let server = self.server.clone();
+        let head_in = self.head_in;
         let end = move |sent: u64| {
             let log = &server.registry.log;
             if let Some(fetch) = acct.fetch {
                 fetch.finish(log, sent);
             }
-            let (hin, bin) = (acct.head_in, acct.body_in);
+            let (hin, bin) = (head_in, acct.body_in);
             if acct.piped {
                 vsl.timestamp("PipeSess", now());
                 vsl.nums(Tag::PipeAcct, &[U(hin), U(acct.bereq_head), U(bin), U(head_out + sent)]);

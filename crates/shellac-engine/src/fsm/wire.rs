@@ -25,6 +25,9 @@ pub(super) struct Wire {
     pub(super) len: u64,
     /// The framing header hyper adds.
     pub(super) added: Added,
+    /// The body goes to the connection's end (an HTTP/1.0 client, a length not known): the
+    /// connection closes after it (`TX_EOF`).
+    pub(super) eof: bool,
 }
 
 /// The head of `resp` as hyper writes it to a client (`http10`: an HTTP/1.0 one), in one walk
@@ -51,14 +54,18 @@ pub(super) fn head(resp: &Response<Body>, http10: bool, mut each: impl FnMut(&He
         each(name, value);
     }
     let bodiless = matches!(status.as_u16(), 100..=199 | 204 | 304);
+    let mut eof = false;
     let added = if bodiless || framed {
         Added::Nothing
     } else if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
         Added::Length(HeaderValue::from(n))
-    } else if !http_body::Body::is_end_stream(resp.body()) && !http10 {
-        Added::Chunked
-    } else {
+    } else if http_body::Body::is_end_stream(resp.body()) {
         Added::Nothing
+    } else if http10 {
+        eof = true;
+        Added::Nothing
+    } else {
+        Added::Chunked
     };
     len += match &added {
         Added::Nothing => 0,
@@ -68,7 +75,7 @@ pub(super) fn head(resp: &Response<Body>, http10: bool, mut each: impl FnMut(&He
     if !dated {
         len += hdr::field_len("date", b"Thu, 01 Jan 1970 00:00:00 GMT");
     }
-    Wire { len, added }
+    Wire { len, added, eof }
 }
 
 #[cfg(test)]
