@@ -195,7 +195,16 @@ fn start(
     let (mut parts, incoming) = request.into_parts();
     let (conditional, fields) = match admit(&server, &params, &mut parts) {
         Ok(admitted) => admitted,
-        Err(refused) => return Err((sess, refused)),
+        Err(refused) => {
+            if refused.0 == 400 {
+                // (A bad request counts as one, its head with it, as varnishd counts it.)
+                let url = parts.uri.to_string();
+                let proto = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
+                let head = hdr::head_len(parts.method.as_str(), &url, proto, &parts.headers);
+                server.registry.stats.add(Main::SReqHdrbytes, head);
+            }
+            return Err((sess, refused));
+        }
     };
     let proto: &'static str = if parts.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let url = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());

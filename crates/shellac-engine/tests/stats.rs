@@ -181,12 +181,14 @@ async fn the_waiting_list_and_closes_are_counted() {
     assert_eq!(got, [1, 1, 1, 1]);
     // One that is HTTP but bad (two Host headers): refused 400 and closed, `RX_BAD`, counted as
     // a request as varnishd counts it.
-    let before = v["MAIN.client_req"];
-    let r = p.request("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
+    let (before, head_bytes) = (v["MAIN.client_req"], v["MAIN.s_req_hdrbytes"]);
+    let bad = "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    let r = p.request(bad).await;
     assert_eq!(r.status, 400);
     let v = values_once(&p, |v| v["MAIN.sc_rx_bad"] == 1).await;
     let got = [v["MAIN.sc_rx_bad"], v["MAIN.client_req_400"], v["MAIN.client_req"] - before, v["MAIN.sess_closed_err"]];
     assert_eq!(got, [1, 2, 1, 2]);
+    assert_eq!(v["MAIN.s_req_hdrbytes"] - head_bytes, bad.len() as u64);
     // Closed after an answer that said so: the client asked (OK), an HTTP/1.0 client did not
     // ask to keep it (an error, as varnishd has it).
     p.request("GET /slow HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").await;
