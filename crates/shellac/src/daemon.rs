@@ -54,7 +54,15 @@ impl Drop for PidFile {
 }
 
 fn write_pid(path: &str, pid: u32) -> anyhow::Result<()> {
-    std::fs::write(path, format!("{pid}\n")).with_context(|| format!("-P {path}: cannot write the pid file"))
+    // Whole or not at all: written beside it, then renamed over it (the background process
+    // writes it again as it starts, while whoever started it may already be reading it).
+    let part = format!("{path}.{}.part", std::process::id());
+    std::fs::write(&part, format!("{pid}\n"))
+        .and_then(|()| std::fs::rename(&part, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&part);
+        })
+        .with_context(|| format!("-P {path}: cannot write the pid file"))
 }
 
 /// `-D`: unless this is the background process already, starts this same command again,
