@@ -63,7 +63,8 @@ pub fn render(m: &Manager) -> String {
     o.sample("shellac_pipe_bytes_total", &[("direction", "from_client")], from_client as f64);
     o.sample("shellac_pipe_bytes_total", &[("direction", "to_client")], v("MAIN.s_pipe_out") as f64);
     o.family("shellac_session_closes_total", "counter", "Client connections closed, by varnishd's reason.");
-    for reason in CLOSE_REASONS {
+    // (Every reason Shellac tells apart: its `sc_*` counters.)
+    for reason in shellac_engine::stats::MAIN.iter().filter_map(|d| d.name.strip_prefix("sc_")) {
         o.sample("shellac_session_closes_total", &[("reason", reason)], v(&format!("MAIN.sc_{reason}")) as f64);
     }
 
@@ -233,23 +234,6 @@ pub fn render(m: &Manager) -> String {
     );
     o.0
 }
-
-/// The session close reasons Shellac tells apart (`MAIN.sc_*`), as the `reason` label says them.
-const CLOSE_REASONS: [&str; 13] = [
-    "rem_close",
-    "req_close",
-    "req_http10",
-    "rx_bad",
-    "rx_body",
-    "rx_junk",
-    "rx_overflow",
-    "rx_timeout",
-    "rx_close_idle",
-    "tx_pipe",
-    "tx_eof",
-    "tx_error",
-    "resp_close",
-];
 
 #[derive(Default)]
 struct Out(String);

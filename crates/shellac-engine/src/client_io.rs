@@ -66,24 +66,19 @@ pub struct ClientIo {
     ahead: Vec<u8>,
     at: usize,
     inner: Stream,
-    tally: Option<std::sync::Arc<Tally>>,
+    tally: std::sync::Arc<Tally>,
 }
 
 impl ClientIo {
-    /// `inner`, nothing read ahead of it yet.
-    pub fn new(inner: Stream) -> ClientIo {
-        ClientIo { ahead: Vec::new(), at: 0, inner, tally: None }
-    }
-
-    /// Its reads and writes counted by `tally` from now on.
-    pub fn count(&mut self, tally: std::sync::Arc<Tally>) {
-        self.tally = Some(tally);
+    /// `inner`, nothing read ahead of it yet, its reads and writes counted by `tally`.
+    pub fn new(inner: Stream, tally: std::sync::Arc<Tally>) -> ClientIo {
+        ClientIo { ahead: Vec::new(), at: 0, inner, tally }
     }
 
     /// A write's outcome, counted (`data`: the first of what was written).
     fn wrote(&self, data: &[u8], r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
-        if let (Some(t), Poll::Ready(Ok(n))) = (&self.tally, &r) {
-            t.wrote(data, *n);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.tally.wrote(data, *n);
         }
         r
     }
@@ -115,8 +110,8 @@ impl AsyncRead for ClientIo {
         }
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if let (Some(t), Poll::Ready(Ok(()))) = (&me.tally, &r) {
-            t.read(buf.filled().len() - before);
+        if let Poll::Ready(Ok(())) = &r {
+            me.tally.read(buf.filled().len() - before);
         }
         r
     }
@@ -178,7 +173,7 @@ mod tests {
         });
         let (stream, peer, local) = socket.accept().await.expect("accept");
         assert_eq!((peer, local), (UNIX_PEER, UNIX_PEER));
-        let mut io = ClientIo::new(stream);
+        let mut io = ClientIo::new(stream, std::sync::Arc::default());
         io.give_back(b"hello".to_vec());
         let mut got = [0u8; 11];
         io.read_exact(&mut got).await.expect("read");

@@ -125,9 +125,8 @@ async fn accept_loop(server: Arc<Server>, l: Listen, open: Arc<Open>, stop: Arc<
         let (server, open, stop) = (server.clone(), open.clone(), stop.clone());
         let (endpoint, name, proxy) = (endpoint.clone(), name.clone(), l.proxy);
         tokio::spawn(clock::per_poll(async move {
-            let mut io = ClientIo::new(stream);
             let tally = Arc::new(crate::tally::Tally::new(server.registry.stats.clone()));
-            io.count(tally.clone());
+            let mut io = ClientIo::new(stream, tally.clone());
             // (Read in the connection's own task: a slow header holds up no other client.)
             if let Some((client, server_addr)) = addresses(&server, &mut io, proxy, peer, local).await {
                 let sess = Arc::new(Sess {

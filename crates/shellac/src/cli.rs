@@ -154,6 +154,51 @@ pub(crate) struct Service {
     pub(crate) append: bool,
 }
 
+/// `-b`, `-c`: the sides whose transactions a log reader (`log`, `top`) takes.
+#[derive(Debug, Args)]
+pub(crate) struct SideFlags {
+    /// Only backend transactions (with -c too: both).
+    #[arg(short = 'b')]
+    pub(crate) backend: bool,
+    /// Only client transactions (and sessions).
+    #[arg(short = 'c')]
+    pub(crate) client: bool,
+}
+
+impl SideFlags {
+    /// The sides they select (neither: both).
+    pub(crate) fn sides(&self) -> crate::log::Sides {
+        crate::log::Sides::of(self.client, self.backend)
+    }
+}
+
+/// `-i`, `-x`, `-I`, `-X`: varnishlog's record filters, which a log reader (`log`, `top`) applies
+/// to the records of the transactions it takes (see [`crate::filter`]).
+#[derive(Debug, Args)]
+pub(crate) struct RecordFlags {
+    /// Only the records of these tags (names or globs such as `Req*`, any case, by commas; may
+    /// be given again).
+    #[arg(short = 'i', value_name = "TAGLIST")]
+    pub(crate) include: Vec<String>,
+    /// Never the records of these tags.
+    #[arg(short = 'x', value_name = "TAGLIST")]
+    pub(crate) exclude: Vec<String>,
+    /// The records (of these tags, if given) whose data matches the regular expression (and,
+    /// with no -i, only those).
+    #[arg(short = 'I', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) select: Vec<String>,
+    /// Not the records (of these tags, if given) whose data matches.
+    #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
+    pub(crate) suppress: Vec<String>,
+}
+
+impl RecordFlags {
+    /// The filter they make (`None`: none given).
+    pub(crate) fn filter(&self) -> Result<Option<crate::filter::Filter>, crate::filter::FilterError> {
+        crate::filter::Filter::parse(&self.include, &self.exclude, &self.select, &self.suppress)
+    }
+}
+
 /// `shellac log`: varnishlog's flags (so far).
 #[derive(Debug, Args)]
 pub(crate) struct LogArgs {
@@ -161,12 +206,8 @@ pub(crate) struct LogArgs {
     pub(crate) reach: Reach,
     #[command(flatten)]
     pub(crate) service: Service,
-    /// Only backend transactions (with -c too: both).
-    #[arg(short = 'b')]
-    pub(crate) backend: bool,
-    /// Only client transactions (and sessions).
-    #[arg(short = 'c')]
-    pub(crate) client: bool,
+    #[command(flatten)]
+    pub(crate) sides: SideFlags,
     /// Text in the -w file (what Shellac always writes; varnishlog writes binary without it).
     #[arg(short = 'A')]
     pub(crate) ascii: bool,
@@ -181,20 +222,8 @@ pub(crate) struct LogArgs {
     /// language); several are or'ed.
     #[arg(short = 'q', value_name = "QUERY")]
     pub(crate) query: Vec<String>,
-    /// Print only the records of these tags (names or globs such as `Req*`, any case, by
-    /// commas; may be given again).
-    #[arg(short = 'i', value_name = "TAGLIST")]
-    pub(crate) include: Vec<String>,
-    /// Never print the records of these tags.
-    #[arg(short = 'x', value_name = "TAGLIST")]
-    pub(crate) exclude: Vec<String>,
-    /// Print the records (of these tags, if given) whose data matches the regular expression
-    /// (and, with no -i, only those).
-    #[arg(short = 'I', value_name = "[TAGLIST:]REGEX")]
-    pub(crate) select: Vec<String>,
-    /// Do not print the records (of these tags, if given) whose data matches.
-    #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
-    pub(crate) suppress: Vec<String>,
+    #[command(flatten)]
+    pub(crate) records: RecordFlags,
 }
 
 /// `shellac top`: varnishtop's flags.
@@ -205,12 +234,8 @@ pub(crate) struct TopArgs {
     /// Read what the log holds, print the counts once and exit.
     #[arg(short = '1')]
     pub(crate) once: bool,
-    /// Only backend transactions (with -c too: both).
-    #[arg(short = 'b')]
-    pub(crate) backend: bool,
-    /// Only client transactions (and sessions).
-    #[arg(short = 'c')]
-    pub(crate) client: bool,
+    #[command(flatten)]
+    pub(crate) sides: SideFlags,
     /// Begin with what the log holds now (else with what comes from now on).
     #[arg(short = 'd')]
     pub(crate) dump: bool,
@@ -224,20 +249,8 @@ pub(crate) struct TopArgs {
     /// or'ed.
     #[arg(short = 'q', value_name = "QUERY")]
     pub(crate) query: Vec<String>,
-    /// Count only the records of these tags (names or globs such as `Req*`, any case, by
-    /// commas; may be given again).
-    #[arg(short = 'i', value_name = "TAGLIST")]
-    pub(crate) include: Vec<String>,
-    /// Never count the records of these tags.
-    #[arg(short = 'x', value_name = "TAGLIST")]
-    pub(crate) exclude: Vec<String>,
-    /// Count the records (of these tags, if given) whose data matches the regular expression
-    /// (and, with no -i, only those).
-    #[arg(short = 'I', value_name = "[TAGLIST:]REGEX")]
-    pub(crate) select: Vec<String>,
-    /// Do not count the records (of these tags, if given) whose data matches.
-    #[arg(short = 'X', value_name = "[TAGLIST:]REGEX")]
-    pub(crate) suppress: Vec<String>,
+    #[command(flatten)]
+    pub(crate) records: RecordFlags,
     /// Print the version and exit.
     #[arg(short = 'V')]
     pub(crate) version: bool,

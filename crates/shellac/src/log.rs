@@ -110,10 +110,10 @@ impl Sides {
 /// Runs `shellac log`.
 pub(crate) fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
-    let filter = crate::filter::Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
+    let filter = args.records.filter()?;
     // Everything checked: the output, to the background (-D), the pid file (-P).
     let Some(mut started) = crate::daemon::start(&args.service)? else { return Ok(ExitCode::SUCCESS) };
-    let sides = Sides::of(args.client, args.backend);
+    let sides = args.sides.sides();
     let crate::daemon::Started { out, left, .. } = &mut started;
     crate::daemon::finished(show(args, query.as_ref(), filter.as_ref(), sides, out, left))
 }

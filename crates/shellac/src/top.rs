@@ -32,8 +32,11 @@ pub(crate) const LONGEST: usize = 1024;
 /// The counts.
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
-    /// Per tag and data: the count and when it was first seen (ties show in that order).
-    map: HashMap<(&'static str, String), (f64, u64)>,
+    /// Per tag, per data: the count and when it was first seen (ties show in that order). (By
+    /// tag, then data: a record is looked up by its text, without a key made for it.)
+    map: HashMap<&'static str, HashMap<String, (f64, u64)>>,
+    /// How many records the map holds.
+    len: usize,
     seen: u64,
 }
 
@@ -49,47 +52,57 @@ impl Counts {
             data = &data[..end];
         }
         self.seen += 1;
-        let seen = self.seen;
-        match self.map.get_mut(&(tag, data.to_string())) {
-            Some((n, _)) => *n += 1.0,
-            None => {
-                if self.map.len() >= MOST {
-                    self.prune();
-                }
-                self.map.insert((tag, data.to_string()), (1.0, seen));
-            }
+        if let Some((n, _)) = self.map.get_mut(tag).and_then(|m| m.get_mut(data)) {
+            *n += 1.0;
+            return;
         }
+        if self.len >= MOST {
+            self.prune();
+        }
+        self.map.entry(tag).or_default().insert(data.to_string(), (1.0, self.seen));
+        self.len += 1;
     }
 
     /// Keeps the most frequent half.
     fn prune(&mut self) {
-        let mut all: Vec<_> = self.map.drain().collect();
-        all.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
+        let mut all: Vec<_> =
+            self.map.drain().flat_map(|(tag, m)| m.into_iter().map(move |(data, c)| (tag, data, c))).collect();
+        all.sort_by(|a, b| b.2 .0.total_cmp(&a.2 .0).then(a.2 .1.cmp(&b.2 .1)));
         all.truncate(MOST / 2);
-        self.map.extend(all);
+        self.len = all.len();
+        for (tag, data, c) in all {
+            self.map.entry(tag).or_default().insert(data, c);
+        }
     }
 
     /// `secs` seconds go by: each count shrinks by a `period`th a second; what falls below a
     /// hundredth goes.
     pub(crate) fn decay(&mut self, secs: f64, period: f64) {
         let keep = (1.0 - 1.0 / period.max(1.0)).powf(secs);
-        self.map.retain(|_, (n, _)| {
-            *n *= keep;
-            *n >= 0.01
-        });
+        for m in self.map.values_mut() {
+            m.retain(|_, (n, _)| {
+                *n *= keep;
+                *n >= 0.01
+            });
+        }
+        self.map.retain(|_, m| !m.is_empty());
+        self.len = self.map.values().map(HashMap::len).sum();
     }
 
     /// The counts, most first (ties in the order first seen).
     pub(crate) fn sorted(&self) -> Vec<(f64, &'static str, &str)> {
-        let mut all: Vec<_> =
-            self.map.iter().map(|((tag, data), (n, seen))| (*n, *seen, *tag, data.as_str())).collect();
+        let mut all: Vec<_> = self
+            .map
+            .iter()
+            .flat_map(|(tag, m)| m.iter().map(|(data, (n, seen))| (*n, *seen, *tag, data.as_str())))
+            .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         all.into_iter().map(|(n, _, tag, data)| (n, tag, data)).collect()
     }
 
     /// How many distinct records there are.
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 }
 
@@ -151,8 +164,8 @@ fn count(
 /// Runs `shellac top`.
 pub(crate) fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     let query = crate::query::parse_all(&args.query)?;
-    let filter = Filter::parse(&args.include, &args.exclude, &args.select, &args.suppress)?;
-    let sides = Sides::of(args.client, args.backend);
+    let filter = args.records.filter()?;
+    let sides = args.sides.sides();
     let period = args.period;
     let mut counts = Counts::default();
     // (Without a query, which reads every record, only the tags a filter by tag lets through
@@ -237,6 +250,6 @@ mod tests {
         assert!(c.len() <= MOST);
         assert_eq!(c.sorted()[0], (2.0, "ReqURL", "/often"), "the most frequent stay");
         c.add("ReqHeader", &"x".repeat(10 * LONGEST), false);
-        assert!(c.map.keys().all(|(_, d)| d.len() <= LONGEST));
+        assert!(c.sorted().iter().all(|(_, _, d)| d.len() <= LONGEST));
     }
 }
